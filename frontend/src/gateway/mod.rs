@@ -1,0 +1,1 @@
+//! The BuildKit gateway conversation (LLB bridge gRPC over stdin/stdout).

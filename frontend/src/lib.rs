@@ -1,0 +1,8 @@
+//! decant: a BuildKit frontend that compiles a declarative multi-stage build spec to LLB.
+//!
+//! The pipeline is one-way and visible in the module tree:
+//! `spec` (YAML with source spans) -> `plan` (validated stage graph) -> `lower` (plan to LLB states)
+//! -> `llb` (typed ops, digests, marshalling) -> `gateway` (the BuildKit conversation).
+
+pub mod gateway;
+pub mod llb;
