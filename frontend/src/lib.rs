@@ -4,5 +4,8 @@
 //! `spec` (YAML with source spans) -> `plan` (validated stage graph) -> `lower` (plan to LLB states)
 //! -> `llb` (typed ops, digests, marshalling) -> `gateway` (the BuildKit conversation).
 
+pub mod diag;
 pub mod gateway;
 pub mod llb;
+pub mod plan;
+pub mod spec;

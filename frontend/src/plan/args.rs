@@ -1,0 +1,141 @@
+//! Build arguments: declared defaults, per-build overrides, built-in platform args, and
+//! `${NAME}` / `${NAME:-default}` substitution in string fields.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Diagnostic, SourceFile, Span};
+use crate::spec::Sp;
+
+use super::values::Platform;
+
+/// Args every build has, as in Dockerfiles, for cross-compiling.
+pub const BUILTIN_ARGS: &[&str] = &[
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+];
+
+/// The values of every arg in scope of a build.
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    values: BTreeMap<String, String>,
+    declared: Vec<String>,
+}
+
+impl Args {
+    /// Built-in args for a build on `build` producing `target`.
+    pub fn builtin(build: &Platform, target: &Platform) -> Args {
+        let mut values = BTreeMap::new();
+        for (prefix, p) in [("BUILD", build), ("TARGET", target)] {
+            values.insert(format!("{prefix}PLATFORM"), p.id());
+            values.insert(format!("{prefix}OS"), p.os.clone());
+            values.insert(format!("{prefix}ARCH"), p.architecture.clone());
+            values.insert(format!("{prefix}VARIANT"), p.variant.clone().unwrap_or_default());
+        }
+        Args { values, declared: Vec::new() }
+    }
+
+    /// Declares a user arg with its value for this build.
+    pub fn declare(&mut self, name: &str, value: String) {
+        self.values.insert(name.to_string(), value);
+        self.declared.push(name.to_string());
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// The user-declared args with their values, in declaration order.
+    pub fn declared(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.declared.iter().map(|n| (n.as_str(), self.values[n].as_str()))
+    }
+
+    /// Every known name, for suggestions.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    /// Replaces `${NAME}` and `${NAME:-default}` in `s`; `$${` is a literal `${`.
+    pub fn substitute(&self, file: &SourceFile, s: &Sp<String>) -> Result<String, Diagnostic> {
+        let text = &s.value;
+        // Where the value's characters start in the file (after an opening quote).
+        let base = s.span.start + usize::from(file.text[s.span.start..].starts_with(['"', '\'']));
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        let mut offset = 0;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            if after.starts_with("${") {
+                out.push_str("${");
+                rest = &after[2..];
+                offset += i + 3;
+                continue;
+            }
+            if !after.starts_with('{') {
+                out.push('$');
+                rest = after;
+                offset += i + 1;
+                continue;
+            }
+            let at = base + offset + i;
+            let Some(close) = after.find('}') else {
+                let span = Span { start: at, end: (at + after.len() + 1).min(s.span.end.max(at)) };
+                return Err(Diagnostic::error(span, "unclosed `${` in a value").help("write `$${` for a literal `${`"));
+            };
+            let body = &after[1..close];
+            let span = Span { start: at, end: at + close + 2 };
+            let (name, default) = match body.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (body, None),
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Diagnostic::error(span, format!("`${{{body}}}` is not an arg reference (`${{NAME}}` or `${{NAME:-default}}`)")));
+            }
+            match (self.get(name), default) {
+                (Some(v), Some(d)) if v.is_empty() => out.push_str(d),
+                (Some(v), _) => out.push_str(v),
+                (None, _) => {
+                    return Err(Diagnostic::error(span, format!("arg `{name}` is used but never declared"))
+                        .label("not declared in `args:`")
+                        .suggest(name, self.names()));
+                }
+            }
+            rest = &after[close + 1..];
+            offset += i + close + 2;
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(args: &Args, text: &str) -> Result<String, Diagnostic> {
+        let file = SourceFile::new("t", format!("k: {text}"));
+        args.substitute(&file, &Sp::new(text.to_string(), Span { start: 3, end: 3 + text.len() }))
+    }
+
+    #[test]
+    fn substitutes() {
+        let mut a = Args::builtin(&Platform::default(), &Platform::default());
+        a.declare("V", "1.2".into());
+        a.declare("E", String::new());
+        assert_eq!(sub(&a, "app-${V}.tar").unwrap(), "app-1.2.tar");
+        assert_eq!(sub(&a, "${E:-x}/${V:-y}").unwrap(), "x/1.2");
+        assert_eq!(sub(&a, "$HOME and $${V}").unwrap(), "$HOME and ${V}");
+        assert_eq!(sub(&a, "${TARGETARCH}").unwrap(), "amd64");
+        let e = sub(&a, "x${VV}").unwrap_err();
+        assert_eq!(e.message, "arg `VV` is used but never declared");
+        assert_eq!(e.span, Some(Span { start: 4, end: 9 }));
+        assert!(sub(&a, "${V").is_err());
+        assert!(sub(&a, "${a b}").is_err());
+    }
+}

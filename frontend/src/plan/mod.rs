@@ -1,0 +1,574 @@
+//! The plan: a validated, resolved stage graph for one build.
+//!
+//! [`resolve`] takes a [`Spec`] and the build's options (target, args, platforms) and checks
+//! everything that can be checked without a daemon: names, references, cycles, value syntax,
+//! arg substitution. It collects *all* errors. The result is plain data: printable as JSON
+//! (`decant plan`) and the only input of [`crate::lower`].
+
+mod args;
+mod reference;
+mod steps;
+pub mod values;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use args::{Args, BUILTIN_ARGS};
+pub use reference::ImageRef;
+pub use steps::{Copy, CopyFrom, Mount, MountFrom, Network, Run, Security, Sharing};
+pub use values::Platform;
+
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics, SourceFile, Span};
+use crate::spec::{self, Sp, Spec};
+
+/// What a build asks for besides the spec.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// The stage to build; the last stage when `None`.
+    pub target: Option<String>,
+    /// `--build-arg` values.
+    pub build_args: BTreeMap<String, String>,
+    /// The platform the build runs on (the daemon's).
+    pub build_platform: Platform,
+    /// The platform of the image; the build platform when `None`.
+    pub target_platform: Option<Platform>,
+}
+
+/// A resolved build: the target and every stage it needs, dependencies first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    #[serde(skip)]
+    pub file: Arc<SourceFile>,
+    pub target: String,
+    pub build_platform: Platform,
+    pub target_platform: Platform,
+    /// User-declared args and their values for this build.
+    pub args: BTreeMap<String, String>,
+    /// Stages needed by the target, dependencies before dependents, ties in document order.
+    pub stages: Vec<Stage>,
+}
+
+impl Plan {
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// Every image the plan reads (bases and copy/mount sources), each once, sorted.
+    pub fn images(&self) -> BTreeSet<(ImageRef, Platform)> {
+        let mut out = BTreeSet::new();
+        for stage in &self.stages {
+            if let Base::Image { reference } = &stage.base {
+                out.insert((reference.clone(), stage.platform.clone()));
+            }
+            for step in &stage.steps {
+                if let StepKind::Copy(Copy { from: CopyFrom::Image { reference }, .. }) = &step.kind {
+                    out.insert((reference.clone(), stage.platform.clone()));
+                }
+                if let StepKind::Run(run) = &step.kind {
+                    for m in &run.mounts {
+                        if let Some(MountFrom::Image { reference }) = m.from() {
+                            out.insert((reference.clone(), stage.platform.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where a stage starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Base {
+    Image { reference: ImageRef },
+    Scratch,
+    Stage { name: String },
+}
+
+/// One stage of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub name: String,
+    /// Position of the stage in the spec, from 1.
+    pub number: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub base: Base,
+    pub platform: Platform,
+    /// Stage-level `workdir:` and `env:` come first, as steps.
+    pub steps: Vec<Step>,
+    pub config: RuntimeConfig,
+    /// Stages this one reads from (its base, copy and mount sources), sorted.
+    pub depends_on: Vec<String>,
+    #[serde(skip)]
+    pub span: Span,
+    /// The shell for shell-form commands (`shell:`), or the base image's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+}
+
+/// A command line: through the shell or exec form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandLine {
+    Shell(String),
+    Exec(Vec<String>),
+}
+
+/// A step with its place in the spec.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    #[serde(flatten)]
+    pub kind: StepKind,
+    /// Line of the step in the spec file.
+    pub line: u32,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum StepKind {
+    Run(Run),
+    Copy(Copy),
+    Env { vars: Vec<(String, String)> },
+    Workdir { path: String },
+    User { user: String },
+}
+
+/// The image config a stage sets for whoever runs it (no effect on its build steps).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RuntimeConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<CommandLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<CommandLine>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+}
+
+/// A healthcheck with durations in nanoseconds, as the image config stores them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Healthcheck {
+    /// `None` disables the base image's check (`cmd: none`).
+    pub cmd: Option<CommandLine>,
+    pub interval: Option<u64>,
+    pub timeout: Option<u64>,
+    pub start_period: Option<u64>,
+    pub retries: Option<u32>,
+}
+
+/// Resolves `spec` for one build; all errors at once.
+pub fn resolve(spec: &Spec, opts: &BuildOptions) -> Result<Plan, Diagnostics> {
+    let mut r = Resolver { file: spec.file.clone(), diags: Vec::new(), args: Args::default() };
+    let plan = r.plan(spec, opts);
+    match plan {
+        Some(plan) if r.diags.is_empty() => Ok(plan),
+        _ => Err(Diagnostics::new(spec.file.clone(), r.diags)),
+    }
+}
+
+/// The names a stage may not take: they mean something else in `from:`.
+const RESERVED: &[&str] = &["scratch", "context"];
+
+pub(crate) struct Resolver {
+    pub(crate) file: Arc<SourceFile>,
+    pub(crate) diags: Vec<Diagnostic>,
+    pub(crate) args: Args,
+}
+
+impl Resolver {
+    pub(crate) fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.diags.push(Diagnostic::error(span, message));
+    }
+
+    /// Substitutes args in a value, reporting a bad reference.
+    pub(crate) fn text(&mut self, s: &Sp<String>) -> Option<String> {
+        match self.args.substitute(&self.file, s) {
+            Ok(v) => Some(v),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// Substitutes and parses a value, reporting failures at its span.
+    pub(crate) fn parsed<T>(&mut self, s: &Sp<String>, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let text = self.text(s)?;
+        match parse(&text) {
+            Ok(v) => Some(v),
+            Err(msg) => {
+                self.error(s.span, msg);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn line(&self, span: Span) -> u32 {
+        self.file.position(span.start).line
+    }
+
+    fn plan(&mut self, spec: &Spec, opts: &BuildOptions) -> Option<Plan> {
+        let target_platform = opts.target_platform.clone().unwrap_or_else(|| opts.build_platform.clone());
+        self.args = Args::builtin(&opts.build_platform, &target_platform);
+        self.declare_args(spec, opts);
+
+        let names: Vec<&str> = spec.stages.iter().map(|s| s.name.value.as_str()).collect();
+        for stage in &spec.stages {
+            self.check_stage_name(&stage.name);
+        }
+        let mut stages: Vec<Stage> = Vec::new();
+        for (i, stage) in spec.stages.iter().enumerate() {
+            if let Some(s) = self.stage(stage, i + 1, &names, &target_platform) {
+                stages.push(s);
+            }
+        }
+        if !self.diags.is_empty() {
+            return None;
+        }
+        self.check_cycles(&stages);
+        if !self.diags.is_empty() {
+            return None;
+        }
+        let target = match &opts.target {
+            Some(t) => match stages.iter().find(|s| &s.name == t) {
+                Some(s) => s.name.clone(),
+                None => {
+                    let mut d = Diagnostic::error(Span::default(), format!("target stage `{t}` is not in the spec"));
+                    d.span = None;
+                    let d = d.help(match did_you_mean(t, names.iter().copied()) {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None => format!("stages: {}", names.join(", ")),
+                    });
+                    self.diags.push(d);
+                    return None;
+                }
+            },
+            None => stages.last()?.name.clone(),
+        };
+        let stages = order_needed(stages, &target);
+        Some(Plan {
+            file: self.file.clone(),
+            target,
+            build_platform: opts.build_platform.clone(),
+            target_platform,
+            args: self.args.declared().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            stages,
+        })
+    }
+
+    fn declare_args(&mut self, spec: &Spec, opts: &BuildOptions) {
+        for arg in &spec.args {
+            let name = &arg.name.value;
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.starts_with(|c: char| c.is_ascii_digit()) {
+                self.error(arg.name.span, format!("`{name}` is not a valid arg name (letters, digits and _)"));
+                continue;
+            }
+            if BUILTIN_ARGS.contains(&name.as_str()) {
+                self.error(arg.name.span, format!("`{name}` is a built-in arg; it cannot be declared"));
+                continue;
+            }
+            let value = match (opts.build_args.get(name), &arg.default) {
+                (Some(v), _) => v.clone(),
+                // Defaults may refer to args declared before them.
+                (None, Some(d)) => self.text(d).unwrap_or_default(),
+                (None, None) => String::new(),
+            };
+            self.args.declare(name, value);
+        }
+    }
+
+    fn check_stage_name(&mut self, name: &Sp<String>) {
+        let n = name.value.as_str();
+        let valid = n.starts_with(|c: char| c.is_ascii_lowercase())
+            && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+        if !valid {
+            self.diags.push(
+                Diagnostic::error(name.span, format!("`{n}` is not a valid stage name"))
+                    .help("stage names start with a lowercase letter and contain only a-z, 0-9, -, _ and ."),
+            );
+        } else if RESERVED.contains(&n) {
+            self.error(name.span, format!("`{n}` is reserved and cannot name a stage"));
+        }
+    }
+
+    /// Resolves a `from:` value: a stage, `scratch`, or an image.
+    pub(crate) fn source_ref(&mut self, raw: &Sp<String>, names: &[&str], this: &str) -> Option<Source> {
+        let value = self.text(raw)?;
+        if value == "scratch" {
+            return Some(Source::Scratch);
+        }
+        if names.contains(&value.as_str()) {
+            if value == this {
+                self.error(raw.span, format!("stage `{this}` cannot use itself"));
+                return None;
+            }
+            return Some(Source::Stage(value));
+        }
+        // A bare word that is almost a stage name is a typo, not an image.
+        let bare = !value.contains([':', '/', '@']);
+        if bare {
+            if let Some(near) = did_you_mean(&value, names.iter().copied().filter(|n| *n != this)) {
+                let d = Diagnostic::error(raw.span, format!("unknown stage `{value}`"))
+                    .label("not a stage of this spec")
+                    .help(format!("did you mean `{near}`? (to use an image, give it a tag: `{value}:latest`)"));
+                self.diags.push(d);
+                return None;
+            }
+        }
+        match ImageRef::parse(&value) {
+            Ok(r) => Some(Source::Image(r)),
+            Err(msg) => {
+                let d = Diagnostic::error(raw.span, format!("invalid image reference `{value}`: {msg}"));
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    fn stage(&mut self, s: &spec::Stage, number: usize, names: &[&str], target: &Platform) -> Option<Stage> {
+        let errors_before = self.diags.len();
+        let this = s.name.value.as_str();
+        let base = match &s.from {
+            Some(from) => match self.source_ref(from, names, this)? {
+                Source::Scratch => Base::Scratch,
+                Source::Stage(name) => Base::Stage { name },
+                Source::Image(reference) => Base::Image { reference },
+            },
+            None => return None,
+        };
+        let platform = match &s.platform {
+            Some(p) => self.parsed(p, Platform::parse).unwrap_or_else(|| target.clone()),
+            None => target.clone(),
+        };
+        let mut steps = Vec::new();
+        if let Some(w) = &s.workdir {
+            if let Some(path) = self.text(w) {
+                steps.push(Step { kind: StepKind::Workdir { path }, line: self.line(w.span), span: w.span });
+            }
+        }
+        if !s.env.is_empty() {
+            let span = s.env[0].key.span;
+            let vars = self.env_vars(&s.env);
+            steps.push(Step { kind: StepKind::Env { vars }, line: self.line(span), span });
+        }
+        for step in &s.steps {
+            if let Some(kind) = self.step(step, names, this) {
+                steps.push(Step { kind, line: self.line(step.key_span), span: step.key_span });
+            }
+        }
+        let config = self.runtime_config(s);
+        let shell = s.shell.as_ref().map(|sh| sh.iter().filter_map(|a| self.text(a)).collect::<Vec<_>>());
+        if let Some(sh) = &shell {
+            if sh.is_empty() {
+                let span = s.name.span;
+                self.error(span, "`shell` cannot be empty");
+            }
+        }
+        if self.diags.len() > errors_before {
+            return None;
+        }
+        let mut deps = BTreeSet::new();
+        if let Base::Stage { name } = &base {
+            deps.insert(name.clone());
+        }
+        for step in &steps {
+            match &step.kind {
+                StepKind::Copy(Copy { from: CopyFrom::Stage { name }, .. }) => {
+                    deps.insert(name.clone());
+                }
+                StepKind::Run(run) => {
+                    for m in &run.mounts {
+                        if let Some(MountFrom::Stage { name }) = m.from() {
+                            deps.insert(name.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(Stage {
+            name: this.to_string(),
+            number,
+            description: s.description.as_ref().map(|d| d.value.clone()),
+            base,
+            platform,
+            steps,
+            config,
+            depends_on: deps.into_iter().collect(),
+            span: s.name.span,
+            shell,
+        })
+    }
+
+    pub(crate) fn env_vars(&mut self, kvs: &[spec::KeyValue]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for kv in kvs {
+            let key = &kv.key.value;
+            if key.is_empty() || key.contains(['=', ' ']) {
+                self.error(kv.key.span, format!("`{key}` is not a valid environment variable name"));
+                continue;
+            }
+            if let Some(v) = self.text(&kv.value) {
+                out.push((key.clone(), v));
+            }
+        }
+        out
+    }
+
+    fn command(&mut self, c: &spec::Command, what: &str) -> Option<CommandLine> {
+        match c {
+            spec::Command::Shell(s) if s.value.trim().is_empty() => {
+                self.error(s.span, format!("{what} is empty"));
+                None
+            }
+            spec::Command::Shell(s) => Some(CommandLine::Shell(s.value.clone())),
+            spec::Command::Exec(args, span) if args.is_empty() => {
+                self.error(*span, format!("{what} is an empty list"));
+                None
+            }
+            spec::Command::Exec(args, _) => Some(CommandLine::Exec(args.iter().map(|a| a.value.clone()).collect())),
+        }
+    }
+
+    fn runtime_config(&mut self, s: &spec::Stage) -> RuntimeConfig {
+        let mut c = RuntimeConfig {
+            user: s.user.as_ref().and_then(|u| self.text(u)),
+            cmd: s.cmd.as_ref().and_then(|cmd| self.command(cmd, "`cmd`")),
+            entrypoint: s.entrypoint.as_ref().and_then(|e| self.command(e, "`entrypoint`")),
+            stop_signal: s.stop_signal.as_ref().and_then(|sig| self.parsed(sig, values::parse_signal)),
+            ..Default::default()
+        };
+        for p in &s.expose {
+            if let Some(port) = self.parsed(p, values::parse_port) {
+                if !c.expose.contains(&port) {
+                    c.expose.push(port);
+                }
+            }
+        }
+        for v in &s.volumes {
+            if let Some(path) = self.text(v) {
+                if !path.starts_with('/') {
+                    self.error(v.span, format!("volume `{path}` must be an absolute path"));
+                } else if !c.volumes.contains(&path) {
+                    c.volumes.push(path);
+                }
+            }
+        }
+        for kv in &s.labels {
+            if kv.key.value.is_empty() {
+                self.error(kv.key.span, "a label needs a name");
+                continue;
+            }
+            if let Some(v) = self.text(&kv.value) {
+                c.labels.insert(kv.key.value.clone(), v);
+            }
+        }
+        if let Some(h) = &s.healthcheck {
+            c.healthcheck = self.healthcheck(h);
+        }
+        c
+    }
+
+    fn healthcheck(&mut self, h: &spec::Healthcheck) -> Option<Healthcheck> {
+        let cmd = match h.cmd.as_ref()? {
+            spec::Command::Shell(s) if s.value == "none" || s.value == "NONE" => None,
+            other => Some(self.command(other, "`healthcheck.cmd`")?),
+        };
+        let mut dur = |v: &Option<Sp<String>>| v.as_ref().and_then(|d| self.parsed(d, values::parse_duration));
+        let interval = dur(&h.interval);
+        let timeout = dur(&h.timeout);
+        let start_period = dur(&h.start_period);
+        let retries = h.retries.as_ref().and_then(|r| self.parsed(r, values::parse_count));
+        Some(Healthcheck { cmd, interval, timeout, start_period, retries })
+    }
+
+    fn check_cycles(&mut self, stages: &[Stage]) {
+        let by_name: BTreeMap<&str, &Stage> = stages.iter().map(|s| (s.name.as_str(), s)).collect();
+        // Depth-first search with colours; report each cycle once, at its first stage.
+        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        fn visit<'a>(
+            name: &'a str,
+            by_name: &BTreeMap<&'a str, &'a Stage>,
+            state: &mut BTreeMap<&'a str, u8>,
+            path: &mut Vec<&'a str>,
+        ) -> Option<Vec<&'a str>> {
+            match state.get(name) {
+                Some(1) => {
+                    let start = path.iter().position(|n| *n == name).unwrap_or(0);
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(name);
+                    return Some(cycle);
+                }
+                Some(_) => return None,
+                None => {}
+            }
+            state.insert(name, 1);
+            path.push(name);
+            if let Some(stage) = by_name.get(name) {
+                for dep in &stage.depends_on {
+                    if let Some(c) = visit(dep, by_name, state, path) {
+                        return Some(c);
+                    }
+                }
+            }
+            path.pop();
+            state.insert(name, 2);
+            None
+        }
+        for s in stages {
+            let mut path = Vec::new();
+            if let Some(cycle) = visit(&s.name, &by_name, &mut state, &mut path) {
+                let first = by_name[cycle[0]];
+                let msg = format!("stages depend on each other in a cycle: {}", cycle.join(" -> "));
+                self.error(first.span, msg);
+                return;
+            }
+        }
+    }
+}
+
+/// What a `from:` names.
+pub(crate) enum Source {
+    Scratch,
+    Stage(String),
+    Image(ImageRef),
+}
+
+/// Keeps the target and the stages it needs, dependencies first, otherwise in document order.
+fn order_needed(stages: Vec<Stage>, target: &str) -> Vec<Stage> {
+    let by_name: BTreeMap<&str, &Stage> = stages.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut needed = BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(n) = todo.pop() {
+        if needed.insert(n.to_string()) {
+            if let Some(s) = by_name.get(n) {
+                todo.extend(s.depends_on.iter().map(String::as_str));
+            }
+        }
+    }
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut remaining: Vec<Stage> = stages.into_iter().filter(|s| needed.contains(&s.name)).collect();
+    while !remaining.is_empty() {
+        let i = remaining.iter().position(|s| s.depends_on.iter().all(|d| done.contains(d))).unwrap_or(0);
+        let s = remaining.remove(i);
+        done.insert(s.name.clone());
+        out.push(s);
+    }
+    out
+}

@@ -1,0 +1,172 @@
+//! Image references: validation and normalisation to the fully qualified form BuildKit wants
+//! (`alpine:3.20` -> `docker.io/library/alpine:3.20`).
+
+use std::fmt;
+
+/// A validated, normalised image reference.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(into = "String")]
+pub struct ImageRef {
+    /// `docker.io/library/alpine`
+    pub name: String,
+    /// `3.20`; `latest` when neither tag nor digest was given.
+    pub tag: Option<String>,
+    /// `sha256:...`
+    pub digest: Option<String>,
+}
+
+impl From<ImageRef> for String {
+    fn from(r: ImageRef) -> String {
+        r.to_string()
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ImageRef {
+    /// The same image pinned to `digest` (the tag is kept for readability, as BuildKit does).
+    pub fn pinned(&self, digest: &str) -> ImageRef {
+        ImageRef { digest: Some(digest.to_string()), ..self.clone() }
+    }
+
+    /// Parses and normalises a reference; the error says what is wrong with it.
+    pub fn parse(s: &str) -> Result<ImageRef, String> {
+        if s.is_empty() {
+            return Err("an image reference cannot be empty".into());
+        }
+        if s.chars().any(char::is_whitespace) {
+            return Err("an image reference cannot contain spaces".into());
+        }
+        let (rest, digest) = match s.split_once('@') {
+            Some((r, d)) => {
+                validate_digest(d)?;
+                (r, Some(d.to_string()))
+            }
+            None => (s, None),
+        };
+        // A tag follows the last ':' after the last '/' (a ':' before that is a registry port).
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => {
+                let (n, t) = rest.split_at(last_slash + i);
+                (n, Some(t[1..].to_string()))
+            }
+            None => (rest, None),
+        };
+        if let Some(tag) = &tag {
+            validate_tag(tag)?;
+        }
+        let mut parts: Vec<&str> = name.split('/').collect();
+        let domain = if parts.len() > 1
+            && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+        {
+            let d = parts.remove(0);
+            validate_domain(d)?;
+            d.to_string()
+        } else {
+            "docker.io".to_string()
+        };
+        for p in &parts {
+            validate_component(p)?;
+        }
+        if domain == "docker.io" && parts.len() == 1 {
+            parts.insert(0, "library");
+        }
+        let tag = match (&tag, &digest) {
+            (None, None) => Some("latest".to_string()),
+            _ => tag,
+        };
+        Ok(ImageRef { name: format!("{domain}/{}", parts.join("/")), tag, digest })
+    }
+}
+
+fn validate_component(p: &str) -> Result<(), String> {
+    if p.is_empty() {
+        return Err("a path component of the image name is empty".into());
+    }
+    if p.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(format!("image names must be lowercase (`{p}`)"));
+    }
+    let ok_chars = p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    let ends_ok = p.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && p.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !ok_chars || !ends_ok {
+        return Err(format!("`{p}` is not a valid image name component (lowercase letters, digits, and . _ - between them)"));
+    }
+    Ok(())
+}
+
+fn validate_domain(d: &str) -> Result<(), String> {
+    let (host, port) = match d.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (d, None),
+    };
+    if let Some(port) = port {
+        if port.parse::<u16>().is_err() {
+            return Err(format!("`{port}` is not a valid registry port"));
+        }
+    }
+    if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c)) {
+        return Err(format!("`{d}` is not a valid registry host"));
+    }
+    Ok(())
+}
+
+fn validate_tag(t: &str) -> Result<(), String> {
+    let ok = !t.is_empty()
+        && t.len() <= 128
+        && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{t}` is not a valid tag (letters, digits, . _ -; at most 128)"))
+    }
+}
+
+fn validate_digest(d: &str) -> Result<(), String> {
+    match d.split_once(':') {
+        Some(("sha256", hex)) if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) => Ok(()),
+        Some((alg, hex)) if !alg.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) => Ok(()),
+        _ => Err(format!("`{d}` is not a valid digest (expected sha256:<64 hex digits>)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        ImageRef::parse(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn normalises() {
+        assert_eq!(norm("alpine"), "docker.io/library/alpine:latest");
+        assert_eq!(norm("alpine:3.20"), "docker.io/library/alpine:3.20");
+        assert_eq!(norm("crystallang/crystal:latest"), "docker.io/crystallang/crystal:latest");
+        assert_eq!(norm("ghcr.io/a/b/c:v1"), "ghcr.io/a/b/c:v1");
+        assert_eq!(norm("localhost:5000/app"), "localhost:5000/app:latest");
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(norm(&format!("alpine@{d}")), format!("docker.io/library/alpine@{d}"));
+        assert_eq!(norm(&format!("alpine:3@{d}")), format!("docker.io/library/alpine:3@{d}"));
+    }
+
+    #[test]
+    fn rejects() {
+        for bad in ["", "Alpine", "alpine:", "alpine:-x", "a b", "alpine@sha256:xyz", "-a", "a//b", "host:99999/x"] {
+            assert!(ImageRef::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Parsers for the small value languages of a spec: durations, ports, signals, modes, platforms.
+//! Each returns a message that says what was expected.
+
+use serde::Serialize;
+
+/// `10s`, `1m30s`, `500ms`, `1.5h`: Go's duration syntax, as Docker's healthcheck options use it.
+/// Returns nanoseconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let err = || format!("`{s}` is not a duration (examples: 30s, 1m30s, 500ms)");
+    if s.is_empty() {
+        return Err(err());
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(err());
+        }
+        let value: f64 = rest[..num_len].parse().map_err(|_| err())?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(err()),
+        };
+        rest = &rest[unit_len..];
+        total += value * scale;
+    }
+    if total > u64::MAX as f64 / 2.0 {
+        return Err(format!("`{s}` is too long a duration"));
+    }
+    Ok(total.round() as u64)
+}
+
+/// An exposed port: `80`, `80/tcp`, `53/udp`; normalised to `80/tcp`.
+pub fn parse_port(s: &str) -> Result<String, String> {
+    let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        return Err(format!("`{proto}` is not a port protocol (tcp, udp or sctp)"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(format!("{p}/{proto}")),
+        _ => Err(format!("`{port}` is not a port number (1-65535)")),
+    }
+}
+
+const SIGNALS: &[&str] = &[
+    "ABRT", "ALRM", "BUS", "CHLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE",
+    "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN",
+    "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
+];
+
+/// A stop signal: `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`. Names are kept as written in the
+/// `SIG...` form Docker prints.
+pub fn parse_signal(s: &str) -> Result<String, String> {
+    if let Ok(n) = s.parse::<u32>() {
+        return if (1..=64).contains(&n) { Ok(s.to_string()) } else { Err(format!("`{s}` is not a signal number (1-64)")) };
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let rt_ok = |base: &str| {
+        name.strip_prefix(base).is_some_and(|r| r.is_empty() || r.strip_prefix(['+', '-']).is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n <= 30)))
+    };
+    if SIGNALS.contains(&name) || rt_ok("RTMIN") || rt_ok("RTMAX") {
+        Ok(format!("SIG{name}"))
+    } else {
+        Err(format!("`{s}` is not a signal name (e.g. SIGTERM, SIGINT, SIGQUIT)"))
+    }
+}
+
+/// A file mode in octal: `755`, `0644`.
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s, 8) {
+        Ok(m) if m <= 0o7777 && !s.is_empty() => Ok(m),
+        _ => Err(format!("`{s}` is not an octal file mode (e.g. 0755)")),
+    }
+}
+
+/// A non-negative integer such as a healthcheck's retries.
+pub fn parse_count(s: &str) -> Result<u32, String> {
+    s.parse::<u32>().map_err(|_| format!("`{s}` is not a whole number"))
+}
+
+/// An OCI platform: `linux/amd64`, `linux/arm64/v8`, `linux/arm/v7`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// Parses and normalises (`arm64/v8` -> `arm64`, `x86_64` -> `amd64`, `aarch64` -> `arm64`).
+    pub fn parse(s: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let err = || format!("`{s}` is not a platform (os/arch[/variant], e.g. linux/amd64)");
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, None),
+            [os, arch, v] => (*os, *arch, Some(*v)),
+            _ => return Err(err()),
+        };
+        let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok(os) || !ok(arch) || variant.is_some_and(|v| !ok(v)) {
+            return Err(err());
+        }
+        let os = os.to_ascii_lowercase();
+        let mut arch = arch.to_ascii_lowercase();
+        let mut variant = variant.map(str::to_ascii_lowercase);
+        match arch.as_str() {
+            "x86_64" | "x86-64" => arch = "amd64".into(),
+            "aarch64" => arch = "arm64".into(),
+            "armhf" => {
+                arch = "arm".into();
+                variant = Some("v7".into())
+            }
+            _ => {}
+        }
+        if arch == "arm64" && variant.as_deref() == Some("v8") {
+            variant = None;
+        }
+        if arch == "arm" && variant.is_none() {
+            variant = Some("v7".into());
+        }
+        Ok(Platform { os, architecture: arch, variant })
+    }
+
+    /// `linux/arm/v7`
+    pub fn id(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}/{}/{v}", self.os, self.architecture),
+            None => format!("{}/{}", self.os, self.architecture),
+        }
+    }
+}
+
+impl Default for Platform {
+    fn default() -> Self {
+        Platform { os: "linux".into(), architecture: "amd64".into(), variant: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(10_000_000_000));
+        assert_eq!(parse_duration("1m30s"), Ok(90_000_000_000));
+        assert_eq!(parse_duration("500ms"), Ok(500_000_000));
+        assert_eq!(parse_duration("1.5h"), Ok(5_400_000_000_000));
+        for bad in ["", "10", "s", "10x", "1m-3s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports_signals_modes() {
+        assert_eq!(parse_port("80"), Ok("80/tcp".into()));
+        assert_eq!(parse_port("53/UDP"), Ok("53/udp".into()));
+        assert!(parse_port("0").is_err() && parse_port("70000").is_err() && parse_port("80/xyz").is_err());
+        assert_eq!(parse_signal("TERM"), Ok("SIGTERM".into()));
+        assert_eq!(parse_signal("sigint"), Ok("SIGINT".into()));
+        assert_eq!(parse_signal("SIGRTMIN+3"), Ok("SIGRTMIN+3".into()));
+        assert_eq!(parse_signal("9"), Ok("9".into()));
+        assert!(parse_signal("SIGFOO").is_err() && parse_signal("99").is_err());
+        assert_eq!(parse_mode("0755"), Ok(0o755));
+        assert!(parse_mode("0999").is_err() && parse_mode("").is_err());
+    }
+
+    #[test]
+    fn platforms() {
+        assert_eq!(Platform::parse("linux/arm64/v8").unwrap().id(), "linux/arm64");
+        assert_eq!(Platform::parse("linux/arm").unwrap().id(), "linux/arm/v7");
+        assert_eq!(Platform::parse("linux/x86_64").unwrap().id(), "linux/amd64");
+        assert!(Platform::parse("linux").is_err() && Platform::parse("a/b/c/d").is_err());
+    }
+}

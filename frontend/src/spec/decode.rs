@@ -1,0 +1,541 @@
+//! YAML text -> [`Spec`], collecting every shape error with its span.
+//!
+//! The YAML loader (`marked-yaml`) gives a node tree with positions; this walks it by hand
+//! rather than through serde, so that one pass reports *all* unknown keys and wrong types, each
+//! with a did-you-mean, instead of stopping at the first.
+
+use std::sync::Arc;
+
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
+use marked_yaml::{LoadError, LoaderOptions};
+
+use super::*;
+use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+
+const TOP_KEYS: &[&str] = &["args", "stages"];
+const ARG_KEYS: &[&str] = &["default", "description"];
+const STAGE_KEYS: &[&str] = &[
+    "from",
+    "platform",
+    "description",
+    "workdir",
+    "env",
+    "user",
+    "shell",
+    "steps",
+    "cmd",
+    "entrypoint",
+    "expose",
+    "healthcheck",
+    "labels",
+    "volumes",
+    "stop_signal",
+];
+const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user"];
+const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
+const COPY_OPTIONS: &[&str] = &["from", "to", "chown", "chmod", "exclude", "follow_symlinks"];
+const HEALTHCHECK_KEYS: &[&str] = &["cmd", "interval", "timeout", "start_period", "retries"];
+const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
+
+/// Parses `text` (the contents of the file called `name`) into a [`Spec`].
+pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
+    let file = SourceFile::new(name, text);
+    let mut d = Decoder { file: file.clone(), diags: Vec::new() };
+    let syntax = d.syntax_line();
+    let root = match marked_yaml::parse_yaml_with_options(
+        0,
+        text,
+        LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true),
+    ) {
+        Ok(root) => root,
+        Err(e) => {
+            let diag = d.load_error(e);
+            return Err(Diagnostics::new(file, vec![diag]));
+        }
+    };
+    let spec = d.spec(&root, syntax);
+    if d.diags.is_empty() {
+        Ok(spec)
+    } else {
+        Err(Diagnostics::new(file, d.diags))
+    }
+}
+
+struct Decoder {
+    file: Arc<SourceFile>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Decoder {
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.diags.push(Diagnostic::error(span, message));
+    }
+
+    fn syntax_line(&self) -> Option<Sp<String>> {
+        let first = self.file.text.lines().next()?;
+        let body = first.strip_prefix('#')?.trim_start();
+        let value = body.strip_prefix("syntax")?.trim_start().strip_prefix('=')?;
+        let start = first.len() - value.len() + (value.len() - value.trim_start().len());
+        let value = value.trim();
+        Some(Sp::new(value.to_string(), Span { start, end: start + value.len() }))
+    }
+
+    fn load_error(&self, e: LoadError) -> Diagnostic {
+        let (marker, message) = match &e {
+            LoadError::TopLevelMustBeMapping(m) => (*m, "the top level of a spec must be a mapping (args:, stages:)".to_string()),
+            LoadError::TopLevelMustBeSequence(m) => (*m, "the top level must be a sequence".to_string()),
+            LoadError::UnexpectedAnchor(m) => (*m, "YAML anchors and aliases are not supported".to_string()),
+            LoadError::MappingKeyMustBeScalar(m) => (*m, "mapping keys must be plain strings".to_string()),
+            LoadError::UnexpectedTag(m) => (*m, "YAML tags (`!name`) are not supported".to_string()),
+            LoadError::ScanError(m, err) => (*m, format!("invalid YAML: {}", err.info())),
+            LoadError::DuplicateKey(inner) => {
+                let key = &inner.key;
+                let m = key.span().start().copied().unwrap_or(marked_yaml::Marker::new(0, 0, 1, 1));
+                let first = inner
+                    .prev_key
+                    .span()
+                    .start()
+                    .map(|p| format!(" (first defined on line {})", p.line()))
+                    .unwrap_or_default();
+                (m, format!("duplicate key `{}`{first}", key.as_str()))
+            }
+        };
+        let start = self.file.offset(marker.line(), marker.column());
+        let end = (start + 1).min(self.file.text.len());
+        Diagnostic::error(Span { start, end }, message)
+    }
+
+    fn scalar_span(&self, s: &MarkedScalarNode) -> Span {
+        let Some(m) = s.span().start() else { return Span::default() };
+        let start = self.file.offset(m.line(), m.column());
+        let rest = &self.file.text[start..];
+        let line = rest.split('\n').next().unwrap_or("");
+        let len = match line.chars().next() {
+            Some(q @ ('"' | '\'')) => quoted_len(line, q),
+            Some('|' | '>') => line.trim_end().len(),
+            _ if line.starts_with(s.as_str()) => s.as_str().len(),
+            _ => line.trim_end().len(),
+        };
+        Span { start, end: start + len }
+    }
+
+    fn node_span(&self, node: &Node) -> Span {
+        match node {
+            Node::Scalar(s) => self.scalar_span(s),
+            _ => {
+                let span = node.span();
+                let start = span
+                    .start()
+                    .map(|m| self.file.offset(m.line(), m.column()))
+                    .unwrap_or_default();
+                let end = span
+                    .end()
+                    .map(|m| self.file.offset(m.line(), m.column()))
+                    .unwrap_or(start);
+                // Block collections end where the next thing starts: trim back to real text.
+                let end = start + self.file.text[start..end.max(start)].trim_end().len();
+                Span { start, end: end.max(start) }
+            }
+        }
+    }
+
+    fn key_span(&self, key: &MarkedScalarNode) -> Span {
+        self.scalar_span(key)
+    }
+
+    /// The span from a mapping entry's key to the end of its value.
+    fn entry_span(&self, key: &MarkedScalarNode, value: &Node) -> Span {
+        let k = self.key_span(key);
+        let v = self.node_span(value);
+        Span { start: k.start, end: v.end.max(k.end) }
+    }
+
+    fn type_name(node: &Node) -> &'static str {
+        match node {
+            Node::Scalar(_) => "a string",
+            Node::Mapping(_) => "a mapping",
+            Node::Sequence(_) => "a list",
+        }
+    }
+
+    fn expect_mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
+        match node {
+            Node::Mapping(m) => Some(m),
+            Node::Scalar(s) if is_null(s) => None,
+            other => {
+                let span = self.node_span(other);
+                self.error(span, format!("{what} must be a mapping, found {}", Self::type_name(other)));
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<Sp<String>> {
+        match node {
+            Node::Scalar(s) => Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))),
+            other => {
+                let span = self.node_span(other);
+                self.error(span, format!("{what} must be a string, found {}", Self::type_name(other)));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, what: &str) -> Option<Sp<bool>> {
+        let s = self.string(node, what)?;
+        match s.value.as_str() {
+            "true" | "True" | "TRUE" | "yes" => Some(Sp::new(true, s.span)),
+            "false" | "False" | "FALSE" | "no" => Some(Sp::new(false, s.span)),
+            _ => {
+                self.error(s.span, format!("{what} must be true or false, found `{}`", s.value));
+                None
+            }
+        }
+    }
+
+    /// A string or a list of strings.
+    fn strings(&mut self, node: &Node, what: &str) -> Vec<Sp<String>> {
+        match node {
+            Node::Sequence(items) => items.iter().filter_map(|n| self.string(n, what)).collect(),
+            Node::Scalar(s) if is_null(s) => Vec::new(),
+            other => self.string(other, what).into_iter().collect(),
+        }
+    }
+
+    /// A list of strings (a single string is not accepted where order or arity matters).
+    fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<Sp<String>>> {
+        match node {
+            Node::Sequence(items) => Some(items.iter().filter_map(|n| self.string(n, what)).collect()),
+            other => {
+                let span = self.node_span(other);
+                self.error(span, format!("{what} must be a list of strings, found {}", Self::type_name(other)));
+                None
+            }
+        }
+    }
+
+    fn key_values(&mut self, node: &Node, what: &str) -> Vec<KeyValue> {
+        let Some(map) = self.expect_mapping(node, what) else { return Vec::new() };
+        map.iter()
+            .filter_map(|(k, v)| {
+                let key = Sp::new(k.as_str().to_string(), self.key_span(k));
+                let value = match v {
+                    Node::Scalar(s) if is_null(s) => Sp::new(String::new(), self.scalar_span(s)),
+                    _ => self.string(v, &format!("the value of `{}` in {what}", key.value))?,
+                };
+                Some(KeyValue { key, value })
+            })
+            .collect()
+    }
+
+    fn command(&mut self, node: &Node, what: &str) -> Option<Command> {
+        match node {
+            Node::Scalar(s) => Some(Command::Shell(Sp::new(s.as_str().to_string(), self.scalar_span(s)))),
+            Node::Sequence(items) => {
+                let span = self.node_span(node);
+                let args = items.iter().filter_map(|n| self.string(n, what)).collect();
+                Some(Command::Exec(args, span))
+            }
+            Node::Mapping(_) => {
+                let span = self.node_span(node);
+                self.error(span, format!("{what} must be a string (shell form) or a list (exec form), found a mapping"));
+                None
+            }
+        }
+    }
+
+    /// Reports keys of `map` not in `allowed` (keys starting with `x-` are extensions).
+    fn check_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], what: &str) {
+        for key in map.keys() {
+            let k = key.as_str();
+            if allowed.contains(&k) || k.starts_with("x-") {
+                continue;
+            }
+            let span = self.key_span(key);
+            let diag = Diagnostic::error(span, format!("unknown key `{k}` in {what}"))
+                .label("unknown key")
+                .suggest(k, allowed.iter().copied());
+            self.diags.push(diag);
+        }
+    }
+
+    fn spec(&mut self, root: &Node, syntax: Option<Sp<String>>) -> Spec {
+        let mut spec = Spec { file: self.file.clone(), syntax, args: Vec::new(), stages: Vec::new() };
+        let Some(top) = self.expect_mapping(root, "the spec") else { return spec };
+        self.check_keys(top, TOP_KEYS, "the spec");
+        if let Some(args) = top.get_node("args") {
+            spec.args = self.args(args);
+        }
+        match top.get_node("stages") {
+            Some(stages) => {
+                if let Some(map) = self.expect_mapping(stages, "`stages`") {
+                    for (name, body) in map.iter() {
+                        spec.stages.push(self.stage(name, body));
+                    }
+                }
+                if spec.stages.is_empty() {
+                    let span = self.node_span(stages);
+                    self.error(span, "`stages` is empty: a spec needs at least one stage");
+                }
+            }
+            None => {
+                let span = Span { start: 0, end: 0 };
+                let diag = Diagnostic::error(span, "the spec has no `stages`")
+                    .help("add `stages:` with at least one stage, e.g. `stages: { app: { from: alpine:3.20 } }`");
+                self.diags.push(diag);
+            }
+        }
+        spec
+    }
+
+    fn args(&mut self, node: &Node) -> Vec<ArgDecl> {
+        let Some(map) = self.expect_mapping(node, "`args`") else { return Vec::new() };
+        let mut out = Vec::new();
+        for (k, v) in map.iter() {
+            let name = Sp::new(k.as_str().to_string(), self.key_span(k));
+            let (default, description) = match v {
+                Node::Scalar(s) if is_null(s) => (None, None),
+                Node::Scalar(s) => (Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))), None),
+                Node::Mapping(m) => {
+                    self.check_keys(m, ARG_KEYS, &format!("arg `{}`", name.value));
+                    let default = m.get_node("default").and_then(|n| self.string(n, "an arg default"));
+                    let description = m.get_node("description").and_then(|n| self.string(n, "a description"));
+                    (default, description)
+                }
+                Node::Sequence(_) => {
+                    let span = self.node_span(v);
+                    self.error(span, format!("arg `{}` must be a default value or a mapping with `default`", name.value));
+                    (None, None)
+                }
+            };
+            out.push(ArgDecl { name, default, description });
+        }
+        out
+    }
+
+    fn stage(&mut self, name: &MarkedScalarNode, body: &Node) -> Stage {
+        let name = Sp::new(name.as_str().to_string(), self.key_span(name));
+        let mut stage = Stage {
+            name,
+            from: None,
+            platform: None,
+            description: None,
+            workdir: None,
+            env: Vec::new(),
+            user: None,
+            shell: None,
+            steps: Vec::new(),
+            cmd: None,
+            entrypoint: None,
+            expose: Vec::new(),
+            healthcheck: None,
+            labels: Vec::new(),
+            volumes: Vec::new(),
+            stop_signal: None,
+        };
+        let what = format!("stage `{}`", stage.name.value);
+        let Some(map) = self.expect_mapping(body, &what) else {
+            let span = stage.name.span;
+            self.error(span, format!("{what} is empty: it needs at least `from:`"));
+            return stage;
+        };
+        self.check_keys(map, STAGE_KEYS, &what);
+        for (key, value) in map.iter() {
+            match key.as_str() {
+                "from" => stage.from = self.string(value, "`from`"),
+                "platform" => stage.platform = self.string(value, "`platform`"),
+                "description" => stage.description = self.string(value, "`description`"),
+                "workdir" => stage.workdir = self.string(value, "`workdir`"),
+                "env" => stage.env = self.key_values(value, "`env`"),
+                "user" => stage.user = self.string(value, "`user`"),
+                "shell" => stage.shell = self.string_list(value, "`shell`"),
+                "steps" => stage.steps = self.steps(value),
+                "cmd" => stage.cmd = self.command(value, "`cmd`"),
+                "entrypoint" => stage.entrypoint = self.command(value, "`entrypoint`"),
+                "expose" => stage.expose = self.strings(value, "a port in `expose`"),
+                "healthcheck" => stage.healthcheck = self.healthcheck(key, value),
+                "labels" => stage.labels = self.key_values(value, "`labels`"),
+                "volumes" => stage.volumes = self.strings(value, "a path in `volumes`"),
+                "stop_signal" => stage.stop_signal = self.string(value, "`stop_signal`"),
+                _ => {}
+            }
+        }
+        if stage.from.is_none() && !map.contains_key("from") {
+            let span = stage.name.span;
+            let diag = Diagnostic::error(span, format!("{what} has no `from`"))
+                .help("set `from:` to an image (e.g. `alpine:3.20`), `scratch`, or another stage's name");
+            self.diags.push(diag);
+        }
+        stage
+    }
+
+    fn healthcheck(&mut self, key: &MarkedScalarNode, node: &Node) -> Option<Healthcheck> {
+        let span = self.entry_span(key, node);
+        let map = self.expect_mapping(node, "`healthcheck`")?;
+        self.check_keys(map, HEALTHCHECK_KEYS, "`healthcheck`");
+        let cmd = match map.get_node("cmd") {
+            Some(n) => self.command(n, "`healthcheck.cmd`"),
+            None => {
+                self.error(self.key_span(key), "`healthcheck` needs `cmd` (or `cmd: none` to disable the base image's check)");
+                None
+            }
+        };
+        let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`healthcheck.{k}`")));
+        Some(Healthcheck {
+            span,
+            cmd,
+            interval: get(self, "interval"),
+            timeout: get(self, "timeout"),
+            start_period: get(self, "start_period"),
+            retries: get(self, "retries"),
+        })
+    }
+
+    fn steps(&mut self, node: &Node) -> Vec<Step> {
+        let items = match node {
+            Node::Sequence(items) => items,
+            Node::Scalar(s) if is_null(s) => return Vec::new(),
+            other => {
+                let span = self.node_span(other);
+                self.error(span, format!("`steps` must be a list, found {}", Self::type_name(other)));
+                return Vec::new();
+            }
+        };
+        items.iter().filter_map(|item| self.step(item)).collect()
+    }
+
+    fn step(&mut self, node: &Node) -> Option<Step> {
+        let span = self.node_span(node);
+        let Node::Mapping(map) = node else {
+            let diag = Diagnostic::error(span, format!("a step must be a mapping like `run: ...` or `copy: ...`, found {}", Self::type_name(node)));
+            self.diags.push(diag);
+            return None;
+        };
+        let kinds: Vec<&MarkedScalarNode> = map.keys().filter(|k| STEP_KINDS.contains(&k.as_str())).collect();
+        let (key, value) = match kinds.as_slice() {
+            [one] => (*one, map.get_node(one.as_str())?),
+            [] => {
+                // No kind key: every key is unknown; suggest the nearest kind for each.
+                let allowed: Vec<&str> = STEP_KINDS.to_vec();
+                self.check_keys(map, &allowed, "a step");
+                if map.keys().all(|k| k.as_str().starts_with("x-")) {
+                    self.error(span, "a step needs one of `run`, `copy`, `env`, `workdir`, `user`");
+                }
+                return None;
+            }
+            [first, second, ..] => {
+                let s = self.key_span(second);
+                let diag = Diagnostic::error(s, format!("a step has one kind; this one has both `{}` and `{}`", first.as_str(), second.as_str()))
+                    .help("split them into two steps");
+                self.diags.push(diag);
+                return None;
+            }
+        };
+        let key_span = self.key_span(key);
+        let kind = match key.as_str() {
+            "run" => {
+                self.check_keys(map, &with(RUN_OPTIONS, "run"), "a `run` step");
+                let command = self.command(value, "`run`")?;
+                let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                StepKind::Run(Run {
+                    command,
+                    env: map.get_node("env").map(|n| self.key_values(n, "`env`")).unwrap_or_default(),
+                    workdir: get(self, "workdir"),
+                    user: get(self, "user"),
+                    network: get(self, "network"),
+                    security: get(self, "security"),
+                    mounts: map.get_node("mounts").map(|n| self.mounts(n)).unwrap_or_default(),
+                })
+            }
+            "copy" => {
+                self.check_keys(map, &with(COPY_OPTIONS, "copy"), "a `copy` step");
+                let sources = self.strings(value, "a `copy` source");
+                if sources.is_empty() {
+                    self.error(key_span, "`copy` needs at least one source");
+                }
+                let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                StepKind::Copy(Copy {
+                    sources,
+                    from: get(self, "from"),
+                    to: get(self, "to"),
+                    chown: get(self, "chown"),
+                    chmod: get(self, "chmod"),
+                    exclude: map.get_node("exclude").map(|n| self.strings(n, "an `exclude` pattern")).unwrap_or_default(),
+                    follow_symlinks: map.get_node("follow_symlinks").and_then(|n| self.boolean(n, "`follow_symlinks`")),
+                })
+            }
+            other => {
+                self.check_keys(map, &[other], &format!("a `{other}` step"));
+                match other {
+                    "env" => StepKind::Env(self.key_values(value, "`env`")),
+                    "workdir" => StepKind::Workdir(self.string(value, "`workdir`")?),
+                    _ => StepKind::User(self.string(value, "`user`")?),
+                }
+            }
+        };
+        Some(Step { span, key_span, kind })
+    }
+
+    fn mounts(&mut self, node: &Node) -> Vec<Mount> {
+        let items = match node {
+            Node::Sequence(items) => items,
+            other => {
+                let span = self.node_span(other);
+                self.error(span, format!("`mounts` must be a list, found {}", Self::type_name(other)));
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            let span = self.node_span(item);
+            let Some(map) = self.expect_mapping(item, "a mount") else { continue };
+            let kinds: Vec<&MarkedScalarNode> = map.keys().filter(|k| MOUNT_KINDS.contains(&k.as_str())).collect();
+            let [kind] = kinds.as_slice() else {
+                let diag = Diagnostic::error(span, "a mount needs exactly one of `cache`, `secret`, `ssh`, `tmpfs`, `bind`");
+                self.diags.push(diag);
+                continue;
+            };
+            let Some(value) = map.get_node(kind.as_str()).and_then(|n| self.string(n, "a mount")) else { continue };
+            let kind_sp = Sp::new(kind.as_str().to_string(), self.key_span(kind));
+            let options = map
+                .iter()
+                .filter(|(k, _)| k.as_str() != kind.as_str())
+                .filter_map(|(k, v)| {
+                    let key = Sp::new(k.as_str().to_string(), self.key_span(k));
+                    let value = self.string(v, &format!("mount option `{}`", key.value))?;
+                    Some(KeyValue { key, value })
+                })
+                .collect();
+            out.push(Mount { span, kind: kind_sp, value, options });
+        }
+        out
+    }
+}
+
+fn with(options: &[&'static str], kind: &'static str) -> Vec<&'static str> {
+    let mut v = vec![kind];
+    v.extend_from_slice(options);
+    v
+}
+
+/// An empty value (`key:`), `~` or `null`.
+fn is_null(s: &MarkedScalarNode) -> bool {
+    s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// The length in bytes of a quoted scalar at the start of `line`, quotes included.
+fn quoted_len(line: &str, quote: char) -> usize {
+    let mut chars = line.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if quote == '"' && c == '\\' {
+            chars.next();
+        } else if c == quote {
+            if quote == '\'' && chars.peek().map(|&(_, c)| c) == Some('\'') {
+                chars.next();
+                continue;
+            }
+            return i + 1;
+        }
+    }
+    line.trim_end().len()
+}

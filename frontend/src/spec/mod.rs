@@ -1,0 +1,174 @@
+//! The spec: what a user writes in `decant.yaml`, as plain data with source spans.
+//!
+//! This layer only knows the file's shape. Names are not resolved, values are not validated
+//! beyond their YAML type: that is the job of [`crate::plan`]. Every value keeps the [`Span`] it
+//! came from, so later phases (and BuildKit, through source maps) can point back at it.
+
+mod decode;
+
+use std::sync::Arc;
+
+pub use decode::parse_spec;
+
+use crate::diag::{SourceFile, Span};
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sp<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Sp<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Sp { value, span }
+    }
+}
+
+impl Sp<String> {
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+}
+
+/// A whole `decant.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub file: Arc<SourceFile>,
+    /// The `# syntax=` directive on the first line, if present.
+    pub syntax: Option<Sp<String>>,
+    /// Build arguments, in document order.
+    pub args: Vec<ArgDecl>,
+    /// Stages, in document order. The last one is the default target.
+    pub stages: Vec<Stage>,
+}
+
+/// `args: { NAME: default }` or `args: { NAME: { default: ..., description: ... } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgDecl {
+    pub name: Sp<String>,
+    pub default: Option<Sp<String>>,
+    pub description: Option<Sp<String>>,
+}
+
+/// `KEY: value` in `env:` and `labels:` maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: Sp<String>,
+    pub value: Sp<String>,
+}
+
+/// A command: a string runs through the shell, a list runs as is (exec form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Shell(Sp<String>),
+    Exec(Vec<Sp<String>>, Span),
+}
+
+impl Command {
+    pub fn span(&self) -> Span {
+        match self {
+            Command::Shell(s) => s.span,
+            Command::Exec(_, span) => *span,
+        }
+    }
+}
+
+/// One stage: a base, ordered steps, and the config of the image it makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    pub name: Sp<String>,
+    pub from: Option<Sp<String>>,
+    pub platform: Option<Sp<String>>,
+    pub description: Option<Sp<String>>,
+    pub workdir: Option<Sp<String>>,
+    pub env: Vec<KeyValue>,
+    pub user: Option<Sp<String>>,
+    pub shell: Option<Vec<Sp<String>>>,
+    pub steps: Vec<Step>,
+    pub cmd: Option<Command>,
+    pub entrypoint: Option<Command>,
+    pub expose: Vec<Sp<String>>,
+    pub healthcheck: Option<Healthcheck>,
+    pub labels: Vec<KeyValue>,
+    pub volumes: Vec<Sp<String>>,
+    pub stop_signal: Option<Sp<String>>,
+}
+
+/// `healthcheck:`; `cmd: none` disables a check inherited from the base image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Healthcheck {
+    pub span: Span,
+    pub cmd: Option<Command>,
+    pub interval: Option<Sp<String>>,
+    pub timeout: Option<Sp<String>>,
+    pub start_period: Option<Sp<String>>,
+    pub retries: Option<Sp<String>>,
+}
+
+/// One step of a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The whole step (its kind key through its last option).
+    pub span: Span,
+    /// The span of the kind key (`run`, `copy`, ...).
+    pub key_span: Span,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepKind {
+    Run(Run),
+    Copy(Copy),
+    Env(Vec<KeyValue>),
+    Workdir(Sp<String>),
+    User(Sp<String>),
+}
+
+impl StepKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Run(_) => "run",
+            StepKind::Copy(_) => "copy",
+            StepKind::Env(_) => "env",
+            StepKind::Workdir(_) => "workdir",
+            StepKind::User(_) => "user",
+        }
+    }
+}
+
+/// `- run: <command>` and its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub command: Command,
+    pub env: Vec<KeyValue>,
+    pub workdir: Option<Sp<String>>,
+    pub user: Option<Sp<String>>,
+    pub network: Option<Sp<String>>,
+    pub security: Option<Sp<String>>,
+    pub mounts: Vec<Mount>,
+}
+
+/// A mount for one `run` step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub span: Span,
+    /// `cache`, `secret`, `ssh`, `tmpfs` or `bind`: the one kind key of the mount.
+    pub kind: Sp<String>,
+    /// The kind key's value: the target path (cache, tmpfs, bind) or the id (secret, ssh).
+    pub value: Sp<String>,
+    /// Other options, by name, in document order.
+    pub options: Vec<KeyValue>,
+}
+
+/// `- copy: <sources>` and its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copy {
+    pub sources: Vec<Sp<String>>,
+    pub from: Option<Sp<String>>,
+    pub to: Option<Sp<String>>,
+    pub chown: Option<Sp<String>>,
+    pub chmod: Option<Sp<String>>,
+    pub exclude: Vec<Sp<String>>,
+    pub follow_symlinks: Option<Sp<bool>>,
+}
