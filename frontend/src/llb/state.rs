@@ -146,6 +146,18 @@ impl Vertex {
     }
 }
 
+impl Drop for Vertex {
+    /// Drop input chains iteratively so that very deep graphs cannot overflow the stack.
+    fn drop(&mut self) {
+        let mut pending: Vec<Output> = std::mem::take(&mut self.inputs);
+        while let Some(out) = pending.pop() {
+            if let Ok(mut v) = Arc::try_unwrap(out.vertex) {
+                pending.append(&mut v.inputs);
+            }
+        }
+    }
+}
+
 /// `"sha256:" + hex(sha256(bytes))`: the digest BuildKit computes for an op.
 pub fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
