@@ -1,1 +1,23 @@
 //! LLB: typed ops, content digests and deterministic marshalling. Knows nothing of the spec.
+//!
+//! Build [`State`]s with the constructors ([`image`], [`local`], [`git`], [`http`],
+//! [`exec()`], [`FileChain`], [`merge()`], [`diff()`]), then turn the final state into a
+//! [`pb::Definition`] with [`marshal()`]. Every op is content-addressed: its digest is
+//! the sha256 of its encoded bytes, so equal constructions give byte-identical output.
+
+pub mod dump;
+pub mod exec;
+pub mod file;
+pub mod marshal;
+pub mod merge;
+pub mod pb;
+pub mod source;
+pub mod state;
+
+pub use dump::{decode_definition, dump_json};
+pub use exec::{exec, Exec, ExecResult, MountKind, MountSpec};
+pub use file::{Chown, Copy, FileChain, UserSpec};
+pub use marshal::{encode, marshal, missing_caps, required_caps, MissingCap};
+pub use merge::{diff, merge};
+pub use source::{git, http, image, local, normalize_image_ref, GitOpts, HttpOpts, ImageOpts, LocalOpts};
+pub use state::{digest_of, LlbError, OpMeta, Output, Position, Range, SourceFile, SourceLocation, State};

@@ -1,0 +1,366 @@
+//! Turning a [`State`] into a [`pb::Definition`], and checking its caps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use prost::Message;
+
+use super::pb;
+use super::state::{digest_of, SourceFile, State, Vertex};
+
+/// Marshal the graph ending at `state` into a Definition.
+///
+/// Ops are listed inputs first (post-order, inputs in op order), each digest once; the
+/// last entry is the terminal op whose single input is `state`. When two vertices have
+/// the same digest, the metadata of the first one reached wins. Scratch gives an empty
+/// Definition (no `def`), which BuildKit solves to an empty result.
+pub fn marshal(state: &State) -> pb::Definition {
+    let Some(out) = state.output() else {
+        return pb::Definition::default();
+    };
+    let mut def = pb::Definition::default();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut sources = SourceCollector::default();
+    let mut meta_caps: BTreeSet<&'static str> = BTreeSet::new();
+
+    // Iterative post-order walk, so deep chains cannot overflow the stack.
+    let mut stack: Vec<(Arc<Vertex>, usize)> = vec![(out.vertex.clone(), 0)];
+    while let Some((vertex, next)) = stack.last_mut() {
+        if let Some(input) = vertex.inputs.get(*next) {
+            *next += 1;
+            let child = input.vertex.clone();
+            if !seen.contains(&child.digest) {
+                stack.push((child, 0));
+            }
+            continue;
+        }
+        let vertex = vertex.clone();
+        stack.pop();
+        if !seen.insert(vertex.digest.clone()) {
+            continue;
+        }
+        def.def.push(vertex.bytes.clone());
+        let md = op_metadata(&vertex);
+        meta_caps.extend(vertex.caps.iter().copied().filter(|c| c.starts_with("meta.")));
+        def.metadata.insert(vertex.digest.clone(), md);
+        if let Some(loc) = &vertex.meta.location {
+            sources.add(&vertex.digest, &loc.file, &loc.ranges);
+        }
+    }
+
+    let terminal = pb::Op {
+        inputs: vec![pb::Input { digest: out.digest().to_string(), index: out.index() }],
+        ..Default::default()
+    };
+    let bytes = terminal.encode_to_vec();
+    let digest = digest_of(&bytes);
+    let mut caps: BTreeMap<String, bool> =
+        [("constraints", true), ("platform", true)].map(|(k, v)| (k.to_string(), v)).into();
+    caps.extend(meta_caps.into_iter().map(|c| (c.to_string(), true)));
+    def.metadata.insert(digest, pb::OpMetadata { caps, ..Default::default() });
+    def.def.push(bytes);
+    def.source = sources.finish();
+    def
+}
+
+impl State {
+    /// Same as [`marshal`].
+    pub fn marshal(&self) -> pb::Definition {
+        marshal(self)
+    }
+}
+
+/// Encode a Definition to bytes (deterministic: maps are ordered).
+pub fn encode(def: &pb::Definition) -> Vec<u8> {
+    def.encode_to_vec()
+}
+
+fn op_metadata(v: &Vertex) -> pb::OpMetadata {
+    pb::OpMetadata {
+        ignore_cache: v.meta.ignore_cache,
+        description: v.meta.description_map(),
+        export_cache: None,
+        caps: v.caps.iter().map(|c| (c.to_string(), true)).collect(),
+        progress_group: v.meta.progress_group.as_ref().map(|(id, name)| pb::ProgressGroup {
+            id: id.clone(),
+            name: name.clone(),
+            weak: false,
+        }),
+    }
+}
+
+fn clamp(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Collects source files (deduplicated by content, in order of first use) and locations.
+#[derive(Default)]
+struct SourceCollector {
+    files: Vec<Arc<SourceFile>>,
+    locations: BTreeMap<String, pb::Locations>,
+}
+
+impl SourceCollector {
+    fn add(&mut self, digest: &str, file: &Arc<SourceFile>, ranges: &[super::state::Range]) {
+        let index = match self.files.iter().position(|f| Arc::ptr_eq(f, file) || **f == **file) {
+            Some(i) => i,
+            None => {
+                self.files.push(file.clone());
+                self.files.len() - 1
+            }
+        };
+        let location = pb::Location {
+            source_index: i32::try_from(index).unwrap_or(i32::MAX),
+            ranges: ranges
+                .iter()
+                .map(|r| pb::Range {
+                    start: Some(pb::Position { line: clamp(r.start.line), character: clamp(r.start.character) }),
+                    end: Some(pb::Position { line: clamp(r.end.line), character: clamp(r.end.character) }),
+                })
+                .collect(),
+        };
+        self.locations
+            .entry(digest.to_string())
+            .or_default()
+            .locations
+            .push(location);
+    }
+
+    fn finish(self) -> Option<pb::Source> {
+        if self.files.is_empty() {
+            return None;
+        }
+        Some(pb::Source {
+            locations: self.locations,
+            infos: self
+                .files
+                .iter()
+                .map(|f| pb::SourceInfo {
+                    filename: f.filename.clone(),
+                    data: f.data.clone(),
+                    definition: None,
+                    language: f.language.clone().unwrap_or_default(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Every LLB cap a Definition asks for (the union of its metadata `caps` set to true),
+/// sorted.
+pub fn required_caps(def: &pb::Definition) -> BTreeSet<String> {
+    def.metadata
+        .values()
+        .flat_map(|m| m.caps.iter().filter(|(_, on)| **on).map(|(c, _)| c.clone()))
+        .collect()
+}
+
+/// A cap the daemon lacks, with the op that needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingCap {
+    /// The cap id, e.g. `mergeop`.
+    pub cap: String,
+    /// Digest of the first op (in `def` order) that needs it.
+    pub op_digest: String,
+    /// That op's `llb.customname`, if any.
+    pub op_name: Option<String>,
+}
+
+impl fmt::Display for MissingCap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the BuildKit daemon does not support the LLB feature {:?}", self.cap)?;
+        match &self.op_name {
+            Some(n) => write!(f, " (needed by step {n:?})"),
+            None => write!(f, " (needed by op {})", self.op_digest),
+        }
+    }
+}
+
+impl std::error::Error for MissingCap {}
+
+/// The caps of `def` for which `is_supported` is false, each once, in `def` order of the
+/// first op needing it (then cap name). Metadata entries whose digest is not in `def`
+/// are checked last.
+pub fn missing_caps(def: &pb::Definition, is_supported: impl Fn(&str) -> bool) -> Vec<MissingCap> {
+    let mut digests: Vec<String> = def.def.iter().map(|b| digest_of(b)).collect();
+    let known: BTreeSet<&String> = digests.iter().collect();
+    let extra: Vec<String> = def.metadata.keys().filter(|k| !known.contains(k)).cloned().collect();
+    digests.extend(extra);
+    let mut reported = BTreeSet::new();
+    let mut missing = Vec::new();
+    for digest in digests {
+        let Some(md) = def.metadata.get(&digest) else { continue };
+        for (cap, on) in &md.caps {
+            if *on && !is_supported(cap) && reported.insert(cap.clone()) {
+                missing.push(MissingCap {
+                    cap: cap.clone(),
+                    op_digest: digest.clone(),
+                    op_name: md.description.get("llb.customname").cloned(),
+                });
+            }
+        }
+    }
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llb::exec::{exec, Exec, MountKind, MountSpec};
+    use crate::llb::file::{Copy, FileChain};
+    use crate::llb::merge::merge;
+    use crate::llb::source::{image, local, ImageOpts, LocalOpts};
+    use crate::llb::state::{OpMeta, Range, SourceLocation};
+    use sha2::{Digest, Sha256};
+
+    fn build(spec: &Arc<SourceFile>) -> State {
+        let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
+        let loc = |l: u32| SourceLocation { file: spec.clone(), ranges: vec![Range::new(l, 1, l, 10)] };
+        let base = image(
+            "alpine:3.19",
+            ImageOpts { platform: Some(plat.clone()), resolve_mode: None },
+            OpMeta { name: Some("base".into()), location: Some(loc(1)), ..Default::default() },
+        )
+        .unwrap();
+        let ctx = local("context", LocalOpts { session_id: Some("s".into()), ..Default::default() }, OpMeta::default())
+            .unwrap();
+        let copied = FileChain::on(base.clone())
+            .copy(&ctx, Copy { src: "/".into(), dest: "/app".into(), ..Default::default() })
+            .finish(Some(plat.clone()), OpMeta { location: Some(loc(2)), ..OpMeta::named("copy") });
+        let run = exec(
+            Exec {
+                root: copied,
+                args: vec!["make".into()],
+                cwd: "/app".into(),
+                platform: Some(plat),
+                mounts: vec![MountSpec {
+                    dest: "/ctx".into(),
+                    kind: MountKind::Bind { source: ctx, selector: None, readonly: true },
+                }],
+                ..Default::default()
+            },
+            OpMeta { ignore_cache: true, location: Some(loc(3)), ..OpMeta::named("build") },
+        )
+        .unwrap();
+        merge(vec![base, run.root], OpMeta::default())
+    }
+
+    fn spec_file() -> Arc<SourceFile> {
+        Arc::new(SourceFile {
+            filename: "decant.yaml".into(),
+            data: b"a\nb\nc\n".to_vec(),
+            language: Some("yaml".into()),
+        })
+    }
+
+    #[test]
+    fn digests_are_sha256_of_op_bytes() {
+        let def = marshal(&build(&spec_file()));
+        for bytes in &def.def {
+            let d = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+            assert!(def.metadata.contains_key(&d), "no metadata for {d}");
+            // Every input refers to an earlier op.
+            let op = pb::Op::decode(bytes.as_slice()).unwrap();
+            for i in op.inputs {
+                let pos = def.def.iter().position(|b| digest_of(b) == i.digest).expect("missing input");
+                assert!(def.def[pos] != *bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn identical_construction_gives_identical_bytes() {
+        let a = encode(&marshal(&build(&spec_file())));
+        let b = encode(&marshal(&build(&spec_file())));
+        assert_eq!(a, b);
+        assert_eq!(a, encode(&pb::Definition::decode(a.as_slice()).unwrap()));
+    }
+
+    #[test]
+    fn shared_inputs_are_deduplicated_and_ordered() {
+        let def = marshal(&build(&spec_file()));
+        // image, local, file, exec, merge, terminal.
+        assert_eq!(def.def.len(), 6);
+        let digests: Vec<String> = def.def.iter().map(|b| digest_of(b)).collect();
+        let unique: BTreeSet<&String> = digests.iter().collect();
+        assert_eq!(unique.len(), digests.len());
+        for (i, bytes) in def.def.iter().enumerate() {
+            for input in pb::Op::decode(bytes.as_slice()).unwrap().inputs {
+                let j = digests.iter().position(|d| *d == input.digest).unwrap();
+                assert!(j < i, "input after its user");
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_op_shape() {
+        let st = build(&spec_file());
+        let def = marshal(&st);
+        let last = pb::Op::decode(def.def.last().unwrap().as_slice()).unwrap();
+        assert_eq!(
+            last,
+            pb::Op {
+                inputs: vec![pb::Input { digest: st.output().unwrap().digest().into(), index: 0 }],
+                ..Default::default()
+            }
+        );
+        let md = &def.metadata[&digest_of(def.def.last().unwrap())];
+        let caps: Vec<&str> = md.caps.keys().map(String::as_str).collect();
+        assert_eq!(caps, vec!["constraints", "meta.description", "meta.ignorecache", "platform"]);
+    }
+
+    #[test]
+    fn metadata_and_source_map() {
+        let def = marshal(&build(&spec_file()));
+        let ops: Vec<(String, pb::Op)> =
+            def.def.iter().map(|b| (digest_of(b), pb::Op::decode(b.as_slice()).unwrap())).collect();
+        let exec_digest = &ops.iter().find(|(_, o)| matches!(o.op, Some(pb::op::Op::Exec(_)))).unwrap().0;
+        let md = &def.metadata[exec_digest];
+        assert!(md.ignore_cache);
+        assert_eq!(md.description["llb.customname"], "build");
+        assert!(md.caps.contains_key("exec.meta.base"));
+        assert!(md.caps.contains_key("meta.ignorecache"));
+        let src = def.source.as_ref().unwrap();
+        assert_eq!(src.infos.len(), 1);
+        assert_eq!(src.infos[0].filename, "decant.yaml");
+        assert_eq!(src.infos[0].language, "yaml");
+        assert_eq!(src.locations.len(), 3);
+        let loc = &src.locations[exec_digest].locations[0];
+        assert_eq!(loc.source_index, 0);
+        assert_eq!(loc.ranges[0].start, Some(pb::Position { line: 3, character: 1 }));
+    }
+
+    #[test]
+    fn scratch_is_empty_definition() {
+        let def = marshal(&State::scratch());
+        assert!(def.def.is_empty() && def.metadata.is_empty() && def.source.is_none());
+        assert!(encode(&def).is_empty());
+    }
+
+    #[test]
+    fn caps_listing_and_missing() {
+        let def = marshal(&build(&spec_file()));
+        let caps = required_caps(&def);
+        for c in ["source.image", "source.local", "source.local.sessionid", "file.base", "exec.meta.base", "mergeop"] {
+            assert!(caps.contains(c), "missing {c}");
+        }
+        let v08 = |c: &str| c != "mergeop";
+        let missing = missing_caps(&def, v08);
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].cap, "mergeop");
+        assert!(missing[0].to_string().contains("mergeop"));
+        assert!(missing_caps(&def, |_| true).is_empty());
+    }
+
+    #[test]
+    fn deep_chain_does_not_overflow() {
+        let mut s = State::scratch();
+        for i in 0..5000 {
+            s = FileChain::on(s).mkdir(format!("/d{i}"), 0o755, false, None).finish(None, OpMeta::default());
+        }
+        assert_eq!(marshal(&s).def.len(), 5001);
+        // Dropping is iterative too.
+        drop(s);
+    }
+}

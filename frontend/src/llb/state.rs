@@ -1,0 +1,300 @@
+//! Content-addressed vertices and the immutable [`State`] handle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use super::pb;
+
+/// Errors from building LLB with invalid parameters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LlbError {
+    /// An exec was given no command.
+    #[error("exec needs at least one argument")]
+    EmptyArgs,
+    /// A mount destination is not an absolute path, or is `/` (reserved for the root mount).
+    #[error("invalid mount destination {0:?}: must be an absolute path other than \"/\"")]
+    InvalidMountDest(String),
+    /// Two mounts share a destination.
+    #[error("duplicate mount destination {0:?}")]
+    DuplicateMountDest(String),
+    /// A source op was given an empty name / reference / URL.
+    #[error("empty {0}")]
+    EmptySource(&'static str),
+    /// A name or value cannot be put into the wire format.
+    #[error("invalid {what}: {value:?}")]
+    Invalid {
+        /// What was being validated.
+        what: &'static str,
+        /// The offending value.
+        value: String,
+    },
+}
+
+/// A source file that op locations point into (for error reporting by BuildKit).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceFile {
+    /// File name as shown to the user.
+    pub filename: String,
+    /// Full file contents.
+    pub data: Vec<u8>,
+    /// Optional language hint (e.g. `yaml`).
+    pub language: Option<String>,
+}
+
+/// A 1-based position in a source file, as BuildKit expects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based character (column).
+    pub character: u32,
+}
+
+/// A range of a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Range {
+    /// Start, inclusive.
+    pub start: Position,
+    /// End.
+    pub end: Position,
+}
+
+impl Range {
+    /// A range from `(start_line, start_char)` to `(end_line, end_char)`, all 1-based.
+    pub fn new(start_line: u32, start_char: u32, end_line: u32, end_char: u32) -> Self {
+        Range {
+            start: Position { line: start_line, character: start_char },
+            end: Position { line: end_line, character: end_char },
+        }
+    }
+}
+
+/// Where in a source file an op comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLocation {
+    /// The file (shared between many ops; deduplicated by content when marshalling).
+    pub file: Arc<SourceFile>,
+    /// Ranges in that file.
+    pub ranges: Vec<Range>,
+}
+
+/// Per-op metadata. None of it is part of the op digest.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OpMeta {
+    /// Vertex name shown in progress output (`description["llb.customname"]`).
+    pub name: Option<String>,
+    /// Extra description keys (e.g. `com.docker.dockerfile.v1.command`).
+    pub description: BTreeMap<String, String>,
+    /// Do not use the cache for this op.
+    pub ignore_cache: bool,
+    /// Progress group `(id, name)`.
+    pub progress_group: Option<(String, String)>,
+    /// Source location of the op.
+    pub location: Option<SourceLocation>,
+}
+
+impl OpMeta {
+    /// Metadata with just a vertex name.
+    pub fn named(name: impl Into<String>) -> Self {
+        OpMeta { name: Some(name.into()), ..Default::default() }
+    }
+
+    /// The full description map (custom name merged in).
+    pub(crate) fn description_map(&self) -> BTreeMap<String, String> {
+        let mut d = self.description.clone();
+        if let Some(n) = &self.name {
+            d.insert("llb.customname".to_string(), n.clone());
+        }
+        d
+    }
+}
+
+/// A marshalled op: its bytes, digest, input edges and metadata. Immutable once built.
+pub(crate) struct Vertex {
+    pub(crate) digest: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) inputs: Vec<Output>,
+    pub(crate) meta: OpMeta,
+    pub(crate) caps: BTreeSet<&'static str>,
+}
+
+impl Vertex {
+    /// Encode `op` (whose `inputs` are filled from `inputs` here) and digest it.
+    pub(crate) fn new(
+        mut op: pb::Op,
+        inputs: Vec<Output>,
+        meta: OpMeta,
+        mut caps: BTreeSet<&'static str>,
+    ) -> Arc<Vertex> {
+        op.inputs = inputs
+            .iter()
+            .map(|o| pb::Input { digest: o.vertex.digest.clone(), index: o.index })
+            .collect();
+        let bytes = op.encode_to_vec();
+        let digest = digest_of(&bytes);
+        if !meta.description_map().is_empty() {
+            caps.insert("meta.description");
+        }
+        if meta.ignore_cache {
+            caps.insert("meta.ignorecache");
+        }
+        Arc::new(Vertex { digest, bytes, inputs, meta, caps })
+    }
+}
+
+impl Drop for Vertex {
+    /// Drop input chains iteratively so that very deep graphs cannot overflow the stack.
+    fn drop(&mut self) {
+        let mut pending: Vec<Output> = std::mem::take(&mut self.inputs);
+        while let Some(out) = pending.pop() {
+            if let Ok(mut v) = Arc::try_unwrap(out.vertex) {
+                pending.append(&mut v.inputs);
+            }
+        }
+    }
+}
+
+/// `"sha256:" + hex(sha256(bytes))`: the digest BuildKit computes for an op.
+pub fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// One output of a vertex.
+#[derive(Clone)]
+pub struct Output {
+    pub(crate) vertex: Arc<Vertex>,
+    pub(crate) index: i64,
+}
+
+impl Output {
+    /// Digest of the op producing this output.
+    pub fn digest(&self) -> &str {
+        &self.vertex.digest
+    }
+
+    /// Output index within that op.
+    pub fn index(&self) -> i64 {
+        self.index
+    }
+
+    /// The LLB caps used by the producing op itself (not its inputs).
+    pub fn caps(&self) -> &BTreeSet<&'static str> {
+        &self.vertex.caps
+    }
+
+    /// The encoded op bytes of the producing op.
+    pub fn op_bytes(&self) -> &[u8] {
+        &self.vertex.bytes
+    }
+
+    /// Decode the producing op (for inspection and tests).
+    pub fn op(&self) -> pb::Op {
+        // The bytes were produced by encoding a pb::Op, so decoding cannot fail;
+        // fall back to an empty op rather than panic.
+        pb::Op::decode(self.vertex.bytes.as_slice()).unwrap_or_default()
+    }
+
+    /// Metadata attached to the producing op.
+    pub fn meta(&self) -> &OpMeta {
+        &self.vertex.meta
+    }
+}
+
+impl PartialEq for Output {
+    fn eq(&self, other: &Self) -> bool {
+        self.index == other.index && self.vertex.digest == other.vertex.digest
+    }
+}
+
+impl Eq for Output {}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.vertex.digest, self.index)
+    }
+}
+
+/// An immutable filesystem state: scratch (empty) or one output of an op.
+///
+/// Cheap to clone. Two states are equal when they are the same output of ops with the
+/// same digest (metadata is not compared).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct State {
+    pub(crate) output: Option<Output>,
+}
+
+impl State {
+    /// The empty filesystem.
+    pub fn scratch() -> Self {
+        State { output: None }
+    }
+
+    /// True for scratch.
+    pub fn is_scratch(&self) -> bool {
+        self.output.is_none()
+    }
+
+    /// The output this state refers to, `None` for scratch.
+    pub fn output(&self) -> Option<&Output> {
+        self.output.as_ref()
+    }
+
+    pub(crate) fn from_vertex(vertex: Arc<Vertex>, index: i64) -> Self {
+        State { output: Some(Output { vertex, index }) }
+    }
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.output {
+            None => f.write_str("State(scratch)"),
+            Some(o) => write!(f, "State({o:?})"),
+        }
+    }
+}
+
+/// Collects an op's inputs, deduplicated, in order of first use.
+#[derive(Default)]
+pub(crate) struct InputSet {
+    pub(crate) outputs: Vec<Output>,
+}
+
+impl InputSet {
+    /// Index of `state` in the op's inputs (added if new); -1 for scratch.
+    pub(crate) fn index_of(&mut self, state: &State) -> i64 {
+        let Some(out) = &state.output else { return -1 };
+        if let Some(i) = self.outputs.iter().position(|o| o == out) {
+            return i as i64;
+        }
+        self.outputs.push(out.clone());
+        (self.outputs.len() - 1) as i64
+    }
+
+    pub(crate) fn len(&self) -> i64 {
+        self.outputs.len() as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_format() {
+        let d = digest_of(b"");
+        assert_eq!(
+            d,
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn scratch_is_default() {
+        assert!(State::default().is_scratch());
+        assert_eq!(State::scratch(), State::default());
+    }
+}
