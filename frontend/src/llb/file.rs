@@ -131,8 +131,16 @@ enum Action {
 
 /// Builder for one FileOp: actions on top of a base state, applied in sequence.
 ///
-/// ```ignore
-/// let st = FileChain::on(base).mkdir("/app", 0o755, true, None).copy(&ctx, copy).finish(None, meta);
+/// ```
+/// use decant::llb::{local, marshal, Copy, FileChain, LocalOpts, OpMeta, State};
+///
+/// let ctx = local("context", LocalOpts::default(), OpMeta::default())?;
+/// let app = FileChain::on(State::scratch())
+///     .mkdir("/app", 0o755, true, None)
+///     .copy(&ctx, Copy { src: "/".into(), dest: "/app".into(), ..Default::default() })
+///     .finish(None, OpMeta::named("copy sources"));
+/// assert_eq!(marshal(&app).def.len(), 3); // local, file, terminal
+/// # Ok::<(), decant::llb::LlbError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct FileChain {

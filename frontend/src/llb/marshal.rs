@@ -472,6 +472,25 @@ mod tests {
     }
 
     #[test]
+    fn equal_ops_built_separately_share_a_digest() {
+        let a = image("alpine", ImageOpts::default(), OpMeta::named("first")).unwrap();
+        let b = image("alpine", ImageOpts::default(), OpMeta::named("second")).unwrap();
+        assert_eq!(a, b);
+        let m = crate::llb::merge::diff(&a, &b, OpMeta::default());
+        let def = marshal(&m);
+        // one image op (first metadata wins), the diff, the terminal.
+        assert_eq!(def.def.len(), 3);
+        let img = digest_of(&def.def[0]);
+        assert_eq!(def.metadata[&img].description["llb.customname"], "first");
+        match pb::Op::decode(def.def[1].as_slice()).unwrap().op {
+            Some(pb::op::Op::Diff(d)) => {
+                assert_eq!((d.lower.unwrap().input, d.upper.unwrap().input), (0, 0))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn deep_chain_does_not_overflow() {
         let mut s = State::scratch();
         for i in 0..5000 {
