@@ -152,10 +152,19 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
         if !seen.insert(dest.clone()) {
             return Err(LlbError::DuplicateMountDest(m.dest.clone()));
         }
-        let mut pm = pb::Mount { dest, input: -1, output: -1, ..Default::default() };
+        let mut pm = pb::Mount {
+            dest,
+            input: -1,
+            output: -1,
+            ..Default::default()
+        };
         let mut out = None;
         match &m.kind {
-            MountKind::Bind { source, selector, readonly } => {
+            MountKind::Bind {
+                source,
+                selector,
+                readonly,
+            } => {
                 pm.mount_type = pb::MountType::Bind as i32;
                 pm.input = inputs.index_of(source);
                 pm.selector = opt_string(selector);
@@ -167,13 +176,21 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
                     next_output += 1;
                 }
             }
-            MountKind::Cache { id, sharing, source, selector } => {
+            MountKind::Cache {
+                id,
+                sharing,
+                source,
+                selector,
+            } => {
                 pm.mount_type = pb::MountType::Cache as i32;
                 if let Some(src) = source {
                     pm.input = inputs.index_of(src);
                 }
                 pm.selector = opt_string(selector);
-                pm.cache_opt = Some(pb::CacheOpt { id: id.clone(), sharing: *sharing as i32 });
+                pm.cache_opt = Some(pb::CacheOpt {
+                    id: id.clone(),
+                    sharing: *sharing as i32,
+                });
                 caps.insert("exec.mount.cache");
                 caps.insert("exec.mount.cache.sharing");
             }
@@ -182,7 +199,10 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
                 caps.insert("exec.mount.tmpfs");
                 if let Some(size) = *size {
                     if size < 0 {
-                        return Err(LlbError::Invalid { what: "tmpfs size", value: size.to_string() });
+                        return Err(LlbError::Invalid {
+                            what: "tmpfs size",
+                            value: size.to_string(),
+                        });
                     }
                     if size > 0 {
                         pm.tmpfs_opt = Some(pb::TmpfsOpt { size });
@@ -190,7 +210,13 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
                     }
                 }
             }
-            MountKind::Secret { id, uid, gid, mode, optional } => {
+            MountKind::Secret {
+                id,
+                uid,
+                gid,
+                mode,
+                optional,
+            } => {
                 pm.mount_type = pb::MountType::Secret as i32;
                 pm.secret_opt = Some(pb::SecretOpt {
                     id: id.clone(),
@@ -201,7 +227,13 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
                 });
                 caps.insert("exec.mount.secret");
             }
-            MountKind::Ssh { id, uid, gid, mode, optional } => {
+            MountKind::Ssh {
+                id,
+                uid,
+                gid,
+                mode,
+                optional,
+            } => {
                 pm.mount_type = pb::MountType::Ssh as i32;
                 pm.ssh_opt = Some(pb::SshOpt {
                     id: id.clone(),
@@ -229,9 +261,16 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
     let mut secretenv = Vec::with_capacity(e.secret_env.len());
     for (id, name, optional) in &e.secret_env {
         if name.is_empty() || name.contains('=') {
-            return Err(LlbError::Invalid { what: "secret env name", value: name.clone() });
+            return Err(LlbError::Invalid {
+                what: "secret env name",
+                value: name.clone(),
+            });
         }
-        secretenv.push(pb::SecretEnv { id: id.clone(), name: name.clone(), optional: *optional });
+        secretenv.push(pb::SecretEnv {
+            id: id.clone(),
+            name: name.clone(),
+            optional: *optional,
+        });
     }
     if !secretenv.is_empty() {
         caps.insert("exec.secretenv");
@@ -240,7 +279,11 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
     let op_meta = pb::Meta {
         args: e.args,
         env: e.env,
-        cwd: if e.cwd.is_empty() { "/".to_string() } else { e.cwd },
+        cwd: if e.cwd.is_empty() {
+            "/".to_string()
+        } else {
+            e.cwd
+        },
         user: e.user,
         extra_hosts: e
             .extra_hosts
@@ -299,11 +342,19 @@ mod tests {
                 mounts: vec![
                     MountSpec {
                         dest: "/src".into(),
-                        kind: MountKind::Bind { source: img.clone(), selector: None, readonly: true },
+                        kind: MountKind::Bind {
+                            source: img.clone(),
+                            selector: None,
+                            readonly: true,
+                        },
                     },
                     MountSpec {
                         dest: "/out".into(),
-                        kind: MountKind::Bind { source: State::scratch(), selector: None, readonly: false },
+                        kind: MountKind::Bind {
+                            source: State::scratch(),
+                            selector: None,
+                            readonly: false,
+                        },
                     },
                     MountSpec {
                         dest: "/root/.cache".into(),
@@ -314,18 +365,39 @@ mod tests {
                             selector: None,
                         },
                     },
-                    MountSpec { dest: "/tmp".into(), kind: MountKind::Tmpfs { size: Some(1 << 20) } },
+                    MountSpec {
+                        dest: "/tmp".into(),
+                        kind: MountKind::Tmpfs {
+                            size: Some(1 << 20),
+                        },
+                    },
                     MountSpec {
                         dest: "/run/secrets/tok".into(),
-                        kind: MountKind::Secret { id: "tok".into(), uid: 0, gid: 0, mode: 0o400, optional: false },
+                        kind: MountKind::Secret {
+                            id: "tok".into(),
+                            uid: 0,
+                            gid: 0,
+                            mode: 0o400,
+                            optional: false,
+                        },
                     },
                     MountSpec {
                         dest: "/run/ssh".into(),
-                        kind: MountKind::Ssh { id: "default".into(), uid: 0, gid: 0, mode: 0o600, optional: true },
+                        kind: MountKind::Ssh {
+                            id: "default".into(),
+                            uid: 0,
+                            gid: 0,
+                            mode: 0o600,
+                            optional: true,
+                        },
                     },
                     MountSpec {
                         dest: "/other".into(),
-                        kind: MountKind::Bind { source: other, selector: Some("/etc".into()), readonly: false },
+                        kind: MountKind::Bind {
+                            source: other,
+                            selector: Some("/etc".into()),
+                            readonly: false,
+                        },
                     },
                 ],
                 secret_env: vec![("tok".into(), "TOKEN".into(), false)],
@@ -338,11 +410,27 @@ mod tests {
         // The image is used twice but is one input.
         assert_eq!(op.inputs.len(), 2);
         let io: Vec<(i64, i64)> = x.mounts.iter().map(|m| (m.input, m.output)).collect();
-        assert_eq!(io, vec![(0, 0), (0, -1), (-1, 1), (-1, -1), (-1, -1), (-1, -1), (-1, -1), (1, 2)]);
+        assert_eq!(
+            io,
+            vec![
+                (0, 0),
+                (0, -1),
+                (-1, 1),
+                (-1, -1),
+                (-1, -1),
+                (-1, -1),
+                (-1, -1),
+                (1, 2)
+            ]
+        );
         assert_eq!(x.mounts[0].dest, "/");
         assert_eq!(x.meta.as_ref().unwrap().cwd, "/");
         assert_eq!(r.mounts.len(), 7);
-        let outs: Vec<Option<i64>> = r.mounts.iter().map(|m| m.as_ref().map(|s| s.output().unwrap().index())).collect();
+        let outs: Vec<Option<i64>> = r
+            .mounts
+            .iter()
+            .map(|m| m.as_ref().map(|s| s.output().unwrap().index()))
+            .collect();
         assert_eq!(outs, vec![None, Some(1), None, None, None, None, Some(2)]);
         assert_eq!(r.root.output().unwrap().index(), 0);
         let caps = r.root.output().unwrap().caps();
@@ -365,7 +453,11 @@ mod tests {
 
     #[test]
     fn network_security_caps_and_platform() {
-        let plat = pb::Platform { architecture: "arm64".into(), os: "linux".into(), ..Default::default() };
+        let plat = pb::Platform {
+            architecture: "arm64".into(),
+            os: "linux".into(),
+            ..Default::default()
+        };
         let r = exec(
             Exec {
                 root: base(),
@@ -390,10 +482,21 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         let e = |mounts: Vec<MountSpec>, args: Vec<String>| {
-            exec(Exec { root: base(), args, mounts, ..Default::default() }, OpMeta::default())
+            exec(
+                Exec {
+                    root: base(),
+                    args,
+                    mounts,
+                    ..Default::default()
+                },
+                OpMeta::default(),
+            )
         };
         assert_eq!(e(vec![], vec![]).unwrap_err(), LlbError::EmptyArgs);
-        let tmp = |d: &str| MountSpec { dest: d.into(), kind: MountKind::Tmpfs { size: None } };
+        let tmp = |d: &str| MountSpec {
+            dest: d.into(),
+            kind: MountKind::Tmpfs { size: None },
+        };
         let args = vec!["x".to_string()];
         assert!(e(vec![tmp("/")], args.clone()).is_err());
         assert!(e(vec![tmp("rel")], args.clone()).is_err());
@@ -401,12 +504,26 @@ mod tests {
             e(vec![tmp("/a"), tmp("/a/")], args.clone()),
             Err(LlbError::DuplicateMountDest(_))
         ));
-        assert!(e(vec![MountSpec { dest: "/t".into(), kind: MountKind::Tmpfs { size: Some(-1) } }], args).is_err());
+        assert!(e(
+            vec![MountSpec {
+                dest: "/t".into(),
+                kind: MountKind::Tmpfs { size: Some(-1) }
+            }],
+            args
+        )
+        .is_err());
     }
 
     #[test]
     fn scratch_root_uses_no_input() {
-        let r = exec(Exec { args: vec!["x".into()], ..Default::default() }, OpMeta::default()).unwrap();
+        let r = exec(
+            Exec {
+                args: vec!["x".into()],
+                ..Default::default()
+            },
+            OpMeta::default(),
+        )
+        .unwrap();
         let (op, x) = exec_op(&r.root);
         assert!(op.inputs.is_empty());
         assert_eq!((x.mounts[0].input, x.mounts[0].output), (-1, 0));

@@ -19,5 +19,9 @@ pub use exec::{exec, Exec, ExecResult, MountKind, MountSpec};
 pub use file::{Chown, Copy, FileChain, UserSpec};
 pub use marshal::{encode, marshal, missing_caps, required_caps, MissingCap};
 pub use merge::{diff, merge};
-pub use source::{git, http, image, local, normalize_image_ref, GitOpts, HttpOpts, ImageOpts, LocalOpts};
-pub use state::{digest_of, LlbError, OpMeta, Output, Position, Range, SourceFile, SourceLocation, State};
+pub use source::{
+    git, http, image, local, normalize_image_ref, GitOpts, HttpOpts, ImageOpts, LocalOpts,
+};
+pub use state::{
+    digest_of, LlbError, OpMeta, Output, Position, Range, SourceFile, SourceLocation, State,
+};

@@ -44,6 +44,7 @@ pub struct Op {
 /// The `oneof op` of [`Op`].
 pub mod op {
     /// Op kind. `build` (5) is experimental upstream and deliberately not modelled.
+    #[allow(clippy::large_enum_variant)]
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Op {
         /// `exec`

@@ -81,7 +81,10 @@ pub fn image(reference: &str, opts: ImageOpts, meta: OpMeta) -> Result<State, Ll
     let mut caps = BTreeSet::from(["source.image"]);
     if let Some(mode) = opts.resolve_mode {
         if !matches!(mode.as_str(), "default" | "pull" | "local") {
-            return Err(LlbError::Invalid { what: "image resolve mode", value: mode });
+            return Err(LlbError::Invalid {
+                what: "image resolve mode",
+                value: mode,
+            });
         }
         attrs.insert("image.resolvemode".to_string(), mode);
         caps.insert("source.image.resolvemode");
@@ -98,11 +101,17 @@ pub fn image(reference: &str, opts: ImageOpts, meta: OpMeta) -> Result<State, Ll
 /// Normalise an image reference: add the `docker.io` domain, the `library/` prefix for
 /// official images and the `latest` tag when neither tag nor digest is given.
 pub fn normalize_image_ref(reference: &str) -> Result<String, LlbError> {
-    let bad = || LlbError::Invalid { what: "image reference", value: reference.to_string() };
+    let bad = || LlbError::Invalid {
+        what: "image reference",
+        value: reference.to_string(),
+    };
     if reference.is_empty() {
         return Err(LlbError::EmptySource("image reference"));
     }
-    if reference.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if reference
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(bad());
     }
     let (name_tag, digest) = match reference.split_once('@') {
@@ -112,7 +121,9 @@ pub fn normalize_image_ref(reference: &str) -> Result<String, LlbError> {
     if let Some(d) = digest {
         let (algo, hex) = d.split_once(':').ok_or_else(bad)?;
         let algo_ok = !algo.is_empty()
-            && algo.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c));
+            && algo
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c));
         let hex_ok = hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit());
         if !algo_ok || !hex_ok {
             return Err(bad());
@@ -121,14 +132,20 @@ pub fn normalize_image_ref(reference: &str) -> Result<String, LlbError> {
     // Split the domain off: the first component is a domain when it looks like one.
     let (domain, rest) = match name_tag.split_once('/') {
         Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost"
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
                 || first.chars().any(|c| c.is_ascii_uppercase()) =>
         {
             (first.to_string(), rest)
         }
         _ => ("docker.io".to_string(), name_tag),
     };
-    let domain = if domain == "index.docker.io" { "docker.io".to_string() } else { domain };
+    let domain = if domain == "index.docker.io" {
+        "docker.io".to_string()
+    } else {
+        domain
+    };
     let (path, tag) = match rest.rsplit_once(':') {
         Some((p, t)) if !t.contains('/') => (p, Some(t)),
         _ => (rest, None),
@@ -136,12 +153,16 @@ pub fn normalize_image_ref(reference: &str) -> Result<String, LlbError> {
     let path_ok = !path.is_empty()
         && path.split('/').all(|comp| {
             !comp.is_empty()
-                && comp.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                && comp
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
                 && comp.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && comp.ends_with(|c: char| c.is_ascii_alphanumeric())
         });
     let domain_ok = !domain.is_empty()
-        && domain.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
     if !path_ok || !domain_ok {
         return Err(bad());
     }
@@ -149,7 +170,8 @@ pub fn normalize_image_ref(reference: &str) -> Result<String, LlbError> {
         let tag_ok = !t.is_empty()
             && t.len() <= 128
             && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !tag_ok {
             return Err(bad());
         }
@@ -191,15 +213,24 @@ pub fn local(name: &str, opts: LocalOpts, meta: OpMeta) -> Result<State, LlbErro
         caps.insert("source.local.sessionid");
     }
     if !opts.include_patterns.is_empty() {
-        attrs.insert("local.includepattern".to_string(), json_list(&opts.include_patterns));
+        attrs.insert(
+            "local.includepattern".to_string(),
+            json_list(&opts.include_patterns),
+        );
         caps.insert("source.local.includepatterns");
     }
     if !opts.exclude_patterns.is_empty() {
-        attrs.insert("local.excludepatterns".to_string(), json_list(&opts.exclude_patterns));
+        attrs.insert(
+            "local.excludepatterns".to_string(),
+            json_list(&opts.exclude_patterns),
+        );
         caps.insert("source.local.excludepatterns");
     }
     if !opts.follow_paths.is_empty() {
-        attrs.insert("local.followpaths".to_string(), json_list(&opts.follow_paths));
+        attrs.insert(
+            "local.followpaths".to_string(),
+            json_list(&opts.follow_paths),
+        );
         caps.insert("source.local.followpaths");
     }
     if let Some(h) = opts.shared_key_hint {
@@ -208,12 +239,21 @@ pub fn local(name: &str, opts: LocalOpts, meta: OpMeta) -> Result<State, LlbErro
     }
     if let Some(d) = opts.differ {
         if !matches!(d.as_str(), "none" | "metadata") {
-            return Err(LlbError::Invalid { what: "local differ", value: d });
+            return Err(LlbError::Invalid {
+                what: "local differ",
+                value: d,
+            });
         }
         // Sent without a cap: daemons that predate it ignore the attr.
         attrs.insert("local.differ".to_string(), d);
     }
-    Ok(source_state(format!("local://{name}"), attrs, None, caps, meta))
+    Ok(source_state(
+        format!("local://{name}"),
+        attrs,
+        None,
+        caps,
+        meta,
+    ))
 }
 
 /// Split a git remote into `(host, path)`; `None` when it cannot be parsed.
@@ -235,7 +275,10 @@ fn parse_git_remote(remote: &str) -> Option<(String, String)> {
         (host.to_string(), path.to_string())
     };
     let path = path.split('#').next().unwrap_or_default();
-    let cleaned: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let cleaned: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     if host_part.is_empty() || cleaned.is_empty() {
         return None;
     }
@@ -269,7 +312,9 @@ pub fn git(
     })?;
     let mut id = format!("git://{host}{path}");
     let reference = reference.filter(|r| !r.is_empty());
-    let subdir = opts.subdir.filter(|s| !s.is_empty() && s != "/" && s != ".");
+    let subdir = opts
+        .subdir
+        .filter(|s| !s.is_empty() && s != "/" && s != ".");
     if reference.is_some() || subdir.is_some() {
         id.push('#');
         id.push_str(reference.unwrap_or_default());
@@ -295,7 +340,10 @@ pub fn http(url: &str, opts: HttpOpts, meta: OpMeta) -> Result<State, LlbError> 
         return Err(LlbError::EmptySource("http url"));
     }
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(LlbError::Invalid { what: "http url", value: url.to_string() });
+        return Err(LlbError::Invalid {
+            what: "http url",
+            value: url.to_string(),
+        });
     }
     let mut attrs = BTreeMap::new();
     let mut caps = BTreeSet::from(["source.http"]);
@@ -345,27 +393,56 @@ mod tests {
         assert_eq!(n(&pinned), format!("docker.io/library/{pinned}"));
         let both = format!("alpine:3@sha256:{}", "b".repeat(64));
         assert_eq!(n(&both), format!("docker.io/library/{both}"));
-        for bad in ["", "Alpine", "alpine:", "a b", "alpine@sha256:xyz", "/x", "x//y"] {
+        for bad in [
+            "",
+            "Alpine",
+            "alpine:",
+            "a b",
+            "alpine@sha256:xyz",
+            "/x",
+            "x//y",
+        ] {
             assert!(normalize_image_ref(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn image_source_shape() {
-        let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
+        let plat = pb::Platform {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            ..Default::default()
+        };
         let s = image(
             "alpine:3.19",
-            ImageOpts { platform: Some(plat.clone()), resolve_mode: Some("pull".into()) },
+            ImageOpts {
+                platform: Some(plat.clone()),
+                resolve_mode: Some("pull".into()),
+            },
             OpMeta::default(),
         )
         .unwrap();
         let (src, platform) = source_of(&s);
-        assert_eq!(src.identifier, "docker-image://docker.io/library/alpine:3.19");
-        assert_eq!(src.attrs.get("image.resolvemode").map(String::as_str), Some("pull"));
+        assert_eq!(
+            src.identifier,
+            "docker-image://docker.io/library/alpine:3.19"
+        );
+        assert_eq!(
+            src.attrs.get("image.resolvemode").map(String::as_str),
+            Some("pull")
+        );
         assert_eq!(platform, Some(plat));
         let caps = s.output().unwrap().caps();
         assert!(caps.contains("source.image") && caps.contains("source.image.resolvemode"));
-        assert!(image("x", ImageOpts { resolve_mode: Some("bogus".into()), ..Default::default() }, OpMeta::default()).is_err());
+        assert!(image(
+            "x",
+            ImageOpts {
+                resolve_mode: Some("bogus".into()),
+                ..Default::default()
+            },
+            OpMeta::default()
+        )
+        .is_err());
     }
 
     #[test]
@@ -408,25 +485,52 @@ mod tests {
     #[test]
     fn git_identifiers() {
         let id = |url: &str, r: Option<&str>, sub: Option<&str>| {
-            let s = git(url, r, GitOpts { keep_git_dir: false, subdir: sub.map(Into::into) }, OpMeta::default())
-                .unwrap();
+            let s = git(
+                url,
+                r,
+                GitOpts {
+                    keep_git_dir: false,
+                    subdir: sub.map(Into::into),
+                },
+                OpMeta::default(),
+            )
+            .unwrap();
             let (src, _) = source_of(&s);
             (src.identifier, src.attrs["git.fullurl"].clone())
         };
         assert_eq!(
             id("https://github.com/moby/buildkit.git", Some("v0.8.3"), None),
-            ("git://github.com/moby/buildkit.git#v0.8.3".into(), "https://github.com/moby/buildkit.git".into())
+            (
+                "git://github.com/moby/buildkit.git#v0.8.3".into(),
+                "https://github.com/moby/buildkit.git".into()
+            )
         );
         assert_eq!(
             id("github.com/moby/buildkit", None, None),
-            ("git://github.com/moby/buildkit".into(), "https://github.com/moby/buildkit".into())
+            (
+                "git://github.com/moby/buildkit".into(),
+                "https://github.com/moby/buildkit".into()
+            )
         );
         assert_eq!(
-            id("git@github.com:moby/buildkit.git", Some("main"), Some("docs")).0,
+            id(
+                "git@github.com:moby/buildkit.git",
+                Some("main"),
+                Some("docs")
+            )
+            .0,
             "git://github.com/moby/buildkit.git#main:docs"
         );
-        let s = git("https://h/x", None, GitOpts { keep_git_dir: true, subdir: Some("a".into()) }, OpMeta::default())
-            .unwrap();
+        let s = git(
+            "https://h/x",
+            None,
+            GitOpts {
+                keep_git_dir: true,
+                subdir: Some("a".into()),
+            },
+            OpMeta::default(),
+        )
+        .unwrap();
         let caps = s.output().unwrap().caps();
         assert!(caps.contains("source.git.keepgitdir") && caps.contains("source.git.subdir"));
         assert!(git("", None, GitOpts::default(), OpMeta::default()).is_err());
@@ -454,7 +558,12 @@ mod tests {
         assert_eq!(src.attrs["http.uid"], "1000");
         assert!(!src.attrs.contains_key("http.gid"));
         let caps = s.output().unwrap().caps();
-        for c in ["source.http", "source.http.checksum", "source.http.perm", "soruce.http.uidgid"] {
+        for c in [
+            "source.http",
+            "source.http.checksum",
+            "source.http.perm",
+            "soruce.http.uidgid",
+        ] {
             assert!(caps.contains(c), "missing {c}");
         }
         assert!(http("ftp://x", HttpOpts::default(), OpMeta::default()).is_err());

@@ -67,8 +67,14 @@ impl Range {
     /// A range from `(start_line, start_char)` to `(end_line, end_char)`, all 1-based.
     pub fn new(start_line: u32, start_char: u32, end_line: u32, end_char: u32) -> Self {
         Range {
-            start: Position { line: start_line, character: start_char },
-            end: Position { line: end_line, character: end_char },
+            start: Position {
+                line: start_line,
+                character: start_char,
+            },
+            end: Position {
+                line: end_line,
+                character: end_char,
+            },
         }
     }
 }
@@ -100,7 +106,10 @@ pub struct OpMeta {
 impl OpMeta {
     /// Metadata with just a vertex name.
     pub fn named(name: impl Into<String>) -> Self {
-        OpMeta { name: Some(name.into()), ..Default::default() }
+        OpMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        }
     }
 
     /// The full description map (custom name merged in).
@@ -132,7 +141,10 @@ impl Vertex {
     ) -> Arc<Vertex> {
         op.inputs = inputs
             .iter()
-            .map(|o| pb::Input { digest: o.vertex.digest.clone(), index: o.index })
+            .map(|o| pb::Input {
+                digest: o.vertex.digest.clone(),
+                index: o.index,
+            })
             .collect();
         let bytes = op.encode_to_vec();
         let digest = digest_of(&bytes);
@@ -142,7 +154,13 @@ impl Vertex {
         if meta.ignore_cache {
             caps.insert("meta.ignorecache");
         }
-        Arc::new(Vertex { digest, bytes, inputs, meta, caps })
+        Arc::new(Vertex {
+            digest,
+            bytes,
+            inputs,
+            meta,
+            caps,
+        })
     }
 }
 
@@ -244,7 +262,9 @@ impl State {
     }
 
     pub(crate) fn from_vertex(vertex: Arc<Vertex>, index: i64) -> Self {
-        State { output: Some(Output { vertex, index }) }
+        State {
+            output: Some(Output { vertex, index }),
+        }
     }
 }
 
