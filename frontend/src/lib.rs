@@ -4,8 +4,14 @@
 //! `spec` (YAML with source spans) -> `plan` (validated stage graph) -> `lower` (plan to LLB states)
 //! -> `llb` (typed ops, digests, marshalling) -> `gateway` (the BuildKit conversation).
 
+pub mod cli;
+pub mod compile;
 pub mod diag;
 pub mod gateway;
+pub mod graph;
+pub mod image;
+pub mod lint;
 pub mod llb;
+pub mod lower;
 pub mod plan;
 pub mod spec;

@@ -1,1 +1,2 @@
 //! The BuildKit gateway conversation (LLB bridge gRPC over stdin/stdout).
+pub mod frontend;

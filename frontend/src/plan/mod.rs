@@ -34,6 +34,8 @@ pub struct BuildOptions {
     pub build_platform: Platform,
     /// The platform of the image; the build platform when `None`.
     pub target_platform: Option<Platform>,
+    /// Keep every stage, not only those the target needs (for pictures of the whole spec).
+    pub all_stages: bool,
 }
 
 /// A resolved build: the target and every stage it needs, dependencies first.
@@ -260,7 +262,7 @@ impl Resolver {
             },
             None => stages.last()?.name.clone(),
         };
-        let stages = order_needed(stages, &target);
+        let stages = if opts.all_stages { stages } else { order_needed(stages, &target) };
         Some(Plan {
             file: self.file.clone(),
             target,

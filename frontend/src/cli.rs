@@ -1,0 +1,196 @@
+//! The command line: `decant check|plan|llb|graph|frontend`.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+
+use crate::diag::Diagnostics;
+use crate::plan::{BuildOptions, Platform};
+use crate::{compile, graph, lint, llb, lower, plan, spec};
+
+#[derive(Parser)]
+#[command(name = "decant", version, about = "Declarative multi-stage container builds, compiled to BuildKit LLB")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a spec: print every problem with its line and column; exit 1 on errors.
+    Check {
+        #[arg(default_value = "decant.yaml")]
+        file: PathBuf,
+    },
+    /// Print the resolved stage graph of a build as JSON.
+    Plan(BuildArgs),
+    /// Print the LLB definition: protobuf bytes (what `buildctl build` reads on stdin) or JSON.
+    Llb {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Print readable JSON (ops by digest, like `buildctl debug dump-llb`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the image config JSON the target would get (without base image configs).
+    Config(BuildArgs),
+    /// Print the stages and the copies that link them, as Graphviz dot or Mermaid.
+    Graph {
+        #[arg(default_value = "decant.yaml")]
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+    },
+    /// Run as a BuildKit gateway frontend (the frontend image's entrypoint).
+    Frontend,
+}
+
+#[derive(ClapArgs)]
+struct BuildArgs {
+    #[arg(default_value = "decant.yaml")]
+    file: PathBuf,
+    /// The stage to build (default: the last one).
+    #[arg(long)]
+    target: Option<String>,
+    /// Set a build arg: `--build-arg NAME=value`.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    build_args: Vec<String>,
+    /// Target platform, e.g. linux/arm64 (default: linux/amd64).
+    #[arg(long)]
+    platform: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    // Started by BuildKit as a frontend (an image whose entrypoint forgot the subcommand).
+    if std::env::args().len() == 1 && std::env::var_os("BUILDKIT_SESSION_ID").is_some() {
+        return crate::gateway::frontend::main();
+    }
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Frontend => Ok(crate::gateway::frontend::main()),
+        Command::Check { file } => {
+            let (name, text) = read(&file)?;
+            let result = spec::parse_spec(&name, &text).and_then(|s| {
+                let warnings = lint::lint(&s);
+                // Every stage must resolve, not just the default target's.
+                for stage in &s.stages {
+                    let opts = BuildOptions { target: Some(stage.name.value.clone()), ..Default::default() };
+                    plan::resolve(&s, &opts)?;
+                }
+                Ok((s, warnings))
+            });
+            match result {
+                Ok((s, warnings)) => {
+                    if !warnings.is_empty() {
+                        eprint!("{}", render(&Diagnostics::new(s.file.clone(), warnings)));
+                    }
+                    println!("{}: ok ({} stages)", name, s.stages.len());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(d) => {
+                    eprint!("{}", render(&d));
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Plan(args) => with_plan(&args, |p| {
+            println!("{}", serde_json::to_string_pretty(p)?);
+            Ok(())
+        }),
+        Command::Config(args) => with_plan(&args, |p| {
+            let lowered = lower_offline(p)?;
+            let value: serde_json::Value = serde_json::from_slice(&lowered.config.to_json())?;
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(())
+        }),
+        Command::Llb { build, json } => with_plan(&build, |p| {
+            let def = lower_offline(p)?.definition();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&llb::dump_json(&def))?);
+            } else {
+                let mut out = std::io::stdout().lock();
+                if out.is_terminal() {
+                    bail!("refusing to write binary protobuf to a terminal: pipe it (`| buildctl build ...`) or use --json");
+                }
+                out.write_all(&llb::encode(&def))?;
+                out.flush()?;
+            }
+            Ok(())
+        }),
+        Command::Graph { file, format } => {
+            let (name, text) = read(&file)?;
+            match spec::parse_spec(&name, &text) {
+                Ok(s) => {
+                    let g = graph::StageGraph::from_spec(&s);
+                    print!("{}", match format {
+                        GraphFormat::Dot => g.dot(),
+                        GraphFormat::Mermaid => g.mermaid(),
+                    });
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(d) => {
+                    eprint!("{}", render(&d));
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    let (name, text) = read(&args.file)?;
+    let mut build_args = BTreeMap::new();
+    for kv in &args.build_args {
+        let Some((k, v)) = kv.split_once('=') else { bail!("--build-arg `{kv}` must be NAME=VALUE") };
+        build_args.insert(k.to_string(), v.to_string());
+    }
+    let target_platform = match &args.platform {
+        Some(p) => Some(Platform::parse(p).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let opts = BuildOptions { target: args.target.clone(), build_args, build_platform: Platform::default(), target_platform, all_stages: false };
+    match compile::plan(&name, &text, &opts) {
+        Ok(p) => {
+            f(&p)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(d) => {
+            eprint!("{}", render(&d));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn lower_offline(p: &plan::Plan) -> anyhow::Result<lower::Lowered> {
+    lower::lower(p, &lower::Inputs::default()).map_err(|d| anyhow::anyhow!("{}", render(&d)))
+}
+
+fn render(d: &Diagnostics) -> String {
+    if std::io::stderr().is_terminal() { d.render_styled() } else { d.render() }
+}
+
+fn read(path: &Path) -> anyhow::Result<(String, String)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((path.display().to_string(), text))
+}

@@ -1,0 +1,116 @@
+//! A picture of a spec: stages, the images they start from, and the copies that link them.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use crate::plan::{self, Base, BuildOptions, CopyFrom, MountFrom, StepKind};
+use crate::spec::Spec;
+
+/// Nodes and labelled edges between them.
+pub struct StageGraph {
+    stages: Vec<String>,
+    images: BTreeSet<String>,
+    /// (from, to, label, is_base)
+    edges: Vec<(String, String, String, bool)>,
+}
+
+impl StageGraph {
+    /// The graph of every stage of a spec; stages that fail to resolve are drawn alone.
+    pub fn from_spec(spec: &Spec) -> StageGraph {
+        let mut g = StageGraph { stages: Vec::new(), images: BTreeSet::new(), edges: Vec::new() };
+        let opts = BuildOptions { all_stages: true, ..Default::default() };
+        let Ok(p) = plan::resolve(spec, &opts) else {
+            g.stages = spec.stages.iter().map(|s| s.name.value.clone()).collect();
+            return g;
+        };
+        for stage in &p.stages {
+            g.stages.push(stage.name.clone());
+            match &stage.base {
+                Base::Image { reference } => {
+                    g.images.insert(reference.to_string());
+                    g.edges.push((reference.to_string(), stage.name.clone(), "from".into(), true));
+                }
+                Base::Stage { name } => g.edges.push((name.clone(), stage.name.clone(), "from".into(), true)),
+                Base::Scratch => {}
+            }
+            for step in &stage.steps {
+                let (from, label): (&MountFrom, String) = match &step.kind {
+                    StepKind::Copy(c) => (&c.from, format!("copy {}", c.sources.join(" "))),
+                    StepKind::Run(r) => {
+                        for m in &r.mounts {
+                            if let Some(from) = m.from() {
+                                g.link(from, &stage.name, "mount".into());
+                            }
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                };
+                g.link(from, &stage.name, label);
+            }
+        }
+        g
+    }
+
+    fn link(&mut self, from: &CopyFrom, to: &str, label: String) {
+        let src = match from {
+            CopyFrom::Context => "context".to_string(),
+            CopyFrom::Stage { name } => name.clone(),
+            CopyFrom::Image { reference } => {
+                self.images.insert(reference.to_string());
+                reference.to_string()
+            }
+            CopyFrom::Scratch => return,
+        };
+        self.edges.push((src, to.to_string(), label, false));
+    }
+
+    fn uses_context(&self) -> bool {
+        self.edges.iter().any(|(f, ..)| f == "context")
+    }
+
+    /// Graphviz dot.
+    pub fn dot(&self) -> String {
+        let mut s = String::from("digraph decant {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
+        for st in &self.stages {
+            let _ = writeln!(s, "  {} [shape=box, style=rounded];", quote(st));
+        }
+        for img in &self.images {
+            let _ = writeln!(s, "  {} [shape=cylinder];", quote(img));
+        }
+        if self.uses_context() {
+            let _ = writeln!(s, "  \"context\" [shape=folder];");
+        }
+        for (f, t, label, base) in &self.edges {
+            let style = if *base { "solid" } else { "dashed" };
+            let _ = writeln!(s, "  {} -> {} [label={}, style={style}];", quote(f), quote(t), quote(label));
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    /// Mermaid flowchart.
+    pub fn mermaid(&self) -> String {
+        let id = |n: &str| -> String { n.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect() };
+        let mut s = String::from("flowchart LR\n");
+        for st in &self.stages {
+            let _ = writeln!(s, "  s_{}[\"{}\"]", id(st), st);
+        }
+        for img in &self.images {
+            let _ = writeln!(s, "  s_{}[(\"{}\")]", id(img), img);
+        }
+        if self.uses_context() {
+            s.push_str("  s_context[/\"context\"/]\n");
+        }
+        for (f, t, label, base) in &self.edges {
+            let arrow = if *base { "-->" } else { "-.->" };
+            let label = label.replace('"', "'");
+            let _ = writeln!(s, "  s_{} {arrow}|\"{label}\"| s_{}", id(f), id(t));
+        }
+        s
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}

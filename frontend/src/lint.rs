@@ -1,0 +1,67 @@
+//! Warnings about specs that build, but probably not as meant.
+
+use crate::diag::{Diagnostic, Span};
+use crate::spec::{Command, Spec, StepKind};
+
+/// Rule ids, as `decant check` and the `frontend.lint` subrequest report them.
+pub const RULES: &[(&str, &str)] = &[
+    ("missing-syntax", "The first line should be `# syntax=<decant image>`, or docker build reads the file as a Dockerfile"),
+    ("untagged-image", "An image without a tag or digest means `:latest`, which changes under you"),
+    ("unused-arg", "An arg is declared but nothing refers to it"),
+];
+
+/// Lints a parsed spec.
+pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if spec.syntax.is_none() {
+        out.push(
+            Diagnostic::warning("missing-syntax", Span { start: 0, end: spec.file.text.lines().next().map_or(0, str::len) }, "no `# syntax=` line")
+                .help("start the file with `# syntax=<decant frontend image>` so `docker build -f` runs decant"),
+        );
+    }
+    let stage_names: Vec<&str> = spec.stages.iter().map(|s| s.name.value.as_str()).collect();
+    let mut image_refs = Vec::new();
+    for stage in &spec.stages {
+        image_refs.extend(stage.from.iter());
+        for step in &stage.steps {
+            if let StepKind::Copy(c) = &step.kind {
+                image_refs.extend(c.from.iter());
+            }
+        }
+    }
+    for r in image_refs {
+        let v = r.value.as_str();
+        let is_image = v != "scratch" && v != "context" && !stage_names.contains(&v) && !v.contains("${");
+        let last = v.rsplit('/').next().unwrap_or(v);
+        if is_image && !last.contains(':') && !v.contains('@') {
+            out.push(Diagnostic::warning("untagged-image", r.span, format!("`{v}` has no tag: it means `{v}:latest`")).help("pin a tag or a digest"));
+        }
+    }
+    let text = &spec.file.text;
+    for arg in &spec.args {
+        let name = &arg.name.value;
+        let braced = format!("${{{name}");
+        let used_braced = text.match_indices(&braced).any(|(i, _)| {
+            let after = text[i + braced.len()..].chars().next();
+            matches!(after, Some('}' | ':'))
+        });
+        let in_commands = spec.stages.iter().any(|s| {
+            s.steps.iter().any(|step| match &step.kind {
+                StepKind::Run(r) => mentions(&r.command, name),
+                _ => false,
+            })
+        });
+        if !used_braced && !in_commands {
+            out.push(Diagnostic::warning("unused-arg", arg.name.span, format!("arg `{name}` is never used")));
+        }
+    }
+    out
+}
+
+fn mentions(c: &Command, name: &str) -> bool {
+    let hit = |s: &str| s.match_indices(name).any(|(i, _)| s[..i].ends_with('$') || s[..i].ends_with("${"));
+    match c {
+        Command::Shell(s) => hit(&s.value),
+        Command::Exec(args, _) => args.iter().any(|a| hit(&a.value)),
+    }
+}

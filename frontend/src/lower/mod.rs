@@ -1,0 +1,284 @@
+//! Lowering: a [`Plan`] to LLB states and the image config of its target.
+//!
+//! The only module that knows both the plan and LLB. Stages are lowered in plan order
+//! (dependencies first); a stage that copies from another reads that stage's final state, so
+//! independent stages stay independent subgraphs that BuildKit runs in parallel.
+
+mod naming;
+mod steps;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use crate::image::{ImageConfig, DEFAULT_PATH};
+use crate::llb::{self, pb, OpMeta, State};
+use crate::plan::{Base, ImageRef, MountFrom, Network, Plan, Platform, Stage};
+
+/// A base image as the daemon resolved it.
+#[derive(Debug, Clone)]
+pub struct BaseImage {
+    /// The manifest digest, to pin the source op (absent for local-only images).
+    pub digest: Option<String>,
+    pub config: ImageConfig,
+}
+
+/// Which stages ignore the build cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NoCache {
+    #[default]
+    None,
+    All,
+    Stages(BTreeSet<String>),
+}
+
+impl NoCache {
+    fn applies(&self, stage: &str) -> bool {
+        match self {
+            NoCache::None => false,
+            NoCache::All => true,
+            NoCache::Stages(s) => s.contains(stage),
+        }
+    }
+}
+
+/// Everything lowering needs besides the plan; all of it optional for offline use.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// Name of the local source with the build context (`context`).
+    pub context_name: String,
+    /// Session that serves the local sources.
+    pub session_id: Option<String>,
+    /// `.dockerignore` patterns of the context.
+    pub exclude_patterns: Vec<String>,
+    /// Resolved configs of the plan's images; an image missing here inherits nothing.
+    pub images: BTreeMap<(ImageRef, Platform), BaseImage>,
+    pub no_cache: NoCache,
+    /// `force-network-mode`: the network of run steps that do not choose one.
+    pub network: Option<Network>,
+    pub hostname: Option<String>,
+    pub extra_hosts: Vec<(String, String)>,
+    /// `label:` options: added to the target image's labels.
+    pub labels: BTreeMap<String, String>,
+    /// `image-resolve-mode` for image sources.
+    pub resolve_mode: Option<String>,
+}
+
+impl Default for Inputs {
+    fn default() -> Self {
+        Inputs {
+            context_name: "context".into(),
+            session_id: None,
+            exclude_patterns: Vec::new(),
+            images: BTreeMap::new(),
+            no_cache: NoCache::None,
+            network: None,
+            hostname: None,
+            extra_hosts: Vec::new(),
+            labels: BTreeMap::new(),
+            resolve_mode: None,
+        }
+    }
+}
+
+/// The lowered target.
+#[derive(Debug, Clone)]
+pub struct Lowered {
+    pub state: State,
+    pub config: ImageConfig,
+}
+
+impl Lowered {
+    pub fn definition(&self) -> pb::Definition {
+        llb::marshal(&self.state)
+    }
+}
+
+/// Lowers `plan` to the target's state and image config.
+pub fn lower(plan: &Plan, inputs: &Inputs) -> Result<Lowered, Diagnostics> {
+    let mut l = Lowerer::new(plan, inputs);
+    let mut target = None;
+    for stage in &plan.stages {
+        match l.stage(stage) {
+            Ok(built) => {
+                if stage.name == plan.target {
+                    target = Some(built.clone());
+                }
+                l.built.insert(stage.name.clone(), built);
+            }
+            Err(d) => l.diags.push(d),
+        }
+    }
+    match target {
+        Some(mut t) if l.diags.is_empty() => {
+            t.config.config.labels.extend(inputs.labels.clone());
+            Ok(Lowered { state: t.state, config: t.config })
+        }
+        _ => Err(Diagnostics::new(plan.file.clone(), l.diags)),
+    }
+}
+
+/// A stage as lowered so far: its filesystem and the image config it carries.
+#[derive(Debug, Clone)]
+struct Built {
+    state: State,
+    config: ImageConfig,
+}
+
+struct Lowerer<'a> {
+    plan: &'a Plan,
+    inputs: &'a Inputs,
+    file: Arc<llb::SourceFile>,
+    built: BTreeMap<String, Built>,
+    context: Option<State>,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Lowerer<'a> {
+    fn new(plan: &'a Plan, inputs: &'a Inputs) -> Self {
+        let file = Arc::new(llb::SourceFile {
+            filename: plan.file.name.clone(),
+            data: plan.file.text.as_bytes().to_vec(),
+            language: Some("yaml".into()),
+        });
+        Lowerer { plan, inputs, file, built: BTreeMap::new(), context: None, diags: Vec::new() }
+    }
+
+    /// Op metadata: a progress name, the source location, and the stage's cache policy.
+    fn meta(&self, stage: &Stage, name: String, span: Span) -> OpMeta {
+        let mut meta = OpMeta::named(name);
+        meta.ignore_cache = self.inputs.no_cache.applies(&stage.name);
+        meta.location = Some(llb::SourceLocation { file: self.file.clone(), ranges: vec![range(&self.plan.file, span)] });
+        meta
+    }
+
+    fn llb_error(&self, span: Span, e: llb::LlbError) -> Diagnostic {
+        Diagnostic::error(span, e.to_string())
+    }
+
+    /// The build context, loaded once.
+    fn context(&mut self) -> Result<State, llb::LlbError> {
+        if let Some(c) = &self.context {
+            return Ok(c.clone());
+        }
+        let opts = llb::LocalOpts {
+            session_id: self.inputs.session_id.clone(),
+            exclude_patterns: self.inputs.exclude_patterns.clone(),
+            shared_key_hint: Some(self.inputs.context_name.clone()),
+            ..Default::default()
+        };
+        let mut meta = OpMeta::named("[internal] load build context");
+        meta.description.clear();
+        let state = llb::local(&self.inputs.context_name, opts, meta)?;
+        self.context = Some(state.clone());
+        Ok(state)
+    }
+
+    fn image_state(&self, reference: &ImageRef, platform: &Platform, meta: OpMeta) -> Result<State, llb::LlbError> {
+        let resolved = self.inputs.images.get(&(reference.clone(), platform.clone()));
+        let pinned = match resolved.and_then(|r| r.digest.as_deref()) {
+            Some(d) if reference.digest.is_none() => reference.pinned(d),
+            _ => reference.clone(),
+        };
+        let opts = llb::ImageOpts { platform: Some(pb_platform(platform)), resolve_mode: self.inputs.resolve_mode.clone() };
+        llb::image(&pinned.to_string(), opts, meta)
+    }
+
+    fn image_config(&self, reference: &ImageRef, platform: &Platform) -> Option<&ImageConfig> {
+        self.inputs.images.get(&(reference.clone(), platform.clone())).map(|b| &b.config)
+    }
+
+    /// The state a copy or mount reads from, and the directory relative paths start at.
+    fn source(&mut self, stage: &Stage, from: &MountFrom, span: Span) -> Result<(State, String), Diagnostic> {
+        Ok(match from {
+            MountFrom::Context => (self.context().map_err(|e| self.llb_error(span, e))?, "/".into()),
+            MountFrom::Scratch => (State::scratch(), "/".into()),
+            MountFrom::Stage { name } => {
+                let built = self.built.get(name).ok_or_else(|| Diagnostic::error(span, format!("stage `{name}` was not built")))?;
+                let dir = non_empty_or_root(&built.config.config.working_dir);
+                (built.state.clone(), dir)
+            }
+            MountFrom::Image { reference } => {
+                let meta = self.meta(stage, format!("[{}] load {reference}", stage.name), span);
+                let state = self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(span, e))?;
+                let dir = self.image_config(reference, &stage.platform).map(|c| non_empty_or_root(&c.config.working_dir)).unwrap_or_else(|| "/".into());
+                (state, dir)
+            }
+        })
+    }
+
+    fn stage(&mut self, stage: &Stage) -> Result<Built, Diagnostic> {
+        let total = stage.steps.len() + 1;
+        let from_meta = |l: &Self, what: &str| l.meta(stage, naming::step_name(&stage.name, 1, total, &format!("from {what}")), stage.span);
+        let (state, mut config) = match &stage.base {
+            Base::Scratch => (State::scratch(), empty_config(&stage.platform)),
+            Base::Stage { name } => {
+                let built = self.built.get(name).ok_or_else(|| Diagnostic::error(stage.span, format!("stage `{name}` was not built")))?;
+                (built.state.clone(), built.config.clone())
+            }
+            Base::Image { reference } => {
+                let meta = from_meta(self, &reference.to_string());
+                let state = self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(stage.span, e))?;
+                let config = match self.image_config(reference, &stage.platform) {
+                    Some(c) => inherit(c),
+                    None => empty_config(&stage.platform),
+                };
+                (state, config)
+            }
+        };
+        config.architecture = stage.platform.architecture.clone();
+        config.os = stage.platform.os.clone();
+        config.variant = stage.platform.variant.clone();
+        let mut built = Built { state, config };
+        for (i, step) in stage.steps.iter().enumerate() {
+            let name = naming::step_name(&stage.name, i + 2, total, &naming::describe(&step.kind));
+            self.step(stage, step, name, &mut built)?;
+        }
+        steps::apply_runtime_config(stage, &mut built.config);
+        Ok(built)
+    }
+}
+
+/// A base image's config, as a new stage starts from it.
+fn inherit(base: &ImageConfig) -> ImageConfig {
+    let mut c = base.clone();
+    c.created = None;
+    c.rootfs.diff_ids.clear();
+    c
+}
+
+/// The config of an image with no base (`scratch`), as Docker gives it.
+fn empty_config(platform: &Platform) -> ImageConfig {
+    let mut c = ImageConfig {
+        architecture: platform.architecture.clone(),
+        os: platform.os.clone(),
+        variant: platform.variant.clone(),
+        ..Default::default()
+    };
+    c.config.env = vec![format!("PATH={DEFAULT_PATH}")];
+    c
+}
+
+fn non_empty_or_root(dir: &str) -> String {
+    if dir.is_empty() {
+        "/".into()
+    } else {
+        dir.to_string()
+    }
+}
+
+pub(crate) fn pb_platform(p: &Platform) -> pb::Platform {
+    pb::Platform {
+        architecture: p.architecture.clone(),
+        os: p.os.clone(),
+        variant: p.variant.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// A span as the 1-based line/character range BuildKit's source maps use.
+pub(crate) fn range(file: &SourceFile, span: Span) -> llb::Range {
+    let s = file.position(span.start);
+    let e = file.position(span.end);
+    llb::Range::new(s.line, s.column, e.line, e.column)
+}

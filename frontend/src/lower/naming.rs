@@ -1,0 +1,37 @@
+//! Progress names for vertices: `[build 2/4] run: make`.
+
+use crate::plan::{CommandLine, CopyFrom, StepKind};
+
+pub(crate) fn step_name(stage: &str, n: usize, total: usize, what: &str) -> String {
+    format!("[{stage} {n}/{total}] {what}")
+}
+
+pub(crate) fn command(c: &CommandLine) -> String {
+    match c {
+        CommandLine::Shell(s) => s.clone(),
+        CommandLine::Exec(args) => serde_json::to_string(args).unwrap_or_default(),
+    }
+}
+
+/// What a step does, in one line, as shown in progress output and image history.
+pub(crate) fn describe(step: &StepKind) -> String {
+    match step {
+        StepKind::Run(run) => format!("run: {}", command(&run.command)),
+        StepKind::Copy(c) => {
+            let from = match &c.from {
+                CopyFrom::Context => String::new(),
+                CopyFrom::Stage { name } => format!("--from={name} "),
+                CopyFrom::Image { reference } => format!("--from={reference} "),
+                CopyFrom::Scratch => "--from=scratch ".into(),
+            };
+            let to = c.to.as_deref().unwrap_or(".");
+            format!("copy: {from}{} -> {to}", c.sources.join(" "))
+        }
+        StepKind::Env { vars } => {
+            let kv: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("env: {}", kv.join(" "))
+        }
+        StepKind::Workdir { path } => format!("workdir: {path}"),
+        StepKind::User { user } => format!("user: {user}"),
+    }
+}

@@ -1,0 +1,337 @@
+//! Lowering each kind of step, and the stage's runtime image config.
+
+use std::collections::BTreeSet;
+
+use super::naming;
+use super::{Built, Lowerer, pb_platform};
+use crate::diag::Diagnostic;
+use crate::image::{Empty, HealthConfig, History, ImageConfig};
+use crate::llb::{self, pb, State};
+use crate::plan::{CommandLine, Copy, Mount, Network, Run, Security, Sharing, Stage, Step, StepKind};
+
+impl Lowerer<'_> {
+    pub(super) fn step(&mut self, stage: &Stage, step: &Step, name: String, built: &mut Built) -> Result<(), Diagnostic> {
+        let history = naming::describe(&step.kind);
+        match &step.kind {
+            StepKind::Env { vars } => {
+                for (k, v) in vars {
+                    set_env(&mut built.config.config.env, k, v);
+                }
+                push_history(&mut built.config, history, true);
+            }
+            StepKind::User { user } => {
+                built.config.config.user = user.clone();
+                push_history(&mut built.config, history, true);
+            }
+            StepKind::Workdir { path } => {
+                let dir = join_path(&built.config.config.working_dir, path);
+                built.config.config.working_dir = dir.clone();
+                let meta = self.meta(stage, name, step.span);
+                built.state = llb::FileChain::on(built.state.clone())
+                    .mkdir(dir, 0o755, true, None)
+                    .finish(Some(pb_platform(&stage.platform)), meta);
+                push_history(&mut built.config, history, false);
+            }
+            StepKind::Run(run) => {
+                built.state = self.run(stage, step, run, name, built)?;
+                push_history(&mut built.config, history, false);
+            }
+            StepKind::Copy(copy) => {
+                built.state = self.copy(stage, step, copy, name, built)?;
+                push_history(&mut built.config, history, false);
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, stage: &Stage, step: &Step, run: &Run, name: String, built: &Built) -> Result<State, Diagnostic> {
+        let config = &built.config.config;
+        let args = match &run.command {
+            CommandLine::Shell(cmd) => {
+                let mut a = shell(stage, &built.config);
+                a.push(cmd.clone());
+                a
+            }
+            CommandLine::Exec(args) => args.clone(),
+        };
+        // Args are visible to commands but not kept in the image; the image's env wins.
+        let mut env: Vec<String> = self.plan.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for kv in &config.env {
+            if let Some((k, v)) = kv.split_once('=') {
+                set_env(&mut env, k, v);
+            }
+        }
+        for (k, v) in &run.env {
+            set_env(&mut env, k, v);
+        }
+        let cwd = match &run.workdir {
+            Some(w) => join_path(&config.working_dir, w),
+            None => non_empty(&config.working_dir, "/"),
+        };
+        let user = run.user.clone().unwrap_or_else(|| config.user.clone());
+        let network = match run.network.or(self.inputs.network) {
+            None | Some(Network::Default) => pb::NetMode::Unset,
+            Some(Network::None) => pb::NetMode::None,
+            Some(Network::Host) => pb::NetMode::Host,
+        };
+        let security = match run.security {
+            Security::Sandbox => pb::SecurityMode::Sandbox,
+            Security::Insecure => pb::SecurityMode::Insecure,
+        };
+        let mut mounts = Vec::new();
+        let mut secret_env = Vec::new();
+        let mut ssh_count = 0;
+        for m in &run.mounts {
+            match m {
+                Mount::Cache { target, id, sharing, from, source, mode, uid, gid } => {
+                    let sharing = match sharing {
+                        Sharing::Shared => pb::CacheSharingOpt::Shared,
+                        Sharing::Private => pb::CacheSharingOpt::Private,
+                        Sharing::Locked => pb::CacheSharingOpt::Locked,
+                    };
+                    let (source, selector) = match from {
+                        Some(f) => (Some(self.source(stage, f, step.span)?.0), source.clone()),
+                        None if mode.is_some() || uid.is_some() || gid.is_some() => {
+                            // A cache directory with an owner or mode starts as that directory.
+                            let owner = (uid.is_some() || gid.is_some()).then(|| llb::Chown {
+                                user: uid.map(llb::UserSpec::Id),
+                                group: gid.map(llb::UserSpec::Id),
+                            });
+                            let meta = self.meta(stage, format!("[{}] cache dir {target}", stage.name), step.span);
+                            let dir = llb::FileChain::on(State::scratch())
+                                .mkdir("/cache", mode.unwrap_or(0o755), true, owner)
+                                .finish(Some(pb_platform(&stage.platform)), meta);
+                            (Some(dir), Some("/cache".into()))
+                        }
+                        None => (None, None),
+                    };
+                    mounts.push(llb::MountSpec { dest: target.clone(), kind: llb::MountKind::Cache { id: id.clone(), sharing, source, selector } });
+                }
+                Mount::Secret { id, target, env: env_name, required, mode, uid, gid } => {
+                    if let Some(target) = target {
+                        let kind = llb::MountKind::Secret { id: id.clone(), uid: uid.unwrap_or(0), gid: gid.unwrap_or(0), mode: mode.unwrap_or(0o400), optional: !required };
+                        mounts.push(llb::MountSpec { dest: target.clone(), kind });
+                    }
+                    if let Some(name) = env_name {
+                        secret_env.push((id.clone(), name.clone(), !required));
+                    }
+                }
+                Mount::Ssh { id, target, required, mode, uid, gid } => {
+                    let dest = target.clone().unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{ssh_count}"));
+                    if ssh_count == 0 {
+                        set_env(&mut env, "SSH_AUTH_SOCK", &dest);
+                    }
+                    ssh_count += 1;
+                    let kind = llb::MountKind::Ssh { id: id.clone(), uid: uid.unwrap_or(0), gid: gid.unwrap_or(0), mode: mode.unwrap_or(0o600), optional: !required };
+                    mounts.push(llb::MountSpec { dest, kind });
+                }
+                Mount::Tmpfs { target, size } => {
+                    let kind = llb::MountKind::Tmpfs { size: size.map(|s| s as i64) };
+                    mounts.push(llb::MountSpec { dest: target.clone(), kind });
+                }
+                Mount::Bind { target, from, source, readwrite } => {
+                    let (state, _) = self.source(stage, from, step.span)?;
+                    let kind = llb::MountKind::Bind { source: state, selector: source.clone(), readonly: !readwrite };
+                    mounts.push(llb::MountSpec { dest: target.clone(), kind });
+                }
+            }
+        }
+        let exec = llb::Exec {
+            root: built.state.clone(),
+            args,
+            env,
+            cwd,
+            user,
+            hostname: self.inputs.hostname.clone().unwrap_or_default(),
+            extra_hosts: self.inputs.extra_hosts.clone(),
+            network,
+            security,
+            platform: Some(pb_platform(&stage.platform)),
+            mounts,
+            secret_env,
+        };
+        let meta = self.meta(stage, name, step.span);
+        llb::exec(exec, meta).map(|r| r.root).map_err(|e| self.llb_error(step.span, e))
+    }
+
+    fn copy(&mut self, stage: &Stage, step: &Step, copy: &Copy, name: String, built: &Built) -> Result<State, Diagnostic> {
+        let (src_state, src_dir) = self.source(stage, &copy.from, step.span)?;
+        let workdir = non_empty(&built.config.config.working_dir, "/");
+        let mut dest = match &copy.to {
+            Some(to) => join_path_keep_slash(&workdir, to),
+            None => format!("{}/", workdir.trim_end_matches('/')),
+        };
+        // Several sources, or a pattern, always go into a directory.
+        let many = copy.sources.len() > 1 || copy.sources.iter().any(|s| has_wildcard(s));
+        if many && !dest.ends_with('/') {
+            dest.push('/');
+        }
+        let owner = copy.chown.as_deref().and_then(llb::Chown::parse);
+        let mut chain = llb::FileChain::on(built.state.clone());
+        for src in &copy.sources {
+            let src_path = join_path(&src_dir, src);
+            chain = chain.copy(
+                &src_state,
+                llb::Copy {
+                    src: src_path,
+                    dest: dest.clone(),
+                    owner: owner.clone(),
+                    mode: copy.chmod,
+                    follow_symlink: copy.follow_symlinks,
+                    dir_copy_contents: true,
+                    create_dest_path: true,
+                    allow_wildcard: true,
+                    allow_empty_wildcard: false,
+                    exclude_patterns: copy.exclude.clone(),
+                    ..Default::default()
+                },
+            );
+        }
+        let meta = self.meta(stage, name, step.span);
+        Ok(chain.finish(Some(pb_platform(&stage.platform)), meta))
+    }
+}
+
+/// Applies the stage's runtime settings (cmd, ports, ...) to its image config.
+pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) {
+    let rc = &stage.config;
+    let sh = shell(stage, image);
+    let c = &mut image.config;
+    if let Some(user) = &rc.user {
+        c.user = user.clone();
+    }
+    let as_args = |cmd: &CommandLine| match cmd {
+        CommandLine::Shell(s) => {
+            let mut a = sh.clone();
+            a.push(s.clone());
+            a
+        }
+        CommandLine::Exec(a) => a.clone(),
+    };
+    if let Some(ep) = &rc.entrypoint {
+        c.entrypoint = Some(as_args(ep));
+        // As in Dockerfiles, a new entrypoint drops the base image's cmd.
+        if rc.cmd.is_none() {
+            c.cmd = None;
+        }
+    }
+    if let Some(cmd) = &rc.cmd {
+        c.cmd = Some(as_args(cmd));
+    }
+    for p in &rc.expose {
+        c.exposed_ports.insert(p.clone(), Empty {});
+    }
+    for v in &rc.volumes {
+        c.volumes.insert(v.clone(), Empty {});
+    }
+    c.labels.extend(rc.labels.clone());
+    if let Some(sig) = &rc.stop_signal {
+        c.stop_signal = sig.clone();
+    }
+    if let Some(h) = &rc.healthcheck {
+        c.healthcheck = Some(HealthConfig {
+            test: match &h.cmd {
+                None => vec!["NONE".into()],
+                Some(CommandLine::Shell(s)) => vec!["CMD-SHELL".into(), s.clone()],
+                Some(CommandLine::Exec(a)) => std::iter::once("CMD".to_string()).chain(a.iter().cloned()).collect(),
+            },
+            interval: h.interval.unwrap_or(0),
+            timeout: h.timeout.unwrap_or(0),
+            start_period: h.start_period.unwrap_or(0),
+            retries: h.retries.unwrap_or(0),
+        });
+    }
+    if let Some(shell) = &stage.shell {
+        c.shell = Some(shell.clone());
+    }
+    let mut changed: BTreeSet<&str> = BTreeSet::new();
+    if rc.cmd.is_some() {
+        changed.insert("cmd");
+    }
+    if rc.entrypoint.is_some() {
+        changed.insert("entrypoint");
+    }
+    if !changed.is_empty() {
+        let what: Vec<&str> = changed.into_iter().collect();
+        push_history(image, format!("config: {}", what.join(", ")), true);
+    }
+}
+
+/// The shell for shell-form commands: the stage's `shell:`, the base image's, or `/bin/sh -c`.
+fn shell(stage: &Stage, image: &ImageConfig) -> Vec<String> {
+    stage
+        .shell
+        .clone()
+        .or_else(|| image.config.shell.clone())
+        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+}
+
+fn push_history(image: &mut ImageConfig, created_by: String, empty_layer: bool) {
+    image.history.push(History { created_by: Some(created_by), comment: Some("decant".into()), empty_layer, ..Default::default() });
+}
+
+/// Sets `key=value` in a `K=V` list, replacing an earlier value in place.
+pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
+    let entry = format!("{key}={value}");
+    match env.iter_mut().find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(key)) {
+        Some(slot) => *slot = entry,
+        None => env.push(entry),
+    }
+}
+
+fn non_empty(s: &str, default: &str) -> String {
+    if s.is_empty() { default.into() } else { s.into() }
+}
+
+fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// `path` resolved against `dir`, cleaned (`.` and `..` folded), absolute.
+pub(crate) fn join_path(dir: &str, path: &str) -> String {
+    let joined = if path.starts_with('/') { path.to_string() } else { format!("{}/{path}", non_empty(dir, "/")) };
+    let mut parts: Vec<&str> = Vec::new();
+    for p in joined.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Like [`join_path`], keeping a trailing `/` (which makes the destination a directory).
+fn join_path_keep_slash(dir: &str, path: &str) -> String {
+    let mut p = join_path(dir, path);
+    if (path.ends_with('/') || path.ends_with("/.") || path == ".") && !p.ends_with('/') {
+        p.push('/');
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(join_path("/src", "a/b"), "/src/a/b");
+        assert_eq!(join_path("/src", "/x/../y"), "/y");
+        assert_eq!(join_path("", "."), "/");
+        assert_eq!(join_path("/a/b", "../../.."), "/");
+        assert_eq!(join_path_keep_slash("/w", "out/"), "/w/out/");
+        assert_eq!(join_path_keep_slash("/w", "."), "/w/");
+        assert_eq!(join_path_keep_slash("/w", "f"), "/w/f");
+    }
+
+    #[test]
+    fn env_replaces_in_place() {
+        let mut env = vec!["A=1".to_string(), "B=2".to_string()];
+        set_env(&mut env, "A", "3");
+        set_env(&mut env, "C", "x=y");
+        assert_eq!(env, ["A=3", "B=2", "C=x=y"]);
+    }
+}
