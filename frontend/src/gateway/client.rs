@@ -58,7 +58,12 @@ pub mod cap {
 }
 
 /// The gateway capabilities pre-capability daemons are assumed to have (when Ping returns none).
-const LEGACY_GATEWAY_CAPS: &[&str] = &["solve.base", "solve.inlinereturn", "resolveimage", "readfile"];
+const LEGACY_GATEWAY_CAPS: &[&str] = &[
+    "solve.base",
+    "solve.inlinereturn",
+    "resolveimage",
+    "readfile",
+];
 
 /// What the daemon said it supports, from Ping.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,7 +80,9 @@ impl Caps {
     /// Builds the cap sets from a Ping reply.
     pub fn from_pong(pong: pb::PongResponse) -> Caps {
         let index = |caps: Vec<pb::ApiCap>| {
-            caps.into_iter().map(|c| (c.id.clone(), c)).collect::<BTreeMap<_, _>>()
+            caps.into_iter()
+                .map(|c| (c.id.clone(), c))
+                .collect::<BTreeMap<_, _>>()
         };
         let legacy = pong.frontend_api_caps.is_empty();
         let mut gateway = index(pong.frontend_api_caps);
@@ -83,11 +90,20 @@ impl Caps {
             for id in LEGACY_GATEWAY_CAPS {
                 gateway.insert(
                     id.to_string(),
-                    pb::ApiCap { id: id.to_string(), enabled: true, ..Default::default() },
+                    pb::ApiCap {
+                        id: id.to_string(),
+                        enabled: true,
+                        ..Default::default()
+                    },
                 );
             }
         }
-        Caps { gateway, llb: index(pong.llb_caps), workers: pong.workers, legacy }
+        Caps {
+            gateway,
+            llb: index(pong.llb_caps),
+            workers: pong.workers,
+            legacy,
+        }
     }
 
     /// True when the daemon has gateway capability `id` enabled.
@@ -105,7 +121,10 @@ impl Caps {
         if self.has_gateway(id) {
             Ok(())
         } else {
-            Err(GatewayError::MissingCap { cap: id.to_string(), what })
+            Err(GatewayError::MissingCap {
+                cap: id.to_string(),
+                what,
+            })
         }
     }
 
@@ -114,18 +133,27 @@ impl Caps {
         if self.has_llb(id) {
             Ok(())
         } else {
-            Err(GatewayError::MissingCap { cap: id.to_string(), what })
+            Err(GatewayError::MissingCap {
+                cap: id.to_string(),
+                what,
+            })
         }
     }
 
     /// Enabled gateway capability ids, sorted.
     pub fn gateway_ids(&self) -> impl Iterator<Item = &str> {
-        self.gateway.values().filter(|c| c.enabled).map(|c| c.id.as_str())
+        self.gateway
+            .values()
+            .filter(|c| c.enabled)
+            .map(|c| c.id.as_str())
     }
 
     /// Enabled LLB capability ids, sorted.
     pub fn llb_ids(&self) -> impl Iterator<Item = &str> {
-        self.llb.values().filter(|c| c.enabled).map(|c| c.id.as_str())
+        self.llb
+            .values()
+            .filter(|c| c.enabled)
+            .map(|c| c.id.as_str())
     }
 
     /// All worker platforms, normalised, in worker order, without duplicates.
@@ -142,7 +170,11 @@ impl Caps {
 
     /// The build platform: the first platform of the first worker, normalised.
     pub fn build_platform(&self) -> Option<pb::Platform> {
-        self.workers.first()?.platforms.first().map(pb::Platform::normalized)
+        self.workers
+            .first()?
+            .platforms
+            .first()
+            .map(pb::Platform::normalized)
     }
 }
 
@@ -241,12 +273,18 @@ pub struct FrontendResult {
 impl FrontendResult {
     /// A single-ref result.
     pub fn single(ref_id: impl Into<String>) -> FrontendResult {
-        FrontendResult { refs: ResultRefs::Single(ref_id.into()), metadata: BTreeMap::new() }
+        FrontendResult {
+            refs: ResultRefs::Single(ref_id.into()),
+            metadata: BTreeMap::new(),
+        }
     }
 
     /// A multi-platform result.
     pub fn map(refs: BTreeMap<String, String>) -> FrontendResult {
-        FrontendResult { refs: ResultRefs::Map(refs), metadata: BTreeMap::new() }
+        FrontendResult {
+            refs: ResultRefs::Map(refs),
+            metadata: BTreeMap::new(),
+        }
     }
 
     /// A metadata-only result.
@@ -304,8 +342,9 @@ impl Client {
 
     /// Asks the daemon for its capabilities and workers, and caches them for later checks.
     pub async fn ping(&mut self) -> Result<&Caps, GatewayError> {
-        let pong: pb::PongResponse =
-            self.call("Ping", bridge_path!("Ping"), pb::PingRequest {}).await?;
+        let pong: pb::PongResponse = self
+            .call("Ping", bridge_path!("Ping"), pb::PingRequest {})
+            .await?;
         Ok(self.caps.insert(Caps::from_pong(pong)))
     }
 
@@ -377,7 +416,10 @@ impl Client {
     /// Stats (lstat) a path in a solved ref.
     pub async fn stat_file(&self, ref_id: &str, path: &str) -> Result<pb::Stat, GatewayError> {
         self.need(cap::STAT_FILE, "StatFile")?;
-        let req = pb::StatFileRequest { r#ref: ref_id.to_string(), path: path.to_string() };
+        let req = pb::StatFileRequest {
+            r#ref: ref_id.to_string(),
+            path: path.to_string(),
+        };
         let resp: pb::StatFileResponse =
             self.call("StatFile", bridge_path!("StatFile"), req).await?;
         resp.stat.ok_or_else(|| GatewayError::Protocol {
@@ -393,7 +435,10 @@ impl Client {
     ) -> Result<ResolvedImage, GatewayError> {
         self.need(cap::RESOLVE_IMAGE, "ResolveImageConfig")?;
         if params.resolve_mode != ResolveMode::Default {
-            self.need(cap::RESOLVE_IMAGE_MODE, "ResolveImageConfig with a resolve mode")?;
+            self.need(
+                cap::RESOLVE_IMAGE_MODE,
+                "ResolveImageConfig with a resolve mode",
+            )?;
         }
         let req = pb::ResolveImageConfigRequest {
             r#ref: params.reference,
@@ -402,8 +447,13 @@ impl Client {
             log_name: params.log_name.unwrap_or_default(),
             ..Default::default()
         };
-        let resp: pb::ResolveImageConfigResponse =
-            self.call("ResolveImageConfig", bridge_path!("ResolveImageConfig"), req).await?;
+        let resp: pb::ResolveImageConfigResponse = self
+            .call(
+                "ResolveImageConfig",
+                bridge_path!("ResolveImageConfig"),
+                req,
+            )
+            .await?;
         Ok(ResolvedImage {
             digest: resp.digest,
             config: resp.config,
@@ -414,15 +464,18 @@ impl Client {
     /// The frontend inputs the client passed, as encoded `pb.Definition`s by name.
     pub async fn inputs(&self) -> Result<BTreeMap<String, Vec<u8>>, GatewayError> {
         self.need(cap::FRONTEND_INPUTS, "Inputs")?;
-        let resp: pb::InputsResponse =
-            self.call("Inputs", bridge_path!("Inputs"), pb::InputsRequest {}).await?;
+        let resp: pb::InputsResponse = self
+            .call("Inputs", bridge_path!("Inputs"), pb::InputsRequest {})
+            .await?;
         Ok(resp.definitions)
     }
 
     /// Forces a solved ref to be evaluated (cap `gateway.evaluate`, v0.11+).
     pub async fn evaluate(&self, ref_id: &str) -> Result<(), GatewayError> {
         self.need(cap::EVALUATE, "Evaluate")?;
-        let req = pb::EvaluateRequest { r#ref: ref_id.to_string() };
+        let req = pb::EvaluateRequest {
+            r#ref: ref_id.to_string(),
+        };
         let _: pb::EvaluateResponse = self.call("Evaluate", bridge_path!("Evaluate"), req).await?;
         Ok(())
     }
@@ -430,7 +483,11 @@ impl Client {
     /// Sends a build warning. Only daemons known (from Ping) to have cap `gateway.warnings`
     /// are asked; otherwise this is a no-op. Returns whether the warning was sent.
     pub async fn warn(&self, warning: Warning) -> Result<bool, GatewayError> {
-        if !self.caps.as_ref().is_some_and(|c| c.has_gateway(cap::WARNINGS)) {
+        if !self
+            .caps
+            .as_ref()
+            .is_some_and(|c| c.has_gateway(cap::WARNINGS))
+        {
             return Ok(false);
         }
         let req = pb::WarnRequest {
@@ -452,21 +509,42 @@ impl Client {
         if matches!(result.refs, ResultRefs::Map(_)) {
             self.need(cap::RETURN_MAP, "returning per-platform results")?;
         }
-        let deprecated_form =
-            self.caps.as_ref().is_some_and(|c| !c.has_gateway(cap::PROTO_REF_ARRAY));
+        let deprecated_form = self
+            .caps
+            .as_ref()
+            .is_some_and(|c| !c.has_gateway(cap::PROTO_REF_ARRAY));
         let refs = match result.refs {
             ResultRefs::None => None,
             ResultRefs::Single(id) if deprecated_form => Some(pb::result::Refs::RefDeprecated(id)),
-            ResultRefs::Single(id) => Some(pb::result::Refs::Ref(pb::Ref { id, def: Vec::new() })),
+            ResultRefs::Single(id) => Some(pb::result::Refs::Ref(pb::Ref {
+                id,
+                def: Vec::new(),
+            })),
             ResultRefs::Map(m) if deprecated_form => {
-                Some(pb::result::Refs::RefsDeprecated(pb::RefMapDeprecated { refs: m }))
+                Some(pb::result::Refs::RefsDeprecated(pb::RefMapDeprecated {
+                    refs: m,
+                }))
             }
             ResultRefs::Map(m) => Some(pb::result::Refs::Refs(pb::RefMap {
-                refs: m.into_iter().map(|(k, id)| (k, pb::Ref { id, def: Vec::new() })).collect(),
+                refs: m
+                    .into_iter()
+                    .map(|(k, id)| {
+                        (
+                            k,
+                            pb::Ref {
+                                id,
+                                def: Vec::new(),
+                            },
+                        )
+                    })
+                    .collect(),
             })),
         };
         let req = pb::ReturnRequest {
-            result: Some(pb::Result { result: refs, metadata: result.metadata }),
+            result: Some(pb::Result {
+                result: refs,
+                metadata: result.metadata,
+            }),
             error: None,
         };
         let _: pb::ReturnResponse = self.call("Return", bridge_path!("Return"), req).await?;
@@ -480,7 +558,10 @@ impl Client {
         if status.code == 0 {
             status.code = errors::code::UNKNOWN;
         }
-        let req = pb::ReturnRequest { result: None, error: Some(status) };
+        let req = pb::ReturnRequest {
+            result: None,
+            error: Some(status),
+        };
         let _: pb::ReturnResponse = self.call("Return", bridge_path!("Return"), req).await?;
         Ok(())
     }
@@ -503,6 +584,17 @@ impl Client {
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
+        // tonic reports its own encoding limit as a bare HTTP/2 reset; check it up front.
+        let len = req.encoded_len();
+        if len > transport::MAX_ENCODING_MESSAGE_SIZE {
+            return Err(GatewayError::TooLarge {
+                method,
+                message: format!(
+                    "request is {len} bytes, over decant's limit of {} bytes (BuildKit v0.8 accepts 4 MiB, v0.14+ 16 MiB)",
+                    transport::MAX_ENCODING_MESSAGE_SIZE
+                ),
+            });
+        }
         let mut grpc = self.grpc.clone();
         grpc.ready().await.map_err(|e| GatewayError::Closed {
             method,
@@ -510,7 +602,11 @@ impl Client {
         })?;
         let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
         let resp = grpc
-            .unary(tonic::Request::new(req), PathAndQuery::from_static(path), codec)
+            .unary(
+                tonic::Request::new(req),
+                PathAndQuery::from_static(path),
+                codec,
+            )
             .await
             .map_err(|st| GatewayError::from_status(method, &st))?;
         Ok(resp.into_inner())
@@ -520,15 +616,28 @@ impl Client {
 fn solved_ref(resp: pb::SolveResponse) -> Result<SolvedRef, GatewayError> {
     let Some(result) = resp.result else {
         // Only the deprecated top-level ref (or nothing: an empty result).
-        return Ok(SolvedRef { id: resp.r#ref, ..Default::default() });
+        return Ok(SolvedRef {
+            id: resp.r#ref,
+            ..Default::default()
+        });
     };
     let metadata = result.metadata;
     match result.result {
-        Some(pb::result::Refs::Ref(r)) => Ok(SolvedRef { id: r.id, def: r.def, metadata }),
-        Some(pb::result::Refs::RefDeprecated(id)) => {
-            Ok(SolvedRef { id, def: Vec::new(), metadata })
-        }
-        None => Ok(SolvedRef { id: resp.r#ref, def: Vec::new(), metadata }),
+        Some(pb::result::Refs::Ref(r)) => Ok(SolvedRef {
+            id: r.id,
+            def: r.def,
+            metadata,
+        }),
+        Some(pb::result::Refs::RefDeprecated(id)) => Ok(SolvedRef {
+            id,
+            def: Vec::new(),
+            metadata,
+        }),
+        None => Ok(SolvedRef {
+            id: resp.r#ref,
+            def: Vec::new(),
+            metadata,
+        }),
         Some(pb::result::Refs::Refs(_)) | Some(pb::result::Refs::RefsDeprecated(_)) => {
             Err(GatewayError::Protocol {
                 method: "Solve",

@@ -44,7 +44,11 @@ impl Platform {
         let (architecture, variant) = match arch.as_str() {
             "i386" | "i486" | "i586" | "i686" | "386" => ("386".to_string(), String::new()),
             "x86_64" | "x86-64" | "amd64" => {
-                let v = if variant == "v1" { String::new() } else { variant };
+                let v = if variant == "v1" {
+                    String::new()
+                } else {
+                    variant
+                };
                 ("amd64".to_string(), v)
             }
             "aarch64" | "arm64" => {
@@ -97,20 +101,42 @@ mod tests {
 
     #[test]
     fn parses_and_normalises() {
-        assert_eq!(Platform::parse("linux/arm64/v8").unwrap().id(), "linux/arm64");
-        assert_eq!(Platform::parse("linux/aarch64").unwrap().id(), "linux/arm64");
+        assert_eq!(
+            Platform::parse("linux/arm64/v8").unwrap().id(),
+            "linux/arm64"
+        );
+        assert_eq!(
+            Platform::parse("linux/aarch64").unwrap().id(),
+            "linux/arm64"
+        );
         assert_eq!(Platform::parse("linux/x86_64").unwrap().id(), "linux/amd64");
         assert_eq!(Platform::parse("Linux/AMD64").unwrap().id(), "linux/amd64");
-        assert_eq!(Platform::parse("linux/amd64/v1").unwrap().id(), "linux/amd64");
-        assert_eq!(Platform::parse("linux/amd64/v3").unwrap().id(), "linux/amd64/v3");
+        assert_eq!(
+            Platform::parse("linux/amd64/v1").unwrap().id(),
+            "linux/amd64"
+        );
+        assert_eq!(
+            Platform::parse("linux/amd64/v3").unwrap().id(),
+            "linux/amd64/v3"
+        );
         assert_eq!(Platform::parse("linux/arm").unwrap().id(), "linux/arm/v7");
         assert_eq!(Platform::parse("linux/arm/6").unwrap().id(), "linux/arm/v6");
-        assert_eq!(Platform::parse(" linux/riscv64 ").unwrap().id(), "linux/riscv64");
+        assert_eq!(
+            Platform::parse(" linux/riscv64 ").unwrap().id(),
+            "linux/riscv64"
+        );
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "linux", "linux/", "/amd64", "linux/amd64/v8/x", "linux/am d64"] {
+        for bad in [
+            "",
+            "linux",
+            "linux/",
+            "/amd64",
+            "linux/amd64/v8/x",
+            "linux/am d64",
+        ] {
             assert!(Platform::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
