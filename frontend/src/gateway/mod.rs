@@ -5,6 +5,26 @@
 //! * [`client`]: the typed [`Client`] with capability checks.
 //! * [`opts`]: [`FrontendOpts`], the options BuildKit passes in the environment.
 //! * [`errors`]: [`GatewayError`] and the `google.rpc.Status` builders for `Return`.
+//!
+//! A run of the frontend, in outline:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), decant::gateway::GatewayError> {
+//! use decant::gateway::{errors, Client, FrontendOpts, FrontendResult, SolveParams};
+//! let opts = FrontendOpts::from_env(); // report an OptsError through return_error too
+//! let mut client = Client::connect_stdio().await?; // from here on stdout is stderr
+//! client.ping().await?;
+//! let built = client.solve(SolveParams { definition: vec![], ..Default::default() }).await;
+//! match built {
+//!     Ok(r) => client.return_result(FrontendResult::single(r.id)).await?,
+//!     Err(e) => client.return_error(e.to_status()).await?,
+//! }
+//! # let _ = (opts, errors::code::UNKNOWN);
+//! # Ok(()) }
+//! ```
+//!
+//! Call `Return` exactly once, then exit 0: BuildKit shows the returned error to the user,
+//! while a non-zero exit only shows `exit code: 1`.
 
 pub mod client;
 pub mod errors;

@@ -9,6 +9,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hyper_util::rt::TokioIo;
@@ -25,6 +26,8 @@ pub const MAX_DECODING_MESSAGE_SIZE: usize = 128 << 20;
 /// rejects more with ResourceExhausted.
 pub const MAX_ENCODING_MESSAGE_SIZE: usize = 16 << 20;
 
+static STDIO_TAKEN: AtomicBool = AtomicBool::new(false);
+
 /// The joined stdin/stdout stream.
 pub type StdioStream = tokio::io::Join<pipe::Receiver, pipe::Sender>;
 
@@ -34,6 +37,13 @@ pub type StdioStream = tokio::io::Join<pipe::Receiver, pipe::Sender>;
 /// with tokio, then redirects fd 1 to fd 2 and fd 0 to `/dev/null`. Must be called from inside
 /// a tokio runtime, once.
 pub fn take_stdio() -> io::Result<StdioStream> {
+    // A second call would duplicate the already redirected fd 1 (stderr) as the "stream".
+    if STDIO_TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "stdin/stdout were already taken as the BuildKit stream",
+        ));
+    }
     let input = dup_cloexec(0)?;
     let output = dup_cloexec(1)?;
     // From here on nothing else may write to the real stdout or read the real stdin.
