@@ -1,0 +1,1014 @@
+//! End-to-end tests of [`Client`] against an in-process fake LLB bridge: a tonic server
+//! implementing the service by hand, over `tokio::io::duplex` (or real OS pipes).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use prost::Message;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tonic::body::Body;
+use tonic::codegen::http;
+
+use super::client::{cap, Caps, Client, FrontendResult, ResolveImageParams, SolveParams, Warning};
+use super::errors::{self, ErrorSource, GatewayError};
+use super::opts::ResolveMode;
+use super::pb;
+
+const PREFIX: &str = "/moby.buildkit.v1.frontend.LLBBridge/";
+
+/// Everything the fake received, by method.
+#[derive(Default)]
+struct Recorded {
+    calls: Vec<String>,
+    solve: Vec<pb::SolveRequest>,
+    read_file: Vec<pb::ReadFileRequest>,
+    read_dir: Vec<pb::ReadDirRequest>,
+    resolve: Vec<pb::ResolveImageConfigRequest>,
+    returns: Vec<pb::ReturnRequest>,
+    warns: Vec<pb::WarnRequest>,
+}
+
+/// How the fake answers.
+#[derive(Clone, Default)]
+struct Script {
+    pong: pb::PongResponse,
+    solve: Option<Result<pb::SolveResponse, tonic::Status>>,
+    file_data: Vec<u8>,
+    /// Methods answered with Unimplemented (as an old daemon would).
+    unimplemented: Vec<&'static str>,
+}
+
+#[derive(Clone)]
+struct FakeBridge {
+    script: Arc<Script>,
+    rec: Arc<Mutex<Recorded>>,
+}
+
+fn cap(id: &str) -> pb::ApiCap {
+    pb::ApiCap {
+        id: id.to_string(),
+        enabled: true,
+        ..Default::default()
+    }
+}
+
+/// The gateway caps of a BuildKit v0.8 daemon (Docker 20.10), without `gateway.warnings`.
+fn v08_gateway_caps() -> Vec<pb::ApiCap> {
+    [
+        "solve.base",
+        "solve.inlinereturn",
+        "resolveimage",
+        "resolveimage.resolvemode",
+        "readfile",
+        "return",
+        "returnmap",
+        "readdir",
+        "statfile",
+        "importcaches",
+        "proto.refarray",
+        "reference.output",
+        "frontend.inputs",
+        "gateway.solve.metadata",
+        "gateway.exec",
+        "frontend.caps",
+        "gateway.solve.evaluate",
+    ]
+    .into_iter()
+    .map(cap)
+    .collect()
+}
+
+fn pong(extra_gateway: &[&str]) -> pb::PongResponse {
+    let mut gw = v08_gateway_caps();
+    gw.extend(extra_gateway.iter().map(|id| cap(id)));
+    pb::PongResponse {
+        frontend_api_caps: gw,
+        llb_caps: vec![
+            cap("file.base"),
+            cap("source.local"),
+            pb::ApiCap {
+                id: "mergeop".into(),
+                enabled: false,
+                ..Default::default()
+            },
+        ],
+        workers: vec![pb::WorkerRecord {
+            id: "w0".into(),
+            labels: BTreeMap::from([(
+                "org.mobyproject.buildkit.worker.executor".into(),
+                "oci".into(),
+            )]),
+            platforms: vec![
+                pb::Platform {
+                    architecture: "arm64".into(),
+                    os: "linux".into(),
+                    variant: "v8".into(),
+                    ..Default::default()
+                },
+                pb::Platform {
+                    architecture: "amd64".into(),
+                    os: "linux".into(),
+                    ..Default::default()
+                },
+            ],
+        }],
+    }
+}
+
+/// Serves one unary call with `f`.
+async fn unary<Req, Resp, F>(req: http::Request<Body>, f: F) -> http::Response<Body>
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    F: FnOnce(Req) -> Result<Resp, tonic::Status> + Clone + Send + 'static,
+{
+    let svc = tower::service_fn(move |r: tonic::Request<Req>| {
+        let f = f.clone();
+        async move { f(r.into_inner()).map(tonic::Response::new) }
+    });
+    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<Resp, Req>::default())
+        .max_decoding_message_size(4 << 20); // like BuildKit v0.8's server
+    grpc.unary(svc, req).await
+}
+
+impl FakeBridge {
+    fn new(script: Script) -> FakeBridge {
+        FakeBridge {
+            script: Arc::new(script),
+            rec: Arc::default(),
+        }
+    }
+
+    fn record<T>(&self, f: impl FnOnce(&mut Recorded) -> T) -> T {
+        f(&mut self.rec.lock().expect("lock"))
+    }
+
+    async fn dispatch(self, req: http::Request<Body>) -> http::Response<Body> {
+        let method = req
+            .uri()
+            .path()
+            .strip_prefix(PREFIX)
+            .unwrap_or("?")
+            .to_string();
+        self.record(|r| r.calls.push(method.clone()));
+        if self.script.unimplemented.contains(&method.as_str()) {
+            return tonic::Status::unimplemented(format!("unknown method {method}")).into_http();
+        }
+        let (s, me) = (self.script.clone(), self.clone());
+        match method.as_str() {
+            "Ping" => unary(req, move |_: pb::PingRequest| Ok(s.pong.clone())).await,
+            "Solve" => {
+                unary(req, move |r: pb::SolveRequest| {
+                    me.record(|rec| rec.solve.push(r));
+                    s.solve
+                        .clone()
+                        .unwrap_or_else(|| Ok(pb::SolveResponse::default()))
+                })
+                .await
+            }
+            "ReadFile" => {
+                unary(req, move |r: pb::ReadFileRequest| {
+                    me.record(|rec| rec.read_file.push(r));
+                    Ok(pb::ReadFileResponse {
+                        data: s.file_data.clone(),
+                    })
+                })
+                .await
+            }
+            "ReadDir" => {
+                unary(req, move |r: pb::ReadDirRequest| {
+                    me.record(|rec| rec.read_dir.push(r));
+                    Ok(pb::ReadDirResponse {
+                        entries: vec![
+                            pb::Stat {
+                                path: "a.txt".into(),
+                                mode: 0o644,
+                                size: 3,
+                                ..Default::default()
+                            },
+                            pb::Stat {
+                                path: "sub".into(),
+                                mode: pb::GO_MODE_DIR | 0o755,
+                                ..Default::default()
+                            },
+                        ],
+                    })
+                })
+                .await
+            }
+            "StatFile" => {
+                unary(req, move |r: pb::StatFileRequest| {
+                    if r.path == "missing" {
+                        return Err(tonic::Status::unknown(
+                            "lstat /missing: no such file or directory",
+                        ));
+                    }
+                    Ok(pb::StatFileResponse {
+                        stat: Some(pb::Stat {
+                            path: r.path,
+                            mode: 0o600,
+                            uid: 1,
+                            ..Default::default()
+                        }),
+                    })
+                })
+                .await
+            }
+            "ResolveImageConfig" => {
+                unary(req, move |r: pb::ResolveImageConfigRequest| {
+                    me.record(|rec| rec.resolve.push(r));
+                    Ok(pb::ResolveImageConfigResponse {
+                        digest: "sha256:abc".into(),
+                        config: br#"{"os":"linux"}"#.to_vec(),
+                        r#ref: "docker.io/library/alpine:3.19@sha256:abc".into(),
+                    })
+                })
+                .await
+            }
+            "Inputs" => {
+                unary(req, move |_: pb::InputsRequest| {
+                    Ok(pb::InputsResponse {
+                        definitions: BTreeMap::from([("context".to_string(), vec![10, 1, 0])]),
+                    })
+                })
+                .await
+            }
+            "Warn" => {
+                unary(req, move |r: pb::WarnRequest| {
+                    me.record(|rec| rec.warns.push(r));
+                    Ok(pb::WarnResponse {})
+                })
+                .await
+            }
+            "Return" => {
+                unary(req, move |r: pb::ReturnRequest| {
+                    me.record(|rec| rec.returns.push(r));
+                    Ok(pb::ReturnResponse {})
+                })
+                .await
+            }
+            "Evaluate" => {
+                // Never answers: lets a test break the connection mid-call.
+                let svc = tower::service_fn(|_: tonic::Request<pb::EvaluateRequest>| async {
+                    std::future::pending::<
+                        Result<tonic::Response<pb::EvaluateResponse>, tonic::Status>,
+                    >()
+                    .await
+                });
+                let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<
+                    pb::EvaluateResponse,
+                    pb::EvaluateRequest,
+                >::default());
+                grpc.unary(svc, req).await
+            }
+            _ => tonic::Status::unimplemented(format!("unknown method {method}")).into_http(),
+        }
+    }
+}
+
+impl tower::Service<http::Request<Body>> for FakeBridge {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.dispatch(req).await) })
+    }
+}
+
+/// Serves `bridge` on `io` in the background.
+fn serve<IO>(bridge: FakeBridge, io: IO)
+where
+    IO: AsyncRead + AsyncWrite + tonic::transport::server::Connected + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let incoming = tokio_stream::iter(vec![Ok::<_, std::io::Error>(io)]);
+        if let Err(e) = tonic::transport::Server::builder()
+            .serve_with_incoming(bridge, incoming)
+            .await
+        {
+            eprintln!("fake bridge: {e}");
+        }
+    });
+}
+
+/// A client connected to a fake bridge over an in-memory duplex stream.
+async fn start(script: Script) -> (Client, FakeBridge) {
+    let bridge = FakeBridge::new(script);
+    let (client_io, server_io) = tokio::io::duplex(1 << 16);
+    serve(bridge.clone(), server_io);
+    let client = Client::connect_io(client_io).await.expect("connect");
+    (client, bridge)
+}
+
+#[tokio::test]
+async fn ping_parses_caps_and_workers() {
+    let (mut client, _) = start(Script {
+        pong: pong(&[]),
+        ..Default::default()
+    })
+    .await;
+    assert!(client.caps().is_none());
+    let caps: Caps = client.ping().await.expect("ping").clone();
+    assert!(caps.has_gateway("solve.base"));
+    assert!(caps.has_gateway(cap::PROTO_REF_ARRAY));
+    assert!(!caps.has_gateway(cap::WARNINGS));
+    assert!(caps.has_llb(cap::FILE_BASE));
+    assert!(
+        !caps.has_llb(cap::MERGE_OP),
+        "disabled caps are not supported"
+    );
+    assert!(!caps.has_llb("diffop"));
+    assert!(!caps.legacy);
+    assert!(matches!(
+        caps.require_llb(cap::MERGE_OP, "merge"),
+        Err(GatewayError::MissingCap { ref cap, .. }) if cap == "mergeop"
+    ));
+    assert_eq!(
+        caps.build_platform().map(|p| p.id()).as_deref(),
+        Some("linux/arm64")
+    );
+    let ids: Vec<String> = caps.platforms().iter().map(pb::Platform::id).collect();
+    assert_eq!(ids, ["linux/arm64", "linux/amd64"]);
+    assert_eq!(caps.gateway_ids().count(), 17);
+    assert_eq!(client.caps(), Some(&caps));
+}
+
+#[tokio::test]
+async fn ping_without_caps_assumes_legacy_set() {
+    let (mut client, _) = start(Script::default()).await;
+    let caps = client.ping().await.expect("ping");
+    assert!(caps.legacy);
+    assert!(caps.has_gateway("solve.base") && caps.has_gateway("readfile"));
+    assert!(!caps.has_gateway("return"));
+}
+
+#[tokio::test]
+async fn solve_sends_result_flags_and_fields() {
+    let reply = pb::SolveResponse {
+        r#ref: String::new(),
+        result: Some(pb::Result {
+            result: Some(pb::result::Refs::Ref(pb::Ref {
+                id: "ref-1".into(),
+                def: vec![10, 2, 8, 1],
+            })),
+            metadata: BTreeMap::new(),
+        }),
+    };
+    let (mut client, bridge) = start(Script {
+        pong: pong(&[]),
+        solve: Some(Ok(reply)),
+        ..Default::default()
+    })
+    .await;
+    client.ping().await.expect("ping");
+    let cache = pb::CacheOptionsEntry {
+        r#type: "registry".into(),
+        attrs: BTreeMap::from([("ref".into(), "r.io/x:cache".into())]),
+    };
+    let solved = client
+        .solve(SolveParams {
+            definition: vec![10, 3, 1, 2, 3],
+            cache_imports: vec![cache.clone()],
+            evaluate: true,
+            ..Default::default()
+        })
+        .await
+        .expect("solve");
+    assert_eq!(solved.id, "ref-1");
+    assert_eq!(solved.def, vec![10, 2, 8, 1]);
+
+    let sent = bridge.record(|r| r.solve.clone());
+    assert_eq!(sent.len(), 1);
+    let req = &sent[0];
+    assert!(req.allow_result_return);
+    assert!(req.allow_result_array_ref);
+    assert!(req.evaluate);
+    assert_eq!(req.definition, vec![10, 3, 1, 2, 3]);
+    assert_eq!(req.cache_imports, vec![cache]);
+    assert!(req.frontend.is_empty());
+}
+
+#[tokio::test]
+async fn solve_accepts_deprecated_reply_forms() {
+    let deprecated = pb::SolveResponse {
+        r#ref: String::new(),
+        result: Some(pb::Result {
+            result: Some(pb::result::Refs::RefDeprecated("old-ref".into())),
+            metadata: BTreeMap::new(),
+        }),
+    };
+    let (client, _) = start(Script {
+        solve: Some(Ok(deprecated)),
+        ..Default::default()
+    })
+    .await;
+    let solved = client.solve(SolveParams::default()).await.expect("solve");
+    assert_eq!(solved.id, "old-ref");
+    assert!(solved.def.is_empty());
+
+    let top_level = pb::SolveResponse {
+        r#ref: "top-ref".into(),
+        result: None,
+    };
+    let (client, _) = start(Script {
+        solve: Some(Ok(top_level)),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        client
+            .solve(SolveParams::default())
+            .await
+            .expect("solve")
+            .id,
+        "top-ref"
+    );
+
+    let map = pb::SolveResponse {
+        r#ref: String::new(),
+        result: Some(pb::Result {
+            result: Some(pb::result::Refs::Refs(pb::RefMap::default())),
+            metadata: BTreeMap::new(),
+        }),
+    };
+    let (client, _) = start(Script {
+        solve: Some(Ok(map)),
+        ..Default::default()
+    })
+    .await;
+    assert!(matches!(
+        client.solve(SolveParams::default()).await,
+        Err(GatewayError::Protocol {
+            method: "Solve",
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn solve_error_keeps_daemon_status_for_return() {
+    let inner = errors::spec_error(
+        "process \"/bin/sh -c false\" did not complete successfully: exit code: 1",
+        &[ErrorSource::yaml(
+            "decant.yaml",
+            "run: false\n",
+            (1, 1),
+            (1, 11),
+        )],
+    );
+    let st = tonic::Status::with_details(
+        tonic::Code::Unknown,
+        inner.message.clone(),
+        inner.encode_to_vec().into(),
+    );
+    let (client, _) = start(Script {
+        solve: Some(Err(st)),
+        ..Default::default()
+    })
+    .await;
+    let err = client
+        .solve(SolveParams::default())
+        .await
+        .expect_err("solve fails");
+    assert!(
+        err.to_string().starts_with("Solve failed: process"),
+        "{err}"
+    );
+    assert_eq!(err.to_status(), inner);
+}
+
+#[tokio::test]
+async fn read_file_dir_and_stat() {
+    let (mut client, bridge) = start(Script {
+        pong: pong(&[]),
+        file_data: b"stages: {}\n".to_vec(),
+        ..Default::default()
+    })
+    .await;
+    client.ping().await.expect("ping");
+    let data = client
+        .read_file(
+            "ref-1",
+            "decant.yaml",
+            Some(pb::FileRange {
+                offset: 0,
+                length: 1024,
+            }),
+        )
+        .await
+        .expect("read_file");
+    assert_eq!(data, b"stages: {}\n");
+    let data = client
+        .read_file("ref-1", "decant.yaml", None)
+        .await
+        .expect("read_file");
+    assert_eq!(data.len(), 11);
+    let sent = bridge.record(|r| r.read_file.clone());
+    assert_eq!(sent[0].r#ref, "ref-1");
+    assert_eq!(sent[0].file_path, "decant.yaml");
+    assert_eq!(
+        sent[0].range,
+        Some(pb::FileRange {
+            offset: 0,
+            length: 1024
+        })
+    );
+    assert_eq!(sent[1].range, None);
+
+    let entries = client
+        .read_dir("ref-1", "/", Some("*.txt"))
+        .await
+        .expect("read_dir");
+    assert_eq!(entries.len(), 2);
+    assert!(!entries[0].is_dir() && entries[1].is_dir());
+    assert_eq!(
+        bridge.record(|r| r.read_dir[0].include_pattern.clone()),
+        "*.txt"
+    );
+
+    let st = client.stat_file("ref-1", "a").await.expect("stat");
+    assert_eq!(
+        (st.path.as_str(), st.permissions(), st.uid),
+        ("a", 0o600, 1)
+    );
+    let err = client
+        .stat_file("ref-1", "missing")
+        .await
+        .expect_err("missing");
+    assert!(err.to_string().contains("no such file"), "{err}");
+}
+
+#[tokio::test]
+async fn large_replies_exceed_tonic_default_limit() {
+    let big = vec![7u8; 20 << 20];
+    let (client, _) = start(Script {
+        file_data: big.clone(),
+        ..Default::default()
+    })
+    .await;
+    let data = client
+        .read_file("r", "big", None)
+        .await
+        .expect("20 MiB read_file");
+    assert_eq!(data.len(), big.len());
+}
+
+#[tokio::test]
+async fn resolve_image_config_fields() {
+    let (mut client, bridge) = start(Script {
+        pong: pong(&[]),
+        ..Default::default()
+    })
+    .await;
+    client.ping().await.expect("ping");
+    let platform = pb::Platform::parse("linux/arm64").expect("platform");
+    let img = client
+        .resolve_image_config(ResolveImageParams {
+            reference: "docker.io/library/alpine:3.19".into(),
+            platform: Some(platform.clone()),
+            resolve_mode: ResolveMode::Pull,
+            log_name: Some("[internal] load metadata for alpine".into()),
+        })
+        .await
+        .expect("resolve");
+    assert_eq!(img.digest, "sha256:abc");
+    assert_eq!(img.config, br#"{"os":"linux"}"#);
+    assert_eq!(
+        img.reference.as_deref(),
+        Some("docker.io/library/alpine:3.19@sha256:abc")
+    );
+    let sent = bridge.record(|r| r.resolve.clone());
+    assert_eq!(sent[0].r#ref, "docker.io/library/alpine:3.19");
+    assert_eq!(sent[0].platform, Some(platform));
+    assert_eq!(sent[0].resolve_mode, "pull");
+    assert_eq!(sent[0].log_name, "[internal] load metadata for alpine");
+}
+
+#[tokio::test]
+async fn inputs_map() {
+    let (client, _) = start(Script::default()).await;
+    let inputs = client.inputs().await.expect("inputs");
+    assert_eq!(inputs.get("context"), Some(&vec![10, 1, 0]));
+}
+
+#[tokio::test]
+async fn return_single_map_and_error() {
+    let (mut client, bridge) = start(Script {
+        pong: pong(&[]),
+        ..Default::default()
+    })
+    .await;
+    client.ping().await.expect("ping");
+
+    client
+        .return_result(
+            FrontendResult::single("ref-1").with_metadata("containerimage.config", b"{}".to_vec()),
+        )
+        .await
+        .expect("return single");
+    client
+        .return_result(FrontendResult::map(BTreeMap::from([
+            ("linux/amd64".to_string(), "ra".to_string()),
+            ("linux/arm64".to_string(), "rb".to_string()),
+        ])))
+        .await
+        .expect("return map");
+    client
+        .return_result(FrontendResult::metadata_only().with_metadata("result.json", b"[]".to_vec()))
+        .await
+        .expect("return metadata only");
+    let spec_err = errors::spec_error(
+        "bad",
+        &[ErrorSource::yaml("decant.yaml", "x", (1, 1), (1, 2))],
+    );
+    client
+        .return_error(spec_err.clone())
+        .await
+        .expect("return error");
+    client
+        .return_error(errors::status(0, "was OK"))
+        .await
+        .expect("return error");
+
+    let sent = bridge.record(|r| r.returns.clone());
+    assert_eq!(sent.len(), 5);
+    let r0 = sent[0].result.as_ref().expect("result");
+    assert_eq!(
+        r0.result,
+        Some(pb::result::Refs::Ref(pb::Ref {
+            id: "ref-1".into(),
+            def: vec![]
+        }))
+    );
+    assert_eq!(r0.metadata["containerimage.config"], b"{}");
+    assert!(sent[0].error.is_none());
+    match &sent[1].result.as_ref().expect("result").result {
+        Some(pb::result::Refs::Refs(m)) => {
+            assert_eq!(
+                m.refs.keys().collect::<Vec<_>>(),
+                ["linux/amd64", "linux/arm64"]
+            );
+            assert_eq!(m.refs["linux/arm64"].id, "rb");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(sent[2].result.as_ref().expect("result").result, None);
+    assert_eq!(sent[3].error.as_ref(), Some(&spec_err));
+    assert!(sent[3].result.is_none());
+    assert_eq!(
+        sent[4].error.as_ref().map(|e| e.code),
+        Some(errors::code::UNKNOWN)
+    );
+}
+
+#[tokio::test]
+async fn return_uses_deprecated_form_without_refarray() {
+    let mut p = pong(&[]);
+    p.frontend_api_caps.retain(|c| c.id != cap::PROTO_REF_ARRAY);
+    let (mut client, bridge) = start(Script {
+        pong: p,
+        ..Default::default()
+    })
+    .await;
+    client.ping().await.expect("ping");
+    client
+        .return_result(FrontendResult::single("r"))
+        .await
+        .expect("return");
+    let sent = bridge.record(|r| r.returns.clone());
+    assert_eq!(
+        sent[0].result.as_ref().expect("result").result,
+        Some(pb::result::Refs::RefDeprecated("r".into()))
+    );
+}
+
+#[tokio::test]
+async fn warn_only_with_cap() {
+    let (mut client, bridge) = start(Script {
+        pong: pong(&[]),
+        ..Default::default()
+    })
+    .await;
+    let w = Warning {
+        vertex_digest: "sha256:00".into(),
+        level: 1,
+        short: "careful".into(),
+        ..Default::default()
+    };
+    assert!(!client.warn(w.clone()).await.expect("no caps yet: no-op"));
+    client.ping().await.expect("ping");
+    assert!(!client.warn(w.clone()).await.expect("v0.8: no-op"));
+    assert!(bridge.record(|r| r.warns.is_empty()));
+    assert!(!bridge.record(|r| r.calls.contains(&"Warn".to_string())));
+
+    let (mut client, bridge) = start(Script {
+        pong: pong(&[cap::WARNINGS]),
+        ..Default::default()
+    })
+    .await;
+    client.ping().await.expect("ping");
+    let w = Warning {
+        detail: vec!["line one".into()],
+        url: "https://example.invalid/why".into(),
+        source: Some(pb::SourceInfo {
+            filename: "decant.yaml".into(),
+            data: b"x".to_vec(),
+            ..Default::default()
+        }),
+        ranges: vec![errors::range((1, 1), (1, 2))],
+        ..w
+    };
+    assert!(client.warn(w).await.expect("sent"));
+    let sent = bridge.record(|r| r.warns.clone());
+    assert_eq!(sent[0].short, b"careful");
+    assert_eq!(sent[0].detail, vec![b"line one".to_vec()]);
+    assert_eq!(sent[0].digest, "sha256:00");
+    assert_eq!(sent[0].ranges.len(), 1);
+}
+
+#[tokio::test]
+async fn unimplemented_method_names_it() {
+    let (mut client, _) = start(Script {
+        pong: pong(&[cap::WARNINGS]),
+        unimplemented: vec!["Warn", "Inputs"],
+        ..Default::default()
+    })
+    .await;
+    // Without Ping, the call goes out and the daemon's Unimplemented comes back named.
+    let err = client.inputs().await.expect_err("unimplemented");
+    assert!(
+        matches!(
+            err,
+            GatewayError::Unimplemented {
+                method: "Inputs",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("BuildKit does not implement Inputs"),
+        "{err}"
+    );
+
+    client.ping().await.expect("ping");
+    let err = client
+        .warn(Warning::default())
+        .await
+        .expect_err("unimplemented");
+    assert!(
+        matches!(err, GatewayError::Unimplemented { method: "Warn", .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn missing_cap_is_reported_before_calling() {
+    let mut p = pong(&[]);
+    p.frontend_api_caps
+        .retain(|c| c.id != "readdir" && c.id != "returnmap");
+    let (mut client, bridge) = start(Script {
+        pong: p,
+        ..Default::default()
+    })
+    .await;
+    client.ping().await.expect("ping");
+    let err = client
+        .read_dir("r", "/", None)
+        .await
+        .expect_err("no readdir");
+    assert!(
+        matches!(err, GatewayError::MissingCap { ref cap, .. } if cap == "readdir"),
+        "{err:?}"
+    );
+    let err = client
+        .return_result(FrontendResult::map(BTreeMap::new()))
+        .await
+        .expect_err("no returnmap");
+    assert!(
+        matches!(err, GatewayError::MissingCap { ref cap, .. } if cap == "returnmap"),
+        "{err:?}"
+    );
+    assert_eq!(bridge.record(|r| r.calls.clone()), ["Ping"]);
+}
+
+#[tokio::test]
+async fn closed_connection_is_a_clear_error() {
+    let (client_io, server_io) = tokio::io::duplex(1 << 16);
+    let client = Client::connect_io(client_io).await.expect("connect");
+    drop(server_io);
+    let err = client
+        .solve(SolveParams::default())
+        .await
+        .expect_err("closed");
+    assert!(
+        matches!(
+            err,
+            GatewayError::Closed {
+                method: "Solve",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("closed during Solve"), "{err}");
+}
+
+/// The production path: two OS pipes, non-blocking, joined (as `take_stdio` does with fds 0/1).
+#[tokio::test]
+async fn works_over_os_pipes() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    fn os_pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two new descriptors into the array.
+        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+        assert_eq!(rc, 0, "pipe2");
+        // SAFETY: both descriptors are new and owned here.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+    let (to_frontend_r, to_frontend_w) = os_pipe();
+    let (to_daemon_r, to_daemon_w) = os_pipe();
+    let server_io =
+        super::transport::stream_from_fds(to_daemon_r, to_frontend_w).expect("server io");
+    let bridge = FakeBridge::new(Script {
+        pong: pong(&[]),
+        file_data: vec![1; 5 << 20],
+        ..Default::default()
+    });
+    serve(bridge, PipeIo(server_io));
+    let client_io =
+        super::transport::stream_from_fds(to_frontend_r, to_daemon_w).expect("client io");
+    let mut client = Client::connect_io(client_io).await.expect("connect");
+    assert!(client.ping().await.expect("ping").has_gateway("solve.base"));
+    assert_eq!(
+        client.read_file("r", "f", None).await.expect("read").len(),
+        5 << 20
+    );
+}
+
+/// Server-side wrapper so the pipe stream satisfies tonic's `Connected`.
+struct PipeIo(super::transport::StdioStream);
+
+impl tonic::transport::server::Connected for PipeIo {
+    type ConnectInfo = ();
+    fn connect_info(&self) {}
+}
+
+impl AsyncRead for PipeIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for PipeIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// BuildKit going away mid-conversation (the pipe closes after a successful Ping).
+#[tokio::test]
+async fn connection_lost_after_ping() {
+    let bridge = FakeBridge::new(Script {
+        pong: pong(&[]),
+        ..Default::default()
+    });
+    let (client_io, mut proxy_client_side) = tokio::io::duplex(1 << 16);
+    let (mut proxy_server_side, server_io) = tokio::io::duplex(1 << 16);
+    serve(bridge, server_io);
+    let proxy = tokio::spawn(async move {
+        let _ = tokio::io::copy_bidirectional(&mut proxy_client_side, &mut proxy_server_side).await;
+    });
+    let mut client = Client::connect_io(client_io).await.expect("connect");
+    client.ping().await.expect("ping");
+    proxy.abort();
+    let _ = proxy.await;
+    let err = client
+        .read_file("r", "decant.yaml", None)
+        .await
+        .expect_err("gone");
+    eprintln!("connection lost: {err}");
+    assert!(
+        matches!(
+            err,
+            GatewayError::Closed {
+                method: "ReadFile",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // No reconnect: the next call fails the same way instead of hanging.
+    let err = client.inputs().await.expect_err("still gone");
+    eprintln!("connection lost (2nd call): {err}");
+    assert!(
+        matches!(
+            err,
+            GatewayError::Closed {
+                method: "Inputs",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// The pipe breaking while a call is in flight.
+#[tokio::test]
+async fn connection_lost_during_call() {
+    let bridge = FakeBridge::new(Script {
+        pong: pong(&[cap::EVALUATE]),
+        ..Default::default()
+    });
+    let (client_io, mut proxy_client_side) = tokio::io::duplex(1 << 16);
+    let (mut proxy_server_side, server_io) = tokio::io::duplex(1 << 16);
+    serve(bridge.clone(), server_io);
+    let proxy = tokio::spawn(async move {
+        let _ = tokio::io::copy_bidirectional(&mut proxy_client_side, &mut proxy_server_side).await;
+    });
+    let client = Client::connect_io(client_io).await.expect("connect");
+    let call = tokio::spawn(async move { client.evaluate("r").await });
+    while !bridge.record(|r| r.calls.contains(&"Evaluate".to_string())) {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    proxy.abort();
+    let err = call.await.expect("join").expect_err("broken");
+    eprintln!("lost during call: {err}");
+    assert!(
+        matches!(
+            err,
+            GatewayError::Closed {
+                method: "Evaluate",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_requests_are_reported() {
+    let (client, _) = start(Script::default()).await;
+    // Over the daemon's limit (4 MiB on v0.8): rejected by the server.
+    let err = client
+        .solve(SolveParams {
+            definition: vec![0; 5 << 20],
+            ..Default::default()
+        })
+        .await
+        .expect_err("server limit");
+    assert!(
+        matches!(
+            err,
+            GatewayError::TooLarge {
+                method: "Solve",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Over our own encoding limit: rejected before sending.
+    let err = client
+        .solve(SolveParams {
+            definition: vec![0; 17 << 20],
+            ..Default::default()
+        })
+        .await
+        .expect_err("client limit");
+    assert!(
+        matches!(
+            err,
+            GatewayError::TooLarge {
+                method: "Solve",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    eprintln!("oversized: {err}");
+}
