@@ -1,9 +1,325 @@
 //! The frontend run: BuildKit started us; read the spec, compile it, solve, return.
+//!
+//! Every failure ends in exactly one `Return` (with an error status that names the spec file
+//! and line where there is one), then the process exits.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-/// Runs the frontend conversation on stdin/stdout.
+use super::errors::{self, code, ErrorSource};
+use super::{pb, Client, FrontendOpts, FrontendResult, GatewayError, NetworkMode, NoCache, ResolveImageParams, SolveParams};
+use crate::diag::Diagnostics;
+use crate::image::ImageConfig;
+use crate::llb::{self, OpMeta};
+use crate::lower::{self, BaseImage};
+use crate::compile;
+use crate::plan::{BuildOptions, Network, Platform};
+
+/// Names tried, in order, when the client does not say which file to read.
+const DEFAULT_FILENAMES: &[&str] = &["decant.yaml", "Dockerfile"];
+
+/// Runs the frontend conversation on stdin/stdout and exits.
 pub fn main() -> ExitCode {
-    eprintln!("decant: the frontend mode is not wired up yet");
-    ExitCode::FAILURE
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("decant: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run());
+    // Exit at once: BuildKit keeps our stdin open, and nothing is left to clean up.
+    std::process::exit(code)
+}
+
+async fn run() -> i32 {
+    let opts = FrontendOpts::from_env();
+    let mut client = match Client::connect_stdio().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("decant: cannot talk to BuildKit: {e}");
+            return 1;
+        }
+    };
+    let outcome = match opts {
+        Ok(opts) => build(&mut client, &opts).await,
+        Err(e) => Err(errors::status(code::INVALID_ARGUMENT, e.to_string())),
+    };
+    let returned = match outcome {
+        Ok(result) => client.return_result(result).await,
+        Err(status) => client.return_error(status).await,
+    };
+    match returned {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("decant: returning the result to BuildKit failed: {e}");
+            1
+        }
+    }
+}
+
+fn gateway_status(e: GatewayError) -> pb::Status {
+    e.to_status()
+}
+
+fn opt_status(e: super::OptsError) -> pb::Status {
+    errors::status(code::INVALID_ARGUMENT, e.to_string())
+}
+
+/// The whole build, from options to the result to return.
+async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResult, pb::Status> {
+    let caps = client.ping().await.map_err(gateway_status)?.clone();
+    if let Some(id) = opts.request_id() {
+        return super::subrequests::handle(client, opts, id).await;
+    }
+    let spec_file = read_spec(client, opts).await?;
+    let excludes = read_dockerignore(client, opts).await;
+
+    let build_platform = caps
+        .build_platform()
+        .and_then(|p| Platform::parse(&p.id()).ok())
+        .unwrap_or_default();
+    let platforms = opts.platforms().map_err(opt_status)?;
+    if platforms.len() > 1 {
+        return Err(errors::status(code::UNIMPLEMENTED, "decant builds one platform at a time: pass a single --platform"));
+    }
+    let target_platform = match platforms.first() {
+        Some(p) => Some(Platform::parse(&p.id()).map_err(|e| errors::status(code::INVALID_ARGUMENT, e))?),
+        None => None,
+    };
+    let build_opts = BuildOptions {
+        target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
+        build_args: opts.build_args(),
+        build_platform,
+        target_platform,
+        all_stages: false,
+    };
+    let plan = compile::plan(&spec_file.name, &spec_file.text, &build_opts).map_err(|d| diagnostics_status(&d))?;
+
+    let resolve_mode = opts.image_resolve_mode().map_err(opt_status)?;
+    let mut images = BTreeMap::new();
+    for (reference, platform) in plan.images() {
+        let params = ResolveImageParams {
+            reference: reference.to_string(),
+            platform: Some(gateway_platform(&platform)),
+            resolve_mode,
+            log_name: Some(format!("[internal] load metadata for {reference}")),
+        };
+        let resolved = client.resolve_image_config(params).await.map_err(gateway_status)?;
+        let config = ImageConfig::from_json(&resolved.config).map_err(|e| {
+            errors::status(code::UNKNOWN, format!("the config of image {reference} is not valid JSON: {e}"))
+        })?;
+        let digest = Some(resolved.digest).filter(|d| d.starts_with("sha256:"));
+        images.insert((reference, platform), BaseImage { digest, config });
+    }
+
+    let inputs = lower::Inputs {
+        context_name: opts.context_key().to_string(),
+        session_id: Some(opts.session_id_for(opts.context_key()).to_string()).filter(|s| !s.is_empty()),
+        exclude_patterns: excludes,
+        images,
+        no_cache: match opts.no_cache() {
+            NoCache::None => lower::NoCache::None,
+            NoCache::All => lower::NoCache::All,
+            NoCache::Stages(s) => lower::NoCache::Stages(s.into_iter().collect()),
+        },
+        network: match opts.force_network_mode().map_err(opt_status)? {
+            NetworkMode::Sandbox => None,
+            NetworkMode::None => Some(Network::None),
+            NetworkMode::Host => Some(Network::Host),
+        },
+        hostname: opts.hostname().filter(|h| !h.is_empty()).map(str::to_string),
+        extra_hosts: opts.add_hosts().map_err(opt_status)?.into_iter().map(|h| (h.host, h.ip.to_string())).collect(),
+        labels: opts.labels(),
+        resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
+    };
+    let lowered = lower::lower(&plan, &inputs).map_err(|d| diagnostics_status(&d))?;
+    let def = lowered.definition();
+    let missing = llb::missing_caps(&def, |cap| caps.has_llb(cap));
+    if let Some(m) = missing.first() {
+        return Err(errors::status(
+            code::UNIMPLEMENTED,
+            format!("{m}: this BuildKit does not support LLB capability `{}`; upgrade BuildKit or drop that feature", m.cap),
+        ));
+    }
+    let solved = client
+        .solve(SolveParams {
+            definition: llb::encode(&def),
+            cache_imports: opts.cache_imports().map_err(opt_status)?,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| with_spec_location(e.to_status(), &spec_file.name))?;
+    Ok(FrontendResult::single(solved.id).with_metadata("containerimage.config", lowered.config.to_json()))
+}
+
+/// The spec as read from the client.
+pub(crate) struct SpecFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// Solves the `dockerfile` local source and reads the spec from it.
+pub(crate) async fn read_spec(client: &Client, opts: &FrontendOpts) -> Result<SpecFile, pb::Status> {
+    let explicit = opts.get("filename").filter(|f| !f.is_empty() && *f != ".");
+    let candidates: Vec<String> = match explicit {
+        Some(f) => vec![f.to_string()],
+        None => DEFAULT_FILENAMES.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut follow: Vec<String> = Vec::new();
+    for c in &candidates {
+        follow.push(c.clone());
+        follow.push(format!("{c}.dockerignore"));
+    }
+    let key = opts.dockerfile_key();
+    let local = llb::local(
+        key,
+        llb::LocalOpts {
+            session_id: Some(opts.session_id_for(key).to_string()).filter(|s| !s.is_empty()),
+            follow_paths: follow,
+            shared_key_hint: Some(key.to_string()),
+            ..Default::default()
+        },
+        OpMeta::named(format!("[internal] load build definition from {}", candidates[0])),
+    )
+    .map_err(|e| errors::status(code::INVALID_ARGUMENT, e.to_string()))?;
+    let solved = client
+        .solve(SolveParams { definition: llb::encode(&llb::marshal(&local)), ..Default::default() })
+        .await
+        .map_err(gateway_status)?;
+    let mut last_err = None;
+    for name in &candidates {
+        match client.read_file(&solved.id, name, None).await {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| errors::status(code::INVALID_ARGUMENT, format!("{name} is not UTF-8 text")))?;
+                return Ok(SpecFile { name: name.clone(), text });
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let detail = last_err.map(|e| e.to_string()).unwrap_or_default();
+    Err(errors::status(code::NOT_FOUND, format!("cannot read the build spec ({}): {detail}", candidates.join(" or "))))
+}
+
+/// The context's `.dockerignore` patterns (none when it has no such file).
+async fn read_dockerignore(client: &Client, opts: &FrontendOpts) -> Vec<String> {
+    let ctx = opts.context_key();
+    let local = llb::local(
+        ctx,
+        llb::LocalOpts {
+            session_id: Some(opts.session_id_for(ctx).to_string()).filter(|s| !s.is_empty()),
+            follow_paths: vec![".dockerignore".into()],
+            shared_key_hint: Some(format!("{ctx}-.dockerignore")),
+            ..Default::default()
+        },
+        OpMeta::named("[internal] load .dockerignore"),
+    );
+    let Ok(local) = local else { return Vec::new() };
+    let Ok(solved) = client.solve(SolveParams { definition: llb::encode(&llb::marshal(&local)), ..Default::default() }).await else {
+        return Vec::new();
+    };
+    match client.read_file(&solved.id, ".dockerignore", None).await {
+        Ok(bytes) => parse_dockerignore(&String::from_utf8_lossy(&bytes)),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Parses `.dockerignore` as Docker does: comments and blank lines skipped, paths cleaned.
+pub fn parse_dockerignore(text: &str) -> Vec<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (neg, pat) = match line.strip_prefix('!') {
+            Some(p) => ("!", p.trim()),
+            None => ("", line),
+        };
+        let cleaned = clean(pat);
+        let cleaned = cleaned.strip_prefix('/').unwrap_or(&cleaned).to_string();
+        if !cleaned.is_empty() {
+            out.push(format!("{neg}{cleaned}"));
+        }
+    }
+    out
+}
+
+/// `filepath.Clean` for a pattern: folds `.`, `..` and repeated slashes.
+fn clean(p: &str) -> String {
+    let abs = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !abs {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let joined = parts.join("/");
+    match (abs, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+fn gateway_platform(p: &Platform) -> pb::Platform {
+    pb::Platform {
+        architecture: p.architecture.clone(),
+        os: p.os.clone(),
+        variant: p.variant.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// A status for spec errors: every diagnostic as a `file:line:col` line, each with its source
+/// range attached so BuildKit clients print the snippet.
+pub(crate) fn diagnostics_status(d: &Diagnostics) -> pb::Status {
+    let errors: Vec<_> = d.errors().collect();
+    let message = errors.iter().map(|e| d.line_of(e)).collect::<Vec<_>>().join("\n");
+    let sources: Vec<ErrorSource> = errors
+        .iter()
+        .filter_map(|e| {
+            let span = e.span?;
+            let s = d.file.position(span.start);
+            let end = d.file.position(span.end.max(span.start));
+            Some(ErrorSource::yaml(
+                d.file.name.clone(),
+                d.file.text.as_bytes().to_vec(),
+                (s.line as i32, s.column as i32),
+                (end.line as i32, end.column as i32),
+            ))
+        })
+        .collect();
+    errors::spec_error(message, &sources)
+}
+
+/// Prefixes a failed solve's message with the spec location BuildKit attached to it
+/// (from our source map), so every client shows `decant.yaml:LINE`, old ones too.
+fn with_spec_location(mut status: pb::Status, spec_name: &str) -> pb::Status {
+    let line = status.details.iter().find_map(|d| {
+        if d.type_url != errors::SOURCE_TYPE_URL {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&d.value).ok()?;
+        let range = v.get("ranges")?.get(0)?;
+        let start = range.get("start").or_else(|| range.get("Start"))?;
+        start.get("line").or_else(|| start.get("Line"))?.as_i64()
+    });
+    if let Some(line) = line {
+        status.message = format!("{spec_name}:{line}: {}", status.message);
+    }
+    status
 }

@@ -1,0 +1,180 @@
+//! Subrequests (`requestid`): answers about the spec instead of a build, so that
+//! `docker buildx build --call targets|outline|check` work.
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use super::errors::{self};
+use super::frontend::{diagnostics_status, read_spec, SpecFile};
+use super::{pb, Client, FrontendOpts, FrontendResult};
+use crate::diag::{Diagnostic, SourceFile, Span};
+use crate::plan::{BuildOptions, Mount, StepKind};
+use crate::spec::{self, Spec};
+use crate::{lint, plan};
+
+const DESCRIBE: &str = "frontend.subrequests.describe";
+const OUTLINE: &str = "frontend.outline";
+const TARGETS: &str = "frontend.targets";
+const LINT: &str = "frontend.lint";
+
+/// Answers subrequest `id`.
+pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Result<FrontendResult, pb::Status> {
+    match id {
+        DESCRIBE => Ok(describe()),
+        OUTLINE | TARGETS | LINT => {
+            let file = read_spec(client, opts).await?;
+            match id {
+                TARGETS => {
+                    let spec = spec::parse_spec(&file.name, &file.text).map_err(|d| diagnostics_status(&d))?;
+                    Ok(targets(&spec))
+                }
+                OUTLINE => {
+                    let spec = spec::parse_spec(&file.name, &file.text).map_err(|d| diagnostics_status(&d))?;
+                    let bopts = BuildOptions { target: opts.target().filter(|t| !t.is_empty()).map(str::to_string), build_args: opts.build_args(), ..Default::default() };
+                    let p = plan::resolve(&spec, &bopts).map_err(|d| diagnostics_status(&d))?;
+                    Ok(outline(&spec, &p))
+                }
+                _ => Ok(lint_result(&file)),
+            }
+        }
+        other => Err(errors::unsupported_subrequest(other)),
+    }
+}
+
+fn result(json_value: Value, text: String) -> FrontendResult {
+    FrontendResult::metadata_only()
+        .with_metadata("result.json", serde_json::to_vec(&json_value).unwrap_or_default())
+        .with_metadata("result.txt", text)
+        .with_metadata("version", "1.0.0")
+}
+
+fn describe() -> FrontendResult {
+    let reqs = [
+        (DESCRIBE, "List the subrequests this frontend answers"),
+        (OUTLINE, "List the args, secrets, SSH sockets and caches a build uses"),
+        (TARGETS, "List the stages of the spec"),
+        (LINT, "Check the spec and report warnings"),
+    ];
+    let list: Vec<Value> = reqs
+        .iter()
+        .map(|(name, desc)| {
+            json!({"name": name, "version": "1.0.0", "type": "rpc", "description": desc, "opts": [{"name": "target", "description": "the stage to describe"}], "metadata": [{"name": "result.json"}, {"name": "result.txt"}]})
+        })
+        .collect();
+    let text = reqs.iter().map(|(n, d)| format!("{n:<32}{d}\n")).collect::<String>();
+    result(Value::Array(list), format!("NAME{:<28}DESCRIPTION\n{text}", ""))
+}
+
+fn location(file: &SourceFile, span: Span) -> Value {
+    let s = file.position(span.start);
+    let e = file.position(span.end);
+    json!({"sourceIndex": 0, "ranges": [{"start": {"line": s.line, "character": s.column}, "end": {"line": e.line, "character": e.column}}]})
+}
+
+fn sources(file: &SourceFile) -> Value {
+    json!([base64::engine::general_purpose::STANDARD.encode(file.text.as_bytes())])
+}
+
+fn targets(spec: &Spec) -> FrontendResult {
+    let last = spec.stages.len().saturating_sub(1);
+    let mut text = String::from("TARGET\tDESCRIPTION\n");
+    let list: Vec<Value> = spec
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let desc = s.description.as_ref().map(|d| d.value.clone()).unwrap_or_default();
+            text.push_str(&format!("{}{}\t{desc}\n", s.name.value, if i == last { " (default)" } else { "" }));
+            let mut t = json!({"name": s.name.value, "location": location(&spec.file, s.name.span)});
+            if i == last {
+                t["default"] = json!(true);
+            }
+            if !desc.is_empty() {
+                t["description"] = json!(desc);
+            }
+            if let Some(from) = &s.from {
+                t["base"] = json!(from.value);
+            }
+            t
+        })
+        .collect();
+    result(json!({"targets": list, "sources": sources(&spec.file)}), text)
+}
+
+fn outline(spec: &Spec, p: &plan::Plan) -> FrontendResult {
+    let mut text = String::from("BUILD ARG\tVALUE\tDESCRIPTION\n");
+    let args: Vec<Value> = spec
+        .args
+        .iter()
+        .map(|a| {
+            let value = p.args.get(&a.name.value).cloned().unwrap_or_default();
+            let desc = a.description.as_ref().map(|d| d.value.clone()).unwrap_or_default();
+            text.push_str(&format!("{}\t{value}\t{desc}\n", a.name.value));
+            let mut v = json!({"name": a.name.value, "value": value, "location": location(&spec.file, a.name.span)});
+            if !desc.is_empty() {
+                v["description"] = json!(desc);
+            }
+            v
+        })
+        .collect();
+    let (mut secrets, mut ssh, mut caches) = (Vec::new(), Vec::new(), Vec::new());
+    for stage in &p.stages {
+        for step in &stage.steps {
+            let StepKind::Run(run) = &step.kind else { continue };
+            let loc = location(&spec.file, step.span);
+            for m in &run.mounts {
+                match m {
+                    Mount::Secret { id, required, .. } => secrets.push(json!({"name": id, "required": required, "location": loc})),
+                    Mount::Ssh { id, required, .. } => ssh.push(json!({"name": id, "required": required, "location": loc})),
+                    Mount::Cache { id, .. } => caches.push(json!({"ID": id, "location": loc})),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let value = json!({"name": p.target, "args": args, "secrets": secrets, "ssh": ssh, "cache": caches, "sources": sources(&spec.file)});
+    result(value, text)
+}
+
+fn lint_result(file: &SpecFile) -> FrontendResult {
+    let source = SourceFile::new(file.name.clone(), file.text.clone());
+    let warning = |d: &Diagnostic| {
+        let rule = d.rule.unwrap_or("");
+        let description = lint::RULES.iter().find(|(r, _)| *r == rule).map(|(_, d)| *d).unwrap_or("");
+        let mut w = json!({"ruleName": rule, "description": description, "detail": d.message});
+        if let Some(span) = d.span {
+            w["location"] = location(&source, span);
+        }
+        w
+    };
+    let (warnings, build_error) = match spec::parse_spec(&file.name, &file.text) {
+        Ok(s) => {
+            let w: Vec<Value> = lint::lint(&s).iter().map(warning).collect();
+            let err = plan::resolve(&s, &BuildOptions::default()).err().map(|d| {
+                let first = d.errors().next().cloned();
+                json!({"message": d.summary(), "location": first.and_then(|f| f.span).map(|sp| location(&source, sp))})
+            });
+            (w, err)
+        }
+        Err(d) => {
+            let first = d.errors().next().cloned();
+            (Vec::new(), Some(json!({"message": d.summary(), "location": first.and_then(|f| f.span).map(|sp| location(&source, sp))})))
+        }
+    };
+    let mut text = String::new();
+    for w in &warnings {
+        text.push_str(&format!("{}: {}\n", w["ruleName"].as_str().unwrap_or(""), w["detail"].as_str().unwrap_or("")));
+    }
+    if let Some(e) = &build_error {
+        text.push_str(&format!("error: {}\n", e["message"].as_str().unwrap_or("")));
+    }
+    if text.is_empty() {
+        text.push_str("Check complete, no warnings found.\n");
+    }
+    let status = if warnings.is_empty() && build_error.is_none() { "0" } else { "1" };
+    let mut value = json!({"warnings": warnings, "sources": [{"filename": file.name, "data": base64::engine::general_purpose::STANDARD.encode(file.text.as_bytes()), "language": "yaml"}]});
+    if let Some(e) = build_error {
+        value["buildError"] = e;
+    }
+    result(value, text).with_metadata("result.statuscode", status)
+}
