@@ -47,8 +47,17 @@ e2e_install_packages() {
     if [ "${#missing[@]}" -gt 0 ]; then
         e2e_log "installing: ${missing[*]}"
         [ "$(id -u)" = 0 ] || e2e_die "need root to apt-get install ${missing[*]}" || return 1
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || return 1
+        # Keep apt from starting a system-wide dockerd/containerd: we run our own, and touch no other.
+        local policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            policy=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+        fi
+        local rc=0
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=1
+        [ -z "$policy" ] || rm -f "$policy"
+        [ "$rc" = 0 ] || return 1
     fi
     # Never let anything pick up /usr/local/bin/docker (a newer client without BuildKit support here).
     [ -x "$E2E_DOCKER" ] || e2e_die "$E2E_DOCKER missing"
@@ -160,9 +169,10 @@ e2e_busybox_tar() {
     local out="$DECANT_E2E_BUSYBOX_TAR" dir
     mkdir -p "$DECANT_E2E_CACHE"
     dir="$(mktemp -d)"
-    (
-        set -e
-        chmod 755 "$dir" # becomes the image's /: mktemp's 0700 would lock out non-root users
+    # A separate bash: `set -e` inside a ( subshell ) that is followed by `||` would be ignored.
+    bash -euo pipefail -c '
+        dir="$1" out="$2"
+        chmod 755 "$dir" # becomes the image root: mktemp 0700 would lock out non-root users
         cd "$dir"
         mkdir -p bin sbin usr/bin usr/sbin etc root tmp var/tmp proc sys dev home
         chmod 1777 tmp var/tmp
@@ -173,10 +183,11 @@ e2e_busybox_tar() {
             ln -sf /bin/busybox "$a"
         done
         [ -e bin/sh ] || ln -s busybox bin/sh
-        printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >etc/passwd
-        printf 'root:x:0:\nnogroup:x:65534:\n' >etc/group
+        for t in sh sleep cat echo wget env ls id; do [ -e "bin/$t" ] || [ -e "usr/bin/$t" ] || { echo "busybox lacks $t" >&2; exit 1; }; done
+        printf "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" >etc/passwd
+        printf "root:x:0:\nnogroup:x:65534:\n" >etc/group
         tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$out.tmp" .
-    ) || { rm -rf "$dir"; return 1; }
+    ' _ "$dir" "$out" || { rm -rf "$dir"; return 1; }
     rm -rf "$dir"
     if [ -f "$out" ] && cmp -s "$out" "$out.tmp"; then rm -f "$out.tmp"; else mv "$out.tmp" "$out"; fi
 }
@@ -195,7 +206,7 @@ e2e_debian_mirror() {
 
 # Debian $SUITE minbase + gcc + libc6-dev, built with debootstrap once and cached as a tarball.
 e2e_debian_gcc_tar() {
-    local out="$DECANT_E2E_CACHE/debian-gcc-$DECANT_E2E_SUITE.tar"
+    local out="$DECANT_E2E_CACHE/debian-gcc-$DECANT_E2E_SUITE-v1.tar"
     if [ -s "$out" ]; then return 0; fi
     mkdir -p "$DECANT_E2E_CACHE"
     local dir mirror t0
@@ -234,7 +245,7 @@ e2e_images() {
         'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'ENV FOO=bar' \
         'WORKDIR /srv' 'CMD ["/bin/sh"]' || return 1
     e2e_debian_gcc_tar || return 1
-    e2e_import debian-gcc:local "$DECANT_E2E_CACHE/debian-gcc-$DECANT_E2E_SUITE.tar" \
+    e2e_import debian-gcc:local "$DECANT_E2E_CACHE/debian-gcc-$DECANT_E2E_SUITE-v1.tar" \
         'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'ENV LANG=C.UTF-8' \
         'CMD ["/bin/bash"]' || return 1
 }
@@ -260,7 +271,13 @@ e2e_frontend() {
 }
 
 # Drop BuildKit's cache (images stay) so every run starts from the same state.
-e2e_prune_cache() { "$E2E_DOCKER" builder prune -af >/dev/null; }
+# Also drop images that e2e runs killed before their cleanup left behind.
+e2e_prune_cache() {
+    local stale
+    stale="$("$E2E_DOCKER" images -q 'decant-e2e/*' | sort -u)" || return 1
+    [ -z "$stale" ] || "$E2E_DOCKER" rmi -f $stale >/dev/null || true
+    "$E2E_DOCKER" builder prune -af >/dev/null
+}
 
 e2e_setup() {
     e2e_install_packages || return 1
