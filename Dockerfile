@@ -29,7 +29,7 @@ RUN case "$TARGETARCH" in \
 COPY Cargo.toml Cargo.lock ./
 COPY frontend ./frontend
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    --mount=type=cache,target=/src/target,id=decant-target-$TARGETARCH,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
     set -eu; t="$(cat /rust-target)"; \
     RUSTFLAGS='-C linker=rust-lld -C linker-flavor=ld.lld -C target-feature=+crt-static' \
       cargo build --release --locked --target "$t" -p decant; \

@@ -544,6 +544,65 @@ fn base_image_env_and_workdir_are_inherited() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Step kinds and options (the spec format, beyond the seed scenario)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn step_kinds_options_scratch_and_stage_copies() {
+    let mut images = Images::new("steps");
+    let tag = images.tag("img");
+    let ctx = Context::new(&[("a.txt", "A\n"), ("b.txt", "B\n")]);
+    let s = spec(
+        r#"stages:
+  files:
+    from: scratch
+    steps:
+      - copy: [a.txt, b.txt]
+        to: /data/
+  gen:
+    from: busybox:local
+    workdir: /w
+    steps:
+      - run: echo gen > out.txt
+  app:
+    from: busybox:local
+    steps:
+      - copy: /data/
+        from: files
+        to: /data/
+      - copy: out.txt
+        from: gen
+        to: /gen.txt
+      - run: [/bin/sh, -c, "echo exec-form > /exec.txt"]
+      - run: echo "$EXTRA $(pwd) $(id -u)" > /tmp/opts.txt
+        env: { EXTRA: x1 }
+        workdir: /tmp
+        user: "65534"
+      - run: echo "after $(id -u) $(pwd) [$EXTRA]" > /after.txt
+      - env: { K: V }
+      - workdir: /app
+      - user: "1000"
+      - run: echo "$K $(pwd) $(id -u)" > /tmp/last.txt
+    entrypoint: [/bin/sh, -c]
+    cmd: ["cat /data/a.txt /data/b.txt /gen.txt /exec.txt /tmp/opts.txt /after.txt /tmp/last.txt"]
+"#,
+    );
+    build(&ctx, &s, &tag, &[]).expect_ok("step kinds build");
+    assert_eq!(
+        run(&[&tag]),
+        "A\nB\ngen\nexec-form\nx1 /tmp 65534\nafter 0 / []\nV /app 1000\n",
+        "step options apply to their step only; env/workdir/user steps apply to later steps"
+    );
+    let cfg = config(&tag);
+    let env = env_list(&cfg);
+    assert!(env.contains(&"K=V".to_string()) && !env.iter().any(|e| e.starts_with("EXTRA=")), "{env:?}");
+    assert_eq!(cfg["WorkingDir"], "/app");
+    assert_eq!(cfg["User"], "1000", "a user step, Dockerfile-like, is the image's user");
+    assert_eq!(strs(&cfg["Entrypoint"]), ["/bin/sh", "-c"]);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 3. Caching
 // ---------------------------------------------------------------------------------------------
 

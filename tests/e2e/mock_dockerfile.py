@@ -9,6 +9,7 @@ reference for decant's semantics; error positions (decant.yaml:LINE) cannot be m
 usage: mock_dockerfile.py decant.yaml > Dockerfile
 """
 import json
+import shlex
 import sys
 
 import yaml
@@ -25,32 +26,50 @@ def as_list(v):
 def main(path):
     spec = yaml.safe_load(open(path))
     out = []
+    workdirs = {}
     args = spec.get("args") or {}
     for k, v in args.items():
         out.append(f"ARG {k}={q(v)}")
     for name, st in (spec.get("stages") or {}).items():
         out.append(f"FROM {st['from']} AS {name}")
+        user = "0"  # mock only: the base image's user is not known here
+        workdirs[name] = workdirs.get(st["from"], "/")
         for k in args:
             out.append(f"ARG {k}")
         if "workdir" in st:
             out.append(f"WORKDIR {st['workdir']}")
+            workdirs[name] = st["workdir"]
         for k, v in (st.get("env") or {}).items():
             out.append(f"ENV {k}={q(v)}")
         for step in st.get("steps") or []:
             if "run" in step:
                 r = step["run"]
-                out.append("RUN " + (json.dumps(r) if isinstance(r, list) else r))
+                if isinstance(r, list):
+                    out.append("RUN " + json.dumps(r))
+                    continue
+                pre = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in (step.get("env") or {}).items())
+                if "workdir" in step:
+                    pre += f"cd {shlex.quote(step['workdir'])}; "
+                if "user" in step:
+                    out.append(f"USER {step['user']}")
+                out.append("RUN " + pre + r)
+                if "user" in step:
+                    out.append(f"USER {user}")
             elif "copy" in step:
                 frm = f"--from={step['from']} " if "from" in step else ""
                 srcs = as_list(step["copy"])
+                if step.get("from") in workdirs:  # decant: relative to that stage's workdir
+                    srcs = [x if x.startswith("/") else workdirs[step["from"]].rstrip("/") + "/" + x for x in srcs]
                 out.append(f"COPY {frm}{json.dumps(srcs + [step.get('to', './')])}")
             elif "env" in step:
                 for k, v in step["env"].items():
                     out.append(f"ENV {k}={q(v)}")
             elif "workdir" in step:
                 out.append(f"WORKDIR {step['workdir']}")
+                workdirs[name] = step["workdir"]
             elif "user" in step:
-                out.append(f"USER {step['user']}")
+                user = step["user"]
+                out.append(f"USER {user}")
         if "expose" in st:
             out.append("EXPOSE " + " ".join(str(p) for p in st["expose"]))
         if "healthcheck" in st:
