@@ -146,7 +146,10 @@ impl<'a> Lowerer<'a> {
 
     /// Op metadata: a progress name, the source location, and the stage's cache policy.
     fn meta(&self, stage: &Stage, name: String, span: Span) -> OpMeta {
-        let mut meta = OpMeta::named(name);
+        // The spec location in the name too: clients that print no source snippets (Docker
+        // 20.10) still show which line failed.
+        let line = self.plan.file.position(span.start).line;
+        let mut meta = OpMeta::named(format!("{name} ({}:{line})", self.plan.file.name));
         meta.ignore_cache = self.inputs.no_cache.applies(&stage.name);
         meta.location = Some(llb::SourceLocation { file: self.file.clone(), ranges: vec![range(&self.plan.file, span)] });
         meta
