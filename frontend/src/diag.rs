@@ -229,12 +229,8 @@ fn render_one(renderer: &Renderer, file: &SourceFile, d: &Diagnostic) -> String 
     let mut group = Group::with_title(title);
     if let Some(span) = d.span {
         let mut range = span.range();
-        if range.end > file.text.len() {
-            range.end = file.text.len();
-        }
-        if range.start > range.end {
-            range.start = range.end;
-        }
+        range.end = floor_char_boundary(&file.text, range.end);
+        range.start = floor_char_boundary(&file.text, range.start.min(range.end));
         let mut ann = AnnotationKind::Primary.span(range);
         if let Some(label) = &d.label {
             ann = ann.label(label.as_str());
@@ -248,6 +244,15 @@ fn render_one(renderer: &Renderer, file: &SourceFile, d: &Diagnostic) -> String 
         report.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
     }
     renderer.render(&report).to_string()
+}
+
+/// The largest char boundary of `text` at or before `i`.
+fn floor_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 impl fmt::Display for Diagnostics {

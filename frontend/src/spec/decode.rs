@@ -101,7 +101,7 @@ impl Decoder {
             }
         };
         let start = self.file.offset(marker.line(), marker.column());
-        let end = (start + 1).min(self.file.text.len());
+        let end = start + self.file.text[start..].chars().next().map_or(0, char::len_utf8);
         Diagnostic::error(Span { start, end }, message)
     }
 
@@ -411,7 +411,14 @@ impl Decoder {
             self.diags.push(diag);
             return None;
         };
-        let kinds: Vec<&MarkedScalarNode> = map.keys().filter(|k| STEP_KINDS.contains(&k.as_str())).collect();
+        // `run` and `copy` take options named like the other kinds (`env`, `workdir`, `user`):
+        // when one of them is present, it is the kind.
+        let primary: Vec<&MarkedScalarNode> = map.keys().filter(|k| matches!(k.as_str(), "run" | "copy")).collect();
+        let kinds: Vec<&MarkedScalarNode> = if primary.is_empty() {
+            map.keys().filter(|k| STEP_KINDS.contains(&k.as_str())).collect()
+        } else {
+            primary
+        };
         let (key, value) = match kinds.as_slice() {
             [one] => (*one, map.get_node(one.as_str())?),
             [] => {
