@@ -11,14 +11,18 @@
 #
 # Everything here is off the network except apt (package installs and debootstrap from Debian's mirror).
 
+E2E_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# One daemon per checkout (CI's fresh clone, each worktree): they never share an image store or a
+# frontend tag. The base-image tarballs are shared by all.
+E2E_KEY="$(printf '%s' "$E2E_REPO" | sha256sum | cut -c1-8)"
+
 # Paths (overridable). The socket path must stay short (unix socket paths are limited to 108 bytes).
-: "${DECANT_E2E_CACHE:=/var/cache/decant-e2e}"  # debootstrap tarball: survives between runs
-: "${DECANT_E2E_ROOT:=/var/lib/decant-e2e}"     # dockerd --data-root (images survive between runs)
-: "${DECANT_E2E_RUN:=/run/decant-e2e}"          # socket, pidfile, exec-root, daemon log
+: "${DECANT_E2E_CACHE:=/var/cache/decant-e2e}"        # base-image tarballs: survive between runs
+: "${DECANT_E2E_ROOT:=/var/lib/decant-e2e/$E2E_KEY}"  # data-root and import stamps (images survive)
+: "${DECANT_E2E_RUN:=/run/decant-e2e/$E2E_KEY}"       # socket, pidfile, exec-root, daemon log
 : "${DECANT_E2E_SUITE:=bookworm}"
 : "${DECANT_FRONTEND_IMAGE:=decant/frontend:dev}"
 
-E2E_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 E2E_DOCKER=/usr/bin/docker                       # Debian's client: the only one with BuildKit here
 E2E_SOCK="$DECANT_E2E_RUN/docker.sock"
 E2E_PIDFILE="$DECANT_E2E_RUN/docker.pid"
@@ -187,9 +191,9 @@ e2e_busybox_tar() {
         printf "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" >etc/passwd
         printf "root:x:0:\nnogroup:x:65534:\n" >etc/group
         tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$out.tmp" .
-    ' _ "$dir" "$out" || { rm -rf "$dir"; return 1; }
+    ' _ "$dir" "$out.$$" || { rm -rf "$dir"; return 1; }
     rm -rf "$dir"
-    if [ -f "$out" ] && cmp -s "$out" "$out.tmp"; then rm -f "$out.tmp"; else mv "$out.tmp" "$out"; fi
+    if [ -f "$out" ] && cmp -s "$out" "$out.$$.tmp"; then rm -f "$out.$$.tmp"; else mv "$out.$$.tmp" "$out"; fi
 }
 
 e2e_debian_mirror() {
@@ -223,7 +227,7 @@ e2e_debian_gcc_tar() {
     fi
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/var/log/* 2>/dev/null || true
     e2e_cleanup_rootfs "$dir" keep
-    tar -C "$dir" --numeric-owner --xattrs -cf "$out.tmp" . && mv "$out.tmp" "$out"
+    tar -C "$dir" --numeric-owner --xattrs -cf "$out.$$.tmp" . && mv "$out.$$.tmp" "$out"
     e2e_cleanup_rootfs "$dir"
     e2e_log "debootstrap + tar took $(( $(date +%s) - t0 ))s; $(du -h "$out" | cut -f1) tarball"
     echo "$(( $(date +%s) - t0 ))" >"$DECANT_E2E_CACHE/debootstrap.seconds"
