@@ -79,23 +79,79 @@ async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResul
         .build_platform()
         .and_then(|p| Platform::parse(&p.id()).ok())
         .unwrap_or_default();
-    let platforms = opts.platforms().map_err(opt_status)?;
-    if platforms.len() > 1 {
-        return Err(errors::status(code::UNIMPLEMENTED, "decant builds one platform at a time: pass a single --platform"));
+    let mut targets = Vec::new();
+    for p in opts.platforms().map_err(opt_status)? {
+        targets.push(Platform::parse(&p.id()).map_err(|e| errors::status(code::INVALID_ARGUMENT, e))?);
     }
-    let target_platform = match platforms.first() {
-        Some(p) => Some(Platform::parse(&p.id()).map_err(|e| errors::status(code::INVALID_ARGUMENT, e))?),
-        None => None,
-    };
-    let build_opts = BuildOptions {
-        target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
-        build_args: opts.build_args(),
-        build_platform,
-        target_platform,
-        all_stages: false,
-    };
-    let plan = compile::plan(&spec_file.name, &spec_file.text, &build_opts).map_err(|d| diagnostics_status(&d))?;
+    let multi = targets.len() > 1 || opts.multi_platform().map_err(opt_status)?;
+    if targets.is_empty() {
+        targets.push(build_platform.clone());
+    }
 
+    // Compile every platform first (spec errors surface before anything runs), then solve them
+    // together so that BuildKit builds the platforms in parallel.
+    let mut builds = Vec::new();
+    for target in targets {
+        let build_opts = BuildOptions {
+            target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
+            build_args: opts.build_args(),
+            build_platform: build_platform.clone(),
+            target_platform: Some(target.clone()),
+            all_stages: false,
+        };
+        let plan = compile::plan(&spec_file.name, &spec_file.text, &build_opts).map_err(|d| diagnostics_status(&d))?;
+        let inputs = lower_inputs(client, opts, &caps, &plan, excludes.clone()).await?;
+        let lowered = lower::lower(&plan, &inputs).map_err(|d| diagnostics_status(&d))?;
+        let def = lowered.definition();
+        if let Some(m) = llb::missing_caps(&def, |cap| caps.has_llb(cap)).first() {
+            return Err(errors::status(
+                code::UNIMPLEMENTED,
+                format!("{m}: this BuildKit does not support LLB capability `{}`; upgrade BuildKit or drop that feature", m.cap),
+            ));
+        }
+        builds.push((target, def, lowered.config));
+    }
+    let cache_imports = opts.cache_imports().map_err(opt_status)?;
+    let mut solves = tokio::task::JoinSet::new();
+    for (i, (_, def, _)) in builds.iter().enumerate() {
+        let client = client.clone();
+        let params = SolveParams { definition: llb::encode(def), cache_imports: cache_imports.clone(), ..Default::default() };
+        solves.spawn(async move { (i, client.solve(params).await) });
+    }
+    let mut refs = vec![String::new(); builds.len()];
+    while let Some(joined) = solves.join_next().await {
+        let (i, solved) = joined.map_err(|e| errors::status(code::UNKNOWN, format!("a solve task failed: {e}")))?;
+        refs[i] = solved.map_err(|e| with_spec_location(e.to_status(), &spec_file.name))?.id;
+    }
+    if !multi {
+        let (_, _, config) = &builds[0];
+        return Ok(FrontendResult::single(refs.swap_remove(0)).with_metadata("containerimage.config", config.to_json()));
+    }
+    let mut result_refs = BTreeMap::new();
+    let mut platforms = Vec::new();
+    let mut metadata = Vec::new();
+    for ((platform, _, config), id) in builds.iter().zip(refs) {
+        let key = platform.id();
+        result_refs.insert(key.clone(), id);
+        platforms.push(serde_json::json!({"ID": key, "Platform": platform}));
+        metadata.push((format!("containerimage.config/{key}"), config.to_json()));
+    }
+    let mut result = FrontendResult::map(result_refs)
+        .with_metadata("refs.platforms", serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).unwrap_or_default());
+    for (k, v) in metadata {
+        result = result.with_metadata(k, v);
+    }
+    Ok(result)
+}
+
+/// Resolves the plan's images and gathers what lowering needs from the options and the daemon.
+async fn lower_inputs(
+    client: &Client,
+    opts: &FrontendOpts,
+    caps: &super::Caps,
+    plan: &crate::plan::Plan,
+    exclude_patterns: Vec<String>,
+) -> Result<lower::Inputs, pb::Status> {
     let resolve_mode = opts.image_resolve_mode().map_err(opt_status)?;
     let mut images = BTreeMap::new();
     for (reference, platform) in plan.images() {
@@ -112,11 +168,10 @@ async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResul
         let digest = Some(resolved.digest).filter(|d| d.starts_with("sha256:"));
         images.insert((reference, platform), BaseImage { digest, config });
     }
-
-    let inputs = lower::Inputs {
+    Ok(lower::Inputs {
         context_name: opts.context_key().to_string(),
         session_id: Some(opts.session_id_for(opts.context_key()).to_string()).filter(|s| !s.is_empty()),
-        exclude_patterns: excludes,
+        exclude_patterns,
         images,
         no_cache: match opts.no_cache() {
             NoCache::None => lower::NoCache::None,
@@ -132,25 +187,8 @@ async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResul
         extra_hosts: opts.add_hosts().map_err(opt_status)?.into_iter().map(|h| (h.host, h.ip.to_string())).collect(),
         labels: opts.labels(),
         resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
-    };
-    let lowered = lower::lower(&plan, &inputs).map_err(|d| diagnostics_status(&d))?;
-    let def = lowered.definition();
-    let missing = llb::missing_caps(&def, |cap| caps.has_llb(cap));
-    if let Some(m) = missing.first() {
-        return Err(errors::status(
-            code::UNIMPLEMENTED,
-            format!("{m}: this BuildKit does not support LLB capability `{}`; upgrade BuildKit or drop that feature", m.cap),
-        ));
-    }
-    let solved = client
-        .solve(SolveParams {
-            definition: llb::encode(&def),
-            cache_imports: opts.cache_imports().map_err(opt_status)?,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| with_spec_location(e.to_status(), &spec_file.name))?;
-    Ok(FrontendResult::single(solved.id).with_metadata("containerimage.config", lowered.config.to_json()))
+        features: lower::Features { merge_op: caps.has_llb("mergeop") },
+    })
 }
 
 /// The spec as read from the client.

@@ -62,6 +62,21 @@ pub struct Inputs {
     pub labels: BTreeMap<String, String>,
     /// `image-resolve-mode` for image sources.
     pub resolve_mode: Option<String>,
+    /// What the daemon's BuildKit can do, where decant has a fallback.
+    pub features: Features,
+}
+
+/// Optional BuildKit features with a fallback. The default is a current BuildKit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// Merge ops (BuildKit 0.10+): `copy` with `link: true` makes an independent layer.
+    pub merge_op: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features { merge_op: true }
+    }
 }
 
 impl Default for Inputs {
@@ -77,6 +92,7 @@ impl Default for Inputs {
             extra_hosts: Vec::new(),
             labels: BTreeMap::new(),
             resolve_mode: None,
+            features: Features::default(),
         }
     }
 }
@@ -112,6 +128,9 @@ pub fn lower(plan: &Plan, inputs: &Inputs) -> Result<Lowered, Diagnostics> {
     match target {
         Some(mut t) if l.diags.is_empty() => {
             t.config.config.labels.extend(inputs.labels.clone());
+            if let Some(epoch) = plan.source_date_epoch {
+                steps::stamp(&mut t.config, epoch);
+            }
             Ok(Lowered { state: t.state, config: t.config })
         }
         _ => Err(Diagnostics::new(plan.file.clone(), l.diags)),

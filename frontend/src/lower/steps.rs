@@ -167,28 +167,44 @@ impl Lowerer<'_> {
             dest.push('/');
         }
         let owner = copy.chown.as_deref().and_then(llb::Chown::parse);
-        let mut chain = llb::FileChain::on(built.state.clone());
-        for src in &copy.sources {
-            let src_path = join_path(&src_dir, src);
-            chain = chain.copy(
-                &src_state,
-                llb::Copy {
-                    src: src_path,
-                    dest: dest.clone(),
-                    owner: owner.clone(),
-                    mode: copy.chmod,
-                    follow_symlink: copy.follow_symlinks,
-                    dir_copy_contents: true,
-                    create_dest_path: true,
-                    allow_wildcard: true,
-                    allow_empty_wildcard: false,
-                    exclude_patterns: copy.exclude.clone(),
-                    ..Default::default()
-                },
-            );
+        let action = |src: String, include_patterns: Vec<String>| llb::Copy {
+            src,
+            dest: dest.clone(),
+            owner: owner.clone(),
+            mode: copy.chmod,
+            follow_symlink: copy.follow_symlinks,
+            dir_copy_contents: true,
+            create_dest_path: true,
+            allow_wildcard: true,
+            allow_empty_wildcard: false,
+            include_patterns,
+            exclude_patterns: copy.exclude.clone(),
+            ..Default::default()
+        };
+        // With `link`, the files go into an empty layer merged on top (where BuildKit can).
+        let link = copy.link && self.inputs.features.merge_op;
+        let base = if link { State::scratch() } else { built.state.clone() };
+        let mut chain = llb::FileChain::on(base);
+        if copy.parents {
+            // One copy of the source root, keeping only the named paths: their parents come along.
+            // Relative sources keep their path below the source's directory; once one source is
+            // absolute, all keep their path from `/`.
+            let absolute = copy.sources.iter().any(|s| s.starts_with('/'));
+            let (root, base) = if absolute { ("/".to_string(), src_dir.as_str()) } else { (src_dir.clone(), "/") };
+            let patterns = copy.sources.iter().map(|s| join_path(base, s).trim_start_matches('/').to_string()).collect();
+            chain = chain.copy(&src_state, action(root, patterns));
+        } else {
+            for src in &copy.sources {
+                chain = chain.copy(&src_state, action(join_path(&src_dir, src), Vec::new()));
+            }
         }
-        let meta = self.meta(stage, name, step.span);
-        Ok(chain.finish(Some(pb_platform(&stage.platform)), meta))
+        let meta = self.meta(stage, name.clone(), step.span);
+        let copied = chain.finish(Some(pb_platform(&stage.platform)), meta);
+        if !link {
+            return Ok(copied);
+        }
+        let meta = self.meta(stage, format!("{name}: link"), step.span);
+        Ok(llb::merge(vec![built.state.clone(), copied], meta))
     }
 }
 
@@ -266,6 +282,32 @@ fn shell(stage: &Stage, image: &ImageConfig) -> Vec<String> {
         .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
 }
 
+/// Sets the image's creation time, and that of the history entries decant added, to `epoch`.
+pub(super) fn stamp(image: &mut ImageConfig, epoch: i64) {
+    let created = rfc3339(epoch);
+    image.created = Some(created.clone());
+    for h in image.history.iter_mut().filter(|h| h.comment.as_deref() == Some("decant")) {
+        h.created = Some(created.clone());
+    }
+}
+
+/// `1970-01-01T00:00:00Z` for Unix seconds (UTC; proleptic Gregorian calendar).
+pub(crate) fn rfc3339(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
 fn push_history(image: &mut ImageConfig, created_by: String, empty_layer: bool) {
     image.history.push(History { created_by: Some(created_by), comment: Some("decant".into()), empty_layer, ..Default::default() });
 }
@@ -325,6 +367,14 @@ mod tests {
         assert_eq!(join_path_keep_slash("/w", "out/"), "/w/out/");
         assert_eq!(join_path_keep_slash("/w", "."), "/w/");
         assert_eq!(join_path_keep_slash("/w", "f"), "/w/f");
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
     }
 
     #[test]

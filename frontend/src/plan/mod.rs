@@ -48,6 +48,9 @@ pub struct Plan {
     pub target_platform: Platform,
     /// User-declared args and their values for this build.
     pub args: BTreeMap<String, String>,
+    /// `SOURCE_DATE_EPOCH` (a build arg): the creation time of the image, in Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_date_epoch: Option<i64>,
     /// Stages needed by the target, dependencies before dependents, ties in document order.
     pub stages: Vec<Stage>,
 }
@@ -263,7 +266,20 @@ impl Resolver {
             None => stages.last()?.name.clone(),
         };
         let stages = if opts.all_stages { stages } else { order_needed(stages, &target) };
+        let source_date_epoch = match opts.build_args.get("SOURCE_DATE_EPOCH").map(|v| v.trim()) {
+            None | Some("") => None,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n >= 0 => Some(n),
+                _ => {
+                    let mut d = Diagnostic::error(Span::default(), format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds"));
+                    d.span = None;
+                    self.diags.push(d);
+                    return None;
+                }
+            },
+        };
         Some(Plan {
+            source_date_epoch,
             file: self.file.clone(),
             target,
             build_platform: opts.build_platform.clone(),

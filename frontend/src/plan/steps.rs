@@ -149,6 +149,10 @@ pub struct Copy {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
     pub follow_symlinks: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub link: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub parents: bool,
 }
 
 const MOUNT_OPTIONS: &[(&str, &[&str])] = &[
@@ -261,9 +265,15 @@ impl Resolver {
             }
         }
         let chown = c.chown.as_ref().and_then(|o| self.text(o));
+        let link = c.link.as_ref().is_some_and(|l| l.value);
         if let (Some(o), Some(raw)) = (&chown, &c.chown) {
             if o.is_empty() || o.split(':').count() > 2 || o.split(':').any(str::is_empty) {
                 self.error(raw.span, format!("`{o}` is not an owner (user, user:group, uid or uid:gid)"));
+            } else if link && o.split(':').any(|p| p.parse::<u32>().is_err()) {
+                self.diags.push(
+                    Diagnostic::error(raw.span, format!("`link: true` copies into an empty layer, where the name in `{o}` cannot be looked up"))
+                        .help("use numeric ids, e.g. `chown: \"1000:1000\"`"),
+                );
             }
         }
         Some(Copy {
@@ -274,6 +284,8 @@ impl Resolver {
             chmod: c.chmod.as_ref().and_then(|m| self.parsed(m, values::parse_mode)),
             exclude: c.exclude.iter().filter_map(|e| self.text(e)).collect(),
             follow_symlinks: c.follow_symlinks.as_ref().is_none_or(|f| f.value),
+            link,
+            parents: c.parents.as_ref().is_some_and(|p| p.value),
         })
     }
 

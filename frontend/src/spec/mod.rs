@@ -171,4 +171,8 @@ pub struct Copy {
     pub chmod: Option<Sp<String>>,
     pub exclude: Vec<Sp<String>>,
     pub follow_symlinks: Option<Sp<bool>>,
+    /// Copy into an independent layer (a merge op where BuildKit has one).
+    pub link: Option<Sp<bool>>,
+    /// Keep each source's path below the destination (like `COPY --parents`).
+    pub parents: Option<Sp<bool>>,
 }
