@@ -1,0 +1,3 @@
+module example.invalid/go-server
+
+go 1.23
