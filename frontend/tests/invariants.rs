@@ -442,10 +442,8 @@ fn mutated_ascii_specs_never_panic() {
     assert_no_panics(runs, failures);
 }
 
-/// The same with arbitrary bytes. BUG: a YAML syntax error located at a multi-byte character
-/// makes `Diagnostics::render` panic (see `known_bugs.rs`); un-ignore when fixed.
+/// The same with arbitrary bytes (a YAML error at a multi-byte character once panicked the renderer).
 #[test]
-#[ignore = "BUG: render panics on a YAML error at a multi-byte character (spec/decode.rs:104, diag.rs render_one); see known_bugs.rs"]
 fn mutated_specs_with_any_bytes_never_panic() {
     let specs = fuzz_specs();
     let mut rng = Rng(0x5eed_decafbad);

@@ -1,9 +1,4 @@
-//! Minimal reproductions of compiler bugs found while writing the tests. Each is `#[ignore]`d
-//! (so the suite stays green) and fails when run:
-//!
-//!     CARGO_TARGET_DIR=/work/target-shared cargo test -p decant --test known_bugs -- --ignored
-//!
-//! When a bug is fixed, remove its `#[ignore]` (and the workaround noted next to it).
+//! Regression tests for compiler bugs found while writing the test suite (all fixed).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -17,7 +12,6 @@ use decant::plan::BuildOptions;
 /// keys are its options. Workaround in examples/c-hello and examples/go-server: stage-level
 /// `workdir:`/`env:` instead of per-run options.
 #[test]
-#[ignore = "BUG: run options env/workdir/user are rejected as a second step kind (spec/decode.rs:414)"]
 fn run_step_accepts_its_env_workdir_and_user_options() {
     let text = r#"# syntax=decant/frontend:dev
 args:
@@ -48,7 +42,6 @@ stages:
 /// covers the whole character (`start + ch.len_utf8()`), and `render_one` clamps spans to
 /// char boundaries as it already clamps them to the text's length.
 #[test]
-#[ignore = "BUG: Diagnostics::render panics on a YAML error at a multi-byte character (spec/decode.rs:104)"]
 fn yaml_error_at_multibyte_character_renders() {
     let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: alpine:3.20\n    cmd: [a, b]é\n";
     let d = compile::plan("decant.yaml", text, &BuildOptions::default()).expect_err("invalid YAML");
