@@ -76,6 +76,12 @@ pub fn main() -> ExitCode {
     if std::env::args().len() == 1 && std::env::var_os("BUILDKIT_SESSION_ID").is_some() {
         return crate::gateway::frontend::main();
     }
+    // Like other command-line tools, end quietly when the reader of our output goes away
+    // (`decant llb --json | head`).
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,

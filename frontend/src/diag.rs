@@ -158,7 +158,9 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    pub fn new(file: Arc<SourceFile>, items: Vec<Diagnostic>) -> Self {
+    /// Diagnostics in the order of the file (those without a place first).
+    pub fn new(file: Arc<SourceFile>, mut items: Vec<Diagnostic>) -> Self {
+        items.sort_by_key(|d| d.span.map(|s| (s.start, s.end)));
         Diagnostics { file, items }
     }
 

@@ -232,7 +232,9 @@ impl Resolver {
         self.args = Args::builtin(&opts.build_platform, &target_platform);
         self.declare_args(spec, opts);
 
-        let names: Vec<&str> = spec.stages.iter().map(|s| s.name.value.as_str()).collect();
+        // Sorted, for binary search: specs can have thousands of stages.
+        let mut names: Vec<&str> = spec.stages.iter().map(|s| s.name.value.as_str()).collect();
+        names.sort_unstable();
         for stage in &spec.stages {
             self.check_stage_name(&stage.name);
         }
@@ -330,7 +332,7 @@ impl Resolver {
         if value == "scratch" {
             return Some(Source::Scratch);
         }
-        if names.contains(&value.as_str()) {
+        if names.binary_search(&value.as_str()).is_ok() {
             if value == this {
                 self.error(raw.span, format!("stage `{this}` cannot use itself"));
                 return None;
@@ -516,45 +518,42 @@ impl Resolver {
     }
 
     fn check_cycles(&mut self, stages: &[Stage]) {
-        let by_name: BTreeMap<&str, &Stage> = stages.iter().map(|s| (s.name.as_str(), s)).collect();
-        // Depth-first search with colours; report each cycle once, at its first stage.
-        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
-        fn visit<'a>(
-            name: &'a str,
-            by_name: &BTreeMap<&'a str, &'a Stage>,
-            state: &mut BTreeMap<&'a str, u8>,
-            path: &mut Vec<&'a str>,
-        ) -> Option<Vec<&'a str>> {
-            match state.get(name) {
-                Some(1) => {
-                    let start = path.iter().position(|n| *n == name).unwrap_or(0);
-                    let mut cycle = path[start..].to_vec();
-                    cycle.push(name);
-                    return Some(cycle);
-                }
-                Some(_) => return None,
-                None => {}
+        let index: BTreeMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+        let deps: Vec<Vec<usize>> = stages
+            .iter()
+            .map(|s| s.depends_on.iter().filter_map(|d| index.get(d.as_str()).copied()).collect())
+            .collect();
+        // Iterative depth-first search with colours (0 new, 1 on the path, 2 done), so deep
+        // chains cannot overflow the stack. The first cycle found is reported at its first stage.
+        let mut colour = vec![0u8; stages.len()];
+        for root in 0..stages.len() {
+            if colour[root] != 0 {
+                continue;
             }
-            state.insert(name, 1);
-            path.push(name);
-            if let Some(stage) = by_name.get(name) {
-                for dep in &stage.depends_on {
-                    if let Some(c) = visit(dep, by_name, state, path) {
-                        return Some(c);
+            let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+            colour[root] = 1;
+            while let Some(&mut (node, ref mut next)) = path.last_mut() {
+                if let Some(&dep) = deps[node].get(*next) {
+                    *next += 1;
+                    match colour[dep] {
+                        0 => {
+                            colour[dep] = 1;
+                            path.push((dep, 0));
+                        }
+                        1 => {
+                            let start = path.iter().position(|&(n, _)| n == dep).unwrap_or(0);
+                            let mut cycle: Vec<&str> = path[start..].iter().map(|&(n, _)| stages[n].name.as_str()).collect();
+                            cycle.push(&stages[dep].name);
+                            let msg = format!("stages depend on each other in a cycle: {}", cycle.join(" -> "));
+                            self.error(stages[dep].span, msg);
+                            return;
+                        }
+                        _ => {}
                     }
+                } else {
+                    colour[node] = 2;
+                    path.pop();
                 }
-            }
-            path.pop();
-            state.insert(name, 2);
-            None
-        }
-        for s in stages {
-            let mut path = Vec::new();
-            if let Some(cycle) = visit(&s.name, &by_name, &mut state, &mut path) {
-                let first = by_name[cycle[0]];
-                let msg = format!("stages depend on each other in a cycle: {}", cycle.join(" -> "));
-                self.error(first.span, msg);
-                return;
             }
         }
     }
@@ -569,24 +568,35 @@ pub(crate) enum Source {
 
 /// Keeps the target and the stages it needs, dependencies first, otherwise in document order.
 fn order_needed(stages: Vec<Stage>, target: &str) -> Vec<Stage> {
-    let by_name: BTreeMap<&str, &Stage> = stages.iter().map(|s| (s.name.as_str(), s)).collect();
-    let mut needed = BTreeSet::new();
-    let mut todo = vec![target];
-    while let Some(n) = todo.pop() {
-        if needed.insert(n.to_string()) {
-            if let Some(s) = by_name.get(n) {
-                todo.extend(s.depends_on.iter().map(String::as_str));
+    let index: BTreeMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let deps = |i: usize| stages[i].depends_on.iter().filter_map(|d| index.get(d.as_str()).copied());
+    let mut needed = vec![false; stages.len()];
+    let mut todo: Vec<usize> = index.get(target).copied().into_iter().collect();
+    while let Some(i) = todo.pop() {
+        if !std::mem::replace(&mut needed[i], true) {
+            todo.extend(deps(i));
+        }
+    }
+    // Kahn's algorithm; among the stages ready to go, the earliest in the document first.
+    let mut waiting = vec![0usize; stages.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); stages.len()];
+    for i in (0..stages.len()).filter(|&i| needed[i]) {
+        for d in deps(i) {
+            waiting[i] += 1;
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..stages.len()).filter(|&i| needed[i] && waiting[i] == 0).collect();
+    let mut order = Vec::new();
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &j in &dependents[i] {
+            waiting[j] -= 1;
+            if waiting[j] == 0 {
+                ready.insert(j);
             }
         }
     }
-    let mut done: BTreeSet<String> = BTreeSet::new();
-    let mut out = Vec::new();
-    let mut remaining: Vec<Stage> = stages.into_iter().filter(|s| needed.contains(&s.name)).collect();
-    while !remaining.is_empty() {
-        let i = remaining.iter().position(|s| s.depends_on.iter().all(|d| done.contains(d))).unwrap_or(0);
-        let s = remaining.remove(i);
-        done.insert(s.name.clone());
-        out.push(s);
-    }
-    out
+    let mut slots: Vec<Option<Stage>> = stages.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }

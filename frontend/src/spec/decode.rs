@@ -90,14 +90,13 @@ impl Decoder {
             LoadError::ScanError(m, err) => (*m, format!("invalid YAML: {}", err.info())),
             LoadError::DuplicateKey(inner) => {
                 let key = &inner.key;
-                let m = key.span().start().copied().unwrap_or(marked_yaml::Marker::new(0, 0, 1, 1));
                 let first = inner
                     .prev_key
                     .span()
                     .start()
                     .map(|p| format!(" (first defined on line {})", p.line()))
                     .unwrap_or_default();
-                (m, format!("duplicate key `{}`{first}", key.as_str()))
+                return Diagnostic::error(self.scalar_span(key), format!("duplicate key `{}`{first}", key.as_str()));
             }
         };
         let start = self.file.offset(marker.line(), marker.column());
@@ -279,9 +278,9 @@ impl Decoder {
                 }
             }
             None => {
-                let span = Span { start: 0, end: 0 };
-                let diag = Diagnostic::error(span, "the spec has no `stages`")
+                let mut diag = Diagnostic::error(Span::default(), "the spec has no `stages`")
                     .help("add `stages:` with at least one stage, e.g. `stages: { app: { from: alpine:3.20 } }`");
+                diag.span = None;
                 self.diags.push(diag);
             }
         }
@@ -360,7 +359,9 @@ impl Decoder {
                 _ => {}
             }
         }
-        if stage.from.is_none() && !map.contains_key("from") {
+        // A typo of `from` was reported as an unknown key with a suggestion already.
+        let typo = map.keys().any(|k| k.as_str() != "from" && crate::diag::did_you_mean(k.as_str(), STAGE_KEYS.iter().copied()) == Some("from"));
+        if stage.from.is_none() && !map.contains_key("from") && !typo {
             let span = stage.name.span;
             let diag = Diagnostic::error(span, format!("{what} has no `from`"))
                 .help("set `from:` to an image (e.g. `alpine:3.20`), `scratch`, or another stage's name");
