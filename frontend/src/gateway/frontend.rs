@@ -72,8 +72,9 @@ async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResul
     if let Some(id) = opts.request_id() {
         return super::subrequests::handle(client, opts, id).await;
     }
-    let spec_file = read_spec(client, opts).await?;
-    let excludes = read_dockerignore(client, opts).await;
+    // Independent round trips to the daemon, so at the same time.
+    let (spec_file, excludes) = tokio::join!(read_spec(client, opts), read_dockerignore(client, opts));
+    let spec_file = spec_file?;
 
     let build_platform = caps
         .build_platform()
@@ -153,7 +154,8 @@ async fn lower_inputs(
     exclude_patterns: Vec<String>,
 ) -> Result<lower::Inputs, pb::Status> {
     let resolve_mode = opts.image_resolve_mode().map_err(opt_status)?;
-    let mut images = BTreeMap::new();
+    // Resolve every image at once.
+    let mut resolving = tokio::task::JoinSet::new();
     for (reference, platform) in plan.images() {
         let params = ResolveImageParams {
             reference: reference.to_string(),
@@ -161,7 +163,14 @@ async fn lower_inputs(
             resolve_mode,
             log_name: Some(format!("[internal] load metadata for {reference}")),
         };
-        let resolved = client.resolve_image_config(params).await.map_err(gateway_status)?;
+        let client = client.clone();
+        resolving.spawn(async move { (reference, platform, client.resolve_image_config(params).await) });
+    }
+    let mut images = BTreeMap::new();
+    while let Some(joined) = resolving.join_next().await {
+        let (reference, platform, resolved) =
+            joined.map_err(|e| errors::status(code::UNKNOWN, format!("resolving an image failed: {e}")))?;
+        let resolved = resolved.map_err(gateway_status)?;
         let config = ImageConfig::from_json(&resolved.config).map_err(|e| {
             errors::status(code::UNKNOWN, format!("the config of image {reference} is not valid JSON: {e}"))
         })?;
