@@ -1,0 +1,156 @@
+//! Goldens and checks for copy `link`/`parents`, `SOURCE_DATE_EPOCH`, and run mounts: the LLB
+//! each produces, and its fallback where BuildKit lacks a feature.
+//!
+//! Update snapshots with `INSTA_UPDATE=always cargo test -p decant --test features`.
+
+use std::collections::BTreeMap;
+
+use decant::llb::{self, pb};
+use decant::lower::{self, Features, Inputs};
+use decant::plan::BuildOptions;
+use decant::compile;
+
+const SPEC: &str = r#"# syntax=decant/frontend:dev
+stages:
+  build:
+    from: busybox:local
+    workdir: /src
+    steps:
+      - run: mkdir -p /out/bin && echo hi > /out/bin/tool
+        mounts:
+          - cache: /root/.cache
+            id: tools
+            sharing: locked
+          - secret: token
+          - tmpfs: /scratch
+            size: 64m
+  app:
+    from: busybox:local
+    steps:
+      - copy: /out/bin/tool
+        from: build
+        to: /usr/local/bin/
+        link: true
+        chown: "1000:1000"
+      - copy: [src/a.txt, docs/b.md]
+        to: /data/
+        parents: true
+    cmd: [tool]
+"#;
+
+fn lowered(features: Features, build_args: &[(&str, &str)]) -> lower::Lowered {
+    let opts = BuildOptions {
+        build_args: build_args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        ..Default::default()
+    };
+    let plan = compile::plan("decant.yaml", SPEC, &opts).unwrap_or_else(|d| panic!("{}", d.render()));
+    let inputs = Inputs { features, ..Default::default() };
+    lower::lower(&plan, &inputs).unwrap_or_else(|d| panic!("{}", d.render()))
+}
+
+fn ops(def: &pb::Definition) -> Vec<pb::Op> {
+    use prost::Message;
+    def.def.iter().map(|b| pb::Op::decode(b.as_slice()).unwrap()).collect()
+}
+
+#[test]
+fn link_uses_a_merge_op_when_buildkit_has_one() {
+    let def = lowered(Features { merge_op: true }, &[]).definition();
+    insta::assert_snapshot!("link_merge.llb", serde_json::to_string_pretty(&llb::dump_json(&def)).unwrap());
+    let merges = ops(&def).into_iter().filter(|o| matches!(o.op, Some(pb::op::Op::Merge(_)))).count();
+    assert_eq!(merges, 1);
+    assert!(llb::required_caps(&def).contains("mergeop"));
+}
+
+#[test]
+fn link_falls_back_to_a_plain_copy() {
+    let def = lowered(Features { merge_op: false }, &[]).definition();
+    let all = ops(&def);
+    assert!(all.iter().all(|o| !matches!(o.op, Some(pb::op::Op::Merge(_)))));
+    assert!(!llb::required_caps(&def).contains("mergeop"));
+    // The copy lands on the stage's filesystem directly.
+    let copy_onto_base = all.iter().any(|o| match &o.op {
+        Some(pb::op::Op::File(f)) => f.actions.iter().any(|a| {
+            a.input == 0 && matches!(&a.action, Some(pb::file_action::Action::Copy(c)) if c.src == "/out/bin/tool")
+        }),
+        _ => false,
+    });
+    assert!(copy_onto_base, "the linked copy falls back to a copy onto the base");
+}
+
+#[test]
+fn parents_copies_the_source_root_with_include_patterns() {
+    let def = lowered(Features::default(), &[]).definition();
+    let copy = ops(&def)
+        .into_iter()
+        .find_map(|o| match o.op {
+            Some(pb::op::Op::File(f)) => f.actions.into_iter().find_map(|a| match a.action {
+                Some(pb::file_action::Action::Copy(c)) if !c.include_patterns.is_empty() => Some(c),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .expect("a copy with include patterns");
+    assert_eq!(copy.src, "/");
+    assert_eq!(copy.dest, "/data/");
+    assert_eq!(copy.include_patterns, ["src/a.txt", "docs/b.md"]);
+    assert!(llb::required_caps(&def).contains("file.copy.includeexcludepatterns"));
+}
+
+#[test]
+fn mounts_lower_to_exec_mounts_without_secret_values() {
+    let def = lowered(Features::default(), &[]).definition();
+    let exec = ops(&def)
+        .into_iter()
+        .find_map(|o| match o.op {
+            Some(pb::op::Op::Exec(e)) => Some(e),
+            _ => None,
+        })
+        .unwrap();
+    let kinds: Vec<(String, i32)> = exec.mounts.iter().map(|m| (m.dest.clone(), m.mount_type)).collect();
+    assert!(kinds.contains(&("/root/.cache".into(), pb::MountType::Cache as i32)), "{kinds:?}");
+    assert!(kinds.contains(&("/run/secrets/token".into(), pb::MountType::Secret as i32)), "{kinds:?}");
+    assert!(kinds.contains(&("/scratch".into(), pb::MountType::Tmpfs as i32)), "{kinds:?}");
+    let cache = exec.mounts.iter().find(|m| m.dest == "/root/.cache").unwrap();
+    let opt = cache.cache_opt.as_ref().unwrap();
+    assert_eq!((opt.id.as_str(), opt.sharing), ("tools", pb::CacheSharingOpt::Locked as i32));
+    assert_eq!(cache.output, -1, "a cache mount is not an output");
+    let caps = llb::required_caps(&def);
+    for cap in ["exec.mount.cache", "exec.mount.cache.sharing", "exec.mount.secret", "exec.mount.tmpfs", "exec.mount.tmpfs.size"] {
+        assert!(caps.contains(cap), "{cap} in {caps:?}");
+    }
+}
+
+#[test]
+fn source_date_epoch_stamps_the_image_and_only_decant_history() {
+    let config = lowered(Features::default(), &[("SOURCE_DATE_EPOCH", "1700000000")]).config;
+    assert_eq!(config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    assert!(!config.history.is_empty());
+    assert!(config.history.iter().all(|h| h.created.as_deref() == Some("2023-11-14T22:13:20Z")));
+    // Without it, no timestamp anywhere: BuildKit fills in the creation time.
+    let config = lowered(Features::default(), &[]).config;
+    assert_eq!(config.created, None);
+    assert!(config.history.iter().all(|h| h.created.is_none()));
+    // The epoch changes the image config, never the build's ops.
+    let with = lowered(Features::default(), &[("SOURCE_DATE_EPOCH", "1")]).definition();
+    let without = lowered(Features::default(), &[]).definition();
+    assert_eq!(with.def, without.def);
+}
+
+#[test]
+fn bad_source_date_epoch_is_an_error() {
+    let opts = BuildOptions {
+        build_args: BTreeMap::from([("SOURCE_DATE_EPOCH".to_string(), "yesterday".to_string())]),
+        ..Default::default()
+    };
+    let d = compile::plan("decant.yaml", SPEC, &opts).unwrap_err();
+    assert!(d.render().contains("SOURCE_DATE_EPOCH `yesterday` is not a number of seconds"), "{}", d.render());
+}
+
+#[test]
+fn link_with_a_chown_by_name_is_rejected() {
+    let text = SPEC.replace("chown: \"1000:1000\"", "chown: app:app");
+    let d = compile::plan("decant.yaml", &text, &BuildOptions::default()).unwrap_err();
+    let out = d.render();
+    assert!(out.contains("cannot be looked up") && out.contains("decant.yaml:22:16"), "{out}");
+}
