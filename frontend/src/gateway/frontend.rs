@@ -75,6 +75,10 @@ async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResul
     // Independent round trips to the daemon, so at the same time.
     let (spec_file, excludes) = tokio::join!(read_spec(client, opts), read_dockerignore(client, opts));
     let spec_file = spec_file?;
+    let excludes = match &spec_file.ignore {
+        Some(text) => parse_dockerignore(text),
+        None => excludes,
+    };
 
     let build_platform = caps
         .build_platform()
@@ -204,6 +208,8 @@ async fn lower_inputs(
 pub(crate) struct SpecFile {
     pub name: String,
     pub text: String,
+    /// `<name>.dockerignore` beside the spec, which wins over the context's `.dockerignore`.
+    pub ignore: Option<String>,
 }
 
 /// Solves the `dockerfile` local source and reads the spec from it.
@@ -240,7 +246,12 @@ pub(crate) async fn read_spec(client: &Client, opts: &FrontendOpts) -> Result<Sp
             Ok(bytes) => {
                 let text = String::from_utf8(bytes)
                     .map_err(|_| errors::status(code::INVALID_ARGUMENT, format!("{name} is not UTF-8 text")))?;
-                return Ok(SpecFile { name: name.clone(), text });
+                let ignore = client
+                    .read_file(&solved.id, &format!("{name}.dockerignore"), None)
+                    .await
+                    .ok()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+                return Ok(SpecFile { name: name.clone(), text, ignore });
             }
             Err(e) => last_err = Some(e),
         }
@@ -369,4 +380,25 @@ fn with_spec_location(mut status: pb::Status, spec_name: &str) -> pb::Status {
         status.message = format!("{spec_name}:{line}: {}", status.message);
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerignore_is_parsed_like_docker() {
+        let text = "\u{feff}# comment\n\n  *.log \n/target/\n!target/keep\n./a/../b//c\n#x\n";
+        assert_eq!(parse_dockerignore(text), ["*.log", "target", "!target/keep", "b/c"]);
+    }
+
+    #[test]
+    fn failed_solves_name_the_spec_line() {
+        let detail = pb::Any {
+            type_url: errors::SOURCE_TYPE_URL.into(),
+            value: br#"{"info":{"filename":"decant.yaml"},"ranges":[{"start":{"Line":7,"Character":9},"end":{"Line":7,"Character":15}}]}"#.to_vec(),
+        };
+        let status = pb::Status { code: 2, message: "exit code: 3".into(), details: vec![detail] };
+        assert_eq!(with_spec_location(status, "decant.yaml").message, "decant.yaml:7: exit code: 3");
+    }
 }
