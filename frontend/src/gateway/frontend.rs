@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use super::errors::{self, code, ErrorSource};
+use super::sources;
 use super::{pb, Client, FrontendOpts, FrontendResult, GatewayError, NetworkMode, NoCache, ResolveImageParams, SolveParams};
 use crate::diag::Diagnostics;
 use crate::image::ImageConfig;
@@ -69,11 +70,15 @@ fn opt_status(e: super::OptsError) -> pb::Status {
 /// The whole build, from options to the result to return.
 async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResult, pb::Status> {
     let caps = client.ping().await.map_err(gateway_status)?.clone();
+    sources::check_frontend_caps(opts)?;
     if let Some(id) = opts.request_id() {
         return super::subrequests::handle(client, opts, id).await;
     }
     let spec_file = read_spec(client, opts).await?;
-    let excludes = read_dockerignore(client, opts).await;
+    let client_inputs = sources::inputs(client).await?;
+    let context_input = sources::context_input(opts, &client_inputs)?;
+    // A context passed as an input is used as is: no .dockerignore.
+    let excludes = if context_input.is_some() { Vec::new() } else { read_dockerignore(client, opts).await };
 
     let build_platform = caps
         .build_platform()
@@ -93,6 +98,7 @@ async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResul
         build_platform,
         target_platform,
         all_stages: false,
+        named_contexts: sources::named_context_names(opts)?,
     };
     let plan = compile::plan(&spec_file.name, &spec_file.text, &build_opts).map_err(|d| diagnostics_status(&d))?;
 
@@ -132,6 +138,8 @@ async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResul
         extra_hosts: opts.add_hosts().map_err(opt_status)?.into_iter().map(|h| (h.host, h.ip.to_string())).collect(),
         labels: opts.labels(),
         resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
+        context: context_input,
+        named_contexts: sources::named_contexts(client, opts, &plan, &client_inputs, resolve_mode).await?,
     };
     let lowered = lower::lower(&plan, &inputs).map_err(|d| diagnostics_status(&d))?;
     let def = lowered.definition();
@@ -183,10 +191,12 @@ pub(crate) async fn read_spec(client: &Client, opts: &FrontendOpts) -> Result<Sp
         OpMeta::named(format!("[internal] load build definition from {}", candidates[0])),
     )
     .map_err(|e| errors::status(code::INVALID_ARGUMENT, e.to_string()))?;
-    let solved = client
-        .solve(SolveParams { definition: llb::encode(&llb::marshal(&local)), ..Default::default() })
-        .await
-        .map_err(gateway_status)?;
+    // The client may pass the spec's directory as a frontend input instead of a local.
+    let definition = match sources::inputs(client).await?.remove(key) {
+        Some(def) => llb::encode(&def),
+        None => llb::encode(&llb::marshal(&local)),
+    };
+    let solved = client.solve(SolveParams { definition, ..Default::default() }).await.map_err(gateway_status)?;
     let mut last_err = None;
     for name in &candidates {
         match client.read_file(&solved.id, name, None).await {

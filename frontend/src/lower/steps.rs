@@ -155,7 +155,12 @@ impl Lowerer<'_> {
     }
 
     fn copy(&mut self, stage: &Stage, step: &Step, copy: &Copy, name: String, built: &Built) -> Result<State, Diagnostic> {
-        let (src_state, src_dir) = self.source(stage, &copy.from, step.span)?;
+        let (src_state, src_dir) = match &copy.from {
+            crate::plan::CopyFrom::Git(g) if copy.keep_git_dir => (self.git_state(stage, g, true, step.span)?, "/".into()),
+            // Only URL sources: nothing is read from the context.
+            crate::plan::CopyFrom::Context if copy.sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
+            from => self.source(stage, from, step.span)?,
+        };
         let workdir = non_empty(&built.config.config.working_dir, "/");
         let mut dest = match &copy.to {
             Some(to) => join_path_keep_slash(&workdir, to),
@@ -169,6 +174,22 @@ impl Lowerer<'_> {
         let owner = copy.chown.as_deref().and_then(llb::Chown::parse);
         let mut chain = llb::FileChain::on(built.state.clone());
         for src in &copy.sources {
+            if Copy::is_url(src) {
+                let (download, file) = self.download(stage, step, copy, src)?;
+                chain = chain.copy(
+                    &download,
+                    llb::Copy {
+                        src: format!("/{file}"),
+                        dest: dest.clone(),
+                        owner: owner.clone(),
+                        mode: copy.chmod,
+                        follow_symlink: true,
+                        create_dest_path: true,
+                        ..Default::default()
+                    },
+                );
+                continue;
+            }
             let src_path = join_path(&src_dir, src);
             chain = chain.copy(
                 &src_state,
@@ -189,6 +210,18 @@ impl Lowerer<'_> {
         }
         let meta = self.meta(stage, name, step.span);
         Ok(chain.finish(Some(pb_platform(&stage.platform)), meta))
+    }
+}
+
+impl Lowerer<'_> {
+    /// An http(s) source: the file saved under its URL's last path component, as Dockerfile
+    /// `ADD <url>` does (archives are not unpacked).
+    fn download(&self, stage: &Stage, step: &Step, copy: &Copy, url: &str) -> Result<(State, String), Diagnostic> {
+        let file = crate::plan::remote::url_filename(url);
+        let meta = self.meta(stage, format!("[{}] download {url}", stage.name), step.span);
+        let opts = llb::HttpOpts { checksum: copy.checksum.clone(), filename: Some(file.clone()), ..Default::default() };
+        let state = llb::http(url, opts, meta).map_err(|e| self.llb_error(step.span, e))?;
+        Ok((state, file))
     }
 }
 

@@ -33,7 +33,7 @@ const STAGE_KEYS: &[&str] = &[
 ];
 const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user"];
 const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
-const COPY_OPTIONS: &[&str] = &["from", "to", "chown", "chmod", "exclude", "follow_symlinks"];
+const COPY_OPTIONS: &[&str] = &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "checksum", "keep_git_dir"];
 const HEALTHCHECK_KEYS: &[&str] = &["cmd", "interval", "timeout", "start_period", "retries"];
 const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
 
@@ -469,6 +469,8 @@ impl Decoder {
                     chmod: get(self, "chmod"),
                     exclude: map.get_node("exclude").map(|n| self.strings(n, "an `exclude` pattern")).unwrap_or_default(),
                     follow_symlinks: map.get_node("follow_symlinks").and_then(|n| self.boolean(n, "`follow_symlinks`")),
+                    checksum: get(self, "checksum"),
+                    keep_git_dir: map.get_node("keep_git_dir").and_then(|n| self.boolean(n, "`keep_git_dir`")),
                 })
             }
             other => {

@@ -171,4 +171,8 @@ pub struct Copy {
     pub chmod: Option<Sp<String>>,
     pub exclude: Vec<Sp<String>>,
     pub follow_symlinks: Option<Sp<bool>>,
+    /// `checksum: sha256:...` of the one URL source.
+    pub checksum: Option<Sp<String>>,
+    /// Keep the `.git` directory of a git `from:`.
+    pub keep_git_dir: Option<Sp<bool>>,
 }
