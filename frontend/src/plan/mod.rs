@@ -402,7 +402,7 @@ impl Resolver {
         let base = match &s.from {
             Some(from) if remote::is_url(&from.value) || remote::is_git(&from.value) => {
                 let d = Diagnostic::error(from.span, "a stage cannot start from a URL")
-                    .help("start from an image and copy from the repository or URL in a step (`copy: . ` with `from: <git URL>`, or `copy: <https URL>`)");
+                    .help("start from an image and copy from the repository or URL in a step (`copy: .` with `from: <git URL>`, or `copy: <https URL>`)");
                 self.diags.push(d);
                 return None;
             }
