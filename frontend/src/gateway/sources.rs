@@ -133,7 +133,7 @@ pub async fn named_contexts(
                 let resolved = client.resolve_image_config(params).await.map_err(|e| e.to_status())?;
                 let config = ImageConfig::from_json(&resolved.config)
                     .map_err(|e| errors::status(code::UNKNOWN, format!("the config of image {reference} (context {name}) is not valid JSON: {e}")))?;
-                copts.digest = Some(resolved.digest).filter(|d| d.starts_with("sha256:"));
+                copts.digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
                 let state = context_state(&name, &value, &platform, &copts).map_err(|e| invalid(format!("context:{name}: {e}")))?;
                 (state, Some(config))
             }
