@@ -62,6 +62,10 @@ struct BuildArgs {
     /// Target platform, e.g. linux/arm64 (default: linux/amd64).
     #[arg(long)]
     platform: Option<String>,
+    /// A named context, as `docker buildx build --build-context` gives it:
+    /// `NAME=docker-image://REF`, `NAME=local:DIR`, `NAME=https://host/repo.git#ref`, ...
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    build_contexts: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -125,13 +129,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(())
         }),
         Command::Config(args) => with_plan(&args, |p| {
-            let lowered = lower_offline(p)?;
+            let lowered = lower_offline(p, &args)?;
             let value: serde_json::Value = serde_json::from_slice(&lowered.config.to_json())?;
             println!("{}", serde_json::to_string_pretty(&value)?);
             Ok(())
         }),
         Command::Llb { build, json } => with_plan(&build, |p| {
-            let def = lower_offline(p)?.definition();
+            let def = lower_offline(p, &build)?.definition();
             if json {
                 println!("{}", serde_json::to_string_pretty(&llb::dump_json(&def))?);
             } else {
@@ -175,7 +179,8 @@ fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>
         Some(p) => Some(Platform::parse(p).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let opts = BuildOptions { target: args.target.clone(), build_args, build_platform: Platform::default(), target_platform, all_stages: false };
+    let named_contexts = build_contexts(args)?.into_keys().collect();
+    let opts = BuildOptions { target: args.target.clone(), build_args, build_platform: Platform::default(), target_platform, all_stages: false, named_contexts };
     match compile::plan(&name, &text, &opts) {
         Ok(p) => {
             f(&p)?;
@@ -188,8 +193,23 @@ fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>
     }
 }
 
-fn lower_offline(p: &plan::Plan) -> anyhow::Result<lower::Lowered> {
-    lower::lower(p, &lower::Inputs::default()).map_err(|d| anyhow::anyhow!("{}", render(&d)))
+fn build_contexts(args: &BuildArgs) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for kv in &args.build_contexts {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            _ => bail!("--build-context `{kv}` must be NAME=VALUE"),
+        }
+    }
+    Ok(out)
+}
+
+fn lower_offline(p: &plan::Plan, args: &BuildArgs) -> anyhow::Result<lower::Lowered> {
+    let named_contexts = lower::contexts::offline(p, &build_contexts(args)?).map_err(anyhow::Error::msg)?;
+    let inputs = lower::Inputs { named_contexts, ..Default::default() };
+    lower::lower(p, &inputs).map_err(|d| anyhow::anyhow!("{}", render(&d)))
 }
 
 fn render(d: &Diagnostics) -> String {

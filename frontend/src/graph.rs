@@ -10,6 +10,10 @@ use crate::spec::Spec;
 pub struct StageGraph {
     stages: Vec<String>,
     images: BTreeSet<String>,
+    /// Git repositories and downloaded URLs.
+    remotes: BTreeSet<String>,
+    /// Named contexts (`context:<name>` options) the spec reads.
+    named: BTreeSet<String>,
     /// (from, to, label, is_base)
     edges: Vec<(String, String, String, bool)>,
 }
@@ -17,8 +21,13 @@ pub struct StageGraph {
 impl StageGraph {
     /// The graph of every stage of a spec; stages that fail to resolve are drawn alone.
     pub fn from_spec(spec: &Spec) -> StageGraph {
-        let mut g = StageGraph { stages: Vec::new(), images: BTreeSet::new(), edges: Vec::new() };
-        let opts = BuildOptions { all_stages: true, ..Default::default() };
+        StageGraph::with_named_contexts(spec, Default::default())
+    }
+
+    /// Like [`StageGraph::from_spec`], with the names of the named contexts a build would get.
+    pub fn with_named_contexts(spec: &Spec, named_contexts: BTreeSet<String>) -> StageGraph {
+        let mut g = StageGraph { stages: Vec::new(), images: BTreeSet::new(), remotes: BTreeSet::new(), named: BTreeSet::new(), edges: Vec::new() };
+        let opts = BuildOptions { all_stages: true, named_contexts, ..Default::default() };
         let Ok(p) = plan::resolve(spec, &opts) else {
             g.stages = spec.stages.iter().map(|s| s.name.value.clone()).collect();
             return g;
@@ -31,11 +40,25 @@ impl StageGraph {
                     g.edges.push((reference.to_string(), stage.name.clone(), "from".into(), true));
                 }
                 Base::Stage { name } => g.edges.push((name.clone(), stage.name.clone(), "from".into(), true)),
+                Base::Named { name } => {
+                    g.named.insert(name.clone());
+                    g.edges.push((name.clone(), stage.name.clone(), "from".into(), true));
+                }
                 Base::Scratch => {}
             }
             for step in &stage.steps {
                 let (from, label): (&MountFrom, String) = match &step.kind {
-                    StepKind::Copy(c) => (&c.from, format!("copy {}", c.sources.join(" "))),
+                    StepKind::Copy(c) => {
+                        for url in c.sources.iter().filter(|s| plan::Copy::is_url(s)) {
+                            g.remotes.insert(url.clone());
+                            g.edges.push((url.clone(), stage.name.clone(), "download".into(), false));
+                        }
+                        let local: Vec<&str> = c.sources.iter().filter(|s| !plan::Copy::is_url(s)).map(String::as_str).collect();
+                        if local.is_empty() {
+                            continue;
+                        }
+                        (&c.from, format!("copy {}", local.join(" ")))
+                    }
                     StepKind::Run(r) => {
                         for m in &r.mounts {
                             if let Some(from) = m.from() {
@@ -61,6 +84,14 @@ impl StageGraph {
                 reference.to_string()
             }
             CopyFrom::Scratch => return,
+            CopyFrom::Git(git) => {
+                self.remotes.insert(git.to_string());
+                git.to_string()
+            }
+            CopyFrom::Named { name } => {
+                self.named.insert(name.clone());
+                name.clone()
+            }
         };
         self.edges.push((src, to.to_string(), label, false));
     }
@@ -77,6 +108,12 @@ impl StageGraph {
         }
         for img in &self.images {
             let _ = writeln!(s, "  {} [shape=cylinder];", quote(img));
+        }
+        for r in &self.remotes {
+            let _ = writeln!(s, "  {} [shape=note];", quote(r));
+        }
+        for n in &self.named {
+            let _ = writeln!(s, "  {} [shape=folder, style=dashed];", quote(n));
         }
         if self.uses_context() {
             let _ = writeln!(s, "  \"context\" [shape=folder];");
@@ -98,6 +135,12 @@ impl StageGraph {
         }
         for img in &self.images {
             let _ = writeln!(s, "  s_{}[(\"{}\")]", id(img), img);
+        }
+        for r in &self.remotes {
+            let _ = writeln!(s, "  s_{}>\"{}\"]", id(r), r.replace('"', "'"));
+        }
+        for n in &self.named {
+            let _ = writeln!(s, "  s_{}[/\"{}\"/]", id(n), n);
         }
         if self.uses_context() {
             s.push_str("  s_context[/\"context\"/]\n");

@@ -31,7 +31,8 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
     }
     for r in image_refs {
         let v = r.value.as_str();
-        let is_image = v != "scratch" && v != "context" && !stage_names.contains(&v) && !v.contains("${");
+        let remote = crate::plan::remote::is_git(v) || crate::plan::remote::is_url(v);
+        let is_image = v != "scratch" && v != "context" && !stage_names.contains(&v) && !v.contains("${") && !remote;
         let last = v.rsplit('/').next().unwrap_or(v);
         if is_image && !last.contains(':') && !v.contains('@') {
             out.push(Diagnostic::warning("untagged-image", r.span, format!("`{v}` has no tag: it means `{v}:latest`")).help("pin a tag or a digest"));

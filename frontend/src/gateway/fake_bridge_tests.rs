@@ -40,6 +40,10 @@ struct Script {
     file_data: Vec<u8>,
     /// Methods answered with Unimplemented (as an old daemon would).
     unimplemented: Vec<&'static str>,
+    /// What `Inputs` answers (a fixed map when `None`).
+    inputs: Option<BTreeMap<String, Vec<u8>>>,
+    /// The digest `ResolveImageConfig` answers (`sha256:abc` when `None`).
+    resolve_digest: Option<String>,
 }
 
 #[derive(Clone)]
@@ -222,7 +226,7 @@ impl FakeBridge {
                 unary(req, move |r: pb::ResolveImageConfigRequest| {
                     me.record(|rec| rec.resolve.push(r));
                     Ok(pb::ResolveImageConfigResponse {
-                        digest: "sha256:abc".into(),
+                        digest: s.resolve_digest.clone().unwrap_or_else(|| "sha256:abc".into()),
                         config: br#"{"os":"linux"}"#.to_vec(),
                         r#ref: "docker.io/library/alpine:3.19@sha256:abc".into(),
                     })
@@ -232,7 +236,7 @@ impl FakeBridge {
             "Inputs" => {
                 unary(req, move |_: pb::InputsRequest| {
                     Ok(pb::InputsResponse {
-                        definitions: BTreeMap::from([("context".to_string(), vec![10, 1, 0])]),
+                        definitions: s.inputs.clone().unwrap_or_else(|| BTreeMap::from([("context".to_string(), vec![10, 1, 0])])),
                     })
                 })
                 .await
@@ -1011,4 +1015,76 @@ async fn oversized_requests_are_reported() {
         "{err:?}"
     );
     eprintln!("oversized: {err}");
+}
+
+/// Frontend inputs and named contexts through the bridge: the `context` input replaces the
+/// build context, an `input:` named context is spliced unchanged with its `input-metadata`
+/// config, and a `docker-image://` one is resolved (and pinned) like a base image.
+#[tokio::test]
+async fn inputs_and_named_contexts_through_the_bridge() {
+    use crate::llb::{self, OpMeta, State};
+    use crate::plan::BuildOptions;
+    use base64::Engine as _;
+
+    let ctx_def = llb::marshal(&llb::local("ctx-from-client", llb::LocalOpts::default(), OpMeta::named("client ctx")).unwrap());
+    let base_def = llb::marshal(
+        &llb::FileChain::on(State::scratch()).mkdir("/base", 0o755, false, None).finish(None, OpMeta::named("client base")),
+    );
+    let (mut client, bridge) = start(Script {
+        pong: pong(&[]),
+        inputs: Some(BTreeMap::from([
+            ("context".to_string(), llb::encode(&ctx_def)),
+            ("base".to_string(), llb::encode(&base_def)),
+            ("broken".to_string(), vec![0xff, 0x01]),
+        ])),
+        ..Default::default()
+    })
+    .await;
+    client.ping().await.unwrap();
+    // An input that is not a Definition is reported, naming it.
+    let err = super::sources::inputs(&client).await.unwrap_err();
+    assert!(err.message.contains("frontend input `broken`"), "{}", err.message);
+
+    let (mut client, bridge2) = start(Script {
+        pong: pong(&[]),
+        inputs: Some(BTreeMap::from([("context".to_string(), llb::encode(&ctx_def)), ("base".to_string(), llb::encode(&base_def))])),
+        resolve_digest: Some(format!("sha256:{}", "c".repeat(64))),
+        ..Default::default()
+    })
+    .await;
+    drop(bridge);
+    client.ping().await.unwrap();
+    let cfg = base64::engine::general_purpose::STANDARD.encode(br#"{"os":"linux","architecture":"amd64","config":{"WorkingDir":"/base","Env":["FROM_INPUT=1"]}}"#);
+    let opts = super::FrontendOpts::from_map(BTreeMap::from([
+        ("context:base".to_string(), "input:base".to_string()),
+        ("input-metadata:base".to_string(), format!(r#"{{"containerimage.config":"{cfg}"}}"#)),
+        ("context:alpine:3.20".to_string(), "docker-image://alpine:3.19".to_string()),
+    ]));
+    let inputs = super::sources::inputs(&client).await.unwrap();
+    let context = super::sources::context_input(&opts, &inputs).unwrap().expect("context input");
+    assert_eq!(llb::marshal(&context).def, ctx_def.def);
+
+    let text = "stages:\n  app:\n    from: base\n    steps:\n      - copy: f\n      - copy: /etc/os-release\n        from: alpine:3.20\n";
+    let bopts = BuildOptions { named_contexts: super::sources::named_context_names(&opts).unwrap(), ..Default::default() };
+    let plan = crate::compile::plan("decant.yaml", text, &bopts).unwrap();
+    let named = super::sources::named_contexts(&client, &opts, &plan, &inputs, ResolveMode::Default).await.unwrap();
+    assert_eq!(named.len(), 2);
+    let resolved = bridge2.record(|r| r.resolve.clone());
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].r#ref, "docker.io/library/alpine:3.19");
+    assert_eq!(resolved[0].log_name, "[context alpine:3.20] load metadata for docker.io/library/alpine:3.19");
+
+    let inputs = crate::lower::Inputs { context: Some(context), named_contexts: named, ..Default::default() };
+    let lowered = crate::lower::lower(&plan, &inputs).unwrap();
+    assert_eq!(lowered.config.config.working_dir, "/base");
+    assert!(lowered.config.config.env.contains(&"FROM_INPUT=1".to_string()));
+    let def = lowered.definition();
+    for op in &base_def.def[..base_def.def.len() - 1] {
+        assert!(def.def.contains(op), "the input's ops are kept byte for byte");
+    }
+    let json = serde_json::to_string(&llb::dump_json(&def)).unwrap();
+    assert!(json.contains("local://ctx-from-client"), "the context input replaces the local context");
+    assert!(!json.contains("local://context"));
+    assert!(json.contains(&format!("docker-image://docker.io/library/alpine:3.19@sha256:{}", "c".repeat(64))), "pinned by the resolved digest");
+    assert!(json.contains(r#""dest":"/base/""#) && json.contains(r#""src":"/f""#), "from the context into the inherited workdir");
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use super::errors::{self, code, ErrorSource};
+use super::sources;
 use super::{pb, Client, FrontendOpts, FrontendResult, GatewayError, NetworkMode, NoCache, ResolveImageParams, SolveParams};
 use crate::diag::Diagnostics;
 use crate::image::ImageConfig;
@@ -69,15 +70,21 @@ fn opt_status(e: super::OptsError) -> pb::Status {
 /// The whole build, from options to the result to return.
 async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResult, pb::Status> {
     let caps = client.ping().await.map_err(gateway_status)?.clone();
+    sources::check_frontend_caps(opts)?;
     if let Some(id) = opts.request_id() {
         return super::subrequests::handle(client, opts, id).await;
     }
     // Independent round trips to the daemon, so at the same time.
-    let (spec_file, excludes) = tokio::join!(read_spec(client, opts), read_dockerignore(client, opts));
+    let (spec_file, client_inputs, context_ignore) =
+        tokio::join!(read_spec(client, opts), sources::inputs(client), read_dockerignore(client, opts));
     let spec_file = spec_file?;
-    let excludes = match &spec_file.ignore {
-        Some(text) => parse_dockerignore(text),
-        None => excludes,
+    let client_inputs = client_inputs?;
+    let context_input = sources::context_input(opts, &client_inputs)?;
+    // A context passed as an input is used as is: no .dockerignore.
+    let excludes = match (&context_input, &spec_file.ignore) {
+        (Some(_), _) => Vec::new(),
+        (None, Some(text)) => parse_dockerignore(text),
+        (None, None) => context_ignore,
     };
 
     let build_platform = caps
@@ -95,6 +102,7 @@ async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResul
 
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
+    let named_contexts = sources::named_context_names(opts)?;
     let mut builds = Vec::new();
     for target in targets {
         let build_opts = BuildOptions {
@@ -103,9 +111,10 @@ async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResul
             build_platform: build_platform.clone(),
             target_platform: Some(target.clone()),
             all_stages: false,
+            named_contexts: named_contexts.clone(),
         };
         let plan = compile::plan(&spec_file.name, &spec_file.text, &build_opts).map_err(|d| diagnostics_status(&d))?;
-        let inputs = lower_inputs(client, opts, &caps, &plan, excludes.clone()).await?;
+        let inputs = lower_inputs(client, opts, &caps, &plan, excludes.clone(), &client_inputs, context_input.clone()).await?;
         let lowered = lower::lower(&plan, &inputs).map_err(|d| diagnostics_status(&d))?;
         let def = lowered.definition();
         if let Some(m) = llb::missing_caps(&def, |cap| caps.has_llb(cap)).first() {
@@ -156,6 +165,8 @@ async fn lower_inputs(
     caps: &super::Caps,
     plan: &crate::plan::Plan,
     exclude_patterns: Vec<String>,
+    client_inputs: &BTreeMap<String, crate::llb::pb::Definition>,
+    context_input: Option<crate::llb::State>,
 ) -> Result<lower::Inputs, pb::Status> {
     let resolve_mode = opts.image_resolve_mode().map_err(opt_status)?;
     // Resolve every image at once.
@@ -201,6 +212,8 @@ async fn lower_inputs(
         labels: opts.labels(),
         resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
         features: lower::Features { merge_op: caps.has_llb("mergeop") },
+        context: context_input,
+        named_contexts: sources::named_contexts(client, opts, plan, client_inputs, resolve_mode).await?,
     })
 }
 
@@ -236,10 +249,12 @@ pub(crate) async fn read_spec(client: &Client, opts: &FrontendOpts) -> Result<Sp
         OpMeta::named(format!("[internal] load build definition from {}", candidates[0])),
     )
     .map_err(|e| errors::status(code::INVALID_ARGUMENT, e.to_string()))?;
-    let solved = client
-        .solve(SolveParams { definition: llb::encode(&llb::marshal(&local)), ..Default::default() })
-        .await
-        .map_err(gateway_status)?;
+    // The client may pass the spec's directory as a frontend input instead of a local.
+    let definition = match sources::inputs(client).await?.remove(key) {
+        Some(def) => llb::encode(&def),
+        None => llb::encode(&llb::marshal(&local)),
+    };
+    let solved = client.solve(SolveParams { definition, ..Default::default() }).await.map_err(gateway_status)?;
     let mut last_err = None;
     for name in &candidates {
         match client.read_file(&solved.id, name, None).await {
@@ -364,8 +379,9 @@ pub(crate) fn diagnostics_status(d: &Diagnostics) -> pb::Status {
     errors::spec_error(message, &sources)
 }
 
-/// Prefixes a failed solve's message with the spec location BuildKit attached to it
-/// (from our source map), so every client shows `decant.yaml:LINE`, old ones too.
+/// Prefixes a failed solve's message with the spec location BuildKit attached to it (from our
+/// source map), for clients that print the frontend's message. Docker 20.10 prints BuildKit's
+/// own error instead; there the vertex name (`... (decant.yaml:LINE)`) carries the line.
 fn with_spec_location(mut status: pb::Status, spec_name: &str) -> pb::Status {
     let line = status.details.iter().find_map(|d| {
         if d.type_url != errors::SOURCE_TYPE_URL {

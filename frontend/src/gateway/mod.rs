@@ -31,6 +31,7 @@ pub mod errors;
 pub mod frontend;
 pub mod opts;
 pub mod pb;
+pub mod sources;
 mod subrequests;
 mod platform;
 pub mod transport;

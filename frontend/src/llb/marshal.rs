@@ -22,7 +22,7 @@ pub fn marshal(state: &State) -> pb::Definition {
     let mut def = pb::Definition::default();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut sources = SourceCollector::default();
-    let mut meta_caps: BTreeSet<&'static str> = BTreeSet::new();
+    let mut meta_caps: BTreeSet<String> = BTreeSet::new();
 
     // Iterative post-order walk, so deep chains cannot overflow the stack.
     let mut stack: Vec<(Arc<Vertex>, usize)> = vec![(out.vertex.clone(), 0)];
@@ -43,11 +43,10 @@ pub fn marshal(state: &State) -> pb::Definition {
         def.def.push(vertex.bytes.clone());
         let md = op_metadata(&vertex);
         meta_caps.extend(
-            vertex
-                .caps
+            md.caps
                 .iter()
-                .copied()
-                .filter(|c| c.starts_with("meta.")),
+                .filter(|(c, on)| **on && c.starts_with("meta."))
+                .map(|(c, _)| c.clone()),
         );
         def.metadata.insert(vertex.digest.clone(), md);
         if let Some(loc) = &vertex.meta.location {
@@ -67,7 +66,7 @@ pub fn marshal(state: &State) -> pb::Definition {
     let mut caps: BTreeMap<String, bool> = [("constraints", true), ("platform", true)]
         .map(|(k, v)| (k.to_string(), v))
         .into();
-    caps.extend(meta_caps.into_iter().map(|c| (c.to_string(), true)));
+    caps.extend(meta_caps.into_iter().map(|c| (c, true)));
     def.metadata.insert(
         digest,
         pb::OpMetadata {
@@ -93,6 +92,9 @@ pub fn encode(def: &pb::Definition) -> Vec<u8> {
 }
 
 fn op_metadata(v: &Vertex) -> pb::OpMetadata {
+    if let Some(raw) = &v.raw_meta {
+        return raw.clone();
+    }
     pb::OpMetadata {
         ignore_cache: v.meta.ignore_cache,
         description: v.meta.description_map(),

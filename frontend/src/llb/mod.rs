@@ -12,6 +12,7 @@ pub mod marshal;
 pub mod merge;
 pub mod pb;
 pub mod source;
+pub mod splice;
 pub mod state;
 
 pub use dump::{decode_definition, dump_json};
@@ -20,7 +21,8 @@ pub use file::{Chown, Copy, FileChain, UserSpec};
 pub use marshal::{encode, marshal, missing_caps, required_caps, MissingCap};
 pub use merge::{diff, merge};
 pub use source::{
-    git, http, image, local, normalize_image_ref, GitOpts, HttpOpts, ImageOpts, LocalOpts,
+    git, http, image, local, normalize_image_ref, oci_layout, GitOpts, HttpOpts, ImageOpts, LocalOpts,
+    OciLayoutOpts,
 };
 pub use state::{
     digest_of, LlbError, OpMeta, Output, Position, Range, SourceFile, SourceLocation, State,

@@ -369,6 +369,35 @@ pub fn http(url: &str, opts: HttpOpts, meta: OpMeta) -> Result<State, LlbError> 
     Ok(source_state(url.to_string(), attrs, None, caps, meta))
 }
 
+/// Options of an OCI layout source (BuildKit v0.11+, cap `source.ocilayout`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OciLayoutOpts {
+    /// Session that serves the layout store (attr `oci.session`).
+    pub session_id: Option<String>,
+    /// Store id in that session (attr `oci.store`).
+    pub store_id: String,
+    /// Platform to take from the layout; goes to `Op.platform`.
+    pub platform: Option<pb::Platform>,
+}
+
+/// An image from an OCI layout the client exposes, `oci-layout://<name>@<digest>`. The
+/// reference must carry a digest.
+pub fn oci_layout(reference: &str, opts: OciLayoutOpts, meta: OpMeta) -> Result<State, LlbError> {
+    let normalized = normalize_image_ref(reference)?;
+    if !normalized.contains('@') {
+        return Err(LlbError::Invalid { what: "oci-layout reference (a digest is required)", value: reference.to_string() });
+    }
+    if opts.store_id.is_empty() {
+        return Err(LlbError::EmptySource("oci-layout store id"));
+    }
+    let mut attrs = BTreeMap::new();
+    attrs.insert("oci.store".to_string(), opts.store_id);
+    if let Some(s) = opts.session_id {
+        attrs.insert("oci.session".to_string(), s);
+    }
+    Ok(source_state(format!("oci-layout://{normalized}"), attrs, opts.platform, BTreeSet::from(["source.ocilayout"]), meta))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,6 +129,9 @@ pub(crate) struct Vertex {
     pub(crate) inputs: Vec<Output>,
     pub(crate) meta: OpMeta,
     pub(crate) caps: BTreeSet<&'static str>,
+    /// Metadata received with a spliced Definition, marshalled as is (then `meta` and `caps`
+    /// are unused). `None` for the ops built here.
+    pub(crate) raw_meta: Option<pb::OpMetadata>,
 }
 
 impl Vertex {
@@ -160,6 +163,7 @@ impl Vertex {
             inputs,
             meta,
             caps,
+            raw_meta: None,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! (dependencies first); a stage that copies from another reads that stage's final state, so
 //! independent stages stay independent subgraphs that BuildKit runs in parallel.
 
+pub mod contexts;
 mod naming;
 mod steps;
 
@@ -13,7 +14,9 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::image::{ImageConfig, DEFAULT_PATH};
 use crate::llb::{self, pb, OpMeta, State};
-use crate::plan::{Base, ImageRef, MountFrom, Network, Plan, Platform, Stage};
+use crate::plan::{Base, GitSource, ImageRef, MountFrom, Network, Plan, Platform, Stage};
+
+pub use contexts::{ContextValue, NamedContext};
 
 /// A base image as the daemon resolved it.
 #[derive(Debug, Clone)]
@@ -62,6 +65,12 @@ pub struct Inputs {
     pub labels: BTreeMap<String, String>,
     /// `image-resolve-mode` for image sources.
     pub resolve_mode: Option<String>,
+    /// The build context when the client passed it as a frontend input (replaces the local
+    /// source `context_name`).
+    pub context: Option<State>,
+    /// Named contexts by name and the platform of the stage reading them (see
+    /// [`Plan::named_contexts`]).
+    pub named_contexts: BTreeMap<(String, Platform), NamedContext>,
     /// What the daemon's BuildKit can do, where decant has a fallback.
     pub features: Features,
 }
@@ -92,6 +101,8 @@ impl Default for Inputs {
             extra_hosts: Vec::new(),
             labels: BTreeMap::new(),
             resolve_mode: None,
+            context: None,
+            named_contexts: BTreeMap::new(),
             features: Features::default(),
         }
     }
@@ -183,6 +194,10 @@ impl<'a> Lowerer<'a> {
         if let Some(c) = &self.context {
             return Ok(c.clone());
         }
+        if let Some(c) = &self.inputs.context {
+            self.context = Some(c.clone());
+            return Ok(c.clone());
+        }
         let opts = llb::LocalOpts {
             session_id: self.inputs.session_id.clone(),
             exclude_patterns: self.inputs.exclude_patterns.clone(),
@@ -210,6 +225,19 @@ impl<'a> Lowerer<'a> {
         self.inputs.images.get(&(reference.clone(), platform.clone())).map(|b| &b.config)
     }
 
+    fn named(&self, name: &str, platform: &Platform, span: Span) -> Result<&NamedContext, Diagnostic> {
+        self.inputs.named_contexts.get(&(name.to_string(), platform.clone())).ok_or_else(|| {
+            Diagnostic::error(span, format!("named context `{name}` was not provided for {}", platform.id()))
+        })
+    }
+
+    /// A git repository as a source.
+    pub(crate) fn git_state(&self, stage: &Stage, g: &GitSource, keep_git_dir: bool, span: Span) -> Result<State, Diagnostic> {
+        let meta = self.meta(stage, format!("[{}] load git {g}", stage.name), span);
+        let opts = llb::GitOpts { keep_git_dir, subdir: g.subdir.clone() };
+        llb::git(&g.remote, g.reference.as_deref(), opts, meta).map_err(|e| self.llb_error(span, e))
+    }
+
     /// The state a copy or mount reads from, and the directory relative paths start at.
     fn source(&mut self, stage: &Stage, from: &MountFrom, span: Span) -> Result<(State, String), Diagnostic> {
         Ok(match from {
@@ -225,6 +253,12 @@ impl<'a> Lowerer<'a> {
                 let state = self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(span, e))?;
                 let dir = self.image_config(reference, &stage.platform).map(|c| non_empty_or_root(&c.config.working_dir)).unwrap_or_else(|| "/".into());
                 (state, dir)
+            }
+            MountFrom::Git(g) => (self.git_state(stage, g, false, span)?, "/".into()),
+            MountFrom::Named { name } => {
+                let nc = self.named(name, &stage.platform, span)?;
+                let dir = nc.config.as_ref().map(|c| non_empty_or_root(&c.config.working_dir)).unwrap_or_else(|| "/".into());
+                (nc.state.clone(), dir)
             }
         })
     }
@@ -246,6 +280,11 @@ impl<'a> Lowerer<'a> {
                     None => empty_config(&stage.platform),
                 };
                 (state, config)
+            }
+            Base::Named { name } => {
+                let nc = self.named(name, &stage.platform, stage.span)?;
+                let config = nc.config.as_ref().map(inherit).unwrap_or_else(|| empty_config(&stage.platform));
+                (nc.state.clone(), config)
             }
         };
         config.architecture = stage.platform.architecture.clone();

@@ -23,6 +23,8 @@ pub(crate) fn describe(step: &StepKind) -> String {
                 CopyFrom::Stage { name } => format!("--from={name} "),
                 CopyFrom::Image { reference } => format!("--from={reference} "),
                 CopyFrom::Scratch => "--from=scratch ".into(),
+                CopyFrom::Git(g) => format!("--from={g} "),
+                CopyFrom::Named { name } => format!("--from={name} "),
             };
             let to = c.to.as_deref().unwrap_or(".");
             format!("copy: {from}{} -> {to}", c.sources.join(" "))

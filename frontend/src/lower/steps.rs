@@ -155,7 +155,12 @@ impl Lowerer<'_> {
     }
 
     fn copy(&mut self, stage: &Stage, step: &Step, copy: &Copy, name: String, built: &Built) -> Result<State, Diagnostic> {
-        let (src_state, src_dir) = self.source(stage, &copy.from, step.span)?;
+        let (src_state, src_dir) = match &copy.from {
+            crate::plan::CopyFrom::Git(g) if copy.keep_git_dir => (self.git_state(stage, g, true, step.span)?, "/".into()),
+            // Only URL sources: nothing is read from the context.
+            crate::plan::CopyFrom::Context if copy.sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
+            from => self.source(stage, from, step.span)?,
+        };
         let workdir = non_empty(&built.config.config.working_dir, "/");
         let mut dest = match &copy.to {
             Some(to) => join_path_keep_slash(&workdir, to),
@@ -185,18 +190,35 @@ impl Lowerer<'_> {
         let link = copy.link && self.inputs.features.merge_op;
         let base = if link { State::scratch() } else { built.state.clone() };
         let mut chain = llb::FileChain::on(base);
-        if copy.parents {
+        // Sources in order; with `parents`, the local paths go in one copy at the end.
+        let mut kept_paths: Vec<&String> = Vec::new();
+        for src in &copy.sources {
+            if Copy::is_url(src) {
+                let (download, file) = self.download(stage, step, copy, src)?;
+                let from_download = llb::Copy {
+                    src: format!("/{file}"),
+                    dest: dest.clone(),
+                    owner: owner.clone(),
+                    mode: copy.chmod,
+                    follow_symlink: true,
+                    create_dest_path: true,
+                    ..Default::default()
+                };
+                chain = chain.copy(&download, from_download);
+            } else if copy.parents {
+                kept_paths.push(src);
+            } else {
+                chain = chain.copy(&src_state, action(join_path(&src_dir, src), Vec::new()));
+            }
+        }
+        if !kept_paths.is_empty() {
             // One copy of the source root, keeping only the named paths: their parents come along.
             // Relative sources keep their path below the source's directory; once one source is
             // absolute, all keep their path from `/`.
-            let absolute = copy.sources.iter().any(|s| s.starts_with('/'));
+            let absolute = kept_paths.iter().any(|s| s.starts_with('/'));
             let (root, base) = if absolute { ("/".to_string(), src_dir.as_str()) } else { (src_dir.clone(), "/") };
-            let patterns = copy.sources.iter().map(|s| join_path(base, s).trim_start_matches('/').to_string()).collect();
+            let patterns = kept_paths.iter().map(|s| join_path(base, s).trim_start_matches('/').to_string()).collect();
             chain = chain.copy(&src_state, action(root, patterns));
-        } else {
-            for src in &copy.sources {
-                chain = chain.copy(&src_state, action(join_path(&src_dir, src), Vec::new()));
-            }
         }
         let meta = self.meta(stage, name.clone(), step.span);
         let copied = chain.finish(Some(pb_platform(&stage.platform)), meta);
@@ -205,6 +227,18 @@ impl Lowerer<'_> {
         }
         let meta = self.meta(stage, format!("{name}: link"), step.span);
         Ok(llb::merge(vec![built.state.clone(), copied], meta))
+    }
+}
+
+impl Lowerer<'_> {
+    /// An http(s) source: the file saved under its URL's last path component, as Dockerfile
+    /// `ADD <url>` does (archives are not unpacked).
+    fn download(&self, stage: &Stage, step: &Step, copy: &Copy, url: &str) -> Result<(State, String), Diagnostic> {
+        let file = crate::plan::remote::url_filename(url);
+        let meta = self.meta(stage, format!("[{}] download {url}", stage.name), step.span);
+        let opts = llb::HttpOpts { checksum: copy.checksum.clone(), filename: Some(file.clone()), ..Default::default() };
+        let state = llb::http(url, opts, meta).map_err(|e| self.llb_error(step.span, e))?;
+        Ok((state, file))
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod args;
 mod reference;
+pub mod remote;
 mod steps;
 pub mod values;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 pub use args::{Args, BUILTIN_ARGS};
 pub use reference::ImageRef;
+pub use remote::GitSource;
 pub use steps::{Copy, CopyFrom, Mount, MountFrom, Network, Run, Security, Sharing};
 pub use values::Platform;
 
@@ -36,6 +38,10 @@ pub struct BuildOptions {
     pub target_platform: Option<Platform>,
     /// Keep every stage, not only those the target needs (for pictures of the whole spec).
     pub all_stages: bool,
+    /// Names of the named contexts the build was given (`context:<name>` options). A `from:`
+    /// that names one (a stage name, or an image by its short or full name) reads that
+    /// context instead.
+    pub named_contexts: BTreeSet<String>,
 }
 
 /// A resolved build: the target and every stage it needs, dependencies first.
@@ -82,6 +88,29 @@ impl Plan {
         }
         out
     }
+
+    /// Every named context the plan reads, with the platform of the stage that reads it.
+    pub fn named_contexts(&self) -> BTreeSet<(String, Platform)> {
+        let mut out = BTreeSet::new();
+        for stage in &self.stages {
+            if let Base::Named { name } = &stage.base {
+                out.insert((name.clone(), stage.platform.clone()));
+            }
+            for step in &stage.steps {
+                let mut add = |from: &MountFrom| {
+                    if let MountFrom::Named { name } = from {
+                        out.insert((name.clone(), stage.platform.clone()));
+                    }
+                };
+                match &step.kind {
+                    StepKind::Copy(c) => add(&c.from),
+                    StepKind::Run(run) => run.mounts.iter().filter_map(Mount::from).for_each(add),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Where a stage starts.
@@ -91,6 +120,8 @@ pub enum Base {
     Image { reference: ImageRef },
     Scratch,
     Stage { name: String },
+    /// A named context given with the build (`context:<name>`).
+    Named { name: String },
 }
 
 /// One stage of the plan.
@@ -178,7 +209,7 @@ pub struct Healthcheck {
 
 /// Resolves `spec` for one build; all errors at once.
 pub fn resolve(spec: &Spec, opts: &BuildOptions) -> Result<Plan, Diagnostics> {
-    let mut r = Resolver { file: spec.file.clone(), diags: Vec::new(), args: Args::default() };
+    let mut r = Resolver { file: spec.file.clone(), diags: Vec::new(), args: Args::default(), named: opts.named_contexts.clone() };
     let plan = r.plan(spec, opts);
     match plan {
         Some(plan) if r.diags.is_empty() => Ok(plan),
@@ -193,6 +224,7 @@ pub(crate) struct Resolver {
     pub(crate) file: Arc<SourceFile>,
     pub(crate) diags: Vec<Diagnostic>,
     pub(crate) args: Args,
+    pub(crate) named: BTreeSet<String>,
 }
 
 impl Resolver {
@@ -329,8 +361,30 @@ impl Resolver {
     /// Resolves a `from:` value: a stage, `scratch`, or an image.
     pub(crate) fn source_ref(&mut self, raw: &Sp<String>, names: &[&str], this: &str) -> Option<Source> {
         let value = self.text(raw)?;
+        self.source_value(value, raw, names, this)
+    }
+
+    /// The named context a `from:` value selects: the value as written, the image's short
+    /// name (`alpine:3.20`, `:latest` dropped) or its full name, in that order.
+    fn named_context(&self, value: &str) -> Option<String> {
+        if self.named.is_empty() {
+            return None;
+        }
+        let mut keys = vec![value.to_string()];
+        if let Ok(r) = ImageRef::parse(value) {
+            keys.push(r.familiar());
+            keys.push(r.to_string());
+        }
+        keys.into_iter().find(|k| self.named.contains(k))
+    }
+
+    /// [`Self::source_ref`] for a value already substituted.
+    pub(crate) fn source_value(&mut self, value: String, raw: &Sp<String>, names: &[&str], this: &str) -> Option<Source> {
         if value == "scratch" {
             return Some(Source::Scratch);
+        }
+        if let Some(name) = self.named_context(&value) {
+            return Some(Source::Named(name));
         }
         if names.binary_search(&value.as_str()).is_ok() {
             if value == this {
@@ -364,10 +418,17 @@ impl Resolver {
         let errors_before = self.diags.len();
         let this = s.name.value.as_str();
         let base = match &s.from {
+            Some(from) if remote::is_url(&from.value) || remote::is_git(&from.value) => {
+                let d = Diagnostic::error(from.span, "a stage cannot start from a URL")
+                    .help("start from an image and copy from the repository or URL in a step (`copy: .` with `from: <git URL>`, or `copy: <https URL>`)");
+                self.diags.push(d);
+                return None;
+            }
             Some(from) => match self.source_ref(from, names, this)? {
                 Source::Scratch => Base::Scratch,
                 Source::Stage(name) => Base::Stage { name },
                 Source::Image(reference) => Base::Image { reference },
+                Source::Named(name) => Base::Named { name },
             },
             None => return None,
         };
@@ -564,6 +625,7 @@ pub(crate) enum Source {
     Scratch,
     Stage(String),
     Image(ImageRef),
+    Named(String),
 }
 
 /// Keeps the target and the stages it needs, dependencies first, otherwise in document order.

@@ -40,6 +40,22 @@ impl ImageRef {
         ImageRef { digest: Some(digest.to_string()), ..self.clone() }
     }
 
+    /// The short form Docker shows (`alpine:3.20`, `org/app`), `:latest` dropped: how the
+    /// Dockerfile frontend names an image when it looks for a named context.
+    pub fn familiar(&self) -> String {
+        let name = self.name.strip_prefix("docker.io/").map(|n| n.strip_prefix("library/").unwrap_or(n)).unwrap_or(&self.name);
+        let mut s = name.to_string();
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(d);
+        }
+        s.strip_suffix(":latest").map(str::to_string).unwrap_or(s)
+    }
+
     /// Parses and normalises a reference; the error says what is wrong with it.
     pub fn parse(s: &str) -> Result<ImageRef, String> {
         if s.is_empty() {
@@ -161,6 +177,15 @@ mod tests {
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(norm(&format!("alpine@{d}")), format!("docker.io/library/alpine@{d}"));
         assert_eq!(norm(&format!("alpine:3@{d}")), format!("docker.io/library/alpine:3@{d}"));
+    }
+
+    #[test]
+    fn familiar_names() {
+        let f = |s: &str| ImageRef::parse(s).unwrap().familiar();
+        assert_eq!(f("alpine"), "alpine");
+        assert_eq!(f("docker.io/library/alpine:3.20"), "alpine:3.20");
+        assert_eq!(f("org/app:latest"), "org/app");
+        assert_eq!(f("ghcr.io/a/b:v1"), "ghcr.io/a/b:v1");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::remote::{self, GitSource};
 use super::{values, CommandLine, ImageRef, Resolver, Source, StepKind};
 use crate::diag::Diagnostic;
 use crate::spec::{self, Sp};
@@ -59,6 +60,10 @@ pub enum MountFrom {
     Stage { name: String },
     Image { reference: ImageRef },
     Scratch,
+    /// A git repository (`from: https://host/repo.git#ref:dir`).
+    Git(GitSource),
+    /// A named context given with the build (`context:<name>`).
+    Named { name: String },
 }
 
 /// A mount of a `run` step.
@@ -153,6 +158,19 @@ pub struct Copy {
     pub link: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub parents: bool,
+    /// Expected digest of the downloaded file (the one source is a URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    /// Keep the `.git` directory of a git `from:`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub keep_git_dir: bool,
+}
+
+impl Copy {
+    /// Sources that are files to download (`http://`, `https://`).
+    pub fn is_url(source: &str) -> bool {
+        remote::is_url(source)
+    }
 }
 
 const MOUNT_OPTIONS: &[(&str, &[&str])] = &[
@@ -244,10 +262,28 @@ impl Resolver {
         if raw.value == "context" {
             return Some(MountFrom::Context);
         }
-        Some(match self.source_ref(raw, names, this)? {
+        let value = self.text(raw)?;
+        if remote::is_git(&value) {
+            return match remote::parse_git(&value) {
+                Ok(g) => Some(MountFrom::Git(g)),
+                Err(msg) => {
+                    self.error(raw.span, format!("invalid git URL `{value}`: {msg}"));
+                    None
+                }
+            };
+        }
+        if remote::is_url(&value) {
+            let d = Diagnostic::error(raw.span, format!("`{value}` is not a git repository URL"))
+                .label("an http(s) `from:` must end in `.git`")
+                .help("to download a file, list its URL as a copy source: `copy: https://...`");
+            self.diags.push(d);
+            return None;
+        }
+        Some(match self.source_value(value, raw, names, this)? {
             Source::Scratch => MountFrom::Scratch,
             Source::Stage(name) => MountFrom::Stage { name },
             Source::Image(reference) => MountFrom::Image { reference },
+            Source::Named(name) => MountFrom::Named { name },
         })
     }
 
@@ -257,11 +293,39 @@ impl Resolver {
             None => MountFrom::Context,
         };
         let sources: Vec<String> = c.sources.iter().filter_map(|s| self.text(s)).collect();
+        let mut urls = 0;
         for (s, raw) in sources.iter().zip(&c.sources) {
             if s.is_empty() {
                 self.error(raw.span, "a copy source cannot be empty");
+            } else if remote::is_url(s) {
+                urls += 1;
+                if let Err(msg) = remote::validate_url(s) {
+                    self.error(raw.span, format!("invalid URL `{s}`: {msg}"));
+                } else if from != MountFrom::Context {
+                    let d = Diagnostic::error(raw.span, "a URL source is downloaded; it cannot be combined with `from:`")
+                        .help("put the download in its own `copy` step");
+                    self.diags.push(d);
+                }
             } else if from == MountFrom::Context && (s == ".." || s.starts_with("../")) {
                 self.error(raw.span, format!("`{s}` is outside the build context"));
+            }
+        }
+        let checksum = match &c.checksum {
+            None => None,
+            Some(raw) => {
+                let sum = self.parsed(raw, remote::parse_checksum);
+                if sum.is_some() && (urls != 1 || sources.len() != 1) {
+                    let d = Diagnostic::error(raw.span, "`checksum` needs exactly one source, and it must be an http(s) URL")
+                        .help("split the step: one `copy` per download");
+                    self.diags.push(d);
+                }
+                sum
+            }
+        };
+        let keep_git_dir = c.keep_git_dir.as_ref().is_some_and(|k| k.value);
+        if let Some(k) = &c.keep_git_dir {
+            if !matches!(from, MountFrom::Git(_)) {
+                self.error(k.span, "`keep_git_dir` needs `from:` a git repository URL");
             }
         }
         let chown = c.chown.as_ref().and_then(|o| self.text(o));
@@ -286,6 +350,8 @@ impl Resolver {
             follow_symlinks: c.follow_symlinks.as_ref().is_none_or(|f| f.value),
             link,
             parents: c.parents.as_ref().is_some_and(|p| p.value),
+            checksum,
+            keep_git_dir,
         })
     }
 

@@ -33,7 +33,8 @@ const STAGE_KEYS: &[&str] = &[
 ];
 const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user"];
 const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
-const COPY_OPTIONS: &[&str] = &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "link", "parents"];
+const COPY_OPTIONS: &[&str] =
+    &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "link", "parents", "checksum", "keep_git_dir"];
 const HEALTHCHECK_KEYS: &[&str] = &["cmd", "interval", "timeout", "start_period", "retries"];
 const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
 
@@ -472,6 +473,8 @@ impl Decoder {
                     follow_symlinks: map.get_node("follow_symlinks").and_then(|n| self.boolean(n, "`follow_symlinks`")),
                     link: map.get_node("link").and_then(|n| self.boolean(n, "`link`")),
                     parents: map.get_node("parents").and_then(|n| self.boolean(n, "`parents`")),
+                    checksum: get(self, "checksum"),
+                    keep_git_dir: map.get_node("keep_git_dir").and_then(|n| self.boolean(n, "`keep_git_dir`")),
                 })
             }
             other => {

@@ -175,4 +175,8 @@ pub struct Copy {
     pub link: Option<Sp<bool>>,
     /// Keep each source's path below the destination (like `COPY --parents`).
     pub parents: Option<Sp<bool>>,
+    /// `checksum: sha256:...` of the one URL source.
+    pub checksum: Option<Sp<String>>,
+    /// Keep the `.git` directory of a git `from:`.
+    pub keep_git_dir: Option<Sp<bool>>,
 }

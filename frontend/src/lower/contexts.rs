@@ -1,0 +1,164 @@
+//! Named contexts (`context:<name>=<value>` options): what a value means, and the LLB source
+//! for every kind that needs no daemon call. `docker-image://` values still need their config
+//! resolved and `input:` values need the client's Definitions: the gateway does both.
+
+use crate::image::ImageConfig;
+use crate::llb::{self, OpMeta, State};
+use crate::plan::remote::{self, GitSource};
+use crate::plan::{ImageRef, Platform};
+
+use super::pb_platform;
+
+/// A named context as lowering uses it: a filesystem and, for images, their config.
+#[derive(Debug, Clone)]
+pub struct NamedContext {
+    pub state: State,
+    /// The image config a stage based on this context inherits (`None`: nothing).
+    pub config: Option<ImageConfig>,
+}
+
+/// The value of a named context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextValue {
+    /// `docker-image://scratch`
+    Scratch,
+    /// `docker-image://<ref>`
+    Image(ImageRef),
+    /// `local:<name>`: a directory of the client session.
+    Local(String),
+    /// `input:<name>`: a Definition the client passed as a frontend input.
+    Input(String),
+    /// A git URL (`git://`, `git@`, `ssh://`, `https://...git`).
+    Git(GitSource),
+    /// Any other `http(s)://` URL: one file, saved as `/context`.
+    Http(String),
+    /// `oci-layout://<store>@<digest>` (BuildKit v0.11+).
+    OciLayout { store: String, digest: String },
+}
+
+impl ContextValue {
+    /// Parses a `context:<name>` value; the error says what is wrong with it.
+    pub fn parse(value: &str) -> Result<ContextValue, String> {
+        if let Some(r) = value.strip_prefix("docker-image://") {
+            if r == "scratch" {
+                return Ok(ContextValue::Scratch);
+            }
+            return ImageRef::parse(r).map(ContextValue::Image).map_err(|e| format!("invalid image reference `{r}`: {e}"));
+        }
+        if let Some(n) = value.strip_prefix("local:") {
+            return non_empty(n, "local name").map(ContextValue::Local);
+        }
+        if let Some(n) = value.strip_prefix("input:") {
+            return non_empty(n, "input name").map(ContextValue::Input);
+        }
+        if let Some(r) = value.strip_prefix("oci-layout://") {
+            let (store, digest) = r.split_once('@').ok_or_else(|| format!("`{value}` has no digest: expected oci-layout://<store>@sha256:<hex>"))?;
+            let digest = remote::parse_checksum(digest)?;
+            let store = non_empty(store.split(':').next().unwrap_or(store), "oci-layout store")?;
+            return Ok(ContextValue::OciLayout { store, digest });
+        }
+        if remote::is_git(value) {
+            return remote::parse_git(value).map(ContextValue::Git);
+        }
+        if remote::is_url(value) {
+            remote::validate_url(value)?;
+            return Ok(ContextValue::Http(value.to_string()));
+        }
+        Err(format!("unsupported context value `{value}`: expected docker-image://, local:, input:, oci-layout://, a git URL or an https URL"))
+    }
+}
+
+fn non_empty(s: &str, what: &str) -> Result<String, String> {
+    if s.is_empty() {
+        Err(format!("empty {what}"))
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+/// How to load a context's sources.
+#[derive(Debug, Clone, Default)]
+pub struct ContextOpts {
+    /// The session of the client (for `local:` and `oci-layout://`).
+    pub session_id: Option<String>,
+    /// The manifest digest the image resolved to (pins `docker-image://` sources).
+    pub digest: Option<String>,
+    /// `image-resolve-mode` for image sources.
+    pub resolve_mode: Option<String>,
+}
+
+/// The state of a context value, for every kind but `input:` (which the gateway splices).
+pub fn context_state(name: &str, value: &ContextValue, platform: &Platform, opts: &ContextOpts) -> Result<State, String> {
+    let meta = |what: &str| OpMeta::named(format!("[context {name}] {what}"));
+    let state = match value {
+        ContextValue::Scratch => Ok(State::scratch()),
+        ContextValue::Image(r) => {
+            let pinned = match &opts.digest {
+                Some(d) if r.digest.is_none() => r.pinned(d),
+                _ => r.clone(),
+            };
+            let o = llb::ImageOpts { platform: Some(pb_platform(platform)), resolve_mode: opts.resolve_mode.clone() };
+            llb::image(&pinned.to_string(), o, meta(&r.to_string()))
+        }
+        ContextValue::Local(local) => {
+            let o = llb::LocalOpts {
+                session_id: opts.session_id.clone(),
+                shared_key_hint: Some(format!("context:{name}")),
+                ..Default::default()
+            };
+            llb::local(local, o, meta("load from client"))
+        }
+        ContextValue::Git(g) => {
+            let o = llb::GitOpts { keep_git_dir: false, subdir: g.subdir.clone() };
+            llb::git(&g.remote, g.reference.as_deref(), o, meta(&g.to_string()))
+        }
+        ContextValue::Http(url) => {
+            let o = llb::HttpOpts { filename: Some("context".into()), ..Default::default() };
+            llb::http(url, o, meta(url))
+        }
+        ContextValue::OciLayout { store, digest } => {
+            // The identifier names the context, pinned by digest; the store holds the blobs.
+            let dummy = ImageRef::parse(name).map(|r| r.name).unwrap_or_else(|_| "docker.io/library/context".into());
+            let o = llb::OciLayoutOpts { session_id: opts.session_id.clone(), store_id: store.clone(), platform: Some(pb_platform(platform)) };
+            llb::oci_layout(&format!("{dummy}@{digest}"), o, meta("OCI load from client"))
+        }
+        ContextValue::Input(input) => return Err(format!("input `{input}` needs the client's frontend inputs")),
+    };
+    state.map_err(|e| e.to_string())
+}
+
+/// Named contexts without a daemon (`decant llb --build-context`, tests): every use in `plan`
+/// gets the state of its value from `values` (by name), with no image config. `input:` values
+/// cannot be loaded this way.
+pub fn offline(plan: &crate::plan::Plan, values: &std::collections::BTreeMap<String, String>) -> Result<std::collections::BTreeMap<(String, Platform), NamedContext>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, platform) in plan.named_contexts() {
+        let raw = values.get(&name).ok_or_else(|| format!("no value for named context `{name}`"))?;
+        let value = ContextValue::parse(raw).map_err(|e| format!("context `{name}`: {e}"))?;
+        let state = context_state(&name, &value, &platform, &ContextOpts::default()).map_err(|e| format!("context `{name}`: {e}"))?;
+        out.insert((name, platform), NamedContext { state, config: None });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values() {
+        let p = |v: &str| ContextValue::parse(v);
+        assert_eq!(p("docker-image://scratch").unwrap(), ContextValue::Scratch);
+        assert_eq!(p("docker-image://alpine:3.20").unwrap(), ContextValue::Image(ImageRef::parse("alpine:3.20").unwrap()));
+        assert_eq!(p("local:src").unwrap(), ContextValue::Local("src".into()));
+        assert_eq!(p("input:base").unwrap(), ContextValue::Input("base".into()));
+        assert!(matches!(p("https://github.com/a/b.git#v1").unwrap(), ContextValue::Git(g) if g.reference.as_deref() == Some("v1")));
+        assert!(matches!(p("git@github.com:a/b.git").unwrap(), ContextValue::Git(_)));
+        assert_eq!(p("https://example.com/x.tgz").unwrap(), ContextValue::Http("https://example.com/x.tgz".into()));
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(p(&format!("oci-layout://store@{d}")).unwrap(), ContextValue::OciLayout { store: "store".into(), digest: d });
+        for bad in ["", "alpine", "docker-image://Bad", "local:", "input:", "oci-layout://store", "ftp://x", "https://"] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+    }
+}

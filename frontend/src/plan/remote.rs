@@ -1,0 +1,209 @@
+//! Remote sources: HTTP(S) files as `copy` sources, git repositories as `from:`, and the
+//! `checksum:` digests that pin downloads. Syntax only: nothing here touches the network.
+
+use serde::Serialize;
+
+/// A git repository and what to check out of it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct GitSource {
+    /// The remote as written, without the `#fragment`.
+    pub remote: String,
+    /// Branch, tag or commit (`#ref`); the remote's default branch when `None`.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Only this directory of the repository (`#ref:dir`; BuildKit v0.9+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subdir: Option<String>,
+}
+
+impl std::fmt::Display for GitSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.remote)?;
+        if self.reference.is_some() || self.subdir.is_some() {
+            write!(f, "#{}", self.reference.as_deref().unwrap_or(""))?;
+        }
+        if let Some(s) = &self.subdir {
+            write!(f, ":{s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An `http://` or `https://` URL (a file to download when it is a `copy` source).
+pub fn is_url(s: &str) -> bool {
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// Written as a git repository, by Dockerfile's rules: `git://`, `ssh://`, `git@host:path`,
+/// or an http(s) URL whose path ends in `.git`.
+pub fn is_git(s: &str) -> bool {
+    if s.starts_with("git://") || s.starts_with("ssh://") || s.starts_with("git@") {
+        return true;
+    }
+    is_url(s) && s.split('#').next().unwrap_or("").trim_end_matches('/').ends_with(".git")
+}
+
+fn bad_char(s: &str) -> Option<char> {
+    s.chars().find(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Parses a git source `remote[#ref[:subdir]]`; the error says what is wrong.
+pub fn parse_git(s: &str) -> Result<GitSource, String> {
+    if let Some(c) = bad_char(s) {
+        return Err(format!("a git URL cannot contain {c:?}"));
+    }
+    let (remote, fragment) = match s.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (s, None),
+    };
+    let (host, path) = if let Some((scheme, rest)) = remote.split_once("://") {
+        if !matches!(scheme, "git" | "ssh" | "http" | "https") {
+            return Err(format!("`{scheme}://` is not a git transport (https, ssh, git)"));
+        }
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        (authority.rsplit_once('@').map_or(authority, |(_, h)| h), path)
+    } else if let Some((user_host, path)) = remote.split_once(':') {
+        (user_host.rsplit_once('@').map_or(user_host, |(_, h)| h), path)
+    } else {
+        return Err("expected `https://host/repo.git`, `ssh://host/repo`, `git://host/repo` or `git@host:repo`".into());
+    };
+    if host.is_empty() {
+        return Err("the git URL has no host".into());
+    }
+    if path.trim_matches('/').is_empty() {
+        return Err("the git URL has no repository path".into());
+    }
+    let (reference, subdir) = match fragment {
+        None => (None, None),
+        Some(f) => {
+            let (r, d) = match f.split_once(':') {
+                Some((r, d)) => (r, Some(d)),
+                None => (f, None),
+            };
+            if f.is_empty() {
+                return Err("empty `#` fragment: give a branch, tag or commit after `#`".into());
+            }
+            let d = d.map(|d| d.trim_matches('/')).filter(|d| !d.is_empty() && *d != ".");
+            if let Some(d) = d {
+                if d.split('/').any(|c| c == "..") {
+                    return Err(format!("the subdirectory `{d}` leaves the repository"));
+                }
+            }
+            (Some(r.to_string()).filter(|r| !r.is_empty()), d.map(str::to_string))
+        }
+    };
+    Ok(GitSource { remote: remote.to_string(), reference, subdir })
+}
+
+/// Checks an http(s) URL to download.
+pub fn validate_url(s: &str) -> Result<(), String> {
+    if let Some(c) = bad_char(s) {
+        return Err(format!("a URL cannot contain {c:?} (percent-encode it)"));
+    }
+    let rest = s.split_once("://").map(|(_, r)| r).unwrap_or("");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host_only, port) = match host.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, rest)) => (h, rest.strip_prefix(':')),
+            None => return Err("unclosed `[` in the URL's host".into()),
+        },
+        None => match host.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host, None),
+        },
+    };
+    if let Some(p) = port {
+        if p.parse::<u16>().is_err() {
+            return Err(format!("`{p}` is not a port number"));
+        }
+    }
+    if host_only.is_empty() {
+        return Err("the URL has no host".into());
+    }
+    Ok(())
+}
+
+/// The file name a download is saved as: the URL path's last component (`__unnamed__` when
+/// the path has none, as Dockerfile `ADD` does).
+pub fn url_filename(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let path = rest.split_once('/').map(|(_, p)| p).unwrap_or("");
+    match path.rsplit('/').find(|c| !c.is_empty()) {
+        Some(name) if name != "." && name != ".." => name.to_string(),
+        _ => "__unnamed__".to_string(),
+    }
+}
+
+/// Checks a `checksum:` digest (`sha256:<64 hex>`, `sha384:<96>`, `sha512:<128>`, lowercase).
+pub fn parse_checksum(s: &str) -> Result<String, String> {
+    let Some((alg, hex)) = s.split_once(':') else {
+        return Err(format!("`{s}` is not a digest: expected `sha256:<64 hex digits>`"));
+    };
+    let len = match alg {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        other => return Err(format!("`{other}` is not a supported digest algorithm (sha256, sha384, sha512)")),
+    };
+    if hex.len() != len || !hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+        return Err(format!("`{s}` is not a valid {alg} digest: expected {len} lowercase hex digits after `{alg}:`"));
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_detection_follows_dockerfile_rules() {
+        for yes in ["https://github.com/a/b.git", "https://github.com/a/b.git#v1", "git://h/x", "git@github.com:a/b.git", "ssh://git@h/x"] {
+            assert!(is_git(yes), "{yes}");
+        }
+        for no in ["https://example.com/file.tgz", "alpine:3.20", "github.com/a/b", "build"] {
+            assert!(!is_git(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn git_fragments() {
+        let g = parse_git("https://github.com/a/b.git#v1.2:docs/api/").unwrap();
+        assert_eq!(g.remote, "https://github.com/a/b.git");
+        assert_eq!(g.reference.as_deref(), Some("v1.2"));
+        assert_eq!(g.subdir.as_deref(), Some("docs/api"));
+        assert_eq!(g.to_string(), "https://github.com/a/b.git#v1.2:docs/api");
+        let g = parse_git("git@github.com:a/b.git").unwrap();
+        assert_eq!((g.reference, g.subdir), (None, None));
+        let g = parse_git("git://h/x#:sub").unwrap();
+        assert_eq!((g.reference, g.subdir.as_deref()), (None, Some("sub")));
+        for bad in ["https:///x.git", "https://h/.git#", "git@h:", "ftp://h/x.git", "https://h/a b.git", "git://h/x#main:../up", "nohost"] {
+            assert!(parse_git(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_and_file_names() {
+        assert!(validate_url("https://example.com/a/b.tgz?x=1").is_ok());
+        assert!(validate_url("http://127.0.0.1:8080/f").is_ok());
+        assert!(validate_url("https://user@[::1]:99/f").is_ok());
+        for bad in ["https://", "https:///f", "https://h:port/f", "https://h/a b"] {
+            assert!(validate_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(url_filename("https://example.com/a/b.tgz?x=1#f"), "b.tgz");
+        assert_eq!(url_filename("https://example.com/dir/"), "dir");
+        assert_eq!(url_filename("https://example.com"), "__unnamed__");
+    }
+
+    #[test]
+    fn checksums() {
+        let ok = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(parse_checksum(&ok).unwrap(), ok);
+        assert!(parse_checksum(&format!("sha512:{}", "0".repeat(128))).is_ok());
+        for bad in ["abc", "md5:0123", "sha256:abc", &format!("sha256:{}", "AB".repeat(32)), &format!("sha256:{}", "g".repeat(64))] {
+            assert!(parse_checksum(bad).is_err(), "{bad}");
+        }
+    }
+}
