@@ -893,3 +893,5 @@ fn error_failing_run_names_file_and_line() {
     assert!(b.text().contains("exit code: 3") || b.text().contains("exit status 3") || b.text().contains("code 3"),
         "the error should carry the exit code:\n{}", b.text());
 }
+
+mod parity;
