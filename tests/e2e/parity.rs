@@ -303,3 +303,167 @@ fn parity_tmpfs_and_bind_mounts_leave_no_trace_and_vertex_names() {
         assert!(b.vertices.values().any(|v| v.name == internal), "no vertex {internal:?}:\n{}", b.text());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// run options: env, workdir, user, network, security
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn parity_run_options_apply_to_their_step_only() {
+    if skip_in_mock("run options") {
+        return;
+    }
+    let mut images = Images::new("runopts");
+    let tag = images.tag("img");
+    let ctx = Context::new(&[]);
+    let s = spec(
+        r#"stages:
+  app:
+    from: busybox:local
+    workdir: /w
+    env: { STAGE: s, OVER: stage }
+    steps:
+      - run: echo "$STAGE $OVER $STEP $(pwd) $(id -u)" > /tmp/opts1
+        env: { OVER: step, STEP: "1" }
+        workdir: sub/dir
+        user: "65534"
+      - run: echo "$STAGE $OVER [$STEP] $(pwd) $(id -u)" > /tmp/opts2
+      - run: id -un > /tmp/byname
+        user: nobody
+      - run: cat /proc/net/dev > /tmp/net.none
+        network: none
+      - run: cat /proc/net/dev > /tmp/net.default
+"#,
+    );
+    build(&ctx, &s, &tag, &[]).expect_ok("run options build");
+    let out = sh(&tag, "cat /tmp/opts1 /tmp/opts2 /tmp/byname");
+    assert_eq!(
+        out,
+        "s step 1 /w/sub/dir 65534\ns stage [] /w 0\nnobody\n",
+        "per-step env (over the stage's), workdir (relative to the stage's) and user (id or name) \
+         apply to their step only"
+    );
+    assert_eq!(interfaces(&sh(&tag, "cat /tmp/net.none")), ["lo"], "network: none sees only lo");
+    let default = interfaces(&sh(&tag, "cat /tmp/net.default"));
+    assert!(default.len() > 1 && default.contains(&"lo".to_string()), "the default network has more than lo: {default:?}");
+    let cfg = config(&tag);
+    assert!(!env_list(&cfg).iter().any(|e| e.starts_with("STEP=")), "step env leaked into the image: {cfg}");
+    assert!(env_list(&cfg).contains(&"OVER=stage".to_string()), "{cfg}");
+    assert_eq!(cfg["WorkingDir"], "/w");
+    assert_eq!(cfg["User"], "", "a step's user is not the image's");
+
+    // Privileged modes need entitlements that Docker 20.10's CLI cannot grant (no --allow):
+    // the build fails and says which entitlement is missing.
+    for (mode, entitlement) in [("security: insecure", "security.insecure"), ("network: host", "network.host")] {
+        let bad = one_stage(&format!("      - run: echo hi\n        {mode}\n"));
+        let b = build(&ctx, &bad, &images.tag("entitled"), &[]);
+        assert_fails_with(&b, mode, &[&format!("{entitlement} is not allowed")]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// copy options
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn parity_copy_globs_dirs_owner_mode_and_image_sources() {
+    if skip_in_mock("copy options") {
+        return;
+    }
+    let mut images = Images::new("copyopts");
+    let tag = images.tag("img");
+    let ctx = Context::new(&[
+        ("a.txt", "A\n"),
+        ("b.txt", "B\n"),
+        ("c.txt", "C\n"),
+        ("notes.md", "N\n"),
+        ("dir/x.txt", "X\n"),
+        ("dir/sub/y.txt", "Y\n"),
+    ]);
+    let s = spec(
+        r#"stages:
+  app:
+    from: busybox:local
+    workdir: /w
+    steps:
+      - copy: "*.txt"
+        to: /glob
+      - copy: [a.txt, notes.md]
+        to: /many
+      - copy: dir
+        to: /dircopy
+      - copy: a.txt
+        to: /owned.txt
+        chown: "1000:1000"
+        chmod: "0640"
+      - copy: dir/
+        to: /owned-dir/
+        chown: "65534"
+      - copy: b.txt
+        to: rel/
+      - copy: c.txt
+      - copy: /bin/busybox
+        from: busybox:local
+        to: /from-image/sh
+"#,
+    );
+    build(&ctx, &s, &tag, &[]).expect_ok("copy options build");
+    let listing = sh(&tag, "find /glob /many /dircopy /w /owned-dir -type f | sort");
+    assert_eq!(
+        listing,
+        "/dircopy/sub/y.txt\n/dircopy/x.txt\n/glob/a.txt\n/glob/b.txt\n/glob/c.txt\n/many/a.txt\n/many/notes.md\n\
+         /owned-dir/sub/y.txt\n/owned-dir/x.txt\n/w/c.txt\n/w/rel/b.txt\n",
+        "a glob or several sources go into a directory; a directory source copies its contents; \
+         relative destinations and no destination resolve against the workdir"
+    );
+    let stats = sh(&tag, "stat -c '%n %u:%g %a' /owned.txt /owned-dir/x.txt /owned-dir/sub /glob/a.txt; cat /owned.txt");
+    assert_eq!(
+        stats,
+        "/owned.txt 1000:1000 640\n/owned-dir/x.txt 65534:65534 644\n/owned-dir/sub 65534:65534 755\n/glob/a.txt 0:0 644\nA\n",
+        "chown (uid:gid, or a uid alone: its group too) and chmod apply to the copied files"
+    );
+    assert_eq!(sh(&tag, "/from-image/sh -c 'echo from-image'"), "from-image\n", "a copy from an image, renamed");
+
+    // exclude needs BuildKit 0.9 (file.copy.includeexcludepatterns): a clear refusal, not a misbuild.
+    let ex = one_stage("      - copy: \"*.txt\"\n        to: /x/\n        exclude: [b.txt]\n");
+    let b = build(&ctx, &ex, &images.tag("exclude"), &[]);
+    assert_fails_with(&b, "copy exclude on BuildKit 0.8", &["file.copy.includeexcludepatterns"]);
+    assert!(b.text().contains(&format!("decant.yaml:{}", line_of(&ex, "- copy:"))), "{}", b.text());
+}
+
+// ---------------------------------------------------------------------------------------------
+// docker build options: --add-host, --network, an undeclared --build-arg
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn parity_build_options_add_host_network_none_undeclared_arg() {
+    if skip_in_mock("build options") {
+        return;
+    }
+    let mut images = Images::new("buildopts");
+    let tag = images.tag("img");
+    let ctx = Context::new(&[]);
+    let s = one_stage(
+        "      - run: cat /etc/hosts > /hosts; cat /proc/net/dev > /net; echo \"[$UNDECLARED]\" > /undeclared\n      - run: cat /proc/net/dev > /net.step\n        network: default\n",
+    );
+    let b = build(
+        &ctx,
+        &s,
+        &tag,
+        &["--add-host", "decant-host:1.2.3.4", "--network", "none", "--build-arg", "UNDECLARED=zzz"],
+    );
+    b.expect_ok("build options");
+    let hosts = sh(&tag, "cat /hosts");
+    assert!(
+        hosts.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1.2.3.4", "decant-host"]),
+        "--add-host not in /etc/hosts:\n{hosts}"
+    );
+    assert_eq!(interfaces(&sh(&tag, "cat /net")), ["lo"], "--network none: runs see only lo");
+    // Dockerfile-like: a step's own network mode wins over the build's.
+    assert!(interfaces(&sh(&tag, "cat /net.step")).len() > 1, "network: default under --network none");
+    assert_eq!(sh(&tag, "cat /undeclared"), "[]\n", "an undeclared --build-arg is ignored");
+    assert!(!env_list(&config(&tag)).iter().any(|e| e.contains("zzz")));
+}
