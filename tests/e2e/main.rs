@@ -894,4 +894,5 @@ fn error_failing_run_names_file_and_line() {
         "the error should carry the exit code:\n{}", b.text());
 }
 
+/// Dockerfile-parity features: run mounts and options, copy options, build options, vertex names.
 mod parity;
