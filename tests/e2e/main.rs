@@ -973,3 +973,6 @@ fn bad_checksum_and_url_are_spec_errors() {
     assert!(text.contains("not a valid sha256 digest"), "{text}");
     assert!(text.contains(&format!("decant.yaml:{}", line_of(&s, "exa mple"))) && text.contains("invalid URL"), "every error is reported:\n{text}");
 }
+
+/// Dockerfile-parity features: run mounts and options, copy options, build options, vertex names.
+mod parity;
