@@ -1268,3 +1268,115 @@ async fn subrequest_targets_reports_spec_errors_with_line() {
     assert!(st.message.contains("decant.yaml:4"), "{}", st.message);
     assert!(st.message.contains("form"), "{}", st.message);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Whole builds through `frontend::build` against the fake bridge.
+// ---------------------------------------------------------------------------------------------
+
+/// The LLB caps of a BuildKit v0.8 daemon (Docker 20.10).
+fn v08_llb_caps() -> Vec<pb::ApiCap> {
+    [
+        "source.image", "source.image.resolvemode", "source.local", "source.local.unique", "source.local.sessionid",
+        "source.local.includepatterns", "source.local.followpaths", "source.local.excludepatterns",
+        "source.local.sharedkeyhint", "source.git", "source.git.keepgitdir", "source.git.fullurl", "source.http",
+        "source.http.checksum", "source.http.perm", "exec.meta.base", "exec.meta.proxyenv", "exec.meta.network",
+        "exec.meta.security", "exec.meta.setsdefaultpath", "exec.mount.bind", "exec.mount.cache",
+        "exec.mount.cache.sharing", "exec.mount.selector", "exec.mount.tmpfs", "exec.mount.secret", "exec.mount.ssh",
+        "file.base", "file.rm.wildcard", "constraints", "platform", "meta.ignorecache", "meta.description",
+        "meta.exportcache",
+    ]
+    .iter()
+    .map(|id| cap(id))
+    .collect()
+}
+
+const BUILD_SPEC: &str = "# syntax=decant/frontend:dev
+stages:
+  build:
+    from: busybox:local
+    platform: ${BUILDPLATFORM}
+    steps:
+      - run: echo building for $TARGETARCH > /out
+        env: { TARGETARCH: \"${TARGETARCH}\" }
+  app:
+    from: busybox:local
+    steps:
+      - copy: /out
+        from: build
+        link: true
+    cmd: [cat, /out]
+";
+
+async fn whole_build(opts: &[(&str, &str)]) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
+    let reply = pb::SolveResponse {
+        r#ref: String::new(),
+        result: Some(pb::Result {
+            result: Some(pb::result::Refs::Ref(pb::Ref { id: "r1".into(), def: Vec::new() })),
+            metadata: BTreeMap::new(),
+        }),
+    };
+    let mut pong = pong(&[]);
+    pong.llb_caps = v08_llb_caps();
+    let (mut client, bridge) =
+        start(Script { pong, solve: Some(Ok(reply)), file_data: BUILD_SPEC.as_bytes().to_vec(), inputs: Some(BTreeMap::new()), resolve_digest: Some(format!("sha256:{}", "d".repeat(64))), ..Default::default() }).await;
+    let mut map = BTreeMap::from([("filename".to_string(), "decant.yaml".to_string())]);
+    for (k, v) in opts {
+        map.insert(k.to_string(), v.to_string());
+    }
+    let opts = super::FrontendOpts::from_map(map);
+    let res = super::frontend::build(&mut client, &opts).await;
+    (res, bridge)
+}
+
+#[tokio::test]
+async fn multi_platform_build_returns_a_ref_and_config_per_platform() {
+    let (res, bridge) = whole_build(&[("platform", "linux/amd64,linux/arm64")]).await;
+    let res = res.expect("build");
+    let crate::gateway::ResultRefs::Map(refs) = &res.refs else { panic!("a map result: {:?}", res.refs) };
+    assert_eq!(refs.keys().collect::<Vec<_>>(), ["linux/amd64", "linux/arm64"]);
+    let platforms: serde_json::Value = serde_json::from_slice(&res.metadata["refs.platforms"]).unwrap();
+    assert_eq!(platforms["Platforms"][1]["ID"], "linux/arm64");
+    assert_eq!(platforms["Platforms"][1]["Platform"]["architecture"], "arm64");
+    let arm: serde_json::Value = serde_json::from_slice(&res.metadata["containerimage.config/linux/arm64"]).unwrap();
+    assert_eq!(arm["architecture"], "arm64");
+    assert_eq!(arm["config"]["Cmd"], serde_json::json!(["cat", "/out"]));
+    assert!(!res.metadata.contains_key("containerimage.config"));
+    // Two build solves besides the spec and .dockerignore loads; each for its own platform.
+    let solves = bridge.record(|r| r.solve.clone());
+    let builds: Vec<String> = solves
+        .iter()
+        .filter(|s| !s.definition.is_empty())
+        .map(|s| serde_json::to_string(&crate::llb::dump_json(&crate::llb::decode_definition(&s.definition).unwrap())).unwrap())
+        .filter(|j| j.contains("run: echo building"))
+        .collect();
+    assert_eq!(builds.len(), 2, "one build solve per platform");
+    assert!(builds.iter().any(|j| j.contains(r#""TARGETARCH=arm64""#)) && builds.iter().any(|j| j.contains(r#""TARGETARCH=amd64""#)));
+    // The build stage runs on the build platform (the fake worker's arm64) for both targets.
+    assert!(builds.iter().all(|j| !j.contains("mergeop")), "v0.8 has no merge op: link falls back to a copy");
+}
+
+#[tokio::test]
+async fn single_platform_build_returns_one_ref_and_config() {
+    let (res, _) = whole_build(&[("platform", "linux/arm64"), ("build-arg:SOURCE_DATE_EPOCH", "86400")]).await;
+    let res = res.expect("build");
+    assert_eq!(res.refs, crate::gateway::ResultRefs::Single("r1".into()));
+    let config: serde_json::Value = serde_json::from_slice(&res.metadata["containerimage.config"]).unwrap();
+    assert_eq!(config["architecture"], "arm64");
+    assert_eq!(config["created"], "1970-01-02T00:00:00Z");
+}
+
+#[tokio::test]
+async fn missing_llb_caps_fail_the_build_with_their_name() {
+    let text = BUILD_SPEC.replace("        link: true\n", "        exclude: [\"*.md\"]\n");
+    let reply = pb::SolveResponse {
+        r#ref: String::new(),
+        result: Some(pb::Result { result: Some(pb::result::Refs::Ref(pb::Ref { id: "r1".into(), def: Vec::new() })), metadata: BTreeMap::new() }),
+    };
+    let mut pong = pong(&[]);
+    pong.llb_caps = v08_llb_caps();
+    let (mut client, _bridge) = start(Script { pong, solve: Some(Ok(reply)), file_data: text.into_bytes(), inputs: Some(BTreeMap::new()), resolve_digest: Some(format!("sha256:{}", "d".repeat(64))), ..Default::default() }).await;
+    let opts = super::FrontendOpts::from_map(BTreeMap::from([("filename".to_string(), "decant.yaml".to_string())]));
+    let err = super::frontend::build(&mut client, &opts).await.expect_err("exclude needs BuildKit 0.9");
+    assert!(err.message.contains("file.copy.includeexcludepatterns"), "{}", err.message);
+    assert!(err.message.contains("decant.yaml:"), "names the step: {}", err.message);
+}

@@ -68,7 +68,7 @@ fn opt_status(e: super::OptsError) -> pb::Status {
 }
 
 /// The whole build, from options to the result to return.
-async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResult, pb::Status> {
+pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResult, pb::Status> {
     let caps = client.ping().await.map_err(gateway_status)?.clone();
     sources::check_frontend_caps(opts)?;
     if let Some(id) = opts.request_id() {
@@ -189,7 +189,10 @@ async fn lower_inputs(
         let config = ImageConfig::from_json(&resolved.config).map_err(|e| {
             errors::status(code::UNKNOWN, format!("the config of image {reference} is not valid JSON: {e}"))
         })?;
-        let digest = Some(resolved.digest).filter(|d| d.starts_with("sha256:"));
+        // Pin only to a well-formed digest (an engine resolving a local-only image sends none).
+        let digest = Some(resolved.digest).filter(|d| {
+            d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
         images.insert((reference, platform), BaseImage { digest, config });
     }
     Ok(lower::Inputs {
