@@ -976,3 +976,6 @@ fn bad_checksum_and_url_are_spec_errors() {
 
 /// Dockerfile-parity features: run mounts and options, copy options, build options, vertex names.
 mod parity;
+
+/// Copy `link`/`parents` and `SOURCE_DATE_EPOCH` on BuildKit v0.8.
+mod features;
