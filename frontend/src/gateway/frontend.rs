@@ -89,11 +89,11 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
 
     let build_platform = caps
         .build_platform()
-        .and_then(|p| Platform::parse(&p.id()).ok())
+        .map(|p| Platform::from(&p))
         .unwrap_or_default();
     let mut targets = Vec::new();
     for p in opts.platforms().map_err(opt_status)? {
-        targets.push(Platform::parse(&p.id()).map_err(|e| errors::status(code::INVALID_ARGUMENT, e))?);
+        targets.push(Platform::from(&p));
     }
     let multi = targets.len() > 1 || opts.multi_platform().map_err(opt_status)?;
     if targets.is_empty() {
@@ -174,7 +174,7 @@ async fn lower_inputs(
     for (reference, platform) in plan.images() {
         let params = ResolveImageParams {
             reference: reference.to_string(),
-            platform: Some(gateway_platform(&platform)),
+            platform: Some(pb::Platform::from(&platform)),
             resolve_mode,
             log_name: Some(format!("[internal] load metadata for {reference}")),
         };
@@ -351,14 +351,6 @@ fn clean(p: &str) -> String {
     }
 }
 
-fn gateway_platform(p: &Platform) -> pb::Platform {
-    pb::Platform {
-        architecture: p.architecture.clone(),
-        os: p.os.clone(),
-        variant: p.variant.clone().unwrap_or_default(),
-        ..Default::default()
-    }
-}
 
 /// A status for spec errors: every diagnostic as a `file:line:col` line, each with its source
 /// range attached so BuildKit clients print the snippet.

@@ -2,80 +2,26 @@
 //! the conventions containerd's `platforms` package uses (so ids match BuildKit's).
 
 use super::pb::Platform;
+use crate::plan;
 
 impl Platform {
     /// Builds a platform from its parts and normalises it.
     pub fn new(os: &str, architecture: &str, variant: &str) -> Platform {
-        Platform {
-            os: os.to_string(),
-            architecture: architecture.to_string(),
-            variant: variant.to_string(),
-            ..Default::default()
-        }
-        .normalized()
+        Platform::from(&plan::Platform::normalize(os, architecture, variant))
     }
 
-    /// Parses `os/arch[/variant]` (e.g. `linux/arm64/v8`) and normalises it.
-    ///
-    /// Errors are plain messages; callers wrap them with context.
+    /// Parses `os/arch[/variant]` (e.g. `linux/arm64/v8`) and normalises it, with the plan's
+    /// rules ([`plan::Platform::parse`]), so ids agree everywhere.
     pub fn parse(spec: &str) -> Result<Platform, String> {
-        let spec = spec.trim();
-        let parts: Vec<&str> = spec.split('/').collect();
-        if parts.len() < 2 || parts.len() > 3 {
-            return Err(format!("{spec:?} is not of the form os/arch[/variant]"));
-        }
-        if let Some(bad) = parts.iter().find(|p| !is_component(p)) {
-            return Err(format!("{spec:?} has an invalid component {bad:?}"));
-        }
-        let variant = parts.get(2).copied().unwrap_or("");
-        Ok(Platform::new(parts[0], parts[1], variant))
+        plan::Platform::parse(spec).map(|p| Platform::from(&p))
     }
 
-    /// Returns the normalised form: lower-case os and architecture, canonical architecture
-    /// names (`x86_64` → `amd64`, `aarch64` → `arm64`), default variants dropped
-    /// (`arm64/v8` → `arm64`, `amd64/v1` → `amd64`) or filled in (`arm` → `arm/v7`).
+    /// The normalised form (see [`plan::Platform::normalize`]); OS version and features kept.
     pub fn normalized(&self) -> Platform {
-        let os = match self.os.to_ascii_lowercase().as_str() {
-            "macos" => "darwin".to_string(),
-            other => other.to_string(),
-        };
-        let arch = self.architecture.to_ascii_lowercase();
-        let variant = self.variant.to_ascii_lowercase();
-        let (architecture, variant) = match arch.as_str() {
-            "i386" | "i486" | "i586" | "i686" | "386" => ("386".to_string(), String::new()),
-            "x86_64" | "x86-64" | "amd64" => {
-                let v = if variant == "v1" {
-                    String::new()
-                } else {
-                    variant
-                };
-                ("amd64".to_string(), v)
-            }
-            "aarch64" | "arm64" => {
-                let v = match variant.as_str() {
-                    "8" | "v8" | "v8.0" => String::new(),
-                    _ => variant,
-                };
-                ("arm64".to_string(), v)
-            }
-            "armhf" => ("arm".to_string(), "v7".to_string()),
-            "armel" => ("arm".to_string(), "v6".to_string()),
-            "arm" => {
-                let v = match variant.as_str() {
-                    "" | "7" => "v7".to_string(),
-                    "5" | "6" | "8" => format!("v{variant}"),
-                    _ => variant,
-                };
-                ("arm".to_string(), v)
-            }
-            _ => (arch, variant),
-        };
         Platform {
-            os,
-            architecture,
-            variant,
             os_version: self.os_version.clone(),
             os_features: self.os_features.clone(),
+            ..Platform::new(&self.os, &self.architecture, &self.variant)
         }
     }
 
@@ -89,10 +35,22 @@ impl Platform {
     }
 }
 
-fn is_component(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+impl From<&plan::Platform> for Platform {
+    fn from(p: &plan::Platform) -> Platform {
+        Platform {
+            os: p.os.clone(),
+            architecture: p.architecture.clone(),
+            variant: p.variant.clone().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+}
+
+impl From<&Platform> for plan::Platform {
+    /// Normalised on the way.
+    fn from(p: &Platform) -> plan::Platform {
+        plan::Platform::normalize(&p.os, &p.architecture, &p.variant)
+    }
 }
 
 #[cfg(test)]

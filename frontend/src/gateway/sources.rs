@@ -95,9 +95,6 @@ fn input_config(opts: &FrontendOpts, input: &str) -> Result<Option<ImageConfig>,
     ImageConfig::from_json(&bytes).map(Some).map_err(|e| bad(format!("containerimage.config is not an image config: {e}")))
 }
 
-fn gateway_platform(p: &Platform) -> pb::Platform {
-    pb::Platform { architecture: p.architecture.clone(), os: p.os.clone(), variant: p.variant.clone().unwrap_or_default(), ..Default::default() }
-}
 
 /// Loads every named context the plan reads.
 pub async fn named_contexts(
@@ -126,7 +123,7 @@ pub async fn named_contexts(
             ContextValue::Image(reference) => {
                 let params = ResolveImageParams {
                     reference: reference.to_string(),
-                    platform: Some(gateway_platform(&platform)),
+                    platform: Some(pb::Platform::from(&platform)),
                     resolve_mode,
                     log_name: Some(format!("[context {name}] load metadata for {reference}")),
                 };

@@ -101,38 +101,48 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Parses and normalises (`arm64/v8` -> `arm64`, `x86_64` -> `amd64`, `aarch64` -> `arm64`).
+    /// Parses `os/arch[/variant]` and normalises it (see [`Platform::normalize`]).
     pub fn parse(s: &str) -> Result<Platform, String> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let err = || format!("`{s}` is not a platform (os/arch[/variant], e.g. linux/amd64)");
-        let (os, arch, variant) = match parts.as_slice() {
-            [os, arch] => (*os, *arch, None),
-            [os, arch, v] => (*os, *arch, Some(*v)),
-            _ => return Err(err()),
+        let spec = s.trim();
+        let parts: Vec<&str> = spec.split('/').collect();
+        let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        match parts.as_slice() {
+            [os, arch] if ok(os) && ok(arch) => Ok(Platform::normalize(os, arch, "")),
+            [os, arch, v] if ok(os) && ok(arch) && ok(v) => Ok(Platform::normalize(os, arch, v)),
+            _ => Err(format!("`{spec}` is not a platform (os/arch[/variant], e.g. linux/amd64)")),
+        }
+    }
+
+    /// The canonical form BuildKit uses for ids, as containerd normalises: lower case,
+    /// canonical architecture names (`x86_64` -> `amd64`, `aarch64` -> `arm64`), default
+    /// variants dropped (`arm64/v8` -> `arm64`, `amd64/v1` -> `amd64`) or filled in
+    /// (`arm` -> `arm/v7`).
+    pub fn normalize(os: &str, architecture: &str, variant: &str) -> Platform {
+        let os = match os.to_ascii_lowercase().as_str() {
+            "macos" => "darwin".to_string(),
+            other => other.to_string(),
         };
-        let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !ok(os) || !ok(arch) || variant.is_some_and(|v| !ok(v)) {
-            return Err(err());
-        }
-        let os = os.to_ascii_lowercase();
-        let mut arch = arch.to_ascii_lowercase();
-        let mut variant = variant.map(str::to_ascii_lowercase);
-        match arch.as_str() {
-            "x86_64" | "x86-64" => arch = "amd64".into(),
-            "aarch64" => arch = "arm64".into(),
-            "armhf" => {
-                arch = "arm".into();
-                variant = Some("v7".into())
+        let arch = architecture.to_ascii_lowercase();
+        let variant = variant.to_ascii_lowercase();
+        let (architecture, variant) = match arch.as_str() {
+            "i386" | "i486" | "i586" | "i686" | "386" => ("386".to_string(), String::new()),
+            "x86_64" | "x86-64" | "amd64" => ("amd64".to_string(), if variant == "v1" { String::new() } else { variant }),
+            "aarch64" | "arm64" => {
+                ("arm64".to_string(), if matches!(variant.as_str(), "8" | "v8" | "v8.0") { String::new() } else { variant })
             }
-            _ => {}
-        }
-        if arch == "arm64" && variant.as_deref() == Some("v8") {
-            variant = None;
-        }
-        if arch == "arm" && variant.is_none() {
-            variant = Some("v7".into());
-        }
-        Ok(Platform { os, architecture: arch, variant })
+            "armhf" => ("arm".to_string(), "v7".to_string()),
+            "armel" => ("arm".to_string(), "v6".to_string()),
+            "arm" => {
+                let v = match variant.as_str() {
+                    "" | "7" => "v7".to_string(),
+                    "5" | "6" | "8" => format!("v{variant}"),
+                    _ => variant,
+                };
+                ("arm".to_string(), v)
+            }
+            _ => (arch, variant),
+        };
+        Platform { os, architecture, variant: Some(variant).filter(|v| !v.is_empty()) }
     }
 
     /// `linux/arm/v7`
@@ -184,6 +194,12 @@ mod tests {
         assert_eq!(Platform::parse("linux/arm64/v8").unwrap().id(), "linux/arm64");
         assert_eq!(Platform::parse("linux/arm").unwrap().id(), "linux/arm/v7");
         assert_eq!(Platform::parse("linux/x86_64").unwrap().id(), "linux/amd64");
-        assert!(Platform::parse("linux").is_err() && Platform::parse("a/b/c/d").is_err());
+        assert_eq!(Platform::parse("Linux/AMD64/v1").unwrap().id(), "linux/amd64");
+        assert_eq!(Platform::parse("linux/amd64/v3").unwrap().id(), "linux/amd64/v3");
+        assert_eq!(Platform::parse("linux/arm/6").unwrap().id(), "linux/arm/v6");
+        assert_eq!(Platform::parse(" linux/riscv64 ").unwrap().id(), "linux/riscv64");
+        for bad in ["", "linux", "linux/", "/amd64", "a/b/c/d", "linux/am d64"] {
+            assert!(Platform::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }
