@@ -1308,6 +1308,11 @@ stages:
 ";
 
 async fn whole_build(opts: &[(&str, &str)]) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
+    whole_build_of(BUILD_SPEC, opts).await
+}
+
+/// Runs `frontend::build` on `spec` with a v0.8 daemon's caps; every solve answers ref `r1`.
+async fn whole_build_of(spec: &str, opts: &[(&str, &str)]) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
     let reply = pb::SolveResponse {
         r#ref: String::new(),
         result: Some(pb::Result {
@@ -1318,7 +1323,7 @@ async fn whole_build(opts: &[(&str, &str)]) -> (Result<FrontendResult, pb::Statu
     let mut pong = pong(&[]);
     pong.llb_caps = v08_llb_caps();
     let (mut client, bridge) =
-        start(Script { pong, solve: Some(Ok(reply)), file_data: BUILD_SPEC.as_bytes().to_vec(), inputs: Some(BTreeMap::new()), resolve_digest: Some(format!("sha256:{}", "d".repeat(64))), ..Default::default() }).await;
+        start(Script { pong, solve: Some(Ok(reply)), file_data: spec.as_bytes().to_vec(), inputs: Some(BTreeMap::new()), resolve_digest: Some(format!("sha256:{}", "d".repeat(64))), ..Default::default() }).await;
     let mut map = BTreeMap::from([("filename".to_string(), "decant.yaml".to_string())]);
     for (k, v) in opts {
         map.insert(k.to_string(), v.to_string());
@@ -1368,15 +1373,8 @@ async fn single_platform_build_returns_one_ref_and_config() {
 #[tokio::test]
 async fn missing_llb_caps_fail_the_build_with_their_name() {
     let text = BUILD_SPEC.replace("        link: true\n", "        exclude: [\"*.md\"]\n");
-    let reply = pb::SolveResponse {
-        r#ref: String::new(),
-        result: Some(pb::Result { result: Some(pb::result::Refs::Ref(pb::Ref { id: "r1".into(), def: Vec::new() })), metadata: BTreeMap::new() }),
-    };
-    let mut pong = pong(&[]);
-    pong.llb_caps = v08_llb_caps();
-    let (mut client, _bridge) = start(Script { pong, solve: Some(Ok(reply)), file_data: text.into_bytes(), inputs: Some(BTreeMap::new()), resolve_digest: Some(format!("sha256:{}", "d".repeat(64))), ..Default::default() }).await;
-    let opts = super::FrontendOpts::from_map(BTreeMap::from([("filename".to_string(), "decant.yaml".to_string())]));
-    let err = super::frontend::build(&mut client, &opts).await.expect_err("exclude needs BuildKit 0.9");
+    let (res, _bridge) = whole_build_of(&text, &[]).await;
+    let err = res.expect_err("exclude needs BuildKit 0.9");
     assert!(err.message.contains("file.copy.includeexcludepatterns"), "{}", err.message);
     assert!(err.message.contains("decant.yaml:"), "names the step: {}", err.message);
 }
