@@ -123,7 +123,8 @@ fn base_spec() -> String {
 fn reordering_keys_keeps_every_op_digest() {
     let base = base_spec();
     let reference = definition(&base, &BuildOptions::default());
-    let orders: Vec<(&str, Box<dyn Fn(usize) -> Vec<usize>>)> = vec![
+    type Order = Box<dyn Fn(usize) -> Vec<usize>>;
+    let orders: Vec<(&str, Order)> = vec![
         ("reversed", Box::new(|n| (0..n).rev().collect())),
         ("rotated by 1", Box::new(|n| (0..n).map(|i| (i + 1) % n).collect())),
         ("rotated by 2", Box::new(|n| (0..n).map(|i| (i + 2) % n).collect())),

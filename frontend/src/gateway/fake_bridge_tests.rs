@@ -1255,7 +1255,7 @@ async fn subrequest_lint_reports_warnings_and_build_errors() {
 #[tokio::test]
 async fn subrequest_unknown_id_is_unsupported_request() {
     let (res, bridge) = subrequest(SUBREQUEST_SPEC, "frontend.nosuch", &[]).await;
-    let st = res.err().expect("an unknown request fails");
+    let st = res.expect_err("an unknown request fails");
     assert_eq!(st.message, "unsupported request frontend.nosuch");
     assert_eq!(st.details.len(), 1);
     assert!(bridge.record(|r| r.solve.is_empty()), "nothing solved for an unknown request");
@@ -1264,7 +1264,7 @@ async fn subrequest_unknown_id_is_unsupported_request() {
 #[tokio::test]
 async fn subrequest_targets_reports_spec_errors_with_line() {
     let bad = "# syntax=decant/frontend:dev\nstages:\n  app:\n    form: busybox:local\n";
-    let st = subrequest(bad, "frontend.targets", &[]).await.0.err().expect("bad spec fails");
+    let st = subrequest(bad, "frontend.targets", &[]).await.0.expect_err("bad spec fails");
     assert!(st.message.contains("decant.yaml:4"), "{}", st.message);
     assert!(st.message.contains("form"), "{}", st.message);
 }

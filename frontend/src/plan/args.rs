@@ -71,9 +71,9 @@ impl Args {
         while let Some(i) = rest.find('$') {
             out.push_str(&rest[..i]);
             let after = &rest[i + 1..];
-            if after.starts_with("${") {
+            if let Some(tail) = after.strip_prefix("${") {
                 out.push_str("${");
-                rest = &after[2..];
+                rest = tail;
                 offset += i + 3;
                 continue;
             }
@@ -98,7 +98,7 @@ impl Args {
                 return Err(Diagnostic::error(span, format!("`${{{body}}}` is not an arg reference (`${{NAME}}` or `${{NAME:-default}}`)")));
             }
             match (self.get(name), default) {
-                (Some(v), Some(d)) if v.is_empty() => out.push_str(d),
+                (Some(""), Some(d)) => out.push_str(d),
                 (Some(v), _) => out.push_str(v),
                 (None, _) => {
                     return Err(Diagnostic::error(span, format!("arg `{name}` is used but never declared"))

@@ -258,7 +258,7 @@ impl Resolver {
         })
     }
 
-    fn from_source(&mut self, raw: &Sp<String>, names: &[&str], this: &str) -> Option<MountFrom> {
+    fn resolve_from(&mut self, raw: &Sp<String>, names: &[&str], this: &str) -> Option<MountFrom> {
         if raw.value == "context" {
             return Some(MountFrom::Context);
         }
@@ -289,7 +289,7 @@ impl Resolver {
 
     fn copy(&mut self, c: &spec::Copy, names: &[&str], this: &str) -> Option<Copy> {
         let from = match &c.from {
-            Some(f) => self.from_source(f, names, this)?,
+            Some(f) => self.resolve_from(f, names, this)?,
             None => MountFrom::Context,
         };
         let sources: Vec<String> = c.sources.iter().filter_map(|s| self.text(s)).collect();
@@ -397,7 +397,7 @@ impl Resolver {
                     None => Sharing::Shared,
                 };
                 let from = match opt("from") {
-                    Some(f) => Some(self.from_source(f, names, this)?),
+                    Some(f) => Some(self.resolve_from(f, names, this)?),
                     None => None,
                 };
                 Mount::Cache {
@@ -439,7 +439,7 @@ impl Resolver {
             _ => {
                 absolute(self, &value);
                 let from = match opt("from") {
-                    Some(f) => self.from_source(f, names, this)?,
+                    Some(f) => self.resolve_from(f, names, this)?,
                     None => MountFrom::Context,
                 };
                 Mount::Bind {
