@@ -56,7 +56,7 @@ fn go_server_cross_compiled_for_arm64() {
     let build = p.stage("build").unwrap();
     assert_eq!(build.platform.id(), "linux/amd64", "the build stage runs on the build platform");
     let env = serde_json::to_string(&build.steps).unwrap();
-    assert!(env.contains(r#"["GOOS","linux"]"#) && env.contains(r#"["GOARCH","arm64"]"#), "{env}");
+    assert!(env.contains(r#""GOOS=linux""#) && env.contains(r#""GOARCH=arm64""#), "{env}");
     assert_eq!(p.stage("runtime").unwrap().platform.id(), "linux/arm64");
     assert_eq!(p.stage("runtime").unwrap().config.labels["org.opencontainers.image.version"], "2.0.0");
 }

@@ -29,7 +29,7 @@ stages:
 "#;
     let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap_or_else(|d| panic!("{}", d.render()));
     let json = serde_json::to_value(&plan.stages[0].steps[0]).unwrap();
-    assert_eq!(json["env"], serde_json::json!([["GOOS", "linux"], ["GOARCH", "amd64"]]));
+    assert_eq!(json["env"], serde_json::json!(["GOOS=linux", "GOARCH=amd64"]));
     assert_eq!(json["workdir"], "/src");
     assert_eq!(json["user"], "1000");
 }

@@ -170,7 +170,10 @@ pub struct Step {
 pub enum StepKind {
     Run(Run),
     Copy(Copy),
-    Env { vars: Vec<(String, String)> },
+    Env {
+        #[serde(serialize_with = "key_values")]
+        vars: Vec<(String, String)>,
+    },
     Workdir { path: String },
     User { user: String },
 }
@@ -618,6 +621,11 @@ impl Resolver {
             }
         }
     }
+}
+
+/// `[("K", "V")]` as `["K=V"]`, the way image configs list environment variables.
+pub(crate) fn key_values<S: serde::Serializer>(kvs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(kvs.iter().map(|(k, v)| format!("{k}={v}")))
 }
 
 /// What a `from:` names.

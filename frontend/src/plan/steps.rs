@@ -11,7 +11,7 @@ use crate::spec::{self, Sp};
 #[derive(Debug, Clone, Serialize)]
 pub struct Run {
     pub command: CommandLine,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "super::key_values")]
     pub env: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
