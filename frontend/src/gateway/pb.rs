@@ -12,67 +12,10 @@
 use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------------
-// pb (solver/pb/ops.proto): minimal local copies
+// pb (solver/pb/ops.proto): the LLB messages the bridge API embeds, from the llb module
 // ---------------------------------------------------------------------------------------------
 
-/// `pb.Platform`: an OCI platform.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, prost::Message)]
-pub struct Platform {
-    /// CPU architecture, e.g. `amd64`, `arm64`, `arm`.
-    #[prost(string, tag = "1")]
-    pub architecture: String,
-    /// Operating system, e.g. `linux`.
-    #[prost(string, tag = "2")]
-    pub os: String,
-    /// Architecture variant, e.g. `v7` (empty when none).
-    #[prost(string, tag = "3")]
-    pub variant: String,
-    /// OS version (Windows only in practice).
-    #[prost(string, tag = "4")]
-    pub os_version: String,
-    /// Required OS features.
-    #[prost(string, repeated, tag = "5")]
-    pub os_features: Vec<String>,
-}
-
-/// `pb.Position`: a position in a source file. BuildKit's snippet printer treats lines as 1-based.
-#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
-pub struct Position {
-    /// Line number (1-based).
-    #[prost(int32, tag = "1")]
-    pub line: i32,
-    /// Column (character) number.
-    #[prost(int32, tag = "2")]
-    pub character: i32,
-}
-
-/// `pb.Range`: a range in a source file.
-#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
-pub struct Range {
-    /// Start of the range.
-    #[prost(message, optional, tag = "1")]
-    pub start: Option<Position>,
-    /// End of the range.
-    #[prost(message, optional, tag = "2")]
-    pub end: Option<Position>,
-}
-
-/// `pb.SourceInfo`: a source file that LLB or a warning can point into.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct SourceInfo {
-    /// File name as shown to the user.
-    #[prost(string, tag = "1")]
-    pub filename: String,
-    /// Full contents of the file.
-    #[prost(bytes = "vec", tag = "2")]
-    pub data: Vec<u8>,
-    /// Encoded `pb.Definition` of the LLB that loaded the file (may be empty).
-    #[prost(bytes = "vec", tag = "3")]
-    pub definition: Vec<u8>,
-    /// Language of the file, e.g. `yaml` (BuildKit v0.12+; ignored by older daemons).
-    #[prost(string, tag = "4")]
-    pub language: String,
-}
+pub use crate::llb::pb::{Platform, Position, Range, SourceInfo};
 
 // ---------------------------------------------------------------------------------------------
 // moby.buildkit.v1.apicaps / moby.buildkit.v1.types

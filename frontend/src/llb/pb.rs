@@ -743,7 +743,7 @@ pub struct SourceInfo {
 }
 
 /// `Range`
-#[derive(Clone, PartialEq, prost::Message)]
+#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
 pub struct Range {
     /// `start`
     #[prost(message, optional, tag = "1")]
@@ -754,7 +754,7 @@ pub struct Range {
 }
 
 /// `Position` (1-based line and character).
-#[derive(Clone, PartialEq, prost::Message)]
+#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
 pub struct Position {
     /// `line`
     #[prost(int32, tag = "1")]
