@@ -241,9 +241,15 @@ fn render_one(renderer: &Renderer, file: &SourceFile, d: &Diagnostic) -> String 
             Snippet::source(file.text.as_str()).path(file.name.as_str()).annotation(ann),
         );
     }
-    let mut report = vec![group];
-    if let Some(help) = &d.help {
-        report.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
+    let mut report = Vec::new();
+    match (&d.help, d.span) {
+        // Without a snippet, the help is a line of the same report.
+        (Some(help), None) => report.push(group.element(Level::HELP.message(help.as_str()))),
+        (Some(help), Some(_)) => {
+            report.push(group);
+            report.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
+        }
+        (None, _) => report.push(group),
     }
     renderer.render(&report).to_string()
 }
