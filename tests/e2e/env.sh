@@ -48,6 +48,7 @@ e2e_install_packages() {
     [ -x /bin/busybox ] && file_is_static /bin/busybox || missing+=(busybox-static)
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    command -v ssh-agent >/dev/null 2>&1 || missing+=(openssh-client)   # the ssh mount test
     if [ "${#missing[@]}" -gt 0 ]; then
         e2e_log "installing: ${missing[*]}"
         [ "$(id -u)" = 0 ] || e2e_die "need root to apt-get install ${missing[*]}" || return 1
