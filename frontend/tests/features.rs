@@ -154,3 +154,64 @@ fn link_with_a_chown_by_name_is_rejected() {
     let out = d.render();
     assert!(out.contains("cannot be looked up") && out.contains("decant.yaml:22:16"), "{out}");
 }
+
+fn exec_ops(def: &pb::Definition) -> Vec<(String, pb::ExecOp)> {
+    use prost::Message;
+    def.def
+        .iter()
+        .filter_map(|b| {
+            let op = pb::Op::decode(b.as_slice()).ok()?;
+            match op.op {
+                Some(pb::op::Op::Exec(e)) => Some((llb::digest_of(b), e)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// `no-cache` for named stages marks only their ops; `hostname`, `add-hosts` and
+/// `force-network-mode` reach every run step that does not choose its own network.
+#[test]
+fn build_options_reach_the_ops() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  a:
+    from: busybox:local
+    steps:
+      - run: echo a > /a
+  b:
+    from: busybox:local
+    steps:
+      - run: echo b > /b
+      - run: echo c > /c
+        network: default
+  final:
+    from: busybox:local
+    steps:
+      - copy: [/a]
+        from: a
+      - copy: [/b]
+        from: b
+"#;
+    let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap();
+    let inputs = Inputs {
+        no_cache: lower::NoCache::Stages(["b".to_string()].into()),
+        hostname: Some("builder".into()),
+        extra_hosts: vec![("db".into(), "10.0.0.5".into())],
+        network: Some(decant::plan::Network::None),
+        ..Default::default()
+    };
+    let def = lower::lower(&plan, &inputs).unwrap().definition();
+    let execs = exec_ops(&def);
+    assert_eq!(execs.len(), 3);
+    for (digest, e) in &execs {
+        let meta = e.meta.as_ref().unwrap();
+        let stage_b = meta.args.iter().any(|a| a.contains("echo b") || a.contains("echo c"));
+        assert_eq!(def.metadata[digest].ignore_cache, stage_b, "only stage b ignores the cache: {:?}", meta.args);
+        assert_eq!(meta.hostname, "builder");
+        assert_eq!(meta.extra_hosts, [pb::HostIp { host: "db".into(), ip: "10.0.0.5".into() }]);
+        let own_network = meta.args.iter().any(|a| a.contains("echo c"));
+        let expected = if own_network { pb::NetMode::Unset } else { pb::NetMode::None };
+        assert_eq!(e.network, expected as i32, "{:?}", meta.args);
+    }
+}
