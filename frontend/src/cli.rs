@@ -101,13 +101,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Frontend => Ok(crate::gateway::frontend::main()),
         Command::Check { file } => {
             let (name, text) = read(&file)?;
-            let result = spec::parse_spec(&name, &text).and_then(|s| {
+            // Every stage is checked, not only those the default target needs.
+            let opts = BuildOptions { all_stages: true, ..Default::default() };
+            let result = compile::plan(&name, &text, &opts).and_then(|_| {
+                let s = spec::parse_spec(&name, &text)?;
                 let warnings = lint::lint(&s);
-                // Every stage must resolve, not just the default target's.
-                for stage in &s.stages {
-                    let opts = BuildOptions { target: Some(stage.name.value.clone()), ..Default::default() };
-                    plan::resolve(&s, &opts)?;
-                }
                 Ok((s, warnings))
             });
             match result {

@@ -4,8 +4,17 @@ use crate::diag::Diagnostics;
 use crate::plan::{self, BuildOptions, Plan};
 use crate::spec;
 
-/// Parses and resolves a spec for one build.
+/// Parses and resolves a spec for one build. Shape errors and resolution errors are reported
+/// together, so one run shows every problem.
 pub fn plan(name: &str, text: &str, opts: &BuildOptions) -> Result<Plan, Diagnostics> {
-    let spec = spec::parse_spec(name, text)?;
-    plan::resolve(&spec, opts)
+    let (spec, mut diags) = spec::parse_spec_partial(name, text);
+    let Some(spec) = spec else { return Err(diags) };
+    match plan::resolve(&spec, opts) {
+        Ok(plan) if diags.items.is_empty() => Ok(plan),
+        Ok(_) => Err(diags),
+        Err(more) => {
+            diags.merge(more);
+            Err(diags)
+        }
+    }
 }

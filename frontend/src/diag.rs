@@ -164,6 +164,16 @@ impl Diagnostics {
         Diagnostics { file, items }
     }
 
+    /// Adds `other`'s diagnostics (of the same file), keeping file order and dropping repeats.
+    pub fn merge(&mut self, other: Diagnostics) {
+        for d in other.items {
+            if !self.items.contains(&d) {
+                self.items.push(d);
+            }
+        }
+        self.items.sort_by_key(|d| d.span.map(|s| (s.start, s.end)));
+    }
+
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter().filter(|d| d.severity == Severity::Error)
     }

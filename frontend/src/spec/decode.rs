@@ -40,6 +40,15 @@ const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
 
 /// Parses `text` (the contents of the file called `name`) into a [`Spec`].
 pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
+    match parse_spec_partial(name, text) {
+        (Some(spec), d) if d.items.is_empty() => Ok(spec),
+        (_, d) => Err(d),
+    }
+}
+
+/// Like [`parse_spec`], but keeps what could be read next to the errors, so that later phases
+/// can report their own errors too (`None` when the YAML itself is broken).
+pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics) {
     let file = SourceFile::new(name, text);
     let mut d = Decoder { file: file.clone(), diags: Vec::new() };
     let syntax = d.syntax_line();
@@ -51,15 +60,11 @@ pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
         Ok(root) => root,
         Err(e) => {
             let diag = d.load_error(e);
-            return Err(Diagnostics::new(file, vec![diag]));
+            return (None, Diagnostics::new(file, vec![diag]));
         }
     };
     let spec = d.spec(&root, syntax);
-    if d.diags.is_empty() {
-        Ok(spec)
-    } else {
-        Err(Diagnostics::new(file, d.diags))
-    }
+    (Some(spec), Diagnostics::new(file, d.diags))
 }
 
 struct Decoder {

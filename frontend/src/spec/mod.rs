@@ -8,7 +8,7 @@ mod decode;
 
 use std::sync::Arc;
 
-pub use decode::parse_spec;
+pub use decode::{parse_spec, parse_spec_partial};
 
 use crate::diag::{SourceFile, Span};
 
