@@ -1313,6 +1313,15 @@ async fn whole_build(opts: &[(&str, &str)]) -> (Result<FrontendResult, pb::Statu
 
 /// Runs `frontend::build` on `spec` with a v0.8 daemon's caps; every solve answers ref `r1`.
 async fn whole_build_of(spec: &str, opts: &[(&str, &str)]) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
+    whole_build_with(spec, opts, &[]).await
+}
+
+/// The same, with extra gateway caps.
+async fn whole_build_with(
+    spec: &str,
+    opts: &[(&str, &str)],
+    gateway_caps: &[&str],
+) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
     let reply = pb::SolveResponse {
         r#ref: String::new(),
         result: Some(pb::Result {
@@ -1320,7 +1329,7 @@ async fn whole_build_of(spec: &str, opts: &[(&str, &str)]) -> (Result<FrontendRe
             metadata: BTreeMap::new(),
         }),
     };
-    let mut pong = pong(&[]);
+    let mut pong = pong(gateway_caps);
     pong.llb_caps = v08_llb_caps();
     let (mut client, bridge) =
         start(Script { pong, solve: Some(Ok(reply)), file_data: spec.as_bytes().to_vec(), inputs: Some(BTreeMap::new()), resolve_digest: Some(format!("sha256:{}", "d".repeat(64))), ..Default::default() }).await;
@@ -1377,4 +1386,22 @@ async fn missing_llb_caps_fail_the_build_with_their_name() {
     let err = res.expect_err("exclude needs BuildKit 0.9");
     assert!(err.message.contains("file.copy.includeexcludepatterns"), "{}", err.message);
     assert!(err.message.contains("decant.yaml:"), "names the step: {}", err.message);
+}
+
+#[tokio::test]
+async fn lint_warnings_reach_daemons_that_show_them() {
+    let text = BUILD_SPEC.replace("stages:\n", "args:\n  UNUSED: x\nstages:\n");
+    let (res, bridge) = whole_build_with(&text, &[], &["gateway.warnings"]).await;
+    res.expect("build");
+    let warns = bridge.record(|r| r.warns.clone());
+    assert_eq!(warns.len(), 1, "{warns:?}");
+    let w = &warns[0];
+    assert_eq!(String::from_utf8_lossy(&w.short), "arg `UNUSED` is never used (unused-arg)");
+    assert_eq!(w.ranges[0].start.unwrap().line, 3);
+    assert_eq!(w.info.as_ref().unwrap().filename, "decant.yaml");
+    assert!(w.digest.starts_with("sha256:"), "attached to the spec's load vertex");
+    // A v0.8 daemon has no Warn: nothing is sent, and the build goes on.
+    let (res, bridge) = whole_build_with(&text, &[], &[]).await;
+    res.expect("build");
+    assert!(bridge.record(|r| r.warns.clone()).is_empty());
 }

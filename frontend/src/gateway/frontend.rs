@@ -102,6 +102,7 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
 
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
+    warn_lints(client, &spec_file).await;
     let named_contexts = sources::named_context_names(opts)?;
     let mut builds = Vec::new();
     for target in targets {
@@ -156,6 +157,44 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         result = result.with_metadata(k, v);
     }
     Ok(result)
+}
+
+/// Sends `decant check`'s warnings to the client as build warnings (BuildKit 0.10+; older
+/// daemons have no way to show them, and the client's `warn` is then a no-op).
+async fn warn_lints(client: &Client, spec_file: &SpecFile) {
+    if !client.caps().is_some_and(|c| c.has_gateway("gateway.warnings")) {
+        return;
+    }
+    let Ok(spec) = crate::spec::parse_spec(&spec_file.name, &spec_file.text) else { return };
+    let source = pb::SourceInfo {
+        filename: spec_file.name.clone(),
+        data: spec_file.text.as_bytes().to_vec(),
+        language: "yaml".into(),
+        ..Default::default()
+    };
+    for d in crate::lint::lint(&spec) {
+        let ranges = d
+            .span
+            .map(|span| {
+                let s = spec.file.position(span.start);
+                let e = spec.file.position(span.end);
+                errors::range((s.line as i32, s.column as i32), (e.line as i32, e.column as i32))
+            })
+            .into_iter()
+            .collect();
+        let warning = super::Warning {
+            vertex_digest: spec_file.vertex.clone(),
+            level: 1,
+            short: format!("{} ({})", d.message, d.rule.unwrap_or("lint")),
+            detail: d.help.clone().into_iter().collect(),
+            url: String::new(),
+            source: Some(source.clone()),
+            ranges,
+        };
+        if let Err(e) = client.warn(warning).await {
+            eprintln!("decant: sending a warning failed: {e}");
+        }
+    }
 }
 
 /// Resolves the plan's images and gathers what lowering needs from the options and the daemon.
@@ -226,6 +265,8 @@ pub(crate) struct SpecFile {
     pub text: String,
     /// `<name>.dockerignore` beside the spec, which wins over the context's `.dockerignore`.
     pub ignore: Option<String>,
+    /// Digest of the vertex that loaded the spec (where warnings attach).
+    pub vertex: String,
 }
 
 /// Solves the `dockerfile` local source and reads the spec from it.
@@ -254,9 +295,12 @@ pub(crate) async fn read_spec(client: &Client, opts: &FrontendOpts) -> Result<Sp
     .map_err(|e| errors::status(code::INVALID_ARGUMENT, e.to_string()))?;
     // The client may pass the spec's directory as a frontend input instead of a local.
     let definition = match sources::inputs(client).await?.remove(key) {
-        Some(def) => llb::encode(&def),
-        None => llb::encode(&llb::marshal(&local)),
+        Some(def) => def,
+        None => llb::marshal(&local),
     };
+    // Warnings attach to the vertex that loaded the spec (the last op before the terminal one).
+    let vertex = definition.def.len().checked_sub(2).map(|i| llb::digest_of(&definition.def[i])).unwrap_or_default();
+    let definition = llb::encode(&definition);
     let solved = client.solve(SolveParams { definition, ..Default::default() }).await.map_err(gateway_status)?;
     let mut last_err = None;
     for name in &candidates {
@@ -269,7 +313,7 @@ pub(crate) async fn read_spec(client: &Client, opts: &FrontendOpts) -> Result<Sp
                     .await
                     .ok()
                     .map(|b| String::from_utf8_lossy(&b).into_owned());
-                return Ok(SpecFile { name: name.clone(), text, ignore });
+                return Ok(SpecFile { name: name.clone(), text, ignore, vertex });
             }
             Err(e) => last_err = Some(e),
         }
