@@ -45,6 +45,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Print the JSON schema of decant.yaml, for editor completion and validation.
+    Schema,
     /// Run as a BuildKit gateway frontend (the frontend image's entrypoint).
     Frontend,
 }
@@ -99,6 +101,10 @@ pub fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Frontend => Ok(crate::gateway::frontend::main()),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&spec::json_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { file } => {
             let (name, text) = read(&file)?;
             // Every stage is checked, not only those the default target needs.

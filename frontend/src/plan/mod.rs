@@ -19,6 +19,8 @@ use serde::Serialize;
 pub use args::{Args, BUILTIN_ARGS};
 pub use reference::ImageRef;
 pub use remote::GitSource;
+#[cfg(test)]
+pub(crate) use steps::MOUNT_OPTIONS;
 pub use steps::{Copy, CopyFrom, Mount, MountFrom, Network, Run, Security, Sharing};
 pub use values::Platform;
 

@@ -173,7 +173,8 @@ impl Copy {
     }
 }
 
-const MOUNT_OPTIONS: &[(&str, &[&str])] = &[
+/// The options of each kind of mount.
+pub(crate) const MOUNT_OPTIONS: &[(&str, &[&str])] = &[
     ("cache", &["id", "sharing", "from", "source", "mode", "uid", "gid"]),
     ("secret", &["target", "env", "required", "mode", "uid", "gid"]),
     ("ssh", &["target", "required", "mode", "uid", "gid"]),

@@ -12,31 +12,39 @@ use marked_yaml::{LoadError, LoaderOptions};
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 
-const TOP_KEYS: &[&str] = &["args", "stages"];
-const ARG_KEYS: &[&str] = &["default", "description"];
-const STAGE_KEYS: &[&str] = &[
-    "from",
-    "platform",
-    "description",
-    "workdir",
-    "env",
-    "user",
-    "shell",
-    "steps",
-    "cmd",
-    "entrypoint",
-    "expose",
-    "healthcheck",
-    "labels",
-    "volumes",
-    "stop_signal",
-];
-const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user"];
-const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
-const COPY_OPTIONS: &[&str] =
-    &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "link", "parents", "checksum", "keep_git_dir"];
-const HEALTHCHECK_KEYS: &[&str] = &["cmd", "interval", "timeout", "start_period", "retries"];
-const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
+/// The keys the decoder accepts, by place (the JSON schema is checked against these).
+pub(crate) mod keys {
+    pub const TOP: &[&str] = &["args", "stages"];
+    pub const ARG: &[&str] = &["default", "description"];
+    pub const STAGE: &[&str] = &[
+        "from",
+        "platform",
+        "description",
+        "workdir",
+        "env",
+        "user",
+        "shell",
+        "steps",
+        "cmd",
+        "entrypoint",
+        "expose",
+        "healthcheck",
+        "labels",
+        "volumes",
+        "stop_signal",
+    ];
+    pub const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user"];
+    pub const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
+    pub const COPY_OPTIONS: &[&str] =
+        &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "link", "parents", "checksum", "keep_git_dir"];
+    pub const HEALTHCHECK: &[&str] = &["cmd", "interval", "timeout", "start_period", "retries"];
+    pub const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
+}
+use keys::{COPY_OPTIONS, MOUNT_KINDS, RUN_OPTIONS, STEP_KINDS};
+const TOP_KEYS: &[&str] = keys::TOP;
+const ARG_KEYS: &[&str] = keys::ARG;
+const STAGE_KEYS: &[&str] = keys::STAGE;
+const HEALTHCHECK_KEYS: &[&str] = keys::HEALTHCHECK;
 
 /// Parses `text` (the contents of the file called `name`) into a [`Spec`].
 pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {

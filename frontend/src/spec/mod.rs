@@ -5,10 +5,12 @@
 //! came from, so later phases (and BuildKit, through source maps) can point back at it.
 
 mod decode;
+mod schema;
 
 use std::sync::Arc;
 
 pub use decode::{parse_spec, parse_spec_partial};
+pub use schema::json_schema;
 
 use crate::diag::{SourceFile, Span};
 
