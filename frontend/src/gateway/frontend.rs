@@ -74,11 +74,10 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
     if let Some(id) = opts.request_id() {
         return super::subrequests::handle(client, opts, id).await;
     }
+    let client_inputs = sources::inputs(client).await?;
     // Independent round trips to the daemon, so at the same time.
-    let (spec_file, client_inputs, context_ignore) =
-        tokio::join!(read_spec(client, opts), sources::inputs(client), read_dockerignore(client, opts));
+    let (spec_file, context_ignore) = tokio::join!(read_spec(client, opts, &client_inputs), read_dockerignore(client, opts));
     let spec_file = spec_file?;
-    let client_inputs = client_inputs?;
     let context_input = sources::context_input(opts, &client_inputs)?;
     // A context passed as an input is used as is: no .dockerignore.
     let excludes = match (&context_input, &spec_file.ignore) {
@@ -100,9 +99,9 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         targets.push(build_platform.clone());
     }
 
+    warn_lints(client, &spec_file).await;
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
-    warn_lints(client, &spec_file).await;
     let named_contexts = sources::named_context_names(opts)?;
     let mut builds = Vec::new();
     for target in targets {
@@ -269,8 +268,12 @@ pub(crate) struct SpecFile {
     pub vertex: String,
 }
 
-/// Solves the `dockerfile` local source and reads the spec from it.
-pub(crate) async fn read_spec(client: &Client, opts: &FrontendOpts) -> Result<SpecFile, pb::Status> {
+/// Solves the `dockerfile` local source (or the client's `dockerfile` input) and reads the spec.
+pub(crate) async fn read_spec(
+    client: &Client,
+    opts: &FrontendOpts,
+    inputs: &BTreeMap<String, crate::llb::pb::Definition>,
+) -> Result<SpecFile, pb::Status> {
     let explicit = opts.get("filename").filter(|f| !f.is_empty() && *f != ".");
     let candidates: Vec<String> = match explicit {
         Some(f) => vec![f.to_string()],
@@ -294,8 +297,8 @@ pub(crate) async fn read_spec(client: &Client, opts: &FrontendOpts) -> Result<Sp
     )
     .map_err(|e| errors::status(code::INVALID_ARGUMENT, e.to_string()))?;
     // The client may pass the spec's directory as a frontend input instead of a local.
-    let definition = match sources::inputs(client).await?.remove(key) {
-        Some(def) => def,
+    let definition = match inputs.get(key) {
+        Some(def) => def.clone(),
         None => llb::marshal(&local),
     };
     // Warnings attach to the vertex that loaded the spec (the last op before the terminal one).

@@ -22,7 +22,8 @@ pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Re
     match id {
         DESCRIBE => Ok(describe()),
         OUTLINE | TARGETS | LINT => {
-            let file = read_spec(client, opts).await?;
+            let inputs = super::sources::inputs(client).await?;
+            let file = read_spec(client, opts, &inputs).await?;
             match id {
                 TARGETS => {
                     let spec = spec::parse_spec(&file.name, &file.text).map_err(|d| diagnostics_status(&d))?;
