@@ -204,9 +204,7 @@ impl<'a> Lowerer<'a> {
             shared_key_hint: Some(self.inputs.context_name.clone()),
             ..Default::default()
         };
-        let mut meta = OpMeta::named("[internal] load build context");
-        meta.description.clear();
-        let state = llb::local(&self.inputs.context_name, opts, meta)?;
+        let state = llb::local(&self.inputs.context_name, opts, OpMeta::named("[internal] load build context"))?;
         self.context = Some(state.clone());
         Ok(state)
     }
@@ -245,20 +243,17 @@ impl<'a> Lowerer<'a> {
             MountFrom::Scratch => (State::scratch(), "/".into()),
             MountFrom::Stage { name } => {
                 let built = self.built.get(name).ok_or_else(|| Diagnostic::error(span, format!("stage `{name}` was not built")))?;
-                let dir = non_empty_or_root(&built.config.config.working_dir);
-                (built.state.clone(), dir)
+                (built.state.clone(), workdir_of(Some(&built.config)))
             }
             MountFrom::Image { reference } => {
                 let meta = self.meta(stage, format!("[{}] load {reference}", stage.name), span);
                 let state = self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(span, e))?;
-                let dir = self.image_config(reference, &stage.platform).map(|c| non_empty_or_root(&c.config.working_dir)).unwrap_or_else(|| "/".into());
-                (state, dir)
+                (state, workdir_of(self.image_config(reference, &stage.platform)))
             }
             MountFrom::Git(g) => (self.git_state(stage, g, false, span)?, "/".into()),
             MountFrom::Named { name } => {
                 let nc = self.named(name, &stage.platform, span)?;
-                let dir = nc.config.as_ref().map(|c| non_empty_or_root(&c.config.working_dir)).unwrap_or_else(|| "/".into());
-                (nc.state.clone(), dir)
+                (nc.state.clone(), workdir_of(nc.config.as_ref()))
             }
         })
     }
@@ -320,11 +315,11 @@ fn empty_config(platform: &Platform) -> ImageConfig {
     c
 }
 
-fn non_empty_or_root(dir: &str) -> String {
-    if dir.is_empty() {
-        "/".into()
-    } else {
-        dir.to_string()
+/// The directory relative paths start at in an image: its workdir, or `/`.
+fn workdir_of(config: Option<&ImageConfig>) -> String {
+    match config.map(|c| c.config.working_dir.as_str()) {
+        Some(dir) if !dir.is_empty() => dir.to_string(),
+        _ => "/".into(),
     }
 }
 
