@@ -110,7 +110,7 @@ fn source_locations(def: &pb::Definition) -> BTreeMap<String, SourceLocation> {
         })
         .collect();
     let pos = |p: &Option<pb::Position>| {
-        let p = p.clone().unwrap_or_default();
+        let p = p.unwrap_or_default();
         (u32::try_from(p.line).unwrap_or(0), u32::try_from(p.character).unwrap_or(0))
     };
     src.locations

@@ -8,6 +8,8 @@
 mod args;
 mod reference;
 pub mod remote;
+mod copy;
+mod run;
 mod steps;
 pub mod values;
 
@@ -20,8 +22,10 @@ pub use args::{Args, BUILTIN_ARGS};
 pub use reference::ImageRef;
 pub use remote::GitSource;
 #[cfg(test)]
-pub(crate) use steps::MOUNT_OPTIONS;
-pub use steps::{Copy, CopyFrom, Mount, MountFrom, Network, Run, Security, Sharing};
+pub(crate) use run::MOUNT_OPTIONS;
+pub use copy::Copy;
+pub use run::{Mount, Network, Run, Security, Sharing};
+pub use steps::{CopyFrom, MountFrom};
 pub use values::Platform;
 
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, SourceFile, Span};

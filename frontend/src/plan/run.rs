@@ -1,0 +1,304 @@
+//! Resolving `run` steps and their mounts.
+
+use serde::Serialize;
+
+use super::steps::MountFrom;
+use super::{values, CommandLine, Resolver};
+use crate::diag::Diagnostic;
+use crate::spec;
+
+/// A `run` step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub command: CommandLine,
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "super::key_values")]
+    pub env: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    #[serde(skip_serializing_if = "is_sandbox")]
+    pub security: Security,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+}
+
+fn is_sandbox(s: &Security) -> bool {
+    *s == Security::Sandbox
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    Default,
+    None,
+    Host,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Security {
+    Sandbox,
+    Insecure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sharing {
+    Shared,
+    Private,
+    Locked,
+}
+
+/// A mount of a `run` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Mount {
+    Cache {
+        target: String,
+        id: String,
+        sharing: Sharing,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<MountFrom>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        gid: Option<u32>,
+    },
+    Secret {
+        id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        env: Option<String>,
+        required: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        gid: Option<u32>,
+    },
+    Ssh {
+        id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        required: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        gid: Option<u32>,
+    },
+    Tmpfs {
+        target: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
+    Bind {
+        target: String,
+        from: MountFrom,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+        readwrite: bool,
+    },
+}
+
+impl Mount {
+    /// The stage or image a mount reads, if any.
+    pub fn from(&self) -> Option<&MountFrom> {
+        match self {
+            Mount::Cache { from, .. } => from.as_ref(),
+            Mount::Bind { from, .. } => Some(from),
+            _ => None,
+        }
+    }
+}
+
+/// The options of each kind of mount.
+pub(crate) const MOUNT_OPTIONS: &[(&str, &[&str])] = &[
+    ("cache", &["id", "sharing", "from", "source", "mode", "uid", "gid"]),
+    ("secret", &["target", "env", "required", "mode", "uid", "gid"]),
+    ("ssh", &["target", "required", "mode", "uid", "gid"]),
+    ("tmpfs", &["size"]),
+    ("bind", &["from", "source", "readwrite"]),
+];
+
+impl Resolver {
+    pub(crate) fn run(&mut self, run: &spec::Run, names: &[&str], this: &str) -> Option<Run> {
+        let command = match &run.command {
+            spec::Command::Shell(s) if s.value.trim().is_empty() => {
+                self.diags.push(Diagnostic::error(s.span, "`run` has an empty command").label("nothing to run"));
+                return None;
+            }
+            spec::Command::Exec(args, span) if args.is_empty() => {
+                self.error(*span, "`run` has an empty command list");
+                return None;
+            }
+            spec::Command::Shell(s) => CommandLine::Shell(s.value.clone()),
+            spec::Command::Exec(args, _) => CommandLine::Exec(args.iter().map(|a| a.value.clone()).collect()),
+        };
+        let network = run.network.as_ref().and_then(|n| {
+            self.parsed(n, |v| match v {
+                "default" | "sandbox" => Ok(Network::Default),
+                "none" => Ok(Network::None),
+                "host" => Ok(Network::Host),
+                other => Err(format!("`{other}` is not a network mode (default, none or host)")),
+            })
+        });
+        let security = run
+            .security
+            .as_ref()
+            .and_then(|s| {
+                self.parsed(s, |v| match v {
+                    "sandbox" => Ok(Security::Sandbox),
+                    "insecure" => Ok(Security::Insecure),
+                    other => Err(format!("`{other}` is not a security mode (sandbox or insecure)")),
+                })
+            })
+            .unwrap_or(Security::Sandbox);
+        let mut mounts = Vec::new();
+        for m in &run.mounts {
+            if let Some(m) = self.mount(m, names, this) {
+                mounts.push(m);
+            }
+        }
+        Some(Run {
+            command,
+            env: self.env_vars(&run.env),
+            workdir: run.workdir.as_ref().and_then(|w| self.text(w)),
+            user: run.user.as_ref().and_then(|u| self.text(u)),
+            network,
+            security,
+            mounts,
+        })
+    }
+
+    fn mount(&mut self, m: &spec::Mount, names: &[&str], this: &str) -> Option<Mount> {
+        let kind = m.kind.value.as_str();
+        let allowed = MOUNT_OPTIONS.iter().find(|(k, _)| *k == kind).map(|(_, o)| *o).unwrap_or(&[]);
+        let mut ok = true;
+        for kv in &m.options {
+            let k = kv.key.value.as_str();
+            if !allowed.contains(&k) {
+                let d = Diagnostic::error(kv.key.span, format!("unknown option `{k}` for a {kind} mount"))
+                    .suggest(k, allowed.iter().copied());
+                self.diags.push(d);
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let opt = |name: &str| m.options.iter().find(|kv| kv.key.value == name).map(|kv| &kv.value);
+        let value = self.text(&m.value)?;
+        let num = |r: &mut Self, name: &str| opt(name).and_then(|v| r.parsed(v, values::parse_count));
+        let mode = |r: &mut Self| opt("mode").and_then(|v| r.parsed(v, values::parse_mode));
+        let flag = |r: &mut Self, name: &str, default: bool| {
+            opt(name).and_then(|v| r.parsed(v, parse_bool)).unwrap_or(default)
+        };
+        let target_opt = |r: &mut Self| opt("target").and_then(|v| r.text(v));
+        let absolute = |r: &mut Self, path: &str| {
+            if !path.starts_with('/') {
+                r.error(m.value.span, format!("mount target `{path}` must be an absolute path"));
+            }
+        };
+        Some(match kind {
+            "cache" => {
+                absolute(self, &value);
+                let sharing = match opt("sharing") {
+                    Some(s) => self.parsed(s, |v| match v {
+                        "shared" => Ok(Sharing::Shared),
+                        "private" => Ok(Sharing::Private),
+                        "locked" => Ok(Sharing::Locked),
+                        other => Err(format!("`{other}` is not a cache sharing mode (shared, private or locked)")),
+                    })?,
+                    None => Sharing::Shared,
+                };
+                let from = match opt("from") {
+                    Some(f) => Some(self.resolve_from(f, names, this)?),
+                    None => None,
+                };
+                Mount::Cache {
+                    id: opt("id").and_then(|v| self.text(v)).unwrap_or_else(|| value.clone()),
+                    target: value,
+                    sharing,
+                    from,
+                    source: opt("source").and_then(|v| self.text(v)),
+                    mode: mode(self),
+                    uid: num(self, "uid"),
+                    gid: num(self, "gid"),
+                }
+            }
+            "secret" => {
+                let target = target_opt(self);
+                let env = opt("env").and_then(|v| self.text(v));
+                Mount::Secret {
+                    target: if target.is_none() && env.is_none() { Some(format!("/run/secrets/{value}")) } else { target },
+                    env,
+                    id: value,
+                    required: flag(self, "required", false),
+                    mode: mode(self),
+                    uid: num(self, "uid"),
+                    gid: num(self, "gid"),
+                }
+            }
+            "ssh" => Mount::Ssh {
+                target: target_opt(self),
+                id: value,
+                required: flag(self, "required", false),
+                mode: mode(self),
+                uid: num(self, "uid"),
+                gid: num(self, "gid"),
+            },
+            "tmpfs" => {
+                absolute(self, &value);
+                Mount::Tmpfs { target: value, size: opt("size").and_then(|v| self.parsed(v, parse_size)) }
+            }
+            _ => {
+                absolute(self, &value);
+                let from = match opt("from") {
+                    Some(f) => self.resolve_from(f, names, this)?,
+                    None => MountFrom::Context,
+                };
+                Mount::Bind {
+                    target: value,
+                    from,
+                    source: opt("source").and_then(|v| self.text(v)),
+                    readwrite: flag(self, "readwrite", false),
+                }
+            }
+        })
+    }
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "true" | "True" | "TRUE" | "yes" => Ok(true),
+        "false" | "False" | "FALSE" | "no" => Ok(false),
+        other => Err(format!("`{other}` is not true or false")),
+    }
+}
+
+/// A size such as `64m`, `1g`, `4096`, in bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let lower = s.to_ascii_lowercase();
+    let trimmed = lower.trim_end_matches('b');
+    let (num, scale) = match trimmed.char_indices().last() {
+        Some((i, 'k')) => (&trimmed[..i], 1u64 << 10),
+        Some((i, 'm')) => (&trimmed[..i], 1 << 20),
+        Some((i, 'g')) => (&trimmed[..i], 1 << 30),
+        _ => (trimmed, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("`{s}` is not a size (e.g. 64m, 1g)"))
+}
