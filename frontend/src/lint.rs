@@ -1,6 +1,7 @@
 //! Warnings about specs that build, but probably not as meant.
 
 use crate::diag::{Diagnostic, Span};
+use crate::plan::mentions_var;
 use crate::spec::{Command, Spec, StepKind};
 
 /// Rule ids, as `decant check` and the `frontend.lint` subrequest report them.
@@ -60,9 +61,8 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
 }
 
 fn mentions(c: &Command, name: &str) -> bool {
-    let hit = |s: &str| s.match_indices(name).any(|(i, _)| s[..i].ends_with('$') || s[..i].ends_with("${"));
     match c {
-        Command::Shell(s) => hit(&s.value),
-        Command::Exec(args, _) => args.iter().any(|a| hit(&a.value)),
+        Command::Shell(s) => mentions_var(&s.value, name),
+        Command::Exec(args, _) => args.iter().any(|a| mentions_var(&a.value, name)),
     }
 }

@@ -215,3 +215,37 @@ stages:
         assert_eq!(e.network, expected as i32, "{:?}", meta.args);
     }
 }
+
+/// A run step sees the args its command mentions, so changing another arg keeps its cache.
+#[test]
+fn run_steps_see_only_the_args_they_mention() {
+    let text = r#"# syntax=decant/frontend:dev
+args:
+  VERSION: "1"
+  FLAVOUR: plain
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - run: apk add curl
+      - run: echo building $VERSION
+      - run: ["/bin/sh", "-c", "echo ${FLAVOUR:-none}"]
+"#;
+    let build = |args: &[(&str, &str)]| {
+        let opts = BuildOptions { build_args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() };
+        let plan = compile::plan("decant.yaml", text, &opts).unwrap();
+        let def = lower::lower(&plan, &Inputs::default()).unwrap().definition();
+        exec_ops(&def).into_iter().map(|(d, e)| (d, e.meta.unwrap())).collect::<Vec<_>>()
+    };
+    let base = build(&[]);
+    let by_cmd = |needle: &str| base.iter().find(|(_, m)| m.args.iter().any(|a| a.contains(needle))).unwrap().clone();
+    assert!(!by_cmd("apk").1.env.iter().any(|v| v.starts_with("VERSION=") || v.starts_with("FLAVOUR=")));
+    assert!(by_cmd("building").1.env.contains(&"VERSION=1".to_string()));
+    assert!(by_cmd("FLAVOUR").1.env.contains(&"FLAVOUR=plain".to_string()));
+    // Changing VERSION changes only the step that mentions it.
+    let changed = build(&[("VERSION", "2")]);
+    let digests = |v: &Vec<(String, pb::Meta)>| v.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>();
+    let (before, after) = (digests(&base), digests(&changed));
+    assert_eq!(before[0], after[0], "apk add keeps its cache");
+    assert_ne!(before[1], after[1], "the step that echoes $VERSION re-runs");
+}

@@ -54,8 +54,14 @@ impl Lowerer<'_> {
             }
             CommandLine::Exec(args) => args.clone(),
         };
-        // Args are visible to commands but not kept in the image; the image's env wins.
-        let mut env: Vec<String> = self.plan.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // A command sees the args it mentions (so changing another arg keeps its cache); they are
+        // not kept in the image, and the image's env wins over them.
+        let mentioned = |name: &str| match &run.command {
+            CommandLine::Shell(cmd) => crate::plan::mentions_var(cmd, name),
+            CommandLine::Exec(args) => args.iter().any(|a| crate::plan::mentions_var(a, name)),
+        };
+        let mut env: Vec<String> =
+            self.plan.args.iter().filter(|(k, _)| mentioned(k)).map(|(k, v)| format!("{k}={v}")).collect();
         for kv in &config.env {
             if let Some((k, v)) = kv.split_once('=') {
                 set_env(&mut env, k, v);

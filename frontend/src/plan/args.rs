@@ -114,6 +114,20 @@ impl Args {
     }
 }
 
+/// Whether shell text refers to the variable `name` (`$NAME` or `${NAME...}`), as a `run`
+/// command that should see the build arg `name` does.
+pub fn mentions_var(text: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices('$').any(|(i, _)| {
+        let after = &text[i + 1..];
+        let rest = match after.strip_prefix('{') {
+            Some(braced) => braced.strip_prefix(name).map(|r| !r.starts_with(ident)),
+            None => after.strip_prefix(name).map(|r| !r.starts_with(ident)),
+        };
+        rest.unwrap_or(false)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +135,16 @@ mod tests {
     fn sub(args: &Args, text: &str) -> Result<String, Diagnostic> {
         let file = SourceFile::new("t", format!("k: {text}"));
         args.substitute(&file, &Sp::new(text.to_string(), Span { start: 3, end: 3 + text.len() }))
+    }
+
+    #[test]
+    fn finds_variable_references() {
+        for yes in ["echo $V", "echo ${V}", "x=${V:-1}", "$V/x", "a$V"] {
+            assert!(mentions_var(yes, "V"), "{yes}");
+        }
+        for no in ["echo V", "echo $VV", "echo ${VV}", "$$", "echo $", "${ V}"] {
+            assert!(!mentions_var(no, "V"), "{no}");
+        }
     }
 
     #[test]

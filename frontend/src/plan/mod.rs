@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use args::{Args, BUILTIN_ARGS};
+pub use args::{mentions_var, Args, BUILTIN_ARGS};
 pub use reference::ImageRef;
 pub use remote::GitSource;
 #[cfg(test)]

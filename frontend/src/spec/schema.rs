@@ -17,8 +17,8 @@ use schemars::JsonSchema;
 #[allow(dead_code)]
 struct Spec {
     /// Build arguments and their defaults, overridden by `--build-arg NAME=value`. `${NAME}` and
-    /// `${NAME:-fallback}` are replaced in every string field except commands; `run` commands
-    /// see the args as environment variables.
+    /// `${NAME:-fallback}` are replaced in every string field except commands; a `run` command
+    /// gets the args it mentions (`$NAME`) as environment variables.
     args: Option<BTreeMap<String, Option<Arg>>>,
     /// The stages, in document order. The last one is the default target; `--target` picks
     /// another. Names: lowercase letters, digits, `-`, `_`, `.`.
