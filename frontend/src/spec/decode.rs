@@ -374,8 +374,10 @@ impl Decoder {
             }
         }
         // A typo of `from` was reported as an unknown key with a suggestion already.
-        let typo = map.keys().any(|k| k.as_str() != "from" && crate::diag::did_you_mean(k.as_str(), STAGE_KEYS.iter().copied()) == Some("from"));
-        if stage.from.is_none() && !map.contains_key("from") && !typo {
+        let typo = || {
+            map.keys().any(|k| !STAGE_KEYS.contains(&k.as_str()) && crate::diag::did_you_mean(k.as_str(), STAGE_KEYS.iter().copied()) == Some("from"))
+        };
+        if stage.from.is_none() && !map.contains_key("from") && !typo() {
             let span = stage.name.span;
             let diag = Diagnostic::error(span, format!("{what} has no `from`"))
                 .help("set `from:` to an image (e.g. `alpine:3.20`), `scratch`, or another stage's name");
