@@ -111,8 +111,11 @@ fn validate_component(p: &str) -> Result<(), String> {
     if p.is_empty() {
         return Err("a path component of the image name is empty".into());
     }
+    if let Some(c) = p.chars().find(|c| !(c.is_ascii_alphanumeric() || "._-".contains(*c))) {
+        return Err(format!("`{c}` cannot appear in an image name (`{p}`)"));
+    }
     if p.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(format!("image names must be lowercase (`{p}`)"));
+        return Err(format!("image names must be lowercase: `{}`, not `{p}`", p.to_ascii_lowercase()));
     }
     let ok_chars = p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     let ends_ok = p.starts_with(|c: char| c.is_ascii_alphanumeric())
