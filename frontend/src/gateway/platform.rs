@@ -35,17 +35,6 @@ impl Platform {
     }
 }
 
-impl From<&plan::Platform> for Platform {
-    fn from(p: &plan::Platform) -> Platform {
-        Platform {
-            os: p.os.clone(),
-            architecture: p.architecture.clone(),
-            variant: p.variant.clone().unwrap_or_default(),
-            ..Default::default()
-        }
-    }
-}
-
 impl From<&Platform> for plan::Platform {
     /// Normalised on the way.
     fn from(p: &Platform) -> plan::Platform {

@@ -3,11 +3,10 @@
 //! resolved and `input:` values need the client's Definitions: the gateway does both.
 
 use crate::image::ImageConfig;
-use crate::llb::{self, OpMeta, State};
+use crate::llb::{self, pb, OpMeta, State};
 use crate::plan::remote::{self, GitSource};
 use crate::plan::{ImageRef, Platform};
 
-use super::pb_platform;
 
 /// A named context as lowering uses it: a filesystem and, for images, their config.
 #[derive(Debug, Clone)]
@@ -97,7 +96,7 @@ pub fn context_state(name: &str, value: &ContextValue, platform: &Platform, opts
                 Some(d) if r.digest.is_none() => r.pinned(d),
                 _ => r.clone(),
             };
-            let o = llb::ImageOpts { platform: Some(pb_platform(platform)), resolve_mode: opts.resolve_mode.clone() };
+            let o = llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: opts.resolve_mode.clone() };
             llb::image(&pinned.to_string(), o, meta(&r.to_string()))
         }
         ContextValue::Local(local) => {
@@ -119,7 +118,7 @@ pub fn context_state(name: &str, value: &ContextValue, platform: &Platform, opts
         ContextValue::OciLayout { store, digest } => {
             // The identifier names the context, pinned by digest; the store holds the blobs.
             let dummy = ImageRef::parse(name).map(|r| r.name).unwrap_or_else(|_| "docker.io/library/context".into());
-            let o = llb::OciLayoutOpts { session_id: opts.session_id.clone(), store_id: store.clone(), platform: Some(pb_platform(platform)) };
+            let o = llb::OciLayoutOpts { session_id: opts.session_id.clone(), store_id: store.clone(), platform: Some(pb::Platform::from(platform)) };
             llb::oci_layout(&format!("{dummy}@{digest}"), o, meta("OCI load from client"))
         }
         ContextValue::Input(input) => return Err(format!("input `{input}` needs the client's frontend inputs")),

@@ -215,7 +215,7 @@ impl<'a> Lowerer<'a> {
             Some(d) if reference.digest.is_none() => reference.pinned(d),
             _ => reference.clone(),
         };
-        let opts = llb::ImageOpts { platform: Some(pb_platform(platform)), resolve_mode: self.inputs.resolve_mode.clone() };
+        let opts = llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: self.inputs.resolve_mode.clone() };
         llb::image(&pinned.to_string(), opts, meta)
     }
 
@@ -323,12 +323,15 @@ fn workdir_of(config: Option<&ImageConfig>) -> String {
     }
 }
 
-pub(crate) fn pb_platform(p: &Platform) -> pb::Platform {
-    pb::Platform {
-        architecture: p.architecture.clone(),
-        os: p.os.clone(),
-        variant: p.variant.clone().unwrap_or_default(),
-        ..Default::default()
+/// A plan platform as LLB (and the gateway API) carry it.
+impl From<&Platform> for pb::Platform {
+    fn from(p: &Platform) -> pb::Platform {
+        pb::Platform {
+            architecture: p.architecture.clone(),
+            os: p.os.clone(),
+            variant: p.variant.clone().unwrap_or_default(),
+            ..Default::default()
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::naming;
-use super::{Built, Lowerer, pb_platform};
+use super::{Built, Lowerer};
 use crate::diag::Diagnostic;
 use crate::image::{Empty, HealthConfig, History, ImageConfig};
 use crate::llb::{self, pb, State};
@@ -29,7 +29,7 @@ impl Lowerer<'_> {
                 let meta = self.meta(stage, name, step.span);
                 built.state = llb::FileChain::on(built.state.clone())
                     .mkdir(dir, 0o755, true, None)
-                    .finish(Some(pb_platform(&stage.platform)), meta);
+                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
                 push_history(&mut built.config, history, false);
             }
             StepKind::Run(run) => {
@@ -106,7 +106,7 @@ impl Lowerer<'_> {
                             let meta = self.meta(stage, format!("[{}] cache dir {target}", stage.name), step.span);
                             let dir = llb::FileChain::on(State::scratch())
                                 .mkdir("/cache", mode.unwrap_or(0o755), true, owner)
-                                .finish(Some(pb_platform(&stage.platform)), meta);
+                                .finish(Some(pb::Platform::from(&stage.platform)), meta);
                             (Some(dir), Some("/cache".into()))
                         }
                         None => (None, None),
@@ -152,7 +152,7 @@ impl Lowerer<'_> {
             extra_hosts: self.inputs.extra_hosts.clone(),
             network,
             security,
-            platform: Some(pb_platform(&stage.platform)),
+            platform: Some(pb::Platform::from(&stage.platform)),
             mounts,
             secret_env,
         };
@@ -227,7 +227,7 @@ impl Lowerer<'_> {
             chain = chain.copy(&src_state, action(root, patterns));
         }
         let meta = self.meta(stage, name.clone(), step.span);
-        let copied = chain.finish(Some(pb_platform(&stage.platform)), meta);
+        let copied = chain.finish(Some(pb::Platform::from(&stage.platform)), meta);
         if !link {
             return Ok(copied);
         }
