@@ -228,9 +228,7 @@ async fn lower_inputs(
             errors::status(code::UNKNOWN, format!("the config of image {reference} is not valid JSON: {e}"))
         })?;
         // Pin only to a well-formed digest (an engine resolving a local-only image sends none).
-        let digest = Some(resolved.digest).filter(|d| {
-            d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        });
+        let digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
         images.insert((reference, platform), BaseImage { digest, config });
     }
     Ok(lower::Inputs {
