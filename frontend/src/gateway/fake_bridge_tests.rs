@@ -1121,18 +1121,23 @@ stages:
 ";
 
 /// Answers subrequest `id` with `SUBREQUEST_SPEC` (or `spec`) as the file the fake serves.
+/// A Solve reply with the single ref `id`.
+fn ref_reply(id: &str) -> pb::SolveResponse {
+    pb::SolveResponse {
+        r#ref: String::new(),
+        result: Some(pb::Result {
+            result: Some(pb::result::Refs::Ref(pb::Ref { id: id.into(), def: Vec::new() })),
+            metadata: BTreeMap::new(),
+        }),
+    }
+}
+
 async fn subrequest(
     spec: &str,
     id: &str,
     extra: &[(&str, &str)],
 ) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
-    let reply = pb::SolveResponse {
-        r#ref: String::new(),
-        result: Some(pb::Result {
-            result: Some(pb::result::Refs::Ref(pb::Ref { id: "spec-ref".into(), def: Vec::new() })),
-            metadata: BTreeMap::new(),
-        }),
-    };
+    let reply = ref_reply("spec-ref");
     let (mut client, bridge) = start(Script {
         pong: pong(&[]),
         solve: Some(Ok(reply)),
@@ -1322,13 +1327,7 @@ async fn whole_build_with(
     opts: &[(&str, &str)],
     gateway_caps: &[&str],
 ) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
-    let reply = pb::SolveResponse {
-        r#ref: String::new(),
-        result: Some(pb::Result {
-            result: Some(pb::result::Refs::Ref(pb::Ref { id: "r1".into(), def: Vec::new() })),
-            metadata: BTreeMap::new(),
-        }),
-    };
+    let reply = ref_reply("r1");
     let mut pong = pong(gateway_caps);
     pong.llb_caps = v08_llb_caps();
     let (mut client, bridge) =
