@@ -99,7 +99,10 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         targets.push(build_platform.clone());
     }
 
-    warn_lints(client, &spec_file).await;
+    let (spec, parse_errors) = crate::spec::parse_spec_partial(&spec_file.name, &spec_file.text);
+    if let (Some(spec), true) = (&spec, parse_errors.items.is_empty()) {
+        warn_lints(client, spec, &spec_file.vertex).await;
+    }
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
     let named_contexts = sources::named_context_names(opts)?;
@@ -113,7 +116,7 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
             all_stages: false,
             named_contexts: named_contexts.clone(),
         };
-        let plan = compile::plan(&spec_file.name, &spec_file.text, &build_opts).map_err(|d| diagnostics_status(&d))?;
+        let plan = compile::plan_parsed(spec.as_ref(), &parse_errors, &build_opts).map_err(|d| diagnostics_status(&d))?;
         let inputs = lower_inputs(client, opts, &caps, &plan, excludes.clone(), &client_inputs, context_input.clone()).await?;
         let lowered = lower::lower(&plan, &inputs).map_err(|d| diagnostics_status(&d))?;
         let def = lowered.definition();
@@ -160,18 +163,17 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
 
 /// Sends `decant check`'s warnings to the client as build warnings (BuildKit 0.10+; older
 /// daemons have no way to show them, and the client's `warn` is then a no-op).
-async fn warn_lints(client: &Client, spec_file: &SpecFile) {
+async fn warn_lints(client: &Client, spec: &crate::spec::Spec, vertex: &str) {
     if !client.caps().is_some_and(|c| c.has_gateway("gateway.warnings")) {
         return;
     }
-    let Ok(spec) = crate::spec::parse_spec(&spec_file.name, &spec_file.text) else { return };
     let source = pb::SourceInfo {
-        filename: spec_file.name.clone(),
-        data: spec_file.text.as_bytes().to_vec(),
+        filename: spec.file.name.clone(),
+        data: spec.file.text.as_bytes().to_vec(),
         language: "yaml".into(),
         ..Default::default()
     };
-    for d in crate::lint::lint(&spec) {
+    for d in crate::lint::lint(spec) {
         let ranges = d
             .span
             .map(|span| {
@@ -182,7 +184,7 @@ async fn warn_lints(client: &Client, spec_file: &SpecFile) {
             .into_iter()
             .collect();
         let warning = super::Warning {
-            vertex_digest: spec_file.vertex.clone(),
+            vertex_digest: vertex.to_string(),
             level: 1,
             short: format!("{} ({})", d.message, d.rule.unwrap_or("lint")),
             detail: d.help.clone().into_iter().collect(),
