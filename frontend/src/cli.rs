@@ -109,23 +109,22 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let (name, text) = read(&file)?;
             // Every stage is checked, not only those the default target needs.
             let opts = BuildOptions { all_stages: true, ..Default::default() };
-            let result = compile::plan(&name, &text, &opts).and_then(|_| {
-                let s = spec::parse_spec(&name, &text)?;
-                let warnings = lint::lint(&s);
-                Ok((s, warnings))
-            });
-            match result {
-                Ok((s, warnings)) => {
+            let (parsed, parse_errors) = spec::parse_spec_partial(&name, &text);
+            match (compile::plan_parsed(parsed.as_ref(), &parse_errors, &opts), parsed) {
+                (Ok(_), Some(s)) => {
+                    let warnings = lint::lint(&s);
                     if !warnings.is_empty() {
                         eprint!("{}", render(&Diagnostics::new(s.file.clone(), warnings)));
                     }
                     println!("{}: ok ({} stages)", name, s.stages.len());
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(d) => {
+                (Err(d), _) => {
                     eprint!("{}", render(&d));
                     Ok(ExitCode::FAILURE)
                 }
+                // A plan always comes from a parsed spec.
+                (Ok(_), None) => Ok(ExitCode::FAILURE),
             }
         }
         Command::Plan(args) => with_plan(&args, |p| {
