@@ -14,4 +14,5 @@ pub mod lint;
 pub mod llb;
 pub mod lower;
 pub mod plan;
+pub mod reference;
 pub mod spec;

@@ -88,7 +88,7 @@ fn remote_sources_are_deterministic() {
 /// deps=target:...`): a stage with a run step.
 fn deps_input() -> (State, pb::Definition) {
     let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
-    let base = llb::image("golang:1.22", llb::ImageOpts { platform: Some(plat.clone()), resolve_mode: None }, OpMeta::named("[deps 1/2] FROM golang:1.22")).unwrap();
+    let base = llb::image(&decant::reference::ImageRef::parse("golang:1.22").unwrap(), llb::ImageOpts { platform: Some(plat.clone()), resolve_mode: None }, OpMeta::named("[deps 1/2] FROM golang:1.22")).unwrap();
     let run = llb::exec(
         llb::Exec { root: base, args: vec!["/bin/sh".into(), "-c".into(), "go mod download".into()], cwd: "/go".into(), platform: Some(plat), ..Default::default() },
         OpMeta::named("[deps 2/2] RUN go mod download"),

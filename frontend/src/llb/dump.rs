@@ -591,7 +591,7 @@ mod tests {
             data: b"x: 1\n".to_vec(),
             language: None,
         });
-        let base = image("alpine:3.19", ImageOpts::default(), OpMeta::named("base")).unwrap();
+        let base = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(), ImageOpts::default(), OpMeta::named("base")).unwrap();
         let ctx = local("context", LocalOpts::default(), OpMeta::default()).unwrap();
         let f = FileChain::on(base)
             .mkfile("/hello.txt", 0o644, "hello\n", Chown::parse("1000:1000"))

@@ -320,7 +320,7 @@ mod tests {
     use crate::llb::source::{image, ImageOpts};
 
     fn base() -> State {
-        image("alpine:3.19", ImageOpts::default(), OpMeta::default()).unwrap()
+        image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap()
     }
 
     fn exec_op(s: &State) -> (pb::Op, pb::ExecOp) {
@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn output_numbering_and_inputs() {
         let img = base();
-        let other = image("busybox", ImageOpts::default(), OpMeta::default()).unwrap();
+        let other = image(&crate::reference::ImageRef::parse("busybox").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap();
         let r = exec(
             Exec {
                 root: img.clone(),

@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn chain_indexes_and_outputs() {
-        let base = image("alpine", ImageOpts::default(), OpMeta::default()).unwrap();
+        let base = image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap();
         let ctx = local("context", LocalOpts::default(), OpMeta::default()).unwrap();
         let s = FileChain::on(base.clone())
             .mkdir("/app", 0o755, true, Chown::parse("app:1000"))
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn empty_chain_is_identity_and_caps() {
-        let base = image("alpine", ImageOpts::default(), OpMeta::default()).unwrap();
+        let base = image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap();
         assert_eq!(
             FileChain::on(base.clone()).finish(None, OpMeta::default()),
             base

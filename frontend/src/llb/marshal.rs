@@ -267,8 +267,7 @@ mod tests {
             file: spec.clone(),
             ranges: vec![Range::new(l, 1, l, 10)],
         };
-        let base = image(
-            "alpine:3.19",
+        let base = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
             ImageOpts {
                 platform: Some(plat.clone()),
                 resolve_mode: None,
@@ -475,8 +474,8 @@ mod tests {
 
     #[test]
     fn equal_ops_built_separately_share_a_digest() {
-        let a = image("alpine", ImageOpts::default(), OpMeta::named("first")).unwrap();
-        let b = image("alpine", ImageOpts::default(), OpMeta::named("second")).unwrap();
+        let a = image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::named("first")).unwrap();
+        let b = image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::named("second")).unwrap();
         assert_eq!(a, b);
         let m = crate::llb::merge::diff(&a, &b, OpMeta::default());
         let def = marshal(&m);

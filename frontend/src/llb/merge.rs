@@ -64,7 +64,7 @@ mod tests {
     use crate::llb::source::{image, ImageOpts};
 
     fn img(r: &str) -> State {
-        image(r, ImageOpts::default(), OpMeta::default()).unwrap()
+        image(&crate::reference::ImageRef::parse(r).unwrap(), ImageOpts::default(), OpMeta::default()).unwrap()
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use file::{Chown, Copy, FileChain, UserSpec};
 pub use marshal::{encode, marshal, missing_caps, required_caps, MissingCap};
 pub use merge::{diff, merge};
 pub use source::{
-    git, http, image, local, normalize_image_ref, oci_layout, GitOpts, HttpOpts, ImageOpts, LocalOpts,
+    git, http, image, local, oci_layout, GitOpts, HttpOpts, ImageOpts, LocalOpts,
     OciLayoutOpts,
 };
 pub use state::{

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::pb;
 use super::state::{LlbError, OpMeta, State, Vertex};
+use crate::reference::ImageRef;
 
 /// Options of an image source.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -70,13 +71,9 @@ fn source_state(
     State::from_vertex(Vertex::new(op, Vec::new(), meta, caps), 0)
 }
 
-/// A container image, `docker-image://<normalised reference>`.
-///
-/// The reference is normalised the way Docker does it (`alpine` becomes
-/// `docker.io/library/alpine:latest`); digest-pinned references (`name@sha256:...`,
-/// optionally with a tag) are kept as given after normalising the name.
-pub fn image(reference: &str, opts: ImageOpts, meta: OpMeta) -> Result<State, LlbError> {
-    let normalized = normalize_image_ref(reference)?;
+/// A container image, `docker-image://<reference>`, from a validated, fully qualified
+/// reference (`docker.io/library/alpine:3.20`, optionally pinned `@sha256:...`).
+pub fn image(reference: &ImageRef, opts: ImageOpts, meta: OpMeta) -> Result<State, LlbError> {
     let mut attrs = BTreeMap::new();
     let mut caps = BTreeSet::from(["source.image"]);
     if let Some(mode) = opts.resolve_mode {
@@ -90,111 +87,12 @@ pub fn image(reference: &str, opts: ImageOpts, meta: OpMeta) -> Result<State, Ll
         caps.insert("source.image.resolvemode");
     }
     Ok(source_state(
-        format!("docker-image://{normalized}"),
+        format!("docker-image://{reference}"),
         attrs,
         opts.platform,
         caps,
         meta,
     ))
-}
-
-/// Normalise an image reference: add the `docker.io` domain, the `library/` prefix for
-/// official images and the `latest` tag when neither tag nor digest is given.
-pub fn normalize_image_ref(reference: &str) -> Result<String, LlbError> {
-    let bad = || LlbError::Invalid {
-        what: "image reference",
-        value: reference.to_string(),
-    };
-    if reference.is_empty() {
-        return Err(LlbError::EmptySource("image reference"));
-    }
-    if reference
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(bad());
-    }
-    let (name_tag, digest) = match reference.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (reference, None),
-    };
-    if let Some(d) = digest {
-        let (algo, hex) = d.split_once(':').ok_or_else(bad)?;
-        let algo_ok = !algo.is_empty()
-            && algo
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c));
-        let hex_ok = hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit());
-        if !algo_ok || !hex_ok {
-            return Err(bad());
-        }
-    }
-    // Split the domain off: the first component is a domain when it looks like one.
-    let (domain, rest) = match name_tag.split_once('/') {
-        Some((first, rest))
-            if first.contains('.')
-                || first.contains(':')
-                || first == "localhost"
-                || first.chars().any(|c| c.is_ascii_uppercase()) =>
-        {
-            (first.to_string(), rest)
-        }
-        _ => ("docker.io".to_string(), name_tag),
-    };
-    let domain = if domain == "index.docker.io" {
-        "docker.io".to_string()
-    } else {
-        domain
-    };
-    let (path, tag) = match rest.rsplit_once(':') {
-        Some((p, t)) if !t.contains('/') => (p, Some(t)),
-        _ => (rest, None),
-    };
-    let path_ok = !path.is_empty()
-        && path.split('/').all(|comp| {
-            !comp.is_empty()
-                && comp
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-                && comp.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && comp.ends_with(|c: char| c.is_ascii_alphanumeric())
-        });
-    let domain_ok = !domain.is_empty()
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
-    if !path_ok || !domain_ok {
-        return Err(bad());
-    }
-    if let Some(t) = tag {
-        let tag_ok = !t.is_empty()
-            && t.len() <= 128
-            && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-        if !tag_ok {
-            return Err(bad());
-        }
-    }
-    let path = if domain == "docker.io" && !path.contains('/') {
-        format!("library/{path}")
-    } else {
-        path.to_string()
-    };
-    let mut out = format!("{domain}/{path}");
-    match (tag, digest) {
-        (Some(t), _) => {
-            out.push(':');
-            out.push_str(t);
-        }
-        (None, None) => out.push_str(":latest"),
-        (None, Some(_)) => {}
-    }
-    if let Some(d) = digest {
-        out.push('@');
-        out.push_str(d);
-    }
-    Ok(out)
 }
 
 fn json_list(items: &[String]) -> String {
@@ -382,9 +280,8 @@ pub struct OciLayoutOpts {
 
 /// An image from an OCI layout the client exposes, `oci-layout://<name>@<digest>`. The
 /// reference must carry a digest.
-pub fn oci_layout(reference: &str, opts: OciLayoutOpts, meta: OpMeta) -> Result<State, LlbError> {
-    let normalized = normalize_image_ref(reference)?;
-    if !normalized.contains('@') {
+pub fn oci_layout(reference: &ImageRef, opts: OciLayoutOpts, meta: OpMeta) -> Result<State, LlbError> {
+    if reference.digest.is_none() {
         return Err(LlbError::Invalid { what: "oci-layout reference (a digest is required)", value: reference.to_string() });
     }
     if opts.store_id.is_empty() {
@@ -395,7 +292,7 @@ pub fn oci_layout(reference: &str, opts: OciLayoutOpts, meta: OpMeta) -> Result<
     if let Some(s) = opts.session_id {
         attrs.insert("oci.session".to_string(), s);
     }
-    Ok(source_state(format!("oci-layout://{normalized}"), attrs, opts.platform, BTreeSet::from(["source.ocilayout"]), meta))
+    Ok(source_state(format!("oci-layout://{reference}"), attrs, opts.platform, BTreeSet::from(["source.ocilayout"]), meta))
 }
 
 #[cfg(test)]
@@ -411,39 +308,13 @@ mod tests {
     }
 
     #[test]
-    fn normalizes_image_refs() {
-        let n = |r: &str| normalize_image_ref(r).unwrap();
-        assert_eq!(n("alpine"), "docker.io/library/alpine:latest");
-        assert_eq!(n("alpine:3.19"), "docker.io/library/alpine:3.19");
-        assert_eq!(n("org/app"), "docker.io/org/app:latest");
-        assert_eq!(n("ghcr.io/org/app:v1"), "ghcr.io/org/app:v1");
-        assert_eq!(n("localhost:5000/app"), "localhost:5000/app:latest");
-        let pinned = format!("alpine@sha256:{}", "a".repeat(64));
-        assert_eq!(n(&pinned), format!("docker.io/library/{pinned}"));
-        let both = format!("alpine:3@sha256:{}", "b".repeat(64));
-        assert_eq!(n(&both), format!("docker.io/library/{both}"));
-        for bad in [
-            "",
-            "Alpine",
-            "alpine:",
-            "a b",
-            "alpine@sha256:xyz",
-            "/x",
-            "x//y",
-        ] {
-            assert!(normalize_image_ref(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
     fn image_source_shape() {
         let plat = pb::Platform {
             architecture: "amd64".into(),
             os: "linux".into(),
             ..Default::default()
         };
-        let s = image(
-            "alpine:3.19",
+        let s = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
             ImageOpts {
                 platform: Some(plat.clone()),
                 resolve_mode: Some("pull".into()),
@@ -463,8 +334,7 @@ mod tests {
         assert_eq!(platform, Some(plat));
         let caps = s.output().unwrap().caps();
         assert!(caps.contains("source.image") && caps.contains("source.image.resolvemode"));
-        assert!(image(
-            "x",
+        assert!(image(&crate::reference::ImageRef::parse("x").unwrap(),
             ImageOpts {
                 resolve_mode: Some("bogus".into()),
                 ..Default::default()

@@ -144,7 +144,7 @@ mod tests {
     /// A small graph as another client would send it: image, local, copy, run.
     fn theirs() -> (State, pb::Definition) {
         let file = Arc::new(SourceFile { filename: "Dockerfile".into(), data: b"FROM alpine\nRUN make\n".to_vec(), language: Some("Dockerfile".into()) });
-        let base = image("alpine:3.19", ImageOpts { platform: Some(plat()), resolve_mode: None }, OpMeta::named("[1/3] FROM alpine")).unwrap();
+        let base = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(), ImageOpts { platform: Some(plat()), resolve_mode: None }, OpMeta::named("[1/3] FROM alpine")).unwrap();
         let ctx = local("context", LocalOpts { session_id: Some("s1".into()), ..Default::default() }, OpMeta::named("load context")).unwrap();
         let copied = FileChain::on(base).copy(&ctx, Copy { src: "/".into(), dest: "/src/".into(), ..Default::default() }).finish(Some(plat()), OpMeta::named("[2/3] COPY"));
         let run = exec(
@@ -177,7 +177,7 @@ mod tests {
         let (_, def) = theirs();
         let spliced = State::from_definition(&def).unwrap();
         // We build the same alpine image op ourselves and copy from the spliced state onto it.
-        let ours = image("alpine:3.19", ImageOpts { platform: Some(plat()), resolve_mode: None }, OpMeta::named("ours")).unwrap();
+        let ours = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(), ImageOpts { platform: Some(plat()), resolve_mode: None }, OpMeta::named("ours")).unwrap();
         let out = FileChain::on(ours.clone()).copy(&spliced, Copy { src: "/src/app".into(), dest: "/app".into(), ..Default::default() }).finish(Some(plat()), OpMeta::named("copy app"));
         let m = marshal(&out);
         let digests: Vec<String> = m.def.iter().map(|b| digest_of(b)).collect();

@@ -97,7 +97,7 @@ pub fn context_state(name: &str, value: &ContextValue, platform: &Platform, opts
                 _ => r.clone(),
             };
             let o = llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: opts.resolve_mode.clone() };
-            llb::image(&pinned.to_string(), o, meta(&r.to_string()))
+            llb::image(&pinned, o, meta(&r.to_string()))
         }
         ContextValue::Local(local) => {
             let o = llb::LocalOpts {
@@ -119,7 +119,8 @@ pub fn context_state(name: &str, value: &ContextValue, platform: &Platform, opts
             // The identifier names the context, pinned by digest; the store holds the blobs.
             let dummy = ImageRef::parse(name).map(|r| r.name).unwrap_or_else(|_| "docker.io/library/context".into());
             let o = llb::OciLayoutOpts { session_id: opts.session_id.clone(), store_id: store.clone(), platform: Some(pb::Platform::from(platform)) };
-            llb::oci_layout(&format!("{dummy}@{digest}"), o, meta("OCI load from client"))
+            let reference = ImageRef::parse(&format!("{dummy}@{digest}")).map_err(|e| format!("context `{name}`: {e}"))?;
+            llb::oci_layout(&reference, o, meta("OCI load from client"))
         }
         ContextValue::Input(input) => return Err(format!("input `{input}` needs the client's frontend inputs")),
     };

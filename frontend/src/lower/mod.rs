@@ -216,7 +216,7 @@ impl<'a> Lowerer<'a> {
             _ => reference.clone(),
         };
         let opts = llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: self.inputs.resolve_mode.clone() };
-        llb::image(&pinned.to_string(), opts, meta)
+        llb::image(&pinned, opts, meta)
     }
 
     fn image_config(&self, reference: &ImageRef, platform: &Platform) -> Option<&ImageConfig> {

@@ -6,7 +6,6 @@
 //! (`decant plan`) and the only input of [`crate::lower`].
 
 mod args;
-mod reference;
 pub mod remote;
 mod copy;
 mod run;
@@ -19,7 +18,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use args::{mentions_var, Args, BUILTIN_ARGS};
-pub use reference::ImageRef;
+pub use crate::reference::ImageRef;
 pub use remote::GitSource;
 #[cfg(test)]
 pub(crate) use run::MOUNT_OPTIONS;

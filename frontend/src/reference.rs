@@ -1,5 +1,6 @@
 //! Image references: validation and normalisation to the fully qualified form BuildKit wants
-//! (`alpine:3.20` -> `docker.io/library/alpine:3.20`).
+//! (`alpine:3.20` -> `docker.io/library/alpine:3.20`). Shared vocabulary: the plan validates
+//! references with it, and LLB image sources take only references it made.
 
 use std::fmt;
 
@@ -89,7 +90,7 @@ impl ImageRef {
         {
             let d = parts.remove(0);
             validate_domain(d)?;
-            d.to_string()
+            if d == "index.docker.io" { "docker.io".to_string() } else { d.to_string() }
         } else {
             "docker.io".to_string()
         };
@@ -177,6 +178,8 @@ mod tests {
         assert_eq!(norm("crystallang/crystal:latest"), "docker.io/crystallang/crystal:latest");
         assert_eq!(norm("ghcr.io/a/b/c:v1"), "ghcr.io/a/b/c:v1");
         assert_eq!(norm("localhost:5000/app"), "localhost:5000/app:latest");
+        assert_eq!(norm("index.docker.io/library/alpine:3"), "docker.io/library/alpine:3");
+        assert_eq!(norm("org/app"), "docker.io/org/app:latest");
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(norm(&format!("alpine@{d}")), format!("docker.io/library/alpine@{d}"));
         assert_eq!(norm(&format!("alpine:3@{d}")), format!("docker.io/library/alpine:3@{d}"));
@@ -193,7 +196,7 @@ mod tests {
 
     #[test]
     fn rejects() {
-        for bad in ["", "Alpine", "alpine:", "alpine:-x", "a b", "alpine@sha256:xyz", "-a", "a//b", "host:99999/x"] {
+        for bad in ["", "Alpine", "alpine:", "alpine:-x", "a b", "alpine@sha256:xyz", "-a", "a//b", "/x", "host:99999/x"] {
             assert!(ImageRef::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
