@@ -41,7 +41,8 @@ pub fn spec(n: usize) -> String {
         if i > 0 {
             // Chain: copy from the predecessor when not built on it.
             if i % 3 == 0 {
-                let _ = writeln!(s, "      - copy: /work/s{p}/out\n        from: s{p}\n        to: /deps/s{p}/", p = i - 1);
+                let _ =
+                    writeln!(s, "      - copy: /work/s{p}/out\n        from: s{p}\n        to: /deps/s{p}/", p = i - 1);
             }
             // And from a stage further back.
             let back = i - 1 - (i * 7919) % i.min(50);
@@ -104,7 +105,8 @@ fn bench(c: &mut Criterion) {
     for n in [10usize, 100, 1_000, 10_000] {
         let text = spec(n);
         // Sanity: every stage is in the plan, and the result is deterministic.
-        let plan = compile::plan("decant.yaml", &text, &BuildOptions::default()).unwrap_or_else(|d| panic!("{}", d.render()));
+        let plan =
+            compile::plan("decant.yaml", &text, &BuildOptions::default()).unwrap_or_else(|d| panic!("{}", d.render()));
         assert_eq!(plan.stages.len(), n);
         assert_eq!(compile_all(&text), compile_all(&text));
         group.throughput(Throughput::Elements(n as u64));
@@ -112,7 +114,9 @@ fn bench(c: &mut Criterion) {
             group.sample_size(10);
             group.warm_up_time(Duration::from_millis(500));
         }
-        group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| b.iter(|| black_box(compile_all(black_box(text)))));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
+            b.iter(|| black_box(compile_all(black_box(text))))
+        });
     }
     group.finish();
 }

@@ -156,10 +156,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             match spec::parse_spec(&name, &text) {
                 Ok(s) => {
                     let g = graph::StageGraph::from_spec(&s);
-                    print!("{}", match format {
-                        GraphFormat::Dot => g.dot(),
-                        GraphFormat::Mermaid => g.mermaid(),
-                    });
+                    print!(
+                        "{}",
+                        match format {
+                            GraphFormat::Dot => g.dot(),
+                            GraphFormat::Mermaid => g.mermaid(),
+                        }
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(d) => {
@@ -183,7 +186,14 @@ fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>
         None => None,
     };
     let named_contexts = build_contexts(args)?.into_keys().collect();
-    let opts = BuildOptions { target: args.target.clone(), build_args, build_platform: Platform::default(), target_platform, all_stages: false, named_contexts };
+    let opts = BuildOptions {
+        target: args.target.clone(),
+        build_args,
+        build_platform: Platform::default(),
+        target_platform,
+        all_stages: false,
+        named_contexts,
+    };
     match compile::plan(&name, &text, &opts) {
         Ok(p) => {
             f(&p)?;
@@ -216,7 +226,11 @@ fn lower_offline(p: &plan::Plan, args: &BuildArgs) -> anyhow::Result<lower::Lowe
 }
 
 fn render(d: &Diagnostics) -> String {
-    if std::io::stderr().is_terminal() { d.render_styled() } else { d.render() }
+    if std::io::stderr().is_terminal() {
+        d.render_styled()
+    } else {
+        d.render()
+    }
 }
 
 fn read(path: &Path) -> anyhow::Result<(String, String)> {

@@ -33,11 +33,7 @@ impl SourceFile {
         };
         let rest = &self.text[start..];
         let line_text = rest.split('\n').next().unwrap_or("");
-        let within = line_text
-            .char_indices()
-            .nth(column.saturating_sub(1))
-            .map(|(i, _)| i)
-            .unwrap_or(line_text.len());
+        let within = line_text.char_indices().nth(column.saturating_sub(1)).map(|(i, _)| i).unwrap_or(line_text.len());
         start + within
     }
 
@@ -247,9 +243,7 @@ fn render_one(renderer: &Renderer, file: &SourceFile, d: &Diagnostic) -> String 
         if let Some(label) = &d.label {
             ann = ann.label(label.as_str());
         }
-        group = group.element(
-            Snippet::source(file.text.as_str()).path(file.name.as_str()).annotation(ann),
-        );
+        group = group.element(Snippet::source(file.text.as_str()).path(file.name.as_str()).annotation(ann));
     }
     let mut report = Vec::new();
     match (&d.help, d.span) {

@@ -26,7 +26,13 @@ impl StageGraph {
 
     /// Like [`StageGraph::from_spec`], with the names of the named contexts a build would get.
     pub fn with_named_contexts(spec: &Spec, named_contexts: BTreeSet<String>) -> StageGraph {
-        let mut g = StageGraph { stages: Vec::new(), images: BTreeSet::new(), remotes: BTreeSet::new(), named: BTreeSet::new(), edges: Vec::new() };
+        let mut g = StageGraph {
+            stages: Vec::new(),
+            images: BTreeSet::new(),
+            remotes: BTreeSet::new(),
+            named: BTreeSet::new(),
+            edges: Vec::new(),
+        };
         let opts = BuildOptions { all_stages: true, named_contexts, ..Default::default() };
         let Ok(p) = plan::resolve(spec, &opts) else {
             g.stages = spec.stages.iter().map(|s| s.name.value.clone()).collect();
@@ -53,7 +59,8 @@ impl StageGraph {
                             g.remotes.insert(url.clone());
                             g.edges.push((url.clone(), stage.name.clone(), "download".into(), false));
                         }
-                        let local: Vec<&str> = c.sources.iter().filter(|s| !plan::Copy::is_url(s)).map(String::as_str).collect();
+                        let local: Vec<&str> =
+                            c.sources.iter().filter(|s| !plan::Copy::is_url(s)).map(String::as_str).collect();
                         if local.is_empty() {
                             continue;
                         }

@@ -34,7 +34,12 @@ pub struct ImageConfig {
 pub struct ContainerConfig {
     #[serde(rename = "User", default, skip_serializing_if = "String::is_empty")]
     pub user: String,
-    #[serde(rename = "ExposedPorts", default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "nullable")]
+    #[serde(
+        rename = "ExposedPorts",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "nullable"
+    )]
     pub exposed_ports: BTreeMap<String, Empty>,
     #[serde(rename = "Env", default, skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable")]
     pub env: Vec<String>,

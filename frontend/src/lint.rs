@@ -6,7 +6,10 @@ use crate::spec::{Command, Spec, StepKind};
 
 /// Rule ids, as `decant check` and the `frontend.lint` subrequest report them.
 pub const RULES: &[(&str, &str)] = &[
-    ("missing-syntax", "The first line should be `# syntax=<decant image>`, or docker build reads the file as a Dockerfile"),
+    (
+        "missing-syntax",
+        "The first line should be `# syntax=<decant image>`, or docker build reads the file as a Dockerfile",
+    ),
     ("untagged-image", "An image without a tag or digest means `:latest`, which changes under you"),
     ("unused-arg", "An arg is declared but nothing refers to it"),
 ];
@@ -16,8 +19,12 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if spec.syntax.is_none() {
         out.push(
-            Diagnostic::warning("missing-syntax", Span { start: 0, end: spec.file.text.lines().next().map_or(0, str::len) }, "no `# syntax=` line")
-                .help("start the file with `# syntax=<decant frontend image>` so `docker build -f` runs decant"),
+            Diagnostic::warning(
+                "missing-syntax",
+                Span { start: 0, end: spec.file.text.lines().next().map_or(0, str::len) },
+                "no `# syntax=` line",
+            )
+            .help("start the file with `# syntax=<decant frontend image>` so `docker build -f` runs decant"),
         );
     }
     let stage_names: Vec<&str> = spec.stages.iter().map(|s| s.name.value.as_str()).collect();
@@ -36,7 +43,10 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
         let is_image = v != "scratch" && v != "context" && !stage_names.contains(&v) && !v.contains("${") && !remote;
         let last = v.rsplit('/').next().unwrap_or(v);
         if is_image && !last.contains(':') && !v.contains('@') {
-            out.push(Diagnostic::warning("untagged-image", r.span, format!("`{v}` has no tag: it means `{v}:latest`")).help("pin a tag or a digest"));
+            out.push(
+                Diagnostic::warning("untagged-image", r.span, format!("`{v}` has no tag: it means `{v}:latest`"))
+                    .help("pin a tag or a digest"),
+            );
         }
     }
     let text = &spec.file.text;

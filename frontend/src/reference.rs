@@ -44,7 +44,8 @@ impl ImageRef {
     /// The short form Docker shows (`alpine:3.20`, `org/app`), `:latest` dropped: how the
     /// Dockerfile frontend names an image when it looks for a named context.
     pub fn familiar(&self) -> String {
-        let name = self.name.strip_prefix("docker.io/").map(|n| n.strip_prefix("library/").unwrap_or(n)).unwrap_or(&self.name);
+        let name =
+            self.name.strip_prefix("docker.io/").map(|n| n.strip_prefix("library/").unwrap_or(n)).unwrap_or(&self.name);
         let mut s = name.to_string();
         if let Some(t) = &self.tag {
             s.push(':');
@@ -85,12 +86,15 @@ impl ImageRef {
             validate_tag(tag)?;
         }
         let mut parts: Vec<&str> = name.split('/').collect();
-        let domain = if parts.len() > 1
-            && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+        let domain = if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
         {
             let d = parts.remove(0);
             validate_domain(d)?;
-            if d == "index.docker.io" { "docker.io".to_string() } else { d.to_string() }
+            if d == "index.docker.io" {
+                "docker.io".to_string()
+            } else {
+                d.to_string()
+            }
         } else {
             "docker.io".to_string()
         };
@@ -119,10 +123,12 @@ fn validate_component(p: &str) -> Result<(), String> {
         return Err(format!("image names must be lowercase: `{}`, not `{p}`", p.to_ascii_lowercase()));
     }
     let ok_chars = p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    let ends_ok = p.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && p.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let ends_ok =
+        p.starts_with(|c: char| c.is_ascii_alphanumeric()) && p.ends_with(|c: char| c.is_ascii_alphanumeric());
     if !ok_chars || !ends_ok {
-        return Err(format!("`{p}` is not a valid image name component (lowercase letters, digits, and . _ - between them)"));
+        return Err(format!(
+            "`{p}` is not a valid image name component (lowercase letters, digits, and . _ - between them)"
+        ));
     }
     Ok(())
 }
@@ -157,7 +163,11 @@ fn validate_tag(t: &str) -> Result<(), String> {
 
 fn validate_digest(d: &str) -> Result<(), String> {
     match d.split_once(':') {
-        Some(("sha256", hex)) if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) => Ok(()),
+        Some(("sha256", hex))
+            if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) =>
+        {
+            Ok(())
+        }
         Some((alg, hex)) if !alg.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) => Ok(()),
         _ => Err(format!("`{d}` is not a valid digest (expected sha256:<64 hex digits>)")),
     }
@@ -196,7 +206,9 @@ mod tests {
 
     #[test]
     fn rejects() {
-        for bad in ["", "Alpine", "alpine:", "alpine:-x", "a b", "alpine@sha256:xyz", "-a", "a//b", "/x", "host:99999/x"] {
+        for bad in
+            ["", "Alpine", "alpine:", "alpine:-x", "a b", "alpine@sha256:xyz", "-a", "a//b", "/x", "host:99999/x"]
+        {
             assert!(ImageRef::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

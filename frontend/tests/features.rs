@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use decant::compile;
 use decant::llb::{self, pb};
 use decant::lower::{self, Features, Inputs};
 use decant::plan::BuildOptions;
-use decant::compile;
 
 const SPEC: &str = r#"# syntax=decant/frontend:dev
 stages:
@@ -116,7 +116,13 @@ fn mounts_lower_to_exec_mounts_without_secret_values() {
     assert_eq!((opt.id.as_str(), opt.sharing), ("tools", pb::CacheSharingOpt::Locked as i32));
     assert_eq!(cache.output, -1, "a cache mount is not an output");
     let caps = llb::required_caps(&def);
-    for cap in ["exec.mount.cache", "exec.mount.cache.sharing", "exec.mount.secret", "exec.mount.tmpfs", "exec.mount.tmpfs.size"] {
+    for cap in [
+        "exec.mount.cache",
+        "exec.mount.cache.sharing",
+        "exec.mount.secret",
+        "exec.mount.tmpfs",
+        "exec.mount.tmpfs.size",
+    ] {
         assert!(caps.contains(cap), "{cap} in {caps:?}");
     }
 }
@@ -232,7 +238,10 @@ stages:
       - run: ["/bin/sh", "-c", "echo ${FLAVOUR:-none}"]
 "#;
     let build = |args: &[(&str, &str)]| {
-        let opts = BuildOptions { build_args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() };
+        let opts = BuildOptions {
+            build_args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..Default::default()
+        };
         let plan = compile::plan("decant.yaml", text, &opts).unwrap();
         let def = lower::lower(&plan, &Inputs::default()).unwrap().definition();
         exec_ops(&def).into_iter().map(|(d, e)| (d, e.meta.unwrap())).collect::<Vec<_>>()

@@ -78,7 +78,10 @@ fn parts(runtime_config: Vec<Entry>, build_config: Vec<Entry>) -> Vec<StageParts
             e("run", "cargo build --release && cp target/release/app /app"),
             e("network", "none"),
             e("security", "sandbox"),
-            e("mounts", "- cache: /usr/local/cargo/registry\n  sharing: locked\n  id: registry\n- tmpfs: /tmp\n  size: 64m"),
+            e(
+                "mounts",
+                "- cache: /usr/local/cargo/registry\n  sharing: locked\n  id: registry\n- tmpfs: /tmp\n  size: 64m",
+            ),
         ],
         vec![e("copy", "src/"), e("to", "src/"), e("exclude", "[\"**/*.bak\"]"), e("follow_symlinks", "false")],
         vec![e("run", "[\"/app\", \"--version\"]"), e("mounts", "- secret: token\n  env: TOKEN\n  required: \"true\"")],
@@ -128,7 +131,10 @@ fn reordering_keys_keeps_every_op_digest() {
         ("reversed", Box::new(|n| (0..n).rev().collect())),
         ("rotated by 1", Box::new(|n| (0..n).map(|i| (i + 1) % n).collect())),
         ("rotated by 2", Box::new(|n| (0..n).map(|i| (i + 2) % n).collect())),
-        ("odd positions first", Box::new(|n| (0..n).filter(|i| i % 2 == 1).chain((0..n).filter(|i| i % 2 == 0)).collect())),
+        (
+            "odd positions first",
+            Box::new(|n| (0..n).filter(|i| i % 2 == 1).chain((0..n).filter(|i| i % 2 == 0)).collect()),
+        ),
     ];
     for (what, order) in &orders {
         let text = render(&parts(default_runtime_config(), vec![]), order.as_ref());
@@ -156,7 +162,10 @@ fn runtime_config_changes_no_op_digest() {
         ("other expose", vec![e("expose", "[\"9090/udp\", 22]")]),
         ("other labels", vec![e("labels", "a: b\nc: d")]),
         ("healthcheck disabled", vec![e("healthcheck", "cmd: none\n")]),
-        ("healthcheck exec form", vec![e("healthcheck", "cmd: [app, health]\ntimeout: 1s\nretries: \"5\"\nstart_period: 2s")]),
+        (
+            "healthcheck exec form",
+            vec![e("healthcheck", "cmd: [app, health]\ntimeout: 1s\nretries: \"5\"\nstart_period: 2s")],
+        ),
         ("stop_signal", vec![e("stop_signal", "SIGQUIT")]),
         ("volumes", vec![e("volumes", "[/data, /cache]")]),
         ("stage-level user", vec![e("user", "app:app")]),
@@ -167,8 +176,17 @@ fn runtime_config_changes_no_op_digest() {
         assert_ne!(config_json(&text), config_ref, "{what}: the variant must change the image config");
         // The ops themselves, in order (the source map holds the spec text, so it differs).
         let build = definition(&text, &target("build"));
-        assert!(build.def == build_ref.def, "{what}: the build stage's ops changed:\n{:#?}\nvs\n{:#?}", ordered_digests(&build), ordered_digests(&build_ref));
-        assert_eq!(op_digests(&definition(&text, &BuildOptions::default())), op_digests(&full_ref), "{what}: an op digest changed");
+        assert!(
+            build.def == build_ref.def,
+            "{what}: the build stage's ops changed:\n{:#?}\nvs\n{:#?}",
+            ordered_digests(&build),
+            ordered_digests(&build_ref)
+        );
+        assert_eq!(
+            op_digests(&definition(&text, &BuildOptions::default())),
+            op_digests(&full_ref),
+            "{what}: an op digest changed"
+        );
     }
 }
 
@@ -289,7 +307,11 @@ fn target_emits_only_its_stages() {
         let def = definition(&independent_spec(), &target(t));
         let g = graph(&def);
         // The build context's local source is shared; every other op is the target's.
-        let foreign: Vec<&String> = g.values().map(|(n, _)| n).filter(|n| !n.starts_with(&format!("[{t} ")) && !n.starts_with("[internal]")).collect();
+        let foreign: Vec<&String> = g
+            .values()
+            .map(|(n, _)| n)
+            .filter(|n| !n.starts_with(&format!("[{t} ")) && !n.starts_with("[internal]"))
+            .collect();
         assert!(foreign.is_empty(), "--target {t} emits ops of other stages: {foreign:?}");
         assert_eq!(ops_of(&g, t).len(), own);
     }
@@ -351,7 +373,10 @@ fn compiles_without_panic(text: &str) -> Result<(), String> {
         }
     };
     catch_unwind(AssertUnwindSafe(run)).map_err(|e| {
-        e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
     })
 }
 
@@ -364,7 +389,11 @@ fn mutate(rng: &mut Rng, text: &str, ascii_only: bool) -> String {
     let mut bytes = text.as_bytes().to_vec();
     for _ in 0..1 + rng.below(3) {
         let at = rng.below(bytes.len().max(1));
-        let byte = if rng.below(4) == 0 { rng.below(if ascii_only { 128 } else { 256 }) as u8 } else { INTERESTING[rng.below(INTERESTING.len())] };
+        let byte = if rng.below(4) == 0 {
+            rng.below(if ascii_only { 128 } else { 256 }) as u8
+        } else {
+            INTERESTING[rng.below(INTERESTING.len())]
+        };
         match rng.below(5) {
             0 => bytes.insert(at, byte),
             1 if !bytes.is_empty() => {
@@ -438,7 +467,8 @@ fn truncated_specs_never_panic() {
 fn mutated_ascii_specs_never_panic() {
     let specs = fuzz_specs();
     let mut rng = Rng(0x5eed_decafbad);
-    let inputs: Vec<(String, String)> = (0..600).map(|i| (format!("mutation {i}"), mutate(&mut rng, &specs[i % specs.len()], true))).collect();
+    let inputs: Vec<(String, String)> =
+        (0..600).map(|i| (format!("mutation {i}"), mutate(&mut rng, &specs[i % specs.len()], true))).collect();
     let (runs, failures) = run_all(inputs.into_iter());
     assert_no_panics(runs, failures);
 }
@@ -448,7 +478,8 @@ fn mutated_ascii_specs_never_panic() {
 fn mutated_specs_with_any_bytes_never_panic() {
     let specs = fuzz_specs();
     let mut rng = Rng(0x5eed_decafbad);
-    let inputs: Vec<(String, String)> = (0..600).map(|i| (format!("mutation {i}"), mutate(&mut rng, &specs[i % specs.len()], false))).collect();
+    let inputs: Vec<(String, String)> =
+        (0..600).map(|i| (format!("mutation {i}"), mutate(&mut rng, &specs[i % specs.len()], false))).collect();
     let (runs, failures) = run_all(inputs.into_iter());
     assert_no_panics(runs, failures);
 }

@@ -27,7 +27,8 @@ stages:
         workdir: /src
         user: "1000"
 "#;
-    let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap_or_else(|d| panic!("{}", d.render()));
+    let plan =
+        compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap_or_else(|d| panic!("{}", d.render()));
     let json = serde_json::to_value(&plan.stages[0].steps[0]).unwrap();
     assert_eq!(json["env"], serde_json::json!(["GOOS=linux", "GOARCH=amd64"]));
     assert_eq!(json["workdir"], "/src");

@@ -57,9 +57,15 @@ fn shape_errors_are_schema_errors_too() {
         ("unknown stage key", "stages:\n  app:\n    from: a:1\n    stpes: []\n"),
         ("no from", "stages:\n  app:\n    steps: []\n"),
         ("no stages", "args: {A: b}\n"),
-        ("two kinds in a step", "stages:\n  app:\n    from: a:1\n    steps:\n      - env: {A: b}\n        workdir: /x\n"),
+        (
+            "two kinds in a step",
+            "stages:\n  app:\n    from: a:1\n    steps:\n      - env: {A: b}\n        workdir: /x\n",
+        ),
         ("run option on copy", "stages:\n  app:\n    from: a:1\n    steps:\n      - copy: x\n        network: none\n"),
-        ("unknown mount option", "stages:\n  app:\n    from: a:1\n    steps:\n      - run: x\n        mounts: [{cache: /c, size: 1}]\n"),
+        (
+            "unknown mount option",
+            "stages:\n  app:\n    from: a:1\n    steps:\n      - run: x\n        mounts: [{cache: /c, size: 1}]\n",
+        ),
         ("bad network", "stages:\n  app:\n    from: a:1\n    steps:\n      - run: x\n        network: bridge\n"),
         ("healthcheck without cmd", "stages:\n  app:\n    from: a:1\n    healthcheck: {interval: 1s}\n"),
     ];

@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
+use decant::compile;
 use decant::image::ImageConfig;
 use decant::llb::{self, pb, OpMeta, State};
 use decant::lower::{self, NamedContext};
 use decant::plan::{BuildOptions, Plan, Platform};
-use decant::compile;
 
 fn testdata(name: &str) -> (String, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/sources").join(name);
@@ -71,13 +71,23 @@ fn remote_sources_plan_and_llb() {
     let missing = llb::missing_caps(&def, |c| !v08_missing.contains(&c));
     let names: Vec<&str> = missing.iter().map(|m| m.cap.as_str()).collect();
     assert_eq!(names, ["source.git.subdir"]);
-    assert!(missing[0].to_string().contains("decant.yaml") || missing[0].to_string().contains("sources/remote.yaml"), "{}", missing[0]);
+    assert!(
+        missing[0].to_string().contains("decant.yaml") || missing[0].to_string().contains("sources/remote.yaml"),
+        "{}",
+        missing[0]
+    );
 }
 
 #[test]
 fn remote_sources_are_deterministic() {
     let (name, text) = testdata("remote.yaml");
-    let bytes = || llb::encode(&lower::lower(&plan(&name, &text, &BuildOptions::default()), &lower::Inputs::default()).unwrap().definition());
+    let bytes = || {
+        llb::encode(
+            &lower::lower(&plan(&name, &text, &BuildOptions::default()), &lower::Inputs::default())
+                .unwrap()
+                .definition(),
+        )
+    };
     let first = bytes();
     for _ in 0..20 {
         assert_eq!(bytes(), first);
@@ -88,9 +98,20 @@ fn remote_sources_are_deterministic() {
 /// deps=target:...`): a stage with a run step.
 fn deps_input() -> (State, pb::Definition) {
     let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
-    let base = llb::image(&decant::reference::ImageRef::parse("golang:1.22").unwrap(), llb::ImageOpts { platform: Some(plat.clone()), resolve_mode: None }, OpMeta::named("[deps 1/2] FROM golang:1.22")).unwrap();
+    let base = llb::image(
+        &decant::reference::ImageRef::parse("golang:1.22").unwrap(),
+        llb::ImageOpts { platform: Some(plat.clone()), resolve_mode: None },
+        OpMeta::named("[deps 1/2] FROM golang:1.22"),
+    )
+    .unwrap();
     let run = llb::exec(
-        llb::Exec { root: base, args: vec!["/bin/sh".into(), "-c".into(), "go mod download".into()], cwd: "/go".into(), platform: Some(plat), ..Default::default() },
+        llb::Exec {
+            root: base,
+            args: vec!["/bin/sh".into(), "-c".into(), "go mod download".into()],
+            cwd: "/go".into(),
+            platform: Some(plat),
+            ..Default::default()
+        },
         OpMeta::named("[deps 2/2] RUN go mod download"),
     )
     .unwrap();
@@ -115,13 +136,17 @@ fn named_inputs(p: &Plan) -> lower::Inputs {
     ]);
     let mut named = lower::contexts::offline(p, &values).unwrap_or_else(|e| panic!("{e}"));
     // The image context comes with its resolved config (inherited by stages based on it).
-    named.get_mut(&key("golang:1.22")).unwrap().config =
-        Some(image_config(r#"{"os":"linux","architecture":"amd64","config":{"Env":["PATH=/usr/local/go/bin:/usr/bin:/bin","GOPATH=/go"],"WorkingDir":"/go"}}"#));
+    named.get_mut(&key("golang:1.22")).unwrap().config = Some(image_config(
+        r#"{"os":"linux","architecture":"amd64","config":{"Env":["PATH=/usr/local/go/bin:/usr/bin:/bin","GOPATH=/go"],"WorkingDir":"/go"}}"#,
+    ));
     // `deps` is a frontend input, spliced, with the config from `input-metadata:deps`.
     let (_, def) = deps_input();
     named.insert(
         key("deps"),
-        NamedContext { state: State::from_definition(&def).unwrap(), config: Some(image_config(r#"{"os":"linux","architecture":"amd64","config":{"WorkingDir":"/go/src"}}"#)) },
+        NamedContext {
+            state: State::from_definition(&def).unwrap(),
+            config: Some(image_config(r#"{"os":"linux","architecture":"amd64","config":{"WorkingDir":"/go/src"}}"#)),
+        },
     );
     lower::Inputs { named_contexts: named, session_id: Some("sess".into()), ..Default::default() }
 }
@@ -149,7 +174,15 @@ fn named_contexts_replace_stages_images_and_sources() {
     let ids: Vec<&str> = srcs.iter().map(|(id, _)| id.as_str()).collect();
     assert!(ids.contains(&"docker-image://docker.io/library/golang:1.22-alpine"), "{ids:?}");
     // `golang:1.22` itself appears only inside the spliced `deps` input (its own base).
-    let golang: Vec<_> = def.def.iter().filter(|b| sources(&pb::Definition { def: vec![b.to_vec()], ..Default::default() }).iter().any(|(id, _)| id == "docker-image://docker.io/library/golang:1.22")).collect();
+    let golang: Vec<_> = def
+        .def
+        .iter()
+        .filter(|b| {
+            sources(&pb::Definition { def: vec![b.to_vec()], ..Default::default() })
+                .iter()
+                .any(|(id, _)| id == "docker-image://docker.io/library/golang:1.22")
+        })
+        .collect();
     assert_eq!(golang.len(), 1);
     assert_eq!(def.metadata[&llb::digest_of(golang[0])].description["llb.customname"], "[deps 1/2] FROM golang:1.22");
     assert!(ids.contains(&"local://src") && ids.contains(&"git://github.com/org/tools.git#v1"), "{ids:?}");
@@ -160,7 +193,8 @@ fn named_contexts_replace_stages_images_and_sources() {
         assert!(def.def.contains(op), "input op missing");
     }
     // The input's ops keep their names.
-    let names: Vec<&str> = def.metadata.values().filter_map(|m| m.description.get("llb.customname").map(String::as_str)).collect();
+    let names: Vec<&str> =
+        def.metadata.values().filter_map(|m| m.description.get("llb.customname").map(String::as_str)).collect();
     assert!(names.contains(&"[deps 2/2] RUN go mod download"), "{names:?}");
     // `build` is based on the golang context and inherits its environment and workdir; its
     // copy from `deps` reads relative to the input's workdir.
@@ -206,14 +240,24 @@ fn cli_build_context_matches_library() {
     let file = dir.join("decant.yaml");
     std::fs::write(&file, &text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_decant"))
-        .args(["llb", "--json", "--build-context", "src=local:src", "--build-context", "golang:1.22=docker-image://golang:1.22-alpine"])
+        .args([
+            "llb",
+            "--json",
+            "--build-context",
+            "src=local:src",
+            "--build-context",
+            "golang:1.22=docker-image://golang:1.22-alpine",
+        ])
         .arg(&file)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let names: BTreeSet<String> = ["src", "golang:1.22"].map(String::from).into();
     let p = plan(&file.display().to_string(), &text, &BuildOptions { named_contexts: names, ..Default::default() });
-    let values = BTreeMap::from([("src".to_string(), "local:src".to_string()), ("golang:1.22".to_string(), "docker-image://golang:1.22-alpine".to_string())]);
+    let values = BTreeMap::from([
+        ("src".to_string(), "local:src".to_string()),
+        ("golang:1.22".to_string(), "docker-image://golang:1.22-alpine".to_string()),
+    ]);
     let inputs = lower::Inputs { named_contexts: lower::contexts::offline(&p, &values).unwrap(), ..Default::default() };
     let def = lower::lower(&p, &inputs).unwrap().definition();
     let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -221,9 +265,17 @@ fn cli_build_context_matches_library() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("local://src"));
 
     // A bad value is a clear error.
-    let out = Command::new(env!("CARGO_BIN_EXE_decant")).args(["llb", "--json", "--build-context", "src=ftp://x"]).arg(&file).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_decant"))
+        .args(["llb", "--json", "--build-context", "src=ftp://x"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("context `src`: unsupported context value"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("context `src`: unsupported context value"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

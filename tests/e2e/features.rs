@@ -25,11 +25,16 @@ fn link_falls_back_to_a_copy_and_epoch_sets_created() {
     assert_eq!(owner, "1000:1000\nA\n");
     let img = inspect(&tag);
     assert_eq!(img["Created"], "2023-11-14T22:13:20Z", "SOURCE_DATE_EPOCH sets the creation time");
-    let history = docker(&["history", "--no-trunc", "--format", "{{.CreatedAt}} {{.CreatedBy}}", &tag], None, RUN_TIMEOUT);
+    let history =
+        docker(&["history", "--no-trunc", "--format", "{{.CreatedAt}} {{.CreatedBy}}", &tag], None, RUN_TIMEOUT);
     assert!(history.ok(), "{}", history.all());
     let decant_lines: Vec<&str> = history.stdout.lines().filter(|l| l.contains("copy:")).collect();
     assert_eq!(decant_lines.len(), 2, "{}", history.stdout);
-    assert!(decant_lines.iter().all(|l| l.starts_with("2023-11-14")), "history entries carry the epoch:\n{}", history.stdout);
+    assert!(
+        decant_lines.iter().all(|l| l.starts_with("2023-11-14")),
+        "history entries carry the epoch:\n{}",
+        history.stdout
+    );
 }
 
 #[test]

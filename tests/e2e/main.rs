@@ -60,10 +60,7 @@ fn spec(body: &str) -> String {
 
 /// 1-based line number of the first line of `text` containing `needle`.
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("{needle:?} not in spec"))
-        + 1
+    text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?} not in spec")) + 1
 }
 
 struct Output {
@@ -85,18 +82,12 @@ impl Output {
 /// Run a docker command with a timeout, capturing both streams.
 fn docker(args: &[&str], cwd: Option<&Path>, timeout: Duration) -> Output {
     let mut cmd = Command::new(docker_bin());
-    cmd.args(args)
-        .env("DOCKER_BUILDKIT", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args).env("DOCKER_BUILDKIT", "1").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", docker_bin()));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", docker_bin()));
     // Drain both pipes on threads so a chatty build cannot block on a full pipe.
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
@@ -312,10 +303,7 @@ fn config(tag: &str) -> Value {
 }
 
 fn env_list(cfg: &Value) -> Vec<String> {
-    cfg["Env"]
-        .as_array()
-        .map(|a| a.iter().map(|e| e.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
+    cfg["Env"].as_array().map(|a| a.iter().map(|e| e.as_str().unwrap().to_string()).collect()).unwrap_or_default()
 }
 
 fn strs(v: &Value) -> Vec<String> {
@@ -382,7 +370,9 @@ fn infra_frontend_image_shape() {
     let labels = &cfg["Labels"];
     assert_eq!(labels["moby.buildkit.frontend.network.none"], "true");
     let caps = labels["moby.buildkit.frontend.caps"].as_str().unwrap_or("");
-    for cap in ["moby.buildkit.frontend.inputs", "moby.buildkit.frontend.subrequests", "moby.buildkit.frontend.contexts"] {
+    for cap in
+        ["moby.buildkit.frontend.inputs", "moby.buildkit.frontend.subrequests", "moby.buildkit.frontend.contexts"]
+    {
         assert!(caps.split(',').any(|c| c == cap), "missing cap {cap} in {caps:?}");
     }
     let size = v["Size"].as_u64().unwrap();
@@ -484,7 +474,12 @@ fn seed_static_server_small_runtime_image() {
     bb.expect_ok("seed --target build");
     assert!(!bb.ran("build"), "--target build after a full build should be cached:\n{}", bb.text());
     let (rs, bs) = (image_size(&rt), image_size(&bt));
-    eprintln!("[e2e] seed: runtime {:.2} MiB, build stage {:.1} MiB, ratio {:.0}x", mib(rs), mib(bs), bs as f64 / rs as f64);
+    eprintln!(
+        "[e2e] seed: runtime {:.2} MiB, build stage {:.1} MiB, ratio {:.0}x",
+        mib(rs),
+        mib(bs),
+        bs as f64 / rs as f64
+    );
     assert!(rs * 10 <= bs, "runtime {rs} B not 10x smaller than build stage {bs} B");
     let out = run(&["--entrypoint", "/bin/sh", &rt, "-c", "test ! -e /usr/bin/gcc && test ! -e /src && echo clean"]);
     assert_eq!(out.trim(), "clean");
@@ -705,7 +700,10 @@ fn independent_stages_run_in_parallel() {
     let (s1, e1) = uptimes(&b, "one");
     let (s2, e2) = uptimes(&b, "two");
     let span = e1.max(e2) - s1.min(s2);
-    eprintln!("[e2e] parallel: run part {span:.2}s (one {s1:.2}..{e1:.2}, two {s2:.2}..{e2:.2}); build wall {:.2?}", b.out.wall);
+    eprintln!(
+        "[e2e] parallel: run part {span:.2}s (one {s1:.2}..{e1:.2}, two {s2:.2}..{e2:.2}); build wall {:.2?}",
+        b.out.wall
+    );
     assert!(s1 < e2 && s2 < e1, "the two sleep steps did not overlap");
     assert!(span < 5.5, "run part took {span:.2}s: stages ran one after the other");
     assert!(b.out.wall < Duration::from_secs(6), "build wall time {:.2?} >= 6s", b.out.wall);
@@ -890,8 +888,11 @@ fn error_failing_run_names_file_and_line() {
     ));
     let b = build(&ctx, &s, &tag, &[]);
     assert_error_at(&b, line_of(&s, "exit 3"), "failing run");
-    assert!(b.text().contains("exit code: 3") || b.text().contains("exit status 3") || b.text().contains("code 3"),
-        "the error should carry the exit code:\n{}", b.text());
+    assert!(
+        b.text().contains("exit code: 3") || b.text().contains("exit status 3") || b.text().contains("code 3"),
+        "the error should carry the exit code:\n{}",
+        b.text()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -917,7 +918,10 @@ fn remote_https_source_without_network_fails_at_its_line() {
     }
     assert_error_at(&b, line_of(&s, "tool.tar.gz"), "https source without network");
     let text = b.text();
-    assert!(text.contains(&format!("https://downloads.example.com/{nonce}/tool.tar.gz")), "the error names the URL:\n{text}");
+    assert!(
+        text.contains(&format!("https://downloads.example.com/{nonce}/tool.tar.gz")),
+        "the error names the URL:\n{text}"
+    );
     assert!(text.contains("[app] download https://downloads.example.com/"), "the download is its own vertex:\n{text}");
 }
 
@@ -937,7 +941,11 @@ fn remote_git_source_without_network_fails_at_its_line() {
     }
     // The error names the copy step that reads the repository.
     assert_error_at(&b, line_of(&s, "- copy: README.md"), "git source without network");
-    assert!(b.text().contains(&format!("https://git.example.com/{nonce}/repo.git")), "the error names the repository:\n{}", b.text());
+    assert!(
+        b.text().contains(&format!("https://git.example.com/{nonce}/repo.git")),
+        "the error names the repository:\n{}",
+        b.text()
+    );
     let text = b.text();
     assert!(text.contains("[app] load git https://git.example.com/"), "the checkout is its own vertex:\n{text}");
 }
@@ -971,7 +979,10 @@ fn bad_checksum_and_url_are_spec_errors() {
     assert_error_at(&b, line_of(&s, "sha256:1234"), "bad checksum");
     let text = b.text();
     assert!(text.contains("not a valid sha256 digest"), "{text}");
-    assert!(text.contains(&format!("decant.yaml:{}", line_of(&s, "exa mple"))) && text.contains("invalid URL"), "every error is reported:\n{text}");
+    assert!(
+        text.contains(&format!("decant.yaml:{}", line_of(&s, "exa mple"))) && text.contains("invalid URL"),
+        "every error is reported:\n{text}"
+    );
 }
 
 /// Dockerfile-parity features: run mounts and options, copy options, build options, vertex names.

@@ -29,11 +29,7 @@ fn sh(image: &str, script: &str) -> String {
 
 /// Interface names listed in a copy of `/proc/net/dev`.
 fn interfaces(proc_net_dev: &str) -> Vec<String> {
-    proc_net_dev
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim().to_string()))
-        .collect()
+    proc_net_dev.lines().skip(2).filter_map(|l| l.split_once(':').map(|(name, _)| name.trim().to_string())).collect()
 }
 
 /// Does `hay` contain `needle` as a byte string?
@@ -272,8 +268,7 @@ fn parity_tmpfs_and_bind_mounts_leave_no_trace_and_vertex_names() {
          /from-image/busybox true && echo image-copy-ok",
     );
     assert_eq!(
-        out,
-        "tmpfs\ntmp\nfrom-src\nro\nchanged\nfrom-context\nfrom-src\nimage-copy-ok\n",
+        out, "tmpfs\ntmp\nfrom-src\nro\nchanged\nfrom-context\nfrom-src\nimage-copy-ok\n",
         "tmpfs is a tmpfs and its files stay out of the image; a bind of a stage is read-only unless \
          readwrite, whose writes reach neither the image nor the source stage; a bind defaults to the context"
     );
@@ -290,7 +285,10 @@ fn parity_tmpfs_and_bind_mounts_leave_no_trace_and_vertex_names() {
             ("[app 4/7] run: echo changed", "echo changed"),
             ("[app 5/7] run: cat /ctx/input.txt", "cat /ctx/input.txt"),
             ("[app 6/7] copy: --from=src /data/ -> /src-after/", "- copy: /data/"),
-            ("[app 7/7] copy: --from=docker.io/library/busybox-env:local /bin/busybox -> /from-image/", "- copy: /bin/busybox"),
+            (
+                "[app 7/7] copy: --from=docker.io/library/busybox-env:local /bin/busybox -> /from-image/",
+                "- copy: /bin/busybox",
+            ),
         ],
     );
     for internal in [
@@ -339,14 +337,16 @@ fn parity_run_options_apply_to_their_step_only() {
     build(&ctx, &s, &tag, &[]).expect_ok("run options build");
     let out = sh(&tag, "cat /tmp/opts1 /tmp/opts2 /tmp/byname");
     assert_eq!(
-        out,
-        "s step 1 /w/sub/dir 65534\ns stage [] /w 0\nnobody\n",
+        out, "s step 1 /w/sub/dir 65534\ns stage [] /w 0\nnobody\n",
         "per-step env (over the stage's), workdir (relative to the stage's) and user (id or name) \
          apply to their step only"
     );
     assert_eq!(interfaces(&sh(&tag, "cat /tmp/net.none")), ["lo"], "network: none sees only lo");
     let default = interfaces(&sh(&tag, "cat /tmp/net.default"));
-    assert!(default.len() > 1 && default.contains(&"lo".to_string()), "the default network has more than lo: {default:?}");
+    assert!(
+        default.len() > 1 && default.contains(&"lo".to_string()),
+        "the default network has more than lo: {default:?}"
+    );
     let cfg = config(&tag);
     assert!(!env_list(&cfg).iter().any(|e| e.starts_with("STEP=")), "step env leaked into the image: {cfg}");
     assert!(env_list(&cfg).contains(&"OVER=stage".to_string()), "{cfg}");
@@ -420,7 +420,8 @@ fn parity_copy_globs_dirs_owner_mode_and_image_sources() {
         "a glob or several sources go into a directory; a directory source copies its contents; \
          relative destinations and no destination resolve against the workdir"
     );
-    let stats = sh(&tag, "stat -c '%n %u:%g %a' /owned.txt /owned-dir/x.txt /owned-dir/sub /glob/a.txt; cat /owned.txt");
+    let stats =
+        sh(&tag, "stat -c '%n %u:%g %a' /owned.txt /owned-dir/x.txt /owned-dir/sub /glob/a.txt; cat /owned.txt");
     assert_eq!(
         stats,
         "/owned.txt 1000:1000 640\n/owned-dir/x.txt 65534:65534 644\n/owned-dir/sub 65534:65534 755\n/glob/a.txt 0:0 644\nA\n",

@@ -58,12 +58,7 @@ pub mod cap {
 }
 
 /// The gateway capabilities pre-capability daemons are assumed to have (when Ping returns none).
-const LEGACY_GATEWAY_CAPS: &[&str] = &[
-    "solve.base",
-    "solve.inlinereturn",
-    "resolveimage",
-    "readfile",
-];
+const LEGACY_GATEWAY_CAPS: &[&str] = &["solve.base", "solve.inlinereturn", "resolveimage", "readfile"];
 
 /// What the daemon said it supports, from Ping.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -79,31 +74,15 @@ pub struct Caps {
 impl Caps {
     /// Builds the cap sets from a Ping reply.
     pub fn from_pong(pong: pb::PongResponse) -> Caps {
-        let index = |caps: Vec<pb::ApiCap>| {
-            caps.into_iter()
-                .map(|c| (c.id.clone(), c))
-                .collect::<BTreeMap<_, _>>()
-        };
+        let index = |caps: Vec<pb::ApiCap>| caps.into_iter().map(|c| (c.id.clone(), c)).collect::<BTreeMap<_, _>>();
         let legacy = pong.frontend_api_caps.is_empty();
         let mut gateway = index(pong.frontend_api_caps);
         if legacy {
             for id in LEGACY_GATEWAY_CAPS {
-                gateway.insert(
-                    id.to_string(),
-                    pb::ApiCap {
-                        id: id.to_string(),
-                        enabled: true,
-                        ..Default::default()
-                    },
-                );
+                gateway.insert(id.to_string(), pb::ApiCap { id: id.to_string(), enabled: true, ..Default::default() });
             }
         }
-        Caps {
-            gateway,
-            llb: index(pong.llb_caps),
-            workers: pong.workers,
-            legacy,
-        }
+        Caps { gateway, llb: index(pong.llb_caps), workers: pong.workers, legacy }
     }
 
     /// True when the daemon has gateway capability `id` enabled.
@@ -121,10 +100,7 @@ impl Caps {
         if self.has_gateway(id) {
             Ok(())
         } else {
-            Err(GatewayError::MissingCap {
-                cap: id.to_string(),
-                what,
-            })
+            Err(GatewayError::MissingCap { cap: id.to_string(), what })
         }
     }
 
@@ -133,27 +109,18 @@ impl Caps {
         if self.has_llb(id) {
             Ok(())
         } else {
-            Err(GatewayError::MissingCap {
-                cap: id.to_string(),
-                what,
-            })
+            Err(GatewayError::MissingCap { cap: id.to_string(), what })
         }
     }
 
     /// Enabled gateway capability ids, sorted.
     pub fn gateway_ids(&self) -> impl Iterator<Item = &str> {
-        self.gateway
-            .values()
-            .filter(|c| c.enabled)
-            .map(|c| c.id.as_str())
+        self.gateway.values().filter(|c| c.enabled).map(|c| c.id.as_str())
     }
 
     /// Enabled LLB capability ids, sorted.
     pub fn llb_ids(&self) -> impl Iterator<Item = &str> {
-        self.llb
-            .values()
-            .filter(|c| c.enabled)
-            .map(|c| c.id.as_str())
+        self.llb.values().filter(|c| c.enabled).map(|c| c.id.as_str())
     }
 
     /// All worker platforms, normalised, in worker order, without duplicates.
@@ -170,11 +137,7 @@ impl Caps {
 
     /// The build platform: the first platform of the first worker, normalised.
     pub fn build_platform(&self) -> Option<pb::Platform> {
-        self.workers
-            .first()?
-            .platforms
-            .first()
-            .map(pb::Platform::normalized)
+        self.workers.first()?.platforms.first().map(pb::Platform::normalized)
     }
 }
 
@@ -273,18 +236,12 @@ pub struct FrontendResult {
 impl FrontendResult {
     /// A single-ref result.
     pub fn single(ref_id: impl Into<String>) -> FrontendResult {
-        FrontendResult {
-            refs: ResultRefs::Single(ref_id.into()),
-            metadata: BTreeMap::new(),
-        }
+        FrontendResult { refs: ResultRefs::Single(ref_id.into()), metadata: BTreeMap::new() }
     }
 
     /// A multi-platform result.
     pub fn map(refs: BTreeMap<String, String>) -> FrontendResult {
-        FrontendResult {
-            refs: ResultRefs::Map(refs),
-            metadata: BTreeMap::new(),
-        }
+        FrontendResult { refs: ResultRefs::Map(refs), metadata: BTreeMap::new() }
     }
 
     /// A metadata-only result.
@@ -342,9 +299,7 @@ impl Client {
 
     /// Asks the daemon for its capabilities and workers, and caches them for later checks.
     pub async fn ping(&mut self) -> Result<&Caps, GatewayError> {
-        let pong: pb::PongResponse = self
-            .call("Ping", bridge_path!("Ping"), pb::PingRequest {})
-            .await?;
+        let pong: pb::PongResponse = self.call("Ping", bridge_path!("Ping"), pb::PingRequest {}).await?;
         Ok(self.caps.insert(Caps::from_pong(pong)))
     }
 
@@ -385,13 +340,8 @@ impl Client {
         range: Option<pb::FileRange>,
     ) -> Result<Vec<u8>, GatewayError> {
         self.need(cap::READ_FILE, "ReadFile")?;
-        let req = pb::ReadFileRequest {
-            r#ref: ref_id.to_string(),
-            file_path: path.to_string(),
-            range,
-        };
-        let resp: pb::ReadFileResponse =
-            self.call("ReadFile", bridge_path!("ReadFile"), req).await?;
+        let req = pb::ReadFileRequest { r#ref: ref_id.to_string(), file_path: path.to_string(), range };
+        let resp: pb::ReadFileResponse = self.call("ReadFile", bridge_path!("ReadFile"), req).await?;
         Ok(resp.data)
     }
 
@@ -416,12 +366,8 @@ impl Client {
     /// Stats (lstat) a path in a solved ref.
     pub async fn stat_file(&self, ref_id: &str, path: &str) -> Result<pb::Stat, GatewayError> {
         self.need(cap::STAT_FILE, "StatFile")?;
-        let req = pb::StatFileRequest {
-            r#ref: ref_id.to_string(),
-            path: path.to_string(),
-        };
-        let resp: pb::StatFileResponse =
-            self.call("StatFile", bridge_path!("StatFile"), req).await?;
+        let req = pb::StatFileRequest { r#ref: ref_id.to_string(), path: path.to_string() };
+        let resp: pb::StatFileResponse = self.call("StatFile", bridge_path!("StatFile"), req).await?;
         resp.stat.ok_or_else(|| GatewayError::Protocol {
             method: "StatFile",
             detail: format!("no stat returned for {path:?}"),
@@ -429,16 +375,10 @@ impl Client {
     }
 
     /// Resolves an image reference to its manifest digest and config.
-    pub async fn resolve_image_config(
-        &self,
-        params: ResolveImageParams,
-    ) -> Result<ResolvedImage, GatewayError> {
+    pub async fn resolve_image_config(&self, params: ResolveImageParams) -> Result<ResolvedImage, GatewayError> {
         self.need(cap::RESOLVE_IMAGE, "ResolveImageConfig")?;
         if params.resolve_mode != ResolveMode::Default {
-            self.need(
-                cap::RESOLVE_IMAGE_MODE,
-                "ResolveImageConfig with a resolve mode",
-            )?;
+            self.need(cap::RESOLVE_IMAGE_MODE, "ResolveImageConfig with a resolve mode")?;
         }
         let req = pb::ResolveImageConfigRequest {
             r#ref: params.reference,
@@ -447,13 +387,8 @@ impl Client {
             log_name: params.log_name.unwrap_or_default(),
             ..Default::default()
         };
-        let resp: pb::ResolveImageConfigResponse = self
-            .call(
-                "ResolveImageConfig",
-                bridge_path!("ResolveImageConfig"),
-                req,
-            )
-            .await?;
+        let resp: pb::ResolveImageConfigResponse =
+            self.call("ResolveImageConfig", bridge_path!("ResolveImageConfig"), req).await?;
         Ok(ResolvedImage {
             digest: resp.digest,
             config: resp.config,
@@ -464,18 +399,14 @@ impl Client {
     /// The frontend inputs the client passed, as encoded `pb.Definition`s by name.
     pub async fn inputs(&self) -> Result<BTreeMap<String, Vec<u8>>, GatewayError> {
         self.need(cap::FRONTEND_INPUTS, "Inputs")?;
-        let resp: pb::InputsResponse = self
-            .call("Inputs", bridge_path!("Inputs"), pb::InputsRequest {})
-            .await?;
+        let resp: pb::InputsResponse = self.call("Inputs", bridge_path!("Inputs"), pb::InputsRequest {}).await?;
         Ok(resp.definitions)
     }
 
     /// Forces a solved ref to be evaluated (cap `gateway.evaluate`, v0.11+).
     pub async fn evaluate(&self, ref_id: &str) -> Result<(), GatewayError> {
         self.need(cap::EVALUATE, "Evaluate")?;
-        let req = pb::EvaluateRequest {
-            r#ref: ref_id.to_string(),
-        };
+        let req = pb::EvaluateRequest { r#ref: ref_id.to_string() };
         let _: pb::EvaluateResponse = self.call("Evaluate", bridge_path!("Evaluate"), req).await?;
         Ok(())
     }
@@ -483,11 +414,7 @@ impl Client {
     /// Sends a build warning. Only daemons known (from Ping) to have cap `gateway.warnings`
     /// are asked; otherwise this is a no-op. Returns whether the warning was sent.
     pub async fn warn(&self, warning: Warning) -> Result<bool, GatewayError> {
-        if !self
-            .caps
-            .as_ref()
-            .is_some_and(|c| c.has_gateway(cap::WARNINGS))
-        {
+        if !self.caps.as_ref().is_some_and(|c| c.has_gateway(cap::WARNINGS)) {
             return Ok(false);
         }
         let req = pb::WarnRequest {
@@ -509,44 +436,20 @@ impl Client {
         if matches!(result.refs, ResultRefs::Map(_)) {
             self.need(cap::RETURN_MAP, "returning per-platform results")?;
         }
-        let deprecated_form = self
-            .caps
-            .as_ref()
-            .is_some_and(|c| !c.has_gateway(cap::PROTO_REF_ARRAY));
+        let deprecated_form = self.caps.as_ref().is_some_and(|c| !c.has_gateway(cap::PROTO_REF_ARRAY));
         let refs = match result.refs {
             ResultRefs::None => None,
             ResultRefs::Single(id) if deprecated_form => Some(pb::result::Refs::RefDeprecated(id)),
-            ResultRefs::Single(id) => Some(pb::result::Refs::Ref(pb::Ref {
-                id,
-                def: Vec::new(),
-            })),
+            ResultRefs::Single(id) => Some(pb::result::Refs::Ref(pb::Ref { id, def: Vec::new() })),
             ResultRefs::Map(m) if deprecated_form => {
-                Some(pb::result::Refs::RefsDeprecated(pb::RefMapDeprecated {
-                    refs: m,
-                }))
+                Some(pb::result::Refs::RefsDeprecated(pb::RefMapDeprecated { refs: m }))
             }
             ResultRefs::Map(m) => Some(pb::result::Refs::Refs(pb::RefMap {
-                refs: m
-                    .into_iter()
-                    .map(|(k, id)| {
-                        (
-                            k,
-                            pb::Ref {
-                                id,
-                                def: Vec::new(),
-                            },
-                        )
-                    })
-                    .collect(),
+                refs: m.into_iter().map(|(k, id)| (k, pb::Ref { id, def: Vec::new() })).collect(),
             })),
         };
-        let req = pb::ReturnRequest {
-            result: Some(pb::Result {
-                result: refs,
-                metadata: result.metadata,
-            }),
-            error: None,
-        };
+        let req =
+            pb::ReturnRequest { result: Some(pb::Result { result: refs, metadata: result.metadata }), error: None };
         let _: pb::ReturnResponse = self.call("Return", bridge_path!("Return"), req).await?;
         Ok(())
     }
@@ -558,10 +461,7 @@ impl Client {
         if status.code == 0 {
             status.code = errors::code::UNKNOWN;
         }
-        let req = pb::ReturnRequest {
-            result: None,
-            error: Some(status),
-        };
+        let req = pb::ReturnRequest { result: None, error: Some(status) };
         let _: pb::ReturnResponse = self.call("Return", bridge_path!("Return"), req).await?;
         Ok(())
     }
@@ -574,12 +474,7 @@ impl Client {
         }
     }
 
-    async fn call<Req, Resp>(
-        &self,
-        method: &'static str,
-        path: &'static str,
-        req: Req,
-    ) -> Result<Resp, GatewayError>
+    async fn call<Req, Resp>(&self, method: &'static str, path: &'static str, req: Req) -> Result<Resp, GatewayError>
     where
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
@@ -596,17 +491,10 @@ impl Client {
             });
         }
         let mut grpc = self.grpc.clone();
-        grpc.ready().await.map_err(|e| GatewayError::Closed {
-            method,
-            message: e.to_string(),
-        })?;
+        grpc.ready().await.map_err(|e| GatewayError::Closed { method, message: e.to_string() })?;
         let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
         let resp = grpc
-            .unary(
-                tonic::Request::new(req),
-                PathAndQuery::from_static(path),
-                codec,
-            )
+            .unary(tonic::Request::new(req), PathAndQuery::from_static(path), codec)
             .await
             .map_err(|st| GatewayError::from_status(method, &st))?;
         Ok(resp.into_inner())
@@ -616,33 +504,16 @@ impl Client {
 fn solved_ref(resp: pb::SolveResponse) -> Result<SolvedRef, GatewayError> {
     let Some(result) = resp.result else {
         // Only the deprecated top-level ref (or nothing: an empty result).
-        return Ok(SolvedRef {
-            id: resp.r#ref,
-            ..Default::default()
-        });
+        return Ok(SolvedRef { id: resp.r#ref, ..Default::default() });
     };
     let metadata = result.metadata;
     match result.result {
-        Some(pb::result::Refs::Ref(r)) => Ok(SolvedRef {
-            id: r.id,
-            def: r.def,
-            metadata,
+        Some(pb::result::Refs::Ref(r)) => Ok(SolvedRef { id: r.id, def: r.def, metadata }),
+        Some(pb::result::Refs::RefDeprecated(id)) => Ok(SolvedRef { id, def: Vec::new(), metadata }),
+        None => Ok(SolvedRef { id: resp.r#ref, def: Vec::new(), metadata }),
+        Some(pb::result::Refs::Refs(_)) | Some(pb::result::Refs::RefsDeprecated(_)) => Err(GatewayError::Protocol {
+            method: "Solve",
+            detail: "expected a single ref, got a map of refs".to_string(),
         }),
-        Some(pb::result::Refs::RefDeprecated(id)) => Ok(SolvedRef {
-            id,
-            def: Vec::new(),
-            metadata,
-        }),
-        None => Ok(SolvedRef {
-            id: resp.r#ref,
-            def: Vec::new(),
-            metadata,
-        }),
-        Some(pb::result::Refs::Refs(_)) | Some(pb::result::Refs::RefsDeprecated(_)) => {
-            Err(GatewayError::Protocol {
-                method: "Solve",
-                detail: "expected a single ref, got a map of refs".to_string(),
-            })
-        }
     }
 }

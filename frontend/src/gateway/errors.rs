@@ -75,35 +75,21 @@ impl ErrorSource {
     pub fn to_any(&self) -> pb::Any {
         let mut info = serde_json::Map::new();
         info.insert("filename".into(), self.filename.clone().into());
-        info.insert(
-            "data".into(),
-            base64::engine::general_purpose::STANDARD
-                .encode(&self.data)
-                .into(),
-        );
+        info.insert("data".into(), base64::engine::general_purpose::STANDARD.encode(&self.data).into());
         if !self.language.is_empty() {
             info.insert("language".into(), self.language.clone().into());
         }
         let ranges: Vec<serde_json::Value> = self.ranges.iter().map(range_json).collect();
         let value = serde_json::json!({ "info": info, "ranges": ranges });
-        pb::Any {
-            type_url: SOURCE_TYPE_URL.to_string(),
-            value: value.to_string().into_bytes(),
-        }
+        pb::Any { type_url: SOURCE_TYPE_URL.to_string(), value: value.to_string().into_bytes() }
     }
 }
 
 /// A [`pb::Range`] from `(line, character)` pairs.
 pub fn range(start: (i32, i32), end: (i32, i32)) -> pb::Range {
     pb::Range {
-        start: Some(pb::Position {
-            line: start.0,
-            character: start.1,
-        }),
-        end: Some(pb::Position {
-            line: end.0,
-            character: end.1,
-        }),
+        start: Some(pb::Position { line: start.0, character: start.1 }),
+        end: Some(pb::Position { line: end.0, character: end.1 }),
     }
 }
 
@@ -117,11 +103,7 @@ fn range_json(r: &pb::Range) -> serde_json::Value {
 
 /// A plain error status (no details).
 pub fn status(code: i32, message: impl Into<String>) -> pb::Status {
-    pb::Status {
-        code,
-        message: message.into(),
-        details: Vec::new(),
-    }
+    pb::Status { code, message: message.into(), details: Vec::new() }
 }
 
 /// The status for an error in the user's spec: code Unknown, the message, and one
@@ -156,10 +138,7 @@ pub fn unsupported_frontend_cap(name: &str) -> pb::Status {
 }
 
 fn name_detail(type_url: &str, name: &str) -> pb::Any {
-    pb::Any {
-        type_url: type_url.to_string(),
-        value: serde_json::json!({ "name": name }).to_string().into_bytes(),
-    }
+    pb::Any { type_url: type_url.to_string(), value: serde_json::json!({ "name": name }).to_string().into_bytes() }
 }
 
 /// A failed conversation with BuildKit. Every variant names the gateway method involved.
@@ -177,9 +156,7 @@ pub enum GatewayError {
         message: String,
     },
     /// The daemon does not know the method (older BuildKit).
-    #[error(
-        "BuildKit does not implement {method} (the daemon is too old for this feature): {message}"
-    )]
+    #[error("BuildKit does not implement {method} (the daemon is too old for this feature): {message}")]
     Unimplemented {
         /// Gateway method.
         method: &'static str,
@@ -228,36 +205,27 @@ impl GatewayError {
         let message = st.message().to_string();
         match st.code() {
             tonic::Code::Unimplemented => GatewayError::Unimplemented { method, message },
-            tonic::Code::Unavailable | tonic::Code::Cancelled => GatewayError::Closed {
-                method,
-                message: describe_transport(st),
-            },
+            tonic::Code::Unavailable | tonic::Code::Cancelled => {
+                GatewayError::Closed { method, message: describe_transport(st) }
+            }
             tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
-                if message.contains("message length too large")
-                    || message.contains("larger than max") =>
+                if message.contains("message length too large") || message.contains("larger than max") =>
             {
                 GatewayError::TooLarge { method, message }
             }
-            tonic::Code::Unknown if is_transport_failure(st) => GatewayError::Closed {
-                method,
-                message: describe_transport(st),
-            },
+            tonic::Code::Unknown if is_transport_failure(st) => {
+                GatewayError::Closed { method, message: describe_transport(st) }
+            }
             code => {
                 let details = if st.details().is_empty() {
                     Vec::new()
                 } else {
                     // tonic exposes the encoded google.rpc.Status from grpc-status-details-bin.
-                    pb::Status::decode(st.details())
-                        .map(|s| s.details)
-                        .unwrap_or_default()
+                    pb::Status::decode(st.details()).map(|s| s.details).unwrap_or_default()
                 };
                 GatewayError::Rpc {
                     method,
-                    status: pb::Status {
-                        code: code as i32,
-                        message: message.clone(),
-                        details,
-                    },
+                    status: pb::Status { code: code as i32, message: message.clone(), details },
                     message,
                 }
             }
@@ -316,10 +284,7 @@ mod tests {
         assert_eq!(st.code, 2);
         assert_eq!(st.message, "stage a: expected a mapping");
         assert_eq!(st.details.len(), 1);
-        assert_eq!(
-            st.details[0].type_url,
-            "github.com/moby/buildkit/errdefs.Source+json"
-        );
+        assert_eq!(st.details[0].type_url, "github.com/moby/buildkit/errdefs.Source+json");
         let v = json(&st.details[0]);
         assert_eq!(
             v,
@@ -343,36 +308,22 @@ mod tests {
         assert_eq!(st.message, "unsupported request frontend.lint");
         assert_eq!(st.code, code::UNKNOWN);
         assert_eq!(st.details[0].type_url, SUBREQUEST_TYPE_URL);
-        assert_eq!(
-            json(&st.details[0]),
-            serde_json::json!({"name": "frontend.lint"})
-        );
+        assert_eq!(json(&st.details[0]), serde_json::json!({"name": "frontend.lint"}));
 
         let st = unsupported_frontend_cap("moby.buildkit.frontend.contexts");
         assert_eq!(st.code, 12);
-        assert_eq!(
-            st.message,
-            "unsupported frontend capability moby.buildkit.frontend.contexts"
-        );
+        assert_eq!(st.message, "unsupported frontend capability moby.buildkit.frontend.contexts");
         assert_eq!(st.details[0].type_url, FRONTEND_CAP_TYPE_URL);
-        assert_eq!(
-            json(&st.details[0]),
-            serde_json::json!({"name": "moby.buildkit.frontend.contexts"})
-        );
+        assert_eq!(json(&st.details[0]), serde_json::json!({"name": "moby.buildkit.frontend.contexts"}));
     }
 
     #[test]
     fn status_mapping_names_the_method() {
-        let e =
-            GatewayError::from_status("Warn", &tonic::Status::unimplemented("unknown method Warn"));
-        assert!(matches!(
-            e,
-            GatewayError::Unimplemented { method: "Warn", .. }
-        ));
+        let e = GatewayError::from_status("Warn", &tonic::Status::unimplemented("unknown method Warn"));
+        assert!(matches!(e, GatewayError::Unimplemented { method: "Warn", .. }));
         assert!(e.to_string().contains("Warn"), "{e}");
 
-        let e =
-            GatewayError::from_status("Solve", &tonic::Status::unknown("process did not complete"));
+        let e = GatewayError::from_status("Solve", &tonic::Status::unknown("process did not complete"));
         match &e {
             GatewayError::Rpc { status, .. } => {
                 assert_eq!(status.code, 2);
@@ -389,8 +340,7 @@ mod tests {
     #[test]
     fn rpc_error_keeps_typed_details() {
         let inner = spec_error("boom", &[ErrorSource::yaml("f", "x", (1, 1), (1, 2))]);
-        let st =
-            tonic::Status::with_details(tonic::Code::Unknown, "boom", inner.encode_to_vec().into());
+        let st = tonic::Status::with_details(tonic::Code::Unknown, "boom", inner.encode_to_vec().into());
         let e = GatewayError::from_status("Solve", &st);
         assert_eq!(e.to_status(), inner);
     }

@@ -53,11 +53,7 @@ struct FakeBridge {
 }
 
 fn cap(id: &str) -> pb::ApiCap {
-    pb::ApiCap {
-        id: id.to_string(),
-        enabled: true,
-        ..Default::default()
-    }
+    pb::ApiCap { id: id.to_string(), enabled: true, ..Default::default() }
 }
 
 /// The gateway caps of a BuildKit v0.8 daemon (Docker 20.10), without `gateway.warnings`.
@@ -94,18 +90,11 @@ fn pong(extra_gateway: &[&str]) -> pb::PongResponse {
         llb_caps: vec![
             cap("file.base"),
             cap("source.local"),
-            pb::ApiCap {
-                id: "mergeop".into(),
-                enabled: false,
-                ..Default::default()
-            },
+            pb::ApiCap { id: "mergeop".into(), enabled: false, ..Default::default() },
         ],
         workers: vec![pb::WorkerRecord {
             id: "w0".into(),
-            labels: BTreeMap::from([(
-                "org.mobyproject.buildkit.worker.executor".into(),
-                "oci".into(),
-            )]),
+            labels: BTreeMap::from([("org.mobyproject.buildkit.worker.executor".into(), "oci".into())]),
             platforms: vec![
                 pb::Platform {
                     architecture: "arm64".into(),
@@ -113,11 +102,7 @@ fn pong(extra_gateway: &[&str]) -> pb::PongResponse {
                     variant: "v8".into(),
                     ..Default::default()
                 },
-                pb::Platform {
-                    architecture: "amd64".into(),
-                    os: "linux".into(),
-                    ..Default::default()
-                },
+                pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() },
             ],
         }],
     }
@@ -134,17 +119,14 @@ where
         let f = f.clone();
         async move { f(r.into_inner()).map(tonic::Response::new) }
     });
-    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<Resp, Req>::default())
-        .max_decoding_message_size(4 << 20); // like BuildKit v0.8's server
+    let mut grpc =
+        tonic::server::Grpc::new(tonic_prost::ProstCodec::<Resp, Req>::default()).max_decoding_message_size(4 << 20); // like BuildKit v0.8's server
     grpc.unary(svc, req).await
 }
 
 impl FakeBridge {
     fn new(script: Script) -> FakeBridge {
-        FakeBridge {
-            script: Arc::new(script),
-            rec: Arc::default(),
-        }
+        FakeBridge { script: Arc::new(script), rec: Arc::default() }
     }
 
     fn record<T>(&self, f: impl FnOnce(&mut Recorded) -> T) -> T {
@@ -152,12 +134,7 @@ impl FakeBridge {
     }
 
     async fn dispatch(self, req: http::Request<Body>) -> http::Response<Body> {
-        let method = req
-            .uri()
-            .path()
-            .strip_prefix(PREFIX)
-            .unwrap_or("?")
-            .to_string();
+        let method = req.uri().path().strip_prefix(PREFIX).unwrap_or("?").to_string();
         self.record(|r| r.calls.push(method.clone()));
         if self.script.unimplemented.contains(&method.as_str()) {
             return tonic::Status::unimplemented(format!("unknown method {method}")).into_http();
@@ -168,18 +145,14 @@ impl FakeBridge {
             "Solve" => {
                 unary(req, move |r: pb::SolveRequest| {
                     me.record(|rec| rec.solve.push(r));
-                    s.solve
-                        .clone()
-                        .unwrap_or_else(|| Ok(pb::SolveResponse::default()))
+                    s.solve.clone().unwrap_or_else(|| Ok(pb::SolveResponse::default()))
                 })
                 .await
             }
             "ReadFile" => {
                 unary(req, move |r: pb::ReadFileRequest| {
                     me.record(|rec| rec.read_file.push(r));
-                    Ok(pb::ReadFileResponse {
-                        data: s.file_data.clone(),
-                    })
+                    Ok(pb::ReadFileResponse { data: s.file_data.clone() })
                 })
                 .await
             }
@@ -188,17 +161,8 @@ impl FakeBridge {
                     me.record(|rec| rec.read_dir.push(r));
                     Ok(pb::ReadDirResponse {
                         entries: vec![
-                            pb::Stat {
-                                path: "a.txt".into(),
-                                mode: 0o644,
-                                size: 3,
-                                ..Default::default()
-                            },
-                            pb::Stat {
-                                path: "sub".into(),
-                                mode: pb::GO_MODE_DIR | 0o755,
-                                ..Default::default()
-                            },
+                            pb::Stat { path: "a.txt".into(), mode: 0o644, size: 3, ..Default::default() },
+                            pb::Stat { path: "sub".into(), mode: pb::GO_MODE_DIR | 0o755, ..Default::default() },
                         ],
                     })
                 })
@@ -207,17 +171,10 @@ impl FakeBridge {
             "StatFile" => {
                 unary(req, move |r: pb::StatFileRequest| {
                     if r.path == "missing" {
-                        return Err(tonic::Status::unknown(
-                            "lstat /missing: no such file or directory",
-                        ));
+                        return Err(tonic::Status::unknown("lstat /missing: no such file or directory"));
                     }
                     Ok(pb::StatFileResponse {
-                        stat: Some(pb::Stat {
-                            path: r.path,
-                            mode: 0o600,
-                            uid: 1,
-                            ..Default::default()
-                        }),
+                        stat: Some(pb::Stat { path: r.path, mode: 0o600, uid: 1, ..Default::default() }),
                     })
                 })
                 .await
@@ -236,7 +193,10 @@ impl FakeBridge {
             "Inputs" => {
                 unary(req, move |_: pb::InputsRequest| {
                     Ok(pb::InputsResponse {
-                        definitions: s.inputs.clone().unwrap_or_else(|| BTreeMap::from([("context".to_string(), vec![10, 1, 0])])),
+                        definitions: s
+                            .inputs
+                            .clone()
+                            .unwrap_or_else(|| BTreeMap::from([("context".to_string(), vec![10, 1, 0])])),
                     })
                 })
                 .await
@@ -258,10 +218,7 @@ impl FakeBridge {
             "Evaluate" => {
                 // Never answers: lets a test break the connection mid-call.
                 let svc = tower::service_fn(|_: tonic::Request<pb::EvaluateRequest>| async {
-                    std::future::pending::<
-                        Result<tonic::Response<pb::EvaluateResponse>, tonic::Status>,
-                    >()
-                    .await
+                    std::future::pending::<Result<tonic::Response<pb::EvaluateResponse>, tonic::Status>>().await
                 });
                 let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<
                     pb::EvaluateResponse,
@@ -296,10 +253,7 @@ where
 {
     tokio::spawn(async move {
         let incoming = tokio_stream::iter(vec![Ok::<_, std::io::Error>(io)]);
-        if let Err(e) = tonic::transport::Server::builder()
-            .serve_with_incoming(bridge, incoming)
-            .await
-        {
+        if let Err(e) = tonic::transport::Server::builder().serve_with_incoming(bridge, incoming).await {
             eprintln!("fake bridge: {e}");
         }
     });
@@ -316,31 +270,21 @@ async fn start(script: Script) -> (Client, FakeBridge) {
 
 #[tokio::test]
 async fn ping_parses_caps_and_workers() {
-    let (mut client, _) = start(Script {
-        pong: pong(&[]),
-        ..Default::default()
-    })
-    .await;
+    let (mut client, _) = start(Script { pong: pong(&[]), ..Default::default() }).await;
     assert!(client.caps().is_none());
     let caps: Caps = client.ping().await.expect("ping").clone();
     assert!(caps.has_gateway("solve.base"));
     assert!(caps.has_gateway(cap::PROTO_REF_ARRAY));
     assert!(!caps.has_gateway(cap::WARNINGS));
     assert!(caps.has_llb(cap::FILE_BASE));
-    assert!(
-        !caps.has_llb(cap::MERGE_OP),
-        "disabled caps are not supported"
-    );
+    assert!(!caps.has_llb(cap::MERGE_OP), "disabled caps are not supported");
     assert!(!caps.has_llb("diffop"));
     assert!(!caps.legacy);
     assert!(matches!(
         caps.require_llb(cap::MERGE_OP, "merge"),
         Err(GatewayError::MissingCap { ref cap, .. }) if cap == "mergeop"
     ));
-    assert_eq!(
-        caps.build_platform().map(|p| p.id()).as_deref(),
-        Some("linux/arm64")
-    );
+    assert_eq!(caps.build_platform().map(|p| p.id()).as_deref(), Some("linux/arm64"));
     let ids: Vec<String> = caps.platforms().iter().map(pb::Platform::id).collect();
     assert_eq!(ids, ["linux/arm64", "linux/amd64"]);
     assert_eq!(caps.gateway_ids().count(), 17);
@@ -361,19 +305,11 @@ async fn solve_sends_result_flags_and_fields() {
     let reply = pb::SolveResponse {
         r#ref: String::new(),
         result: Some(pb::Result {
-            result: Some(pb::result::Refs::Ref(pb::Ref {
-                id: "ref-1".into(),
-                def: vec![10, 2, 8, 1],
-            })),
+            result: Some(pb::result::Refs::Ref(pb::Ref { id: "ref-1".into(), def: vec![10, 2, 8, 1] })),
             metadata: BTreeMap::new(),
         }),
     };
-    let (mut client, bridge) = start(Script {
-        pong: pong(&[]),
-        solve: Some(Ok(reply)),
-        ..Default::default()
-    })
-    .await;
+    let (mut client, bridge) = start(Script { pong: pong(&[]), solve: Some(Ok(reply)), ..Default::default() }).await;
     client.ping().await.expect("ping");
     let cache = pb::CacheOptionsEntry {
         r#type: "registry".into(),
@@ -411,32 +347,14 @@ async fn solve_accepts_deprecated_reply_forms() {
             metadata: BTreeMap::new(),
         }),
     };
-    let (client, _) = start(Script {
-        solve: Some(Ok(deprecated)),
-        ..Default::default()
-    })
-    .await;
+    let (client, _) = start(Script { solve: Some(Ok(deprecated)), ..Default::default() }).await;
     let solved = client.solve(SolveParams::default()).await.expect("solve");
     assert_eq!(solved.id, "old-ref");
     assert!(solved.def.is_empty());
 
-    let top_level = pb::SolveResponse {
-        r#ref: "top-ref".into(),
-        result: None,
-    };
-    let (client, _) = start(Script {
-        solve: Some(Ok(top_level)),
-        ..Default::default()
-    })
-    .await;
-    assert_eq!(
-        client
-            .solve(SolveParams::default())
-            .await
-            .expect("solve")
-            .id,
-        "top-ref"
-    );
+    let top_level = pb::SolveResponse { r#ref: "top-ref".into(), result: None };
+    let (client, _) = start(Script { solve: Some(Ok(top_level)), ..Default::default() }).await;
+    assert_eq!(client.solve(SolveParams::default()).await.expect("solve").id, "top-ref");
 
     let map = pb::SolveResponse {
         r#ref: String::new(),
@@ -445,135 +363,63 @@ async fn solve_accepts_deprecated_reply_forms() {
             metadata: BTreeMap::new(),
         }),
     };
-    let (client, _) = start(Script {
-        solve: Some(Ok(map)),
-        ..Default::default()
-    })
-    .await;
-    assert!(matches!(
-        client.solve(SolveParams::default()).await,
-        Err(GatewayError::Protocol {
-            method: "Solve",
-            ..
-        })
-    ));
+    let (client, _) = start(Script { solve: Some(Ok(map)), ..Default::default() }).await;
+    assert!(matches!(client.solve(SolveParams::default()).await, Err(GatewayError::Protocol { method: "Solve", .. })));
 }
 
 #[tokio::test]
 async fn solve_error_keeps_daemon_status_for_return() {
     let inner = errors::spec_error(
         "process \"/bin/sh -c false\" did not complete successfully: exit code: 1",
-        &[ErrorSource::yaml(
-            "decant.yaml",
-            "run: false\n",
-            (1, 1),
-            (1, 11),
-        )],
+        &[ErrorSource::yaml("decant.yaml", "run: false\n", (1, 1), (1, 11))],
     );
-    let st = tonic::Status::with_details(
-        tonic::Code::Unknown,
-        inner.message.clone(),
-        inner.encode_to_vec().into(),
-    );
-    let (client, _) = start(Script {
-        solve: Some(Err(st)),
-        ..Default::default()
-    })
-    .await;
-    let err = client
-        .solve(SolveParams::default())
-        .await
-        .expect_err("solve fails");
-    assert!(
-        err.to_string().starts_with("Solve failed: process"),
-        "{err}"
-    );
+    let st = tonic::Status::with_details(tonic::Code::Unknown, inner.message.clone(), inner.encode_to_vec().into());
+    let (client, _) = start(Script { solve: Some(Err(st)), ..Default::default() }).await;
+    let err = client.solve(SolveParams::default()).await.expect_err("solve fails");
+    assert!(err.to_string().starts_with("Solve failed: process"), "{err}");
     assert_eq!(err.to_status(), inner);
 }
 
 #[tokio::test]
 async fn read_file_dir_and_stat() {
-    let (mut client, bridge) = start(Script {
-        pong: pong(&[]),
-        file_data: b"stages: {}\n".to_vec(),
-        ..Default::default()
-    })
-    .await;
+    let (mut client, bridge) =
+        start(Script { pong: pong(&[]), file_data: b"stages: {}\n".to_vec(), ..Default::default() }).await;
     client.ping().await.expect("ping");
     let data = client
-        .read_file(
-            "ref-1",
-            "decant.yaml",
-            Some(pb::FileRange {
-                offset: 0,
-                length: 1024,
-            }),
-        )
+        .read_file("ref-1", "decant.yaml", Some(pb::FileRange { offset: 0, length: 1024 }))
         .await
         .expect("read_file");
     assert_eq!(data, b"stages: {}\n");
-    let data = client
-        .read_file("ref-1", "decant.yaml", None)
-        .await
-        .expect("read_file");
+    let data = client.read_file("ref-1", "decant.yaml", None).await.expect("read_file");
     assert_eq!(data.len(), 11);
     let sent = bridge.record(|r| r.read_file.clone());
     assert_eq!(sent[0].r#ref, "ref-1");
     assert_eq!(sent[0].file_path, "decant.yaml");
-    assert_eq!(
-        sent[0].range,
-        Some(pb::FileRange {
-            offset: 0,
-            length: 1024
-        })
-    );
+    assert_eq!(sent[0].range, Some(pb::FileRange { offset: 0, length: 1024 }));
     assert_eq!(sent[1].range, None);
 
-    let entries = client
-        .read_dir("ref-1", "/", Some("*.txt"))
-        .await
-        .expect("read_dir");
+    let entries = client.read_dir("ref-1", "/", Some("*.txt")).await.expect("read_dir");
     assert_eq!(entries.len(), 2);
     assert!(!entries[0].is_dir() && entries[1].is_dir());
-    assert_eq!(
-        bridge.record(|r| r.read_dir[0].include_pattern.clone()),
-        "*.txt"
-    );
+    assert_eq!(bridge.record(|r| r.read_dir[0].include_pattern.clone()), "*.txt");
 
     let st = client.stat_file("ref-1", "a").await.expect("stat");
-    assert_eq!(
-        (st.path.as_str(), st.permissions(), st.uid),
-        ("a", 0o600, 1)
-    );
-    let err = client
-        .stat_file("ref-1", "missing")
-        .await
-        .expect_err("missing");
+    assert_eq!((st.path.as_str(), st.permissions(), st.uid), ("a", 0o600, 1));
+    let err = client.stat_file("ref-1", "missing").await.expect_err("missing");
     assert!(err.to_string().contains("no such file"), "{err}");
 }
 
 #[tokio::test]
 async fn large_replies_exceed_tonic_default_limit() {
     let big = vec![7u8; 20 << 20];
-    let (client, _) = start(Script {
-        file_data: big.clone(),
-        ..Default::default()
-    })
-    .await;
-    let data = client
-        .read_file("r", "big", None)
-        .await
-        .expect("20 MiB read_file");
+    let (client, _) = start(Script { file_data: big.clone(), ..Default::default() }).await;
+    let data = client.read_file("r", "big", None).await.expect("20 MiB read_file");
     assert_eq!(data.len(), big.len());
 }
 
 #[tokio::test]
 async fn resolve_image_config_fields() {
-    let (mut client, bridge) = start(Script {
-        pong: pong(&[]),
-        ..Default::default()
-    })
-    .await;
+    let (mut client, bridge) = start(Script { pong: pong(&[]), ..Default::default() }).await;
     client.ping().await.expect("ping");
     let platform = pb::Platform::parse("linux/arm64").expect("platform");
     let img = client
@@ -587,10 +433,7 @@ async fn resolve_image_config_fields() {
         .expect("resolve");
     assert_eq!(img.digest, "sha256:abc");
     assert_eq!(img.config, br#"{"os":"linux"}"#);
-    assert_eq!(
-        img.reference.as_deref(),
-        Some("docker.io/library/alpine:3.19@sha256:abc")
-    );
+    assert_eq!(img.reference.as_deref(), Some("docker.io/library/alpine:3.19@sha256:abc"));
     let sent = bridge.record(|r| r.resolve.clone());
     assert_eq!(sent[0].r#ref, "docker.io/library/alpine:3.19");
     assert_eq!(sent[0].platform, Some(platform));
@@ -607,17 +450,11 @@ async fn inputs_map() {
 
 #[tokio::test]
 async fn return_single_map_and_error() {
-    let (mut client, bridge) = start(Script {
-        pong: pong(&[]),
-        ..Default::default()
-    })
-    .await;
+    let (mut client, bridge) = start(Script { pong: pong(&[]), ..Default::default() }).await;
     client.ping().await.expect("ping");
 
     client
-        .return_result(
-            FrontendResult::single("ref-1").with_metadata("containerimage.config", b"{}".to_vec()),
-        )
+        .return_result(FrontendResult::single("ref-1").with_metadata("containerimage.config", b"{}".to_vec()))
         .await
         .expect("return single");
     client
@@ -631,37 +468,19 @@ async fn return_single_map_and_error() {
         .return_result(FrontendResult::metadata_only().with_metadata("result.json", b"[]".to_vec()))
         .await
         .expect("return metadata only");
-    let spec_err = errors::spec_error(
-        "bad",
-        &[ErrorSource::yaml("decant.yaml", "x", (1, 1), (1, 2))],
-    );
-    client
-        .return_error(spec_err.clone())
-        .await
-        .expect("return error");
-    client
-        .return_error(errors::status(0, "was OK"))
-        .await
-        .expect("return error");
+    let spec_err = errors::spec_error("bad", &[ErrorSource::yaml("decant.yaml", "x", (1, 1), (1, 2))]);
+    client.return_error(spec_err.clone()).await.expect("return error");
+    client.return_error(errors::status(0, "was OK")).await.expect("return error");
 
     let sent = bridge.record(|r| r.returns.clone());
     assert_eq!(sent.len(), 5);
     let r0 = sent[0].result.as_ref().expect("result");
-    assert_eq!(
-        r0.result,
-        Some(pb::result::Refs::Ref(pb::Ref {
-            id: "ref-1".into(),
-            def: vec![]
-        }))
-    );
+    assert_eq!(r0.result, Some(pb::result::Refs::Ref(pb::Ref { id: "ref-1".into(), def: vec![] })));
     assert_eq!(r0.metadata["containerimage.config"], b"{}");
     assert!(sent[0].error.is_none());
     match &sent[1].result.as_ref().expect("result").result {
         Some(pb::result::Refs::Refs(m)) => {
-            assert_eq!(
-                m.refs.keys().collect::<Vec<_>>(),
-                ["linux/amd64", "linux/arm64"]
-            );
+            assert_eq!(m.refs.keys().collect::<Vec<_>>(), ["linux/amd64", "linux/arm64"]);
             assert_eq!(m.refs["linux/arm64"].id, "rb");
         }
         other => panic!("unexpected {other:?}"),
@@ -669,66 +488,36 @@ async fn return_single_map_and_error() {
     assert_eq!(sent[2].result.as_ref().expect("result").result, None);
     assert_eq!(sent[3].error.as_ref(), Some(&spec_err));
     assert!(sent[3].result.is_none());
-    assert_eq!(
-        sent[4].error.as_ref().map(|e| e.code),
-        Some(errors::code::UNKNOWN)
-    );
+    assert_eq!(sent[4].error.as_ref().map(|e| e.code), Some(errors::code::UNKNOWN));
 }
 
 #[tokio::test]
 async fn return_uses_deprecated_form_without_refarray() {
     let mut p = pong(&[]);
     p.frontend_api_caps.retain(|c| c.id != cap::PROTO_REF_ARRAY);
-    let (mut client, bridge) = start(Script {
-        pong: p,
-        ..Default::default()
-    })
-    .await;
+    let (mut client, bridge) = start(Script { pong: p, ..Default::default() }).await;
     client.ping().await.expect("ping");
-    client
-        .return_result(FrontendResult::single("r"))
-        .await
-        .expect("return");
+    client.return_result(FrontendResult::single("r")).await.expect("return");
     let sent = bridge.record(|r| r.returns.clone());
-    assert_eq!(
-        sent[0].result.as_ref().expect("result").result,
-        Some(pb::result::Refs::RefDeprecated("r".into()))
-    );
+    assert_eq!(sent[0].result.as_ref().expect("result").result, Some(pb::result::Refs::RefDeprecated("r".into())));
 }
 
 #[tokio::test]
 async fn warn_only_with_cap() {
-    let (mut client, bridge) = start(Script {
-        pong: pong(&[]),
-        ..Default::default()
-    })
-    .await;
-    let w = Warning {
-        vertex_digest: "sha256:00".into(),
-        level: 1,
-        short: "careful".into(),
-        ..Default::default()
-    };
+    let (mut client, bridge) = start(Script { pong: pong(&[]), ..Default::default() }).await;
+    let w = Warning { vertex_digest: "sha256:00".into(), level: 1, short: "careful".into(), ..Default::default() };
     assert!(!client.warn(w.clone()).await.expect("no caps yet: no-op"));
     client.ping().await.expect("ping");
     assert!(!client.warn(w.clone()).await.expect("v0.8: no-op"));
     assert!(bridge.record(|r| r.warns.is_empty()));
     assert!(!bridge.record(|r| r.calls.contains(&"Warn".to_string())));
 
-    let (mut client, bridge) = start(Script {
-        pong: pong(&[cap::WARNINGS]),
-        ..Default::default()
-    })
-    .await;
+    let (mut client, bridge) = start(Script { pong: pong(&[cap::WARNINGS]), ..Default::default() }).await;
     client.ping().await.expect("ping");
     let w = Warning {
         detail: vec!["line one".into()],
         url: "https://example.invalid/why".into(),
-        source: Some(pb::SourceInfo {
-            filename: "decant.yaml".into(),
-            data: b"x".to_vec(),
-            ..Default::default()
-        }),
+        source: Some(pb::SourceInfo { filename: "decant.yaml".into(), data: b"x".to_vec(), ..Default::default() }),
         ranges: vec![errors::range((1, 1), (1, 2))],
         ..w
     };
@@ -742,68 +531,29 @@ async fn warn_only_with_cap() {
 
 #[tokio::test]
 async fn unimplemented_method_names_it() {
-    let (mut client, _) = start(Script {
-        pong: pong(&[cap::WARNINGS]),
-        unimplemented: vec!["Warn", "Inputs"],
-        ..Default::default()
-    })
-    .await;
+    let (mut client, _) =
+        start(Script { pong: pong(&[cap::WARNINGS]), unimplemented: vec!["Warn", "Inputs"], ..Default::default() })
+            .await;
     // Without Ping, the call goes out and the daemon's Unimplemented comes back named.
     let err = client.inputs().await.expect_err("unimplemented");
-    assert!(
-        matches!(
-            err,
-            GatewayError::Unimplemented {
-                method: "Inputs",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string()
-            .contains("BuildKit does not implement Inputs"),
-        "{err}"
-    );
+    assert!(matches!(err, GatewayError::Unimplemented { method: "Inputs", .. }), "{err:?}");
+    assert!(err.to_string().contains("BuildKit does not implement Inputs"), "{err}");
 
     client.ping().await.expect("ping");
-    let err = client
-        .warn(Warning::default())
-        .await
-        .expect_err("unimplemented");
-    assert!(
-        matches!(err, GatewayError::Unimplemented { method: "Warn", .. }),
-        "{err:?}"
-    );
+    let err = client.warn(Warning::default()).await.expect_err("unimplemented");
+    assert!(matches!(err, GatewayError::Unimplemented { method: "Warn", .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn missing_cap_is_reported_before_calling() {
     let mut p = pong(&[]);
-    p.frontend_api_caps
-        .retain(|c| c.id != "readdir" && c.id != "returnmap");
-    let (mut client, bridge) = start(Script {
-        pong: p,
-        ..Default::default()
-    })
-    .await;
+    p.frontend_api_caps.retain(|c| c.id != "readdir" && c.id != "returnmap");
+    let (mut client, bridge) = start(Script { pong: p, ..Default::default() }).await;
     client.ping().await.expect("ping");
-    let err = client
-        .read_dir("r", "/", None)
-        .await
-        .expect_err("no readdir");
-    assert!(
-        matches!(err, GatewayError::MissingCap { ref cap, .. } if cap == "readdir"),
-        "{err:?}"
-    );
-    let err = client
-        .return_result(FrontendResult::map(BTreeMap::new()))
-        .await
-        .expect_err("no returnmap");
-    assert!(
-        matches!(err, GatewayError::MissingCap { ref cap, .. } if cap == "returnmap"),
-        "{err:?}"
-    );
+    let err = client.read_dir("r", "/", None).await.expect_err("no readdir");
+    assert!(matches!(err, GatewayError::MissingCap { ref cap, .. } if cap == "readdir"), "{err:?}");
+    let err = client.return_result(FrontendResult::map(BTreeMap::new())).await.expect_err("no returnmap");
+    assert!(matches!(err, GatewayError::MissingCap { ref cap, .. } if cap == "returnmap"), "{err:?}");
     assert_eq!(bridge.record(|r| r.calls.clone()), ["Ping"]);
 }
 
@@ -812,20 +562,8 @@ async fn closed_connection_is_a_clear_error() {
     let (client_io, server_io) = tokio::io::duplex(1 << 16);
     let client = Client::connect_io(client_io).await.expect("connect");
     drop(server_io);
-    let err = client
-        .solve(SolveParams::default())
-        .await
-        .expect_err("closed");
-    assert!(
-        matches!(
-            err,
-            GatewayError::Closed {
-                method: "Solve",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = client.solve(SolveParams::default()).await.expect_err("closed");
+    assert!(matches!(err, GatewayError::Closed { method: "Solve", .. }), "{err:?}");
     assert!(err.to_string().contains("closed during Solve"), "{err}");
 }
 
@@ -843,22 +581,13 @@ async fn works_over_os_pipes() {
     }
     let (to_frontend_r, to_frontend_w) = os_pipe();
     let (to_daemon_r, to_daemon_w) = os_pipe();
-    let server_io =
-        super::transport::stream_from_fds(to_daemon_r, to_frontend_w).expect("server io");
-    let bridge = FakeBridge::new(Script {
-        pong: pong(&[]),
-        file_data: vec![1; 5 << 20],
-        ..Default::default()
-    });
+    let server_io = super::transport::stream_from_fds(to_daemon_r, to_frontend_w).expect("server io");
+    let bridge = FakeBridge::new(Script { pong: pong(&[]), file_data: vec![1; 5 << 20], ..Default::default() });
     serve(bridge, PipeIo(server_io));
-    let client_io =
-        super::transport::stream_from_fds(to_frontend_r, to_daemon_w).expect("client io");
+    let client_io = super::transport::stream_from_fds(to_frontend_r, to_daemon_w).expect("client io");
     let mut client = Client::connect_io(client_io).await.expect("connect");
     assert!(client.ping().await.expect("ping").has_gateway("solve.base"));
-    assert_eq!(
-        client.read_file("r", "f", None).await.expect("read").len(),
-        5 << 20
-    );
+    assert_eq!(client.read_file("r", "f", None).await.expect("read").len(), 5 << 20);
 }
 
 /// Server-side wrapper so the pipe stream satisfies tonic's `Connected`.
@@ -880,11 +609,7 @@ impl AsyncRead for PipeIo {
 }
 
 impl AsyncWrite for PipeIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -898,10 +623,7 @@ impl AsyncWrite for PipeIo {
 /// BuildKit going away mid-conversation (the pipe closes after a successful Ping).
 #[tokio::test]
 async fn connection_lost_after_ping() {
-    let bridge = FakeBridge::new(Script {
-        pong: pong(&[]),
-        ..Default::default()
-    });
+    let bridge = FakeBridge::new(Script { pong: pong(&[]), ..Default::default() });
     let (client_io, mut proxy_client_side) = tokio::io::duplex(1 << 16);
     let (mut proxy_server_side, server_io) = tokio::io::duplex(1 << 16);
     serve(bridge, server_io);
@@ -912,43 +634,19 @@ async fn connection_lost_after_ping() {
     client.ping().await.expect("ping");
     proxy.abort();
     let _ = proxy.await;
-    let err = client
-        .read_file("r", "decant.yaml", None)
-        .await
-        .expect_err("gone");
+    let err = client.read_file("r", "decant.yaml", None).await.expect_err("gone");
     eprintln!("connection lost: {err}");
-    assert!(
-        matches!(
-            err,
-            GatewayError::Closed {
-                method: "ReadFile",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, GatewayError::Closed { method: "ReadFile", .. }), "{err:?}");
     // No reconnect: the next call fails the same way instead of hanging.
     let err = client.inputs().await.expect_err("still gone");
     eprintln!("connection lost (2nd call): {err}");
-    assert!(
-        matches!(
-            err,
-            GatewayError::Closed {
-                method: "Inputs",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, GatewayError::Closed { method: "Inputs", .. }), "{err:?}");
 }
 
 /// The pipe breaking while a call is in flight.
 #[tokio::test]
 async fn connection_lost_during_call() {
-    let bridge = FakeBridge::new(Script {
-        pong: pong(&[cap::EVALUATE]),
-        ..Default::default()
-    });
+    let bridge = FakeBridge::new(Script { pong: pong(&[cap::EVALUATE]), ..Default::default() });
     let (client_io, mut proxy_client_side) = tokio::io::duplex(1 << 16);
     let (mut proxy_server_side, server_io) = tokio::io::duplex(1 << 16);
     serve(bridge.clone(), server_io);
@@ -963,16 +661,7 @@ async fn connection_lost_during_call() {
     proxy.abort();
     let err = call.await.expect("join").expect_err("broken");
     eprintln!("lost during call: {err}");
-    assert!(
-        matches!(
-            err,
-            GatewayError::Closed {
-                method: "Evaluate",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, GatewayError::Closed { method: "Evaluate", .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -980,40 +669,16 @@ async fn oversized_requests_are_reported() {
     let (client, _) = start(Script::default()).await;
     // Over the daemon's limit (4 MiB on v0.8): rejected by the server.
     let err = client
-        .solve(SolveParams {
-            definition: vec![0; 5 << 20],
-            ..Default::default()
-        })
+        .solve(SolveParams { definition: vec![0; 5 << 20], ..Default::default() })
         .await
         .expect_err("server limit");
-    assert!(
-        matches!(
-            err,
-            GatewayError::TooLarge {
-                method: "Solve",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, GatewayError::TooLarge { method: "Solve", .. }), "{err:?}");
     // Over our own encoding limit: rejected before sending.
     let err = client
-        .solve(SolveParams {
-            definition: vec![0; 17 << 20],
-            ..Default::default()
-        })
+        .solve(SolveParams { definition: vec![0; 17 << 20], ..Default::default() })
         .await
         .expect_err("client limit");
-    assert!(
-        matches!(
-            err,
-            GatewayError::TooLarge {
-                method: "Solve",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, GatewayError::TooLarge { method: "Solve", .. }), "{err:?}");
     eprintln!("oversized: {err}");
 }
 
@@ -1026,9 +691,12 @@ async fn inputs_and_named_contexts_through_the_bridge() {
     use crate::plan::BuildOptions;
     use base64::Engine as _;
 
-    let ctx_def = llb::marshal(&llb::local("ctx-from-client", llb::LocalOpts::default(), OpMeta::named("client ctx")).unwrap());
+    let ctx_def =
+        llb::marshal(&llb::local("ctx-from-client", llb::LocalOpts::default(), OpMeta::named("client ctx")).unwrap());
     let base_def = llb::marshal(
-        &llb::FileChain::on(State::scratch()).mkdir("/base", 0o755, false, None).finish(None, OpMeta::named("client base")),
+        &llb::FileChain::on(State::scratch())
+            .mkdir("/base", 0o755, false, None)
+            .finish(None, OpMeta::named("client base")),
     );
     let (mut client, bridge) = start(Script {
         pong: pong(&[]),
@@ -1047,14 +715,18 @@ async fn inputs_and_named_contexts_through_the_bridge() {
 
     let (mut client, bridge2) = start(Script {
         pong: pong(&[]),
-        inputs: Some(BTreeMap::from([("context".to_string(), llb::encode(&ctx_def)), ("base".to_string(), llb::encode(&base_def))])),
+        inputs: Some(BTreeMap::from([
+            ("context".to_string(), llb::encode(&ctx_def)),
+            ("base".to_string(), llb::encode(&base_def)),
+        ])),
         resolve_digest: Some(format!("sha256:{}", "c".repeat(64))),
         ..Default::default()
     })
     .await;
     drop(bridge);
     client.ping().await.unwrap();
-    let cfg = base64::engine::general_purpose::STANDARD.encode(br#"{"os":"linux","architecture":"amd64","config":{"WorkingDir":"/base","Env":["FROM_INPUT=1"]}}"#);
+    let cfg = base64::engine::general_purpose::STANDARD
+        .encode(br#"{"os":"linux","architecture":"amd64","config":{"WorkingDir":"/base","Env":["FROM_INPUT=1"]}}"#);
     let opts = super::FrontendOpts::from_map(BTreeMap::from([
         ("context:base".to_string(), "input:base".to_string()),
         ("input-metadata:base".to_string(), format!(r#"{{"containerimage.config":"{cfg}"}}"#)),
@@ -1065,7 +737,8 @@ async fn inputs_and_named_contexts_through_the_bridge() {
     assert_eq!(llb::marshal(&context).def, ctx_def.def);
 
     let text = "stages:\n  app:\n    from: base\n    steps:\n      - copy: f\n      - copy: /etc/os-release\n        from: alpine:3.20\n";
-    let bopts = BuildOptions { named_contexts: super::sources::named_context_names(&opts).unwrap(), ..Default::default() };
+    let bopts =
+        BuildOptions { named_contexts: super::sources::named_context_names(&opts).unwrap(), ..Default::default() };
     let plan = crate::compile::plan("decant.yaml", text, &bopts).unwrap();
     let named = super::sources::named_contexts(&client, &opts, &plan, &inputs, ResolveMode::Default).await.unwrap();
     assert_eq!(named.len(), 2);
@@ -1085,8 +758,14 @@ async fn inputs_and_named_contexts_through_the_bridge() {
     let json = serde_json::to_string(&llb::dump_json(&def)).unwrap();
     assert!(json.contains("local://ctx-from-client"), "the context input replaces the local context");
     assert!(!json.contains("local://context"));
-    assert!(json.contains(&format!("docker-image://docker.io/library/alpine:3.19@sha256:{}", "c".repeat(64))), "pinned by the resolved digest");
-    assert!(json.contains(r#""dest":"/base/""#) && json.contains(r#""src":"/f""#), "from the context into the inherited workdir");
+    assert!(
+        json.contains(&format!("docker-image://docker.io/library/alpine:3.19@sha256:{}", "c".repeat(64))),
+        "pinned by the resolved digest"
+    );
+    assert!(
+        json.contains(r#""dest":"/base/""#) && json.contains(r#""src":"/f""#),
+        "from the context into the inherited workdir"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1132,11 +811,7 @@ fn ref_reply(id: &str) -> pb::SolveResponse {
     }
 }
 
-async fn subrequest(
-    spec: &str,
-    id: &str,
-    extra: &[(&str, &str)],
-) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
+async fn subrequest(spec: &str, id: &str, extra: &[(&str, &str)]) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
     let reply = ref_reply("spec-ref");
     let (mut client, bridge) = start(Script {
         pong: pong(&[]),
@@ -1174,10 +849,7 @@ async fn subrequest_describe_lists_every_request() {
     let res = res.expect("describe");
     let v = result_json(&res);
     let names: Vec<&str> = v.as_array().expect("a list").iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(
-        names,
-        ["frontend.subrequests.describe", "frontend.outline", "frontend.targets", "frontend.lint"]
-    );
+    assert_eq!(names, ["frontend.subrequests.describe", "frontend.outline", "frontend.targets", "frontend.lint"]);
     assert!(v.as_array().unwrap().iter().all(|r| r["type"] == "rpc" && r["version"] == "1.0.0"));
     assert!(result_txt(&res).contains("frontend.targets"));
     // describe needs no spec: nothing was solved or read.
@@ -1221,7 +893,10 @@ async fn subrequest_outline_lists_args_secrets_ssh_and_caches() {
     assert_eq!(args[0]["name"], "VERSION");
     assert_eq!(args[0]["value"], "2.0", "--build-arg overrides the default: {v}");
     assert_eq!(args[0]["description"], "the release");
-    assert_eq!(v["secrets"], serde_json::json!([{"name": "tok", "required": true, "location": v["secrets"][0]["location"]}]));
+    assert_eq!(
+        v["secrets"],
+        serde_json::json!([{"name": "tok", "required": true, "location": v["secrets"][0]["location"]}])
+    );
     assert_eq!(v["secrets"][0]["location"]["ranges"][0]["start"]["line"], 12, "the run step's line: {v}");
     assert_eq!(v["ssh"][0]["name"], "default");
     assert_eq!(v["ssh"][0]["required"], false);
@@ -1281,13 +956,39 @@ async fn subrequest_targets_reports_spec_errors_with_line() {
 /// The LLB caps of a BuildKit v0.8 daemon (Docker 20.10).
 fn v08_llb_caps() -> Vec<pb::ApiCap> {
     [
-        "source.image", "source.image.resolvemode", "source.local", "source.local.unique", "source.local.sessionid",
-        "source.local.includepatterns", "source.local.followpaths", "source.local.excludepatterns",
-        "source.local.sharedkeyhint", "source.git", "source.git.keepgitdir", "source.git.fullurl", "source.http",
-        "source.http.checksum", "source.http.perm", "exec.meta.base", "exec.meta.proxyenv", "exec.meta.network",
-        "exec.meta.security", "exec.meta.setsdefaultpath", "exec.mount.bind", "exec.mount.cache",
-        "exec.mount.cache.sharing", "exec.mount.selector", "exec.mount.tmpfs", "exec.mount.secret", "exec.mount.ssh",
-        "file.base", "file.rm.wildcard", "constraints", "platform", "meta.ignorecache", "meta.description",
+        "source.image",
+        "source.image.resolvemode",
+        "source.local",
+        "source.local.unique",
+        "source.local.sessionid",
+        "source.local.includepatterns",
+        "source.local.followpaths",
+        "source.local.excludepatterns",
+        "source.local.sharedkeyhint",
+        "source.git",
+        "source.git.keepgitdir",
+        "source.git.fullurl",
+        "source.http",
+        "source.http.checksum",
+        "source.http.perm",
+        "exec.meta.base",
+        "exec.meta.proxyenv",
+        "exec.meta.network",
+        "exec.meta.security",
+        "exec.meta.setsdefaultpath",
+        "exec.mount.bind",
+        "exec.mount.cache",
+        "exec.mount.cache.sharing",
+        "exec.mount.selector",
+        "exec.mount.tmpfs",
+        "exec.mount.secret",
+        "exec.mount.ssh",
+        "file.base",
+        "file.rm.wildcard",
+        "constraints",
+        "platform",
+        "meta.ignorecache",
+        "meta.description",
         "meta.exportcache",
     ]
     .iter()
@@ -1330,8 +1031,15 @@ async fn whole_build_with(
     let reply = ref_reply("r1");
     let mut pong = pong(gateway_caps);
     pong.llb_caps = v08_llb_caps();
-    let (mut client, bridge) =
-        start(Script { pong, solve: Some(Ok(reply)), file_data: spec.as_bytes().to_vec(), inputs: Some(BTreeMap::new()), resolve_digest: Some(format!("sha256:{}", "d".repeat(64))), ..Default::default() }).await;
+    let (mut client, bridge) = start(Script {
+        pong,
+        solve: Some(Ok(reply)),
+        file_data: spec.as_bytes().to_vec(),
+        inputs: Some(BTreeMap::new()),
+        resolve_digest: Some(format!("sha256:{}", "d".repeat(64))),
+        ..Default::default()
+    })
+    .await;
     let mut map = BTreeMap::from([("filename".to_string(), "decant.yaml".to_string())]);
     for (k, v) in opts {
         map.insert(k.to_string(), v.to_string());
@@ -1359,11 +1067,17 @@ async fn multi_platform_build_returns_a_ref_and_config_per_platform() {
     let builds: Vec<String> = solves
         .iter()
         .filter(|s| !s.definition.is_empty())
-        .map(|s| serde_json::to_string(&crate::llb::dump_json(&crate::llb::decode_definition(&s.definition).unwrap())).unwrap())
+        .map(|s| {
+            serde_json::to_string(&crate::llb::dump_json(&crate::llb::decode_definition(&s.definition).unwrap()))
+                .unwrap()
+        })
         .filter(|j| j.contains("run: echo building"))
         .collect();
     assert_eq!(builds.len(), 2, "one build solve per platform");
-    assert!(builds.iter().any(|j| j.contains(r#""TARGETARCH=arm64""#)) && builds.iter().any(|j| j.contains(r#""TARGETARCH=amd64""#)));
+    assert!(
+        builds.iter().any(|j| j.contains(r#""TARGETARCH=arm64""#))
+            && builds.iter().any(|j| j.contains(r#""TARGETARCH=amd64""#))
+    );
     // The build stage runs on the build platform (the fake worker's arm64) for both targets.
     assert!(builds.iter().all(|j| !j.contains("mergeop")), "v0.8 has no merge op: link falls back to a copy");
 }

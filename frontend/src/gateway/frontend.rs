@@ -8,12 +8,14 @@ use std::process::ExitCode;
 
 use super::errors::{self, code, ErrorSource};
 use super::sources;
-use super::{pb, Client, FrontendOpts, FrontendResult, GatewayError, NetworkMode, NoCache, ResolveImageParams, SolveParams};
+use super::{
+    pb, Client, FrontendOpts, FrontendResult, GatewayError, NetworkMode, NoCache, ResolveImageParams, SolveParams,
+};
+use crate::compile;
 use crate::diag::Diagnostics;
 use crate::image::ImageConfig;
 use crate::llb::{self, OpMeta};
 use crate::lower::{self, BaseImage};
-use crate::compile;
 use crate::plan::{BuildOptions, Network, Platform};
 
 /// Names tried, in order, when the client does not say which file to read.
@@ -76,7 +78,8 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
     }
     let client_inputs = sources::inputs(client).await?;
     // Independent round trips to the daemon, so at the same time.
-    let (spec_file, context_ignore) = tokio::join!(read_spec(client, opts, &client_inputs), read_dockerignore(client, opts));
+    let (spec_file, context_ignore) =
+        tokio::join!(read_spec(client, opts, &client_inputs), read_dockerignore(client, opts));
     let spec_file = spec_file?;
     let context_input = sources::context_input(opts, &client_inputs)?;
     // A context passed as an input is used as is: no .dockerignore.
@@ -86,10 +89,7 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         (None, None) => context_ignore,
     };
 
-    let build_platform = caps
-        .build_platform()
-        .map(|p| Platform::from(&p))
-        .unwrap_or_default();
+    let build_platform = caps.build_platform().map(|p| Platform::from(&p)).unwrap_or_default();
     let mut targets = Vec::new();
     for p in opts.platforms().map_err(opt_status)? {
         targets.push(Platform::from(&p));
@@ -116,14 +116,19 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
             all_stages: false,
             named_contexts: named_contexts.clone(),
         };
-        let plan = compile::plan_parsed(spec.as_ref(), &parse_errors, &build_opts).map_err(|d| diagnostics_status(&d))?;
-        let inputs = lower_inputs(client, opts, &caps, &plan, excludes.clone(), &client_inputs, context_input.clone()).await?;
+        let plan =
+            compile::plan_parsed(spec.as_ref(), &parse_errors, &build_opts).map_err(|d| diagnostics_status(&d))?;
+        let inputs =
+            lower_inputs(client, opts, &caps, &plan, excludes.clone(), &client_inputs, context_input.clone()).await?;
         let lowered = lower::lower(&plan, &inputs).map_err(|d| diagnostics_status(&d))?;
         let def = lowered.definition();
         if let Some(m) = llb::missing_caps(&def, |cap| caps.has_llb(cap)).first() {
             return Err(errors::status(
                 code::UNIMPLEMENTED,
-                format!("{m}: this BuildKit does not support LLB capability `{}`; upgrade BuildKit or drop that feature", m.cap),
+                format!(
+                    "{m}: this BuildKit does not support LLB capability `{}`; upgrade BuildKit or drop that feature",
+                    m.cap
+                ),
             ));
         }
         builds.push((target, def, lowered.config));
@@ -132,7 +137,8 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
     let mut solves = tokio::task::JoinSet::new();
     for (i, (_, def, _)) in builds.iter().enumerate() {
         let client = client.clone();
-        let params = SolveParams { definition: llb::encode(def), cache_imports: cache_imports.clone(), ..Default::default() };
+        let params =
+            SolveParams { definition: llb::encode(def), cache_imports: cache_imports.clone(), ..Default::default() };
         solves.spawn(async move { (i, client.solve(params).await) });
     }
     let mut refs = vec![String::new(); builds.len()];
@@ -153,8 +159,10 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         platforms.push(serde_json::json!({"ID": key, "Platform": platform}));
         metadata.push((format!("containerimage.config/{key}"), config.to_json()));
     }
-    let mut result = FrontendResult::map(result_refs)
-        .with_metadata("refs.platforms", serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).unwrap_or_default());
+    let mut result = FrontendResult::map(result_refs).with_metadata(
+        "refs.platforms",
+        serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).unwrap_or_default(),
+    );
     for (k, v) in metadata {
         result = result.with_metadata(k, v);
     }
@@ -339,7 +347,9 @@ async fn read_dockerignore(client: &Client, opts: &FrontendOpts) -> Vec<String> 
         OpMeta::named("[internal] load .dockerignore"),
     );
     let Ok(local) = local else { return Vec::new() };
-    let Ok(solved) = client.solve(SolveParams { definition: llb::encode(&llb::marshal(&local)), ..Default::default() }).await else {
+    let Ok(solved) =
+        client.solve(SolveParams { definition: llb::encode(&llb::marshal(&local)), ..Default::default() }).await
+    else {
         return Vec::new();
     };
     match client.read_file(&solved.id, ".dockerignore", None).await {
@@ -397,7 +407,6 @@ fn clean(p: &str) -> String {
         (false, false) => joined,
     }
 }
-
 
 /// A status for spec errors: every diagnostic as a `file:line:col` line, each with its source
 /// range attached so BuildKit clients print the snippet.

@@ -31,17 +31,16 @@ pub mod errors;
 pub mod frontend;
 pub mod opts;
 pub mod pb;
+mod platform;
 pub mod sources;
 mod subrequests;
-mod platform;
 pub mod transport;
 
 #[cfg(test)]
 mod fake_bridge_tests;
 
 pub use client::{
-    Caps, Client, FrontendResult, ResolveImageParams, ResolvedImage, ResultRefs, SolveParams,
-    SolvedRef, Warning,
+    Caps, Client, FrontendResult, ResolveImageParams, ResolvedImage, ResultRefs, SolveParams, SolvedRef, Warning,
 };
 pub use errors::{ErrorSource, GatewayError};
 pub use opts::{FrontendOpts, NetworkMode, NoCache, OptsError, ResolveMode};

@@ -50,11 +50,7 @@ pub enum OptsError {
 }
 
 fn invalid(opt: &str, value: &str, reason: impl Into<String>) -> OptsError {
-    OptsError::Invalid {
-        opt: opt.to_string(),
-        value: value.to_string(),
-        reason: reason.into(),
-    }
+    OptsError::Invalid { opt: opt.to_string(), value: value.to_string(), reason: reason.into() }
 }
 
 /// Image resolve mode (`image-resolve-mode`, and ResolveImageConfig's `ResolveMode`).
@@ -158,8 +154,7 @@ impl FrontendOpts {
     /// (BuildKit sends UTF-8).
     pub fn from_env() -> Result<FrontendOpts, OptsError> {
         FrontendOpts::from_vars(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
         )
     }
 
@@ -187,10 +182,8 @@ impl FrontendOpts {
             } else if name == SESSION_ID_VAR {
                 out.session_id = value.to_string();
             } else if name == WORKERS_VAR {
-                out.workers = parse_workers(value).map_err(|reason| OptsError::BadVar {
-                    var: name.to_string(),
-                    reason,
-                })?;
+                out.workers =
+                    parse_workers(value).map_err(|reason| OptsError::BadVar { var: name.to_string(), reason })?;
             } else if name == PRODUCT_VAR {
                 out.product = value.to_string();
             }
@@ -200,10 +193,7 @@ impl FrontendOpts {
 
     /// Builds opts directly from a key/value map (tests, or opts forwarded in a subrequest).
     pub fn from_map(opts: BTreeMap<String, String>) -> FrontendOpts {
-        FrontendOpts {
-            opts,
-            ..Default::default()
-        }
+        FrontendOpts { opts, ..Default::default() }
     }
 
     /// The raw value of an opt.
@@ -239,16 +229,12 @@ impl FrontendOpts {
 
     /// Build args (`build-arg:<NAME>`).
     pub fn build_args(&self) -> BTreeMap<String, String> {
-        self.with_prefix("build-arg:")
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        self.with_prefix("build-arg:").map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     /// Image labels (`label:<KEY>`).
     pub fn labels(&self) -> BTreeMap<String, String> {
-        self.with_prefix("label:")
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        self.with_prefix("label:").map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     /// `no-cache`: absent = use the cache; present and empty = ignore it everywhere;
@@ -273,11 +259,7 @@ impl FrontendOpts {
             "" | "default" => Ok(ResolveMode::Default),
             "pull" => Ok(ResolveMode::Pull),
             "local" => Ok(ResolveMode::Local),
-            v => Err(invalid(
-                "image-resolve-mode",
-                v,
-                "expected default, pull or local",
-            )),
+            v => Err(invalid("image-resolve-mode", v, "expected default, pull or local")),
         }
     }
 
@@ -327,13 +309,12 @@ impl FrontendOpts {
     /// false together with several platforms is an error.
     pub fn multi_platform(&self) -> Result<bool, OptsError> {
         let explicit = match self.non_empty("multi-platform") {
-            Some(v) => Some(
-                parse_bool(v).ok_or_else(|| invalid("multi-platform", v, "expected a boolean"))?,
-            ),
+            Some(v) => Some(parse_bool(v).ok_or_else(|| invalid("multi-platform", v, "expected a boolean"))?),
             None => match self.non_empty("build-arg:BUILDKIT_MULTI_PLATFORM") {
-                Some(v) => Some(parse_bool(v).ok_or_else(|| {
-                    invalid("build-arg:BUILDKIT_MULTI_PLATFORM", v, "expected a boolean")
-                })?),
+                Some(v) => Some(
+                    parse_bool(v)
+                        .ok_or_else(|| invalid("build-arg:BUILDKIT_MULTI_PLATFORM", v, "expected a boolean"))?,
+                ),
                 None => None,
             },
         };
@@ -363,20 +344,12 @@ impl FrontendOpts {
             };
             let host = host.trim();
             if host.is_empty() {
-                return Err(invalid(
-                    "add-hosts",
-                    v,
-                    format!("{field:?} has an empty host name"),
-                ));
+                return Err(invalid("add-hosts", v, format!("{field:?} has an empty host name")));
             }
             let ip_text = ip.trim().trim_start_matches('[').trim_end_matches(']');
-            let ip: IpAddr = ip_text
-                .parse()
-                .map_err(|_| invalid("add-hosts", v, format!("{ip:?} is not an IP address")))?;
-            out.push(HostIp {
-                host: host.to_ascii_lowercase(),
-                ip,
-            });
+            let ip: IpAddr =
+                ip_text.parse().map_err(|_| invalid("add-hosts", v, format!("{ip:?} is not an IP address")))?;
+            out.push(HostIp { host: host.to_ascii_lowercase(), ip });
         }
         Ok(out)
     }
@@ -387,18 +360,13 @@ impl FrontendOpts {
             "" | "sandbox" => Ok(NetworkMode::Sandbox),
             "host" => Ok(NetworkMode::Host),
             "none" => Ok(NetworkMode::None),
-            v => Err(invalid(
-                "force-network-mode",
-                v,
-                "expected sandbox, host or none",
-            )),
+            v => Err(invalid("force-network-mode", v, "expected sandbox, host or none")),
         }
     }
 
     /// Hostname for run steps (`hostname`, or build arg `BUILDKIT_SANDBOX_HOSTNAME`).
     pub fn hostname(&self) -> Option<&str> {
-        self.non_empty("hostname")
-            .or_else(|| self.non_empty("build-arg:BUILDKIT_SANDBOX_HOSTNAME"))
+        self.non_empty("hostname").or_else(|| self.non_empty("build-arg:BUILDKIT_SANDBOX_HOSTNAME"))
     }
 
     /// Name of the build context local / input (`contextkey`, default `context`).
@@ -429,17 +397,9 @@ impl FrontendOpts {
                 None => (rest, None),
             };
             if name.is_empty() {
-                return Err(invalid(
-                    &format!("context:{rest}"),
-                    value,
-                    "empty context name",
-                ));
+                return Err(invalid(&format!("context:{rest}"), value, "empty context name"));
             }
-            out.push(NamedContext {
-                name: name.to_string(),
-                platform,
-                value: value.to_string(),
-            });
+            out.push(NamedContext { name: name.to_string(), platform, value: value.to_string() });
         }
         Ok(out)
     }
@@ -451,14 +411,8 @@ impl FrontendOpts {
         };
         split_list(v)
             .map(|item| match item.split_once('+') {
-                Some((name, suffix)) => RequiredCap {
-                    name: name.to_string(),
-                    suffix: suffix.to_string(),
-                },
-                None => RequiredCap {
-                    name: item.to_string(),
-                    suffix: String::new(),
-                },
+                Some((name, suffix)) => RequiredCap { name: name.to_string(), suffix: suffix.to_string() },
+                None => RequiredCap { name: item.to_string(), suffix: String::new() },
             })
             .collect()
     }
@@ -476,8 +430,7 @@ impl FrontendOpts {
     /// The session id for local source `local_name`: `local-sessionid:<name>` if given,
     /// else the client session.
     pub fn session_id_for(&self, local_name: &str) -> &str {
-        self.non_empty(&format!("local-sessionid:{local_name}"))
-            .unwrap_or(&self.session_id)
+        self.non_empty(&format!("local-sessionid:{local_name}")).unwrap_or(&self.session_id)
     }
 
     /// Workers from `BUILDKIT_WORKERS`.
@@ -506,21 +459,11 @@ fn parse_bool(v: &str) -> Option<bool> {
 }
 
 /// Looks up a JSON object key case-insensitively (Go's decoder does).
-fn get_ci<'a>(
-    obj: &'a serde_json::Map<String, serde_json::Value>,
-    key: &str,
-) -> Option<&'a serde_json::Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+fn get_ci<'a>(obj: &'a serde_json::Map<String, serde_json::Value>, key: &str) -> Option<&'a serde_json::Value> {
+    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
-fn string_map(
-    v: Option<&serde_json::Value>,
-    what: &str,
-) -> Result<BTreeMap<String, String>, String> {
+fn string_map(v: Option<&serde_json::Value>, what: &str) -> Result<BTreeMap<String, String>, String> {
     match v {
         None | Some(serde_json::Value::Null) => Ok(BTreeMap::new()),
         Some(serde_json::Value::Object(m)) => m
@@ -566,10 +509,7 @@ fn parse_workers(v: &str) -> Result<Vec<WorkerInfo>, String> {
         _ => return Err("expected a JSON array".to_string()),
     };
     let str_of = |obj: &serde_json::Map<String, serde_json::Value>, key: &str| {
-        get_ci(obj, key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
+        get_ci(obj, key).and_then(|v| v.as_str()).unwrap_or_default().to_string()
     };
     let mut out = Vec::new();
     for item in &items {
@@ -584,11 +524,7 @@ fn parse_workers(v: &str) -> Result<Vec<WorkerInfo>, String> {
                 let p = p.as_object().ok_or("each platform must be an object")?;
                 let features = get_ci(p, "os.features")
                     .and_then(|f| f.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|s| s.as_str().map(str::to_string))
-                            .collect()
-                    })
+                    .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
                     .unwrap_or_default();
                 let platform = pb::Platform {
                     architecture: str_of(p, "architecture"),
@@ -611,10 +547,7 @@ mod tests {
 
     fn opts(pairs: &[&str]) -> FrontendOpts {
         FrontendOpts::from_vars(
-            pairs
-                .iter()
-                .enumerate()
-                .map(|(i, kv)| (format!("{OPT_VAR_PREFIX}{i}"), kv.to_string())),
+            pairs.iter().enumerate().map(|(i, kv)| (format!("{OPT_VAR_PREFIX}{i}"), kv.to_string())),
         )
         .expect("valid opts")
     }
@@ -628,10 +561,7 @@ mod tests {
             ("BUILDKIT_FRONTEND_OPT_5", "cache-from="),
             ("BUILDKIT_FRONTEND_OPT_1", "no-cache="),
             ("BUILDKIT_FRONTEND_OPT_2", "filename=decant.yaml"),
-            (
-                "BUILDKIT_FRONTEND_OPT_4",
-                "build-arg:HTTP_PROXY=http://proxy:3128?a=b",
-            ),
+            ("BUILDKIT_FRONTEND_OPT_4", "build-arg:HTTP_PROXY=http://proxy:3128?a=b"),
             ("BUILDKIT_FRONTEND_OPT_6", "label:org.example=x=y"),
             ("BUILDKIT_FRONTEND_OPT_7", "source=example/decant:1"),
             ("BUILDKIT_FRONTEND_OPT_8", "cmdline=example/decant:1"),
@@ -680,10 +610,7 @@ mod tests {
     #[test]
     fn no_cache_stages() {
         let o = opts(&["no-cache=build, test,"]);
-        assert_eq!(
-            o.no_cache(),
-            NoCache::Stages(vec!["build".into(), "test".into()])
-        );
+        assert_eq!(o.no_cache(), NoCache::Stages(vec!["build".into(), "test".into()]));
     }
 
     #[test]
@@ -709,43 +636,26 @@ mod tests {
             ]
         );
         let bad = opts(&["cache-imports={\"Type\":\"x\"}"]);
-        assert!(
-            matches!(bad.cache_imports(), Err(OptsError::Invalid { ref opt, .. }) if opt == "cache-imports")
-        );
+        assert!(matches!(bad.cache_imports(), Err(OptsError::Invalid { ref opt, .. }) if opt == "cache-imports"));
         assert_eq!(opts(&["cache-imports="]).cache_imports().unwrap(), vec![]);
     }
 
     #[test]
     fn platforms_are_normalised_and_deduplicated() {
         let o = opts(&["platform=linux/amd64, linux/arm64/v8,linux/arm64,linux/arm"]);
-        let ids: Vec<String> = o
-            .platforms()
-            .unwrap()
-            .iter()
-            .map(pb::Platform::id)
-            .collect();
+        let ids: Vec<String> = o.platforms().unwrap().iter().map(pb::Platform::id).collect();
         assert_eq!(ids, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
         assert!(o.multi_platform().unwrap());
         let bad = opts(&["platform=linux"]);
-        assert!(
-            matches!(bad.platforms(), Err(OptsError::Invalid { ref opt, .. }) if opt == "platform")
-        );
+        assert!(matches!(bad.platforms(), Err(OptsError::Invalid { ref opt, .. }) if opt == "platform"));
     }
 
     #[test]
     fn multi_platform_flag() {
-        assert!(opts(&["multi-platform=true", "platform=linux/amd64"])
-            .multi_platform()
-            .unwrap());
-        assert!(opts(&["build-arg:BUILDKIT_MULTI_PLATFORM=1"])
-            .multi_platform()
-            .unwrap());
+        assert!(opts(&["multi-platform=true", "platform=linux/amd64"]).multi_platform().unwrap());
+        assert!(opts(&["build-arg:BUILDKIT_MULTI_PLATFORM=1"]).multi_platform().unwrap());
         assert!(!opts(&["multi-platform="]).multi_platform().unwrap());
-        assert!(
-            opts(&["multi-platform=false", "platform=linux/amd64,linux/arm64"])
-                .multi_platform()
-                .is_err()
-        );
+        assert!(opts(&["multi-platform=false", "platform=linux/amd64,linux/arm64"]).multi_platform().is_err());
         assert!(opts(&["multi-platform=maybe"]).multi_platform().is_err());
     }
 
@@ -755,21 +665,11 @@ mod tests {
         assert_eq!(
             o.add_hosts().unwrap(),
             vec![
-                HostIp {
-                    host: "myhost".into(),
-                    ip: "10.0.0.1".parse().unwrap()
-                },
-                HostIp {
-                    host: "v6host".into(),
-                    ip: "::1".parse().unwrap()
-                },
+                HostIp { host: "myhost".into(), ip: "10.0.0.1".parse().unwrap() },
+                HostIp { host: "v6host".into(), ip: "::1".parse().unwrap() },
             ]
         );
-        for bad in [
-            "add-hosts=foo",
-            "add-hosts=foo=notanip",
-            "add-hosts==1.2.3.4",
-        ] {
+        for bad in ["add-hosts=foo", "add-hosts=foo=notanip", "add-hosts==1.2.3.4"] {
             let e = opts(&[bad]).add_hosts().unwrap_err();
             assert!(e.to_string().contains("add-hosts"), "{e}");
         }
@@ -777,30 +677,11 @@ mod tests {
 
     #[test]
     fn network_mode_and_resolve_mode() {
-        assert_eq!(
-            opts(&["force-network-mode=none"])
-                .force_network_mode()
-                .unwrap(),
-            NetworkMode::None
-        );
-        assert_eq!(
-            opts(&["force-network-mode=host"])
-                .force_network_mode()
-                .unwrap(),
-            NetworkMode::Host
-        );
-        assert!(opts(&["force-network-mode=bridge"])
-            .force_network_mode()
-            .is_err());
-        assert_eq!(
-            opts(&["image-resolve-mode=pull"])
-                .image_resolve_mode()
-                .unwrap(),
-            ResolveMode::Pull
-        );
-        assert!(opts(&["image-resolve-mode=never"])
-            .image_resolve_mode()
-            .is_err());
+        assert_eq!(opts(&["force-network-mode=none"]).force_network_mode().unwrap(), NetworkMode::None);
+        assert_eq!(opts(&["force-network-mode=host"]).force_network_mode().unwrap(), NetworkMode::Host);
+        assert!(opts(&["force-network-mode=bridge"]).force_network_mode().is_err());
+        assert_eq!(opts(&["image-resolve-mode=pull"]).image_resolve_mode().unwrap(), ResolveMode::Pull);
+        assert!(opts(&["image-resolve-mode=never"]).image_resolve_mode().is_err());
     }
 
     #[test]
@@ -816,17 +697,10 @@ mod tests {
         assert_eq!(got.len(), 3);
         assert_eq!(
             got[0],
-            NamedContext {
-                name: "base".into(),
-                platform: None,
-                value: "docker-image://alpine:3.19".into()
-            }
+            NamedContext { name: "base".into(), platform: None, value: "docker-image://alpine:3.19".into() }
         );
         assert_eq!(got[1].name, "base");
-        assert_eq!(
-            got[1].platform.as_ref().map(pb::Platform::id).as_deref(),
-            Some("linux/arm64")
-        );
+        assert_eq!(got[1].platform.as_ref().map(pb::Platform::id).as_deref(), Some("linux/arm64"));
         assert_eq!(got[2].value, "local:src");
         assert_eq!(o.context_key(), "ctx");
         assert_eq!(o.dockerfile_key(), "spec");
@@ -845,14 +719,8 @@ mod tests {
         assert_eq!(
             o.frontend_caps(),
             vec![
-                RequiredCap {
-                    name: "moby.buildkit.frontend.contexts".into(),
-                    suffix: "forward".into()
-                },
-                RequiredCap {
-                    name: "moby.buildkit.frontend.subrequests".into(),
-                    suffix: String::new()
-                },
+                RequiredCap { name: "moby.buildkit.frontend.contexts".into(), suffix: "forward".into() },
+                RequiredCap { name: "moby.buildkit.frontend.subrequests".into(), suffix: String::new() },
             ]
         );
         assert_eq!(o.request_id(), Some("frontend.outline"));
@@ -869,11 +737,7 @@ mod tests {
         assert_eq!(a.workers(), b.workers());
         assert_eq!(a.workers()[0].id, "w1");
         assert_eq!(a.workers()[0].labels["a"], "b");
-        let ids: Vec<String> = a.workers()[0]
-            .platforms
-            .iter()
-            .map(pb::Platform::id)
-            .collect();
+        let ids: Vec<String> = a.workers()[0].platforms.iter().map(pb::Platform::id).collect();
         assert_eq!(ids, ["linux/arm64", "linux/amd64"]);
         assert!(FrontendOpts::from_vars([("BUILDKIT_WORKERS", "{")]).is_err());
     }

@@ -499,13 +499,8 @@ mod tests {
 
     #[test]
     fn bytes_field_is_wire_compatible_with_message_field() {
-        let def = FakeDefinition {
-            def: vec![b"op1".to_vec(), b"op2".to_vec()],
-        };
-        let as_msg = RefAsMessage {
-            id: "r1".into(),
-            def: Some(def.clone()),
-        };
+        let def = FakeDefinition { def: vec![b"op1".to_vec(), b"op2".to_vec()] };
+        let as_msg = RefAsMessage { id: "r1".into(), def: Some(def.clone()) };
         let wire = as_msg.encode_to_vec();
         let as_bytes = Ref::decode(wire.as_slice()).expect("decode");
         assert_eq!(as_bytes.id, "r1");
@@ -517,15 +512,9 @@ mod tests {
 
     #[test]
     fn result_oneof_round_trips() {
-        let mut r = Result {
-            result: Some(result::Refs::Ref(Ref {
-                id: "x".into(),
-                def: vec![],
-            })),
-            metadata: BTreeMap::new(),
-        };
-        r.metadata
-            .insert("containerimage.config".into(), b"{}".to_vec());
+        let mut r =
+            Result { result: Some(result::Refs::Ref(Ref { id: "x".into(), def: vec![] })), metadata: BTreeMap::new() };
+        r.metadata.insert("containerimage.config".into(), b"{}".to_vec());
         let back = Result::decode(r.encode_to_vec().as_slice()).expect("decode");
         assert_eq!(back, r);
     }

@@ -48,42 +48,20 @@ mod tests {
 
     #[test]
     fn parses_and_normalises() {
-        assert_eq!(
-            Platform::parse("linux/arm64/v8").unwrap().id(),
-            "linux/arm64"
-        );
-        assert_eq!(
-            Platform::parse("linux/aarch64").unwrap().id(),
-            "linux/arm64"
-        );
+        assert_eq!(Platform::parse("linux/arm64/v8").unwrap().id(), "linux/arm64");
+        assert_eq!(Platform::parse("linux/aarch64").unwrap().id(), "linux/arm64");
         assert_eq!(Platform::parse("linux/x86_64").unwrap().id(), "linux/amd64");
         assert_eq!(Platform::parse("Linux/AMD64").unwrap().id(), "linux/amd64");
-        assert_eq!(
-            Platform::parse("linux/amd64/v1").unwrap().id(),
-            "linux/amd64"
-        );
-        assert_eq!(
-            Platform::parse("linux/amd64/v3").unwrap().id(),
-            "linux/amd64/v3"
-        );
+        assert_eq!(Platform::parse("linux/amd64/v1").unwrap().id(), "linux/amd64");
+        assert_eq!(Platform::parse("linux/amd64/v3").unwrap().id(), "linux/amd64/v3");
         assert_eq!(Platform::parse("linux/arm").unwrap().id(), "linux/arm/v7");
         assert_eq!(Platform::parse("linux/arm/6").unwrap().id(), "linux/arm/v6");
-        assert_eq!(
-            Platform::parse(" linux/riscv64 ").unwrap().id(),
-            "linux/riscv64"
-        );
+        assert_eq!(Platform::parse(" linux/riscv64 ").unwrap().id(), "linux/riscv64");
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in [
-            "",
-            "linux",
-            "linux/",
-            "/amd64",
-            "linux/amd64/v8/x",
-            "linux/am d64",
-        ] {
+        for bad in ["", "linux", "linux/", "/amd64", "linux/amd64/v8/x", "linux/am d64"] {
             assert!(Platform::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

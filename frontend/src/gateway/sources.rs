@@ -17,11 +17,8 @@ use crate::plan::{Plan, Platform};
 
 /// The frontend capabilities decant implements; the frontend image's
 /// `moby.buildkit.frontend.caps` label lists exactly these.
-pub const IMPLEMENTED_FRONTEND_CAPS: &[&str] = &[
-    "moby.buildkit.frontend.inputs",
-    "moby.buildkit.frontend.subrequests",
-    "moby.buildkit.frontend.contexts",
-];
+pub const IMPLEMENTED_FRONTEND_CAPS: &[&str] =
+    &["moby.buildkit.frontend.inputs", "moby.buildkit.frontend.subrequests", "moby.buildkit.frontend.contexts"];
 
 /// Fails on the first capability the client requires (`frontend.caps`) that decant lacks,
 /// unless the client marked it `+forward`.
@@ -58,9 +55,7 @@ pub fn context_input(opts: &FrontendOpts, inputs: &BTreeMap<String, Definition>)
     let key = opts.context_key();
     match inputs.get(key) {
         None => Ok(None),
-        Some(def) => State::from_definition(def)
-            .map(Some)
-            .map_err(|e| invalid(format!("frontend input `{key}`: {e}"))),
+        Some(def) => State::from_definition(def).map(Some).map_err(|e| invalid(format!("frontend input `{key}`: {e}"))),
     }
 }
 
@@ -89,12 +84,16 @@ fn value_for(opts: &FrontendOpts, name: &str, platform: &Platform) -> Result<Opt
 fn input_config(opts: &FrontendOpts, input: &str) -> Result<Option<ImageConfig>, pb::Status> {
     let Some(raw) = opts.get(&format!("input-metadata:{input}")) else { return Ok(None) };
     let bad = |why: String| invalid(format!("input-metadata:{input}: {why}"));
-    let map: BTreeMap<String, String> = serde_json::from_str(raw).map_err(|e| bad(format!("not a JSON map of base64 values: {e}")))?;
+    let map: BTreeMap<String, String> =
+        serde_json::from_str(raw).map_err(|e| bad(format!("not a JSON map of base64 values: {e}")))?;
     let Some(b64) = map.get("containerimage.config") else { return Ok(None) };
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| bad(format!("containerimage.config is not base64: {e}")))?;
-    ImageConfig::from_json(&bytes).map(Some).map_err(|e| bad(format!("containerimage.config is not an image config: {e}")))
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| bad(format!("containerimage.config is not base64: {e}")))?;
+    ImageConfig::from_json(&bytes)
+        .map(Some)
+        .map_err(|e| bad(format!("containerimage.config is not an image config: {e}")))
 }
-
 
 /// Loads every named context the plan reads.
 pub async fn named_contexts(
@@ -116,8 +115,11 @@ pub async fn named_contexts(
         };
         let (state, config) = match &value {
             ContextValue::Input(input) => {
-                let def = inputs.get(input).ok_or_else(|| invalid(format!("context:{name}: the client passed no frontend input `{input}`")))?;
-                let state = State::from_definition(def).map_err(|e| invalid(format!("context:{name}: input `{input}`: {e}")))?;
+                let def = inputs
+                    .get(input)
+                    .ok_or_else(|| invalid(format!("context:{name}: the client passed no frontend input `{input}`")))?;
+                let state = State::from_definition(def)
+                    .map_err(|e| invalid(format!("context:{name}: input `{input}`: {e}")))?;
                 (state, input_config(opts, input)?)
             }
             ContextValue::Image(reference) => {
@@ -128,17 +130,29 @@ pub async fn named_contexts(
                     log_name: Some(format!("[context {name}] load metadata for {reference}")),
                 };
                 let resolved = client.resolve_image_config(params).await.map_err(|e| e.to_status())?;
-                let config = ImageConfig::from_json(&resolved.config)
-                    .map_err(|e| errors::status(code::UNKNOWN, format!("the config of image {reference} (context {name}) is not valid JSON: {e}")))?;
+                let config = ImageConfig::from_json(&resolved.config).map_err(|e| {
+                    errors::status(
+                        code::UNKNOWN,
+                        format!("the config of image {reference} (context {name}) is not valid JSON: {e}"),
+                    )
+                })?;
                 copts.digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
-                let state = context_state(&name, &value, &platform, &copts).map_err(|e| invalid(format!("context:{name}: {e}")))?;
+                let state = context_state(&name, &value, &platform, &copts)
+                    .map_err(|e| invalid(format!("context:{name}: {e}")))?;
                 (state, Some(config))
             }
             ContextValue::Local(local) => {
                 copts.session_id = Some(opts.session_id_for(local).to_string()).filter(|s| !s.is_empty());
-                (context_state(&name, &value, &platform, &copts).map_err(|e| invalid(format!("context:{name}: {e}")))?, None)
+                (
+                    context_state(&name, &value, &platform, &copts)
+                        .map_err(|e| invalid(format!("context:{name}: {e}")))?,
+                    None,
+                )
             }
-            _ => (context_state(&name, &value, &platform, &copts).map_err(|e| invalid(format!("context:{name}: {e}")))?, None),
+            _ => (
+                context_state(&name, &value, &platform, &copts).map_err(|e| invalid(format!("context:{name}: {e}")))?,
+                None,
+            ),
         };
         out.insert((name, platform), NamedContext { state, config });
     }
@@ -150,18 +164,29 @@ mod tests {
     use super::*;
 
     fn opts(pairs: &[&str]) -> FrontendOpts {
-        FrontendOpts::from_map(pairs.iter().map(|p| {
-            let (k, v) = p.split_once('=').unwrap();
-            (k.to_string(), v.to_string())
-        }).collect())
+        FrontendOpts::from_map(
+            pairs
+                .iter()
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap();
+                    (k.to_string(), v.to_string())
+                })
+                .collect(),
+        )
     }
 
     #[test]
     fn required_caps() {
         assert!(check_frontend_caps(&opts(&[])).is_ok());
-        assert!(check_frontend_caps(&opts(&["frontend.caps=moby.buildkit.frontend.contexts,moby.buildkit.frontend.inputs"])).is_ok());
+        assert!(check_frontend_caps(&opts(&[
+            "frontend.caps=moby.buildkit.frontend.contexts,moby.buildkit.frontend.inputs"
+        ]))
+        .is_ok());
         assert!(check_frontend_caps(&opts(&["frontend.caps=moby.buildkit.frontend.gitquerystring+forward"])).is_ok());
-        let err = check_frontend_caps(&opts(&["frontend.caps=moby.buildkit.frontend.subrequests,moby.buildkit.frontend.gitquerystring"])).unwrap_err();
+        let err = check_frontend_caps(&opts(&[
+            "frontend.caps=moby.buildkit.frontend.subrequests,moby.buildkit.frontend.gitquerystring",
+        ]))
+        .unwrap_err();
         assert_eq!(err.code, code::UNIMPLEMENTED);
         assert_eq!(err.message, "unsupported frontend capability moby.buildkit.frontend.gitquerystring");
         assert_eq!(err.details[0].type_url, errors::FRONTEND_CAP_TYPE_URL);
@@ -172,7 +197,8 @@ mod tests {
     fn dockerfile_label_lists_implemented_caps() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Dockerfile");
         let text = std::fs::read_to_string(&path).unwrap();
-        let start = text.find("moby.buildkit.frontend.caps=\"").expect("label present") + "moby.buildkit.frontend.caps=\"".len();
+        let start = text.find("moby.buildkit.frontend.caps=\"").expect("label present")
+            + "moby.buildkit.frontend.caps=\"".len();
         let value = &text[start..start + text[start..].find('"').unwrap()];
         let mut label: Vec<&str> = value.split(',').collect();
         let mut ours = IMPLEMENTED_FRONTEND_CAPS.to_vec();
@@ -183,7 +209,10 @@ mod tests {
 
     #[test]
     fn platform_specific_value_wins() {
-        let o = opts(&["context:base=docker-image://alpine:3.20", "context:base::linux/arm64=docker-image://arm64v8/alpine:3.20"]);
+        let o = opts(&[
+            "context:base=docker-image://alpine:3.20",
+            "context:base::linux/arm64=docker-image://arm64v8/alpine:3.20",
+        ]);
         let arm = Platform::parse("linux/arm64").unwrap();
         let amd = Platform::parse("linux/amd64").unwrap();
         assert_eq!(value_for(&o, "base", &arm).unwrap().as_deref(), Some("docker-image://arm64v8/alpine:3.20"));
@@ -193,7 +222,8 @@ mod tests {
 
     #[test]
     fn input_metadata_config() {
-        let cfg = base64::engine::general_purpose::STANDARD.encode(br#"{"os":"linux","architecture":"amd64","config":{"Env":["A=1"],"WorkingDir":"/w"}}"#);
+        let cfg = base64::engine::general_purpose::STANDARD
+            .encode(br#"{"os":"linux","architecture":"amd64","config":{"Env":["A=1"],"WorkingDir":"/w"}}"#);
         let o = opts(&[&format!(r#"input-metadata:base={{"containerimage.config":"{cfg}"}}"#)]);
         let c = input_config(&o, "base").unwrap().unwrap();
         assert_eq!(c.config.working_dir, "/w");

@@ -31,7 +31,11 @@ pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Re
                 }
                 OUTLINE => {
                     let spec = spec::parse_spec(&file.name, &file.text).map_err(|d| diagnostics_status(&d))?;
-                    let bopts = BuildOptions { target: opts.target().filter(|t| !t.is_empty()).map(str::to_string), build_args: opts.build_args(), ..Default::default() };
+                    let bopts = BuildOptions {
+                        target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
+                        build_args: opts.build_args(),
+                        ..Default::default()
+                    };
                     let p = plan::resolve(&spec, &bopts).map_err(|d| diagnostics_status(&d))?;
                     Ok(outline(&spec, &p))
                 }
@@ -125,8 +129,12 @@ fn outline(spec: &Spec, p: &plan::Plan) -> FrontendResult {
             let loc = location(&spec.file, step.span);
             for m in &run.mounts {
                 match m {
-                    Mount::Secret { id, required, .. } => secrets.push(json!({"name": id, "required": required, "location": loc})),
-                    Mount::Ssh { id, required, .. } => ssh.push(json!({"name": id, "required": required, "location": loc})),
+                    Mount::Secret { id, required, .. } => {
+                        secrets.push(json!({"name": id, "required": required, "location": loc}))
+                    }
+                    Mount::Ssh { id, required, .. } => {
+                        ssh.push(json!({"name": id, "required": required, "location": loc}))
+                    }
                     Mount::Cache { id, .. } => caches.push(json!({"ID": id, "location": loc})),
                     _ => {}
                 }
@@ -159,7 +167,12 @@ fn lint_result(file: &SpecFile) -> FrontendResult {
         }
         Err(d) => {
             let first = d.errors().next().cloned();
-            (Vec::new(), Some(json!({"message": d.summary(), "location": first.and_then(|f| f.span).map(|sp| location(&source, sp))})))
+            (
+                Vec::new(),
+                Some(
+                    json!({"message": d.summary(), "location": first.and_then(|f| f.span).map(|sp| location(&source, sp))}),
+                ),
+            )
         }
     };
     let mut text = String::new();

@@ -58,11 +58,7 @@ fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
     if m.is_empty() {
         return Value::Null;
     }
-    Value::Object(
-        m.iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-            .collect(),
-    )
+    Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect())
 }
 
 /// Enum name, or the number when it is unknown.
@@ -141,10 +137,7 @@ fn exec_json(e: &pb::ExecOp) -> Value {
                         m.extra_hosts
                             .iter()
                             .map(|h| {
-                                obj(vec![
-                                    ("Host", Value::from(h.host.as_str())),
-                                    ("IP", Value::from(h.ip.as_str())),
-                                ])
+                                obj(vec![("Host", Value::from(h.host.as_str())), ("IP", Value::from(h.ip.as_str()))])
                             })
                             .collect(),
                     )
@@ -182,10 +175,7 @@ fn exec_json(e: &pb::ExecOp) -> Value {
                 },
             ),
             ("cgroupParent", str_or_null(&m.cgroup_parent)),
-            (
-                "removeMountStubsRecursive",
-                true_or_null(m.remove_mount_stubs_recursive),
-            ),
+            ("removeMountStubsRecursive", true_or_null(m.remove_mount_stubs_recursive)),
             ("validExitCodes", list_or_null(&m.valid_exit_codes)),
         ])
     });
@@ -200,17 +190,11 @@ fn exec_json(e: &pb::ExecOp) -> Value {
                 ("output", Value::from(m.output)),
                 ("readonly", true_or_null(m.readonly)),
                 ("mountType", mount_type(m.mount_type)),
-                (
-                    "TmpfsOpt",
-                    opt(&m.tmpfs_opt, |t| obj(vec![("size", Value::from(t.size))])),
-                ),
+                ("TmpfsOpt", opt(&m.tmpfs_opt, |t| obj(vec![("size", Value::from(t.size))]))),
                 (
                     "cacheOpt",
                     opt(&m.cache_opt, |c| {
-                        obj(vec![
-                            ("ID", Value::from(c.id.as_str())),
-                            ("sharing", cache_sharing(c.sharing)),
-                        ])
+                        obj(vec![("ID", Value::from(c.id.as_str())), ("sharing", cache_sharing(c.sharing))])
                     }),
                 ),
                 (
@@ -272,24 +256,15 @@ fn exec_json(e: &pb::ExecOp) -> Value {
 fn user_opt(u: &pb::UserOpt) -> Value {
     match &u.user {
         Some(pb::user_opt::User::ById(id)) => obj(vec![("byID", Value::from(*id))]),
-        Some(pb::user_opt::User::ByName(n)) => obj(vec![(
-            "byName",
-            obj(vec![
-                ("name", Value::from(n.name.as_str())),
-                ("input", Value::from(n.input)),
-            ]),
-        )]),
+        Some(pb::user_opt::User::ByName(n)) => {
+            obj(vec![("byName", obj(vec![("name", Value::from(n.name.as_str())), ("input", Value::from(n.input))]))])
+        }
         None => obj(vec![]),
     }
 }
 
 fn chown(c: &Option<pb::ChownOpt>) -> Value {
-    opt(c, |c| {
-        obj(vec![
-            ("user", opt(&c.user, user_opt)),
-            ("group", opt(&c.group, user_opt)),
-        ])
-    })
+    opt(c, |c| obj(vec![("user", opt(&c.user, user_opt)), ("group", opt(&c.group, user_opt))]))
 }
 
 fn mode(m: i32) -> Value {
@@ -303,10 +278,7 @@ fn mode(m: i32) -> Value {
 fn data(d: &[u8]) -> (&'static str, Value) {
     match std::str::from_utf8(d) {
         Ok(s) => ("data", Value::from(s)),
-        Err(_) => (
-            "dataBase64",
-            Value::from(base64::engine::general_purpose::STANDARD.encode(d)),
-        ),
+        Err(_) => ("dataBase64", Value::from(base64::engine::general_purpose::STANDARD.encode(d))),
     }
 }
 
@@ -322,20 +294,14 @@ fn file_action(a: &pb::FileAction) -> Value {
                 ("mode", mode(c.mode)),
                 ("followSymlink", true_or_null(c.follow_symlink)),
                 ("dirCopyContents", true_or_null(c.dir_copy_contents)),
-                (
-                    "attemptUnpackDockerCompatibility",
-                    true_or_null(c.attempt_unpack_docker_compatibility),
-                ),
+                ("attemptUnpackDockerCompatibility", true_or_null(c.attempt_unpack_docker_compatibility)),
                 ("createDestPath", true_or_null(c.create_dest_path)),
                 ("allowWildcard", true_or_null(c.allow_wildcard)),
                 ("allowEmptyWildcard", true_or_null(c.allow_empty_wildcard)),
                 ("timestamp", Value::from(c.timestamp)),
                 ("include_patterns", list_or_null(&c.include_patterns)),
                 ("exclude_patterns", list_or_null(&c.exclude_patterns)),
-                (
-                    "alwaysReplaceExistingDestPaths",
-                    true_or_null(c.always_replace_existing_dest_paths),
-                ),
+                ("alwaysReplaceExistingDestPaths", true_or_null(c.always_replace_existing_dest_paths)),
                 ("modeStr", str_or_null(&c.mode_str)),
                 ("required_paths", list_or_null(&c.required_paths)),
             ]),
@@ -395,52 +361,29 @@ fn op_json(op: &pb::Op) -> Value {
     let inputs: Vec<Value> = op
         .inputs
         .iter()
-        .map(|i| {
-            obj(vec![
-                ("digest", Value::from(i.digest.as_str())),
-                ("index", Value::from(i.index)),
-            ])
-        })
+        .map(|i| obj(vec![("digest", Value::from(i.digest.as_str())), ("index", Value::from(i.index))]))
         .collect();
     let kind = match &op.op {
         Some(Op::Exec(e)) => Some(("exec", exec_json(e))),
         Some(Op::Source(s)) => Some((
             "source",
-            obj(vec![
-                ("identifier", Value::from(s.identifier.as_str())),
-                ("attrs", string_map(&s.attrs)),
-            ]),
+            obj(vec![("identifier", Value::from(s.identifier.as_str())), ("attrs", string_map(&s.attrs))]),
         )),
-        Some(Op::File(f)) => Some((
-            "file",
-            obj(vec![(
-                "actions",
-                Value::Array(f.actions.iter().map(file_action).collect()),
-            )]),
-        )),
+        Some(Op::File(f)) => {
+            Some(("file", obj(vec![("actions", Value::Array(f.actions.iter().map(file_action).collect()))])))
+        }
         Some(Op::Merge(m)) => Some((
             "merge",
             obj(vec![(
                 "inputs",
-                Value::Array(
-                    m.inputs
-                        .iter()
-                        .map(|i| obj(vec![("input", Value::from(i.input))]))
-                        .collect(),
-                ),
+                Value::Array(m.inputs.iter().map(|i| obj(vec![("input", Value::from(i.input))])).collect()),
             )]),
         )),
         Some(Op::Diff(d)) => Some((
             "diff",
             obj(vec![
-                (
-                    "lower",
-                    opt(&d.lower, |l| obj(vec![("input", Value::from(l.input))])),
-                ),
-                (
-                    "upper",
-                    opt(&d.upper, |u| obj(vec![("input", Value::from(u.input))])),
-                ),
+                ("lower", opt(&d.lower, |l| obj(vec![("input", Value::from(l.input))]))),
+                ("upper", opt(&d.upper, |u| obj(vec![("input", Value::from(u.input))]))),
             ]),
         )),
         None => None,
@@ -448,12 +391,7 @@ fn op_json(op: &pb::Op) -> Value {
     let mut pairs = vec![
         ("inputs", Value::Array(inputs)),
         ("platform", opt(&op.platform, platform)),
-        (
-            "constraints",
-            opt(&op.constraints, |c| {
-                obj(vec![("filter", Value::from(c.filter.clone()))])
-            }),
-        ),
+        ("constraints", opt(&op.constraints, |c| obj(vec![("filter", Value::from(c.filter.clone()))]))),
     ];
     if let Some((k, v)) = kind {
         pairs.push((k, v));
@@ -465,23 +403,13 @@ fn metadata_json(m: &pb::OpMetadata) -> Value {
     obj(vec![
         ("ignore_cache", true_or_null(m.ignore_cache)),
         ("description", string_map(&m.description)),
-        (
-            "export_cache",
-            opt(&m.export_cache, |e| {
-                obj(vec![("Value", Value::from(e.value))])
-            }),
-        ),
+        ("export_cache", opt(&m.export_cache, |e| obj(vec![("Value", Value::from(e.value))]))),
         (
             "caps",
             if m.caps.is_empty() {
                 Value::Null
             } else {
-                Value::Object(
-                    m.caps
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::from(*v)))
-                        .collect(),
-                )
+                Value::Object(m.caps.iter().map(|(k, v)| (k.clone(), Value::from(*v))).collect())
             },
         ),
         (
@@ -501,18 +429,9 @@ fn locations_json(def: &pb::Definition, digest: &str) -> Value {
     let Some(locs) = def.source.as_ref().and_then(|s| s.locations.get(digest)) else {
         return Value::Null;
     };
-    let infos = def
-        .source
-        .as_ref()
-        .map(|s| s.infos.as_slice())
-        .unwrap_or_default();
+    let infos = def.source.as_ref().map(|s| s.infos.as_slice()).unwrap_or_default();
     let pos = |p: &Option<pb::Position>| {
-        opt(p, |p| {
-            obj(vec![
-                ("line", Value::from(p.line)),
-                ("character", Value::from(p.character)),
-            ])
-        })
+        opt(p, |p| obj(vec![("line", Value::from(p.line)), ("character", Value::from(p.character))]))
     };
     Value::Array(
         locs.locations
@@ -564,10 +483,7 @@ pub fn dump_json(def: &pb::Definition) -> Value {
                 obj(vec![
                     ("digest", Value::from(digest.as_str())),
                     ("op", op),
-                    (
-                        "metadata",
-                        def.metadata.get(&digest).map_or(Value::Null, metadata_json),
-                    ),
+                    ("metadata", def.metadata.get(&digest).map_or(Value::Null, metadata_json)),
                     ("locations", locations_json(def, &digest)),
                 ])
             })
@@ -586,24 +502,18 @@ mod tests {
     use std::sync::Arc;
 
     fn sample() -> State {
-        let file = Arc::new(SourceFile {
-            filename: "decant.yaml".into(),
-            data: b"x: 1\n".to_vec(),
-            language: None,
-        });
-        let base = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(), ImageOpts::default(), OpMeta::named("base")).unwrap();
+        let file = Arc::new(SourceFile { filename: "decant.yaml".into(), data: b"x: 1\n".to_vec(), language: None });
+        let base = image(
+            &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
+            ImageOpts::default(),
+            OpMeta::named("base"),
+        )
+        .unwrap();
         let ctx = local("context", LocalOpts::default(), OpMeta::default()).unwrap();
         let f = FileChain::on(base)
             .mkfile("/hello.txt", 0o644, "hello\n", Chown::parse("1000:1000"))
             .mkfile("/bin.dat", 0o600, vec![0xff, 0xfe], None)
-            .copy(
-                &ctx,
-                Copy {
-                    src: "/".into(),
-                    dest: "/src".into(),
-                    ..Default::default()
-                },
-            )
+            .copy(&ctx, Copy { src: "/".into(), dest: "/src".into(), ..Default::default() })
             .finish(None, OpMeta::default());
         exec(
             Exec {
@@ -621,10 +531,7 @@ mod tests {
                 ..Default::default()
             },
             OpMeta {
-                location: Some(SourceLocation {
-                    file,
-                    ranges: vec![Range::new(1, 1, 1, 5)],
-                }),
+                location: Some(SourceLocation { file, ranges: vec![Range::new(1, 1, 1, 5)] }),
                 ..OpMeta::named("run")
             },
         )
@@ -640,10 +547,7 @@ mod tests {
         let v = dump_json(&decoded);
         let ops = v.as_array().unwrap();
         assert_eq!(ops.len(), def.def.len());
-        assert_eq!(
-            ops[0]["op"]["source"]["identifier"],
-            "docker-image://docker.io/library/alpine:3.19"
-        );
+        assert_eq!(ops[0]["op"]["source"]["identifier"], "docker-image://docker.io/library/alpine:3.19");
         assert_eq!(ops[0]["metadata"]["description"]["llb.customname"], "base");
         let file = ops.iter().find(|o| o["op"].get("file").is_some()).unwrap();
         let actions = file["op"]["file"]["actions"].as_array().unwrap();
@@ -655,17 +559,12 @@ mod tests {
         let run = ops.iter().find(|o| o["op"].get("exec").is_some()).unwrap();
         assert_eq!(run["op"]["exec"]["network"], "UNSET");
         assert_eq!(run["op"]["exec"]["mounts"][1]["mountType"], "CACHE");
-        assert_eq!(
-            run["op"]["exec"]["mounts"][1]["cacheOpt"]["sharing"],
-            "PRIVATE"
-        );
+        assert_eq!(run["op"]["exec"]["mounts"][1]["cacheOpt"]["sharing"], "PRIVATE");
         assert_eq!(run["locations"][0]["file"], "decant.yaml");
         assert_eq!(run["locations"][0]["ranges"][0]["start"]["line"], 1);
         let terminal = ops.last().unwrap();
         assert_eq!(terminal["op"]["inputs"][0]["digest"], run["digest"]);
-        assert!(terminal["metadata"]["caps"]["constraints"]
-            .as_bool()
-            .unwrap());
+        assert!(terminal["metadata"]["caps"]["constraints"].as_bool().unwrap());
         // Byte-stable text.
         let a = serde_json::to_string(&v).unwrap();
         let b = serde_json::to_string(&dump_json(&marshal(&sample()))).unwrap();
@@ -675,10 +574,7 @@ mod tests {
     #[test]
     fn garbage_does_not_panic() {
         assert!(decode_definition(&[0xff, 0xff, 0xff]).is_err());
-        let def = pb::Definition {
-            def: vec![vec![0x0a, 0xff]],
-            ..Default::default()
-        };
+        let def = pb::Definition { def: vec![vec![0x0a, 0xff]], ..Default::default() };
         let v = dump_json(&def);
         assert!(v[0]["error"].is_string());
         assert_eq!(dump_json(&pb::Definition::default()), Value::Array(vec![]));

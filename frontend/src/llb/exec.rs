@@ -152,19 +152,10 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
         if !seen.insert(dest.clone()) {
             return Err(LlbError::DuplicateMountDest(m.dest.clone()));
         }
-        let mut pm = pb::Mount {
-            dest,
-            input: -1,
-            output: -1,
-            ..Default::default()
-        };
+        let mut pm = pb::Mount { dest, input: -1, output: -1, ..Default::default() };
         let mut out = None;
         match &m.kind {
-            MountKind::Bind {
-                source,
-                selector,
-                readonly,
-            } => {
+            MountKind::Bind { source, selector, readonly } => {
                 pm.mount_type = pb::MountType::Bind as i32;
                 pm.input = inputs.index_of(source);
                 pm.selector = opt_string(selector);
@@ -176,21 +167,13 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
                     next_output += 1;
                 }
             }
-            MountKind::Cache {
-                id,
-                sharing,
-                source,
-                selector,
-            } => {
+            MountKind::Cache { id, sharing, source, selector } => {
                 pm.mount_type = pb::MountType::Cache as i32;
                 if let Some(src) = source {
                     pm.input = inputs.index_of(src);
                 }
                 pm.selector = opt_string(selector);
-                pm.cache_opt = Some(pb::CacheOpt {
-                    id: id.clone(),
-                    sharing: *sharing as i32,
-                });
+                pm.cache_opt = Some(pb::CacheOpt { id: id.clone(), sharing: *sharing as i32 });
                 caps.insert("exec.mount.cache");
                 caps.insert("exec.mount.cache.sharing");
             }
@@ -199,10 +182,7 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
                 caps.insert("exec.mount.tmpfs");
                 if let Some(size) = *size {
                     if size < 0 {
-                        return Err(LlbError::Invalid {
-                            what: "tmpfs size",
-                            value: size.to_string(),
-                        });
+                        return Err(LlbError::Invalid { what: "tmpfs size", value: size.to_string() });
                     }
                     if size > 0 {
                         pm.tmpfs_opt = Some(pb::TmpfsOpt { size });
@@ -210,38 +190,16 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
                     }
                 }
             }
-            MountKind::Secret {
-                id,
-                uid,
-                gid,
-                mode,
-                optional,
-            } => {
+            MountKind::Secret { id, uid, gid, mode, optional } => {
                 pm.mount_type = pb::MountType::Secret as i32;
-                pm.secret_opt = Some(pb::SecretOpt {
-                    id: id.clone(),
-                    uid: *uid,
-                    gid: *gid,
-                    mode: *mode,
-                    optional: *optional,
-                });
+                pm.secret_opt =
+                    Some(pb::SecretOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional });
                 caps.insert("exec.mount.secret");
             }
-            MountKind::Ssh {
-                id,
-                uid,
-                gid,
-                mode,
-                optional,
-            } => {
+            MountKind::Ssh { id, uid, gid, mode, optional } => {
                 pm.mount_type = pb::MountType::Ssh as i32;
-                pm.ssh_opt = Some(pb::SshOpt {
-                    id: id.clone(),
-                    uid: *uid,
-                    gid: *gid,
-                    mode: *mode,
-                    optional: *optional,
-                });
+                pm.ssh_opt =
+                    Some(pb::SshOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional });
                 caps.insert("exec.mount.ssh");
             }
         }
@@ -261,16 +219,9 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
     let mut secretenv = Vec::with_capacity(e.secret_env.len());
     for (id, name, optional) in &e.secret_env {
         if name.is_empty() || name.contains('=') {
-            return Err(LlbError::Invalid {
-                what: "secret env name",
-                value: name.clone(),
-            });
+            return Err(LlbError::Invalid { what: "secret env name", value: name.clone() });
         }
-        secretenv.push(pb::SecretEnv {
-            id: id.clone(),
-            name: name.clone(),
-            optional: *optional,
-        });
+        secretenv.push(pb::SecretEnv { id: id.clone(), name: name.clone(), optional: *optional });
     }
     if !secretenv.is_empty() {
         caps.insert("exec.secretenv");
@@ -279,17 +230,9 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
     let op_meta = pb::Meta {
         args: e.args,
         env: e.env,
-        cwd: if e.cwd.is_empty() {
-            "/".to_string()
-        } else {
-            e.cwd
-        },
+        cwd: if e.cwd.is_empty() { "/".to_string() } else { e.cwd },
         user: e.user,
-        extra_hosts: e
-            .extra_hosts
-            .into_iter()
-            .map(|(host, ip)| pb::HostIp { host, ip })
-            .collect(),
+        extra_hosts: e.extra_hosts.into_iter().map(|(host, ip)| pb::HostIp { host, ip }).collect(),
         hostname: e.hostname,
         ..Default::default()
     };
@@ -307,10 +250,7 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
     let vertex = Vertex::new(op, inputs.outputs, meta, caps);
     Ok(ExecResult {
         root: State::from_vertex(vertex.clone(), 0),
-        mounts: outputs
-            .into_iter()
-            .map(|o| o.map(|i| State::from_vertex(vertex.clone(), i)))
-            .collect(),
+        mounts: outputs.into_iter().map(|o| o.map(|i| State::from_vertex(vertex.clone(), i))).collect(),
     })
 }
 
@@ -320,7 +260,8 @@ mod tests {
     use crate::llb::source::{image, ImageOpts};
 
     fn base() -> State {
-        image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap()
+        image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(), ImageOpts::default(), OpMeta::default())
+            .unwrap()
     }
 
     fn exec_op(s: &State) -> (pb::Op, pb::ExecOp) {
@@ -334,7 +275,9 @@ mod tests {
     #[test]
     fn output_numbering_and_inputs() {
         let img = base();
-        let other = image(&crate::reference::ImageRef::parse("busybox").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap();
+        let other =
+            image(&crate::reference::ImageRef::parse("busybox").unwrap(), ImageOpts::default(), OpMeta::default())
+                .unwrap();
         let r = exec(
             Exec {
                 root: img.clone(),
@@ -342,19 +285,11 @@ mod tests {
                 mounts: vec![
                     MountSpec {
                         dest: "/src".into(),
-                        kind: MountKind::Bind {
-                            source: img.clone(),
-                            selector: None,
-                            readonly: true,
-                        },
+                        kind: MountKind::Bind { source: img.clone(), selector: None, readonly: true },
                     },
                     MountSpec {
                         dest: "/out".into(),
-                        kind: MountKind::Bind {
-                            source: State::scratch(),
-                            selector: None,
-                            readonly: false,
-                        },
+                        kind: MountKind::Bind { source: State::scratch(), selector: None, readonly: false },
                     },
                     MountSpec {
                         dest: "/root/.cache".into(),
@@ -365,39 +300,18 @@ mod tests {
                             selector: None,
                         },
                     },
-                    MountSpec {
-                        dest: "/tmp".into(),
-                        kind: MountKind::Tmpfs {
-                            size: Some(1 << 20),
-                        },
-                    },
+                    MountSpec { dest: "/tmp".into(), kind: MountKind::Tmpfs { size: Some(1 << 20) } },
                     MountSpec {
                         dest: "/run/secrets/tok".into(),
-                        kind: MountKind::Secret {
-                            id: "tok".into(),
-                            uid: 0,
-                            gid: 0,
-                            mode: 0o400,
-                            optional: false,
-                        },
+                        kind: MountKind::Secret { id: "tok".into(), uid: 0, gid: 0, mode: 0o400, optional: false },
                     },
                     MountSpec {
                         dest: "/run/ssh".into(),
-                        kind: MountKind::Ssh {
-                            id: "default".into(),
-                            uid: 0,
-                            gid: 0,
-                            mode: 0o600,
-                            optional: true,
-                        },
+                        kind: MountKind::Ssh { id: "default".into(), uid: 0, gid: 0, mode: 0o600, optional: true },
                     },
                     MountSpec {
                         dest: "/other".into(),
-                        kind: MountKind::Bind {
-                            source: other,
-                            selector: Some("/etc".into()),
-                            readonly: false,
-                        },
+                        kind: MountKind::Bind { source: other, selector: Some("/etc".into()), readonly: false },
                     },
                 ],
                 secret_env: vec![("tok".into(), "TOKEN".into(), false)],
@@ -410,27 +324,11 @@ mod tests {
         // The image is used twice but is one input.
         assert_eq!(op.inputs.len(), 2);
         let io: Vec<(i64, i64)> = x.mounts.iter().map(|m| (m.input, m.output)).collect();
-        assert_eq!(
-            io,
-            vec![
-                (0, 0),
-                (0, -1),
-                (-1, 1),
-                (-1, -1),
-                (-1, -1),
-                (-1, -1),
-                (-1, -1),
-                (1, 2)
-            ]
-        );
+        assert_eq!(io, vec![(0, 0), (0, -1), (-1, 1), (-1, -1), (-1, -1), (-1, -1), (-1, -1), (1, 2)]);
         assert_eq!(x.mounts[0].dest, "/");
         assert_eq!(x.meta.as_ref().unwrap().cwd, "/");
         assert_eq!(r.mounts.len(), 7);
-        let outs: Vec<Option<i64>> = r
-            .mounts
-            .iter()
-            .map(|m| m.as_ref().map(|s| s.output().unwrap().index()))
-            .collect();
+        let outs: Vec<Option<i64>> = r.mounts.iter().map(|m| m.as_ref().map(|s| s.output().unwrap().index())).collect();
         assert_eq!(outs, vec![None, Some(1), None, None, None, None, Some(2)]);
         assert_eq!(r.root.output().unwrap().index(), 0);
         let caps = r.root.output().unwrap().caps();
@@ -453,11 +351,7 @@ mod tests {
 
     #[test]
     fn network_security_caps_and_platform() {
-        let plat = pb::Platform {
-            architecture: "arm64".into(),
-            os: "linux".into(),
-            ..Default::default()
-        };
+        let plat = pb::Platform { architecture: "arm64".into(), os: "linux".into(), ..Default::default() };
         let r = exec(
             Exec {
                 root: base(),
@@ -482,48 +376,20 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         let e = |mounts: Vec<MountSpec>, args: Vec<String>| {
-            exec(
-                Exec {
-                    root: base(),
-                    args,
-                    mounts,
-                    ..Default::default()
-                },
-                OpMeta::default(),
-            )
+            exec(Exec { root: base(), args, mounts, ..Default::default() }, OpMeta::default())
         };
         assert_eq!(e(vec![], vec![]).unwrap_err(), LlbError::EmptyArgs);
-        let tmp = |d: &str| MountSpec {
-            dest: d.into(),
-            kind: MountKind::Tmpfs { size: None },
-        };
+        let tmp = |d: &str| MountSpec { dest: d.into(), kind: MountKind::Tmpfs { size: None } };
         let args = vec!["x".to_string()];
         assert!(e(vec![tmp("/")], args.clone()).is_err());
         assert!(e(vec![tmp("rel")], args.clone()).is_err());
-        assert!(matches!(
-            e(vec![tmp("/a"), tmp("/a/")], args.clone()),
-            Err(LlbError::DuplicateMountDest(_))
-        ));
-        assert!(e(
-            vec![MountSpec {
-                dest: "/t".into(),
-                kind: MountKind::Tmpfs { size: Some(-1) }
-            }],
-            args
-        )
-        .is_err());
+        assert!(matches!(e(vec![tmp("/a"), tmp("/a/")], args.clone()), Err(LlbError::DuplicateMountDest(_))));
+        assert!(e(vec![MountSpec { dest: "/t".into(), kind: MountKind::Tmpfs { size: Some(-1) } }], args).is_err());
     }
 
     #[test]
     fn scratch_root_uses_no_input() {
-        let r = exec(
-            Exec {
-                args: vec!["x".into()],
-                ..Default::default()
-            },
-            OpMeta::default(),
-        )
-        .unwrap();
+        let r = exec(Exec { args: vec!["x".into()], ..Default::default() }, OpMeta::default()).unwrap();
         let (op, x) = exec_op(&r.root);
         assert!(op.inputs.is_empty());
         assert_eq!((x.mounts[0].input, x.mounts[0].output), (-1, 0));

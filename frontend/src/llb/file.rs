@@ -28,10 +28,9 @@ impl UserSpec {
     fn to_pb(&self, base_input: i64) -> pb::UserOpt {
         let user = match self {
             UserSpec::Id(id) => pb::user_opt::User::ById(*id),
-            UserSpec::Name(name) => pb::user_opt::User::ByName(pb::NamedUserOpt {
-                name: name.clone(),
-                input: base_input,
-            }),
+            UserSpec::Name(name) => {
+                pb::user_opt::User::ByName(pb::NamedUserOpt { name: name.clone(), input: base_input })
+            }
         };
         pb::UserOpt { user: Some(user) }
     }
@@ -54,10 +53,7 @@ impl Chown {
             Some((u, g)) => (u, Some(g)),
             None => (s, None),
         };
-        let c = Chown {
-            user: UserSpec::parse(u),
-            group: g.and_then(UserSpec::parse),
-        };
+        let c = Chown { user: UserSpec::parse(u), group: g.and_then(UserSpec::parse) };
         (c.user.is_some() || c.group.is_some()).then_some(c)
     }
 
@@ -102,31 +98,11 @@ pub struct Copy {
 
 #[derive(Debug, Clone)]
 enum Action {
-    Mkdir {
-        path: String,
-        mode: u32,
-        make_parents: bool,
-        owner: Option<Chown>,
-    },
-    Mkfile {
-        path: String,
-        mode: u32,
-        data: Vec<u8>,
-        owner: Option<Chown>,
-    },
-    Rm {
-        path: String,
-        allow_not_found: bool,
-        allow_wildcard: bool,
-    },
-    Symlink {
-        oldpath: String,
-        newpath: String,
-    },
-    Copy {
-        src: State,
-        spec: Copy,
-    },
+    Mkdir { path: String, mode: u32, make_parents: bool, owner: Option<Chown> },
+    Mkfile { path: String, mode: u32, data: Vec<u8>, owner: Option<Chown> },
+    Rm { path: String, allow_not_found: bool, allow_wildcard: bool },
+    Symlink { oldpath: String, newpath: String },
+    Copy { src: State, spec: Copy },
 }
 
 /// Builder for one FileOp: actions on top of a base state, applied in sequence.
@@ -156,26 +132,12 @@ fn perm(mode: u32) -> i32 {
 impl FileChain {
     /// Start a chain on `base` (may be scratch).
     pub fn on(base: State) -> Self {
-        FileChain {
-            base,
-            actions: Vec::new(),
-        }
+        FileChain { base, actions: Vec::new() }
     }
 
     /// Create a directory.
-    pub fn mkdir(
-        mut self,
-        path: impl Into<String>,
-        mode: u32,
-        make_parents: bool,
-        owner: Option<Chown>,
-    ) -> Self {
-        self.actions.push(Action::Mkdir {
-            path: path.into(),
-            mode,
-            make_parents,
-            owner,
-        });
+    pub fn mkdir(mut self, path: impl Into<String>, mode: u32, make_parents: bool, owner: Option<Chown>) -> Self {
+        self.actions.push(Action::Mkdir { path: path.into(), mode, make_parents, owner });
         self
     }
 
@@ -187,45 +149,25 @@ impl FileChain {
         data: impl Into<Vec<u8>>,
         owner: Option<Chown>,
     ) -> Self {
-        self.actions.push(Action::Mkfile {
-            path: path.into(),
-            mode,
-            data: data.into(),
-            owner,
-        });
+        self.actions.push(Action::Mkfile { path: path.into(), mode, data: data.into(), owner });
         self
     }
 
     /// Remove a path.
-    pub fn rm(
-        mut self,
-        path: impl Into<String>,
-        allow_not_found: bool,
-        allow_wildcard: bool,
-    ) -> Self {
-        self.actions.push(Action::Rm {
-            path: path.into(),
-            allow_not_found,
-            allow_wildcard,
-        });
+    pub fn rm(mut self, path: impl Into<String>, allow_not_found: bool, allow_wildcard: bool) -> Self {
+        self.actions.push(Action::Rm { path: path.into(), allow_not_found, allow_wildcard });
         self
     }
 
     /// Create a symlink at `newpath` pointing to `oldpath` (BuildKit v0.19+).
     pub fn symlink(mut self, oldpath: impl Into<String>, newpath: impl Into<String>) -> Self {
-        self.actions.push(Action::Symlink {
-            oldpath: oldpath.into(),
-            newpath: newpath.into(),
-        });
+        self.actions.push(Action::Symlink { oldpath: oldpath.into(), newpath: newpath.into() });
         self
     }
 
     /// Copy `spec.src` from `src` to `spec.dest` in the chain's current state.
     pub fn copy(mut self, src: &State, spec: Copy) -> Self {
-        self.actions.push(Action::Copy {
-            src: src.clone(),
-            spec,
-        });
+        self.actions.push(Action::Copy { src: src.clone(), spec });
         self
     }
 
@@ -262,50 +204,30 @@ impl FileChain {
         let mut caps = BTreeSet::from(["file.base"]);
         let mut actions = Vec::with_capacity(self.actions.len());
         for (k, (a, secondary_input)) in self.actions.into_iter().zip(secondary).enumerate() {
-            let input = if k == 0 {
-                base_index
-            } else {
-                n_inputs + k as i64 - 1
-            };
+            let input = if k == 0 { base_index } else { n_inputs + k as i64 - 1 };
             let chown = |o: &Option<Chown>| o.as_ref().map(|c| c.to_pb(input));
             let action = match a {
-                Action::Mkdir {
-                    path,
-                    mode,
-                    make_parents,
-                    owner,
-                } => pb::file_action::Action::Mkdir(pb::FileActionMkDir {
-                    path,
-                    mode: perm(mode),
-                    make_parents,
-                    owner: chown(&owner),
-                    timestamp: -1,
-                }),
-                Action::Mkfile {
-                    path,
-                    mode,
-                    data,
-                    owner,
-                } => pb::file_action::Action::Mkfile(pb::FileActionMkFile {
+                Action::Mkdir { path, mode, make_parents, owner } => {
+                    pb::file_action::Action::Mkdir(pb::FileActionMkDir {
+                        path,
+                        mode: perm(mode),
+                        make_parents,
+                        owner: chown(&owner),
+                        timestamp: -1,
+                    })
+                }
+                Action::Mkfile { path, mode, data, owner } => pb::file_action::Action::Mkfile(pb::FileActionMkFile {
                     path,
                     mode: perm(mode),
                     data,
                     owner: chown(&owner),
                     timestamp: -1,
                 }),
-                Action::Rm {
-                    path,
-                    allow_not_found,
-                    allow_wildcard,
-                } => {
+                Action::Rm { path, allow_not_found, allow_wildcard } => {
                     if allow_wildcard {
                         caps.insert("file.rm.wildcard");
                     }
-                    pb::file_action::Action::Rm(pb::FileActionRm {
-                        path,
-                        allow_not_found,
-                        allow_wildcard,
-                    })
+                    pb::file_action::Action::Rm(pb::FileActionRm { path, allow_not_found, allow_wildcard })
                 }
                 Action::Symlink { oldpath, newpath } => {
                     caps.insert("file.symlink.create");
@@ -350,11 +272,7 @@ impl FileChain {
                 action: Some(action),
             });
         }
-        let op = pb::Op {
-            op: Some(pb::op::Op::File(pb::FileOp { actions })),
-            platform,
-            ..Default::default()
-        };
+        let op = pb::Op { op: Some(pb::op::Op::File(pb::FileOp { actions })), platform, ..Default::default() };
         State::from_vertex(Vertex::new(op, inputs.outputs, meta, caps), 0)
     }
 }
@@ -374,36 +292,23 @@ mod tests {
 
     #[test]
     fn chain_indexes_and_outputs() {
-        let base = image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap();
+        let base =
+            image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::default())
+                .unwrap();
         let ctx = local("context", LocalOpts::default(), OpMeta::default()).unwrap();
         let s = FileChain::on(base.clone())
             .mkdir("/app", 0o755, true, Chown::parse("app:1000"))
-            .copy(
-                &ctx,
-                Copy {
-                    src: "/src".into(),
-                    dest: "/app/".into(),
-                    ..Default::default()
-                },
-            )
+            .copy(&ctx, Copy { src: "/src".into(), dest: "/app/".into(), ..Default::default() })
             .copy(
                 &base,
-                Copy {
-                    src: "/etc/os-release".into(),
-                    dest: "/app/os".into(),
-                    mode: Some(0o644),
-                    ..Default::default()
-                },
+                Copy { src: "/etc/os-release".into(), dest: "/app/os".into(), mode: Some(0o644), ..Default::default() },
             )
             .rm("/app/tmp", true, false)
             .finish(None, OpMeta::default());
         let (op, actions) = file_op(&s);
         // base and ctx; base used twice but deduplicated.
         assert_eq!(op.inputs.len(), 2);
-        let idx: Vec<(i64, i64, i64)> = actions
-            .iter()
-            .map(|a| (a.input, a.secondary_input, a.output))
-            .collect();
+        let idx: Vec<(i64, i64, i64)> = actions.iter().map(|a| (a.input, a.secondary_input, a.output)).collect();
         assert_eq!(idx, vec![(0, -1, -1), (2, 1, -1), (3, 0, -1), (4, -1, 0)]);
         match &actions[0].action {
             Some(pb::file_action::Action::Mkdir(m)) => {
@@ -412,15 +317,9 @@ mod tests {
                 let owner = m.owner.as_ref().unwrap();
                 assert_eq!(
                     owner.user.as_ref().unwrap().user,
-                    Some(pb::user_opt::User::ByName(pb::NamedUserOpt {
-                        name: "app".into(),
-                        input: 0
-                    }))
+                    Some(pb::user_opt::User::ByName(pb::NamedUserOpt { name: "app".into(), input: 0 }))
                 );
-                assert_eq!(
-                    owner.group.as_ref().unwrap().user,
-                    Some(pb::user_opt::User::ById(1000))
-                );
+                assert_eq!(owner.group.as_ref().unwrap().user, Some(pb::user_opt::User::ById(1000)));
             }
             other => panic!("{other:?}"),
         }
@@ -431,46 +330,27 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            s.output()
-                .unwrap()
-                .caps()
-                .iter()
-                .copied()
-                .collect::<Vec<_>>(),
-            vec!["file.base"]
-        );
+        assert_eq!(s.output().unwrap().caps().iter().copied().collect::<Vec<_>>(), vec!["file.base"]);
     }
 
     #[test]
     fn scratch_base_and_scratch_source() {
         let s = FileChain::on(State::scratch())
             .mkfile("/hello", 0o644, "hi\n", None)
-            .copy(
-                &State::scratch(),
-                Copy {
-                    src: "/".into(),
-                    dest: "/x".into(),
-                    ..Default::default()
-                },
-            )
+            .copy(&State::scratch(), Copy { src: "/".into(), dest: "/x".into(), ..Default::default() })
             .finish(None, OpMeta::default());
         let (op, actions) = file_op(&s);
         assert!(op.inputs.is_empty());
-        let idx: Vec<(i64, i64, i64)> = actions
-            .iter()
-            .map(|a| (a.input, a.secondary_input, a.output))
-            .collect();
+        let idx: Vec<(i64, i64, i64)> = actions.iter().map(|a| (a.input, a.secondary_input, a.output)).collect();
         assert_eq!(idx, vec![(-1, -1, -1), (0, -1, 0)]);
     }
 
     #[test]
     fn empty_chain_is_identity_and_caps() {
-        let base = image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap();
-        assert_eq!(
-            FileChain::on(base.clone()).finish(None, OpMeta::default()),
-            base
-        );
+        let base =
+            image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::default())
+                .unwrap();
+        assert_eq!(FileChain::on(base.clone()).finish(None, OpMeta::default()), base);
         let s = FileChain::on(base)
             .copy(
                 &State::scratch(),
@@ -498,26 +378,11 @@ mod tests {
     #[test]
     fn chown_parse() {
         assert_eq!(Chown::parse(""), None);
-        assert_eq!(
-            Chown::parse("0"),
-            Some(Chown {
-                user: Some(UserSpec::Id(0)),
-                group: None
-            })
-        );
+        assert_eq!(Chown::parse("0"), Some(Chown { user: Some(UserSpec::Id(0)), group: None }));
         assert_eq!(
             Chown::parse("a:b"),
-            Some(Chown {
-                user: Some(UserSpec::Name("a".into())),
-                group: Some(UserSpec::Name("b".into()))
-            })
+            Some(Chown { user: Some(UserSpec::Name("a".into())), group: Some(UserSpec::Name("b".into())) })
         );
-        assert_eq!(
-            Chown::parse(":5"),
-            Some(Chown {
-                user: None,
-                group: Some(UserSpec::Id(5))
-            })
-        );
+        assert_eq!(Chown::parse(":5"), Some(Chown { user: None, group: Some(UserSpec::Id(5)) }));
     }
 }

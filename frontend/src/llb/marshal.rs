@@ -42,12 +42,7 @@ pub fn marshal(state: &State) -> pb::Definition {
         }
         def.def.push(vertex.bytes.clone());
         let md = op_metadata(&vertex);
-        meta_caps.extend(
-            md.caps
-                .iter()
-                .filter(|(c, on)| **on && c.starts_with("meta."))
-                .map(|(c, _)| c.clone()),
-        );
+        meta_caps.extend(md.caps.iter().filter(|(c, on)| **on && c.starts_with("meta.")).map(|(c, _)| c.clone()));
         def.metadata.insert(vertex.digest.clone(), md);
         if let Some(loc) = &vertex.meta.location {
             sources.add(&vertex.digest, &loc.file, &loc.ranges);
@@ -55,25 +50,15 @@ pub fn marshal(state: &State) -> pb::Definition {
     }
 
     let terminal = pb::Op {
-        inputs: vec![pb::Input {
-            digest: out.digest().to_string(),
-            index: out.index(),
-        }],
+        inputs: vec![pb::Input { digest: out.digest().to_string(), index: out.index() }],
         ..Default::default()
     };
     let bytes = terminal.encode_to_vec();
     let digest = digest_of(&bytes);
-    let mut caps: BTreeMap<String, bool> = [("constraints", true), ("platform", true)]
-        .map(|(k, v)| (k.to_string(), v))
-        .into();
+    let mut caps: BTreeMap<String, bool> =
+        [("constraints", true), ("platform", true)].map(|(k, v)| (k.to_string(), v)).into();
     caps.extend(meta_caps.into_iter().map(|c| (c, true)));
-    def.metadata.insert(
-        digest,
-        pb::OpMetadata {
-            caps,
-            ..Default::default()
-        },
-    );
+    def.metadata.insert(digest, pb::OpMetadata { caps, ..Default::default() });
     def.def.push(bytes);
     def.source = sources.finish();
     def
@@ -100,15 +85,11 @@ fn op_metadata(v: &Vertex) -> pb::OpMetadata {
         description: v.meta.description_map(),
         export_cache: None,
         caps: v.caps.iter().map(|c| (c.to_string(), true)).collect(),
-        progress_group: v
-            .meta
-            .progress_group
-            .as_ref()
-            .map(|(id, name)| pb::ProgressGroup {
-                id: id.clone(),
-                name: name.clone(),
-                weak: false,
-            }),
+        progress_group: v.meta.progress_group.as_ref().map(|(id, name)| pb::ProgressGroup {
+            id: id.clone(),
+            name: name.clone(),
+            weak: false,
+        }),
     }
 }
 
@@ -125,11 +106,7 @@ struct SourceCollector {
 
 impl SourceCollector {
     fn add(&mut self, digest: &str, file: &Arc<SourceFile>, ranges: &[super::state::Range]) {
-        let index = match self
-            .files
-            .iter()
-            .position(|f| Arc::ptr_eq(f, file) || **f == **file)
-        {
+        let index = match self.files.iter().position(|f| Arc::ptr_eq(f, file) || **f == **file) {
             Some(i) => i,
             None => {
                 self.files.push(file.clone());
@@ -141,22 +118,12 @@ impl SourceCollector {
             ranges: ranges
                 .iter()
                 .map(|r| pb::Range {
-                    start: Some(pb::Position {
-                        line: clamp(r.start.line),
-                        character: clamp(r.start.character),
-                    }),
-                    end: Some(pb::Position {
-                        line: clamp(r.end.line),
-                        character: clamp(r.end.character),
-                    }),
+                    start: Some(pb::Position { line: clamp(r.start.line), character: clamp(r.start.character) }),
+                    end: Some(pb::Position { line: clamp(r.end.line), character: clamp(r.end.character) }),
                 })
                 .collect(),
         };
-        self.locations
-            .entry(digest.to_string())
-            .or_default()
-            .locations
-            .push(location);
+        self.locations.entry(digest.to_string()).or_default().locations.push(location);
     }
 
     fn finish(self) -> Option<pb::Source> {
@@ -182,10 +149,7 @@ impl SourceCollector {
 /// Every LLB cap a Definition asks for (the union of its metadata `caps` set to true),
 /// sorted.
 pub fn required_caps(def: &pb::Definition) -> BTreeSet<String> {
-    def.metadata
-        .values()
-        .flat_map(|m| m.caps.iter().filter(|(_, on)| **on).map(|(c, _)| c.clone()))
-        .collect()
+    def.metadata.values().flat_map(|m| m.caps.iter().filter(|(_, on)| **on).map(|(c, _)| c.clone())).collect()
 }
 
 /// A cap the daemon lacks, with the op that needs it.
@@ -201,11 +165,7 @@ pub struct MissingCap {
 
 impl fmt::Display for MissingCap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the BuildKit daemon does not support the LLB feature {:?}",
-            self.cap
-        )?;
+        write!(f, "the BuildKit daemon does not support the LLB feature {:?}", self.cap)?;
         match &self.op_name {
             Some(n) => write!(f, " (needed by step {n:?})"),
             None => write!(f, " (needed by op {})", self.op_digest),
@@ -221,12 +181,7 @@ impl std::error::Error for MissingCap {}
 pub fn missing_caps(def: &pb::Definition, is_supported: impl Fn(&str) -> bool) -> Vec<MissingCap> {
     let mut digests: Vec<String> = def.def.iter().map(|b| digest_of(b)).collect();
     let known: BTreeSet<&String> = digests.iter().collect();
-    let extra: Vec<String> = def
-        .metadata
-        .keys()
-        .filter(|k| !known.contains(k))
-        .cloned()
-        .collect();
+    let extra: Vec<String> = def.metadata.keys().filter(|k| !known.contains(k)).cloned().collect();
     digests.extend(extra);
     let mut reported = BTreeSet::new();
     let mut missing = Vec::new();
@@ -258,52 +213,19 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     fn build(spec: &Arc<SourceFile>) -> State {
-        let plat = pb::Platform {
-            architecture: "amd64".into(),
-            os: "linux".into(),
-            ..Default::default()
-        };
-        let loc = |l: u32| SourceLocation {
-            file: spec.clone(),
-            ranges: vec![Range::new(l, 1, l, 10)],
-        };
-        let base = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
-            ImageOpts {
-                platform: Some(plat.clone()),
-                resolve_mode: None,
-            },
-            OpMeta {
-                name: Some("base".into()),
-                location: Some(loc(1)),
-                ..Default::default()
-            },
+        let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
+        let loc = |l: u32| SourceLocation { file: spec.clone(), ranges: vec![Range::new(l, 1, l, 10)] };
+        let base = image(
+            &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
+            ImageOpts { platform: Some(plat.clone()), resolve_mode: None },
+            OpMeta { name: Some("base".into()), location: Some(loc(1)), ..Default::default() },
         )
         .unwrap();
-        let ctx = local(
-            "context",
-            LocalOpts {
-                session_id: Some("s".into()),
-                ..Default::default()
-            },
-            OpMeta::default(),
-        )
-        .unwrap();
+        let ctx = local("context", LocalOpts { session_id: Some("s".into()), ..Default::default() }, OpMeta::default())
+            .unwrap();
         let copied = FileChain::on(base.clone())
-            .copy(
-                &ctx,
-                Copy {
-                    src: "/".into(),
-                    dest: "/app".into(),
-                    ..Default::default()
-                },
-            )
-            .finish(
-                Some(plat.clone()),
-                OpMeta {
-                    location: Some(loc(2)),
-                    ..OpMeta::named("copy")
-                },
-            );
+            .copy(&ctx, Copy { src: "/".into(), dest: "/app".into(), ..Default::default() })
+            .finish(Some(plat.clone()), OpMeta { location: Some(loc(2)), ..OpMeta::named("copy") });
         let run = exec(
             Exec {
                 root: copied,
@@ -312,19 +234,11 @@ mod tests {
                 platform: Some(plat),
                 mounts: vec![MountSpec {
                     dest: "/ctx".into(),
-                    kind: MountKind::Bind {
-                        source: ctx,
-                        selector: None,
-                        readonly: true,
-                    },
+                    kind: MountKind::Bind { source: ctx, selector: None, readonly: true },
                 }],
                 ..Default::default()
             },
-            OpMeta {
-                ignore_cache: true,
-                location: Some(loc(3)),
-                ..OpMeta::named("build")
-            },
+            OpMeta { ignore_cache: true, location: Some(loc(3)), ..OpMeta::named("build") },
         )
         .unwrap();
         merge(vec![base, run.root], OpMeta::default())
@@ -347,11 +261,7 @@ mod tests {
             // Every input refers to an earlier op.
             let op = pb::Op::decode(bytes.as_slice()).unwrap();
             for i in op.inputs {
-                let pos = def
-                    .def
-                    .iter()
-                    .position(|b| digest_of(b) == i.digest)
-                    .expect("missing input");
+                let pos = def.def.iter().position(|b| digest_of(b) == i.digest).expect("missing input");
                 assert!(def.def[pos] != *bytes);
             }
         }
@@ -389,39 +299,21 @@ mod tests {
         assert_eq!(
             last,
             pb::Op {
-                inputs: vec![pb::Input {
-                    digest: st.output().unwrap().digest().into(),
-                    index: 0
-                }],
+                inputs: vec![pb::Input { digest: st.output().unwrap().digest().into(), index: 0 }],
                 ..Default::default()
             }
         );
         let md = &def.metadata[&digest_of(def.def.last().unwrap())];
         let caps: Vec<&str> = md.caps.keys().map(String::as_str).collect();
-        assert_eq!(
-            caps,
-            vec![
-                "constraints",
-                "meta.description",
-                "meta.ignorecache",
-                "platform"
-            ]
-        );
+        assert_eq!(caps, vec!["constraints", "meta.description", "meta.ignorecache", "platform"]);
     }
 
     #[test]
     fn metadata_and_source_map() {
         let def = marshal(&build(&spec_file()));
-        let ops: Vec<(String, pb::Op)> = def
-            .def
-            .iter()
-            .map(|b| (digest_of(b), pb::Op::decode(b.as_slice()).unwrap()))
-            .collect();
-        let exec_digest = &ops
-            .iter()
-            .find(|(_, o)| matches!(o.op, Some(pb::op::Op::Exec(_))))
-            .unwrap()
-            .0;
+        let ops: Vec<(String, pb::Op)> =
+            def.def.iter().map(|b| (digest_of(b), pb::Op::decode(b.as_slice()).unwrap())).collect();
+        let exec_digest = &ops.iter().find(|(_, o)| matches!(o.op, Some(pb::op::Op::Exec(_)))).unwrap().0;
         let md = &def.metadata[exec_digest];
         assert!(md.ignore_cache);
         assert_eq!(md.description["llb.customname"], "build");
@@ -434,13 +326,7 @@ mod tests {
         assert_eq!(src.locations.len(), 3);
         let loc = &src.locations[exec_digest].locations[0];
         assert_eq!(loc.source_index, 0);
-        assert_eq!(
-            loc.ranges[0].start,
-            Some(pb::Position {
-                line: 3,
-                character: 1
-            })
-        );
+        assert_eq!(loc.ranges[0].start, Some(pb::Position { line: 3, character: 1 }));
     }
 
     #[test]
@@ -454,14 +340,7 @@ mod tests {
     fn caps_listing_and_missing() {
         let def = marshal(&build(&spec_file()));
         let caps = required_caps(&def);
-        for c in [
-            "source.image",
-            "source.local",
-            "source.local.sessionid",
-            "file.base",
-            "exec.meta.base",
-            "mergeop",
-        ] {
+        for c in ["source.image", "source.local", "source.local.sessionid", "file.base", "exec.meta.base", "mergeop"] {
             assert!(caps.contains(c), "missing {c}");
         }
         let v08 = |c: &str| c != "mergeop";
@@ -474,8 +353,12 @@ mod tests {
 
     #[test]
     fn equal_ops_built_separately_share_a_digest() {
-        let a = image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::named("first")).unwrap();
-        let b = image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::named("second")).unwrap();
+        let a =
+            image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::named("first"))
+                .unwrap();
+        let b =
+            image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::named("second"))
+                .unwrap();
         assert_eq!(a, b);
         let m = crate::llb::merge::diff(&a, &b, OpMeta::default());
         let def = marshal(&m);
@@ -495,9 +378,7 @@ mod tests {
     fn deep_chain_does_not_overflow() {
         let mut s = State::scratch();
         for i in 0..5000 {
-            s = FileChain::on(s)
-                .mkdir(format!("/d{i}"), 0o755, false, None)
-                .finish(None, OpMeta::default());
+            s = FileChain::on(s).mkdir(format!("/d{i}"), 0o755, false, None).finish(None, OpMeta::default());
         }
         assert_eq!(marshal(&s).def.len(), 5001);
         // Dropping is iterative too.

@@ -17,22 +17,9 @@ pub fn merge(states: Vec<State>, meta: OpMeta) -> State {
         _ => {}
     }
     let mut inputs = InputSet::default();
-    let merge_inputs = layers
-        .iter()
-        .map(|s| pb::MergeInput {
-            input: inputs.index_of(s),
-        })
-        .collect();
-    let op = pb::Op {
-        op: Some(pb::op::Op::Merge(pb::MergeOp {
-            inputs: merge_inputs,
-        })),
-        ..Default::default()
-    };
-    State::from_vertex(
-        Vertex::new(op, inputs.outputs, meta, BTreeSet::from(["mergeop"])),
-        0,
-    )
+    let merge_inputs = layers.iter().map(|s| pb::MergeInput { input: inputs.index_of(s) }).collect();
+    let op = pb::Op { op: Some(pb::op::Op::Merge(pb::MergeOp { inputs: merge_inputs })), ..Default::default() };
+    State::from_vertex(Vertex::new(op, inputs.outputs, meta, BTreeSet::from(["mergeop"])), 0)
 }
 
 /// The changes that turn `lower` into `upper`, as a filesystem of its own.
@@ -52,10 +39,7 @@ pub fn diff(lower: &State, upper: &State, meta: OpMeta) -> State {
         })),
         ..Default::default()
     };
-    State::from_vertex(
-        Vertex::new(op, inputs.outputs, meta, BTreeSet::from(["diffop"])),
-        0,
-    )
+    State::from_vertex(Vertex::new(op, inputs.outputs, meta, BTreeSet::from(["diffop"])), 0)
 }
 
 #[cfg(test)]
@@ -72,10 +56,7 @@ mod tests {
         let a = img("alpine");
         assert!(merge(vec![], OpMeta::default()).is_scratch());
         assert!(merge(vec![State::scratch(), State::scratch()], OpMeta::default()).is_scratch());
-        assert_eq!(
-            merge(vec![State::scratch(), a.clone()], OpMeta::default()),
-            a
-        );
+        assert_eq!(merge(vec![State::scratch(), a.clone()], OpMeta::default()), a);
         let b = img("busybox");
         let m = merge(vec![a.clone(), State::scratch(), b, a], OpMeta::default());
         let op = m.output().unwrap().op();
@@ -83,10 +64,7 @@ mod tests {
         assert!(op.platform.is_none());
         match op.op {
             Some(pb::op::Op::Merge(mo)) => {
-                assert_eq!(
-                    mo.inputs.iter().map(|i| i.input).collect::<Vec<_>>(),
-                    vec![0, 1, 0]
-                );
+                assert_eq!(mo.inputs.iter().map(|i| i.input).collect::<Vec<_>>(), vec![0, 1, 0]);
             }
             other => panic!("{other:?}"),
         }

@@ -63,11 +63,8 @@ fn source_state(
     caps: BTreeSet<&'static str>,
     meta: OpMeta,
 ) -> State {
-    let op = pb::Op {
-        op: Some(pb::op::Op::Source(pb::SourceOp { identifier, attrs })),
-        platform,
-        ..Default::default()
-    };
+    let op =
+        pb::Op { op: Some(pb::op::Op::Source(pb::SourceOp { identifier, attrs })), platform, ..Default::default() };
     State::from_vertex(Vertex::new(op, Vec::new(), meta, caps), 0)
 }
 
@@ -78,21 +75,12 @@ pub fn image(reference: &ImageRef, opts: ImageOpts, meta: OpMeta) -> Result<Stat
     let mut caps = BTreeSet::from(["source.image"]);
     if let Some(mode) = opts.resolve_mode {
         if !matches!(mode.as_str(), "default" | "pull" | "local") {
-            return Err(LlbError::Invalid {
-                what: "image resolve mode",
-                value: mode,
-            });
+            return Err(LlbError::Invalid { what: "image resolve mode", value: mode });
         }
         attrs.insert("image.resolvemode".to_string(), mode);
         caps.insert("source.image.resolvemode");
     }
-    Ok(source_state(
-        format!("docker-image://{reference}"),
-        attrs,
-        opts.platform,
-        caps,
-        meta,
-    ))
+    Ok(source_state(format!("docker-image://{reference}"), attrs, opts.platform, caps, meta))
 }
 
 fn json_list(items: &[String]) -> String {
@@ -111,24 +99,15 @@ pub fn local(name: &str, opts: LocalOpts, meta: OpMeta) -> Result<State, LlbErro
         caps.insert("source.local.sessionid");
     }
     if !opts.include_patterns.is_empty() {
-        attrs.insert(
-            "local.includepattern".to_string(),
-            json_list(&opts.include_patterns),
-        );
+        attrs.insert("local.includepattern".to_string(), json_list(&opts.include_patterns));
         caps.insert("source.local.includepatterns");
     }
     if !opts.exclude_patterns.is_empty() {
-        attrs.insert(
-            "local.excludepatterns".to_string(),
-            json_list(&opts.exclude_patterns),
-        );
+        attrs.insert("local.excludepatterns".to_string(), json_list(&opts.exclude_patterns));
         caps.insert("source.local.excludepatterns");
     }
     if !opts.follow_paths.is_empty() {
-        attrs.insert(
-            "local.followpaths".to_string(),
-            json_list(&opts.follow_paths),
-        );
+        attrs.insert("local.followpaths".to_string(), json_list(&opts.follow_paths));
         caps.insert("source.local.followpaths");
     }
     if let Some(h) = opts.shared_key_hint {
@@ -137,21 +116,12 @@ pub fn local(name: &str, opts: LocalOpts, meta: OpMeta) -> Result<State, LlbErro
     }
     if let Some(d) = opts.differ {
         if !matches!(d.as_str(), "none" | "metadata") {
-            return Err(LlbError::Invalid {
-                what: "local differ",
-                value: d,
-            });
+            return Err(LlbError::Invalid { what: "local differ", value: d });
         }
         // Sent without a cap: daemons that predate it ignore the attr.
         attrs.insert("local.differ".to_string(), d);
     }
-    Ok(source_state(
-        format!("local://{name}"),
-        attrs,
-        None,
-        caps,
-        meta,
-    ))
+    Ok(source_state(format!("local://{name}"), attrs, None, caps, meta))
 }
 
 /// Split a git remote into `(host, path)`; `None` when it cannot be parsed.
@@ -173,10 +143,7 @@ fn parse_git_remote(remote: &str) -> Option<(String, String)> {
         (host.to_string(), path.to_string())
     };
     let path = path.split('#').next().unwrap_or_default();
-    let cleaned: Vec<&str> = path
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
+    let cleaned: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     if host_part.is_empty() || cleaned.is_empty() {
         return None;
     }
@@ -185,34 +152,18 @@ fn parse_git_remote(remote: &str) -> Option<(String, String)> {
 
 /// A git repository, `git://<host>/<path>[#<ref>[:<subdir>]]` with the real remote in
 /// `git.fullurl`. A remote without a scheme (`github.com/org/repo`) is fetched over https.
-pub fn git(
-    remote_url: &str,
-    reference: Option<&str>,
-    opts: GitOpts,
-    meta: OpMeta,
-) -> Result<State, LlbError> {
+pub fn git(remote_url: &str, reference: Option<&str>, opts: GitOpts, meta: OpMeta) -> Result<State, LlbError> {
     if remote_url.is_empty() {
         return Err(LlbError::EmptySource("git remote"));
     }
     let has_scheme = remote_url.contains("://");
-    let scp_like = !has_scheme
-        && remote_url
-            .split_once(':')
-            .is_some_and(|(a, _)| !a.contains('/') && a.contains('@'));
-    let full_url = if has_scheme || scp_like {
-        remote_url.to_string()
-    } else {
-        format!("https://{remote_url}")
-    };
-    let (host, path) = parse_git_remote(&full_url).ok_or_else(|| LlbError::Invalid {
-        what: "git remote",
-        value: remote_url.to_string(),
-    })?;
+    let scp_like = !has_scheme && remote_url.split_once(':').is_some_and(|(a, _)| !a.contains('/') && a.contains('@'));
+    let full_url = if has_scheme || scp_like { remote_url.to_string() } else { format!("https://{remote_url}") };
+    let (host, path) = parse_git_remote(&full_url)
+        .ok_or_else(|| LlbError::Invalid { what: "git remote", value: remote_url.to_string() })?;
     let mut id = format!("git://{host}{path}");
     let reference = reference.filter(|r| !r.is_empty());
-    let subdir = opts
-        .subdir
-        .filter(|s| !s.is_empty() && s != "/" && s != ".");
+    let subdir = opts.subdir.filter(|s| !s.is_empty() && s != "/" && s != ".");
     if reference.is_some() || subdir.is_some() {
         id.push('#');
         id.push_str(reference.unwrap_or_default());
@@ -238,10 +189,7 @@ pub fn http(url: &str, opts: HttpOpts, meta: OpMeta) -> Result<State, LlbError> 
         return Err(LlbError::EmptySource("http url"));
     }
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(LlbError::Invalid {
-            what: "http url",
-            value: url.to_string(),
-        });
+        return Err(LlbError::Invalid { what: "http url", value: url.to_string() });
     }
     let mut attrs = BTreeMap::new();
     let mut caps = BTreeSet::from(["source.http"]);
@@ -282,7 +230,10 @@ pub struct OciLayoutOpts {
 /// reference must carry a digest.
 pub fn oci_layout(reference: &ImageRef, opts: OciLayoutOpts, meta: OpMeta) -> Result<State, LlbError> {
     if reference.digest.is_none() {
-        return Err(LlbError::Invalid { what: "oci-layout reference (a digest is required)", value: reference.to_string() });
+        return Err(LlbError::Invalid {
+            what: "oci-layout reference (a digest is required)",
+            value: reference.to_string(),
+        });
     }
     if opts.store_id.is_empty() {
         return Err(LlbError::EmptySource("oci-layout store id"));
@@ -292,7 +243,13 @@ pub fn oci_layout(reference: &ImageRef, opts: OciLayoutOpts, meta: OpMeta) -> Re
     if let Some(s) = opts.session_id {
         attrs.insert("oci.session".to_string(), s);
     }
-    Ok(source_state(format!("oci-layout://{reference}"), attrs, opts.platform, BTreeSet::from(["source.ocilayout"]), meta))
+    Ok(source_state(
+        format!("oci-layout://{reference}"),
+        attrs,
+        opts.platform,
+        BTreeSet::from(["source.ocilayout"]),
+        meta,
+    ))
 }
 
 #[cfg(test)]
@@ -309,36 +266,22 @@ mod tests {
 
     #[test]
     fn image_source_shape() {
-        let plat = pb::Platform {
-            architecture: "amd64".into(),
-            os: "linux".into(),
-            ..Default::default()
-        };
-        let s = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
-            ImageOpts {
-                platform: Some(plat.clone()),
-                resolve_mode: Some("pull".into()),
-            },
+        let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
+        let s = image(
+            &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
+            ImageOpts { platform: Some(plat.clone()), resolve_mode: Some("pull".into()) },
             OpMeta::default(),
         )
         .unwrap();
         let (src, platform) = source_of(&s);
-        assert_eq!(
-            src.identifier,
-            "docker-image://docker.io/library/alpine:3.19"
-        );
-        assert_eq!(
-            src.attrs.get("image.resolvemode").map(String::as_str),
-            Some("pull")
-        );
+        assert_eq!(src.identifier, "docker-image://docker.io/library/alpine:3.19");
+        assert_eq!(src.attrs.get("image.resolvemode").map(String::as_str), Some("pull"));
         assert_eq!(platform, Some(plat));
         let caps = s.output().unwrap().caps();
         assert!(caps.contains("source.image") && caps.contains("source.image.resolvemode"));
-        assert!(image(&crate::reference::ImageRef::parse("x").unwrap(),
-            ImageOpts {
-                resolve_mode: Some("bogus".into()),
-                ..Default::default()
-            },
+        assert!(image(
+            &crate::reference::ImageRef::parse("x").unwrap(),
+            ImageOpts { resolve_mode: Some("bogus".into()), ..Default::default() },
             OpMeta::default()
         )
         .is_err());
@@ -384,52 +327,25 @@ mod tests {
     #[test]
     fn git_identifiers() {
         let id = |url: &str, r: Option<&str>, sub: Option<&str>| {
-            let s = git(
-                url,
-                r,
-                GitOpts {
-                    keep_git_dir: false,
-                    subdir: sub.map(Into::into),
-                },
-                OpMeta::default(),
-            )
-            .unwrap();
+            let s =
+                git(url, r, GitOpts { keep_git_dir: false, subdir: sub.map(Into::into) }, OpMeta::default()).unwrap();
             let (src, _) = source_of(&s);
             (src.identifier, src.attrs["git.fullurl"].clone())
         };
         assert_eq!(
             id("https://github.com/moby/buildkit.git", Some("v0.8.3"), None),
-            (
-                "git://github.com/moby/buildkit.git#v0.8.3".into(),
-                "https://github.com/moby/buildkit.git".into()
-            )
+            ("git://github.com/moby/buildkit.git#v0.8.3".into(), "https://github.com/moby/buildkit.git".into())
         );
         assert_eq!(
             id("github.com/moby/buildkit", None, None),
-            (
-                "git://github.com/moby/buildkit".into(),
-                "https://github.com/moby/buildkit".into()
-            )
+            ("git://github.com/moby/buildkit".into(), "https://github.com/moby/buildkit".into())
         );
         assert_eq!(
-            id(
-                "git@github.com:moby/buildkit.git",
-                Some("main"),
-                Some("docs")
-            )
-            .0,
+            id("git@github.com:moby/buildkit.git", Some("main"), Some("docs")).0,
             "git://github.com/moby/buildkit.git#main:docs"
         );
-        let s = git(
-            "https://h/x",
-            None,
-            GitOpts {
-                keep_git_dir: true,
-                subdir: Some("a".into()),
-            },
-            OpMeta::default(),
-        )
-        .unwrap();
+        let s = git("https://h/x", None, GitOpts { keep_git_dir: true, subdir: Some("a".into()) }, OpMeta::default())
+            .unwrap();
         let caps = s.output().unwrap().caps();
         assert!(caps.contains("source.git.keepgitdir") && caps.contains("source.git.subdir"));
         assert!(git("", None, GitOpts::default(), OpMeta::default()).is_err());
@@ -457,12 +373,7 @@ mod tests {
         assert_eq!(src.attrs["http.uid"], "1000");
         assert!(!src.attrs.contains_key("http.gid"));
         let caps = s.output().unwrap().caps();
-        for c in [
-            "source.http",
-            "source.http.checksum",
-            "source.http.perm",
-            "soruce.http.uidgid",
-        ] {
+        for c in ["source.http", "source.http.checksum", "source.http.perm", "soruce.http.uidgid"] {
             assert!(caps.contains(c), "missing {c}");
         }
         assert!(http("ftp://x", HttpOpts::default(), OpMeta::default()).is_err());

@@ -71,7 +71,12 @@ impl State {
             let raw = def.metadata.get(&digest).cloned().unwrap_or_default();
             let meta = OpMeta {
                 name: raw.description.get("llb.customname").cloned(),
-                description: raw.description.iter().filter(|(k, _)| *k != "llb.customname").map(|(k, v)| (k.clone(), v.clone())).collect(),
+                description: raw
+                    .description
+                    .iter()
+                    .filter(|(k, _)| *k != "llb.customname")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 ignore_cache: raw.ignore_cache,
                 progress_group: raw.progress_group.as_ref().map(|g| (g.id.clone(), g.name.clone())),
                 location: locations.get(&digest).cloned(),
@@ -143,12 +148,34 @@ mod tests {
 
     /// A small graph as another client would send it: image, local, copy, run.
     fn theirs() -> (State, pb::Definition) {
-        let file = Arc::new(SourceFile { filename: "Dockerfile".into(), data: b"FROM alpine\nRUN make\n".to_vec(), language: Some("Dockerfile".into()) });
-        let base = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(), ImageOpts { platform: Some(plat()), resolve_mode: None }, OpMeta::named("[1/3] FROM alpine")).unwrap();
-        let ctx = local("context", LocalOpts { session_id: Some("s1".into()), ..Default::default() }, OpMeta::named("load context")).unwrap();
-        let copied = FileChain::on(base).copy(&ctx, Copy { src: "/".into(), dest: "/src/".into(), ..Default::default() }).finish(Some(plat()), OpMeta::named("[2/3] COPY"));
+        let file = Arc::new(SourceFile {
+            filename: "Dockerfile".into(),
+            data: b"FROM alpine\nRUN make\n".to_vec(),
+            language: Some("Dockerfile".into()),
+        });
+        let base = image(
+            &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
+            ImageOpts { platform: Some(plat()), resolve_mode: None },
+            OpMeta::named("[1/3] FROM alpine"),
+        )
+        .unwrap();
+        let ctx = local(
+            "context",
+            LocalOpts { session_id: Some("s1".into()), ..Default::default() },
+            OpMeta::named("load context"),
+        )
+        .unwrap();
+        let copied = FileChain::on(base)
+            .copy(&ctx, Copy { src: "/".into(), dest: "/src/".into(), ..Default::default() })
+            .finish(Some(plat()), OpMeta::named("[2/3] COPY"));
         let run = exec(
-            Exec { root: copied, args: vec!["make".into()], cwd: "/src".into(), platform: Some(plat()), ..Default::default() },
+            Exec {
+                root: copied,
+                args: vec!["make".into()],
+                cwd: "/src".into(),
+                platform: Some(plat()),
+                ..Default::default()
+            },
             OpMeta {
                 ignore_cache: true,
                 location: Some(SourceLocation { file, ranges: vec![Range::new(2, 1, 2, 9)] }),
@@ -177,8 +204,15 @@ mod tests {
         let (_, def) = theirs();
         let spliced = State::from_definition(&def).unwrap();
         // We build the same alpine image op ourselves and copy from the spliced state onto it.
-        let ours = image(&crate::reference::ImageRef::parse("alpine:3.19").unwrap(), ImageOpts { platform: Some(plat()), resolve_mode: None }, OpMeta::named("ours")).unwrap();
-        let out = FileChain::on(ours.clone()).copy(&spliced, Copy { src: "/src/app".into(), dest: "/app".into(), ..Default::default() }).finish(Some(plat()), OpMeta::named("copy app"));
+        let ours = image(
+            &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
+            ImageOpts { platform: Some(plat()), resolve_mode: None },
+            OpMeta::named("ours"),
+        )
+        .unwrap();
+        let out = FileChain::on(ours.clone())
+            .copy(&spliced, Copy { src: "/src/app".into(), dest: "/app".into(), ..Default::default() })
+            .finish(Some(plat()), OpMeta::named("copy app"));
         let m = marshal(&out);
         let digests: Vec<String> = m.def.iter().map(|b| digest_of(b)).collect();
         let unique: BTreeSet<&String> = digests.iter().collect();
@@ -213,7 +247,8 @@ mod tests {
         let garbage = pb::Definition { def: vec![vec![0xff, 0xff, 0xff]], ..Default::default() };
         assert!(State::from_definition(&garbage).is_err());
         // Negative index.
-        let term = pb::Op { inputs: vec![pb::Input { digest: digest_of(&def.def[0]), index: -1 }], ..Default::default() };
+        let term =
+            pb::Op { inputs: vec![pb::Input { digest: digest_of(&def.def[0]), index: -1 }], ..Default::default() };
         let neg = pb::Definition { def: vec![def.def[0].clone(), term.encode_to_vec()], ..Default::default() };
         assert!(State::from_definition(&neg).is_err());
     }

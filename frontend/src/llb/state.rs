@@ -67,14 +67,8 @@ impl Range {
     /// A range from `(start_line, start_char)` to `(end_line, end_char)`, all 1-based.
     pub fn new(start_line: u32, start_char: u32, end_line: u32, end_char: u32) -> Self {
         Range {
-            start: Position {
-                line: start_line,
-                character: start_char,
-            },
-            end: Position {
-                line: end_line,
-                character: end_char,
-            },
+            start: Position { line: start_line, character: start_char },
+            end: Position { line: end_line, character: end_char },
         }
     }
 }
@@ -106,10 +100,7 @@ pub struct OpMeta {
 impl OpMeta {
     /// Metadata with just a vertex name.
     pub fn named(name: impl Into<String>) -> Self {
-        OpMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        }
+        OpMeta { name: Some(name.into()), ..Default::default() }
     }
 
     /// The full description map (custom name merged in).
@@ -142,13 +133,7 @@ impl Vertex {
         meta: OpMeta,
         mut caps: BTreeSet<&'static str>,
     ) -> Arc<Vertex> {
-        op.inputs = inputs
-            .iter()
-            .map(|o| pb::Input {
-                digest: o.vertex.digest.clone(),
-                index: o.index,
-            })
-            .collect();
+        op.inputs = inputs.iter().map(|o| pb::Input { digest: o.vertex.digest.clone(), index: o.index }).collect();
         let bytes = op.encode_to_vec();
         let digest = digest_of(&bytes);
         if !meta.description_map().is_empty() {
@@ -157,14 +142,7 @@ impl Vertex {
         if meta.ignore_cache {
             caps.insert("meta.ignorecache");
         }
-        Arc::new(Vertex {
-            digest,
-            bytes,
-            inputs,
-            meta,
-            caps,
-            raw_meta: None,
-        })
+        Arc::new(Vertex { digest, bytes, inputs, meta, caps, raw_meta: None })
     }
 }
 
@@ -266,9 +244,7 @@ impl State {
     }
 
     pub(crate) fn from_vertex(vertex: Arc<Vertex>, index: i64) -> Self {
-        State {
-            output: Some(Output { vertex, index }),
-        }
+        State { output: Some(Output { vertex, index }) }
     }
 }
 
@@ -310,10 +286,7 @@ mod tests {
     #[test]
     fn digest_format() {
         let d = digest_of(b"");
-        assert_eq!(
-            d,
-            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]

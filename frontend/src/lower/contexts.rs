@@ -7,7 +7,6 @@ use crate::llb::{self, pb, OpMeta, State};
 use crate::plan::remote::{self, GitSource};
 use crate::plan::{ImageRef, Platform};
 
-
 /// A named context as lowering uses it: a filesystem and, for images, their config.
 #[derive(Debug, Clone)]
 pub struct NamedContext {
@@ -42,7 +41,9 @@ impl ContextValue {
             if r == "scratch" {
                 return Ok(ContextValue::Scratch);
             }
-            return ImageRef::parse(r).map(ContextValue::Image).map_err(|e| format!("invalid image reference `{r}`: {e}"));
+            return ImageRef::parse(r)
+                .map(ContextValue::Image)
+                .map_err(|e| format!("invalid image reference `{r}`: {e}"));
         }
         if let Some(n) = value.strip_prefix("local:") {
             return non_empty(n, "local name").map(ContextValue::Local);
@@ -51,7 +52,9 @@ impl ContextValue {
             return non_empty(n, "input name").map(ContextValue::Input);
         }
         if let Some(r) = value.strip_prefix("oci-layout://") {
-            let (store, digest) = r.split_once('@').ok_or_else(|| format!("`{value}` has no digest: expected oci-layout://<store>@sha256:<hex>"))?;
+            let (store, digest) = r
+                .split_once('@')
+                .ok_or_else(|| format!("`{value}` has no digest: expected oci-layout://<store>@sha256:<hex>"))?;
             let digest = remote::parse_checksum(digest)?;
             let store = non_empty(store.split(':').next().unwrap_or(store), "oci-layout store")?;
             return Ok(ContextValue::OciLayout { store, digest });
@@ -87,7 +90,12 @@ pub struct ContextOpts {
 }
 
 /// The state of a context value, for every kind but `input:` (which the gateway splices).
-pub fn context_state(name: &str, value: &ContextValue, platform: &Platform, opts: &ContextOpts) -> Result<State, String> {
+pub fn context_state(
+    name: &str,
+    value: &ContextValue,
+    platform: &Platform,
+    opts: &ContextOpts,
+) -> Result<State, String> {
     let meta = |what: &str| OpMeta::named(format!("[context {name}] {what}"));
     let state = match value {
         ContextValue::Scratch => Ok(State::scratch()),
@@ -96,7 +104,10 @@ pub fn context_state(name: &str, value: &ContextValue, platform: &Platform, opts
                 Some(d) if r.digest.is_none() => r.pinned(d),
                 _ => r.clone(),
             };
-            let o = llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: opts.resolve_mode.clone() };
+            let o = llb::ImageOpts {
+                platform: Some(pb::Platform::from(platform)),
+                resolve_mode: opts.resolve_mode.clone(),
+            };
             llb::image(&pinned, o, meta(&r.to_string()))
         }
         ContextValue::Local(local) => {
@@ -118,8 +129,13 @@ pub fn context_state(name: &str, value: &ContextValue, platform: &Platform, opts
         ContextValue::OciLayout { store, digest } => {
             // The identifier names the context, pinned by digest; the store holds the blobs.
             let dummy = ImageRef::parse(name).map(|r| r.name).unwrap_or_else(|_| "docker.io/library/context".into());
-            let o = llb::OciLayoutOpts { session_id: opts.session_id.clone(), store_id: store.clone(), platform: Some(pb::Platform::from(platform)) };
-            let reference = ImageRef::parse(&format!("{dummy}@{digest}")).map_err(|e| format!("context `{name}`: {e}"))?;
+            let o = llb::OciLayoutOpts {
+                session_id: opts.session_id.clone(),
+                store_id: store.clone(),
+                platform: Some(pb::Platform::from(platform)),
+            };
+            let reference =
+                ImageRef::parse(&format!("{dummy}@{digest}")).map_err(|e| format!("context `{name}`: {e}"))?;
             llb::oci_layout(&reference, o, meta("OCI load from client"))
         }
         ContextValue::Input(input) => return Err(format!("input `{input}` needs the client's frontend inputs")),
@@ -130,12 +146,16 @@ pub fn context_state(name: &str, value: &ContextValue, platform: &Platform, opts
 /// Named contexts without a daemon (`decant llb --build-context`, tests): every use in `plan`
 /// gets the state of its value from `values` (by name), with no image config. `input:` values
 /// cannot be loaded this way.
-pub fn offline(plan: &crate::plan::Plan, values: &std::collections::BTreeMap<String, String>) -> Result<std::collections::BTreeMap<(String, Platform), NamedContext>, String> {
+pub fn offline(
+    plan: &crate::plan::Plan,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::BTreeMap<(String, Platform), NamedContext>, String> {
     let mut out = std::collections::BTreeMap::new();
     for (name, platform) in plan.named_contexts() {
         let raw = values.get(&name).ok_or_else(|| format!("no value for named context `{name}`"))?;
         let value = ContextValue::parse(raw).map_err(|e| format!("context `{name}`: {e}"))?;
-        let state = context_state(&name, &value, &platform, &ContextOpts::default()).map_err(|e| format!("context `{name}`: {e}"))?;
+        let state = context_state(&name, &value, &platform, &ContextOpts::default())
+            .map_err(|e| format!("context `{name}`: {e}"))?;
         out.insert((name, platform), NamedContext { state, config: None });
     }
     Ok(out)
@@ -149,15 +169,24 @@ mod tests {
     fn values() {
         let p = |v: &str| ContextValue::parse(v);
         assert_eq!(p("docker-image://scratch").unwrap(), ContextValue::Scratch);
-        assert_eq!(p("docker-image://alpine:3.20").unwrap(), ContextValue::Image(ImageRef::parse("alpine:3.20").unwrap()));
+        assert_eq!(
+            p("docker-image://alpine:3.20").unwrap(),
+            ContextValue::Image(ImageRef::parse("alpine:3.20").unwrap())
+        );
         assert_eq!(p("local:src").unwrap(), ContextValue::Local("src".into()));
         assert_eq!(p("input:base").unwrap(), ContextValue::Input("base".into()));
-        assert!(matches!(p("https://github.com/a/b.git#v1").unwrap(), ContextValue::Git(g) if g.reference.as_deref() == Some("v1")));
+        assert!(
+            matches!(p("https://github.com/a/b.git#v1").unwrap(), ContextValue::Git(g) if g.reference.as_deref() == Some("v1"))
+        );
         assert!(matches!(p("git@github.com:a/b.git").unwrap(), ContextValue::Git(_)));
         assert_eq!(p("https://example.com/x.tgz").unwrap(), ContextValue::Http("https://example.com/x.tgz".into()));
         let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(p(&format!("oci-layout://store@{d}")).unwrap(), ContextValue::OciLayout { store: "store".into(), digest: d });
-        for bad in ["", "alpine", "docker-image://Bad", "local:", "input:", "oci-layout://store", "ftp://x", "https://"] {
+        assert_eq!(
+            p(&format!("oci-layout://store@{d}")).unwrap(),
+            ContextValue::OciLayout { store: "store".into(), digest: d }
+        );
+        for bad in ["", "alpine", "docker-image://Bad", "local:", "input:", "oci-layout://store", "ftp://x", "https://"]
+        {
             assert!(p(bad).is_err(), "{bad}");
         }
     }

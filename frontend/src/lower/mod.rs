@@ -181,7 +181,8 @@ impl<'a> Lowerer<'a> {
         let line = self.plan.file.position(span.start).line;
         let mut meta = OpMeta::named(format!("{name} ({}:{line})", self.plan.file.name));
         meta.ignore_cache = self.inputs.no_cache.applies(&stage.name);
-        meta.location = Some(llb::SourceLocation { file: self.file.clone(), ranges: vec![range(&self.plan.file, span)] });
+        meta.location =
+            Some(llb::SourceLocation { file: self.file.clone(), ranges: vec![range(&self.plan.file, span)] });
         meta
     }
 
@@ -215,7 +216,10 @@ impl<'a> Lowerer<'a> {
             Some(d) if reference.digest.is_none() => reference.pinned(d),
             _ => reference.clone(),
         };
-        let opts = llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: self.inputs.resolve_mode.clone() };
+        let opts = llb::ImageOpts {
+            platform: Some(pb::Platform::from(platform)),
+            resolve_mode: self.inputs.resolve_mode.clone(),
+        };
         llb::image(&pinned, opts, meta)
     }
 
@@ -230,7 +234,13 @@ impl<'a> Lowerer<'a> {
     }
 
     /// A git repository as a source.
-    pub(crate) fn git_state(&self, stage: &Stage, g: &GitSource, keep_git_dir: bool, span: Span) -> Result<State, Diagnostic> {
+    pub(crate) fn git_state(
+        &self,
+        stage: &Stage,
+        g: &GitSource,
+        keep_git_dir: bool,
+        span: Span,
+    ) -> Result<State, Diagnostic> {
         let meta = self.meta(stage, format!("[{}] load git {g}", stage.name), span);
         let opts = llb::GitOpts { keep_git_dir, subdir: g.subdir.clone() };
         llb::git(&g.remote, g.reference.as_deref(), opts, meta).map_err(|e| self.llb_error(span, e))
@@ -242,7 +252,10 @@ impl<'a> Lowerer<'a> {
             MountFrom::Context => (self.context().map_err(|e| self.llb_error(span, e))?, "/".into()),
             MountFrom::Scratch => (State::scratch(), "/".into()),
             MountFrom::Stage { name } => {
-                let built = self.built.get(name).ok_or_else(|| Diagnostic::error(span, format!("stage `{name}` was not built")))?;
+                let built = self
+                    .built
+                    .get(name)
+                    .ok_or_else(|| Diagnostic::error(span, format!("stage `{name}` was not built")))?;
                 (built.state.clone(), workdir_of(Some(&built.config)))
             }
             MountFrom::Image { reference } => {
@@ -260,16 +273,22 @@ impl<'a> Lowerer<'a> {
 
     fn stage(&mut self, stage: &Stage) -> Result<Built, Diagnostic> {
         let total = stage.steps.len() + 1;
-        let from_meta = |l: &Self, what: &str| l.meta(stage, naming::step_name(&stage.name, 1, total, &format!("from {what}")), stage.span);
+        let from_meta = |l: &Self, what: &str| {
+            l.meta(stage, naming::step_name(&stage.name, 1, total, &format!("from {what}")), stage.span)
+        };
         let (state, mut config) = match &stage.base {
             Base::Scratch => (State::scratch(), empty_config(&stage.platform)),
             Base::Stage { name } => {
-                let built = self.built.get(name).ok_or_else(|| Diagnostic::error(stage.span, format!("stage `{name}` was not built")))?;
+                let built = self
+                    .built
+                    .get(name)
+                    .ok_or_else(|| Diagnostic::error(stage.span, format!("stage `{name}` was not built")))?;
                 (built.state.clone(), built.config.clone())
             }
             Base::Image { reference } => {
                 let meta = from_meta(self, &reference.to_string());
-                let state = self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(stage.span, e))?;
+                let state =
+                    self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(stage.span, e))?;
                 let config = match self.image_config(reference, &stage.platform) {
                     Some(c) => inherit(c),
                     None => empty_config(&stage.platform),

@@ -10,7 +10,13 @@ use crate::llb::{self, pb, State};
 use crate::plan::{CommandLine, Copy, Mount, Network, Run, Security, Sharing, Stage, Step, StepKind};
 
 impl Lowerer<'_> {
-    pub(super) fn step(&mut self, stage: &Stage, step: &Step, name: String, built: &mut Built) -> Result<(), Diagnostic> {
+    pub(super) fn step(
+        &mut self,
+        stage: &Stage,
+        step: &Step,
+        name: String,
+        built: &mut Built,
+    ) -> Result<(), Diagnostic> {
         let history = naming::describe(&step.kind);
         match &step.kind {
             StepKind::Env { vars } => {
@@ -111,11 +117,20 @@ impl Lowerer<'_> {
                         }
                         None => (None, None),
                     };
-                    mounts.push(llb::MountSpec { dest: target.clone(), kind: llb::MountKind::Cache { id: id.clone(), sharing, source, selector } });
+                    mounts.push(llb::MountSpec {
+                        dest: target.clone(),
+                        kind: llb::MountKind::Cache { id: id.clone(), sharing, source, selector },
+                    });
                 }
                 Mount::Secret { id, target, env: env_name, required, mode, uid, gid } => {
                     if let Some(target) = target {
-                        let kind = llb::MountKind::Secret { id: id.clone(), uid: uid.unwrap_or(0), gid: gid.unwrap_or(0), mode: mode.unwrap_or(0o400), optional: !required };
+                        let kind = llb::MountKind::Secret {
+                            id: id.clone(),
+                            uid: uid.unwrap_or(0),
+                            gid: gid.unwrap_or(0),
+                            mode: mode.unwrap_or(0o400),
+                            optional: !required,
+                        };
                         mounts.push(llb::MountSpec { dest: target.clone(), kind });
                     }
                     if let Some(name) = env_name {
@@ -128,7 +143,13 @@ impl Lowerer<'_> {
                         set_env(&mut env, "SSH_AUTH_SOCK", &dest);
                     }
                     ssh_count += 1;
-                    let kind = llb::MountKind::Ssh { id: id.clone(), uid: uid.unwrap_or(0), gid: gid.unwrap_or(0), mode: mode.unwrap_or(0o600), optional: !required };
+                    let kind = llb::MountKind::Ssh {
+                        id: id.clone(),
+                        uid: uid.unwrap_or(0),
+                        gid: gid.unwrap_or(0),
+                        mode: mode.unwrap_or(0o600),
+                        optional: !required,
+                    };
                     mounts.push(llb::MountSpec { dest, kind });
                 }
                 Mount::Tmpfs { target, size } => {
@@ -160,11 +181,22 @@ impl Lowerer<'_> {
         llb::exec(exec, meta).map(|r| r.root).map_err(|e| self.llb_error(step.span, e))
     }
 
-    fn copy(&mut self, stage: &Stage, step: &Step, copy: &Copy, name: String, built: &Built) -> Result<State, Diagnostic> {
+    fn copy(
+        &mut self,
+        stage: &Stage,
+        step: &Step,
+        copy: &Copy,
+        name: String,
+        built: &Built,
+    ) -> Result<State, Diagnostic> {
         let (src_state, src_dir) = match &copy.from {
-            crate::plan::CopyFrom::Git(g) if copy.keep_git_dir => (self.git_state(stage, g, true, step.span)?, "/".into()),
+            crate::plan::CopyFrom::Git(g) if copy.keep_git_dir => {
+                (self.git_state(stage, g, true, step.span)?, "/".into())
+            }
             // Only URL sources: nothing is read from the context.
-            crate::plan::CopyFrom::Context if copy.sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
+            crate::plan::CopyFrom::Context if copy.sources.iter().all(|s| Copy::is_url(s)) => {
+                (State::scratch(), "/".into())
+            }
             from => self.source(stage, from, step.span)?,
         };
         let workdir = non_empty(&built.config.config.working_dir, "/");
@@ -242,7 +274,8 @@ impl Lowerer<'_> {
     fn download(&self, stage: &Stage, step: &Step, copy: &Copy, url: &str) -> Result<(State, String), Diagnostic> {
         let file = crate::plan::remote::url_filename(url);
         let meta = self.meta(stage, format!("[{}] download {url}", stage.name), step.span);
-        let opts = llb::HttpOpts { checksum: copy.checksum.clone(), filename: Some(file.clone()), ..Default::default() };
+        let opts =
+            llb::HttpOpts { checksum: copy.checksum.clone(), filename: Some(file.clone()), ..Default::default() };
         let state = llb::http(url, opts, meta).map_err(|e| self.llb_error(step.span, e))?;
         Ok((state, file))
     }
@@ -315,11 +348,7 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) {
 
 /// The shell for shell-form commands: the stage's `shell:`, the base image's, or `/bin/sh -c`.
 fn shell(stage: &Stage, image: &ImageConfig) -> Vec<String> {
-    stage
-        .shell
-        .clone()
-        .or_else(|| image.config.shell.clone())
-        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+    stage.shell.clone().or_else(|| image.config.shell.clone()).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
 }
 
 /// Sets the image's creation time, and that of the history entries decant added, to `epoch`.
@@ -349,7 +378,12 @@ pub(crate) fn rfc3339(epoch: i64) -> String {
 }
 
 fn push_history(image: &mut ImageConfig, created_by: String, empty_layer: bool) {
-    image.history.push(History { created_by: Some(created_by), comment: Some("decant".into()), empty_layer, ..Default::default() });
+    image.history.push(History {
+        created_by: Some(created_by),
+        comment: Some("decant".into()),
+        empty_layer,
+        ..Default::default()
+    });
 }
 
 /// Sets `key=value` in a `K=V` list, replacing an earlier value in place.
@@ -362,7 +396,11 @@ pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 }
 
 fn non_empty(s: &str, default: &str) -> String {
-    if s.is_empty() { default.into() } else { s.into() }
+    if s.is_empty() {
+        default.into()
+    } else {
+        s.into()
+    }
 }
 
 fn has_wildcard(s: &str) -> bool {

@@ -95,7 +95,10 @@ impl Args {
                 None => (body, None),
             };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Diagnostic::error(span, format!("`${{{body}}}` is not an arg reference (`${{NAME}}` or `${{NAME:-default}}`)")));
+                return Err(Diagnostic::error(
+                    span,
+                    format!("`${{{body}}}` is not an arg reference (`${{NAME}}` or `${{NAME:-default}}`)"),
+                ));
             }
             match (self.get(name), default) {
                 (Some(""), Some(d)) => out.push_str(d),

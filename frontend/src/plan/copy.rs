@@ -58,8 +58,9 @@ impl Resolver {
                 if let Err(msg) = remote::validate_url(s) {
                     self.error(raw.span, format!("invalid URL `{s}`: {msg}"));
                 } else if from != MountFrom::Context {
-                    let d = Diagnostic::error(raw.span, "a URL source is downloaded; it cannot be combined with `from:`")
-                        .help("put the download in its own `copy` step");
+                    let d =
+                        Diagnostic::error(raw.span, "a URL source is downloaded; it cannot be combined with `from:`")
+                            .help("put the download in its own `copy` step");
                     self.diags.push(d);
                 }
             } else if from == MountFrom::Context && (s == ".." || s.starts_with("../")) {
@@ -71,8 +72,11 @@ impl Resolver {
             Some(raw) => {
                 let sum = self.parsed(raw, remote::parse_checksum);
                 if sum.is_some() && (urls != 1 || sources.len() != 1) {
-                    let d = Diagnostic::error(raw.span, "`checksum` needs exactly one source, and it must be an http(s) URL")
-                        .help("split the step: one `copy` per download");
+                    let d = Diagnostic::error(
+                        raw.span,
+                        "`checksum` needs exactly one source, and it must be an http(s) URL",
+                    )
+                    .help("split the step: one `copy` per download");
                     self.diags.push(d);
                 }
                 sum
@@ -91,8 +95,11 @@ impl Resolver {
                 self.error(raw.span, format!("`{o}` is not an owner (user, user:group, uid or uid:gid)"));
             } else if link && o.split(':').any(|p| p.parse::<u32>().is_err()) {
                 self.diags.push(
-                    Diagnostic::error(raw.span, format!("`link: true` copies into an empty layer, where the name in `{o}` cannot be looked up"))
-                        .help("use numeric ids, e.g. `chown: \"1000:1000\"`"),
+                    Diagnostic::error(
+                        raw.span,
+                        format!("`link: true` copies into an empty layer, where the name in `{o}` cannot be looked up"),
+                    )
+                    .help("use numeric ids, e.g. `chown: \"1000:1000\"`"),
                 );
             }
         }

@@ -6,8 +6,8 @@
 //! (`decant plan`) and the only input of [`crate::lower`].
 
 mod args;
-pub mod remote;
 mod copy;
+pub mod remote;
 mod run;
 mod steps;
 pub mod values;
@@ -17,12 +17,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use args::{mentions_var, Args, BUILTIN_ARGS};
 pub use crate::reference::ImageRef;
+pub use args::{mentions_var, Args, BUILTIN_ARGS};
+pub use copy::Copy;
 pub use remote::GitSource;
 #[cfg(test)]
 pub(crate) use run::MOUNT_OPTIONS;
-pub use copy::Copy;
 pub use run::{Mount, Network, Run, Security, Sharing};
 pub use steps::{CopyFrom, MountFrom};
 pub use values::Platform;
@@ -122,11 +122,17 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Base {
-    Image { reference: ImageRef },
+    Image {
+        reference: ImageRef,
+    },
     Scratch,
-    Stage { name: String },
+    Stage {
+        name: String,
+    },
     /// A named context given with the build (`context:<name>`).
-    Named { name: String },
+    Named {
+        name: String,
+    },
 }
 
 /// One stage of the plan.
@@ -179,8 +185,12 @@ pub enum StepKind {
         #[serde(serialize_with = "key_values")]
         vars: Vec<(String, String)>,
     },
-    Workdir { path: String },
-    User { user: String },
+    Workdir {
+        path: String,
+    },
+    User {
+        user: String,
+    },
 }
 
 /// The image config a stage sets for whoever runs it (no effect on its build steps).
@@ -217,7 +227,12 @@ pub struct Healthcheck {
 
 /// Resolves `spec` for one build; all errors at once.
 pub fn resolve(spec: &Spec, opts: &BuildOptions) -> Result<Plan, Diagnostics> {
-    let mut r = Resolver { file: spec.file.clone(), diags: Vec::new(), args: Args::default(), named: opts.named_contexts.clone() };
+    let mut r = Resolver {
+        file: spec.file.clone(),
+        diags: Vec::new(),
+        args: Args::default(),
+        named: opts.named_contexts.clone(),
+    };
     let plan = r.plan(spec, opts);
     match plan {
         Some(plan) if r.diags.is_empty() => Ok(plan),
@@ -313,7 +328,10 @@ impl Resolver {
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if n >= 0 => Some(n),
                 _ => {
-                    let mut d = Diagnostic::error(Span::default(), format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds"));
+                    let mut d = Diagnostic::error(
+                        Span::default(),
+                        format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds"),
+                    );
                     d.span = None;
                     self.diags.push(d);
                     return None;
@@ -334,7 +352,10 @@ impl Resolver {
     fn declare_args(&mut self, spec: &Spec, opts: &BuildOptions) {
         for arg in &spec.args {
             let name = &arg.name.value;
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.starts_with(|c: char| c.is_ascii_digit()) {
+            if name.is_empty()
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || name.starts_with(|c: char| c.is_ascii_digit())
+            {
                 self.error(arg.name.span, format!("`{name}` is not a valid arg name (letters, digits and _)"));
                 continue;
             }
@@ -387,7 +408,13 @@ impl Resolver {
     }
 
     /// [`Self::source_ref`] for a value already substituted.
-    pub(crate) fn source_value(&mut self, value: String, raw: &Sp<String>, names: &[&str], this: &str) -> Option<Source> {
+    pub(crate) fn source_value(
+        &mut self,
+        value: String,
+        raw: &Sp<String>,
+        names: &[&str],
+        this: &str,
+    ) -> Option<Source> {
         if value == "scratch" {
             return Some(Source::Scratch);
         }
@@ -611,7 +638,8 @@ impl Resolver {
                         }
                         1 => {
                             let start = path.iter().position(|&(n, _)| n == dep).unwrap_or(0);
-                            let mut cycle: Vec<&str> = path[start..].iter().map(|&(n, _)| stages[n].name.as_str()).collect();
+                            let mut cycle: Vec<&str> =
+                                path[start..].iter().map(|&(n, _)| stages[n].name.as_str()).collect();
                             cycle.push(&stages[dep].name);
                             let msg = format!("stages depend on each other in a cycle: {}", cycle.join(" -> "));
                             self.error(stages[dep].span, msg);

@@ -160,7 +160,13 @@ mod tests {
 
     #[test]
     fn git_detection_follows_dockerfile_rules() {
-        for yes in ["https://github.com/a/b.git", "https://github.com/a/b.git#v1", "git://h/x", "git@github.com:a/b.git", "ssh://git@h/x"] {
+        for yes in [
+            "https://github.com/a/b.git",
+            "https://github.com/a/b.git#v1",
+            "git://h/x",
+            "git@github.com:a/b.git",
+            "ssh://git@h/x",
+        ] {
             assert!(is_git(yes), "{yes}");
         }
         for no in ["https://example.com/file.tgz", "alpine:3.20", "github.com/a/b", "build"] {
@@ -179,7 +185,15 @@ mod tests {
         assert_eq!((g.reference, g.subdir), (None, None));
         let g = parse_git("git://h/x#:sub").unwrap();
         assert_eq!((g.reference, g.subdir.as_deref()), (None, Some("sub")));
-        for bad in ["https:///x.git", "https://h/.git#", "git@h:", "ftp://h/x.git", "https://h/a b.git", "git://h/x#main:../up", "nohost"] {
+        for bad in [
+            "https:///x.git",
+            "https://h/.git#",
+            "git@h:",
+            "ftp://h/x.git",
+            "https://h/a b.git",
+            "git://h/x#main:../up",
+            "nohost",
+        ] {
             assert!(parse_git(bad).is_err(), "{bad}");
         }
     }
@@ -202,7 +216,13 @@ mod tests {
         let ok = format!("sha256:{}", "ab".repeat(32));
         assert_eq!(parse_checksum(&ok).unwrap(), ok);
         assert!(parse_checksum(&format!("sha512:{}", "0".repeat(128))).is_ok());
-        for bad in ["abc", "md5:0123", "sha256:abc", &format!("sha256:{}", "AB".repeat(32)), &format!("sha256:{}", "g".repeat(64))] {
+        for bad in [
+            "abc",
+            "md5:0123",
+            "sha256:abc",
+            &format!("sha256:{}", "AB".repeat(32)),
+            &format!("sha256:{}", "g".repeat(64)),
+        ] {
             assert!(parse_checksum(bad).is_err(), "{bad}");
         }
     }

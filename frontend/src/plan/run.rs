@@ -241,7 +241,11 @@ impl Resolver {
                 let target = target_opt(self);
                 let env = opt("env").and_then(|v| self.text(v));
                 Mount::Secret {
-                    target: if target.is_none() && env.is_none() { Some(format!("/run/secrets/{value}")) } else { target },
+                    target: if target.is_none() && env.is_none() {
+                        Some(format!("/run/secrets/{value}"))
+                    } else {
+                        target
+                    },
                     env,
                     id: value,
                     required: flag(self, "required", false),

@@ -13,13 +13,19 @@ use crate::spec::{self, Sp};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MountFrom {
     Context,
-    Stage { name: String },
-    Image { reference: ImageRef },
+    Stage {
+        name: String,
+    },
+    Image {
+        reference: ImageRef,
+    },
     Scratch,
     /// A git repository (`from: https://host/repo.git#ref:dir`).
     Git(GitSource),
     /// A named context given with the build (`context:<name>`).
-    Named { name: String },
+    Named {
+        name: String,
+    },
 }
 
 /// Where copied files come from.

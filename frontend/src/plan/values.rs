@@ -55,21 +55,27 @@ pub fn parse_port(s: &str) -> Result<String, String> {
 }
 
 const SIGNALS: &[&str] = &[
-    "ABRT", "ALRM", "BUS", "CHLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE",
-    "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN",
-    "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
+    "ABRT", "ALRM", "BUS", "CHLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE", "POLL", "PROF",
+    "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1", "USR2",
+    "VTALRM", "WINCH", "XCPU", "XFSZ",
 ];
 
 /// A stop signal: `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`. Names are kept as written in the
 /// `SIG...` form Docker prints.
 pub fn parse_signal(s: &str) -> Result<String, String> {
     if let Ok(n) = s.parse::<u32>() {
-        return if (1..=64).contains(&n) { Ok(s.to_string()) } else { Err(format!("`{s}` is not a signal number (1-64)")) };
+        return if (1..=64).contains(&n) {
+            Ok(s.to_string())
+        } else {
+            Err(format!("`{s}` is not a signal number (1-64)"))
+        };
     }
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     let rt_ok = |base: &str| {
-        name.strip_prefix(base).is_some_and(|r| r.is_empty() || r.strip_prefix(['+', '-']).is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n <= 30)))
+        name.strip_prefix(base).is_some_and(|r| {
+            r.is_empty() || r.strip_prefix(['+', '-']).is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n <= 30))
+        })
     };
     if SIGNALS.contains(&name) || rt_ok("RTMIN") || rt_ok("RTMAX") {
         Ok(format!("SIG{name}"))
@@ -126,10 +132,13 @@ impl Platform {
         let variant = variant.to_ascii_lowercase();
         let (architecture, variant) = match arch.as_str() {
             "i386" | "i486" | "i586" | "i686" | "386" => ("386".to_string(), String::new()),
-            "x86_64" | "x86-64" | "amd64" => ("amd64".to_string(), if variant == "v1" { String::new() } else { variant }),
-            "aarch64" | "arm64" => {
-                ("arm64".to_string(), if matches!(variant.as_str(), "8" | "v8" | "v8.0") { String::new() } else { variant })
+            "x86_64" | "x86-64" | "amd64" => {
+                ("amd64".to_string(), if variant == "v1" { String::new() } else { variant })
             }
+            "aarch64" | "arm64" => (
+                "arm64".to_string(),
+                if matches!(variant.as_str(), "8" | "v8" | "v8.0") { String::new() } else { variant },
+            ),
             "armhf" => ("arm".to_string(), "v7".to_string()),
             "armel" => ("arm".to_string(), "v6".to_string()),
             "arm" => {

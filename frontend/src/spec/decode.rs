@@ -96,7 +96,9 @@ impl Decoder {
 
     fn load_error(&self, e: LoadError) -> Diagnostic {
         let (marker, message) = match &e {
-            LoadError::TopLevelMustBeMapping(m) => (*m, "the top level of a spec must be a mapping (args:, stages:)".to_string()),
+            LoadError::TopLevelMustBeMapping(m) => {
+                (*m, "the top level of a spec must be a mapping (args:, stages:)".to_string())
+            }
             LoadError::TopLevelMustBeSequence(m) => (*m, "the top level must be a sequence".to_string()),
             LoadError::UnexpectedAnchor(m) => (*m, "YAML anchors and aliases are not supported".to_string()),
             LoadError::MappingKeyMustBeScalar(m) => (*m, "mapping keys must be plain strings".to_string()),
@@ -137,14 +139,8 @@ impl Decoder {
             Node::Scalar(s) => self.scalar_span(s),
             _ => {
                 let span = node.span();
-                let start = span
-                    .start()
-                    .map(|m| self.file.offset(m.line(), m.column()))
-                    .unwrap_or_default();
-                let end = span
-                    .end()
-                    .map(|m| self.file.offset(m.line(), m.column()))
-                    .unwrap_or(start);
+                let start = span.start().map(|m| self.file.offset(m.line(), m.column())).unwrap_or_default();
+                let end = span.end().map(|m| self.file.offset(m.line(), m.column())).unwrap_or(start);
                 // Block collections end where the next thing starts: trim back to real text.
                 let end = start + self.file.text[start..end.max(start)].trim_end().len();
                 Span { start, end: end.max(start) }
@@ -251,7 +247,10 @@ impl Decoder {
             }
             Node::Mapping(_) => {
                 let span = self.node_span(node);
-                self.error(span, format!("{what} must be a string (shell form) or a list (exec form), found a mapping"));
+                self.error(
+                    span,
+                    format!("{what} must be a string (shell form) or a list (exec form), found a mapping"),
+                );
                 None
             }
         }
@@ -317,7 +316,10 @@ impl Decoder {
                 }
                 Node::Sequence(_) => {
                     let span = self.node_span(v);
-                    self.error(span, format!("arg `{}` must be a default value or a mapping with `default`", name.value));
+                    self.error(
+                        span,
+                        format!("arg `{}` must be a default value or a mapping with `default`", name.value),
+                    );
                     (None, None)
                 }
             };
@@ -375,7 +377,10 @@ impl Decoder {
         }
         // A typo of `from` was reported as an unknown key with a suggestion already.
         let typo = || {
-            map.keys().any(|k| !STAGE_KEYS.contains(&k.as_str()) && crate::diag::did_you_mean(k.as_str(), STAGE_KEYS.iter().copied()) == Some("from"))
+            map.keys().any(|k| {
+                !STAGE_KEYS.contains(&k.as_str())
+                    && crate::diag::did_you_mean(k.as_str(), STAGE_KEYS.iter().copied()) == Some("from")
+            })
         };
         if stage.from.is_none() && !map.contains_key("from") && !typo() {
             let span = stage.name.span;
@@ -393,7 +398,10 @@ impl Decoder {
         let cmd = match map.get_node("cmd") {
             Some(n) => self.command(n, "`healthcheck.cmd`"),
             None => {
-                self.error(self.key_span(key), "`healthcheck` needs `cmd` (or `cmd: none` to disable the base image's check)");
+                self.error(
+                    self.key_span(key),
+                    "`healthcheck` needs `cmd` (or `cmd: none` to disable the base image's check)",
+                );
                 None
             }
         };
@@ -424,7 +432,10 @@ impl Decoder {
     fn step(&mut self, node: &Node) -> Option<Step> {
         let span = self.node_span(node);
         let Node::Mapping(map) = node else {
-            let diag = Diagnostic::error(span, format!("a step must be a mapping like `run: ...` or `copy: ...`, found {}", Self::type_name(node)));
+            let diag = Diagnostic::error(
+                span,
+                format!("a step must be a mapping like `run: ...` or `copy: ...`, found {}", Self::type_name(node)),
+            );
             self.diags.push(diag);
             return None;
         };
@@ -449,8 +460,11 @@ impl Decoder {
             }
             [first, second, ..] => {
                 let s = self.key_span(second);
-                let diag = Diagnostic::error(s, format!("a step has one kind; this one has both `{}` and `{}`", first.as_str(), second.as_str()))
-                    .help("split them into two steps");
+                let diag = Diagnostic::error(
+                    s,
+                    format!("a step has one kind; this one has both `{}` and `{}`", first.as_str(), second.as_str()),
+                )
+                .help("split them into two steps");
                 self.diags.push(diag);
                 return None;
             }
@@ -484,7 +498,10 @@ impl Decoder {
                     to: get(self, "to"),
                     chown: get(self, "chown"),
                     chmod: get(self, "chmod"),
-                    exclude: map.get_node("exclude").map(|n| self.strings(n, "an `exclude` pattern")).unwrap_or_default(),
+                    exclude: map
+                        .get_node("exclude")
+                        .map(|n| self.strings(n, "an `exclude` pattern"))
+                        .unwrap_or_default(),
                     follow_symlinks: map.get_node("follow_symlinks").and_then(|n| self.boolean(n, "`follow_symlinks`")),
                     link: map.get_node("link").and_then(|n| self.boolean(n, "`link`")),
                     parents: map.get_node("parents").and_then(|n| self.boolean(n, "`parents`")),
@@ -519,7 +536,8 @@ impl Decoder {
             let Some(map) = self.expect_mapping(item, "a mount") else { continue };
             let kinds: Vec<&MarkedScalarNode> = map.keys().filter(|k| MOUNT_KINDS.contains(&k.as_str())).collect();
             let [kind] = kinds.as_slice() else {
-                let diag = Diagnostic::error(span, "a mount needs exactly one of `cache`, `secret`, `ssh`, `tmpfs`, `bind`");
+                let diag =
+                    Diagnostic::error(span, "a mount needs exactly one of `cache`, `secret`, `ssh`, `tmpfs`, `bind`");
                 self.diags.push(diag);
                 continue;
             };

@@ -43,9 +43,7 @@ pub fn target(t: &str) -> BuildOptions {
 /// text -> plan -> lower -> Definition, panicking with rendered diagnostics on error.
 pub fn definition(text: &str, opts: &BuildOptions) -> pb::Definition {
     let p = plan(text, opts);
-    lower::lower(&p, &lower::Inputs::default())
-        .unwrap_or_else(|d| panic!("lower failed:\n{}", d.render()))
-        .definition()
+    lower::lower(&p, &lower::Inputs::default()).unwrap_or_else(|d| panic!("lower failed:\n{}", d.render())).definition()
 }
 
 /// The digests of every op of a definition except the terminal one, sorted.
