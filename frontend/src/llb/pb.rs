@@ -25,20 +25,69 @@ pub struct Definition {
 }
 
 /// One vertex of the LLB graph.
-#[derive(Clone, PartialEq, prost::Message)]
+///
+/// Its `Message` impl is written by hand for one reason: the byte order. BuildKit v0.18+
+/// decodes every op a frontend sends, re-encodes it with Go's deterministic marshal and digests
+/// that; Go writes the members of a `oneof` after all other fields, while prost's derive writes
+/// every field by tag number (the `oneof` before `platform`). Encoding in Go's order keeps our
+/// digests the ones BuildKit uses (source maps, progress, provenance).
+#[derive(Clone, PartialEq, Default, Debug)]
 pub struct Op {
-    /// `inputs`: edges to other ops' outputs.
-    #[prost(message, repeated, tag = "1")]
+    /// `inputs` (1): edges to other ops' outputs.
     pub inputs: Vec<Input>,
-    /// The op kind (`oneof op`).
-    #[prost(oneof = "op::Op", tags = "2, 3, 4, 6, 7")]
+    /// The op kind (`oneof op`: 2, 3, 4, 6, 7), encoded last.
     pub op: Option<op::Op>,
-    /// `platform`.
-    #[prost(message, optional, tag = "10")]
+    /// `platform` (10).
     pub platform: Option<Platform>,
-    /// `constraints`.
-    #[prost(message, optional, tag = "11")]
+    /// `constraints` (11).
     pub constraints: Option<WorkerConstraints>,
+}
+
+impl prost::Message for Op {
+    fn encode_raw(&self, buf: &mut impl prost::bytes::BufMut) {
+        use prost::encoding::message;
+        for input in &self.inputs {
+            message::encode(1, input, buf);
+        }
+        if let Some(p) = &self.platform {
+            message::encode(10, p, buf);
+        }
+        if let Some(c) = &self.constraints {
+            message::encode(11, c, buf);
+        }
+        if let Some(op) = &self.op {
+            op.encode(buf);
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl prost::bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        use prost::encoding::message;
+        match tag {
+            1 => message::merge_repeated(wire_type, &mut self.inputs, buf, ctx),
+            2 | 3 | 4 | 6 | 7 => op::Op::merge(&mut self.op, tag, wire_type, buf, ctx),
+            10 => message::merge(wire_type, self.platform.get_or_insert_with(Default::default), buf, ctx),
+            11 => message::merge(wire_type, self.constraints.get_or_insert_with(Default::default), buf, ctx),
+            _ => prost::encoding::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        use prost::encoding::message;
+        message::encoded_len_repeated(1, &self.inputs)
+            + self.platform.as_ref().map_or(0, |p| message::encoded_len(10, p))
+            + self.constraints.as_ref().map_or(0, |c| message::encoded_len(11, c))
+            + self.op.as_ref().map_or(0, |o| o.encoded_len())
+    }
+
+    fn clear(&mut self) {
+        *self = Op::default();
+    }
 }
 
 /// The `oneof op` of [`Op`].

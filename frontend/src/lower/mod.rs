@@ -274,7 +274,7 @@ impl<'a> Lowerer<'a> {
     fn stage(&mut self, stage: &Stage) -> Result<Built, Diagnostic> {
         let total = stage.steps.len() + 1;
         let from_meta = |l: &Self, what: &str| {
-            l.meta(stage, naming::step_name(&stage.name, 1, total, &format!("from {what}")), stage.span)
+            l.meta(stage, naming::step_name(&stage.name, 1, total, &format!("from {what}")), stage.from_span)
         };
         let (state, mut config) = match &stage.base {
             Base::Scratch => (State::scratch(), empty_config(&stage.platform)),

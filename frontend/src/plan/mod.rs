@@ -152,6 +152,9 @@ pub struct Stage {
     pub depends_on: Vec<String>,
     #[serde(skip)]
     pub span: Span,
+    /// The `from:` value (the stage name where it has none): where the base image's ops point.
+    #[serde(skip)]
+    pub from_span: Span,
     /// The shell for shell-form commands (`shell:`), or the base image's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shell: Option<Vec<String>>,
@@ -527,6 +530,7 @@ impl Resolver {
             config,
             depends_on: deps.into_iter().collect(),
             span: s.name.span,
+            from_span: s.from.as_ref().map_or(s.name.span, |f| f.span),
             shell,
         })
     }
