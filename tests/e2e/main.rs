@@ -990,3 +990,6 @@ mod parity;
 
 /// Copy `link`/`parents` and `SOURCE_DATE_EPOCH` on BuildKit v0.8.
 mod features;
+
+/// The build context is filtered by what the build reads.
+mod context;

@@ -104,6 +104,7 @@ pub async fn named_contexts(
     resolve_mode: ResolveMode,
 ) -> Result<BTreeMap<(String, Platform), NamedContext>, pb::Status> {
     let mut out = BTreeMap::new();
+    let reads = plan.local_reads();
     for (name, platform) in plan.named_contexts() {
         let raw = value_for(opts, &name, &platform)?
             .ok_or_else(|| invalid(format!("named context `{name}` has no value for platform {}", platform.id())))?;
@@ -143,6 +144,7 @@ pub async fn named_contexts(
             }
             ContextValue::Local(local) => {
                 copts.session_id = Some(opts.session_id_for(local).to_string()).filter(|s| !s.is_empty());
+                copts.follow_paths = reads.named(&name).follow_paths();
                 (
                     context_state(&name, &value, &platform, &copts)
                         .map_err(|e| invalid(format!("context:{name}: {e}")))?,

@@ -7,6 +7,7 @@
 
 mod args;
 mod copy;
+mod reads;
 pub mod remote;
 mod run;
 mod steps;
@@ -20,6 +21,7 @@ use serde::Serialize;
 pub use crate::reference::ImageRef;
 pub use args::{mentions_var, Args, BUILTIN_ARGS};
 pub use copy::Copy;
+pub use reads::{LocalPaths, LocalReads};
 pub use remote::GitSource;
 #[cfg(test)]
 pub(crate) use run::MOUNT_OPTIONS;
