@@ -10,6 +10,7 @@ pub mod diag;
 pub mod gateway;
 pub mod graph;
 pub mod image;
+pub mod limits;
 pub mod lint;
 pub mod llb;
 pub mod lower;

@@ -662,6 +662,19 @@ impl Resolver {
     }
 }
 
+/// The identifiers a shell text refers to as `$NAME` or `${NAME...}`, in order, with repeats:
+/// for an identifier `name`, `mentioned_vars(t).any(|v| v == name)` is [`mentions_var`]`(t, name)`.
+/// One pass over the text finds them all, where asking [`mentions_var`] about every arg would
+/// scan the text once per arg.
+pub fn mentioned_vars(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices('$').filter_map(|(i, _)| {
+        let after = &text[i + 1..];
+        let rest = after.strip_prefix('{').unwrap_or(after);
+        let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+        (len > 0).then(|| &rest[..len])
+    })
+}
+
 /// `[("K", "V")]` as `["K=V"]`, the way image configs list environment variables.
 pub(crate) fn key_values<S: serde::Serializer>(kvs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(kvs.iter().map(|(k, v)| format!("{k}={v}")))

@@ -11,6 +11,7 @@ use marked_yaml::{LoadError, LoaderOptions};
 
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use crate::limits;
 
 /// The keys the decoder accepts, by place (the JSON schema is checked against these).
 pub(crate) mod keys {
@@ -58,6 +59,9 @@ pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
 /// can report their own errors too (`None` when the YAML itself is broken).
 pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics) {
     let file = SourceFile::new(name, text);
+    if let Some(too_long) = limits::check_size(&file) {
+        return (None, Diagnostics::new(file, vec![too_long]));
+    }
     let mut d = Decoder { file: file.clone(), diags: Vec::new() };
     let syntax = d.syntax_line();
     let root = match marked_yaml::parse_yaml_with_options(
@@ -71,6 +75,10 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
             return (None, Diagnostics::new(file, vec![diag]));
         }
     };
+    let over = limits::check_tree(&file, &root);
+    if !over.is_empty() {
+        return (None, Diagnostics::new(file, over));
+    }
     let spec = d.spec(&root, syntax);
     (Some(spec), Diagnostics::new(file, d.diags))
 }
@@ -123,8 +131,7 @@ impl Decoder {
     fn scalar_span(&self, s: &MarkedScalarNode) -> Span {
         let Some(m) = s.span().start() else { return Span::default() };
         let start = self.file.offset(m.line(), m.column());
-        let rest = &self.file.text[start..];
-        let line = rest.split('\n').next().unwrap_or("");
+        let line = self.file.rest_of_line(start);
         let len = match line.chars().next() {
             Some(q @ ('"' | '\'')) => quoted_len(line, q),
             Some('|' | '>') => line.trim_end().len(),
