@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use super::errors::{self, code, ErrorSource};
 use super::sources;
+use super::timings::{self, Timings};
 use super::{
     pb, Client, FrontendOpts, FrontendResult, GatewayError, NetworkMode, NoCache, ResolveImageParams, SolveParams,
 };
@@ -23,6 +25,7 @@ const DEFAULT_FILENAMES: &[&str] = &["decant.yaml", "Dockerfile"];
 
 /// Runs the frontend conversation on stdin/stdout and exits.
 pub fn main() -> ExitCode {
+    let origin = Instant::now();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -30,28 +33,68 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(run());
+    let code = runtime.block_on(run(origin));
     // Exit at once: BuildKit keeps our stdin open, and nothing is left to clean up.
     std::process::exit(code)
 }
 
-async fn run() -> i32 {
+/// The benchmark's floor (`decant frontend-noop`): connect and return an empty result at once,
+/// so that a build through it costs only what starting any frontend image costs.
+pub fn noop_main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("decant: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        let client = match Client::connect_stdio().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("decant: cannot talk to BuildKit: {e}");
+                return 1;
+            }
+        };
+        match client.return_result(FrontendResult::single("")).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("decant: returning the result to BuildKit failed: {e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code)
+}
+
+async fn run(origin: Instant) -> i32 {
+    let timings = Timings::new(origin);
     let opts = FrontendOpts::from_env();
-    let mut client = match Client::connect_stdio().await {
+    let mut client = match timings.time("connect", Client::connect_stdio()).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("decant: cannot talk to BuildKit: {e}");
             return 1;
         }
     };
+    let opts = opts.and_then(|o| timings::requested(&o).map(|show| (o, show)));
+    let show_timings = matches!(opts, Ok((_, true)));
     let outcome = match opts {
-        Ok(opts) => build(&mut client, &opts).await,
+        Ok((opts, _)) => build_timed(&mut client, &opts, &timings).await,
         Err(e) => Err(errors::status(code::INVALID_ARGUMENT, e.to_string())),
     };
+    if show_timings {
+        timings.show(&client).await;
+    }
+    let start = Instant::now();
     let returned = match outcome {
         Ok(result) => client.return_result(result).await,
         Err(status) => client.return_error(status).await,
     };
+    timings.record("return", start);
+    if show_timings {
+        timings.to_stderr();
+    }
     match returned {
         Ok(()) => 0,
         Err(e) => {
@@ -70,17 +113,26 @@ fn opt_status(e: super::OptsError) -> pb::Status {
 }
 
 /// The whole build, from options to the result to return.
+#[cfg(test)]
 pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResult, pb::Status> {
-    let caps = client.ping().await.map_err(gateway_status)?.clone();
+    build_timed(client, opts, &Timings::new(Instant::now())).await
+}
+
+/// [`build`], recording the time of each phase in `t`.
+async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> Result<FrontendResult, pb::Status> {
+    let caps = t.time("ping", client.ping()).await.map_err(gateway_status)?.clone();
     sources::check_frontend_caps(opts)?;
     if let Some(id) = opts.request_id() {
         return super::subrequests::handle(client, opts, id).await;
     }
-    let client_inputs = sources::inputs(client).await?;
+    let client_inputs = t.time("inputs", sources::inputs(client)).await?;
     // Independent round trips to the daemon, so at the same time.
-    let (spec_file, context_ignore) =
-        tokio::join!(read_spec(client, opts, &client_inputs), read_dockerignore(client, opts));
+    let (spec_file, context_ignore) = tokio::join!(
+        t.time("read spec", read_spec(client, opts, &client_inputs)),
+        t.time("read .dockerignore", read_dockerignore(client, opts))
+    );
     let spec_file = spec_file?;
+    t.set_vertex(&spec_file.vertex);
     let context_input = sources::context_input(opts, &client_inputs)?;
     // A context passed as an input is used as is: no .dockerignore.
     let excludes = match (&context_input, &spec_file.ignore) {
@@ -99,9 +151,11 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         targets.push(build_platform.clone());
     }
 
+    let started = Instant::now();
     let (spec, parse_errors) = crate::spec::parse_spec_partial(&spec_file.name, &spec_file.text);
+    t.record("compile", started);
     if let (Some(spec), true) = (&spec, parse_errors.items.is_empty()) {
-        warn_lints(client, spec, &spec_file.vertex).await;
+        t.time("lint warnings", warn_lints(client, spec, &spec_file.vertex)).await;
     }
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
@@ -116,12 +170,20 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
             all_stages: false,
             named_contexts: named_contexts.clone(),
         };
+        let started = Instant::now();
         let plan =
             compile::plan_parsed(spec.as_ref(), &parse_errors, &build_opts).map_err(|d| diagnostics_status(&d))?;
-        let inputs =
-            lower_inputs(client, opts, &caps, &plan, excludes.clone(), &client_inputs, context_input.clone()).await?;
+        t.record("compile", started);
+        let inputs = t
+            .time(
+                "resolve images",
+                lower_inputs(client, opts, &caps, &plan, excludes.clone(), &client_inputs, context_input.clone()),
+            )
+            .await?;
+        let started = Instant::now();
         let lowered = lower::lower(&plan, &inputs).map_err(|d| diagnostics_status(&d))?;
         let def = lowered.definition();
+        t.record("compile", started);
         if let Some(m) = llb::missing_caps(&def, |cap| caps.has_llb(cap)).first() {
             return Err(errors::status(
                 code::UNIMPLEMENTED,
@@ -134,6 +196,7 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         builds.push((target, def, lowered.config));
     }
     let cache_imports = opts.cache_imports().map_err(opt_status)?;
+    let started = Instant::now();
     let mut solves = tokio::task::JoinSet::new();
     for (i, (_, def, _)) in builds.iter().enumerate() {
         let client = client.clone();
@@ -146,6 +209,7 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         let (i, solved) = joined.map_err(|e| errors::status(code::UNKNOWN, format!("a solve task failed: {e}")))?;
         refs[i] = solved.map_err(|e| with_spec_location(e.to_status(), &spec_file.name))?.id;
     }
+    t.record("solve", started);
     if !multi {
         let (_, _, config) = &builds[0];
         return Ok(FrontendResult::single(refs.swap_remove(0)).with_metadata("containerimage.config", config.to_json()));
