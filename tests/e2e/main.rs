@@ -990,3 +990,6 @@ mod parity;
 
 /// Copy `link`/`parents` and `SOURCE_DATE_EPOCH` on BuildKit v0.8.
 mod features;
+
+/// `DECANT_TIMINGS`: the frontend's phases in the progress output.
+mod timings;
