@@ -49,6 +49,10 @@ enum Command {
     Schema,
     /// Run as a BuildKit gateway frontend (the frontend image's entrypoint).
     Frontend,
+    /// A frontend that only connects and returns an empty result: the benchmark's floor (the
+    /// cost any frontend image pays to start), never used by a build.
+    #[command(hide = true)]
+    FrontendNoop,
 }
 
 #[derive(ClapArgs)]
@@ -101,6 +105,7 @@ pub fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Frontend => Ok(crate::gateway::frontend::main()),
+        Command::FrontendNoop => Ok(crate::gateway::frontend::noop_main()),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&spec::json_schema())?);
             Ok(ExitCode::SUCCESS)

@@ -993,3 +993,6 @@ mod features;
 
 /// The build context is filtered by what the build reads.
 mod context;
+
+/// `DECANT_TIMINGS`: the frontend's phases in the progress output.
+mod timings;

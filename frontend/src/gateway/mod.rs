@@ -34,6 +34,7 @@ pub mod pb;
 mod platform;
 pub mod sources;
 mod subrequests;
+pub mod timings;
 pub mod transport;
 
 #[cfg(test)]

@@ -40,7 +40,11 @@ pub async fn inputs(client: &Client) -> Result<BTreeMap<String, Definition>, pb:
     if !client.caps().is_some_and(|c| c.has_gateway("frontend.inputs")) {
         return Ok(BTreeMap::new());
     }
-    let raw = client.inputs().await.map_err(|e| e.to_status())?;
+    decode_inputs(client.inputs().await.map_err(|e| e.to_status())?)
+}
+
+/// Decodes the `Inputs` reply: definitions by name.
+pub fn decode_inputs(raw: BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, Definition>, pb::Status> {
     raw.into_iter()
         .map(|(name, bytes)| {
             llb::decode_definition(&bytes)
