@@ -990,3 +990,6 @@ mod parity;
 
 /// Copy `link`/`parents` and `SOURCE_DATE_EPOCH` on BuildKit v0.8.
 mod features;
+
+/// What newer clients send: proxy build args, cache-mount namespaces.
+mod modern;

@@ -1118,3 +1118,7 @@ async fn lint_warnings_reach_daemons_that_show_them() {
     res.expect("build");
     assert!(bridge.record(|r| r.warns.clone()).is_empty());
 }
+
+/// Whole builds with what newer clients send (issue 10), in a file of their own.
+#[path = "fake_bridge_modern_tests.rs"]
+mod modern;

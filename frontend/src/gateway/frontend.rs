@@ -261,6 +261,7 @@ async fn lower_inputs(
         labels: opts.labels(),
         resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
         features: lower::Features { merge_op: caps.has_llb("mergeop") },
+        run: super::run_opts::run_options(opts, caps)?,
         context: context_input,
         named_contexts: sources::named_contexts(client, opts, plan, client_inputs, resolve_mode).await?,
     })

@@ -6,6 +6,7 @@
 
 pub mod contexts;
 mod naming;
+pub mod run_opts;
 mod steps;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,7 @@ use crate::llb::{self, pb, OpMeta, State};
 use crate::plan::{Base, GitSource, ImageRef, MountFrom, Network, Plan, Platform, Stage};
 
 pub use contexts::{ContextValue, NamedContext};
+pub use run_opts::RunOptions;
 
 /// A base image as the daemon resolved it.
 #[derive(Debug, Clone)]
@@ -73,6 +75,8 @@ pub struct Inputs {
     pub named_contexts: BTreeMap<(String, Platform), NamedContext>,
     /// What the daemon's BuildKit can do, where decant has a fallback.
     pub features: Features,
+    /// Proxy, resource and cache-namespace settings of every run step.
+    pub run: RunOptions,
 }
 
 /// Optional BuildKit features with a fallback. The default is a current BuildKit.
@@ -104,6 +108,7 @@ impl Default for Inputs {
             context: None,
             named_contexts: BTreeMap::new(),
             features: Features::default(),
+            run: RunOptions::default(),
         }
     }
 }

@@ -1,0 +1,132 @@
+//! Goldens and checks for what newer clients send (issue 10): proxy build args, exec resource
+//! options, cache-mount namespaces, the base image config for reproducible images.
+//!
+//! Update snapshots with `INSTA_UPDATE=always cargo test -p decant --test modern`.
+
+use std::collections::BTreeMap;
+
+use decant::compile;
+use decant::llb::{self, pb};
+use decant::lower::{self, Inputs, RunOptions};
+use decant::plan::BuildOptions;
+use prost::Message;
+
+const SPEC: &str = r#"# syntax=decant/frontend:dev
+stages:
+  build:
+    from: busybox:local
+    workdir: /src
+    steps:
+      - run: echo fetch > /fetched
+        mounts:
+          - cache: /root/.cache
+            id: tools
+      - run: echo offline > /offline
+        network: none
+  app:
+    from: busybox:local
+    steps:
+      - copy: /fetched
+        from: build
+      - run: echo $HTTP_PROXY > /proxy
+    env: { MODE: prod }
+"#;
+
+fn build_args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn lowered(run: RunOptions) -> lower::Lowered {
+    let plan =
+        compile::plan("decant.yaml", SPEC, &BuildOptions::default()).unwrap_or_else(|d| panic!("{}", d.render()));
+    lower::lower(&plan, &Inputs { run, ..Default::default() }).unwrap_or_else(|d| panic!("{}", d.render()))
+}
+
+fn execs(def: &pb::Definition) -> Vec<pb::ExecOp> {
+    def.def
+        .iter()
+        .filter_map(|b| match pb::Op::decode(b.as_slice()).ok()?.op {
+            Some(pb::op::Op::Exec(e)) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn proxy_build_args_reach_every_run_step_and_nothing_else() {
+    let args = build_args(&[("HTTP_PROXY", "http://proxy:3128"), ("no_proxy", "localhost"), ("VERSION", "1")]);
+    let with = lowered(RunOptions::from_build_args(&args));
+    let def = with.definition();
+    insta::assert_snapshot!("proxy.llb", serde_json::to_string_pretty(&llb::dump_json(&def)).unwrap());
+    let all = execs(&def);
+    assert_eq!(all.len(), 3);
+    for e in &all {
+        let meta = e.meta.as_ref().unwrap();
+        let proxy = meta.proxy_env.as_ref().expect("every run step, also one without network");
+        assert_eq!((proxy.http_proxy.as_str(), proxy.no_proxy.as_str()), ("http://proxy:3128", "localhost"));
+        // Not in the step's env (BuildKit adds it at run time, outside the cache key) ...
+        assert!(meta.env.iter().all(|kv| !kv.to_ascii_uppercase().contains("PROXY")), "{:?}", meta.env);
+    }
+    // ... nor in the image.
+    assert!(with.config.config.env.iter().all(|kv| !kv.contains("PROXY")), "{:?}", with.config.config.env);
+    assert!(llb::required_caps(&def).contains("exec.meta.proxyenv"));
+    // Without proxy args the ops differ only by `proxy_env`, which BuildKit leaves out of the
+    // cache key (solver/llbsolver/ops/exec.go CacheMap): every step keeps its cache.
+    let without = execs(&lowered(RunOptions::default()).definition());
+    let strip = |mut e: pb::ExecOp| {
+        e.meta.as_mut().unwrap().proxy_env = None;
+        e.mounts.iter_mut().for_each(|m| m.input = 0);
+        e.encode_to_vec()
+    };
+    assert_eq!(all.into_iter().map(strip).collect::<Vec<_>>(), without.into_iter().map(strip).collect::<Vec<_>>());
+}
+
+#[test]
+fn resource_options_and_cache_namespace() {
+    let run = RunOptions {
+        shm_size: Some(128 << 20),
+        ulimits: vec![("nofile".into(), 1024, 2048)],
+        cgroup_parent: Some("/ci".into()),
+        ..RunOptions::from_build_args(&build_args(&[("BUILDKIT_CACHE_MOUNT_NS", "team-a")]))
+    };
+    let def = lowered(run).definition();
+    insta::assert_snapshot!("resources.llb", serde_json::to_string_pretty(&llb::dump_json(&def)).unwrap());
+    for e in execs(&def) {
+        let meta = e.meta.as_ref().unwrap();
+        assert_eq!(meta.ulimit, vec![pb::Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 }]);
+        assert_eq!(meta.cgroup_parent, "/ci");
+        let shm = e.mounts.iter().find(|m| m.dest == "/dev/shm").expect("a /dev/shm mount");
+        assert_eq!(shm.mount_type, pb::MountType::Tmpfs as i32);
+        assert_eq!(shm.tmpfs_opt.as_ref().map(|t| t.size), Some(128 << 20));
+        for m in e.mounts.iter().filter(|m| m.mount_type == pb::MountType::Cache as i32) {
+            assert_eq!(m.cache_opt.as_ref().unwrap().id, "team-a/tools");
+        }
+    }
+    let caps = llb::required_caps(&def);
+    for cap in ["exec.meta.ulimit", "exec.meta.cgroup.parent", "exec.mount.tmpfs.size"] {
+        assert!(caps.contains(cap), "{cap} in {caps:?}");
+    }
+    // None of it without the options: the ops are those of a plain build.
+    let plain = lowered(RunOptions::default()).definition();
+    assert!(execs(&plain).iter().all(|e| e.mounts.iter().all(|m| m.dest != "/dev/shm")));
+    let caps = llb::required_caps(&plain);
+    assert!(!caps.contains("exec.meta.ulimit") && !caps.contains("exec.mount.tmpfs.size"), "{caps:?}");
+}
+
+#[test]
+fn a_step_that_mounts_dev_shm_keeps_its_own() {
+    let text = SPEC.replace(
+        "      - run: echo offline > /offline\n",
+        "      - run: echo offline > /offline\n        mounts: [{ tmpfs: /dev/shm, size: 1m }]\n",
+    );
+    let plan =
+        compile::plan("decant.yaml", &text, &BuildOptions::default()).unwrap_or_else(|d| panic!("{}", d.render()));
+    let inputs = Inputs { run: RunOptions { shm_size: Some(1 << 30), ..Default::default() }, ..Default::default() };
+    let def = lower::lower(&plan, &inputs).unwrap_or_else(|d| panic!("{}", d.render())).definition();
+    let sizes: Vec<Vec<i64>> = execs(&def)
+        .iter()
+        .map(|e| e.mounts.iter().filter(|m| m.dest == "/dev/shm").map(|m| m.tmpfs_opt.as_ref().unwrap().size).collect())
+        .collect();
+    assert!(sizes.contains(&vec![1 << 20]), "the step's own mount: {sizes:?}");
+    assert!(sizes.iter().all(|s| s.len() == 1), "one /dev/shm per step: {sizes:?}");
+}
