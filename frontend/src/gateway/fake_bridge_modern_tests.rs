@@ -19,15 +19,11 @@ pub(super) async fn build_on(
     let mut pong = pong(&[]);
     pong.llb_caps = v08_llb_caps();
     pong.llb_caps.extend(extra_llb.iter().map(|id| cap(id)));
-    let (mut client, bridge) = start(Script {
-        pong,
-        solve: Some(Ok(ref_reply("r1"))),
-        file_data: spec.as_bytes().to_vec(),
-        inputs: Some(BTreeMap::new()),
-        resolve_digest: Some(format!("sha256:{}", "d".repeat(64))),
-        ..script
-    })
-    .await;
+    let inputs = script.inputs.clone().or_else(|| Some(BTreeMap::new()));
+    let resolve_digest = script.resolve_digest.clone().or_else(|| Some(format!("sha256:{}", "d".repeat(64))));
+    let solve = script.solve.clone().or_else(|| Some(Ok(ref_reply("r1"))));
+    let (mut client, bridge) =
+        start(Script { pong, solve, file_data: spec.as_bytes().to_vec(), inputs, resolve_digest, ..script }).await;
     let mut map = BTreeMap::from([("filename".to_string(), "decant.yaml".to_string())]);
     for (k, v) in opts {
         map.insert(k.to_string(), v.to_string());
@@ -102,4 +98,73 @@ async fn cache_mount_namespace_prefixes_ids() {
     let ids: Vec<String> =
         solved_execs(&bridge)[0].mounts.iter().filter_map(|m| m.cache_opt.as_ref().map(|c| c.id.clone())).collect();
     assert_eq!(ids, ["proj/gocache"]);
+}
+
+/// The identifiers of the source ops in a solved definition.
+fn source_ids(definition: &[u8]) -> Vec<String> {
+    use crate::llb::pb as llbpb;
+    let Ok(def) = crate::llb::decode_definition(definition) else { return Vec::new() };
+    def.def
+        .iter()
+        .filter_map(|b| match llbpb::Op::decode(b.as_slice()).ok()?.op {
+            Some(llbpb::op::Op::Source(s)) => Some(s.identifier),
+            _ => None,
+        })
+        .collect()
+}
+
+fn git_input(url: &str) -> Vec<u8> {
+    let state = crate::llb::git(url, Some("main"), Default::default(), Default::default()).unwrap();
+    crate::llb::encode(&crate::llb::marshal(&state))
+}
+
+/// bake's `dockerfile-inline` with a context given as a state: buildx passes the context (and a
+/// `dockerfile` input holding the same state) plus `dockerfilekey=dockerfile` and the inline
+/// spec in the `dockerfile` local. The spec must come from the local.
+#[tokio::test]
+async fn dockerfilekey_reads_the_spec_from_the_local_whatever_the_inputs() {
+    let repo = git_input("https://github.com/org/repo.git");
+    let inputs = BTreeMap::from([("context".to_string(), repo.clone()), ("dockerfile".to_string(), repo)]);
+    let script = || Script { inputs: Some(inputs.clone()), ..Default::default() };
+    let (res, bridge) = build_on(BUILD_SPEC, &[("dockerfilekey", "dockerfile")], &[], script()).await;
+    res.expect("build");
+    let solves = bridge.record(|r| r.solve.clone());
+    assert_eq!(source_ids(&solves[0].definition), ["local://dockerfile"], "the spec's solve reads the local");
+    // Without `dockerfilekey`, the `dockerfile` input is where the spec is.
+    let (res, bridge) = build_on(BUILD_SPEC, &[], &[], script()).await;
+    res.expect("build");
+    let solves = bridge.record(|r| r.solve.clone());
+    assert_eq!(source_ids(&solves[0].definition), ["git://github.com/org/repo.git#main"]);
+}
+
+/// A source policy rewrote `busybox:local` to another image: the image sources name the
+/// reference BuildKit answered (pinned to the answered digest), not the one decant asked for.
+#[tokio::test]
+async fn image_sources_pin_the_reference_buildkit_answered() {
+    let digest = format!("sha256:{}", "e".repeat(64));
+    let script = Script {
+        resolve_ref: Some("registry.example.com/mirror/busybox:1.36".into()),
+        resolve_digest: Some(digest.clone()),
+        ..Default::default()
+    };
+    let (res, bridge) = build_on(BUILD_SPEC, &[], &[], script).await;
+    res.expect("build");
+    let asked: Vec<String> = bridge.record(|r| r.resolve.iter().map(|q| q.r#ref.clone()).collect());
+    assert!(asked.iter().all(|r| r == "docker.io/library/busybox:local"), "{asked:?}");
+    let ids: Vec<String> = bridge.record(|r| r.solve.clone()).iter().flat_map(|s| source_ids(&s.definition)).collect();
+    let images: Vec<&String> = ids.iter().filter(|i| i.starts_with("docker-image://")).collect();
+    assert!(!images.is_empty());
+    let want = format!("docker-image://registry.example.com/mirror/busybox:1.36@{digest}");
+    assert!(images.iter().all(|i| **i == want), "{images:?}");
+    // Daemons before 0.12 answer no reference: the requested one is pinned.
+    let script =
+        Script { resolve_ref: Some(String::new()), resolve_digest: Some(digest.clone()), ..Default::default() };
+    let (res, bridge) = build_on(BUILD_SPEC, &[], &[], script).await;
+    res.expect("build");
+    let ids: Vec<String> = bridge.record(|r| r.solve.clone()).iter().flat_map(|s| source_ids(&s.definition)).collect();
+    assert!(ids.contains(&format!("docker-image://docker.io/library/busybox:local@{digest}")), "{ids:?}");
+    // An answer that is no reference fails the build, naming both.
+    let script = Script { resolve_ref: Some("Not A Ref".into()), ..Default::default() };
+    let err = build_on(BUILD_SPEC, &[], &[], script).await.0.expect_err("bad answer");
+    assert!(err.message.contains("busybox:local") && err.message.contains("Not A Ref"), "{}", err.message);
 }

@@ -239,7 +239,8 @@ async fn lower_inputs(
         })?;
         // Pin only to a well-formed digest (an engine resolving a local-only image sends none).
         let digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
-        images.insert((reference, platform), BaseImage { digest, config });
+        let answered = super::sources::answered_reference(&reference, resolved.reference.as_deref())?;
+        images.insert((reference, platform), BaseImage { digest, reference: answered, config });
     }
     Ok(lower::Inputs {
         context_name: opts.context_key().to_string(),
@@ -305,8 +306,10 @@ pub(crate) async fn read_spec(
         OpMeta::named(format!("[internal] load build definition from {}", candidates[0])),
     )
     .map_err(|e| errors::status(code::INVALID_ARGUMENT, e.to_string()))?;
-    // The client may pass the spec's directory as a frontend input instead of a local.
-    let definition = match inputs.get(key) {
+    // The client may pass the spec's directory as a frontend input instead of a local; with
+    // `dockerfilekey` the spec comes from that local whatever the inputs hold (buildx sets it
+    // for `dockerfile-inline` and stdin specs while the context input holds something else).
+    let definition = match inputs.get(key).filter(|_| !opts.has_dockerfile_key()) {
         Some(def) => def.clone(),
         None => llb::marshal(&local),
     };

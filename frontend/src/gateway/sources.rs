@@ -95,6 +95,21 @@ fn input_config(opts: &FrontendOpts, input: &str) -> Result<Option<ImageConfig>,
         .map_err(|e| bad(format!("containerimage.config is not an image config: {e}")))
 }
 
+/// The reference BuildKit answered when resolving `requested` (v0.12+; a source policy may
+/// have rewritten it), parsed; `None` when it answered none.
+pub(crate) fn answered_reference(
+    requested: &crate::reference::ImageRef,
+    answered: Option<&str>,
+) -> Result<Option<crate::reference::ImageRef>, pb::Status> {
+    let Some(text) = answered.filter(|a| !a.is_empty()) else { return Ok(None) };
+    crate::reference::ImageRef::parse(text).map(Some).map_err(|e| {
+        errors::status(
+            code::UNKNOWN,
+            format!("BuildKit resolved image {requested} to {text:?}, which is not an image reference: {e}"),
+        )
+    })
+}
+
 /// Loads every named context the plan reads.
 pub async fn named_contexts(
     client: &Client,
@@ -136,6 +151,7 @@ pub async fn named_contexts(
                         format!("the config of image {reference} (context {name}) is not valid JSON: {e}"),
                     )
                 })?;
+                copts.reference = answered_reference(reference, resolved.reference.as_deref())?;
                 copts.digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
                 let state = context_state(&name, &value, &platform, &copts)
                     .map_err(|e| invalid(format!("context:{name}: {e}")))?;

@@ -25,6 +25,9 @@ pub use run_opts::RunOptions;
 pub struct BaseImage {
     /// The manifest digest, to pin the source op (absent for local-only images).
     pub digest: Option<String>,
+    /// The reference BuildKit answered, after source policies (absent before BuildKit 0.12):
+    /// the source op names this one.
+    pub reference: Option<ImageRef>,
     pub config: ImageConfig,
 }
 
@@ -217,9 +220,9 @@ impl<'a> Lowerer<'a> {
 
     fn image_state(&self, reference: &ImageRef, platform: &Platform, meta: OpMeta) -> Result<State, llb::LlbError> {
         let resolved = self.inputs.images.get(&(reference.clone(), platform.clone()));
-        let pinned = match resolved.and_then(|r| r.digest.as_deref()) {
-            Some(d) if reference.digest.is_none() => reference.pinned(d),
-            _ => reference.clone(),
+        let pinned = match resolved {
+            Some(r) => reference.resolved(r.reference.as_ref(), r.digest.as_deref()),
+            None => reference.clone(),
         };
         let opts = llb::ImageOpts {
             platform: Some(pb::Platform::from(platform)),
