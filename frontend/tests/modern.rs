@@ -130,3 +130,27 @@ fn a_step_that_mounts_dev_shm_keeps_its_own() {
     assert!(sizes.contains(&vec![1 << 20]), "the step's own mount: {sizes:?}");
     assert!(sizes.iter().all(|s| s.len() == 1), "one /dev/shm per step: {sizes:?}");
 }
+
+#[test]
+fn the_base_config_is_the_image_the_target_starts_from() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  base:\n    from: busybox:local\n    steps:\n      - run: echo > /x\n  mid:\n    from: base\n  app:\n    from: mid\n    cmd: [sh]\n  empty:\n    from: scratch\n";
+    let busybox = decant::image::ImageConfig::from_json(
+        br#"{"os":"linux","architecture":"amd64","rootfs":{"type":"layers","diff_ids":["sha256:1111111111111111111111111111111111111111111111111111111111111111"]},"history":[{"created_by":"ADD rootfs"}]}"#,
+    )
+    .unwrap();
+    let lower_target = |target: &str| {
+        let opts = BuildOptions { target: Some(target.into()), ..Default::default() };
+        let plan = compile::plan("decant.yaml", text, &opts).unwrap_or_else(|d| panic!("{}", d.render()));
+        let mut inputs = Inputs::default();
+        for key in plan.images() {
+            inputs.images.insert(key, lower::BaseImage { digest: None, reference: None, config: busybox.clone() });
+        }
+        lower::lower(&plan, &inputs).unwrap_or_else(|d| panic!("{}", d.render()))
+    };
+    let app = lower_target("app");
+    let base = app.base_config.expect("app starts from busybox through two stages");
+    assert_eq!(base.rootfs.diff_ids, busybox.rootfs.diff_ids, "the layers are kept");
+    assert_eq!(base.history.len(), 1);
+    assert!(app.config.history.len() > base.history.len(), "the target's own history goes on top");
+    assert!(lower_target("empty").base_config.is_none());
+}

@@ -168,3 +168,21 @@ async fn image_sources_pin_the_reference_buildkit_answered() {
     let err = build_on(BUILD_SPEC, &[], &[], script).await.0.expect_err("bad answer");
     assert!(err.message.contains("busybox:local") && err.message.contains("Not A Ref"), "{}", err.message);
 }
+
+/// The base image's config travels with the result (per platform for a map result), for
+/// `rewrite-timestamp=true`; a target on `scratch` sends none.
+#[tokio::test]
+async fn results_carry_the_base_image_config() {
+    let (res, _) = build_on(BUILD_SPEC, &[], &[], Script::default()).await;
+    let res = res.expect("build");
+    let base: serde_json::Value = serde_json::from_slice(&res.metadata["containerimage.base.config"]).unwrap();
+    assert_eq!(base["os"], "linux", "the config BuildKit resolved for busybox:local: {base}");
+    let (res, _) = build_on(BUILD_SPEC, &[("platform", "linux/amd64,linux/arm64")], &[], Script::default()).await;
+    let res = res.expect("build");
+    let keys: Vec<&String> = res.metadata.keys().filter(|k| k.starts_with("containerimage.base.config")).collect();
+    assert_eq!(keys, ["containerimage.base.config/linux/amd64", "containerimage.base.config/linux/arm64"]);
+    let scratch = BUILD_SPEC.replace("  app:\n    from: busybox:local\n", "  app:\n    from: scratch\n");
+    let (res, _) = build_on(&scratch, &[], &[], Script::default()).await;
+    let res = res.expect("build");
+    assert!(!res.metadata.keys().any(|k| k.starts_with("containerimage.base.config")), "{:?}", res.metadata.keys());
+}

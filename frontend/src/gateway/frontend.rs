@@ -131,11 +131,11 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
                 ),
             ));
         }
-        builds.push((target, def, lowered.config));
+        builds.push((target, def, lowered.config, lowered.base_config));
     }
     let cache_imports = opts.cache_imports().map_err(opt_status)?;
     let mut solves = tokio::task::JoinSet::new();
-    for (i, (_, def, _)) in builds.iter().enumerate() {
+    for (i, (_, def, _, _)) in builds.iter().enumerate() {
         let client = client.clone();
         let params =
             SolveParams { definition: llb::encode(def), cache_imports: cache_imports.clone(), ..Default::default() };
@@ -147,13 +147,15 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         refs[i] = solved.map_err(|e| with_spec_location(e.to_status(), &spec_file.name))?.id;
     }
     if !multi {
-        let (_, _, config) = &builds[0];
-        return Ok(FrontendResult::single(refs.swap_remove(0)).with_metadata("containerimage.config", config.to_json()));
+        let (_, _, config, base) = &builds[0];
+        let result =
+            FrontendResult::single(refs.swap_remove(0)).with_metadata("containerimage.config", config.to_json());
+        return Ok(super::reproducible::with_base_config(result, base.as_ref(), None));
     }
     let mut result_refs = BTreeMap::new();
     let mut platforms = Vec::new();
     let mut metadata = Vec::new();
-    for ((platform, _, config), id) in builds.iter().zip(refs) {
+    for ((platform, _, config, _), id) in builds.iter().zip(refs) {
         let key = platform.id();
         result_refs.insert(key.clone(), id);
         platforms.push(serde_json::json!({"ID": key, "Platform": platform}));
@@ -165,6 +167,9 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
     );
     for (k, v) in metadata {
         result = result.with_metadata(k, v);
+    }
+    for (platform, _, _, base) in &builds {
+        result = super::reproducible::with_base_config(result, base.as_ref(), Some(&platform.id()));
     }
     Ok(result)
 }

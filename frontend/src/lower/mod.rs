@@ -4,6 +4,7 @@
 //! (dependencies first); a stage that copies from another reads that stage's final state, so
 //! independent stages stay independent subgraphs that BuildKit runs in parallel.
 
+mod base;
 pub mod contexts;
 mod naming;
 pub mod run_opts;
@@ -17,6 +18,7 @@ use crate::image::{ImageConfig, DEFAULT_PATH};
 use crate::llb::{self, pb, OpMeta, State};
 use crate::plan::{Base, GitSource, ImageRef, MountFrom, Network, Plan, Platform, Stage};
 
+pub use base::base_image_config;
 pub use contexts::{ContextValue, NamedContext};
 pub use run_opts::RunOptions;
 
@@ -121,6 +123,8 @@ impl Default for Inputs {
 pub struct Lowered {
     pub state: State,
     pub config: ImageConfig,
+    /// The config of the image the target starts from (see [`base_image_config`]).
+    pub base_config: Option<ImageConfig>,
 }
 
 impl Lowered {
@@ -150,7 +154,7 @@ pub fn lower(plan: &Plan, inputs: &Inputs) -> Result<Lowered, Diagnostics> {
             if let Some(epoch) = plan.source_date_epoch {
                 steps::stamp(&mut t.config, epoch);
             }
-            Ok(Lowered { state: t.state, config: t.config })
+            Ok(Lowered { state: t.state, config: t.config, base_config: base_image_config(plan, inputs).cloned() })
         }
         _ => Err(Diagnostics::new(plan.file.clone(), l.diags)),
     }
