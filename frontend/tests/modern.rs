@@ -154,3 +154,54 @@ fn the_base_config_is_the_image_the_target_starts_from() {
     assert!(app.config.history.len() > base.history.len(), "the target's own history goes on top");
     assert!(lower_target("empty").base_config.is_none());
 }
+
+/// Git URLs in BuildKit's query form work wherever a git URL does: copy and mount `from:`
+/// and named contexts.
+#[test]
+fn git_urls_with_a_query_in_copies_mounts_and_named_contexts() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - copy: docs/
+        from: https://github.com/org/repo.git?ref=v1&subdir=app
+        to: /docs/
+      - run: ls /tools
+        mounts:
+          - bind: /tools
+            from: https://github.com/org/tools.git?tag=v2&keep-git-dir=true
+      - copy: /
+        from: vendored
+        to: /vendor/
+"#;
+    let opts = BuildOptions { named_contexts: ["vendored".to_string()].into(), ..Default::default() };
+    let plan = compile::plan("decant.yaml", text, &opts).unwrap_or_else(|d| panic!("{}", d.render()));
+    let named = lower::contexts::offline(
+        &plan,
+        &BTreeMap::from([(
+            "vendored".to_string(),
+            "https://github.com/org/vendor.git?branch=stable&subdir=lib".to_string(),
+        )]),
+    )
+    .unwrap();
+    let def = lower::lower(&plan, &Inputs { named_contexts: named, ..Default::default() })
+        .unwrap_or_else(|d| panic!("{}", d.render()))
+        .definition();
+    insta::assert_snapshot!("git_query.llb", serde_json::to_string_pretty(&llb::dump_json(&def)).unwrap());
+    let sources: Vec<pb::SourceOp> = def
+        .def
+        .iter()
+        .filter_map(|b| match pb::Op::decode(b.as_slice()).ok()?.op {
+            Some(pb::op::Op::Source(s)) if s.identifier.starts_with("git://") => Some(s),
+            _ => None,
+        })
+        .collect();
+    let find = |id: &str| sources.iter().find(|s| s.identifier == id).unwrap_or_else(|| panic!("{id} in {sources:?}"));
+    // The subdirectory travels in the identifier (`#ref:dir`), as BuildKit's llb.Git writes it.
+    find("git://github.com/org/repo.git#v1:app");
+    let tools = find("git://github.com/org/tools.git#refs/tags/v2");
+    assert_eq!(tools.attrs.get("git.keepgitdir").map(String::as_str), Some("true"));
+    find("git://github.com/org/vendor.git#refs/heads/stable:lib");
+    assert_eq!(sources.len(), 3);
+}

@@ -17,8 +17,12 @@ use crate::plan::{Plan, Platform};
 
 /// The frontend capabilities decant implements; the frontend image's
 /// `moby.buildkit.frontend.caps` label lists exactly these.
-pub const IMPLEMENTED_FRONTEND_CAPS: &[&str] =
-    &["moby.buildkit.frontend.inputs", "moby.buildkit.frontend.subrequests", "moby.buildkit.frontend.contexts"];
+pub const IMPLEMENTED_FRONTEND_CAPS: &[&str] = &[
+    "moby.buildkit.frontend.inputs",
+    "moby.buildkit.frontend.subrequests",
+    "moby.buildkit.frontend.contexts",
+    "moby.buildkit.frontend.gitquerystring",
+];
 
 /// Fails on the first capability the client requires (`frontend.caps`) that decant lacks,
 /// unless the client marked it `+forward`.
@@ -199,12 +203,16 @@ mod tests {
         ]))
         .is_ok());
         assert!(check_frontend_caps(&opts(&["frontend.caps=moby.buildkit.frontend.gitquerystring+forward"])).is_ok());
-        let err = check_frontend_caps(&opts(&[
+        assert!(check_frontend_caps(&opts(&[
             "frontend.caps=moby.buildkit.frontend.subrequests,moby.buildkit.frontend.gitquerystring",
+        ]))
+        .is_ok());
+        let err = check_frontend_caps(&opts(&[
+            "frontend.caps=moby.buildkit.frontend.subrequests,moby.buildkit.frontend.nosuch",
         ]))
         .unwrap_err();
         assert_eq!(err.code, code::UNIMPLEMENTED);
-        assert_eq!(err.message, "unsupported frontend capability moby.buildkit.frontend.gitquerystring");
+        assert_eq!(err.message, "unsupported frontend capability moby.buildkit.frontend.nosuch");
         assert_eq!(err.details[0].type_url, errors::FRONTEND_CAP_TYPE_URL);
     }
 

@@ -118,7 +118,7 @@ pub fn context_state(
             llb::local(local, o, meta("load from client"))
         }
         ContextValue::Git(g) => {
-            let o = llb::GitOpts { keep_git_dir: false, subdir: g.subdir.clone() };
+            let o = llb::GitOpts { keep_git_dir: g.keep_git_dir, subdir: g.subdir.clone() };
             llb::git(&g.remote, g.reference.as_deref(), o, meta(&g.to_string()))
         }
         ContextValue::Http(url) => {
