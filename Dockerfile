@@ -39,7 +39,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 # ---- the image: shared by both targets ----------------------------------------------------------
 FROM scratch AS base
 LABEL moby.buildkit.frontend.network.none="true" \
-      moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts" \
+      moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring" \
       org.opencontainers.image.title="decant" \
       org.opencontainers.image.description="BuildKit frontend for declarative multi-stage build specs (decant.yaml)" \
       org.opencontainers.image.licenses="Apache-2.0"

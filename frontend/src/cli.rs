@@ -226,7 +226,10 @@ fn build_contexts(args: &BuildArgs) -> anyhow::Result<BTreeMap<String, String>> 
 
 fn lower_offline(p: &plan::Plan, args: &BuildArgs) -> anyhow::Result<lower::Lowered> {
     let named_contexts = lower::contexts::offline(p, &build_contexts(args)?).map_err(anyhow::Error::msg)?;
-    let inputs = lower::Inputs { named_contexts, ..Default::default() };
+    // Proxy args and BUILDKIT_CACHE_MOUNT_NS apply offline too, as through BuildKit.
+    let build_args = args.build_args.iter().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.into(), v.into()));
+    let run = lower::RunOptions::from_build_args(&build_args.collect());
+    let inputs = lower::Inputs { named_contexts, run, ..Default::default() };
     lower::lower(p, &inputs).map_err(|d| anyhow::anyhow!("{}", render(&d)))
 }
 

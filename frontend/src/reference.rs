@@ -41,6 +41,18 @@ impl ImageRef {
         ImageRef { digest: Some(digest.to_string()), ..self.clone() }
     }
 
+    /// What an image source names after BuildKit resolved `self`: the reference BuildKit
+    /// answered (`ResolveImageConfig`'s `Ref`, which a source policy may have rewritten; `None`
+    /// from daemons before v0.12), pinned to the resolved manifest `digest` unless it names a
+    /// digest already.
+    pub fn resolved(&self, answered: Option<&ImageRef>, digest: Option<&str>) -> ImageRef {
+        let base = answered.unwrap_or(self);
+        match digest {
+            Some(d) if base.digest.is_none() => base.pinned(d),
+            _ => base.clone(),
+        }
+    }
+
     /// The short form Docker shows (`alpine:3.20`, `org/app`), `:latest` dropped: how the
     /// Dockerfile frontend names an image when it looks for a named context.
     pub fn familiar(&self) -> String {
@@ -176,6 +188,19 @@ fn validate_digest(d: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolved_prefers_the_answered_reference() {
+        let asked = ImageRef::parse("alpine:3.20").unwrap();
+        let d = format!("sha256:{}", "a".repeat(64));
+        let mirror = ImageRef::parse("mirror.example.com/alpine:3.20").unwrap();
+        assert_eq!(asked.resolved(None, Some(&d)).to_string(), format!("docker.io/library/alpine:3.20@{d}"));
+        assert_eq!(asked.resolved(Some(&mirror), Some(&d)).to_string(), format!("mirror.example.com/alpine:3.20@{d}"));
+        assert_eq!(asked.resolved(Some(&mirror), None), mirror);
+        // A policy that pins a digest itself keeps it.
+        let pinned = mirror.pinned(&format!("sha256:{}", "b".repeat(64)));
+        assert_eq!(asked.resolved(Some(&pinned), Some(&d)), pinned);
+    }
 
     fn norm(s: &str) -> String {
         ImageRef::parse(s).unwrap().to_string()

@@ -370,9 +370,12 @@ fn infra_frontend_image_shape() {
     let labels = &cfg["Labels"];
     assert_eq!(labels["moby.buildkit.frontend.network.none"], "true");
     let caps = labels["moby.buildkit.frontend.caps"].as_str().unwrap_or("");
-    for cap in
-        ["moby.buildkit.frontend.inputs", "moby.buildkit.frontend.subrequests", "moby.buildkit.frontend.contexts"]
-    {
+    for cap in [
+        "moby.buildkit.frontend.inputs",
+        "moby.buildkit.frontend.subrequests",
+        "moby.buildkit.frontend.contexts",
+        "moby.buildkit.frontend.gitquerystring",
+    ] {
         assert!(caps.split(',').any(|c| c == cap), "missing cap {cap} in {caps:?}");
     }
     let size = v["Size"].as_u64().unwrap();
@@ -996,3 +999,6 @@ mod context;
 
 /// `DECANT_TIMINGS`: the frontend's phases in the progress output.
 mod timings;
+
+/// What newer clients send: proxy build args, cache-mount namespaces.
+mod modern;

@@ -152,7 +152,8 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     let (spec_file, context_ignore) = tokio::join!(
         async {
             // The client's `dockerfile` input replaces the local source solved above.
-            let file = match client_inputs.contains_key(opts.dockerfile_key()) {
+            let from_input = client_inputs.contains_key(opts.dockerfile_key()) && !opts.has_dockerfile_key();
+            let file = match from_input {
                 true => read_spec(client, opts, &client_inputs).await,
                 false => local_spec.read(client, spec_solved).await,
             };
@@ -229,12 +230,12 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
                 ),
             ));
         }
-        builds.push((target, def, lowered.config));
+        builds.push((target, def, lowered.config, lowered.base_config));
     }
     let cache_imports = opts.cache_imports().map_err(opt_status)?;
     let started = Instant::now();
     let mut solves = tokio::task::JoinSet::new();
-    for (i, (_, def, _)) in builds.iter().enumerate() {
+    for (i, (_, def, _, _)) in builds.iter().enumerate() {
         let client = client.clone();
         let params =
             SolveParams { definition: llb::encode(def), cache_imports: cache_imports.clone(), ..Default::default() };
@@ -247,13 +248,15 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     }
     t.record("solve", started);
     if !multi {
-        let (_, _, config) = &builds[0];
-        return Ok(FrontendResult::single(refs.swap_remove(0)).with_metadata("containerimage.config", config.to_json()));
+        let (_, _, config, base) = &builds[0];
+        let result =
+            FrontendResult::single(refs.swap_remove(0)).with_metadata("containerimage.config", config.to_json());
+        return Ok(super::reproducible::with_base_config(result, base.as_ref(), None));
     }
     let mut result_refs = BTreeMap::new();
     let mut platforms = Vec::new();
     let mut metadata = Vec::new();
-    for ((platform, _, config), id) in builds.iter().zip(refs) {
+    for ((platform, _, config, _), id) in builds.iter().zip(refs) {
         let key = platform.id();
         result_refs.insert(key.clone(), id);
         platforms.push(serde_json::json!({"ID": key, "Platform": platform}));
@@ -265,6 +268,9 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     );
     for (k, v) in metadata {
         result = result.with_metadata(k, v);
+    }
+    for (platform, _, _, base) in &builds {
+        result = super::reproducible::with_base_config(result, base.as_ref(), Some(&platform.id()));
     }
     Ok(result)
 }
@@ -339,7 +345,8 @@ async fn lower_inputs(
         })?;
         // Pin only to a well-formed digest (an engine resolving a local-only image sends none).
         let digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
-        images.insert((reference, platform), BaseImage { digest, config });
+        let answered = super::sources::answered_reference(&reference, resolved.reference.as_deref())?;
+        images.insert((reference, platform), BaseImage { digest, reference: answered, config });
     }
     Ok(lower::Inputs {
         context_name: opts.context_key().to_string(),
@@ -361,6 +368,7 @@ async fn lower_inputs(
         labels: opts.labels(),
         resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
         features: lower::Features { merge_op: caps.has_llb("mergeop") },
+        run: super::run_opts::run_options(opts, caps)?,
         context: context_input,
         named_contexts: sources::named_contexts(client, opts, plan, client_inputs, resolve_mode).await?,
     })
@@ -403,8 +411,10 @@ impl SpecSource {
             None => DEFAULT_FILENAMES.iter().map(|s| s.to_string()).collect(),
         };
         let key = opts.dockerfile_key();
-        // The client may pass the spec's directory as a frontend input instead of a local.
-        if let Some(def) = inputs.get(key) {
+        // The client may pass the spec's directory as a frontend input instead of a local; with
+        // `dockerfilekey` the spec comes from that local whatever the inputs hold (buildx sets it
+        // for `dockerfile-inline` and stdin specs while the context input holds something else).
+        if let Some(def) = inputs.get(key).filter(|_| !opts.has_dockerfile_key()) {
             return Ok(SpecSource { candidates, definition: def.clone() });
         }
         let mut follow: Vec<String> = Vec::new();

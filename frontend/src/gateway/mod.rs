@@ -32,6 +32,8 @@ pub mod frontend;
 pub mod opts;
 pub mod pb;
 mod platform;
+mod reproducible;
+mod run_opts;
 pub mod sources;
 mod subrequests;
 pub mod timings;

@@ -369,6 +369,28 @@ impl FrontendOpts {
         self.non_empty("hostname").or_else(|| self.non_empty("build-arg:BUILDKIT_SANDBOX_HOSTNAME"))
     }
 
+    /// `shm-size`: the size of `/dev/shm` in run steps, in bytes (empty or 0 = the default).
+    pub fn shm_size(&self) -> Result<Option<i64>, OptsError> {
+        let Some(v) = self.non_empty("shm-size") else { return Ok(None) };
+        let n: i64 = v.trim().parse().map_err(|_| invalid("shm-size", v, "expected a number of bytes"))?;
+        if n < 0 {
+            return Err(invalid("shm-size", v, "must not be negative"));
+        }
+        Ok(Some(n).filter(|n| *n > 0))
+    }
+
+    /// `ulimit`: a comma list of `name=soft[:hard]` (Docker's `--ulimit` syntax; hard defaults
+    /// to soft; `-1` is unlimited).
+    pub fn ulimits(&self) -> Result<Vec<(String, i64, i64)>, OptsError> {
+        let Some(v) = self.non_empty("ulimit") else { return Ok(Vec::new()) };
+        split_list(v).map(|field| parse_ulimit(field.trim_matches('"')).map_err(|r| invalid("ulimit", v, r))).collect()
+    }
+
+    /// `cgroup-parent`: the parent cgroup of run steps.
+    pub fn cgroup_parent(&self) -> Option<&str> {
+        self.non_empty("cgroup-parent")
+    }
+
     /// Name of the build context local / input (`contextkey`, default `context`).
     pub fn context_key(&self) -> &str {
         self.non_empty("contextkey").unwrap_or("context")
@@ -447,6 +469,45 @@ impl FrontendOpts {
 /// Splits a comma list, trimming items and dropping empty ones.
 fn split_list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The resource names Docker's `--ulimit` accepts.
+const ULIMIT_NAMES: &[&str] = &[
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// One `name=soft[:hard]` ulimit.
+fn parse_ulimit(field: &str) -> Result<(String, i64, i64), String> {
+    let Some((name, limits)) = field.split_once('=') else {
+        return Err(format!("{field:?} is not name=soft[:hard]"));
+    };
+    if !ULIMIT_NAMES.contains(&name) {
+        return Err(format!("unknown ulimit {name:?} (one of {})", ULIMIT_NAMES.join(", ")));
+    }
+    let number = |s: &str| s.parse::<i64>().map_err(|_| format!("{s:?} in {field:?} is not a number"));
+    let (soft, hard) = match limits.split(':').collect::<Vec<_>>()[..] {
+        [soft] => (number(soft)?, number(soft)?),
+        [soft, hard] => (number(soft)?, number(hard)?),
+        _ => return Err(format!("{field:?} has more than soft:hard")),
+    };
+    if hard != -1 && soft > hard {
+        return Err(format!("in {field:?} the soft limit is above the hard limit"));
+    }
+    Ok((name.to_string(), soft, hard))
 }
 
 /// Go `strconv.ParseBool`.
@@ -726,6 +787,26 @@ mod tests {
         assert_eq!(o.request_id(), Some("frontend.outline"));
         assert_eq!(o.hostname(), Some("box"));
         assert_eq!(o.session_id_for("context"), "other");
+    }
+
+    #[test]
+    fn exec_resource_opts() {
+        let o = opts(&["shm-size=67108864", "ulimit=nofile=1024:2048,nproc=512", "cgroup-parent=/build"]);
+        assert_eq!(o.shm_size().unwrap(), Some(64 << 20));
+        assert_eq!(o.ulimits().unwrap(), vec![("nofile".into(), 1024, 2048), ("nproc".into(), 512, 512)]);
+        assert_eq!(o.cgroup_parent(), Some("/build"));
+        let none = opts(&["shm-size=", "ulimit=", "cgroup-parent="]);
+        assert_eq!((none.shm_size().unwrap(), none.ulimits().unwrap(), none.cgroup_parent()), (None, vec![], None));
+        assert_eq!(opts(&["shm-size=0"]).shm_size().unwrap(), None);
+        assert_eq!(opts(&["ulimit=core=-1:-1"]).ulimits().unwrap(), vec![("core".into(), -1, -1)]);
+        for bad in ["shm-size=64m", "shm-size=-1"] {
+            let e = opts(&[bad]).shm_size().unwrap_err();
+            assert!(e.to_string().contains("shm-size"), "{e}");
+        }
+        for bad in ["ulimit=nofile", "ulimit=files=1", "ulimit=nofile=2:1", "ulimit=nofile=1:2:3", "ulimit=nofile=x"] {
+            let e = opts(&[bad]).ulimits().unwrap_err();
+            assert!(e.to_string().contains("\"ulimit\""), "{e}");
+        }
     }
 
     #[test]

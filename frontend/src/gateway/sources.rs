@@ -17,8 +17,12 @@ use crate::plan::{Plan, Platform};
 
 /// The frontend capabilities decant implements; the frontend image's
 /// `moby.buildkit.frontend.caps` label lists exactly these.
-pub const IMPLEMENTED_FRONTEND_CAPS: &[&str] =
-    &["moby.buildkit.frontend.inputs", "moby.buildkit.frontend.subrequests", "moby.buildkit.frontend.contexts"];
+pub const IMPLEMENTED_FRONTEND_CAPS: &[&str] = &[
+    "moby.buildkit.frontend.inputs",
+    "moby.buildkit.frontend.subrequests",
+    "moby.buildkit.frontend.contexts",
+    "moby.buildkit.frontend.gitquerystring",
+];
 
 /// Fails on the first capability the client requires (`frontend.caps`) that decant lacks,
 /// unless the client marked it `+forward`.
@@ -99,6 +103,21 @@ fn input_config(opts: &FrontendOpts, input: &str) -> Result<Option<ImageConfig>,
         .map_err(|e| bad(format!("containerimage.config is not an image config: {e}")))
 }
 
+/// The reference BuildKit answered when resolving `requested` (v0.12+; a source policy may
+/// have rewritten it), parsed; `None` when it answered none.
+pub(crate) fn answered_reference(
+    requested: &crate::reference::ImageRef,
+    answered: Option<&str>,
+) -> Result<Option<crate::reference::ImageRef>, pb::Status> {
+    let Some(text) = answered.filter(|a| !a.is_empty()) else { return Ok(None) };
+    crate::reference::ImageRef::parse(text).map(Some).map_err(|e| {
+        errors::status(
+            code::UNKNOWN,
+            format!("BuildKit resolved image {requested} to {text:?}, which is not an image reference: {e}"),
+        )
+    })
+}
+
 /// Loads every named context the plan reads.
 pub async fn named_contexts(
     client: &Client,
@@ -141,6 +160,7 @@ pub async fn named_contexts(
                         format!("the config of image {reference} (context {name}) is not valid JSON: {e}"),
                     )
                 })?;
+                copts.reference = answered_reference(reference, resolved.reference.as_deref())?;
                 copts.digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
                 let state = context_state(&name, &value, &platform, &copts)
                     .map_err(|e| invalid(format!("context:{name}: {e}")))?;
@@ -189,12 +209,16 @@ mod tests {
         ]))
         .is_ok());
         assert!(check_frontend_caps(&opts(&["frontend.caps=moby.buildkit.frontend.gitquerystring+forward"])).is_ok());
-        let err = check_frontend_caps(&opts(&[
+        assert!(check_frontend_caps(&opts(&[
             "frontend.caps=moby.buildkit.frontend.subrequests,moby.buildkit.frontend.gitquerystring",
+        ]))
+        .is_ok());
+        let err = check_frontend_caps(&opts(&[
+            "frontend.caps=moby.buildkit.frontend.subrequests,moby.buildkit.frontend.nosuch",
         ]))
         .unwrap_err();
         assert_eq!(err.code, code::UNIMPLEMENTED);
-        assert_eq!(err.message, "unsupported frontend capability moby.buildkit.frontend.gitquerystring");
+        assert_eq!(err.message, "unsupported frontend capability moby.buildkit.frontend.nosuch");
         assert_eq!(err.details[0].type_url, errors::FRONTEND_CAP_TYPE_URL);
     }
 

@@ -33,6 +33,14 @@ pub struct Exec {
     pub mounts: Vec<MountSpec>,
     /// Environment variables filled from secrets: `(secret id, env name, optional)`.
     pub secret_env: Vec<(String, String, bool)>,
+    /// Proxy settings (`Meta.proxy_env`): BuildKit adds them to the process environment, and
+    /// leaves them out of the cache key.
+    pub proxy_env: Option<pb::ProxyEnv>,
+    /// Resource limits `(name, soft, hard)` (cap `exec.meta.ulimit`, BuildKit 0.10+).
+    pub ulimits: Vec<(String, i64, i64)>,
+    /// Parent cgroup of the container (cap `exec.meta.cgroup.parent`, BuildKit 0.10+); empty
+    /// for the daemon's default.
+    pub cgroup_parent: String,
 }
 
 /// A mount of an exec, besides the root.
@@ -226,6 +234,15 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
     if !secretenv.is_empty() {
         caps.insert("exec.secretenv");
     }
+    if e.proxy_env.is_some() {
+        caps.insert("exec.meta.proxyenv");
+    }
+    if !e.ulimits.is_empty() {
+        caps.insert("exec.meta.ulimit");
+    }
+    if !e.cgroup_parent.is_empty() {
+        caps.insert("exec.meta.cgroup.parent");
+    }
 
     let op_meta = pb::Meta {
         args: e.args,
@@ -234,6 +251,9 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
         user: e.user,
         extra_hosts: e.extra_hosts.into_iter().map(|(host, ip)| pb::HostIp { host, ip }).collect(),
         hostname: e.hostname,
+        proxy_env: e.proxy_env,
+        ulimit: e.ulimits.into_iter().map(|(name, soft, hard)| pb::Ulimit { name, soft, hard }).collect(),
+        cgroup_parent: e.cgroup_parent,
         ..Default::default()
     };
     let op = pb::Op {
@@ -371,6 +391,37 @@ mod tests {
         assert_eq!(x.meta.unwrap().extra_hosts[0].ip, "10.0.0.2");
         let caps = r.root.output().unwrap().caps();
         assert!(caps.contains("exec.meta.network") && caps.contains("exec.meta.security"));
+    }
+
+    #[test]
+    fn proxy_ulimit_and_cgroup_parent_with_their_caps() {
+        let plain =
+            exec(Exec { root: base(), args: vec!["true".into()], ..Default::default() }, OpMeta::default()).unwrap();
+        let caps = plain.root.output().unwrap().caps();
+        for c in ["exec.meta.proxyenv", "exec.meta.ulimit", "exec.meta.cgroup.parent"] {
+            assert!(!caps.contains(c), "{c} without the feature");
+        }
+        let proxy = pb::ProxyEnv { http_proxy: "http://p:3128".into(), ..Default::default() };
+        let r = exec(
+            Exec {
+                root: base(),
+                args: vec!["true".into()],
+                proxy_env: Some(proxy.clone()),
+                ulimits: vec![("nofile".into(), 1024, 2048)],
+                cgroup_parent: "/decant".into(),
+                ..Default::default()
+            },
+            OpMeta::default(),
+        )
+        .unwrap();
+        let meta = exec_op(&r.root).1.meta.unwrap();
+        assert_eq!(meta.proxy_env, Some(proxy));
+        assert_eq!(meta.ulimit, vec![pb::Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 }]);
+        assert_eq!(meta.cgroup_parent, "/decant");
+        let caps = r.root.output().unwrap().caps();
+        for c in ["exec.meta.proxyenv", "exec.meta.ulimit", "exec.meta.cgroup.parent"] {
+            assert!(caps.contains(c), "missing {c}");
+        }
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub struct ContextOpts {
     pub session_id: Option<String>,
     /// The manifest digest the image resolved to (pins `docker-image://` sources).
     pub digest: Option<String>,
+    /// The reference BuildKit answered for the image, after source policies.
+    pub reference: Option<ImageRef>,
     /// `image-resolve-mode` for image sources.
     pub resolve_mode: Option<String>,
     /// The paths the build reads from a `local:` context (see [`crate::plan::Plan::local_reads`]);
@@ -122,10 +124,7 @@ pub fn context_state(
     let state = match value {
         ContextValue::Scratch => Ok(State::scratch()),
         ContextValue::Image(r) => {
-            let pinned = match &opts.digest {
-                Some(d) if r.digest.is_none() => r.pinned(d),
-                _ => r.clone(),
-            };
+            let pinned = r.resolved(opts.reference.as_ref(), opts.digest.as_deref());
             let o = llb::ImageOpts {
                 platform: Some(pb::Platform::from(platform)),
                 resolve_mode: opts.resolve_mode.clone(),
@@ -142,7 +141,7 @@ pub fn context_state(
             llb::local(local, o, meta("load from client"))
         }
         ContextValue::Git(g) => {
-            let o = llb::GitOpts { keep_git_dir: false, subdir: g.subdir.clone() };
+            let o = llb::GitOpts { keep_git_dir: g.keep_git_dir, subdir: g.subdir.clone() };
             llb::git(&g.remote, g.reference.as_deref(), o, meta(&g.to_string()))
         }
         ContextValue::Http(url) => {

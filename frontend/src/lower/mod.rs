@@ -4,8 +4,10 @@
 //! (dependencies first); a stage that copies from another reads that stage's final state, so
 //! independent stages stay independent subgraphs that BuildKit runs in parallel.
 
+mod base;
 pub mod contexts;
 mod naming;
+pub mod run_opts;
 mod steps;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,13 +18,18 @@ use crate::image::{ImageConfig, DEFAULT_PATH};
 use crate::llb::{self, pb, OpMeta, State};
 use crate::plan::{Base, GitSource, ImageRef, MountFrom, Network, Plan, Platform, Stage};
 
+pub use base::base_image_config;
 pub use contexts::{ContextValue, NamedContext};
+pub use run_opts::RunOptions;
 
 /// A base image as the daemon resolved it.
 #[derive(Debug, Clone)]
 pub struct BaseImage {
     /// The manifest digest, to pin the source op (absent for local-only images).
     pub digest: Option<String>,
+    /// The reference BuildKit answered, after source policies (absent before BuildKit 0.12):
+    /// the source op names this one.
+    pub reference: Option<ImageRef>,
     pub config: ImageConfig,
 }
 
@@ -73,6 +80,8 @@ pub struct Inputs {
     pub named_contexts: BTreeMap<(String, Platform), NamedContext>,
     /// What the daemon's BuildKit can do, where decant has a fallback.
     pub features: Features,
+    /// Proxy, resource and cache-namespace settings of every run step.
+    pub run: RunOptions,
 }
 
 /// Optional BuildKit features with a fallback. The default is a current BuildKit.
@@ -104,6 +113,7 @@ impl Default for Inputs {
             context: None,
             named_contexts: BTreeMap::new(),
             features: Features::default(),
+            run: RunOptions::default(),
         }
     }
 }
@@ -113,6 +123,8 @@ impl Default for Inputs {
 pub struct Lowered {
     pub state: State,
     pub config: ImageConfig,
+    /// The config of the image the target starts from (see [`base_image_config`]).
+    pub base_config: Option<ImageConfig>,
 }
 
 impl Lowered {
@@ -142,7 +154,7 @@ pub fn lower(plan: &Plan, inputs: &Inputs) -> Result<Lowered, Diagnostics> {
             if let Some(epoch) = plan.source_date_epoch {
                 steps::stamp(&mut t.config, epoch);
             }
-            Ok(Lowered { state: t.state, config: t.config })
+            Ok(Lowered { state: t.state, config: t.config, base_config: base_image_config(plan, inputs).cloned() })
         }
         _ => Err(Diagnostics::new(plan.file.clone(), l.diags)),
     }
@@ -214,9 +226,9 @@ impl<'a> Lowerer<'a> {
 
     fn image_state(&self, reference: &ImageRef, platform: &Platform, meta: OpMeta) -> Result<State, llb::LlbError> {
         let resolved = self.inputs.images.get(&(reference.clone(), platform.clone()));
-        let pinned = match resolved.and_then(|r| r.digest.as_deref()) {
-            Some(d) if reference.digest.is_none() => reference.pinned(d),
-            _ => reference.clone(),
+        let pinned = match resolved {
+            Some(r) => reference.resolved(r.reference.as_ref(), r.digest.as_deref()),
+            None => reference.clone(),
         };
         let opts = llb::ImageOpts {
             platform: Some(pb::Platform::from(platform)),
@@ -244,7 +256,7 @@ impl<'a> Lowerer<'a> {
         span: Span,
     ) -> Result<State, Diagnostic> {
         let meta = self.meta(stage, format!("[{}] load git {g}", stage.name), span);
-        let opts = llb::GitOpts { keep_git_dir, subdir: g.subdir.clone() };
+        let opts = llb::GitOpts { keep_git_dir: keep_git_dir || g.keep_git_dir, subdir: g.subdir.clone() };
         llb::git(&g.remote, g.reference.as_deref(), opts, meta).map_err(|e| self.llb_error(span, e))
     }
 

@@ -118,7 +118,7 @@ impl Lowerer<'_> {
                     };
                     mounts.push(llb::MountSpec {
                         dest: target.clone(),
-                        kind: llb::MountKind::Cache { id: id.clone(), sharing, source, selector },
+                        kind: llb::MountKind::Cache { id: self.inputs.run.cache_id(id), sharing, source, selector },
                     });
                 }
                 Mount::Secret { id, target, env: env_name, required, mode, uid, gid } => {
@@ -162,6 +162,14 @@ impl Lowerer<'_> {
                 }
             }
         }
+        let run_opts = &self.inputs.run;
+        // `shm-size`: a tmpfs of that size on /dev/shm, unless the step mounts something there.
+        if let Some(size) = run_opts.shm_size {
+            if !mounts.iter().any(|m| m.dest.trim_end_matches('/') == "/dev/shm") {
+                mounts
+                    .push(llb::MountSpec { dest: "/dev/shm".into(), kind: llb::MountKind::Tmpfs { size: Some(size) } });
+            }
+        }
         let exec = llb::Exec {
             root: built.state.clone(),
             args,
@@ -175,6 +183,9 @@ impl Lowerer<'_> {
             platform: Some(pb::Platform::from(&stage.platform)),
             mounts,
             secret_env,
+            proxy_env: run_opts.proxy.clone(),
+            ulimits: run_opts.ulimits.clone(),
+            cgroup_parent: run_opts.cgroup_parent.clone().unwrap_or_default(),
         };
         let meta = self.meta(stage, name, step.span);
         llb::exec(exec, meta).map(|r| r.root).map_err(|e| self.llb_error(step.span, e))

@@ -14,6 +14,9 @@ pub struct GitSource {
     /// Only this directory of the repository (`#ref:dir`; BuildKit v0.9+).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subdir: Option<String>,
+    /// Keep `.git` (`?keep-git-dir=true`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub keep_git_dir: bool,
 }
 
 impl std::fmt::Display for GitSource {
@@ -41,14 +44,15 @@ pub fn is_git(s: &str) -> bool {
     if s.starts_with("git://") || s.starts_with("ssh://") || s.starts_with("git@") {
         return true;
     }
-    is_url(s) && s.split('#').next().unwrap_or("").trim_end_matches('/').ends_with(".git")
+    is_url(s) && s.split(['#', '?']).next().unwrap_or("").trim_end_matches('/').ends_with(".git")
 }
 
 fn bad_char(s: &str) -> Option<char> {
     s.chars().find(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Parses a git source `remote[#ref[:subdir]]`; the error says what is wrong.
+/// Parses a git source `remote[?query][#ref[:subdir]]`; the error says what is wrong. The
+/// query takes BuildKit's keys `ref`, `tag`, `branch`, `subdir` and `keep-git-dir`.
 pub fn parse_git(s: &str) -> Result<GitSource, String> {
     if let Some(c) = bad_char(s) {
         return Err(format!("a git URL cannot contain {c:?}"));
@@ -56,6 +60,10 @@ pub fn parse_git(s: &str) -> Result<GitSource, String> {
     let (remote, fragment) = match s.split_once('#') {
         Some((r, f)) => (r, Some(f)),
         None => (s, None),
+    };
+    let (remote, query) = match remote.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (remote, None),
     };
     let (host, path) = if let Some((scheme, rest)) = remote.split_once("://") {
         if !matches!(scheme, "git" | "ssh" | "http" | "https") {
@@ -93,7 +101,107 @@ pub fn parse_git(s: &str) -> Result<GitSource, String> {
             (Some(r.to_string()).filter(|r| !r.is_empty()), d.map(str::to_string))
         }
     };
-    Ok(GitSource { remote: remote.to_string(), reference, subdir })
+    let mut git = GitSource { remote: remote.to_string(), reference, subdir, keep_git_dir: false };
+    if let Some(q) = query {
+        apply_git_query(&mut git, q)?;
+    }
+    Ok(git)
+}
+
+/// Applies a git URL's query (`?ref=v1&subdir=app`), with BuildKit's rules: every key once,
+/// `tag`/`branch` become `refs/tags/...`/`refs/heads/...`, and a query value that contradicts
+/// the `#fragment` is an error.
+fn apply_git_query(git: &mut GitSource, query: &str) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut tag, mut branch) = (None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(key)?;
+        let value = percent_decode(raw)?;
+        if !seen.insert(key.clone()) {
+            return Err(format!("the query key `{key}` is given twice"));
+        }
+        if value.is_empty() && key != "keep-git-dir" {
+            return Err(format!("the query key `{key}` has no value"));
+        }
+        let mut set = |slot: &mut Option<String>, what: &str, v: String| match slot {
+            Some(old) if *old != v => Err(format!("{what} conflicts: `{old}` in the fragment, `{v}` in the query")),
+            _ => {
+                *slot = Some(v);
+                Ok(())
+            }
+        };
+        match key.as_str() {
+            "ref" => set(&mut git.reference, "ref", value)?,
+            "subdir" => {
+                let d = value.trim_matches('/').to_string();
+                if d.split('/').any(|c| c == "..") {
+                    return Err(format!("the subdirectory `{d}` leaves the repository"));
+                }
+                if !d.is_empty() && d != "." {
+                    set(&mut git.subdir, "subdir", d)?;
+                }
+            }
+            "tag" => tag = Some(value),
+            "branch" => branch = Some(value),
+            "keep-git-dir" => {
+                git.keep_git_dir = match value.as_str() {
+                    "" | "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
+                    "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
+                    v => return Err(format!("keep-git-dir=`{v}` is not a boolean")),
+                }
+            }
+            "checksum" | "commit" | "submodules" | "mtime" | "fetch-by-commit" => {
+                return Err(format!(
+                    "the git query key `{key}` is not supported by decant (use ref, tag, branch, subdir, keep-git-dir)"
+                ))
+            }
+            other => return Err(format!("unknown git query key `{other}` (ref, tag, branch, subdir, keep-git-dir)")),
+        }
+    }
+    if tag.is_some() && branch.is_some() {
+        return Err("`tag` and `branch` cannot both be given".into());
+    }
+    if let Some(t) = tag {
+        let full = if t.starts_with("refs/tags/") { t } else { format!("refs/tags/{t}") };
+        match &git.reference {
+            Some(old) if *old != full => return Err(format!("ref conflicts: `{old}` and tag `{full}`")),
+            _ => git.reference = Some(full),
+        }
+    }
+    if let Some(b) = branch {
+        let full = if b.starts_with("refs/heads/") { b } else { format!("refs/heads/{b}") };
+        match &git.reference {
+            Some(old) if *old != full => return Err(format!("ref conflicts: `{old}` and branch `{full}`")),
+            _ => git.reference = Some(full),
+        }
+    }
+    Ok(())
+}
+
+/// Decodes `%XX` escapes and `+` (as Go's `url.ParseQuery` does).
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+                out.push(hex.ok_or_else(|| format!("bad `%` escape in the query `{s}`"))?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("the query `{s}` is not UTF-8"))
 }
 
 /// Checks an http(s) URL to download.
@@ -157,6 +265,38 @@ pub fn parse_checksum(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn git_urls_with_a_query() {
+        let g = parse_git("https://github.com/org/repo.git?ref=v1&subdir=app").unwrap();
+        assert_eq!(
+            (g.remote.as_str(), g.reference.as_deref(), g.subdir.as_deref()),
+            ("https://github.com/org/repo.git", Some("v1"), Some("app"))
+        );
+        assert!(!g.keep_git_dir);
+        assert!(is_git("https://github.com/org/repo.git?ref=v1&subdir=app"));
+        let g = parse_git("https://github.com/org/repo.git?tag=v1.2&keep-git-dir=true").unwrap();
+        assert_eq!(g.reference.as_deref(), Some("refs/tags/v1.2"));
+        assert!(g.keep_git_dir);
+        let g = parse_git("git@github.com:org/repo.git?branch=main&subdir=a%20b/c").unwrap();
+        assert_eq!((g.reference.as_deref(), g.subdir.as_deref()), (Some("refs/heads/main"), Some("a b/c")));
+        // The fragment and the query may say the same thing, never different things.
+        assert_eq!(parse_git("https://h/r.git?ref=v1#v1").unwrap().reference.as_deref(), Some("v1"));
+        for (bad, why) in [
+            ("https://h/r.git?ref=v1#v2", "conflicts"),
+            ("https://h/r.git?ref=v1&ref=v1", "twice"),
+            ("https://h/r.git?subdir=", "no value"),
+            ("https://h/r.git?tag=a&branch=b", "both"),
+            ("https://h/r.git?subdir=../x", "leaves"),
+            ("https://h/r.git?keep-git-dir=maybe", "boolean"),
+            ("https://h/r.git?depth=1", "unknown git query key `depth`"),
+            ("https://h/r.git?checksum=abc", "not supported"),
+            ("https://h/r.git?ref=%zz", "escape"),
+        ] {
+            let e = parse_git(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn git_detection_follows_dockerfile_rules() {

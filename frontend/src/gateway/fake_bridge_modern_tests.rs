@@ -1,0 +1,192 @@
+//! Whole builds through the fake bridge with the options and replies of newer clients and
+//! daemons: proxy build args, exec resource options, cache-mount namespaces, source-policy
+//! rewrites, base image configs, remote contexts, `dockerfilekey`.
+
+use std::collections::BTreeMap;
+
+use prost::Message;
+
+use super::{cap, pong, ref_reply, start, v08_llb_caps, FakeBridge, Script, BUILD_SPEC};
+use crate::gateway::{pb, FrontendOpts, FrontendResult};
+
+/// A build of `spec` with opts `opts` on a v0.8 daemon plus `extra_llb` LLB caps.
+pub(super) async fn build_on(
+    spec: &str,
+    opts: &[(&str, &str)],
+    extra_llb: &[&str],
+    script: Script,
+) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
+    let mut pong = pong(&[]);
+    pong.llb_caps = v08_llb_caps();
+    pong.llb_caps.extend(extra_llb.iter().map(|id| cap(id)));
+    let inputs = script.inputs.clone().or_else(|| Some(BTreeMap::new()));
+    let resolve_digest = script.resolve_digest.clone().or_else(|| Some(format!("sha256:{}", "d".repeat(64))));
+    let solve = script.solve.clone().or_else(|| Some(Ok(ref_reply("r1"))));
+    let (mut client, bridge) =
+        start(Script { pong, solve, file_data: spec.as_bytes().to_vec(), inputs, resolve_digest, ..script }).await;
+    let mut map = BTreeMap::from([("filename".to_string(), "decant.yaml".to_string())]);
+    for (k, v) in opts {
+        map.insert(k.to_string(), v.to_string());
+    }
+    let res = crate::gateway::frontend::build(&mut client, &FrontendOpts::from_map(map)).await;
+    (res, bridge)
+}
+
+/// The exec ops of every definition the frontend solved.
+fn solved_execs(bridge: &FakeBridge) -> Vec<crate::llb::pb::ExecOp> {
+    use crate::llb::pb as llbpb;
+    let mut out = Vec::new();
+    for s in bridge.record(|r| r.solve.clone()) {
+        let Ok(def) = crate::llb::decode_definition(&s.definition) else { continue };
+        for b in &def.def {
+            if let Ok(llbpb::Op { op: Some(llbpb::op::Op::Exec(e)), .. }) = llbpb::Op::decode(b.as_slice()) {
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn proxy_build_args_become_proxy_env_of_run_steps() {
+    let opts = [("build-arg:HTTP_PROXY", "http://proxy:3128"), ("build-arg:https_proxy", "http://s:3129")];
+    let (res, bridge) = build_on(BUILD_SPEC, &opts, &[], Script::default()).await;
+    let res = res.expect("build");
+    let execs = solved_execs(&bridge);
+    assert_eq!(execs.len(), 1, "the spec has one run step");
+    let proxy = execs[0].meta.as_ref().unwrap().proxy_env.clone().expect("proxy_env");
+    assert_eq!((proxy.http_proxy.as_str(), proxy.https_proxy.as_str()), ("http://proxy:3128", "http://s:3129"));
+    let config = String::from_utf8(res.metadata["containerimage.config"].clone()).unwrap();
+    assert!(!config.contains("proxy"), "not in the image: {config}");
+}
+
+#[tokio::test]
+async fn resource_options_need_their_caps() {
+    for (opt, value, cap) in [
+        ("shm-size", "67108864", "exec.mount.tmpfs.size"),
+        ("ulimit", "nofile=1024:2048", "exec.meta.ulimit"),
+        ("cgroup-parent", "/ci", "exec.meta.cgroup.parent"),
+    ] {
+        let (res, bridge) = build_on(BUILD_SPEC, &[(opt, value)], &[], Script::default()).await;
+        let err = res.expect_err("a v0.8 daemon lacks the cap");
+        assert!(err.message.contains(opt) && err.message.contains(cap), "{}", err.message);
+        assert!(solved_execs(&bridge).is_empty(), "nothing built");
+    }
+    let opts = [("shm-size", "67108864"), ("ulimit", "nofile=1024:2048"), ("cgroup-parent", "/ci")];
+    let caps = ["exec.mount.tmpfs.size", "exec.meta.ulimit", "exec.meta.cgroup.parent"];
+    let (res, bridge) = build_on(BUILD_SPEC, &opts, &caps, Script::default()).await;
+    res.expect("build on a daemon with the caps");
+    let e = &solved_execs(&bridge)[0];
+    let meta = e.meta.as_ref().unwrap();
+    assert_eq!((meta.ulimit[0].name.as_str(), meta.ulimit[0].soft, meta.ulimit[0].hard), ("nofile", 1024, 2048));
+    assert_eq!(meta.cgroup_parent, "/ci");
+    let shm = e.mounts.iter().find(|m| m.dest == "/dev/shm").expect("/dev/shm");
+    assert_eq!(shm.tmpfs_opt.as_ref().unwrap().size, 64 << 20);
+    // A malformed value names the option.
+    let (res, _) = build_on(BUILD_SPEC, &[("ulimit", "nofiles=1")], &caps, Script::default()).await;
+    assert!(res.expect_err("bad ulimit").message.contains("\"ulimit\""));
+}
+
+#[tokio::test]
+async fn cache_mount_namespace_prefixes_ids() {
+    let spec = BUILD_SPEC.replace(
+        "        env: { TARGETARCH: \"${TARGETARCH}\" }\n",
+        "        env: { TARGETARCH: \"${TARGETARCH}\" }\n        mounts: [{ cache: /root/.cache, id: gocache }]\n",
+    );
+    let (res, bridge) = build_on(&spec, &[("build-arg:BUILDKIT_CACHE_MOUNT_NS", "proj")], &[], Script::default()).await;
+    res.expect("build");
+    let ids: Vec<String> =
+        solved_execs(&bridge)[0].mounts.iter().filter_map(|m| m.cache_opt.as_ref().map(|c| c.id.clone())).collect();
+    assert_eq!(ids, ["proj/gocache"]);
+}
+
+/// The identifiers of the source ops in a solved definition.
+fn source_ids(definition: &[u8]) -> Vec<String> {
+    use crate::llb::pb as llbpb;
+    let Ok(def) = crate::llb::decode_definition(definition) else { return Vec::new() };
+    def.def
+        .iter()
+        .filter_map(|b| match llbpb::Op::decode(b.as_slice()).ok()?.op {
+            Some(llbpb::op::Op::Source(s)) => Some(s.identifier),
+            _ => None,
+        })
+        .collect()
+}
+
+fn git_input(url: &str) -> Vec<u8> {
+    let state = crate::llb::git(url, Some("main"), Default::default(), Default::default()).unwrap();
+    crate::llb::encode(&crate::llb::marshal(&state))
+}
+
+/// bake's `dockerfile-inline` with a context given as a state: buildx passes the context (and a
+/// `dockerfile` input holding the same state) plus `dockerfilekey=dockerfile` and the inline
+/// spec in the `dockerfile` local. The spec must come from the local.
+#[tokio::test]
+async fn dockerfilekey_reads_the_spec_from_the_local_whatever_the_inputs() {
+    let repo = git_input("https://github.com/org/repo.git");
+    let inputs = BTreeMap::from([("context".to_string(), repo.clone()), ("dockerfile".to_string(), repo)]);
+    let script = || Script { inputs: Some(inputs.clone()), ..Default::default() };
+    let (res, bridge) = build_on(BUILD_SPEC, &[("dockerfilekey", "dockerfile")], &[], script()).await;
+    res.expect("build");
+    // The spec's local is solved (at once, before the inputs are known) and the input never is.
+    let git_alone = |solves: &[crate::gateway::pb::SolveRequest]| {
+        solves.iter().any(|s| source_ids(&s.definition) == ["git://github.com/org/repo.git#main"])
+    };
+    let solves = bridge.record(|r| r.solve.clone());
+    assert_eq!(source_ids(&solves[0].definition), ["local://dockerfile"], "the spec's solve reads the local");
+    assert!(!git_alone(&solves), "with dockerfilekey the dockerfile input is not read");
+    // Without `dockerfilekey`, the `dockerfile` input is where the spec is.
+    let (res, bridge) = build_on(BUILD_SPEC, &[], &[], script()).await;
+    res.expect("build");
+    assert!(git_alone(&bridge.record(|r| r.solve.clone())), "the spec is read from the dockerfile input");
+}
+
+/// A source policy rewrote `busybox:local` to another image: the image sources name the
+/// reference BuildKit answered (pinned to the answered digest), not the one decant asked for.
+#[tokio::test]
+async fn image_sources_pin_the_reference_buildkit_answered() {
+    let digest = format!("sha256:{}", "e".repeat(64));
+    let script = Script {
+        resolve_ref: Some("registry.example.com/mirror/busybox:1.36".into()),
+        resolve_digest: Some(digest.clone()),
+        ..Default::default()
+    };
+    let (res, bridge) = build_on(BUILD_SPEC, &[], &[], script).await;
+    res.expect("build");
+    let asked: Vec<String> = bridge.record(|r| r.resolve.iter().map(|q| q.r#ref.clone()).collect());
+    assert!(asked.iter().all(|r| r == "docker.io/library/busybox:local"), "{asked:?}");
+    let ids: Vec<String> = bridge.record(|r| r.solve.clone()).iter().flat_map(|s| source_ids(&s.definition)).collect();
+    let images: Vec<&String> = ids.iter().filter(|i| i.starts_with("docker-image://")).collect();
+    assert!(!images.is_empty());
+    let want = format!("docker-image://registry.example.com/mirror/busybox:1.36@{digest}");
+    assert!(images.iter().all(|i| **i == want), "{images:?}");
+    // Daemons before 0.12 answer no reference: the requested one is pinned.
+    let script =
+        Script { resolve_ref: Some(String::new()), resolve_digest: Some(digest.clone()), ..Default::default() };
+    let (res, bridge) = build_on(BUILD_SPEC, &[], &[], script).await;
+    res.expect("build");
+    let ids: Vec<String> = bridge.record(|r| r.solve.clone()).iter().flat_map(|s| source_ids(&s.definition)).collect();
+    assert!(ids.contains(&format!("docker-image://docker.io/library/busybox:local@{digest}")), "{ids:?}");
+    // An answer that is no reference fails the build, naming both.
+    let script = Script { resolve_ref: Some("Not A Ref".into()), ..Default::default() };
+    let err = build_on(BUILD_SPEC, &[], &[], script).await.0.expect_err("bad answer");
+    assert!(err.message.contains("busybox:local") && err.message.contains("Not A Ref"), "{}", err.message);
+}
+
+/// The base image's config travels with the result (per platform for a map result), for
+/// `rewrite-timestamp=true`; a target on `scratch` sends none.
+#[tokio::test]
+async fn results_carry_the_base_image_config() {
+    let (res, _) = build_on(BUILD_SPEC, &[], &[], Script::default()).await;
+    let res = res.expect("build");
+    let base: serde_json::Value = serde_json::from_slice(&res.metadata["containerimage.base.config"]).unwrap();
+    assert_eq!(base["os"], "linux", "the config BuildKit resolved for busybox:local: {base}");
+    let (res, _) = build_on(BUILD_SPEC, &[("platform", "linux/amd64,linux/arm64")], &[], Script::default()).await;
+    let res = res.expect("build");
+    let keys: Vec<&String> = res.metadata.keys().filter(|k| k.starts_with("containerimage.base.config")).collect();
+    assert_eq!(keys, ["containerimage.base.config/linux/amd64", "containerimage.base.config/linux/arm64"]);
+    let scratch = BUILD_SPEC.replace("  app:\n    from: busybox:local\n", "  app:\n    from: scratch\n");
+    let (res, _) = build_on(&scratch, &[], &[], Script::default()).await;
+    let res = res.expect("build");
+    assert!(!res.metadata.keys().any(|k| k.starts_with("containerimage.base.config")), "{:?}", res.metadata.keys());
+}
