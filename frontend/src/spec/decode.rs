@@ -57,9 +57,21 @@ pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
 /// Like [`parse_spec`], but keeps what could be read next to the errors, so that later phases
 /// can report their own errors too (`None` when the YAML itself is broken).
 pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics) {
+    // A byte order mark is not part of the text (BuildKit drops it too).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let file = SourceFile::new(name, text);
     let mut d = Decoder { file: file.clone(), diags: Vec::new() };
     let syntax = d.syntax_line();
+    if let Some((line, column)) = super::depth::too_deep(text) {
+        let start = file.offset(line, column);
+        let end = start + file.text[start..].chars().next().map_or(0, char::len_utf8);
+        let diag = Diagnostic::error(
+            Span { start, end },
+            format!("the spec nests lists and mappings more than {} deep", super::depth::MAX_NESTING),
+        )
+        .label("too deep");
+        return (None, Diagnostics::new(file, vec![diag]));
+    }
     let root = match marked_yaml::parse_yaml_with_options(
         0,
         text,
@@ -273,7 +285,13 @@ impl Decoder {
 
     fn spec(&mut self, root: &Node, syntax: Option<Sp<String>>) -> Spec {
         let mut spec = Spec { file: self.file.clone(), syntax, args: Vec::new(), stages: Vec::new() };
-        let Some(top) = self.expect_mapping(root, "the spec") else { return spec };
+        let Some(top) = self.expect_mapping(root, "the spec") else {
+            if matches!(root, Node::Scalar(_)) {
+                // Nothing but comments: still say what is missing, on the first line.
+                self.no_stages(Span::default());
+            }
+            return spec;
+        };
         self.check_keys(top, TOP_KEYS, "the spec");
         if let Some(args) = top.get_node("args") {
             spec.args = self.args(args);
@@ -291,13 +309,22 @@ impl Decoder {
                 }
             }
             None => {
-                let mut diag = Diagnostic::error(Span::default(), "the spec has no `stages`")
-                    .help("add `stages:` with at least one stage, e.g. `stages: { app: { from: alpine:3.20 } }`");
-                diag.span = None;
-                self.diags.push(diag);
+                // At the first key of the spec (`args:`, say), where `stages:` would go beside it.
+                let at = match top.keys().next() {
+                    Some(k) => self.key_span(k),
+                    // `{}`, or a file of comments: at `{}`, or else the start of the file.
+                    None => Some(self.node_span(root)).filter(|s| s.end > s.start).unwrap_or_default(),
+                };
+                self.no_stages(at);
             }
         }
         spec
+    }
+
+    fn no_stages(&mut self, span: Span) {
+        let diag = Diagnostic::error(span, "the spec has no `stages`")
+            .help("add `stages:` with at least one stage, e.g. `stages: { app: { from: alpine:3.20 } }`");
+        self.diags.push(diag);
     }
 
     fn args(&mut self, node: &Node) -> Vec<ArgDecl> {

@@ -1,0 +1,85 @@
+//! Hostile and unusual input (issue 11): every one gets a located error or the right result,
+//! quickly, and nothing aborts the process.
+
+use decant::compile;
+use decant::diag::Diagnostics;
+use decant::plan::BuildOptions;
+use decant::spec;
+
+fn plan_err(text: &str) -> Diagnostics {
+    compile::plan("decant.yaml", text, &BuildOptions::default()).expect_err("must be rejected")
+}
+
+/// The first error as `line:column: message`.
+fn first(d: &Diagnostics) -> String {
+    let e = d.errors().next().expect("an error");
+    let p = d.file.position(e.span.expect("a location").start);
+    format!("{}:{}: {}", p.line, p.column, e.message)
+}
+
+/// 20,000 nested block lists (40 KB) overflowed the loader's stack and aborted the process.
+/// Lists, mappings by indentation, explicit keys and a mix all stop at the limit, with its place.
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let limit = spec::MAX_NESTING;
+    let block = format!("cmd:\n{}x\n", "- ".repeat(20_000));
+    assert_eq!(
+        first(&plan_err(&block)),
+        format!("2:{}: the spec nests lists and mappings more than {limit} deep", 2 * limit - 1)
+    );
+    let mut mappings = String::from("stages:\n");
+    for i in 0..5_000 {
+        mappings.push_str(&format!("{}k{i}:\n", " ".repeat(i + 2)));
+    }
+    assert!(first(&plan_err(&mappings)).contains("more than 64 deep"));
+    let explicit = format!("{}x: y\n", "? ".repeat(20_000));
+    assert!(first(&plan_err(&explicit)).starts_with("1:"));
+    let mixed = format!("a:\n{}{}y{}\n", "- ? ".repeat(40), "[{x: ".repeat(40), "}]".repeat(40));
+    assert!(first(&plan_err(&mixed)).contains("deep"));
+    // Deep but legal enough: an extension key with 60 levels is fine.
+    let ok = format!("stages:\n  app:\n    from: alpine:3.20\n    x-deep:\n      {}x\n", "- ".repeat(limit - 5));
+    compile::plan("decant.yaml", &ok, &BuildOptions::default()).unwrap_or_else(|d| panic!("{}", d.render()));
+}
+
+/// `A1: "${A0}${A0}"` ... `A30` allocated 2^33 bytes. The error names the arg whose expansion
+/// is too long, where it is expanded.
+#[test]
+fn exponential_arg_expansion_is_bounded() {
+    let mut text = String::from("args:\n  A0: xxxxxxxx\n");
+    for i in 1..=30 {
+        text.push_str(&format!("  A{i}: \"${{A{p}}}${{A{p}}}\"\n", p = i - 1));
+    }
+    text.push_str("stages:\n  app:\n    from: alpine:3.20\n    workdir: /${A30}\n");
+    let d = plan_err(&text);
+    assert_eq!(d.errors().count(), 1, "{}", d.render());
+    assert_eq!(first(&d), "20:15: expanding `${A17}` (1048576 bytes) makes this value longer than 1048576 bytes");
+    // Many uses of a large (but allowed) value hit the limit on the whole build.
+    let mut text = String::from("args:\n  A0: xxxxxxxx\n");
+    for i in 1..=16 {
+        text.push_str(&format!("  A{i}: \"${{A{p}}}${{A{p}}}\"\n", p = i - 1));
+    }
+    text.push_str("stages:\n  app:\n    from: alpine:3.20\n    env:\n");
+    for i in 0..200 {
+        text.push_str(&format!("      V{i}: ${{A16}}\n"));
+    }
+    assert!(first(&plan_err(&text)).contains("makes all arg expansions of this build longer than"));
+}
+
+/// A UTF-8 byte order mark was read as part of the first key (or hid the `# syntax=` line).
+#[test]
+fn byte_order_mark_is_skipped() {
+    let text = "\u{feff}# syntax=decant/frontend:dev\nstages:\n  app:\n    from: alpine:3.20\n";
+    let s = spec::parse_spec("decant.yaml", text).unwrap_or_else(|d| panic!("{}", d.render()));
+    assert_eq!(s.syntax.as_ref().map(|s| s.value.as_str()), Some("decant/frontend:dev"));
+    compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap();
+    let text = "\u{feff}stages:\n  app:\n    from: alpine:3.20\n    workdir: ${NOPE}\n";
+    assert_eq!(first(&plan_err(text)), "4:14: arg `NOPE` is used but never declared");
+}
+
+/// "the spec has no `stages`" had no location.
+#[test]
+fn missing_stages_has_a_location() {
+    assert_eq!(first(&plan_err("# syntax=decant/frontend:dev\nargs:\n  A: x\n")), "2:1: the spec has no `stages`");
+    assert_eq!(first(&plan_err("")), "1:1: the spec has no `stages`");
+    assert_eq!(first(&plan_err("# only a comment\n")), "1:1: the spec has no `stages`");
+}
