@@ -83,3 +83,64 @@ fn missing_stages_has_a_location() {
     assert_eq!(first(&plan_err("")), "1:1: the spec has no `stages`");
     assert_eq!(first(&plan_err("# only a comment\n")), "1:1: the spec has no `stages`");
 }
+
+/// With `all_stages` (what `decant check` and `decant graph` plan), the stages kept document
+/// order, so a stage that starts from a later one was lowered before it and failed.
+#[test]
+fn all_stages_are_ordered_dependencies_first() {
+    let text = "stages:\n  app:\n    from: base\n  tools:\n    from: alpine:3.20\n  base:\n    from: tools\n    steps:\n      - copy: /x\n        from: tools\n";
+    let opts = BuildOptions { all_stages: true, target: Some("app".into()), ..Default::default() };
+    let p = compile::plan("decant.yaml", text, &opts).unwrap_or_else(|d| panic!("{}", d.render()));
+    let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["tools", "base", "app"]);
+    decant::lower::lower(&p, &decant::lower::Inputs::default()).unwrap_or_else(|d| panic!("{}", d.render()));
+    // Independent stages keep document order among themselves.
+    let text = "stages:\n  b:\n    from: alpine:3.20\n  a:\n    from: alpine:3.20\n";
+    let p = compile::plan("decant.yaml", text, &BuildOptions { all_stages: true, ..Default::default() }).unwrap();
+    assert_eq!(p.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+}
+
+/// NUL characters reached the LLB (and a raw NUL made the YAML scanner stop reading, silently).
+#[test]
+fn nul_characters_are_refused_at_the_value() {
+    let raw = "stages:\n  app:\n    from: alpine:3.20\n    workdir: /a\0b\n    cmd: [\n";
+    assert_eq!(first(&plan_err(raw)), "4:16: a spec cannot contain a NUL character");
+    let escaped = r#"stages:
+  app:
+    from: alpine:3.20
+    workdir: "/a\0b"
+    env:
+      "K\x00": v
+    steps:
+      - run: "echo \u0000"
+      - copy: ["ok", "a\0"]
+"#;
+    let d = plan_err(escaped);
+    let at: Vec<String> = d
+        .errors()
+        .map(|e| {
+            let p = d.file.position(e.span.unwrap().start);
+            format!("{}:{} {}", p.line, p.column, d.file.slice(e.span.unwrap()))
+        })
+        .collect();
+    assert_eq!(at, ["4:17 \\0", "6:9 \\x00", "8:20 \\u0000", "9:24 \\0"], "{}", d.render());
+    assert!(d.errors().all(|e| e.message == "a value cannot contain a NUL character"));
+    // Through a build arg: at the value that uses it.
+    let text = "args:\n  A:\nstages:\n  app:\n    from: alpine:3.20\n    workdir: /x${A}\n";
+    let opts = BuildOptions { build_args: [("A".to_string(), "\0".to_string())].into(), ..Default::default() };
+    let d = compile::plan("decant.yaml", text, &opts).unwrap_err();
+    assert_eq!(first(&d), "6:14: this value contains a NUL character (from an arg)");
+}
+
+/// Invalid UTF-8 was an error without a place.
+#[test]
+fn invalid_utf8_has_line_and_column() {
+    let d = spec::decode_text("decant.yaml", b"stages:\n  app:\n    from: \xff\n".to_vec()).unwrap_err();
+    assert_eq!(first(&d), "3:11: the spec is not UTF-8 text");
+}
+
+/// `.dockerignore` lines `!`, `/`, `!/` and `/..`, which differed from Docker's reader.
+#[test]
+fn dockerignore_edge_lines() {
+    assert_eq!(decant::dockerignore::parse("!\n/\n!/\n/..\n"), ["!", "/", "!/", "/"]);
+}

@@ -62,6 +62,11 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
     let file = SourceFile::new(name, text);
     let mut d = Decoder { file: file.clone(), diags: Vec::new() };
     let syntax = d.syntax_line();
+    if let Some(at) = super::text::first_nul(text) {
+        let diag = Diagnostic::error(Span { start: at, end: at + 1 }, "a spec cannot contain a NUL character")
+            .label("NUL character");
+        return (None, Diagnostics::new(file, vec![diag]));
+    }
     if let Some((line, column)) = super::depth::too_deep(text) {
         let start = file.offset(line, column);
         let end = start + file.text[start..].chars().next().map_or(0, char::len_utf8);
@@ -83,6 +88,7 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
             return (None, Diagnostics::new(file, vec![diag]));
         }
     };
+    d.refuse_nul(&root);
     let spec = d.spec(&root, syntax);
     (Some(spec), Diagnostics::new(file, d.diags))
 }
@@ -280,6 +286,26 @@ impl Decoder {
                 .label("unknown key")
                 .suggest(k, allowed.iter().copied());
             self.diags.push(diag);
+        }
+    }
+
+    /// Reports keys and values with a NUL character. Extensions (`x-` keys) are not looked
+    /// into. The depth is bounded already.
+    fn refuse_nul(&mut self, node: &Node) {
+        let nul = |d: &mut Self, s: &MarkedScalarNode| {
+            if let Some(diag) = super::nul_in_value(&d.file, d.scalar_span(s), s.as_str()) {
+                d.diags.push(diag);
+            }
+        };
+        match node {
+            Node::Scalar(s) => nul(self, s),
+            Node::Sequence(items) => items.iter().for_each(|n| self.refuse_nul(n)),
+            Node::Mapping(m) => {
+                for (k, v) in m.iter().filter(|(k, _)| !k.as_str().starts_with("x-")) {
+                    nul(self, k);
+                    self.refuse_nul(v);
+                }
+            }
         }
     }
 

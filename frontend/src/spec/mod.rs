@@ -8,6 +8,7 @@ mod decode;
 mod depth;
 mod scalar;
 mod schema;
+mod text;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ pub use decode::{parse_spec, parse_spec_partial};
 pub use depth::MAX_NESTING;
 pub use scalar::value_range;
 pub use schema::json_schema;
+pub use text::{decode_text, nul_in_value};
 
 use crate::diag::{SourceFile, Span};
 
