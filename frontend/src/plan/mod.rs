@@ -23,7 +23,7 @@ pub use copy::Copy;
 pub use remote::GitSource;
 #[cfg(test)]
 pub(crate) use run::MOUNT_OPTIONS;
-pub use run::{Mount, Network, Run, Security, Sharing};
+pub use run::{ssh_default_target, Mount, Network, Run, Security, Sharing};
 pub use steps::{CopyFrom, MountFrom};
 pub use values::Platform;
 
