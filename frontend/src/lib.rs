@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod compile;
 pub mod diag;
+pub mod dockerignore;
 pub mod gateway;
 pub mod graph;
 pub mod image;

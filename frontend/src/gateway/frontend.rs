@@ -460,8 +460,7 @@ impl SpecSource {
             );
             match spec {
                 Ok(bytes) => {
-                    let text = String::from_utf8(bytes)
-                        .map_err(|_| errors::status(code::INVALID_ARGUMENT, format!("{name} is not UTF-8 text")))?;
+                    let text = crate::spec::decode_text(name, bytes).map_err(|d| diagnostics_status(&d))?;
                     let ignore = ignore.ok().map(|b| String::from_utf8_lossy(&b).into_owned());
                     return Ok(SpecFile { name: name.clone(), text, ignore, vertex });
                 }
@@ -502,55 +501,7 @@ async fn read_dockerignore(client: &Client, solved: &super::SolvedRef) -> Vec<St
     }
 }
 
-/// Parses `.dockerignore` as Docker does: comments and blank lines skipped, paths cleaned.
-pub fn parse_dockerignore(text: &str) -> Vec<String> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if line.starts_with('#') {
-            continue;
-        }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (neg, pat) = match line.strip_prefix('!') {
-            Some(p) => ("!", p.trim()),
-            None => ("", line),
-        };
-        let cleaned = clean(pat);
-        let cleaned = cleaned.strip_prefix('/').unwrap_or(&cleaned).to_string();
-        if !cleaned.is_empty() {
-            out.push(format!("{neg}{cleaned}"));
-        }
-    }
-    out
-}
-
-/// `filepath.Clean` for a pattern: folds `.`, `..` and repeated slashes.
-fn clean(p: &str) -> String {
-    let abs = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !abs {
-                    parts.push("..");
-                }
-            }
-            c => parts.push(c),
-        }
-    }
-    let joined = parts.join("/");
-    match (abs, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
-}
+pub use crate::dockerignore::parse as parse_dockerignore;
 
 /// A status for spec errors: every diagnostic as a `file:line:col` line, each with its source
 /// range attached so BuildKit clients print the snippet.
@@ -596,12 +547,6 @@ fn with_spec_location(mut status: pb::Status, spec_name: &str) -> pb::Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dockerignore_is_parsed_like_docker() {
-        let text = "\u{feff}# comment\n\n  *.log \n/target/\n!target/keep\n./a/../b//c\n#x\n";
-        assert_eq!(parse_dockerignore(text), ["*.log", "target", "!target/keep", "b/c"]);
-    }
 
     #[test]
     fn failed_solves_name_the_spec_line() {

@@ -137,7 +137,7 @@ impl Lowerer<'_> {
                     }
                 }
                 Mount::Ssh { id, target, required, mode, uid, gid } => {
-                    let dest = target.clone().unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{ssh_count}"));
+                    let dest = target.clone().unwrap_or_else(|| crate::plan::ssh_default_target(ssh_count));
                     if ssh_count == 0 {
                         set_env(&mut env, "SSH_AUTH_SOCK", &dest);
                     }

@@ -25,7 +25,7 @@ pub use reads::{LocalPaths, LocalReads};
 pub use remote::GitSource;
 #[cfg(test)]
 pub(crate) use run::MOUNT_OPTIONS;
-pub use run::{Mount, Network, Run, Security, Sharing};
+pub use run::{ssh_default_target, Mount, Network, Run, Security, Sharing};
 pub use steps::{CopyFrom, MountFrom};
 pub use values::Platform;
 
@@ -263,6 +263,13 @@ impl Resolver {
     /// Substitutes args in a value, reporting a bad reference.
     pub(crate) fn text(&mut self, s: &Sp<String>) -> Option<String> {
         match self.args.substitute(&self.file, s) {
+            // As the parser reports it (and once, when it did), or else an arg brought it.
+            Ok(v) if v.contains('\0') => {
+                let d = spec::nul_in_value(&self.file, s.span, &s.value)
+                    .unwrap_or_else(|| Diagnostic::error(s.span, "this value contains a NUL character (from an arg)"));
+                self.diags.push(d);
+                None
+            }
             Ok(v) => Some(v),
             Err(d) => {
                 self.diags.push(d);
@@ -327,7 +334,7 @@ impl Resolver {
             },
             None => stages.last()?.name.clone(),
         };
-        let stages = if opts.all_stages { stages } else { order_needed(stages, &target) };
+        let stages = order_needed(stages, &target, opts.all_stages);
         let source_date_epoch = match opts.build_args.get("SOURCE_DATE_EPOCH").map(|v| v.trim()) {
             None | Some("") => None,
             Some(v) => match v.parse::<i64>() {
@@ -688,11 +695,12 @@ pub(crate) enum Source {
     Named(String),
 }
 
-/// Keeps the target and the stages it needs, dependencies first, otherwise in document order.
-fn order_needed(stages: Vec<Stage>, target: &str) -> Vec<Stage> {
+/// Keeps the target and the stages it needs (every stage with `all`), dependencies first,
+/// otherwise in document order.
+fn order_needed(stages: Vec<Stage>, target: &str, all: bool) -> Vec<Stage> {
     let index: BTreeMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
     let deps = |i: usize| stages[i].depends_on.iter().filter_map(|d| index.get(d.as_str()).copied());
-    let mut needed = vec![false; stages.len()];
+    let mut needed = vec![all; stages.len()];
     let mut todo: Vec<usize> = index.get(target).copied().into_iter().collect();
     while let Some(i) = todo.pop() {
         if !std::mem::replace(&mut needed[i], true) {
