@@ -67,7 +67,7 @@ impl Lowerer<'_> {
             CommandLine::Exec(args) => args.iter().any(|a| crate::plan::mentions_var(a, name)),
         };
         let mut env: Vec<String> =
-            self.plan.args.iter().filter(|(k, _)| mentioned(k)).map(|(k, v)| format!("{k}={v}")).collect();
+            self.plan.all_args().iter().filter(|(k, _)| mentioned(k)).map(|(k, v)| format!("{k}={v}")).collect();
         for kv in &config.env {
             if let Some((k, v)) = kv.split_once('=') {
                 set_env(&mut env, k, v);
@@ -219,7 +219,8 @@ impl Lowerer<'_> {
             dir_copy_contents: true,
             create_dest_path: true,
             allow_wildcard: true,
-            allow_empty_wildcard: false,
+            // As Dockerfile COPY: a pattern may match nothing (`yarn.lock*`); a plain path must exist.
+            allow_empty_wildcard: true,
             include_patterns,
             exclude_patterns: copy.exclude.clone(),
             ..Default::default()

@@ -44,6 +44,9 @@ impl Copy {
 
 impl Resolver {
     pub(crate) fn copy(&mut self, c: &spec::Copy, names: &[&str], this: &str) -> Option<Copy> {
+        if self.dockerfile_shaped_copy(c) {
+            return None;
+        }
         let from = match &c.from {
             Some(f) => self.resolve_from(f, names, this)?,
             None => MountFrom::Context,
@@ -53,6 +56,11 @@ impl Resolver {
         for (s, raw) in sources.iter().zip(&c.sources) {
             if s.is_empty() {
                 self.error(raw.span, "a copy source cannot be empty");
+            } else if remote::is_git(s) {
+                let d = Diagnostic::error(raw.span, format!("`{s}` is a git repository, not a file to copy"))
+                    .label("a repository is read with `from:`")
+                    .help(format!("write `copy: .` (or paths inside the repository) with `from: {s}`"));
+                self.diags.push(d);
             } else if remote::is_url(s) {
                 urls += 1;
                 if let Err(msg) = remote::validate_url(s) {
@@ -117,4 +125,78 @@ impl Resolver {
             keep_git_dir,
         })
     }
+}
+
+impl Resolver {
+    /// A copy written as a Dockerfile `COPY` line (`--from=build /out/app /bin/app`, `src/ /app/`):
+    /// reports it with the spec shape to write instead. True when it reported one.
+    fn dockerfile_shaped_copy(&mut self, c: &spec::Copy) -> bool {
+        let Some(first) = c.sources.first() else { return false };
+        let words: Vec<&str> = c.sources.iter().flat_map(|s| s.value.split_whitespace()).collect();
+        if first.value.trim_start().starts_with("--") {
+            let mut options = Vec::new();
+            let mut paths = Vec::new();
+            for w in &words {
+                match w.strip_prefix("--") {
+                    Some(flag) => {
+                        let (name, value) = flag.split_once('=').unwrap_or((flag, "true"));
+                        let key = match name {
+                            "keep-git-dir" => "keep_git_dir".to_string(),
+                            "chown" | "chmod" | "from" | "link" | "parents" | "exclude" | "checksum" => {
+                                name.to_string()
+                            }
+                            other => {
+                                options.push(format!("(`--{other}` has no equivalent)"));
+                                continue;
+                            }
+                        };
+                        options.push(format!("`{key}: {value}`"));
+                    }
+                    None => paths.push(*w),
+                }
+            }
+            let help = spec_shape(&paths, &options);
+            let d = Diagnostic::error(first.span, "this is Dockerfile `COPY` syntax, not a copy source")
+                .label("flags and paths in one string")
+                .help(help);
+            self.diags.push(d);
+            return true;
+        }
+        // The last word reads as a destination: an absolute path, `.`, or a directory.
+        let dest_like = |w: &str| w.starts_with(['/', '.']) || w.ends_with('/');
+        if !c.sources_list && c.to.is_none() && words.len() >= 2 && words.last().is_some_and(|w| dest_like(w)) {
+            let help = format!(
+                "{}; a file name with spaces goes in a list: `copy: [\"{}\"]`",
+                spec_shape(&words, &[]),
+                first.value
+            );
+            let d = Diagnostic::error(
+                first.span,
+                "a source and a destination in one string, as Dockerfile `COPY` has them",
+            )
+            .label("read as one file name with spaces")
+            .help(help);
+            self.diags.push(d);
+            return true;
+        }
+        false
+    }
+}
+
+/// `write `copy: a`, `to: b`, ...`: the spec form of Dockerfile `COPY` words (the last is the destination).
+fn spec_shape(paths: &[&str], options: &[String]) -> String {
+    let mut parts = Vec::new();
+    match paths {
+        [] => {}
+        [one] => parts.push(format!("`copy: {one}`")),
+        [sources @ .., dest] => {
+            match sources {
+                [one] => parts.push(format!("`copy: {one}`")),
+                many => parts.push(format!("`copy: [{}]`", many.join(", "))),
+            }
+            parts.push(format!("`to: {dest}`"));
+        }
+    }
+    parts.extend(options.iter().cloned());
+    format!("write it as {}", parts.join(", "))
 }

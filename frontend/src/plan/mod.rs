@@ -71,6 +71,15 @@ impl Plan {
         self.stages.iter().find(|s| s.name == name)
     }
 
+    /// Every arg a `run` can see, built-ins included, sorted by name.
+    pub fn all_args(&self) -> BTreeMap<String, String> {
+        let builtin = Args::builtin(&self.build_platform, &self.target_platform);
+        let mut out: BTreeMap<String, String> =
+            builtin.names().map(|n| (n.to_string(), builtin.get(n).unwrap_or_default().to_string())).collect();
+        out.extend(self.args.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
+    }
+
     /// Every image the plan reads (bases and copy/mount sources), each once, sorted.
     pub fn images(&self) -> BTreeSet<(ImageRef, Platform)> {
         let mut out = BTreeSet::new();
@@ -235,6 +244,7 @@ pub fn resolve(spec: &Spec, opts: &BuildOptions) -> Result<Plan, Diagnostics> {
         diags: Vec::new(),
         args: Args::default(),
         named: opts.named_contexts.clone(),
+        order: spec.stages.iter().map(|s| s.name.value.clone()).collect(),
     };
     let plan = r.plan(spec, opts);
     match plan {
@@ -251,6 +261,8 @@ pub(crate) struct Resolver {
     pub(crate) diags: Vec<Diagnostic>,
     pub(crate) args: Args,
     pub(crate) named: BTreeSet<String>,
+    /// Stage names in document order (for Dockerfile-style stage numbers).
+    pub(crate) order: Vec<String>,
 }
 
 impl Resolver {
@@ -309,6 +321,7 @@ impl Resolver {
         if !self.diags.is_empty() {
             return None;
         }
+        inherit_platforms(spec, &mut stages);
         let target = match &opts.target {
             Some(t) => match stages.iter().find(|s| &s.name == t) {
                 Some(s) => s.name.clone(),
@@ -420,6 +433,21 @@ impl Resolver {
     ) -> Option<Source> {
         if value == "scratch" {
             return Some(Source::Scratch);
+        }
+        if !value.is_empty()
+            && value.chars().all(|c| c.is_ascii_digit())
+            && names.binary_search(&value.as_str()).is_err()
+        {
+            // Dockerfile's `FROM 0` / `COPY --from=0`: stages by number.
+            let help = match value.parse::<usize>().ok().and_then(|i| self.order.get(i)) {
+                Some(name) => format!("Dockerfile's stage {value} is `{name}` here: write `from: {name}`"),
+                None => "write the stage's name".to_string(),
+            };
+            let d = Diagnostic::error(raw.span, format!("`{value}` is a Dockerfile stage number; decant names stages"))
+                .label("not an image or a stage name")
+                .help(help);
+            self.diags.push(d);
+            return None;
         }
         if let Some(name) = self.named_context(&value) {
             return Some(Source::Named(name));
@@ -671,6 +699,37 @@ pub(crate) enum Source {
     Stage(String),
     Image(ImageRef),
     Named(String),
+}
+
+/// A stage `from:` another stage without a `platform:` of its own runs on that stage's platform,
+/// as a Dockerfile `FROM build` stage does. Stages have no cycles here.
+fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
+    let explicit: BTreeSet<&str> =
+        spec.stages.iter().filter(|s| s.platform.is_some()).map(|s| s.name.value.as_str()).collect();
+    let index: BTreeMap<String, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+    let mut done = vec![false; stages.len()];
+    for start in 0..stages.len() {
+        // The chain of stage bases up to one that is settled (or has its own platform).
+        let mut chain = Vec::new();
+        let mut at = start;
+        while !done[at] {
+            done[at] = true;
+            chain.push(at);
+            match &stages[at].base {
+                Base::Stage { name } if !explicit.contains(stages[at].name.as_str()) => match index.get(name) {
+                    Some(&parent) => at = parent,
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+        let platform = stages[at].platform.clone();
+        for i in chain {
+            if !explicit.contains(stages[i].name.as_str()) && matches!(stages[i].base, Base::Stage { .. }) {
+                stages[i].platform = platform.clone();
+            }
+        }
+    }
 }
 
 /// Keeps the target and the stages it needs, dependencies first, otherwise in document order.

@@ -494,6 +494,7 @@ impl Decoder {
                 let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
                 StepKind::Copy(Copy {
                     sources,
+                    sources_list: matches!(value, Node::Sequence(_)),
                     from: get(self, "from"),
                     to: get(self, "to"),
                     chown: get(self, "chown"),

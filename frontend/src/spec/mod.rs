@@ -167,6 +167,8 @@ pub struct Mount {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copy {
     pub sources: Vec<Sp<String>>,
+    /// The sources were written as a list (not one string).
+    pub sources_list: bool,
     pub from: Option<Sp<String>>,
     pub to: Option<Sp<String>>,
     pub chown: Option<Sp<String>>,
