@@ -1,5 +1,5 @@
 //! Build arguments: declared defaults, per-build overrides, built-in platform args, and
-//! `${NAME}` / `${NAME:-default}` substitution in string fields.
+//! their expansion in string fields (the syntax is [`super::word`]'s).
 
 use std::collections::BTreeMap;
 
@@ -7,6 +7,7 @@ use crate::diag::{Diagnostic, SourceFile, Span};
 use crate::spec::Sp;
 
 use super::values::Platform;
+use super::word::{Word, WordError};
 
 /// Args every build has, as in Dockerfiles, for cross-compiling.
 pub const BUILTIN_ARGS: &[&str] = &[
@@ -60,61 +61,41 @@ impl Args {
         self.values.keys().map(String::as_str)
     }
 
-    /// Replaces `${NAME}` and `${NAME:-default}` in `s`; `$${` is a literal `${`.
+    /// Expands the args in `s` (see [`Word`] for the syntax); any other name is an error.
     pub fn substitute(&self, file: &SourceFile, s: &Sp<String>) -> Result<String, Diagnostic> {
-        let text = &s.value;
-        // Where the value's characters start in the file (after an opening quote).
-        let base = s.span.start + usize::from(file.text[s.span.start..].starts_with(['"', '\'']));
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text.as_str();
-        let mut offset = 0;
-        while let Some(i) = rest.find('$') {
-            out.push_str(&rest[..i]);
-            let after = &rest[i + 1..];
-            if let Some(tail) = after.strip_prefix("${") {
-                out.push_str("${");
-                rest = tail;
-                offset += i + 3;
-                continue;
+        let w = self.word(file, s)?;
+        match w.first_ref() {
+            None => Ok(w.as_literal().unwrap_or_default()),
+            Some((name, at, len)) => {
+                let span = value_span(file, s, at, len);
+                Err(Diagnostic::error(span, format!("arg `{name}` is used but never declared"))
+                    .label("not declared in `args:`")
+                    .suggest(name, self.names()))
             }
-            if !after.starts_with('{') {
-                out.push('$');
-                rest = after;
-                offset += i + 1;
-                continue;
-            }
-            let at = base + offset + i;
-            let Some(close) = after.find('}') else {
-                let span = Span { start: at, end: (at + after.len() + 1).min(s.span.end.max(at)) };
-                return Err(Diagnostic::error(span, "unclosed `${` in a value").help("write `$${` for a literal `${`"));
-            };
-            let body = &after[1..close];
-            let span = Span { start: at, end: at + close + 2 };
-            let (name, default) = match body.split_once(":-") {
-                Some((n, d)) => (n, Some(d)),
-                None => (body, None),
-            };
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Diagnostic::error(
-                    span,
-                    format!("`${{{body}}}` is not an arg reference (`${{NAME}}` or `${{NAME:-default}}`)"),
-                ));
-            }
-            match (self.get(name), default) {
-                (Some(""), Some(d)) => out.push_str(d),
-                (Some(v), _) => out.push_str(v),
-                (None, _) => {
-                    return Err(Diagnostic::error(span, format!("arg `{name}` is used but never declared"))
-                        .label("not declared in `args:`")
-                        .suggest(name, self.names()));
-                }
-            }
-            rest = &after[close + 1..];
-            offset += i + close + 2;
         }
-        out.push_str(rest);
-        Ok(out)
     }
+
+    /// Parses `s` and expands the args in it; references to other names are kept, for the
+    /// stage's environment to expand at build time.
+    pub fn word(&self, file: &SourceFile, s: &Sp<String>) -> Result<Word, Diagnostic> {
+        let diag = |e: WordError| {
+            let d = Diagnostic::error(value_span(file, s, e.at, e.len), e.message);
+            if e.unclosed {
+                d.help("write `$${` for a literal `${`")
+            } else {
+                d
+            }
+        };
+        let w = Word::parse(&s.value).map_err(diag)?;
+        w.bind(&|name| self.values.get(name).map(|v| Some(v.clone()))).map_err(diag)
+    }
+}
+
+/// The span of `len` bytes at `at` in the value `s` (after its opening quote, if any).
+pub(crate) fn value_span(file: &SourceFile, s: &Sp<String>, at: usize, len: usize) -> Span {
+    let base = s.span.start + usize::from(file.text[s.span.start..].starts_with(['"', '\'']));
+    let start = (base + at).min(s.span.end.max(base));
+    Span { start, end: (base + at + len).min(s.span.end.max(start)).max(start) }
 }
 
 /// Whether shell text refers to the variable `name` (`$NAME` or `${NAME...}`), as a `run`
@@ -157,12 +138,23 @@ mod tests {
         a.declare("E", String::new());
         assert_eq!(sub(&a, "app-${V}.tar").unwrap(), "app-1.2.tar");
         assert_eq!(sub(&a, "${E:-x}/${V:-y}").unwrap(), "x/1.2");
-        assert_eq!(sub(&a, "$HOME and $${V}").unwrap(), "$HOME and ${V}");
+        assert_eq!(sub(&a, "$V and $${V} and \\$HOME").unwrap(), "1.2 and ${V} and $HOME");
+        assert_eq!(sub(&a, "$HOME").unwrap_err().message, "arg `HOME` is used but never declared");
         assert_eq!(sub(&a, "${TARGETARCH}").unwrap(), "amd64");
         let e = sub(&a, "x${VV}").unwrap_err();
         assert_eq!(e.message, "arg `VV` is used but never declared");
         assert_eq!(e.span, Some(Span { start: 4, end: 9 }));
         assert!(sub(&a, "${V").is_err());
         assert!(sub(&a, "${a b}").is_err());
+    }
+
+    #[test]
+    fn keeps_other_names_for_the_environment() {
+        let mut a = Args::builtin(&Platform::default(), &Platform::default());
+        a.declare("V", "1.2".into());
+        let text = "/opt/$V/bin:$PATH";
+        let file = SourceFile::new("t", format!("k: {text}"));
+        let w = a.word(&file, &Sp::new(text.to_string(), Span { start: 3, end: 3 + text.len() })).unwrap();
+        assert_eq!(w.to_string(), "/opt/1.2/bin:${PATH}");
     }
 }

@@ -4,20 +4,21 @@ use serde::Serialize;
 
 use super::remote;
 use super::steps::{CopyFrom, MountFrom};
-use super::{values, Resolver};
+use super::{values, Resolver, Word};
 use crate::diag::Diagnostic;
 use crate::spec;
 
 /// A `copy` step.
 #[derive(Debug, Clone, Serialize)]
 pub struct Copy {
-    pub sources: Vec<String>,
+    /// Sources; one with a reference to the environment expands at build time (a path then).
+    pub sources: Vec<Word>,
     pub from: CopyFrom,
     /// Destination as written (relative ones resolve against the workdir); `None` = the workdir.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
+    pub to: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chown: Option<String>,
+    pub chown: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chmod: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -51,9 +52,12 @@ impl Resolver {
             Some(f) => self.resolve_from(f, names, this)?,
             None => MountFrom::Context,
         };
-        let sources: Vec<String> = c.sources.iter().filter_map(|s| self.text(s)).collect();
+        let sources: Vec<Word> = c.sources.iter().filter_map(|s| self.word(s)).collect();
         let mut urls = 0;
-        for (s, raw) in sources.iter().zip(&c.sources) {
+        for (w, raw) in sources.iter().zip(&c.sources) {
+            // Sources that refer to the environment are paths, checked when they expand.
+            let Some(s) = w.as_literal() else { continue };
+            let s = &s;
             if s.is_empty() {
                 self.error(raw.span, "a copy source cannot be empty");
             } else if remote::is_git(s) {
@@ -96,9 +100,9 @@ impl Resolver {
                 self.error(k.span, "`keep_git_dir` needs `from:` a git repository URL");
             }
         }
-        let chown = c.chown.as_ref().and_then(|o| self.text(o));
+        let chown = c.chown.as_ref().and_then(|o| self.word(o));
         let link = c.link.as_ref().is_some_and(|l| l.value);
-        if let (Some(o), Some(raw)) = (&chown, &c.chown) {
+        if let (Some(o), Some(raw)) = (chown.as_ref().and_then(Word::as_literal), &c.chown) {
             if o.is_empty() || o.split(':').count() > 2 || o.split(':').any(str::is_empty) {
                 self.error(raw.span, format!("`{o}` is not an owner (user, user:group, uid or uid:gid)"));
             } else if link && o.split(':').any(|p| p.parse::<u32>().is_err()) {
@@ -114,7 +118,7 @@ impl Resolver {
         Some(Copy {
             sources,
             from,
-            to: c.to.as_ref().and_then(|t| self.text(t)),
+            to: c.to.as_ref().and_then(|t| self.word(t)),
             chown,
             chmod: c.chmod.as_ref().and_then(|m| self.parsed(m, values::parse_mode)),
             exclude: c.exclude.iter().filter_map(|e| self.text(e)).collect(),

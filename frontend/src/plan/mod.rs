@@ -11,6 +11,7 @@ pub mod remote;
 mod run;
 mod steps;
 pub mod values;
+pub mod word;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub(crate) use run::MOUNT_OPTIONS;
 pub use run::{Mount, Network, Run, Security, Sharing};
 pub use steps::{CopyFrom, MountFrom};
 pub use values::Platform;
+pub use word::Word;
 
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, SourceFile, Span};
 use crate::spec::{self, Sp, Spec};
@@ -195,13 +197,13 @@ pub enum StepKind {
     Copy(Copy),
     Env {
         #[serde(serialize_with = "key_values")]
-        vars: Vec<(String, String)>,
+        vars: Vec<(String, Word)>,
     },
     Workdir {
-        path: String,
+        path: Word,
     },
     User {
-        user: String,
+        user: Word,
     },
 }
 
@@ -209,21 +211,22 @@ pub enum StepKind {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RuntimeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub user: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmd: Option<CommandLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<CommandLine>,
+    /// Ports as `80/tcp`; one with a reference to the environment is checked when it expands.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub expose: Vec<String>,
+    pub expose: Vec<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, Word>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<String>,
+    pub volumes: Vec<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_signal: Option<String>,
+    pub stop_signal: Option<Word>,
 }
 
 /// A healthcheck with durations in nanoseconds, as the image config stores them.
@@ -276,6 +279,36 @@ impl Resolver {
             Ok(v) => Some(v),
             Err(d) => {
                 self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// Expands the args in a value that may also refer to the stage's environment (expanded at
+    /// build time), reporting a bad reference.
+    pub(crate) fn word(&mut self, s: &Sp<String>) -> Option<Word> {
+        match self.args.word(&self.file, s) {
+            Ok(v) => Some(v),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// [`Self::word`], checked and normalised by `check` now when it is literal (else when it
+    /// expands at build time).
+    pub(crate) fn checked_word(
+        &mut self,
+        s: &Sp<String>,
+        check: impl FnOnce(&str) -> Result<String, String>,
+    ) -> Option<Word> {
+        let w = self.word(s)?;
+        let Some(text) = w.as_literal() else { return Some(w) };
+        match check(&text) {
+            Ok(v) => Some(Word::literal(v)),
+            Err(msg) => {
+                self.error(s.span, msg);
                 None
             }
         }
@@ -504,7 +537,7 @@ impl Resolver {
         };
         let mut steps = Vec::new();
         if let Some(w) = &s.workdir {
-            if let Some(path) = self.text(w) {
+            if let Some(path) = self.word(w) {
                 steps.push(Step { kind: StepKind::Workdir { path }, line: self.line(w.span), span: w.span });
             }
         }
@@ -563,7 +596,7 @@ impl Resolver {
         })
     }
 
-    pub(crate) fn env_vars(&mut self, kvs: &[spec::KeyValue]) -> Vec<(String, String)> {
+    pub(crate) fn env_vars(&mut self, kvs: &[spec::KeyValue]) -> Vec<(String, Word)> {
         let mut out = Vec::new();
         for kv in kvs {
             let key = &kv.key.value;
@@ -571,7 +604,7 @@ impl Resolver {
                 self.error(kv.key.span, format!("`{key}` is not a valid environment variable name"));
                 continue;
             }
-            if let Some(v) = self.text(&kv.value) {
+            if let Some(v) = self.word(&kv.value) {
                 out.push((key.clone(), v));
             }
         }
@@ -595,24 +628,22 @@ impl Resolver {
 
     fn runtime_config(&mut self, s: &spec::Stage) -> RuntimeConfig {
         let mut c = RuntimeConfig {
-            user: s.user.as_ref().and_then(|u| self.text(u)),
+            user: s.user.as_ref().and_then(|u| self.word(u)),
             cmd: s.cmd.as_ref().and_then(|cmd| self.command(cmd, "`cmd`")),
             entrypoint: s.entrypoint.as_ref().and_then(|e| self.command(e, "`entrypoint`")),
-            stop_signal: s.stop_signal.as_ref().and_then(|sig| self.parsed(sig, values::parse_signal)),
+            stop_signal: s.stop_signal.as_ref().and_then(|sig| self.checked_word(sig, values::parse_signal)),
             ..Default::default()
         };
         for p in &s.expose {
-            if let Some(port) = self.parsed(p, values::parse_port) {
+            if let Some(port) = self.checked_word(p, values::parse_port) {
                 if !c.expose.contains(&port) {
                     c.expose.push(port);
                 }
             }
         }
         for v in &s.volumes {
-            if let Some(path) = self.text(v) {
-                if !path.starts_with('/') {
-                    self.error(v.span, format!("volume `{path}` must be an absolute path"));
-                } else if !c.volumes.contains(&path) {
+            if let Some(path) = self.checked_word(v, check_volume) {
+                if !c.volumes.contains(&path) {
                     c.volumes.push(path);
                 }
             }
@@ -622,7 +653,7 @@ impl Resolver {
                 self.error(kv.key.span, "a label needs a name");
                 continue;
             }
-            if let Some(v) = self.text(&kv.value) {
+            if let Some(v) = self.word(&kv.value) {
                 c.labels.insert(kv.key.value.clone(), v);
             }
         }
@@ -689,8 +720,17 @@ impl Resolver {
 }
 
 /// `[("K", "V")]` as `["K=V"]`, the way image configs list environment variables.
-pub(crate) fn key_values<S: serde::Serializer>(kvs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(kvs.iter().map(|(k, v)| format!("{k}={v}")))
+pub(crate) fn key_values<S: serde::Serializer>(kvs: &[(String, Word)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(kvs.iter().map(|(k, v)| format!("{k}={}", v.text())))
+}
+
+/// A `volumes:` path must be absolute.
+pub fn check_volume(path: &str) -> Result<String, String> {
+    if path.starts_with('/') {
+        Ok(path.to_string())
+    } else {
+        Err(format!("volume `{path}` must be an absolute path"))
+    }
 }
 
 /// What a `from:` names.

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::steps::MountFrom;
-use super::{values, CommandLine, Resolver};
+use super::{values, CommandLine, Resolver, Word};
 use crate::diag::Diagnostic;
 use crate::spec;
 
@@ -12,11 +12,11 @@ use crate::spec;
 pub struct Run {
     pub command: CommandLine,
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "super::key_values")]
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(String, Word)>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub workdir: Option<String>,
+    pub workdir: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub user: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
     #[serde(skip_serializing_if = "is_sandbox")]
@@ -173,8 +173,8 @@ impl Resolver {
         Some(Run {
             command,
             env: self.env_vars(&run.env),
-            workdir: run.workdir.as_ref().and_then(|w| self.text(w)),
-            user: run.user.as_ref().and_then(|u| self.text(u)),
+            workdir: run.workdir.as_ref().and_then(|w| self.word(w)),
+            user: run.user.as_ref().and_then(|u| self.word(u)),
             network,
             security,
             mounts,

@@ -43,15 +43,15 @@ impl Resolver {
                 Some(StepKind::Env { vars: self.env_vars(kvs) })
             }
             spec::StepKind::Workdir(w) => {
-                let path = self.text(w)?;
-                if path.is_empty() {
+                let path = self.word(w)?;
+                if path.as_literal().is_some_and(|p| p.is_empty()) {
                     self.error(w.span, "`workdir` cannot be empty");
                 }
                 Some(StepKind::Workdir { path })
             }
             spec::StepKind::User(u) => {
-                let user = self.text(u)?;
-                if user.is_empty() {
+                let user = self.word(u)?;
+                if user.as_literal().is_some_and(|u| u.is_empty()) {
                     self.error(u.span, "`user` cannot be empty");
                 }
                 Some(StepKind::User { user })
