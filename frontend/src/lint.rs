@@ -1,8 +1,10 @@
 //! Warnings about specs that build, but probably not as meant.
 
-use crate::diag::{Diagnostic, Span};
-use crate::plan::mentions_var;
-use crate::spec::{Command, Spec, StepKind};
+use std::collections::BTreeSet;
+
+use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::plan::{mentions_var, value_span, Word, BUILTIN_ARGS};
+use crate::spec::{Command, KeyValue, Sp, Spec, StepKind};
 
 /// Rule ids, as `decant check` and the `frontend.lint` subrequest report them.
 pub const RULES: &[(&str, &str)] = &[
@@ -12,6 +14,10 @@ pub const RULES: &[(&str, &str)] = &[
     ),
     ("untagged-image", "An image without a tag or digest means `:latest`, which changes under you"),
     ("unused-arg", "An arg is declared but nothing refers to it"),
+    (
+        "undefined-var",
+        "A value refers to a name that is neither an arg nor set by `env:` in the spec, and is close to one that is",
+    ),
 ];
 
 /// Lints a parsed spec.
@@ -52,11 +58,7 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
     let text = &spec.file.text;
     for arg in &spec.args {
         let name = &arg.name.value;
-        let braced = format!("${{{name}");
-        let used_braced = text.match_indices(&braced).any(|(i, _)| {
-            let after = text[i + braced.len()..].chars().next();
-            matches!(after, Some('}' | ':'))
-        });
+        let used_braced = mentions_var(text, name);
         let in_commands = spec.stages.iter().any(|s| {
             s.steps.iter().any(|step| match &step.kind {
                 StepKind::Run(r) => mentions(&r.command, name),
@@ -65,6 +67,58 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
         });
         if !used_braced && !in_commands {
             out.push(Diagnostic::warning("unused-arg", arg.name.span, format!("arg `{name}` is never used")));
+        }
+    }
+    out.extend(undefined_vars(spec));
+    out
+}
+
+/// Names in values that expand from the environment (`env`, `workdir`, `user`, copy paths,
+/// labels, ...) that no arg and no `env:` of the spec defines, but that are close to one: likely
+/// typos, which Dockerfile would also expand to nothing (its `UndefinedVar` check).
+fn undefined_vars(spec: &Spec) -> Vec<Diagnostic> {
+    let mut known: BTreeSet<&str> = BUILTIN_ARGS.iter().copied().collect();
+    known.extend(spec.args.iter().map(|a| a.name.value.as_str()));
+    let mut values: Vec<&Sp<String>> = Vec::new();
+    let mut env: Vec<&KeyValue> = Vec::new();
+    for stage in &spec.stages {
+        env.extend(&stage.env);
+        values.extend(stage.labels.iter().map(|kv| &kv.value));
+        values.extend(stage.workdir.iter().chain(&stage.user).chain(&stage.stop_signal));
+        values.extend(stage.expose.iter().chain(&stage.volumes));
+        for step in &stage.steps {
+            match &step.kind {
+                StepKind::Env(kvs) => env.extend(kvs),
+                StepKind::Workdir(w) | StepKind::User(w) => values.push(w),
+                StepKind::Copy(c) => values.extend(c.sources.iter().chain(&c.to).chain(&c.chown)),
+                StepKind::Run(r) => {
+                    env.extend(&r.env);
+                    values.extend(r.workdir.iter().chain(&r.user));
+                }
+            }
+        }
+    }
+    known.extend(env.iter().map(|kv| kv.key.value.as_str()));
+    values.extend(env.iter().map(|kv| &kv.value));
+    let mut out = Vec::new();
+    for v in values {
+        let Ok(word) = Word::parse(&v.value) else { continue };
+        for (name, at, len) in word.refs() {
+            if known.contains(name) {
+                continue;
+            }
+            if let Some(near) = did_you_mean(name, known.iter().copied()) {
+                out.push(
+                    Diagnostic::warning(
+                        "undefined-var",
+                        value_span(&spec.file, v, at, len),
+                        format!("`{name}` is not an arg, and no `env:` in this spec sets it"),
+                    )
+                    .help(format!(
+                        "did you mean `{near}`? (from the base image's environment it expands at build time; unset, to nothing)"
+                    )),
+                );
+            }
         }
     }
     out

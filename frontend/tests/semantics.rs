@@ -3,9 +3,9 @@
 
 mod common;
 
-use decant::compile;
 use decant::llb::pb;
 use decant::plan::{BuildOptions, Platform};
+use decant::{compile, lower};
 use prost::Message;
 
 fn arm64() -> BuildOptions {
@@ -128,4 +128,100 @@ stages:
     let srcs: Vec<&str> = copies.iter().map(|c| c.src.as_str()).collect();
     assert_eq!(srcs, ["/package.json", "/yarn.lock*", "/package-lock.json*"]);
     assert!(copies.iter().all(|c| c.allow_wildcard && c.allow_empty_wildcard));
+}
+
+/// Lowers `text` with `busybox:local` resolved to a config with `env`.
+fn lower_with_base_env(text: &str, env: &[&str]) -> Result<lower::Lowered, String> {
+    let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).map_err(|d| d.render())?;
+    let mut config = decant::image::ImageConfig::default();
+    config.config.env = env.iter().map(|s| s.to_string()).collect();
+    let mut inputs = lower::Inputs::default();
+    for (reference, platform) in plan.images() {
+        inputs.images.insert((reference, platform), lower::BaseImage { digest: None, config: config.clone() });
+    }
+    lower::lower(&plan, &inputs).map_err(|d| d.render())
+}
+
+const VENV: &str = r#"# syntax=decant/frontend:dev
+args:
+  APP: demo
+stages:
+  app:
+    from: busybox:local
+    env:
+      PATH: "/app/.venv/bin:$PATH"
+      CONF: "${PHP_INI_DIR}/conf.d"
+      APP_HOME: /srv/$APP
+    workdir: ${APP_HOME}/src
+    steps:
+      - env: { PATH: "/opt/tools:${PATH}", OLD_PATH: "$PATH", UNSET: "[${NOPE}]" }
+      - copy: config.ini
+        to: ${CONF}/
+      - run: echo "$PATH"
+        env: { FROM_RUN: "${APP_HOME:-x}${NOPE:+y}" }
+      - user: ${RUN_AS:-nobody}
+    labels:
+      home: $APP_HOME
+      price: "$$5 \\$6"
+    expose: ["${PORT:-8080}"]
+    stop_signal: ${SIG}
+"#;
+
+#[test]
+fn values_extend_the_environment_of_the_base_image() {
+    let base = ["PATH=/usr/local/bin:/usr/bin:/bin", "PHP_INI_DIR=/usr/local/etc/php", "SIG=SIGQUIT"];
+    let lowered = lower_with_base_env(VENV, &base).unwrap();
+    let c = &lowered.config.config;
+    let env: std::collections::BTreeMap<&str, &str> = c.env.iter().filter_map(|kv| kv.split_once('=')).collect();
+    assert_eq!(env["PATH"], "/opt/tools:/app/.venv/bin:/usr/local/bin:/usr/bin:/bin");
+    assert_eq!(env["OLD_PATH"], "/app/.venv/bin:/usr/local/bin:/usr/bin:/bin", "one env step expands before it sets");
+    assert_eq!(env["CONF"], "/usr/local/etc/php/conf.d");
+    assert_eq!(env["APP_HOME"], "/srv/demo", "args expand in the plan");
+    assert_eq!(env["UNSET"], "[]", "an unset name is empty, as in Dockerfile");
+    assert_eq!(c.working_dir, "/srv/demo/src");
+    assert_eq!(c.user, "nobody");
+    assert_eq!(c.labels["home"], "/srv/demo");
+    assert_eq!(c.labels["price"], "$5 $6");
+    assert_eq!(c.exposed_ports.keys().collect::<Vec<_>>(), ["8080/tcp"]);
+    assert_eq!(c.stop_signal, "SIGQUIT");
+    let def = lowered.definition();
+    let (_, run_env, _) = exec_running(&execs(&def), "echo").clone();
+    assert!(run_env.contains(&"FROM_RUN=/srv/demo".to_string()), "{run_env:?}");
+    assert!(run_env.contains(&"PATH=/opt/tools:/app/.venv/bin:/usr/local/bin:/usr/bin:/bin".to_string()));
+    let dests: Vec<String> = copies(&def).into_iter().map(|c| c.dest).collect();
+    assert_eq!(dests, ["/usr/local/etc/php/conf.d/"]);
+}
+
+#[test]
+fn a_required_value_fails_the_build_with_its_message() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    workdir: ${HOME:?the base image must set HOME}\n";
+    assert!(compile::plan("decant.yaml", text, &BuildOptions::default()).is_ok(), "HOME may come from the base image");
+    let e = lower_with_base_env(text, &[]).unwrap_err();
+    assert!(e.contains("HOME: the base image must set HOME") && e.contains("decant.yaml:5"), "{e}");
+    assert_eq!(lower_with_base_env(text, &["HOME=/root"]).unwrap().config.config.working_dir, "/root");
+    let port = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    expose: [$PORT]\n";
+    let e = lower_with_base_env(port, &["PORT=http"]).unwrap_err();
+    assert!(e.contains("`http` is not a port number"), "{e}");
+}
+
+#[test]
+fn check_warns_about_a_likely_typo_but_not_about_the_base_images_variables() {
+    let text = r#"# syntax=decant/frontend:dev
+args:
+  VERSION: "1.0"
+stages:
+  app:
+    from: busybox:local
+    env:
+      PATH: /venv/bin:$PATH
+      APP_HOME: /srv/v$VERSION
+    workdir: ${APP_HOEM}/${HOME}
+"#;
+    let spec = decant::spec::parse_spec("decant.yaml", text).unwrap();
+    assert!(compile::plan("decant.yaml", text, &BuildOptions::default()).is_ok(), "not an error");
+    let warnings = decant::lint::lint(&spec);
+    let undefined: Vec<&str> =
+        warnings.iter().filter(|w| w.rule == Some("undefined-var")).map(|w| w.message.as_str()).collect();
+    assert_eq!(undefined, ["`APP_HOEM` is not an arg, and no `env:` in this spec sets it"]);
+    assert!(!warnings.iter().any(|w| w.message.contains("VERSION")), "`$VERSION` uses the arg: {warnings:?}");
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use crate::reference::ImageRef;
+pub(crate) use args::value_span;
 pub use args::{mentions_var, Args, BUILTIN_ARGS};
 pub use copy::Copy;
 pub use remote::GitSource;
@@ -156,7 +157,7 @@ pub struct Stage {
     pub description: Option<String>,
     pub base: Base,
     pub platform: Platform,
-    /// Stage-level `workdir:` and `env:` come first, as steps.
+    /// Stage-level `env:` and `workdir:` come first, as steps (in that order).
     pub steps: Vec<Step>,
     pub config: RuntimeConfig,
     /// Stages this one reads from (its base, copy and mount sources), sorted.
@@ -536,15 +537,16 @@ impl Resolver {
             None => target.clone(),
         };
         let mut steps = Vec::new();
-        if let Some(w) = &s.workdir {
-            if let Some(path) = self.word(w) {
-                steps.push(Step { kind: StepKind::Workdir { path }, line: self.line(w.span), span: w.span });
-            }
-        }
+        // The stage's env first, so that its workdir can refer to it.
         if !s.env.is_empty() {
             let span = s.env[0].key.span;
             let vars = self.env_vars(&s.env);
             steps.push(Step { kind: StepKind::Env { vars }, line: self.line(span), span });
+        }
+        if let Some(w) = &s.workdir {
+            if let Some(path) = self.word(w) {
+                steps.push(Step { kind: StepKind::Workdir { path }, line: self.line(w.span), span: w.span });
+            }
         }
         for step in &s.steps {
             if let Some(kind) = self.step(step, names, this) {

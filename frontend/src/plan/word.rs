@@ -90,12 +90,17 @@ impl Word {
 
     /// The names this word still refers to, nested ones included, in order.
     pub fn names(&self) -> Vec<&str> {
+        self.refs().into_iter().map(|(name, _, _)| name).collect()
+    }
+
+    /// [`Self::names`] with the place of each reference in the value (offset, length).
+    pub fn refs(&self) -> Vec<(&str, usize, usize)> {
         let mut out = Vec::new();
         for p in &self.parts {
             if let Part::Ref(r) = p {
-                out.push(r.name.as_str());
+                out.push((r.name.as_str(), r.at, r.len));
                 if let Some(m) = &r.op {
-                    out.extend(m.word.names());
+                    out.extend(m.word.refs());
                 }
             }
         }
