@@ -990,3 +990,6 @@ mod parity;
 
 /// Copy `link`/`parents` and `SOURCE_DATE_EPOCH` on BuildKit v0.8.
 mod features;
+
+/// Dockerfile semantics: env extension, built-in args in runs, empty globs.
+mod semantics;
