@@ -48,10 +48,12 @@ impl Resolver {
         if self.dockerfile_shaped_copy(c) {
             return None;
         }
-        let from = match &c.from {
-            Some(f) => self.resolve_from(f, names, this)?,
-            None => MountFrom::Context,
+        // A bad `from:` is reported, and the sources are still checked (against the context).
+        let resolved = match &c.from {
+            Some(f) => self.resolve_from(f, names, this),
+            None => Some(MountFrom::Context),
         };
+        let from = resolved.clone().unwrap_or(MountFrom::Context);
         let sources: Vec<Word> = c.sources.iter().filter_map(|s| self.word(s)).collect();
         let mut urls = 0;
         for (w, raw) in sources.iter().zip(&c.sources) {
@@ -115,6 +117,7 @@ impl Resolver {
                 );
             }
         }
+        resolved?;
         Some(Copy {
             sources,
             from,

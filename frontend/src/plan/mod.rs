@@ -517,20 +517,21 @@ impl Resolver {
     fn stage(&mut self, s: &spec::Stage, number: usize, names: &[&str], target: &Platform) -> Option<Stage> {
         let errors_before = self.diags.len();
         let this = s.name.value.as_str();
+        // A bad `from:` is reported, and the rest of the stage is still checked.
         let base = match &s.from {
             Some(from) if remote::is_url(&from.value) || remote::is_git(&from.value) => {
                 let d = Diagnostic::error(from.span, "a stage cannot start from a URL")
                     .help("start from an image and copy from the repository or URL in a step (`copy: .` with `from: <git URL>`, or `copy: <https URL>`)");
                 self.diags.push(d);
-                return None;
+                None
             }
-            Some(from) => match self.source_ref(from, names, this)? {
+            Some(from) => self.source_ref(from, names, this).map(|source| match source {
                 Source::Scratch => Base::Scratch,
                 Source::Stage(name) => Base::Stage { name },
                 Source::Image(reference) => Base::Image { reference },
                 Source::Named(name) => Base::Named { name },
-            },
-            None => return None,
+            }),
+            None => None,
         };
         let platform = match &s.platform {
             Some(p) => self.parsed(p, Platform::parse).unwrap_or_else(|| target.clone()),
@@ -561,6 +562,7 @@ impl Resolver {
                 self.error(span, "`shell` cannot be empty");
             }
         }
+        let base = base?;
         if self.diags.len() > errors_before {
             return None;
         }

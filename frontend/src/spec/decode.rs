@@ -264,9 +264,11 @@ impl Decoder {
                 continue;
             }
             let span = self.key_span(key);
-            let diag = Diagnostic::error(span, format!("unknown key `{k}` in {what}"))
-                .label("unknown key")
-                .suggest(k, allowed.iter().copied());
+            let diag = Diagnostic::error(span, format!("unknown key `{k}` in {what}")).label("unknown key");
+            let diag = match synonym(k, allowed) {
+                Some(near) => diag.help(format!("did you mean `{near}`?")),
+                None => diag.suggest(k, allowed.iter().copied()),
+            };
             self.diags.push(diag);
         }
     }
@@ -487,6 +489,10 @@ impl Decoder {
             }
             "copy" => {
                 self.check_keys(map, &with(COPY_OPTIONS, "copy"), "a `copy` step");
+                if let Node::Mapping(inner) = value {
+                    self.copy_mapping(key_span, inner);
+                    return None;
+                }
                 let sources = self.strings(value, "a `copy` source");
                 if sources.is_empty() {
                     self.error(key_span, "`copy` needs at least one source");
@@ -522,6 +528,72 @@ impl Decoder {
         Some(Step { span, key_span, kind })
     }
 
+    /// `copy: { from: ..., src: [...], to: ... }`: one error that shows the step's shape.
+    fn copy_mapping(&mut self, key_span: Span, inner: &MarkedMappingNode) {
+        let scalar = |n: &Node| match n {
+            Node::Scalar(s) => Some(s.as_str().to_string()),
+            Node::Sequence(items) => {
+                let v: Vec<String> =
+                    items.iter().filter_map(|i| i.as_scalar().map(|s| s.as_str().to_string())).collect();
+                Some(format!("[{}]", v.join(", ")))
+            }
+            Node::Mapping(_) => None,
+        };
+        let mut sources = None;
+        let mut options = Vec::new();
+        for (k, v) in inner.iter() {
+            let name = k.as_str();
+            let as_key = synonym(name, &with(COPY_OPTIONS, "copy")).unwrap_or(name);
+            match (as_key, scalar(v)) {
+                ("copy", Some(v)) => sources = Some(v),
+                (key, Some(v)) => options.push(format!("`{key}: {v}`")),
+                (key, None) => options.push(format!("`{key}: ...`")),
+            }
+        }
+        let mut help = format!("write `- copy: {}`", sources.as_deref().unwrap_or("<sources>"));
+        if !options.is_empty() {
+            help.push_str(&format!(" with {} beside it, at the same indent as `copy`", options.join(", ")));
+        }
+        let d = Diagnostic::error(key_span, "`copy` takes the sources; its options are keys of the step, beside it")
+            .label("found a mapping")
+            .help(help);
+        self.diags.push(d);
+    }
+
+    /// A mount written `type: cache` + `target: /x` (as Compose and `--mount` do): one error
+    /// that shows decant's shape.
+    fn mount_with_type(&mut self, span: Span, map: &MarkedMappingNode) {
+        let text = |k: &str| map.get_node(k).and_then(|n| n.as_scalar()).map(|s| s.as_str().to_string());
+        let kind = text("type").unwrap_or_default();
+        let target_keys = ["target", "destination", "dst", "dest"];
+        let target = target_keys.iter().find_map(|k| text(k));
+        let mut shape = if !MOUNT_KINDS.contains(&kind.as_str()) {
+            format!("one of `cache`, `secret`, `ssh`, `tmpfs`, `bind` with its target")
+        } else if matches!(kind.as_str(), "secret" | "ssh") {
+            let id = text("id").unwrap_or_else(|| if kind == "ssh" { "default".into() } else { "<id>".into() });
+            match &target {
+                Some(t) => format!("`- {kind}: {id}` with `target: {t}`"),
+                None => format!("`- {kind}: {id}`"),
+            }
+        } else {
+            format!("`- {kind}: {}`", target.as_deref().unwrap_or("<target>"))
+        };
+        let rest: Vec<String> = map
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| {
+                *k != "type" && !target_keys.contains(k) && !(matches!(kind.as_str(), "secret" | "ssh") && *k == "id")
+            })
+            .map(|k| format!("`{k}`"))
+            .collect();
+        if !rest.is_empty() {
+            shape.push_str(&format!(", and {} beside it", rest.join(", ")));
+        }
+        let d = Diagnostic::error(span, "a mount is written with its kind as the key, not with `type:`")
+            .help(format!("write {shape}"));
+        self.diags.push(d);
+    }
+
     fn mounts(&mut self, node: &Node) -> Vec<Mount> {
         let items = match node {
             Node::Sequence(items) => items,
@@ -536,6 +608,10 @@ impl Decoder {
             let span = self.node_span(item);
             let Some(map) = self.expect_mapping(item, "a mount") else { continue };
             let kinds: Vec<&MarkedScalarNode> = map.keys().filter(|k| MOUNT_KINDS.contains(&k.as_str())).collect();
+            if kinds.is_empty() && map.contains_key("type") {
+                self.mount_with_type(span, map);
+                continue;
+            }
             let [kind] = kinds.as_slice() else {
                 let diag =
                     Diagnostic::error(span, "a mount needs exactly one of `cache`, `secret`, `ssh`, `tmpfs`, `bind`");
@@ -557,6 +633,37 @@ impl Decoder {
         }
         out
     }
+}
+
+/// What users of Dockerfiles, Compose files and other tools write for a key (lower case).
+const SYNONYMS: &[(&str, &str)] = &[
+    ("dest", "to"),
+    ("destination", "to"),
+    ("dst", "to"),
+    ("target", "to"),
+    ("src", "copy"),
+    ("source", "copy"),
+    ("sources", "copy"),
+    ("add", "copy"),
+    ("command", "run"),
+    ("cmd", "run"),
+    ("working_dir", "workdir"),
+    ("workingdir", "workdir"),
+    ("cwd", "workdir"),
+    ("environment", "env"),
+    ("ports", "expose"),
+    ("label", "labels"),
+    ("volume", "volumes"),
+    ("stopsignal", "stop_signal"),
+    ("image", "from"),
+    ("mount", "mounts"),
+    ("arg", "args"),
+];
+
+/// The allowed key that `key` is another name for, if any.
+fn synonym(key: &str, allowed: &[&str]) -> Option<&'static str> {
+    let lower = key.to_ascii_lowercase();
+    SYNONYMS.iter().find(|(k, v)| *k == lower && allowed.contains(v)).map(|(_, v)| *v)
 }
 
 fn with(options: &[&'static str], kind: &'static str) -> Vec<&'static str> {
