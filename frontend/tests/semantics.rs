@@ -225,3 +225,44 @@ stages:
     assert_eq!(undefined, ["`APP_HOEM` is not an arg, and no `env:` in this spec sets it"]);
     assert!(!warnings.iter().any(|w| w.message.contains("VERSION")), "`$VERSION` uses the arg: {warnings:?}");
 }
+
+#[test]
+fn relative_and_empty_mount_targets_resolve_against_the_workdir() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    workdir: /src
+    steps:
+      - run: make
+        mounts:
+          - bind: .
+          - cache: node_modules
+          - tmpfs: ../tmp
+          - secret: npmrc
+            target: .npmrc
+      - run: ls
+        workdir: sub
+        mounts:
+          - cache: ""
+            id: whole
+"#;
+    let def = common::definition(text, &BuildOptions::default());
+    let mut dests: Vec<(String, String)> = Vec::new();
+    for b in &def.def {
+        if let Some(pb::op::Op::Exec(e)) = pb::Op::decode(b.as_slice()).unwrap().op {
+            let cmd = e.meta.unwrap().args.last().cloned().unwrap();
+            dests.extend(e.mounts.into_iter().filter(|m| m.dest != "/").map(|m| (cmd.clone(), m.dest)));
+        }
+    }
+    dests.sort();
+    let want = [
+        ("ls", "/src/sub"),
+        ("make", "/src"),
+        ("make", "/src/.npmrc"),
+        ("make", "/src/node_modules"),
+        ("make", "/tmp"),
+    ];
+    let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(dests, want);
+}

@@ -130,7 +130,7 @@ impl Lowerer<'_> {
                         None => (None, None),
                     };
                     mounts.push(llb::MountSpec {
-                        dest: target.clone(),
+                        dest: join_path(&cwd, target),
                         kind: llb::MountKind::Cache { id: id.clone(), sharing, source, selector },
                     });
                 }
@@ -143,14 +143,17 @@ impl Lowerer<'_> {
                             mode: mode.unwrap_or(0o400),
                             optional: !required,
                         };
-                        mounts.push(llb::MountSpec { dest: target.clone(), kind });
+                        mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
                     }
                     if let Some(name) = env_name {
                         secret_env.push((id.clone(), name.clone(), !required));
                     }
                 }
                 Mount::Ssh { id, target, required, mode, uid, gid } => {
-                    let dest = target.clone().unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{ssh_count}"));
+                    let dest = match target {
+                        Some(t) => join_path(&cwd, t),
+                        None => format!("/run/buildkit/ssh_agent.{ssh_count}"),
+                    };
                     if ssh_count == 0 {
                         set_env(&mut env, "SSH_AUTH_SOCK", &dest);
                     }
@@ -166,12 +169,12 @@ impl Lowerer<'_> {
                 }
                 Mount::Tmpfs { target, size } => {
                     let kind = llb::MountKind::Tmpfs { size: size.map(|s| s as i64) };
-                    mounts.push(llb::MountSpec { dest: target.clone(), kind });
+                    mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
                 }
                 Mount::Bind { target, from, source, readwrite } => {
                     let (state, _) = self.source(stage, from, step.span)?;
                     let kind = llb::MountKind::Bind { source: state, selector: source.clone(), readonly: !readwrite };
-                    mounts.push(llb::MountSpec { dest: target.clone(), kind });
+                    mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
                 }
             }
         }

@@ -205,14 +205,8 @@ impl Resolver {
             opt(name).and_then(|v| r.parsed(v, parse_bool)).unwrap_or(default)
         };
         let target_opt = |r: &mut Self| opt("target").and_then(|v| r.text(v));
-        let absolute = |r: &mut Self, path: &str| {
-            if !path.starts_with('/') {
-                r.error(m.value.span, format!("mount target `{path}` must be an absolute path"));
-            }
-        };
         Some(match kind {
             "cache" => {
-                absolute(self, &value);
                 let sharing = match opt("sharing") {
                     Some(s) => self.parsed(s, |v| match v {
                         "shared" => Ok(Sharing::Shared),
@@ -262,12 +256,8 @@ impl Resolver {
                 uid: num(self, "uid"),
                 gid: num(self, "gid"),
             },
-            "tmpfs" => {
-                absolute(self, &value);
-                Mount::Tmpfs { target: value, size: opt("size").and_then(|v| self.parsed(v, parse_size)) }
-            }
+            "tmpfs" => Mount::Tmpfs { target: value, size: opt("size").and_then(|v| self.parsed(v, parse_size)) },
             _ => {
-                absolute(self, &value);
                 let from = match opt("from") {
                     Some(f) => self.resolve_from(f, names, this)?,
                     None => MountFrom::Context,
