@@ -91,6 +91,7 @@ fn undefined_vars(spec: &Spec) -> Vec<Diagnostic> {
                 StepKind::Env(kvs) => env.extend(kvs),
                 StepKind::Workdir(w) | StepKind::User(w) => values.push(w),
                 StepKind::Copy(c) => values.extend(c.sources.iter().chain(&c.to).chain(&c.chown)),
+                StepKind::File(f) => values.extend(std::iter::once(&f.path).chain(&f.chown)),
                 StepKind::Run(r) => {
                     env.extend(&r.env);
                     values.extend(r.workdir.iter().chain(&r.user));

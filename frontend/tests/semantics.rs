@@ -266,3 +266,45 @@ stages:
     let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
     assert_eq!(dests, want);
 }
+
+#[test]
+fn a_file_step_writes_its_content_like_copy_heredoc() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    env: { APP: /srv/app }
+    workdir: /w
+    steps:
+      - file: $APP/start.sh
+        content: |
+          #!/bin/sh
+          echo "$HOME"
+        chmod: "0755"
+        chown: "1000:1000"
+      - file: notes.txt
+        content: ""
+"#;
+    let plan = common::plan(text, &BuildOptions::default());
+    let json = serde_json::to_value(&plan.stages[0].steps[2]).unwrap();
+    assert_eq!(json["step"], "file");
+    assert_eq!(json["path"], "${APP}/start.sh");
+    let def = common::definition(text, &BuildOptions::default());
+    let mut files = Vec::new();
+    for b in &def.def {
+        if let Some(pb::op::Op::File(f)) = pb::Op::decode(b.as_slice()).unwrap().op {
+            for a in f.actions {
+                if let Some(pb::file_action::Action::Mkfile(m)) = a.action {
+                    files.push((m.path, m.mode, String::from_utf8(m.data).unwrap()));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        files,
+        [
+            ("/srv/app/start.sh".to_string(), 0o755, "#!/bin/sh\necho \"$HOME\"\n".to_string()),
+            ("/w/notes.txt".to_string(), 0o644, String::new())
+        ]
+    );
+}

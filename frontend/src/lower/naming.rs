@@ -36,5 +36,6 @@ pub(crate) fn describe(step: &StepKind) -> String {
         }
         StepKind::Workdir { path } => format!("workdir: {}", path.text()),
         StepKind::User { user } => format!("user: {}", user.text()),
+        StepKind::File { path, .. } => format!("file: {}", path.text()),
     }
 }

@@ -47,6 +47,21 @@ impl Lowerer<'_> {
                     .finish(Some(pb::Platform::from(&stage.platform)), meta);
                 push_history(&mut built.config, history, false);
             }
+            StepKind::File { path, content, mode, chown } => {
+                let env = &built.config.config.env;
+                let path = join_path(&built.config.config.working_dir, &expand(path, env, step.span)?);
+                let owner = match chown {
+                    Some(o) => llb::Chown::parse(&expand(o, env, step.span)?),
+                    None => None,
+                };
+                let parent = path.rsplit_once('/').map_or("/", |(dir, _)| if dir.is_empty() { "/" } else { dir });
+                let meta = self.meta(stage, name, step.span);
+                built.state = llb::FileChain::on(built.state.clone())
+                    .mkdir(parent, 0o755, true, None)
+                    .mkfile(path, *mode, content.as_bytes(), owner)
+                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
+                push_history(&mut built.config, history, false);
+            }
             StepKind::Run(run) => {
                 built.state = self.run(stage, step, run, name, built)?;
                 push_history(&mut built.config, history, false);

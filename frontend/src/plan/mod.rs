@@ -206,6 +206,14 @@ pub enum StepKind {
     User {
         user: Word,
     },
+    /// A file written from the spec (`file:` with `content:`).
+    File {
+        path: Word,
+        content: String,
+        mode: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chown: Option<Word>,
+    },
 }
 
 /// The image config a stage sets for whoever runs it (no effect on its build steps).

@@ -33,14 +33,15 @@ pub(crate) mod keys {
         "volumes",
         "stop_signal",
     ];
-    pub const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user"];
+    pub const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user", "file"];
+    pub const FILE_OPTIONS: &[&str] = &["content", "chmod", "chown"];
     pub const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
     pub const COPY_OPTIONS: &[&str] =
         &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "link", "parents", "checksum", "keep_git_dir"];
     pub const HEALTHCHECK: &[&str] = &["cmd", "interval", "timeout", "start_period", "retries"];
     pub const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
 }
-use keys::{COPY_OPTIONS, MOUNT_KINDS, RUN_OPTIONS, STEP_KINDS};
+use keys::{COPY_OPTIONS, FILE_OPTIONS, MOUNT_KINDS, RUN_OPTIONS, STEP_KINDS};
 const TOP_KEYS: &[&str] = keys::TOP;
 const ARG_KEYS: &[&str] = keys::ARG;
 const STAGE_KEYS: &[&str] = keys::STAGE;
@@ -443,7 +444,8 @@ impl Decoder {
         };
         // `run` and `copy` take options named like the other kinds (`env`, `workdir`, `user`):
         // when one of them is present, it is the kind.
-        let primary: Vec<&MarkedScalarNode> = map.keys().filter(|k| matches!(k.as_str(), "run" | "copy")).collect();
+        let primary: Vec<&MarkedScalarNode> =
+            map.keys().filter(|k| matches!(k.as_str(), "run" | "copy" | "file")).collect();
         let kinds: Vec<&MarkedScalarNode> = if primary.is_empty() {
             map.keys().filter(|k| STEP_KINDS.contains(&k.as_str())).collect()
         } else {
@@ -456,7 +458,7 @@ impl Decoder {
                 let allowed: Vec<&str> = STEP_KINDS.to_vec();
                 self.check_keys(map, &allowed, "a step");
                 if map.keys().all(|k| k.as_str().starts_with("x-")) {
-                    self.error(span, "a step needs one of `run`, `copy`, `env`, `workdir`, `user`");
+                    self.error(span, "a step needs one of `run`, `copy`, `env`, `workdir`, `user`, `file`");
                 }
                 return None;
             }
@@ -514,6 +516,20 @@ impl Decoder {
                     parents: map.get_node("parents").and_then(|n| self.boolean(n, "`parents`")),
                     checksum: get(self, "checksum"),
                     keep_git_dir: map.get_node("keep_git_dir").and_then(|n| self.boolean(n, "`keep_git_dir`")),
+                })
+            }
+            "file" => {
+                self.check_keys(map, &with(FILE_OPTIONS, "file"), "a `file` step");
+                let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let content = get(self, "content");
+                if content.is_none() && !map.contains_key("content") {
+                    self.error(key_span, "a `file` step needs `content:` (use `content: \"\"` for an empty file)");
+                }
+                StepKind::File(File {
+                    path: self.string(value, "`file`")?,
+                    content,
+                    chmod: get(self, "chmod"),
+                    chown: get(self, "chown"),
                 })
             }
             other => {

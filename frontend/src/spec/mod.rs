@@ -125,6 +125,7 @@ pub enum StepKind {
     Env(Vec<KeyValue>),
     Workdir(Sp<String>),
     User(Sp<String>),
+    File(File),
 }
 
 impl StepKind {
@@ -135,8 +136,18 @@ impl StepKind {
             StepKind::Env(_) => "env",
             StepKind::Workdir(_) => "workdir",
             StepKind::User(_) => "user",
+            StepKind::File(_) => "file",
         }
     }
+}
+
+/// `- file: <path>` with `content:`: a file written from the spec (like `COPY <<EOF`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub path: Sp<String>,
+    pub content: Option<Sp<String>>,
+    pub chmod: Option<Sp<String>>,
+    pub chown: Option<Sp<String>>,
 }
 
 /// `- run: <command>` and its options.
