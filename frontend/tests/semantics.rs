@@ -308,3 +308,43 @@ stages:
         ]
     );
 }
+
+#[test]
+fn a_script_with_a_shebang_runs_under_its_interpreter() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - run: |
+          #!/usr/bin/env python3
+          print("hi")
+      - run: echo plain
+"#;
+    let def = common::definition(text, &BuildOptions::default());
+    let ops: Vec<pb::Op> = def.def.iter().map(|b| pb::Op::decode(b.as_slice()).unwrap()).collect();
+    let execs: Vec<&pb::ExecOp> = ops
+        .iter()
+        .filter_map(|o| match &o.op {
+            Some(pb::op::Op::Exec(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let script = execs.iter().find(|e| e.meta.as_ref().unwrap().args == ["/dev/pipes/script"]).expect("run as a file");
+    let pipes = script.mounts.iter().find(|m| m.dest == "/dev/pipes").expect("the script is mounted");
+    assert!(pipes.readonly);
+    let data: Vec<(i32, Vec<u8>)> = ops
+        .iter()
+        .filter_map(|o| match &o.op {
+            Some(pb::op::Op::File(f)) => Some(f.actions.iter().filter_map(|a| match &a.action {
+                Some(pb::file_action::Action::Mkfile(m)) => Some((m.mode, m.data.clone())),
+                _ => None,
+            })),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(data, [(0o755, b"#!/usr/bin/env python3\nprint(\"hi\")\n".to_vec())]);
+    let plain = execs.iter().find(|e| e.meta.as_ref().unwrap().args.last().unwrap() == "echo plain").unwrap();
+    assert_eq!(plain.meta.as_ref().unwrap().args[..2], ["/bin/sh", "-c"]);
+}

@@ -1,5 +1,6 @@
 //! Dockerfile semantics on Docker 20.10 (issue 8): the environment extended by `env`, built-in
-//! args in a run, and globs that match nothing. The LLB
+//! args in a run, globs that match nothing, a shebang script, a `file` step and a relative
+//! mount target. The LLB
 //! they produce is covered by `frontend/tests/semantics.rs`.
 
 use super::*;
@@ -21,15 +22,26 @@ fn semantics_env_extends_base_path_and_builtin_args_reach_runs() {
     platform: ${{BUILDPLATFORM}}
     steps:
       - run: ": {nonce}; echo arch=$TARGETARCH os=${{TARGETOS}} > /arch.txt"
+      - run: |
+          #!/usr/bin/awk -f
+          BEGIN {{ print "awk ran" > "/awk.txt" }}
   app:
     from: busybox-env:local
     env:
       PATH: "/opt/tools/bin:$PATH"
       GREETING: "${{FOO}}-extended"
     steps:
-      - copy: /arch.txt
+      - copy: [/arch.txt, /awk.txt]
         from: build
         to: $FOO/
+      - file: $FOO/hello.sh
+        content: |
+          #!/bin/sh
+          echo "hello from a file step"
+        chmod: "0755"
+      - run: cat a.txt > /bound.txt
+        mounts:
+          - bind: .
       - copy: [a.txt, yarn.lock*, package-lock.json*]
         to: /data/
     labels:
@@ -48,5 +60,8 @@ fn semantics_env_extends_base_path_and_builtin_args_reach_runs() {
     // `to: $FOO/` is relative to the base image's workdir (/srv): /srv/bar/.
     assert_eq!(run(&[&tag, "cat", "/srv/bar/arch.txt"]).trim(), "arch=amd64 os=linux");
     assert_eq!(run(&[&tag, "ls", "/data"]).trim(), "a.txt", "the globs matched nothing");
+    assert_eq!(run(&[&tag, "cat", "/srv/bar/awk.txt"]).trim(), "awk ran", "the shebang's interpreter ran the script");
+    assert_eq!(run(&[&tag, "/srv/bar/hello.sh"]).trim(), "hello from a file step");
+    assert_eq!(run(&[&tag, "cat", "/bound.txt"]).trim(), "A", "`bind: .` mounted the context on the workdir");
     assert_eq!(config(&tag)["Labels"]["seen"], "foo is bar");
 }

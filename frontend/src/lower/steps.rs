@@ -193,6 +193,20 @@ impl Lowerer<'_> {
                 }
             }
         }
+        // A script whose first line is a shebang runs under that interpreter, as a Dockerfile
+        // heredoc does: written to a file, mounted read-only, and run as the command.
+        let args = match &run.command {
+            CommandLine::Shell(script) if script.starts_with("#!") => {
+                let meta = self.meta(stage, format!("[{}] script", stage.name), step.span);
+                let file = llb::FileChain::on(State::scratch())
+                    .mkfile("/script", 0o755, script.as_bytes(), None)
+                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
+                let kind = llb::MountKind::Bind { source: file, selector: None, readonly: true };
+                mounts.push(llb::MountSpec { dest: "/dev/pipes".into(), kind });
+                vec!["/dev/pipes/script".to_string()]
+            }
+            _ => args,
+        };
         let exec = llb::Exec {
             root: built.state.clone(),
             args,
