@@ -23,8 +23,8 @@ struct Cli {
 enum Command {
     /// Validate a spec: print every problem with its line and column; exit 1 on errors.
     Check {
-        #[arg(default_value = "decant.yaml")]
-        file: PathBuf,
+        /// The spec (default: `decant.yaml`, else `Dockerfile`, as the frontend looks).
+        file: Option<PathBuf>,
     },
     /// Print the resolved stage graph of a build as JSON.
     Plan(BuildArgs),
@@ -40,8 +40,8 @@ enum Command {
     Config(BuildArgs),
     /// Print the stages and the copies that link them, as Graphviz dot or Mermaid.
     Graph {
-        #[arg(default_value = "decant.yaml")]
-        file: PathBuf,
+        /// The spec (default: `decant.yaml`, else `Dockerfile`).
+        file: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
@@ -57,8 +57,8 @@ enum Command {
 
 #[derive(ClapArgs)]
 struct BuildArgs {
-    #[arg(default_value = "decant.yaml")]
-    file: PathBuf,
+    /// The spec (default: `decant.yaml`, else `Dockerfile`, as the frontend looks).
+    file: Option<PathBuf>,
     /// The stage to build (default: the last one).
     #[arg(long)]
     target: Option<String>,
@@ -127,7 +127,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { file } => {
-            let (name, text) = read(&file)?;
+            let (name, text) = read(file.as_deref())?;
             // Every stage is checked, not only those the default target needs.
             let opts = BuildOptions { all_stages: true, ..Default::default() };
             let (parsed, parse_errors) = spec::parse_spec_partial(&name, &text);
@@ -173,7 +173,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(())
         }),
         Command::Graph { file, format } => {
-            let (name, text) = read(&file)?;
+            let (name, text) = read(file.as_deref())?;
             match spec::parse_spec(&name, &text) {
                 Ok(s) => {
                     let g = graph::StageGraph::from_spec(&s);
@@ -196,7 +196,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>) -> anyhow::Result<ExitCode> {
-    let (name, text) = read(&args.file)?;
+    let (name, text) = read(args.file.as_deref())?;
     let mut build_args = BTreeMap::new();
     for kv in &args.build_args {
         let Some((k, v)) = kv.split_once('=') else { bail!("--build-arg `{kv}` must be NAME=VALUE") };
@@ -257,9 +257,52 @@ fn render(d: &Diagnostics) -> String {
     }
 }
 
-fn read(path: &Path) -> anyhow::Result<(String, String)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+/// The spec names the frontend tries when the build names none, in order.
+const DEFAULT_SPECS: &[&str] = &["decant.yaml", "Dockerfile"];
+
+/// Reads the spec `path`, or the first of [`DEFAULT_SPECS`] that exists. A Dockerfile (not a
+/// decant spec under that name) is an error that points at `decant convert`.
+fn read(path: Option<&Path>) -> anyhow::Result<(String, String)> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => DEFAULT_SPECS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SPECS[0])),
+    };
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let name = path.display().to_string();
     let text = spec::decode_text(&name, bytes).map_err(|d| Rendered(render(&d)))?;
+    if is_dockerfile(&text) {
+        bail!(
+            "{} is a Dockerfile, not a decant spec\n  convert it with `decant convert {0} > decant.yaml`, or build it with the Dockerfile frontend",
+            path.display()
+        );
+    }
     Ok((name, text))
+}
+
+/// A Dockerfile: its first instruction (after comments, blank lines and parser directives) is
+/// `FROM` or `ARG` followed by a space, which no YAML mapping starts with.
+fn is_dockerfile(text: &str) -> bool {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
+    first.is_some_and(|l| {
+        let word = l.split_whitespace().next().unwrap_or("");
+        (word.eq_ignore_ascii_case("FROM") || word.eq_ignore_ascii_case("ARG")) && !word.ends_with(':')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_dockerfile;
+
+    #[test]
+    fn tells_a_dockerfile_from_a_spec() {
+        assert!(is_dockerfile("# syntax=docker/dockerfile:1\nFROM alpine:3.20 AS build\nRUN make\n"));
+        assert!(is_dockerfile("\narg VERSION=1\nfrom busybox\n"));
+        assert!(!is_dockerfile("# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox\n"));
+        assert!(!is_dockerfile("FROM: x\n"));
+        assert!(!is_dockerfile(""));
+    }
 }

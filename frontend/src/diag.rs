@@ -202,6 +202,11 @@ impl Diagnostic {
 
 /// The closest candidate to `got`, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(got: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    // The same word in other letter case (`COPY` for `copy`) first.
+    if let Some(c) = candidates.iter().find(|c| **c != got && c.eq_ignore_ascii_case(got)) {
+        return Some(c);
+    }
     let got_chars = got.chars().count();
     candidates
         .into_iter()

@@ -55,12 +55,13 @@ impl StageGraph {
             for step in &stage.steps {
                 let (from, label): (&MountFrom, String) = match &step.kind {
                     StepKind::Copy(c) => {
-                        for url in c.sources.iter().filter(|s| plan::Copy::is_url(s)) {
+                        let sources: Vec<String> = c.sources.iter().map(plan::Word::text).collect();
+                        for url in sources.iter().filter(|s| plan::Copy::is_url(s)) {
                             g.remotes.insert(url.clone());
                             g.edges.push((url.clone(), stage.name.clone(), "download".into(), false));
                         }
                         let local: Vec<&str> =
-                            c.sources.iter().filter(|s| !plan::Copy::is_url(s)).map(String::as_str).collect();
+                            sources.iter().filter(|s| !plan::Copy::is_url(s)).map(String::as_str).collect();
                         if local.is_empty() {
                             continue;
                         }

@@ -1,10 +1,10 @@
 //! Warnings about specs that build, but probably not as meant.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
-use crate::diag::{Diagnostic, Span};
-use crate::plan::{mentioned_vars, mentions_var};
-use crate::spec::{Command, Spec, StepKind};
+use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::plan::{mentioned_vars, mentions_var, value_span, Word, BUILTIN_ARGS};
+use crate::spec::{KeyValue, Sp, Spec, StepKind};
 
 /// Rule ids, as `decant check` and the `frontend.lint` subrequest report them.
 pub const RULES: &[(&str, &str)] = &[
@@ -14,6 +14,10 @@ pub const RULES: &[(&str, &str)] = &[
     ),
     ("untagged-image", "An image without a tag or digest means `:latest`, which changes under you"),
     ("unused-arg", "An arg is declared but nothing refers to it"),
+    (
+        "undefined-var",
+        "A value refers to a name that is neither an arg nor set by `env:` in the spec, and is close to one that is",
+    ),
 ];
 
 /// Lints a parsed spec.
@@ -52,32 +56,72 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
         }
     }
     let text = &spec.file.text;
-    // Every name used as `${NAME}` or `${NAME:...` anywhere, and every variable a `run` command
-    // mentions: one pass over the text and one over the commands, not one per arg.
-    let braced = braced_names(text);
-    let mut in_commands = HashSet::new();
-    for step in spec.stages.iter().flat_map(|s| &s.steps) {
-        if let StepKind::Run(r) = &step.kind {
-            match &r.command {
-                Command::Shell(s) => in_commands.extend(mentioned_vars(&s.value)),
-                Command::Exec(args, _) => in_commands.extend(args.iter().flat_map(|a| mentioned_vars(&a.value))),
-            }
-        }
-    }
+    // Every name a value or a command mentions (`$NAME`, `${NAME...}`): one pass over the
+    // text, not one per arg.
+    let mentioned: HashSet<&str> = mentioned_vars(text).collect();
     for arg in &spec.args {
         let name = &arg.name.value;
         let used = if is_identifier(name) {
-            braced.contains(name.as_str()) || in_commands.contains(name.as_str())
+            mentioned.contains(name.as_str())
         } else {
-            // Not a valid arg name (the plan refuses it): the slow scans, for the same answer.
-            used_braced_slow(text, name)
-                || spec.stages.iter().flat_map(|s| &s.steps).any(|step| match &step.kind {
-                    StepKind::Run(r) => mentions(&r.command, name),
-                    _ => false,
-                })
+            // Not a valid arg name (the plan refuses it): the slow scan, for the same answer.
+            mentions_var(text, name)
         };
         if !used {
             out.push(Diagnostic::warning("unused-arg", arg.name.span, format!("arg `{name}` is never used")));
+        }
+    }
+    out.extend(undefined_vars(spec));
+    out
+}
+
+/// Names in values that expand from the environment (`env`, `workdir`, `user`, copy paths,
+/// labels, ...) that no arg and no `env:` of the spec defines, but that are close to one: likely
+/// typos, which Dockerfile would also expand to nothing (its `UndefinedVar` check).
+fn undefined_vars(spec: &Spec) -> Vec<Diagnostic> {
+    let mut known: BTreeSet<&str> = BUILTIN_ARGS.iter().copied().collect();
+    known.extend(spec.args.iter().map(|a| a.name.value.as_str()));
+    let mut values: Vec<&Sp<String>> = Vec::new();
+    let mut env: Vec<&KeyValue> = Vec::new();
+    for stage in &spec.stages {
+        env.extend(&stage.env);
+        values.extend(stage.labels.iter().map(|kv| &kv.value));
+        values.extend(stage.workdir.iter().chain(&stage.user).chain(&stage.stop_signal));
+        values.extend(stage.expose.iter().chain(&stage.volumes));
+        for step in &stage.steps {
+            match &step.kind {
+                StepKind::Env(kvs) => env.extend(kvs),
+                StepKind::Workdir(w) | StepKind::User(w) => values.push(w),
+                StepKind::Copy(c) => values.extend(c.sources.iter().chain(&c.to).chain(&c.chown)),
+                StepKind::File(f) => values.extend(std::iter::once(&f.path).chain(&f.chown)),
+                StepKind::Run(r) => {
+                    env.extend(&r.env);
+                    values.extend(r.workdir.iter().chain(&r.user));
+                }
+            }
+        }
+    }
+    known.extend(env.iter().map(|kv| kv.key.value.as_str()));
+    values.extend(env.iter().map(|kv| &kv.value));
+    let mut out = Vec::new();
+    for v in values {
+        let Ok(word) = Word::parse(&v.value) else { continue };
+        for (name, at, len) in word.refs() {
+            if known.contains(name) {
+                continue;
+            }
+            if let Some(near) = did_you_mean(name, known.iter().copied()) {
+                out.push(
+                    Diagnostic::warning(
+                        "undefined-var",
+                        value_span(&spec.file, v, at, len),
+                        format!("`{name}` is not an arg, and no `env:` in this spec sets it"),
+                    )
+                    .help(format!(
+                        "did you mean `{near}`? (from the base image's environment it expands at build time; unset, to nothing)"
+                    )),
+                );
+            }
         }
     }
     out
@@ -87,30 +131,3 @@ fn is_identifier(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// The identifiers written as `${NAME}` or `${NAME:` in `text`.
-fn braced_names(text: &str) -> HashSet<&str> {
-    let mut out = HashSet::new();
-    for (i, _) in text.match_indices("${") {
-        let rest = &text[i + 2..];
-        let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
-        if len > 0 && matches!(rest.as_bytes().get(len), Some(b'}' | b':')) {
-            out.insert(&rest[..len]);
-        }
-    }
-    out
-}
-
-fn used_braced_slow(text: &str, name: &str) -> bool {
-    let braced = format!("${{{name}");
-    text.match_indices(&braced).any(|(i, _)| {
-        let after = text[i + braced.len()..].chars().next();
-        matches!(after, Some('}' | ':'))
-    })
-}
-
-fn mentions(c: &Command, name: &str) -> bool {
-    match c {
-        Command::Shell(s) => mentions_var(&s.value, name),
-        Command::Exec(args, _) => args.iter().any(|a| mentions_var(&a.value, name)),
-    }
-}

@@ -72,8 +72,8 @@ fn byte_order_mark_is_skipped() {
     let s = spec::parse_spec("decant.yaml", text).unwrap_or_else(|d| panic!("{}", d.render()));
     assert_eq!(s.syntax.as_ref().map(|s| s.value.as_str()), Some("decant/frontend:dev"));
     compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap();
-    let text = "\u{feff}stages:\n  app:\n    from: alpine:3.20\n    workdir: ${NOPE}\n";
-    assert_eq!(first(&plan_err(text)), "4:14: arg `NOPE` is used but never declared");
+    let text = "\u{feff}stages:\n  app:\n    from: alpine:3.20\n    workdir: ${NOPE\n";
+    assert_eq!(first(&plan_err(text)), "4:14: unclosed `${` in a value");
 }
 
 /// "the spec has no `stages`" had no location.

@@ -1002,3 +1002,6 @@ mod timings;
 
 /// What newer clients send: proxy build args, cache-mount namespaces.
 mod modern;
+
+/// Dockerfile semantics: env extension, built-in args in runs, empty globs.
+mod semantics;

@@ -928,7 +928,8 @@ async fn subrequest_lint_reports_warnings_and_build_errors() {
     assert!(result_txt(&res).contains("no warnings"));
 
     // A spec that does not resolve: lint still answers, with the error and its line.
-    let broken = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    workdir: /x/${NOPE}\n";
+    let broken =
+        "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    platform: linux/${NOPE}\n";
     let res = subrequest(broken, "frontend.lint", &[]).await.0.expect("lint broken");
     let v = result_json(&res);
     assert!(v["buildError"]["message"].as_str().is_some_and(|m| m.contains("NOPE")), "{v}");

@@ -323,7 +323,7 @@ impl<'a> Lowerer<'a> {
             let name = naming::step_name(&stage.name, i + 2, total, &naming::describe(&step.kind));
             self.step(stage, step, name, &mut built)?;
         }
-        steps::apply_runtime_config(stage, &mut built.config);
+        steps::apply_runtime_config(stage, &mut built.config)?;
         Ok(built)
     }
 }

@@ -1,6 +1,6 @@
 //! Progress names for vertices: `[build 2/4] run: make`.
 
-use crate::plan::{CommandLine, CopyFrom, StepKind};
+use crate::plan::{CommandLine, CopyFrom, StepKind, Word};
 
 pub(crate) fn step_name(stage: &str, n: usize, total: usize, what: &str) -> String {
     format!("[{stage} {n}/{total}] {what}")
@@ -26,14 +26,16 @@ pub(crate) fn describe(step: &StepKind) -> String {
                 CopyFrom::Git(g) => format!("--from={g} "),
                 CopyFrom::Named { name } => format!("--from={name} "),
             };
-            let to = c.to.as_deref().unwrap_or(".");
-            format!("copy: {from}{} -> {to}", c.sources.join(" "))
+            let to = c.to.as_ref().map_or_else(|| ".".to_string(), Word::text);
+            let sources: Vec<String> = c.sources.iter().map(Word::text).collect();
+            format!("copy: {from}{} -> {to}", sources.join(" "))
         }
         StepKind::Env { vars } => {
-            let kv: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let kv: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", v.text())).collect();
             format!("env: {}", kv.join(" "))
         }
-        StepKind::Workdir { path } => format!("workdir: {path}"),
-        StepKind::User { user } => format!("user: {user}"),
+        StepKind::Workdir { path } => format!("workdir: {}", path.text()),
+        StepKind::User { user } => format!("user: {}", user.text()),
+        StepKind::File { path, .. } => format!("file: {}", path.text()),
     }
 }

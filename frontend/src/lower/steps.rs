@@ -5,9 +5,13 @@ use std::collections::{BTreeSet, HashMap};
 use super::naming;
 use super::{Built, Lowerer};
 use crate::diag::Diagnostic;
+use crate::diag::Span;
 use crate::image::{Empty, HealthConfig, History, ImageConfig};
 use crate::llb::{self, pb, State};
-use crate::plan::{CommandLine, Copy, Mount, Network, Run, Security, Sharing, Stage, Step, StepKind};
+use crate::plan::values;
+use crate::plan::{
+    check_volume, CommandLine, Copy, Mount, Network, Run, Security, Sharing, Stage, Step, StepKind, Word,
+};
 
 impl Lowerer<'_> {
     pub(super) fn step(
@@ -20,19 +24,40 @@ impl Lowerer<'_> {
         let history = naming::describe(&step.kind);
         match &step.kind {
             StepKind::Env { vars } => {
-                set_envs(&mut built.config.config.env, vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                // Every value expands against the environment before this step, as in one ENV.
+                let env = &built.config.config.env;
+                let values: Vec<String> =
+                    vars.iter().map(|(_, v)| expand(v, env, step.span)).collect::<Result<_, _>>()?;
+                let pairs = vars.iter().zip(&values).map(|((k, _), v)| (k.as_str(), v.as_str()));
+                set_envs(&mut built.config.config.env, pairs);
                 push_history(&mut built.config, history, true);
             }
             StepKind::User { user } => {
-                built.config.config.user = user.clone();
+                built.config.config.user = expand(user, &built.config.config.env, step.span)?;
                 push_history(&mut built.config, history, true);
             }
             StepKind::Workdir { path } => {
-                let dir = join_path(&built.config.config.working_dir, path);
+                let path = expand(path, &built.config.config.env, step.span)?;
+                let dir = join_path(&built.config.config.working_dir, &path);
                 built.config.config.working_dir = dir.clone();
                 let meta = self.meta(stage, name, step.span);
                 built.state = llb::FileChain::on(built.state.clone())
                     .mkdir(dir, 0o755, true, None)
+                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
+                push_history(&mut built.config, history, false);
+            }
+            StepKind::File { path, content, mode, chown } => {
+                let env = &built.config.config.env;
+                let path = join_path(&built.config.config.working_dir, &expand(path, env, step.span)?);
+                let owner = match chown {
+                    Some(o) => llb::Chown::parse(&expand(o, env, step.span)?),
+                    None => None,
+                };
+                let parent = path.rsplit_once('/').map_or("/", |(dir, _)| if dir.is_empty() { "/" } else { dir });
+                let meta = self.meta(stage, name, step.span);
+                built.state = llb::FileChain::on(built.state.clone())
+                    .mkdir(parent, 0o755, true, None)
+                    .mkfile(path, *mode, content.as_bytes(), owner)
                     .finish(Some(pb::Platform::from(&stage.platform)), meta);
                 push_history(&mut built.config, history, false);
             }
@@ -68,18 +93,28 @@ impl Lowerer<'_> {
         };
         mentioned.sort_unstable();
         mentioned.dedup();
+        // Built-in args (TARGETARCH, ...) as well as declared ones.
+        let build_args = self.plan.all_args();
         let mut env: Vec<String> = mentioned
             .into_iter()
-            .filter_map(|name| self.plan.args.get_key_value(name))
+            .filter_map(|name| build_args.get_key_value(name))
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
+        let run_env: Vec<(&str, String)> = run
+            .env
+            .iter()
+            .map(|(k, v)| Ok((k.as_str(), expand(v, &config.env, step.span)?)))
+            .collect::<Result<_, Diagnostic>>()?;
         let image_env = config.env.iter().filter_map(|kv| kv.split_once('='));
-        set_envs(&mut env, image_env.chain(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+        set_envs(&mut env, image_env.chain(run_env.iter().map(|(k, v)| (*k, v.as_str()))));
         let cwd = match &run.workdir {
-            Some(w) => join_path(&config.working_dir, w),
+            Some(w) => join_path(&config.working_dir, &expand(w, &config.env, step.span)?),
             None => non_empty(&config.working_dir, "/"),
         };
-        let user = run.user.clone().unwrap_or_else(|| config.user.clone());
+        let user = match &run.user {
+            Some(u) => expand(u, &config.env, step.span)?,
+            None => config.user.clone(),
+        };
         let network = match run.network.or(self.inputs.network) {
             None | Some(Network::Default) => pb::NetMode::Unset,
             Some(Network::None) => pb::NetMode::None,
@@ -117,7 +152,7 @@ impl Lowerer<'_> {
                         None => (None, None),
                     };
                     mounts.push(llb::MountSpec {
-                        dest: target.clone(),
+                        dest: join_path(&cwd, target),
                         kind: llb::MountKind::Cache { id: self.inputs.run.cache_id(id), sharing, source, selector },
                     });
                 }
@@ -130,14 +165,17 @@ impl Lowerer<'_> {
                             mode: mode.unwrap_or(0o400),
                             optional: !required,
                         };
-                        mounts.push(llb::MountSpec { dest: target.clone(), kind });
+                        mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
                     }
                     if let Some(name) = env_name {
                         secret_env.push((id.clone(), name.clone(), !required));
                     }
                 }
                 Mount::Ssh { id, target, required, mode, uid, gid } => {
-                    let dest = target.clone().unwrap_or_else(|| crate::plan::ssh_default_target(ssh_count));
+                    let dest = match target {
+                        Some(t) => join_path(&cwd, t),
+                        None => crate::plan::ssh_default_target(ssh_count),
+                    };
                     if ssh_count == 0 {
                         set_env(&mut env, "SSH_AUTH_SOCK", &dest);
                     }
@@ -153,12 +191,12 @@ impl Lowerer<'_> {
                 }
                 Mount::Tmpfs { target, size } => {
                     let kind = llb::MountKind::Tmpfs { size: size.map(|s| s as i64) };
-                    mounts.push(llb::MountSpec { dest: target.clone(), kind });
+                    mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
                 }
                 Mount::Bind { target, from, source, readwrite } => {
                     let (state, _) = self.source(stage, from, step.span)?;
                     let kind = llb::MountKind::Bind { source: state, selector: source.clone(), readonly: !readwrite };
-                    mounts.push(llb::MountSpec { dest: target.clone(), kind });
+                    mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
                 }
             }
         }
@@ -170,6 +208,20 @@ impl Lowerer<'_> {
                     .push(llb::MountSpec { dest: "/dev/shm".into(), kind: llb::MountKind::Tmpfs { size: Some(size) } });
             }
         }
+        // A script whose first line is a shebang runs under that interpreter, as a Dockerfile
+        // heredoc does: written to a file, mounted read-only, and run as the command.
+        let args = match &run.command {
+            CommandLine::Shell(script) if script.starts_with("#!") => {
+                let meta = self.meta(stage, format!("[{}] script", stage.name), step.span);
+                let file = llb::FileChain::on(State::scratch())
+                    .mkfile("/script", 0o755, script.as_bytes(), None)
+                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
+                let kind = llb::MountKind::Bind { source: file, selector: None, readonly: true };
+                mounts.push(llb::MountSpec { dest: "/dev/pipes".into(), kind });
+                vec!["/dev/pipes/script".to_string()]
+            }
+            _ => args,
+        };
         let exec = llb::Exec {
             root: built.state.clone(),
             args,
@@ -199,27 +251,29 @@ impl Lowerer<'_> {
         name: String,
         built: &Built,
     ) -> Result<State, Diagnostic> {
+        let env = &built.config.config.env;
+        let sources: Vec<String> = copy.sources.iter().map(|s| expand(s, env, step.span)).collect::<Result<_, _>>()?;
+        let to = copy.to.as_ref().map(|t| expand(t, env, step.span)).transpose()?;
+        let chown = copy.chown.as_ref().map(|o| expand(o, env, step.span)).transpose()?;
         let (src_state, src_dir) = match &copy.from {
             crate::plan::CopyFrom::Git(g) if copy.keep_git_dir => {
                 (self.git_state(stage, g, true, step.span)?, "/".into())
             }
             // Only URL sources: nothing is read from the context.
-            crate::plan::CopyFrom::Context if copy.sources.iter().all(|s| Copy::is_url(s)) => {
-                (State::scratch(), "/".into())
-            }
+            crate::plan::CopyFrom::Context if sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
             from => self.source(stage, from, step.span)?,
         };
         let workdir = non_empty(&built.config.config.working_dir, "/");
-        let mut dest = match &copy.to {
+        let mut dest = match &to {
             Some(to) => join_path_keep_slash(&workdir, to),
             None => format!("{}/", workdir.trim_end_matches('/')),
         };
         // Several sources, or a pattern, always go into a directory.
-        let many = copy.sources.len() > 1 || copy.sources.iter().any(|s| has_wildcard(s));
+        let many = sources.len() > 1 || sources.iter().any(|s| has_wildcard(s));
         if many && !dest.ends_with('/') {
             dest.push('/');
         }
-        let owner = copy.chown.as_deref().and_then(llb::Chown::parse);
+        let owner = chown.as_deref().and_then(llb::Chown::parse);
         let action = |src: String, include_patterns: Vec<String>| llb::Copy {
             src,
             dest: dest.clone(),
@@ -229,7 +283,8 @@ impl Lowerer<'_> {
             dir_copy_contents: true,
             create_dest_path: true,
             allow_wildcard: true,
-            allow_empty_wildcard: false,
+            // As Dockerfile COPY: a pattern may match nothing (`yarn.lock*`); a plain path must exist.
+            allow_empty_wildcard: true,
             include_patterns,
             exclude_patterns: copy.exclude.clone(),
             ..Default::default()
@@ -240,7 +295,7 @@ impl Lowerer<'_> {
         let mut chain = llb::FileChain::on(base);
         // Sources in order; with `parents`, the local paths go in one copy at the end.
         let mut kept_paths: Vec<&String> = Vec::new();
-        for src in &copy.sources {
+        for src in &sources {
             if Copy::is_url(src) {
                 let (download, file) = self.download(stage, step, copy, src)?;
                 let from_download = llb::Copy {
@@ -291,13 +346,19 @@ impl Lowerer<'_> {
     }
 }
 
-/// Applies the stage's runtime settings (cmd, ports, ...) to its image config.
-pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) {
+/// Applies the stage's runtime settings (cmd, ports, ...) to its image config; their values
+/// expand against the stage's final environment.
+pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Result<(), Diagnostic> {
     let rc = &stage.config;
     let sh = shell(stage, image);
+    let env = image.config.env.clone();
+    let x = |w: &Word| expand(w, &env, stage.span);
+    let checked = |w: &Word, check: fn(&str) -> Result<String, String>| {
+        check(&x(w)?).map_err(|msg| Diagnostic::error(stage.span, format!("in stage `{}`: {msg}", stage.name)))
+    };
     let c = &mut image.config;
     if let Some(user) = &rc.user {
-        c.user = user.clone();
+        c.user = x(user)?;
     }
     let as_args = |cmd: &CommandLine| match cmd {
         CommandLine::Shell(s) => {
@@ -318,14 +379,16 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) {
         c.cmd = Some(as_args(cmd));
     }
     for p in &rc.expose {
-        c.exposed_ports.insert(p.clone(), Empty {});
+        c.exposed_ports.insert(checked(p, values::parse_port)?, Empty {});
     }
     for v in &rc.volumes {
-        c.volumes.insert(v.clone(), Empty {});
+        c.volumes.insert(checked(v, check_volume)?, Empty {});
     }
-    c.labels.extend(rc.labels.clone());
+    for (k, v) in &rc.labels {
+        c.labels.insert(k.clone(), x(v)?);
+    }
     if let Some(sig) = &rc.stop_signal {
-        c.stop_signal = sig.clone();
+        c.stop_signal = checked(sig, values::parse_signal)?;
     }
     if let Some(h) = &rc.healthcheck {
         c.healthcheck = Some(HealthConfig {
@@ -354,6 +417,19 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) {
         let what: Vec<&str> = changed.into_iter().collect();
         push_history(image, format!("config: {}", what.join(", ")), true);
     }
+    Ok(())
+}
+
+/// A value expanded against an image config's environment (`K=V` entries); a name that is not
+/// there is unset.
+fn expand(w: &Word, env: &[String], span: Span) -> Result<String, Diagnostic> {
+    if let Some(text) = w.as_literal() {
+        return Ok(text);
+    }
+    let lookup = |name: &str| {
+        env.iter().rev().find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    };
+    w.expand(&lookup).map_err(|e| Diagnostic::error(span, format!("`{w}`: {}", e.message)))
 }
 
 /// The shell for shell-form commands: the stage's `shell:`, the base image's, or `/bin/sh -c`.

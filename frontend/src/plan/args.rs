@@ -1,5 +1,5 @@
 //! Build arguments: declared defaults, per-build overrides, built-in platform args, and
-//! `${NAME}` / `${NAME:-default}` substitution in string fields.
+//! their expansion in string fields (the syntax is [`super::word`]'s).
 
 use std::collections::BTreeMap;
 
@@ -7,6 +7,7 @@ use crate::diag::{Diagnostic, SourceFile, Span};
 use crate::spec::Sp;
 
 use super::values::Platform;
+use super::word::{Word, WordError};
 
 /// Args every build has, as in Dockerfiles, for cross-compiling.
 pub const BUILTIN_ARGS: &[&str] = &[
@@ -62,86 +63,78 @@ impl Args {
         self.values.keys().map(String::as_str)
     }
 
-    /// Replaces `${NAME}` and `${NAME:-default}` in `s`; `$${` is a literal `${`.
+    /// Expands the args in `s` (see [`Word`] for the syntax); any other name is an error.
     pub fn substitute(&self, file: &SourceFile, s: &Sp<String>) -> Result<String, Diagnostic> {
-        let text = &s.value;
-        // Where a character of the value was written (escapes and folding make it differ).
-        let src = |i: usize| crate::spec::value_range(file, s.span, text, i);
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text.as_str();
-        let mut offset = 0;
-        while let Some(i) = rest.find('$') {
-            out.push_str(&rest[..i]);
-            let after = &rest[i + 1..];
-            if let Some(tail) = after.strip_prefix("${") {
-                out.push_str("${");
-                rest = tail;
-                offset += i + 3;
-                continue;
+        let w = self.word(file, s)?;
+        match w.first_ref() {
+            None => Ok(w.as_literal().unwrap_or_default()),
+            Some((name, at, len)) => {
+                let span = value_span(file, s, at, len);
+                Err(Diagnostic::error(span, format!("arg `{name}` is used but never declared"))
+                    .label("not declared in `args:`")
+                    .suggest(name, self.names()))
             }
-            if !after.starts_with('{') {
-                out.push('$');
-                rest = after;
-                offset += i + 1;
-                continue;
-            }
-            let at = src(offset + i).start;
-            let Some(close) = after.find('}') else {
-                let end = src(text.char_indices().last().map_or(0, |(j, _)| j)).end;
-                let span = Span { start: at, end: end.max(at) };
-                return Err(Diagnostic::error(span, "unclosed `${` in a value").help("write `$${` for a literal `${`"));
-            };
-            let body = &after[1..close];
-            let span = Span { start: at, end: src(offset + i + close + 1).end };
-            let (name, default) = match body.split_once(":-") {
-                Some((n, d)) => (n, Some(d)),
-                None => (body, None),
-            };
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Diagnostic::error(
-                    span,
-                    format!("`${{{body}}}` is not an arg reference (`${{NAME}}` or `${{NAME:-default}}`)"),
-                ));
-            }
-            match (self.get(name), default) {
-                (Some(""), Some(d)) => out.push_str(d),
-                (Some(v), _) => self.expand(&mut out, v, name, span)?,
-                (None, _) => {
-                    return Err(Diagnostic::error(span, format!("arg `{name}` is used but never declared"))
-                        .label("not declared in `args:`")
-                        .suggest(name, self.names()));
-                }
-            }
-            rest = &after[close + 1..];
-            offset += i + close + 2;
         }
-        out.push_str(rest);
-        Ok(out)
     }
-}
 
-impl Args {
-    /// Appends an arg's value, unless that makes the value (or all expansions so far) too
-    /// long: args that repeat each other double at every level.
-    fn expand(&self, out: &mut String, value: &str, name: &str, span: Span) -> Result<(), Diagnostic> {
-        let total = self.expanded.get().saturating_add(value.len());
-        if out.len().saturating_add(value.len()) > MAX_EXPANDED_LEN || total > MAX_EXPANDED_TOTAL {
-            let (limit, what) = if total > MAX_EXPANDED_TOTAL {
-                (MAX_EXPANDED_TOTAL, "all arg expansions of this build")
+    /// Parses `s` and expands the args in it; references to other names are kept, for the
+    /// stage's environment to expand at build time.
+    pub fn word(&self, file: &SourceFile, s: &Sp<String>) -> Result<Word, Diagnostic> {
+        let diag = |e: WordError| {
+            let d = Diagnostic::error(value_span(file, s, e.at, e.len), e.message);
+            if e.unclosed {
+                d.help("write `$${` for a literal `${`")
             } else {
-                (MAX_EXPANDED_LEN, "this value")
+                d
+            }
+        };
+        let w = Word::parse(&s.value).map_err(diag)?;
+        self.bound_size(file, s, &w)?;
+        let bound = w.bind(&|name| self.values.get(name).map(|v| Some(v.clone()))).map_err(diag)?;
+        // A NUL written in the value is the decoder's error; one that appears here came from an arg.
+        if bound.has_nul() && !s.value.contains('\0') {
+            return Err(Diagnostic::error(s.span, "this value contains a NUL character (from an arg)")
+                .label("expands to a NUL character"));
+        }
+        Ok(bound)
+    }
+
+    /// Refuses, before anything is expanded, a value that the args would make longer than
+    /// [`MAX_EXPANDED_LEN`], or that would take all expansions of the build past
+    /// [`MAX_EXPANDED_TOTAL`]: args that repeat each other double at every level. Counting
+    /// every reference's value is an upper bound of what binding adds. The error names the
+    /// reference that crosses the limit.
+    fn bound_size(&self, file: &SourceFile, s: &Sp<String>, w: &Word) -> Result<(), Diagnostic> {
+        let mut len = 0usize;
+        for (name, at, ref_len) in w.refs() {
+            let Some(value) = self.values.get(name) else { continue };
+            len = len.saturating_add(value.len());
+            let total = self.expanded.get().saturating_add(len);
+            let (limit, what) = match (len > MAX_EXPANDED_LEN, total > MAX_EXPANDED_TOTAL) {
+                (true, _) => (MAX_EXPANDED_LEN, "this value"),
+                (false, true) => (MAX_EXPANDED_TOTAL, "all arg expansions of this build"),
+                (false, false) => continue,
             };
             return Err(Diagnostic::error(
-                span,
-                format!("expanding `${{{name}}}` ({} bytes) makes {what} longer than {} bytes", value.len(), limit),
+                value_span(file, s, at, ref_len),
+                format!("expanding `${{{name}}}` ({} bytes) makes {what} longer than {limit} bytes", value.len()),
             )
             .label("expanded here")
             .help("an arg that repeats another arg doubles at every level"));
         }
-        self.expanded.set(total);
-        out.push_str(value);
+        self.expanded.set(self.expanded.get().saturating_add(len));
         Ok(())
     }
+}
+
+/// The span of `len` bytes at `at` in the value `s`, where they were written in the file
+/// (escapes, quotes and folding make the value's offsets differ from the source's).
+pub(crate) fn value_span(file: &SourceFile, s: &Sp<String>, at: usize, len: usize) -> Span {
+    let at = at.min(s.value.len());
+    let start = crate::spec::value_range(file, s.span, &s.value, at).start;
+    let last = s.value.get(at..at + len).and_then(|t| t.char_indices().last()).map(|(j, _)| at + j);
+    let end = last.map_or(start, |j| crate::spec::value_range(file, s.span, &s.value, j).end);
+    Span { start, end: end.max(start) }
 }
 
 /// The longest a value may get by expanding args (1 MiB).
@@ -189,12 +182,23 @@ mod tests {
         a.declare("E", String::new());
         assert_eq!(sub(&a, "app-${V}.tar").unwrap(), "app-1.2.tar");
         assert_eq!(sub(&a, "${E:-x}/${V:-y}").unwrap(), "x/1.2");
-        assert_eq!(sub(&a, "$HOME and $${V}").unwrap(), "$HOME and ${V}");
+        assert_eq!(sub(&a, "$V and $${V} and \\$HOME").unwrap(), "1.2 and ${V} and $HOME");
+        assert_eq!(sub(&a, "$HOME").unwrap_err().message, "arg `HOME` is used but never declared");
         assert_eq!(sub(&a, "${TARGETARCH}").unwrap(), "amd64");
         let e = sub(&a, "x${VV}").unwrap_err();
         assert_eq!(e.message, "arg `VV` is used but never declared");
         assert_eq!(e.span, Some(Span { start: 4, end: 9 }));
         assert!(sub(&a, "${V").is_err());
         assert!(sub(&a, "${a b}").is_err());
+    }
+
+    #[test]
+    fn keeps_other_names_for_the_environment() {
+        let mut a = Args::builtin(&Platform::default(), &Platform::default());
+        a.declare("V", "1.2".into());
+        let text = "/opt/$V/bin:$PATH";
+        let file = SourceFile::new("t", format!("k: {text}"));
+        let w = a.word(&file, &Sp::new(text.to_string(), Span { start: 3, end: 3 + text.len() })).unwrap();
+        assert_eq!(w.to_string(), "/opt/1.2/bin:${PATH}");
     }
 }

@@ -4,20 +4,21 @@ use serde::Serialize;
 
 use super::remote;
 use super::steps::{CopyFrom, MountFrom};
-use super::{values, Resolver};
+use super::{values, Resolver, Word};
 use crate::diag::Diagnostic;
 use crate::spec;
 
 /// A `copy` step.
 #[derive(Debug, Clone, Serialize)]
 pub struct Copy {
-    pub sources: Vec<String>,
+    /// Sources; one with a reference to the environment expands at build time (a path then).
+    pub sources: Vec<Word>,
     pub from: CopyFrom,
     /// Destination as written (relative ones resolve against the workdir); `None` = the workdir.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
+    pub to: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chown: Option<String>,
+    pub chown: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chmod: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -44,21 +45,42 @@ impl Copy {
 
 impl Resolver {
     pub(crate) fn copy(&mut self, c: &spec::Copy, names: &[&str], this: &str) -> Option<Copy> {
-        let from = match &c.from {
-            Some(f) => self.resolve_from(f, names, this)?,
-            None => MountFrom::Context,
+        if self.dockerfile_shaped_copy(c) {
+            return None;
+        }
+        // A bad `from:` is reported, and the sources are still checked (against the context).
+        let resolved = match &c.from {
+            Some(f) => self.resolve_from(f, names, this),
+            None => Some(MountFrom::Context),
         };
-        // URLs as BuildKit recognises them: the scheme in lowercase.
-        let sources: Vec<String> = c
+        let from = resolved.clone().unwrap_or(MountFrom::Context);
+        // Each source with its place in the spec: one that fails to parse is reported and left
+        // out, and the rest keep their own spans.
+        let sources: Vec<(Word, &spec::Sp<String>)> = c
             .sources
             .iter()
-            .filter_map(|s| self.text(s))
-            .map(|s| if remote::is_url(&s) { remote::lowercase_scheme(&s) } else { s })
+            .filter_map(|s| {
+                let w = self.word(s)?;
+                // URLs as BuildKit recognises them: the scheme in lowercase.
+                let w = match w.as_literal() {
+                    Some(t) if remote::is_url(&t) => Word::literal(remote::lowercase_scheme(&t)),
+                    _ => w,
+                };
+                Some((w, s))
+            })
             .collect();
         let mut urls = 0;
-        for (s, raw) in sources.iter().zip(&c.sources) {
+        for (w, raw) in &sources {
+            // Sources that refer to the environment are paths, checked when they expand.
+            let Some(s) = w.as_literal() else { continue };
+            let s = &s;
             if s.is_empty() {
                 self.error(raw.span, "a copy source cannot be empty");
+            } else if remote::is_git(s) {
+                let d = Diagnostic::error(raw.span, format!("`{s}` is a git repository, not a file to copy"))
+                    .label("a repository is read with `from:`")
+                    .help(format!("write `copy: .` (or paths inside the repository) with `from: {s}`"));
+                self.diags.push(d);
             } else if remote::is_url(s) {
                 urls += 1;
                 if let Err(msg) = remote::validate_url(s) {
@@ -94,9 +116,9 @@ impl Resolver {
                 self.error(k.span, "`keep_git_dir` needs `from:` a git repository URL");
             }
         }
-        let chown = c.chown.as_ref().and_then(|o| self.text(o));
+        let chown = c.chown.as_ref().and_then(|o| self.word(o));
         let link = c.link.as_ref().is_some_and(|l| l.value);
-        if let (Some(o), Some(raw)) = (&chown, &c.chown) {
+        if let (Some(o), Some(raw)) = (chown.as_ref().and_then(Word::as_literal), &c.chown) {
             if o.is_empty() || o.split(':').count() > 2 || o.split(':').any(str::is_empty) {
                 self.error(raw.span, format!("`{o}` is not an owner (user, user:group, uid or uid:gid)"));
             } else if link && o.split(':').any(|p| p.parse::<u32>().is_err()) {
@@ -109,10 +131,11 @@ impl Resolver {
                 );
             }
         }
+        resolved?;
         Some(Copy {
-            sources,
+            sources: sources.into_iter().map(|(w, _)| w).collect(),
             from,
-            to: c.to.as_ref().and_then(|t| self.text(t)),
+            to: c.to.as_ref().and_then(|t| self.word(t)),
             chown,
             chmod: c.chmod.as_ref().and_then(|m| self.parsed(m, values::parse_mode)),
             exclude: c.exclude.iter().filter_map(|e| self.text(e)).collect(),
@@ -123,4 +146,78 @@ impl Resolver {
             keep_git_dir,
         })
     }
+}
+
+impl Resolver {
+    /// A copy written as a Dockerfile `COPY` line (`--from=build /out/app /bin/app`, `src/ /app/`):
+    /// reports it with the spec shape to write instead. True when it reported one.
+    fn dockerfile_shaped_copy(&mut self, c: &spec::Copy) -> bool {
+        let Some(first) = c.sources.first() else { return false };
+        let words: Vec<&str> = c.sources.iter().flat_map(|s| s.value.split_whitespace()).collect();
+        if first.value.trim_start().starts_with("--") {
+            let mut options = Vec::new();
+            let mut paths = Vec::new();
+            for w in &words {
+                match w.strip_prefix("--") {
+                    Some(flag) => {
+                        let (name, value) = flag.split_once('=').unwrap_or((flag, "true"));
+                        let key = match name {
+                            "keep-git-dir" => "keep_git_dir".to_string(),
+                            "chown" | "chmod" | "from" | "link" | "parents" | "exclude" | "checksum" => {
+                                name.to_string()
+                            }
+                            other => {
+                                options.push(format!("(`--{other}` has no equivalent)"));
+                                continue;
+                            }
+                        };
+                        options.push(format!("`{key}: {value}`"));
+                    }
+                    None => paths.push(*w),
+                }
+            }
+            let help = spec_shape(&paths, &options);
+            let d = Diagnostic::error(first.span, "this is Dockerfile `COPY` syntax, not a copy source")
+                .label("flags and paths in one string")
+                .help(help);
+            self.diags.push(d);
+            return true;
+        }
+        // The last word reads as a destination: an absolute path, `.`, or a directory.
+        let dest_like = |w: &str| w.starts_with(['/', '.']) || w.ends_with('/');
+        if !c.sources_list && c.to.is_none() && words.len() >= 2 && words.last().is_some_and(|w| dest_like(w)) {
+            let help = format!(
+                "{}; a file name with spaces goes in a list: `copy: [\"{}\"]`",
+                spec_shape(&words, &[]),
+                first.value
+            );
+            let d = Diagnostic::error(
+                first.span,
+                "a source and a destination in one string, as Dockerfile `COPY` has them",
+            )
+            .label("read as one file name with spaces")
+            .help(help);
+            self.diags.push(d);
+            return true;
+        }
+        false
+    }
+}
+
+/// `write `copy: a`, `to: b`, ...`: the spec form of Dockerfile `COPY` words (the last is the destination).
+fn spec_shape(paths: &[&str], options: &[String]) -> String {
+    let mut parts = Vec::new();
+    match paths {
+        [] => {}
+        [one] => parts.push(format!("`copy: {one}`")),
+        [sources @ .., dest] => {
+            match sources {
+                [one] => parts.push(format!("`copy: {one}`")),
+                many => parts.push(format!("`copy: [{}]`", many.join(", "))),
+            }
+            parts.push(format!("`to: {dest}`"));
+        }
+    }
+    parts.extend(options.iter().cloned());
+    format!("write it as {}", parts.join(", "))
 }

@@ -12,6 +12,7 @@ pub mod remote;
 mod run;
 mod steps;
 pub mod values;
+pub mod word;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use crate::reference::ImageRef;
+pub(crate) use args::value_span;
 pub use args::{mentions_var, Args, BUILTIN_ARGS};
 pub use copy::Copy;
 pub use reads::{LocalPaths, LocalReads};
@@ -28,6 +30,7 @@ pub(crate) use run::MOUNT_OPTIONS;
 pub use run::{ssh_default_target, Mount, Network, Run, Security, Sharing};
 pub use steps::{CopyFrom, MountFrom};
 pub use values::Platform;
+pub use word::Word;
 
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, SourceFile, Span};
 use crate::spec::{self, Sp, Spec};
@@ -71,6 +74,15 @@ pub struct Plan {
 impl Plan {
     pub fn stage(&self, name: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// Every arg a `run` can see, built-ins included, sorted by name.
+    pub fn all_args(&self) -> BTreeMap<String, String> {
+        let builtin = Args::builtin(&self.build_platform, &self.target_platform);
+        let mut out: BTreeMap<String, String> =
+            builtin.names().map(|n| (n.to_string(), builtin.get(n).unwrap_or_default().to_string())).collect();
+        out.extend(self.args.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
     }
 
     /// Every image the plan reads (bases and copy/mount sources), each once, sorted.
@@ -147,7 +159,7 @@ pub struct Stage {
     pub description: Option<String>,
     pub base: Base,
     pub platform: Platform,
-    /// Stage-level `workdir:` and `env:` come first, as steps.
+    /// Stage-level `env:` and `workdir:` come first, as steps (in that order).
     pub steps: Vec<Step>,
     pub config: RuntimeConfig,
     /// Stages this one reads from (its base, copy and mount sources), sorted.
@@ -188,13 +200,21 @@ pub enum StepKind {
     Copy(Copy),
     Env {
         #[serde(serialize_with = "key_values")]
-        vars: Vec<(String, String)>,
+        vars: Vec<(String, Word)>,
     },
     Workdir {
-        path: String,
+        path: Word,
     },
     User {
-        user: String,
+        user: Word,
+    },
+    /// A file written from the spec (`file:` with `content:`).
+    File {
+        path: Word,
+        content: String,
+        mode: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chown: Option<Word>,
     },
 }
 
@@ -202,21 +222,22 @@ pub enum StepKind {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RuntimeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub user: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmd: Option<CommandLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<CommandLine>,
+    /// Ports as `80/tcp`; one with a reference to the environment is checked when it expands.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub expose: Vec<String>,
+    pub expose: Vec<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, Word>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<String>,
+    pub volumes: Vec<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_signal: Option<String>,
+    pub stop_signal: Option<Word>,
 }
 
 /// A healthcheck with durations in nanoseconds, as the image config stores them.
@@ -237,6 +258,7 @@ pub fn resolve(spec: &Spec, opts: &BuildOptions) -> Result<Plan, Diagnostics> {
         diags: Vec::new(),
         args: Args::default(),
         named: opts.named_contexts.clone(),
+        order: spec.stages.iter().map(|s| s.name.value.clone()).collect(),
     };
     let plan = r.plan(spec, opts);
     match plan {
@@ -253,6 +275,8 @@ pub(crate) struct Resolver {
     pub(crate) diags: Vec<Diagnostic>,
     pub(crate) args: Args,
     pub(crate) named: BTreeSet<String>,
+    /// Stage names in document order (for Dockerfile-style stage numbers).
+    pub(crate) order: Vec<String>,
 }
 
 impl Resolver {
@@ -273,6 +297,36 @@ impl Resolver {
             Ok(v) => Some(v),
             Err(d) => {
                 self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// Expands the args in a value that may also refer to the stage's environment (expanded at
+    /// build time), reporting a bad reference.
+    pub(crate) fn word(&mut self, s: &Sp<String>) -> Option<Word> {
+        match self.args.word(&self.file, s) {
+            Ok(v) => Some(v),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// [`Self::word`], checked and normalised by `check` now when it is literal (else when it
+    /// expands at build time).
+    pub(crate) fn checked_word(
+        &mut self,
+        s: &Sp<String>,
+        check: impl FnOnce(&str) -> Result<String, String>,
+    ) -> Option<Word> {
+        let w = self.word(s)?;
+        let Some(text) = w.as_literal() else { return Some(w) };
+        match check(&text) {
+            Ok(v) => Some(Word::literal(v)),
+            Err(msg) => {
+                self.error(s.span, msg);
                 None
             }
         }
@@ -318,6 +372,7 @@ impl Resolver {
         if !self.diags.is_empty() {
             return None;
         }
+        inherit_platforms(spec, &mut stages);
         let target = match &opts.target {
             Some(t) => match stages.iter().find(|s| &s.name == t) {
                 Some(s) => s.name.clone(),
@@ -430,6 +485,21 @@ impl Resolver {
         if value == "scratch" {
             return Some(Source::Scratch);
         }
+        if !value.is_empty()
+            && value.chars().all(|c| c.is_ascii_digit())
+            && names.binary_search(&value.as_str()).is_err()
+        {
+            // Dockerfile's `FROM 0` / `COPY --from=0`: stages by number.
+            let help = match value.parse::<usize>().ok().and_then(|i| self.order.get(i)) {
+                Some(name) => format!("Dockerfile's stage {value} is `{name}` here: write `from: {name}`"),
+                None => "write the stage's name".to_string(),
+            };
+            let d = Diagnostic::error(raw.span, format!("`{value}` is a Dockerfile stage number; decant names stages"))
+                .label("not an image or a stage name")
+                .help(help);
+            self.diags.push(d);
+            return None;
+        }
         if let Some(name) = self.named_context(&value) {
             return Some(Source::Named(name));
         }
@@ -464,35 +534,37 @@ impl Resolver {
     fn stage(&mut self, s: &spec::Stage, number: usize, names: &[&str], target: &Platform) -> Option<Stage> {
         let errors_before = self.diags.len();
         let this = s.name.value.as_str();
+        // A bad `from:` is reported, and the rest of the stage is still checked.
         let base = match &s.from {
             Some(from) if remote::is_url(&from.value) || remote::is_git(&from.value) => {
                 let d = Diagnostic::error(from.span, "a stage cannot start from a URL")
                     .help("start from an image and copy from the repository or URL in a step (`copy: .` with `from: <git URL>`, or `copy: <https URL>`)");
                 self.diags.push(d);
-                return None;
+                None
             }
-            Some(from) => match self.source_ref(from, names, this)? {
+            Some(from) => self.source_ref(from, names, this).map(|source| match source {
                 Source::Scratch => Base::Scratch,
                 Source::Stage(name) => Base::Stage { name },
                 Source::Image(reference) => Base::Image { reference },
                 Source::Named(name) => Base::Named { name },
-            },
-            None => return None,
+            }),
+            None => None,
         };
         let platform = match &s.platform {
             Some(p) => self.parsed(p, Platform::parse).unwrap_or_else(|| target.clone()),
             None => target.clone(),
         };
         let mut steps = Vec::new();
-        if let Some(w) = &s.workdir {
-            if let Some(path) = self.text(w) {
-                steps.push(Step { kind: StepKind::Workdir { path }, line: self.line(w.span), span: w.span });
-            }
-        }
+        // The stage's env first, so that its workdir can refer to it.
         if !s.env.is_empty() {
             let span = s.env[0].key.span;
             let vars = self.env_vars(&s.env);
             steps.push(Step { kind: StepKind::Env { vars }, line: self.line(span), span });
+        }
+        if let Some(w) = &s.workdir {
+            if let Some(path) = self.word(w) {
+                steps.push(Step { kind: StepKind::Workdir { path }, line: self.line(w.span), span: w.span });
+            }
         }
         for step in &s.steps {
             if let Some(kind) = self.step(step, names, this) {
@@ -507,6 +579,7 @@ impl Resolver {
                 self.error(span, "`shell` cannot be empty");
             }
         }
+        let base = base?;
         if self.diags.len() > errors_before {
             return None;
         }
@@ -544,7 +617,7 @@ impl Resolver {
         })
     }
 
-    pub(crate) fn env_vars(&mut self, kvs: &[spec::KeyValue]) -> Vec<(String, String)> {
+    pub(crate) fn env_vars(&mut self, kvs: &[spec::KeyValue]) -> Vec<(String, Word)> {
         let mut out = Vec::new();
         for kv in kvs {
             let key = &kv.key.value;
@@ -552,7 +625,7 @@ impl Resolver {
                 self.error(kv.key.span, format!("`{key}` is not a valid environment variable name"));
                 continue;
             }
-            if let Some(v) = self.text(&kv.value) {
+            if let Some(v) = self.word(&kv.value) {
                 out.push((key.clone(), v));
             }
         }
@@ -576,24 +649,22 @@ impl Resolver {
 
     fn runtime_config(&mut self, s: &spec::Stage) -> RuntimeConfig {
         let mut c = RuntimeConfig {
-            user: s.user.as_ref().and_then(|u| self.text(u)),
+            user: s.user.as_ref().and_then(|u| self.word(u)),
             cmd: s.cmd.as_ref().and_then(|cmd| self.command(cmd, "`cmd`")),
             entrypoint: s.entrypoint.as_ref().and_then(|e| self.command(e, "`entrypoint`")),
-            stop_signal: s.stop_signal.as_ref().and_then(|sig| self.parsed(sig, values::parse_signal)),
+            stop_signal: s.stop_signal.as_ref().and_then(|sig| self.checked_word(sig, values::parse_signal)),
             ..Default::default()
         };
         for p in &s.expose {
-            if let Some(port) = self.parsed(p, values::parse_port) {
+            if let Some(port) = self.checked_word(p, values::parse_port) {
                 if !c.expose.contains(&port) {
                     c.expose.push(port);
                 }
             }
         }
         for v in &s.volumes {
-            if let Some(path) = self.text(v) {
-                if !path.starts_with('/') {
-                    self.error(v.span, format!("volume `{path}` must be an absolute path"));
-                } else if !c.volumes.contains(&path) {
+            if let Some(path) = self.checked_word(v, check_volume) {
+                if !c.volumes.contains(&path) {
                     c.volumes.push(path);
                 }
             }
@@ -603,7 +674,7 @@ impl Resolver {
                 self.error(kv.key.span, "a label needs a name");
                 continue;
             }
-            if let Some(v) = self.text(&kv.value) {
+            if let Some(v) = self.word(&kv.value) {
                 c.labels.insert(kv.key.value.clone(), v);
             }
         }
@@ -683,8 +754,17 @@ pub fn mentioned_vars(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// `[("K", "V")]` as `["K=V"]`, the way image configs list environment variables.
-pub(crate) fn key_values<S: serde::Serializer>(kvs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(kvs.iter().map(|(k, v)| format!("{k}={v}")))
+pub(crate) fn key_values<S: serde::Serializer>(kvs: &[(String, Word)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(kvs.iter().map(|(k, v)| format!("{k}={}", v.text())))
+}
+
+/// A `volumes:` path must be absolute.
+pub fn check_volume(path: &str) -> Result<String, String> {
+    if path.starts_with('/') {
+        Ok(path.to_string())
+    } else {
+        Err(format!("volume `{path}` must be an absolute path"))
+    }
 }
 
 /// What a `from:` names.
@@ -693,6 +773,37 @@ pub(crate) enum Source {
     Stage(String),
     Image(ImageRef),
     Named(String),
+}
+
+/// A stage `from:` another stage without a `platform:` of its own runs on that stage's platform,
+/// as a Dockerfile `FROM build` stage does. Stages have no cycles here.
+fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
+    let explicit: BTreeSet<&str> =
+        spec.stages.iter().filter(|s| s.platform.is_some()).map(|s| s.name.value.as_str()).collect();
+    let index: BTreeMap<String, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+    let mut done = vec![false; stages.len()];
+    for start in 0..stages.len() {
+        // The chain of stage bases up to one that is settled (or has its own platform).
+        let mut chain = Vec::new();
+        let mut at = start;
+        while !done[at] {
+            done[at] = true;
+            chain.push(at);
+            match &stages[at].base {
+                Base::Stage { name } if !explicit.contains(stages[at].name.as_str()) => match index.get(name) {
+                    Some(&parent) => at = parent,
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+        let platform = stages[at].platform.clone();
+        for i in chain {
+            if !explicit.contains(stages[i].name.as_str()) && matches!(stages[i].base, Base::Stage { .. }) {
+                stages[i].platform = platform.clone();
+            }
+        }
+    }
 }
 
 /// Keeps the target and the stages it needs (every stage with `all`), dependencies first,

@@ -98,8 +98,14 @@ impl Plan {
                 match &step.kind {
                     StepKind::Copy(copy) => {
                         if let Some(paths) = reads.of(&copy.from) {
-                            for src in copy.sources.iter().filter(|s| !Copy::is_url(s)) {
-                                paths.add(src);
+                            for src in &copy.sources {
+                                match src.as_literal() {
+                                    Some(s) if Copy::is_url(&s) => {}
+                                    Some(s) => paths.add(&s),
+                                    // A path that expands from the stage's environment is only
+                                    // known at build time: the whole context.
+                                    None => paths.add("/"),
+                                }
                             }
                         }
                     }
@@ -115,7 +121,7 @@ impl Plan {
                             }
                         }
                     }
-                    StepKind::Env { .. } | StepKind::Workdir { .. } | StepKind::User { .. } => {}
+                    StepKind::Env { .. } | StepKind::Workdir { .. } | StepKind::User { .. } | StepKind::File { .. } => {}
                 }
             }
         }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::steps::MountFrom;
-use super::{values, CommandLine, Resolver};
+use super::{values, CommandLine, Resolver, Word};
 use crate::diag::{Diagnostic, Span};
 use crate::spec;
 
@@ -12,11 +12,11 @@ use crate::spec;
 pub struct Run {
     pub command: CommandLine,
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "super::key_values")]
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(String, Word)>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub workdir: Option<String>,
+    pub workdir: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub user: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
     #[serde(skip_serializing_if = "is_sandbox")]
@@ -192,8 +192,8 @@ impl Resolver {
         Some(Run {
             command,
             env: self.env_vars(&run.env),
-            workdir: run.workdir.as_ref().and_then(|w| self.text(w)),
-            user: run.user.as_ref().and_then(|u| self.text(u)),
+            workdir: run.workdir.as_ref().and_then(|w| self.word(w)),
+            user: run.user.as_ref().and_then(|u| self.word(u)),
             network,
             security,
             mounts,
@@ -223,23 +223,30 @@ impl Resolver {
         let flag = |r: &mut Self, name: &str, default: bool| {
             opt(name).and_then(|v| r.parsed(v, parse_bool)).unwrap_or(default)
         };
-        let absolute = |r: &mut Self, path: &str, span: Span| {
-            if !path.starts_with('/') {
-                r.error(span, format!("mount target `{path}` must be an absolute path"));
-            } else if path.trim_end_matches('/').is_empty() {
+        // Relative targets resolve against the workdir at build time; `/` itself cannot be
+        // mounted over.
+        let root = |r: &mut Self, path: &str, span: Span| {
+            // `/`, `//`, `/a/..`: what is left after folding `.` and `..` is the root.
+            let depth = path.split('/').fold(0usize, |d, c| match c {
+                "" | "." => d,
+                ".." => d.saturating_sub(1),
+                _ => d + 1,
+            });
+            if path.starts_with('/') && depth == 0 {
                 r.error(span, "a mount cannot replace `/`: mount it somewhere below");
             }
         };
         let target_opt = |r: &mut Self| {
             let raw = opt("target")?;
             let target = r.text(raw)?;
-            absolute(r, &target, raw.span);
+            root(r, &target, raw.span);
             Some(target)
         };
-        let absolute = |r: &mut Self, path: &str| absolute(r, path, m.value.span);
+        if matches!(kind, "cache" | "tmpfs" | "bind") {
+            root(self, &value, m.value.span);
+        }
         Some(match kind {
             "cache" => {
-                absolute(self, &value);
                 let sharing = match opt("sharing") {
                     Some(s) => self.parsed(s, |v| match v {
                         "shared" => Ok(Sharing::Shared),
@@ -297,12 +304,8 @@ impl Resolver {
                 uid: num(self, "uid"),
                 gid: num(self, "gid"),
             },
-            "tmpfs" => {
-                absolute(self, &value);
-                Mount::Tmpfs { target: value, size: opt("size").and_then(|v| self.parsed(v, parse_size)) }
-            }
+            "tmpfs" => Mount::Tmpfs { target: value, size: opt("size").and_then(|v| self.parsed(v, parse_size)) },
             _ => {
-                absolute(self, &value);
                 let from = match opt("from") {
                     Some(f) => self.resolve_from(f, names, this)?,
                     None => MountFrom::Context,

@@ -43,15 +43,25 @@ impl Resolver {
                 Some(StepKind::Env { vars: self.env_vars(kvs) })
             }
             spec::StepKind::Workdir(w) => {
-                let path = self.text(w)?;
-                if path.is_empty() {
+                let path = self.word(w)?;
+                if path.as_literal().is_some_and(|p| p.is_empty()) {
                     self.error(w.span, "`workdir` cannot be empty");
                 }
                 Some(StepKind::Workdir { path })
             }
+            spec::StepKind::File(f) => {
+                let path = self.word(&f.path)?;
+                if path.as_literal().is_some_and(|p| p.is_empty() || p.ends_with('/')) {
+                    self.error(f.path.span, "`file` needs a file path (not empty, no trailing `/`)");
+                }
+                let mode = f.chmod.as_ref().and_then(|m| self.parsed(m, super::values::parse_mode)).unwrap_or(0o644);
+                let chown = f.chown.as_ref().and_then(|o| self.word(o));
+                let content = f.content.as_ref().map(|c| c.value.clone()).unwrap_or_default();
+                Some(StepKind::File { path, content, mode, chown })
+            }
             spec::StepKind::User(u) => {
-                let user = self.text(u)?;
-                if user.is_empty() {
+                let user = self.word(u)?;
+                if user.as_literal().is_some_and(|u| u.is_empty()) {
                     self.error(u.span, "`user` cannot be empty");
                 }
                 Some(StepKind::User { user })

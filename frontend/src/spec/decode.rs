@@ -34,14 +34,15 @@ pub(crate) mod keys {
         "volumes",
         "stop_signal",
     ];
-    pub const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user"];
+    pub const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user", "file"];
+    pub const FILE_OPTIONS: &[&str] = &["content", "chmod", "chown"];
     pub const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
     pub const COPY_OPTIONS: &[&str] =
         &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "link", "parents", "checksum", "keep_git_dir"];
     pub const HEALTHCHECK: &[&str] = &["cmd", "interval", "timeout", "start_period", "retries"];
     pub const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
 }
-use keys::{COPY_OPTIONS, MOUNT_KINDS, RUN_OPTIONS, STEP_KINDS};
+use keys::{COPY_OPTIONS, FILE_OPTIONS, MOUNT_KINDS, RUN_OPTIONS, STEP_KINDS};
 const TOP_KEYS: &[&str] = keys::TOP;
 const ARG_KEYS: &[&str] = keys::ARG;
 const STAGE_KEYS: &[&str] = keys::STAGE;
@@ -289,9 +290,11 @@ impl Decoder {
                 continue;
             }
             let span = self.key_span(key);
-            let diag = Diagnostic::error(span, format!("unknown key `{k}` in {what}"))
-                .label("unknown key")
-                .suggest(k, allowed.iter().copied());
+            let diag = Diagnostic::error(span, format!("unknown key `{k}` in {what}")).label("unknown key");
+            let diag = match synonym(k, allowed) {
+                Some(near) => diag.help(format!("did you mean `{near}`?")),
+                None => diag.suggest(k, allowed.iter().copied()),
+            };
             self.diags.push(diag);
         }
     }
@@ -501,7 +504,8 @@ impl Decoder {
         };
         // `run` and `copy` take options named like the other kinds (`env`, `workdir`, `user`):
         // when one of them is present, it is the kind.
-        let primary: Vec<&MarkedScalarNode> = map.keys().filter(|k| matches!(k.as_str(), "run" | "copy")).collect();
+        let primary: Vec<&MarkedScalarNode> =
+            map.keys().filter(|k| matches!(k.as_str(), "run" | "copy" | "file")).collect();
         let kinds: Vec<&MarkedScalarNode> = if primary.is_empty() {
             map.keys().filter(|k| STEP_KINDS.contains(&k.as_str())).collect()
         } else {
@@ -514,7 +518,7 @@ impl Decoder {
                 let allowed: Vec<&str> = STEP_KINDS.to_vec();
                 self.check_keys(map, &allowed, "a step");
                 if map.keys().all(|k| k.as_str().starts_with("x-")) {
-                    self.error(span, "a step needs one of `run`, `copy`, `env`, `workdir`, `user`");
+                    self.error(span, "a step needs one of `run`, `copy`, `env`, `workdir`, `user`, `file`");
                 }
                 return None;
             }
@@ -547,6 +551,10 @@ impl Decoder {
             }
             "copy" => {
                 self.check_keys(map, &with(COPY_OPTIONS, "copy"), "a `copy` step");
+                if let Node::Mapping(inner) = value {
+                    self.copy_mapping(key_span, inner);
+                    return None;
+                }
                 let sources = self.strings(value, "a `copy` source");
                 if sources.is_empty() {
                     self.error(key_span, "`copy` needs at least one source");
@@ -554,6 +562,7 @@ impl Decoder {
                 let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
                 StepKind::Copy(Copy {
                     sources,
+                    sources_list: matches!(value, Node::Sequence(_)),
                     from: get(self, "from"),
                     to: get(self, "to"),
                     chown: get(self, "chown"),
@@ -569,6 +578,20 @@ impl Decoder {
                     keep_git_dir: map.get_node("keep_git_dir").and_then(|n| self.boolean(n, "`keep_git_dir`")),
                 })
             }
+            "file" => {
+                self.check_keys(map, &with(FILE_OPTIONS, "file"), "a `file` step");
+                let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let content = get(self, "content");
+                if content.is_none() && !map.contains_key("content") {
+                    self.error(key_span, "a `file` step needs `content:` (use `content: \"\"` for an empty file)");
+                }
+                StepKind::File(File {
+                    path: self.string(value, "`file`")?,
+                    content,
+                    chmod: get(self, "chmod"),
+                    chown: get(self, "chown"),
+                })
+            }
             other => {
                 self.check_keys(map, &[other], &format!("a `{other}` step"));
                 match other {
@@ -579,6 +602,72 @@ impl Decoder {
             }
         };
         Some(Step { span, key_span, kind })
+    }
+
+    /// `copy: { from: ..., src: [...], to: ... }`: one error that shows the step's shape.
+    fn copy_mapping(&mut self, key_span: Span, inner: &MarkedMappingNode) {
+        let scalar = |n: &Node| match n {
+            Node::Scalar(s) => Some(s.as_str().to_string()),
+            Node::Sequence(items) => {
+                let v: Vec<String> =
+                    items.iter().filter_map(|i| i.as_scalar().map(|s| s.as_str().to_string())).collect();
+                Some(format!("[{}]", v.join(", ")))
+            }
+            Node::Mapping(_) => None,
+        };
+        let mut sources = None;
+        let mut options = Vec::new();
+        for (k, v) in inner.iter() {
+            let name = k.as_str();
+            let as_key = synonym(name, &with(COPY_OPTIONS, "copy")).unwrap_or(name);
+            match (as_key, scalar(v)) {
+                ("copy", Some(v)) => sources = Some(v),
+                (key, Some(v)) => options.push(format!("`{key}: {v}`")),
+                (key, None) => options.push(format!("`{key}: ...`")),
+            }
+        }
+        let mut help = format!("write `- copy: {}`", sources.as_deref().unwrap_or("<sources>"));
+        if !options.is_empty() {
+            help.push_str(&format!(" with {} beside it, at the same indent as `copy`", options.join(", ")));
+        }
+        let d = Diagnostic::error(key_span, "`copy` takes the sources; its options are keys of the step, beside it")
+            .label("found a mapping")
+            .help(help);
+        self.diags.push(d);
+    }
+
+    /// A mount written `type: cache` + `target: /x` (as Compose and `--mount` do): one error
+    /// that shows decant's shape.
+    fn mount_with_type(&mut self, span: Span, map: &MarkedMappingNode) {
+        let text = |k: &str| map.get_node(k).and_then(|n| n.as_scalar()).map(|s| s.as_str().to_string());
+        let kind = text("type").unwrap_or_default();
+        let target_keys = ["target", "destination", "dst", "dest"];
+        let target = target_keys.iter().find_map(|k| text(k));
+        let mut shape = if !MOUNT_KINDS.contains(&kind.as_str()) {
+            format!("one of `cache`, `secret`, `ssh`, `tmpfs`, `bind` with its target")
+        } else if matches!(kind.as_str(), "secret" | "ssh") {
+            let id = text("id").unwrap_or_else(|| if kind == "ssh" { "default".into() } else { "<id>".into() });
+            match &target {
+                Some(t) => format!("`- {kind}: {id}` with `target: {t}`"),
+                None => format!("`- {kind}: {id}`"),
+            }
+        } else {
+            format!("`- {kind}: {}`", target.as_deref().unwrap_or("<target>"))
+        };
+        let rest: Vec<String> = map
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| {
+                *k != "type" && !target_keys.contains(k) && !(matches!(kind.as_str(), "secret" | "ssh") && *k == "id")
+            })
+            .map(|k| format!("`{k}`"))
+            .collect();
+        if !rest.is_empty() {
+            shape.push_str(&format!(", and {} beside it", rest.join(", ")));
+        }
+        let d = Diagnostic::error(span, "a mount is written with its kind as the key, not with `type:`")
+            .help(format!("write {shape}"));
+        self.diags.push(d);
     }
 
     fn mounts(&mut self, node: &Node) -> Vec<Mount> {
@@ -595,6 +684,10 @@ impl Decoder {
             let span = self.node_span(item);
             let Some(map) = self.expect_mapping(item, "a mount") else { continue };
             let kinds: Vec<&MarkedScalarNode> = map.keys().filter(|k| MOUNT_KINDS.contains(&k.as_str())).collect();
+            if kinds.is_empty() && map.contains_key("type") {
+                self.mount_with_type(span, map);
+                continue;
+            }
             let [kind] = kinds.as_slice() else {
                 let diag =
                     Diagnostic::error(span, "a mount needs exactly one of `cache`, `secret`, `ssh`, `tmpfs`, `bind`");
@@ -616,6 +709,37 @@ impl Decoder {
         }
         out
     }
+}
+
+/// What users of Dockerfiles, Compose files and other tools write for a key (lower case).
+const SYNONYMS: &[(&str, &str)] = &[
+    ("dest", "to"),
+    ("destination", "to"),
+    ("dst", "to"),
+    ("target", "to"),
+    ("src", "copy"),
+    ("source", "copy"),
+    ("sources", "copy"),
+    ("add", "copy"),
+    ("command", "run"),
+    ("cmd", "run"),
+    ("working_dir", "workdir"),
+    ("workingdir", "workdir"),
+    ("cwd", "workdir"),
+    ("environment", "env"),
+    ("ports", "expose"),
+    ("label", "labels"),
+    ("volume", "volumes"),
+    ("stopsignal", "stop_signal"),
+    ("image", "from"),
+    ("mount", "mounts"),
+    ("arg", "args"),
+];
+
+/// The allowed key that `key` is another name for, if any.
+fn synonym(key: &str, allowed: &[&str]) -> Option<&'static str> {
+    let lower = key.to_ascii_lowercase();
+    SYNONYMS.iter().find(|(k, v)| *k == lower && allowed.contains(v)).map(|(_, v)| *v)
 }
 
 fn with(options: &[&'static str], kind: &'static str) -> Vec<&'static str> {

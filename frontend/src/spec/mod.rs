@@ -131,6 +131,7 @@ pub enum StepKind {
     Env(Vec<KeyValue>),
     Workdir(Sp<String>),
     User(Sp<String>),
+    File(File),
 }
 
 impl StepKind {
@@ -141,8 +142,18 @@ impl StepKind {
             StepKind::Env(_) => "env",
             StepKind::Workdir(_) => "workdir",
             StepKind::User(_) => "user",
+            StepKind::File(_) => "file",
         }
     }
+}
+
+/// `- file: <path>` with `content:`: a file written from the spec (like `COPY <<EOF`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub path: Sp<String>,
+    pub content: Option<Sp<String>>,
+    pub chmod: Option<Sp<String>>,
+    pub chown: Option<Sp<String>>,
 }
 
 /// `- run: <command>` and its options.
@@ -173,6 +184,8 @@ pub struct Mount {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copy {
     pub sources: Vec<Sp<String>>,
+    /// The sources were written as a list (not one string).
+    pub sources_list: bool,
     pub from: Option<Sp<String>>,
     pub to: Option<Sp<String>>,
     pub chown: Option<Sp<String>>,

@@ -127,7 +127,7 @@ struct Healthcheck {
     retries: Option<Scalar>,
 }
 
-/// One step: exactly one of `run`, `copy`, `env`, `workdir`, `user`, with that kind's options.
+/// One step: exactly one of `run`, `copy`, `env`, `workdir`, `user`, `file`, with that kind's options.
 #[derive(JsonSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
@@ -137,6 +137,7 @@ enum Step {
     Env(EnvStep),
     Workdir(WorkdirStep),
     User(UserStep),
+    File(FileStep),
 }
 
 #[derive(JsonSchema)]
@@ -328,6 +329,21 @@ struct UserStep {
     user: Scalar,
 }
 
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("patternProperties" = { "^x-": {} }))]
+#[allow(dead_code)]
+struct FileStep {
+    /// Write a file at this path (relative to the workdir), like Dockerfile `COPY <<EOF`; parent directories are created.
+    file: String,
+    /// The file's content, as written (no `$` expansion).
+    content: String,
+    /// Octal mode, e.g. `0755` (default `0644`).
+    chmod: Option<String>,
+    /// Owner: `user[:group]`, names or ids.
+    chown: Option<Scalar>,
+}
+
 /// The JSON schema (draft 2020-12) of a spec.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or_default()
@@ -368,6 +384,9 @@ mod tests {
         let mut copy = set(keys::COPY_OPTIONS);
         copy.insert("copy".into());
         assert_eq!(props(def(&s, "CopyStep")), copy);
+        let mut file = set(keys::FILE_OPTIONS);
+        file.insert("file".into());
+        assert_eq!(props(def(&s, "FileStep")), file);
         for (kind, schema_name) in [("env", "EnvStep"), ("workdir", "WorkdirStep"), ("user", "UserStep")] {
             assert_eq!(props(def(&s, schema_name)), set(&[kind]));
         }

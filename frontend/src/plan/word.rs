@@ -1,0 +1,417 @@
+//! Values with variable references, expanded by Dockerfile's rules for ENV, WORKDIR, COPY paths,
+//! USER, EXPOSE, LABEL, STOPSIGNAL and VOLUME words.
+//!
+//! `$NAME` and `${NAME}` are the value of `NAME`, empty when it is unset. `${NAME:-word}` is
+//! `word` when `NAME` is unset or empty, `${NAME-word}` only when unset. `${NAME:+word}` is
+//! `word` when `NAME` is set and not empty (`${NAME+word}`: when set), else empty.
+//! `${NAME:?message}` fails the build with `message` when `NAME` is unset or empty
+//! (`${NAME?message}`: when unset). The words nest (`${A:-${B}}`). `$$` and `\$` are a literal
+//! `$`; a `$` before anything but a name or `{` is kept. Unlike Dockerfile, quotes and other
+//! backslashes are taken as written (YAML has quoted already), and `$1` stays `$1`.
+//!
+//! A [`Word`] is parsed once. The plan binds the build's args into it ([`Word::bind`]); what is
+//! left refers to the stage's environment, which only lowering knows (the base image's config
+//! comes from the daemon): it expands there ([`Word::expand`]).
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// A parsed value: text and references.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Word {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Ref(Ref),
+}
+
+/// `$NAME` or `${NAME<op>word}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ref {
+    name: String,
+    op: Option<Modifier>,
+    /// Where the reference starts in the value, and its length in bytes.
+    at: usize,
+    len: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Modifier {
+    /// `-`, `+` or `?`.
+    kind: char,
+    /// `:-` rather than `-`: an empty value counts as unset.
+    colon: bool,
+    word: Word,
+}
+
+/// A problem at a place in the value (byte offsets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WordError {
+    pub at: usize,
+    pub len: usize,
+    pub message: String,
+    /// The reference was not closed (`${NAME`).
+    pub unclosed: bool,
+}
+
+impl Word {
+    /// A word without references.
+    pub fn literal(text: impl Into<String>) -> Word {
+        let text = text.into();
+        Word { parts: if text.is_empty() { Vec::new() } else { vec![Part::Text(text)] } }
+    }
+
+    /// Parses `text`.
+    pub fn parse(text: &str) -> Result<Word, WordError> {
+        let mut p = Parser { text, pos: 0 };
+        p.word(false)
+    }
+
+    /// Whether the text holds a NUL character (which no path, name or value can carry).
+    pub fn has_nul(&self) -> bool {
+        self.parts.iter().any(|p| match p {
+            Part::Text(t) => t.contains('\0'),
+            Part::Ref(r) => r.op.as_ref().is_some_and(|m| m.word.has_nul()),
+        })
+    }
+
+    /// The text, when nothing is left to expand.
+    pub fn as_literal(&self) -> Option<String> {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Ref(_) => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// The literal text, or the word as it could be written again (for names and JSON).
+    pub fn text(&self) -> String {
+        self.as_literal().unwrap_or_else(|| self.to_string())
+    }
+
+    /// The names this word still refers to, nested ones included, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.refs().into_iter().map(|(name, _, _)| name).collect()
+    }
+
+    /// [`Self::names`] with the place of each reference in the value (offset, length).
+    pub fn refs(&self) -> Vec<(&str, usize, usize)> {
+        let mut out = Vec::new();
+        for p in &self.parts {
+            if let Part::Ref(r) = p {
+                out.push((r.name.as_str(), r.at, r.len));
+                if let Some(m) = &r.op {
+                    out.extend(m.word.refs());
+                }
+            }
+        }
+        out
+    }
+
+    /// The first reference left: its name and place in the value.
+    pub fn first_ref(&self) -> Option<(&str, usize, usize)> {
+        self.parts.iter().find_map(|p| match p {
+            Part::Ref(r) => Some((r.name.as_str(), r.at, r.len)),
+            Part::Text(_) => None,
+        })
+    }
+
+    /// Replaces the references `lookup` knows (it returns `Some` for a known name, set or not:
+    /// `Some(None)` is known and unset); others stay, with their nested words bound.
+    pub fn bind(&self, lookup: &dyn Fn(&str) -> Option<Option<String>>) -> Result<Word, WordError> {
+        let mut out = Word::default();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_text(t),
+                Part::Ref(r) => match lookup(&r.name) {
+                    Some(value) => match r.apply(value.as_deref())? {
+                        Applied::Value(v) => out.push_text(&v),
+                        Applied::Word(w) => out.extend(w.bind(lookup)?),
+                    },
+                    None => {
+                        let op = match &r.op {
+                            Some(m) => Some(Modifier { kind: m.kind, colon: m.colon, word: m.word.bind(lookup)? }),
+                            None => None,
+                        };
+                        out.parts.push(Part::Ref(Ref { op, ..r.clone() }));
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    /// Expands every reference: `lookup` gives a name's value, `None` when it is unset.
+    pub fn expand(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, WordError> {
+        let w = self.bind(&|name| Some(lookup(name)))?;
+        Ok(w.as_literal().unwrap_or_default())
+    }
+
+    fn push_text(&mut self, t: &str) {
+        if t.is_empty() {
+            return;
+        }
+        match self.parts.last_mut() {
+            Some(Part::Text(last)) => last.push_str(t),
+            _ => self.parts.push(Part::Text(t.to_string())),
+        }
+    }
+
+    fn extend(&mut self, w: Word) {
+        for p in w.parts {
+            match p {
+                Part::Text(t) => self.push_text(&t),
+                r => self.parts.push(r),
+            }
+        }
+    }
+}
+
+enum Applied {
+    Value(String),
+    Word(Word),
+}
+
+impl Ref {
+    fn apply(&self, value: Option<&str>) -> Result<Applied, WordError> {
+        let Some(m) = &self.op else { return Ok(Applied::Value(value.unwrap_or_default().to_string())) };
+        let unset = value.is_none() || (m.colon && value == Some(""));
+        Ok(match m.kind {
+            '-' if unset => Applied::Word(m.word.clone()),
+            '+' if unset => Applied::Value(String::new()),
+            '+' => Applied::Word(m.word.clone()),
+            '?' if unset => {
+                let message = match m.word.as_literal() {
+                    Some(msg) if !msg.is_empty() => msg,
+                    _ if value.is_none() => "is not allowed to be unset".into(),
+                    _ => "is not allowed to be empty".into(),
+                };
+                return Err(WordError {
+                    at: self.at,
+                    len: self.len,
+                    message: format!("{}: {message}", self.name),
+                    unclosed: false,
+                });
+            }
+            _ => Applied::Value(value.unwrap_or_default().to_string()),
+        })
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<char> {
+        self.text[self.pos..].chars().next()
+    }
+
+    fn peek2(&self) -> Option<char> {
+        let mut c = self.text[self.pos..].chars();
+        c.next();
+        c.next()
+    }
+
+    /// Text and references up to the end, or (`nested`) up to the `}` that closes a reference.
+    fn word(&mut self, nested: bool) -> Result<Word, WordError> {
+        let mut w = Word::default();
+        while let Some(c) = self.peek() {
+            match c {
+                '}' if nested => return Ok(w),
+                '\\' if self.peek2() == Some('$') => {
+                    w.push_text("$");
+                    self.pos += 2;
+                }
+                '$' => match self.peek2() {
+                    Some('$') => {
+                        w.push_text("$");
+                        self.pos += 2;
+                    }
+                    Some('{') => {
+                        let r = self.braced()?;
+                        w.parts.push(Part::Ref(r));
+                    }
+                    Some(n) if n.is_ascii_alphabetic() || n == '_' => {
+                        let at = self.pos;
+                        self.pos += 1;
+                        let name = self.name();
+                        w.parts.push(Part::Ref(Ref { name, op: None, at, len: self.pos - at }));
+                    }
+                    _ => {
+                        w.push_text("$");
+                        self.pos += 1;
+                    }
+                },
+                c => {
+                    w.push_text(c.encode_utf8(&mut [0; 4]));
+                    self.pos += c.len_utf8();
+                }
+            }
+        }
+        Ok(w)
+    }
+
+    fn name(&mut self) -> String {
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            self.pos += 1;
+        }
+        self.text[start..self.pos].to_string()
+    }
+
+    /// `${...}`, at its `$`.
+    fn braced(&mut self) -> Result<Ref, WordError> {
+        let at = self.pos;
+        self.pos += 2;
+        let unclosed = |p: &Self| WordError {
+            at,
+            len: p.text.len() - at,
+            message: "unclosed `${` in a value".into(),
+            unclosed: true,
+        };
+        let bad = |p: &Self, what: String| {
+            let end = p.text[at..].find('}').map_or(p.text.len(), |i| at + i + 1);
+            WordError { at, len: end - at, message: what, unclosed: false }
+        };
+        let name =
+            if self.peek().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') { self.name() } else { String::new() };
+        let Some(next) = self.peek() else { return Err(unclosed(self)) };
+        if !self.text[self.pos..].contains('}') {
+            return Err(unclosed(self));
+        }
+        if name.is_empty() {
+            let end = self.text[at..].find('}').map_or(self.text.len(), |i| at + i + 1);
+            let body = &self.text[at..end];
+            return Err(bad(self, format!("`{body}` is not a reference (`${{NAME}}`, `${{NAME:-default}}`, ...)")));
+        }
+        let (colon, kind) = match next {
+            '}' => {
+                self.pos += 1;
+                return Ok(Ref { name, op: None, at, len: self.pos - at });
+            }
+            ':' => (true, self.peek2()),
+            other => (false, Some(other)),
+        };
+        let kind = match kind {
+            Some(k @ ('-' | '+' | '?')) => k,
+            None => return Err(unclosed(self)),
+            Some(other) => {
+                let op = if colon { format!(":{other}") } else { other.to_string() };
+                let msg = if "#%/".contains(other) {
+                    format!("`${{{name}{op}...}}` (pattern removal or replacement) is not supported; use `:-`, `:+` or `:?`, or do it in a `run`")
+                } else {
+                    format!("`{op}` is not a modifier in `${{{name}...}}` (`:-`, `-`, `:+`, `+`, `:?`, `?`)")
+                };
+                return Err(bad(self, msg));
+            }
+        };
+        self.pos += 1 + usize::from(colon);
+        let word = self.word(true)?;
+        if self.peek() != Some('}') {
+            return Err(unclosed(self));
+        }
+        self.pos += 1;
+        Ok(Ref { name, op: Some(Modifier { kind, colon, word }), at, len: self.pos - at })
+    }
+}
+
+impl fmt::Display for Word {
+    /// The value as it could be written again: `$` doubled, references as `${NAME...}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => f.write_str(&t.replace('$', "$$"))?,
+                Part::Ref(Ref { name, op: None, .. }) => write!(f, "${{{name}}}")?,
+                Part::Ref(Ref { name, op: Some(m), .. }) => {
+                    let colon = if m.colon { ":" } else { "" };
+                    write!(f, "${{{name}{colon}{}{}}}", m.kind, m.word)?
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Word {
+    /// A literal as itself; a word with references as [`fmt::Display`] writes it.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PATH" => Some("/usr/bin:/bin".into()),
+            "EMPTY" => Some(String::new()),
+            "V" => Some("1.2".into()),
+            _ => None,
+        }
+    }
+
+    fn x(text: &str) -> Result<String, String> {
+        Word::parse(text).and_then(|w| w.expand(&env)).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn expands_like_dockerfile() {
+        assert_eq!(x("/app/.venv/bin:$PATH").unwrap(), "/app/.venv/bin:/usr/bin:/bin");
+        assert_eq!(x("${PATH}:/x").unwrap(), "/usr/bin:/bin:/x");
+        assert_eq!(x("a$UNSET-b").unwrap(), "a-b");
+        assert_eq!(x("${UNSET:-d} ${EMPTY:-d} ${EMPTY-d} ${V:-d}").unwrap(), "d d  1.2");
+        assert_eq!(x("${UNSET:+w}|${EMPTY:+w}|${EMPTY+w}|${V:+w-$V}").unwrap(), "||w|w-1.2");
+        assert_eq!(x("${UNSET:-${V}}/${UNSET:-${ALSO:-z}}").unwrap(), "1.2/z");
+        assert_eq!(x("$$V \\$V $${V} $ $1 a$").unwrap(), "$V $V ${V} $ $1 a$");
+        assert_eq!(x("${V:?need V}").unwrap(), "1.2");
+        assert_eq!(x("${UNSET:?set it}").unwrap_err(), "UNSET: set it");
+        assert_eq!(x("${EMPTY:?}").unwrap_err(), "EMPTY: is not allowed to be empty");
+        assert_eq!(x("${EMPTY?}").unwrap(), "");
+        assert_eq!(x("${UNSET?}").unwrap_err(), "UNSET: is not allowed to be unset");
+        assert_eq!(x("é$V€").unwrap(), "é1.2€");
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_expand() {
+        for (bad, at) in
+            [("x${V", 1), ("${V:-a", 0), ("${}", 0), ("${a b}", 0), ("${V#x}", 0), ("${V:x}", 0), ("${1}", 0)]
+        {
+            let e = Word::parse(bad).unwrap_err();
+            assert_eq!(e.at, at, "{bad}: {}", e.message);
+        }
+        assert!(Word::parse("${V").unwrap_err().unclosed);
+        assert!(Word::parse("${V%%.*}").unwrap_err().message.contains("not supported"));
+    }
+
+    #[test]
+    fn binds_known_names_and_keeps_the_rest() {
+        let args = |n: &str| match n {
+            "V" => Some(Some("2".to_string())),
+            "E" => Some(None),
+            _ => None,
+        };
+        let w = Word::parse("/opt/${V}/bin:$PATH:${E:-${HOME}}:${E:+x}").unwrap().bind(&args).unwrap();
+        assert_eq!(w.to_string(), "/opt/2/bin:${PATH}:${HOME}:");
+        assert_eq!(w.names(), ["PATH", "HOME"]);
+        assert_eq!(w.expand(&env).unwrap(), "/opt/2/bin:/usr/bin:/bin::");
+        let lit = Word::parse("v${V}-$$x").unwrap().bind(&args).unwrap();
+        assert_eq!(lit.as_literal().as_deref(), Some("v2-$x"));
+        assert_eq!(serde_json::to_value(&lit).unwrap(), "v2-$x");
+        let kept = Word::parse("${HOME:-$V}").unwrap().bind(&args).unwrap();
+        assert_eq!(kept.to_string(), "${HOME:-2}");
+        let again = Word::parse(&kept.to_string()).unwrap();
+        assert_eq!(again.to_string(), kept.to_string());
+        assert_eq!(again.expand(&env).unwrap(), "2");
+    }
+}

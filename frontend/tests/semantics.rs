@@ -1,0 +1,350 @@
+//! Dockerfile semantics a spec must keep (issue 8): what a stage inherits, which args a run
+//! sees, how values expand, and the Dockerfile-shaped mistakes `check` must catch.
+
+mod common;
+
+use decant::llb::pb;
+use decant::plan::{BuildOptions, Platform};
+use decant::{compile, lower};
+use prost::Message;
+
+fn arm64() -> BuildOptions {
+    BuildOptions { target_platform: Some(Platform::parse("linux/arm64").unwrap()), ..Default::default() }
+}
+
+/// Every exec op of a definition: (args, env, platform).
+fn execs(def: &pb::Definition) -> Vec<(Vec<String>, Vec<String>, String)> {
+    def.def
+        .iter()
+        .filter_map(|b| {
+            let op = pb::Op::decode(b.as_slice()).unwrap();
+            let platform = op.platform.as_ref().map(|p| format!("{}/{}", p.os, p.architecture)).unwrap_or_default();
+            match op.op {
+                Some(pb::op::Op::Exec(e)) => {
+                    let meta = e.meta.unwrap();
+                    Some((meta.args, meta.env, platform))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn exec_running<'a>(
+    execs: &'a [(Vec<String>, Vec<String>, String)],
+    needle: &str,
+) -> &'a (Vec<String>, Vec<String>, String) {
+    execs
+        .iter()
+        .find(|(args, _, _)| args.last().is_some_and(|a| a.contains(needle)))
+        .unwrap_or_else(|| panic!("no exec runs {needle}"))
+}
+
+const CROSS: &str = r#"# syntax=decant/frontend:dev
+stages:
+  build:
+    from: busybox:local
+    platform: ${BUILDPLATFORM}
+    steps:
+      - run: echo building for $TARGETARCH on ${BUILDARCH} > /out
+  test:
+    from: build
+    steps:
+      - run: echo testing
+  pinned:
+    from: build
+    platform: linux/arm64
+    steps:
+      - run: echo pinned
+  grandchild:
+    from: test
+    steps:
+      - run: echo grandchild
+  app:
+    from: busybox:local
+    steps:
+      - copy: /out
+        from: grandchild
+      - copy: /out
+        from: pinned
+        to: /pinned
+"#;
+
+#[test]
+fn a_stage_from_a_stage_runs_on_its_platform() {
+    let plan = common::plan(CROSS, &arm64());
+    let platform = |name: &str| plan.stage(name).unwrap().platform.id();
+    assert_eq!(platform("build"), "linux/amd64");
+    assert_eq!(platform("test"), "linux/amd64", "inherits build's platform");
+    assert_eq!(platform("grandchild"), "linux/amd64", "through two stages");
+    assert_eq!(platform("pinned"), "linux/arm64", "an explicit platform wins");
+    assert_eq!(platform("app"), "linux/arm64");
+    let def = common::definition(CROSS, &arm64());
+    let execs = execs(&def);
+    assert_eq!(exec_running(&execs, "echo testing").2, "linux/amd64");
+    assert_eq!(exec_running(&execs, "echo grandchild").2, "linux/amd64");
+    assert_eq!(exec_running(&execs, "echo pinned").2, "linux/arm64");
+}
+
+#[test]
+fn built_in_args_reach_a_run_that_mentions_them() {
+    let def = common::definition(CROSS, &arm64());
+    let execs = execs(&def);
+    let env = &exec_running(&execs, "building for").1;
+    assert!(env.contains(&"TARGETARCH=arm64".to_string()), "{env:?}");
+    assert!(env.contains(&"BUILDARCH=amd64".to_string()), "{env:?}");
+    assert!(!env.iter().any(|e| e.starts_with("TARGETOS=")), "only the args it mentions: {env:?}");
+    let env = &exec_running(&execs, "echo testing").1;
+    assert!(!env.iter().any(|e| e.starts_with("TARGET")), "{env:?}");
+}
+
+/// Every copy action of a definition.
+fn copies(def: &pb::Definition) -> Vec<pb::FileActionCopy> {
+    def.def
+        .iter()
+        .filter_map(|b| match pb::Op::decode(b.as_slice()).unwrap().op {
+            Some(pb::op::Op::File(f)) => Some(f.actions),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|a| match a.action {
+            Some(pb::file_action::Action::Copy(c)) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_glob_may_match_nothing_as_in_dockerfile_copy() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    workdir: /app
+    steps:
+      - copy: [package.json, yarn.lock*, package-lock.json*]
+"#;
+    let copies = copies(&common::definition(text, &BuildOptions::default()));
+    let srcs: Vec<&str> = copies.iter().map(|c| c.src.as_str()).collect();
+    assert_eq!(srcs, ["/package.json", "/yarn.lock*", "/package-lock.json*"]);
+    assert!(copies.iter().all(|c| c.allow_wildcard && c.allow_empty_wildcard));
+}
+
+/// Lowers `text` with `busybox:local` resolved to a config with `env`.
+fn lower_with_base_env(text: &str, env: &[&str]) -> Result<lower::Lowered, String> {
+    let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).map_err(|d| d.render())?;
+    let mut config = decant::image::ImageConfig::default();
+    config.config.env = env.iter().map(|s| s.to_string()).collect();
+    let mut inputs = lower::Inputs::default();
+    for (reference, platform) in plan.images() {
+        inputs.images.insert((reference, platform), lower::BaseImage { digest: None, reference: None, config: config.clone() });
+    }
+    lower::lower(&plan, &inputs).map_err(|d| d.render())
+}
+
+const VENV: &str = r#"# syntax=decant/frontend:dev
+args:
+  APP: demo
+stages:
+  app:
+    from: busybox:local
+    env:
+      PATH: "/app/.venv/bin:$PATH"
+      CONF: "${PHP_INI_DIR}/conf.d"
+      APP_HOME: /srv/$APP
+    workdir: ${APP_HOME}/src
+    steps:
+      - env: { PATH: "/opt/tools:${PATH}", OLD_PATH: "$PATH", UNSET: "[${NOPE}]" }
+      - copy: config.ini
+        to: ${CONF}/
+      - run: echo "$PATH"
+        env: { FROM_RUN: "${APP_HOME:-x}${NOPE:+y}" }
+      - user: ${RUN_AS:-nobody}
+    labels:
+      home: $APP_HOME
+      price: "$$5 \\$6"
+    expose: ["${PORT:-8080}"]
+    stop_signal: ${SIG}
+"#;
+
+#[test]
+fn values_extend_the_environment_of_the_base_image() {
+    let base = ["PATH=/usr/local/bin:/usr/bin:/bin", "PHP_INI_DIR=/usr/local/etc/php", "SIG=SIGQUIT"];
+    let lowered = lower_with_base_env(VENV, &base).unwrap();
+    let c = &lowered.config.config;
+    let env: std::collections::BTreeMap<&str, &str> = c.env.iter().filter_map(|kv| kv.split_once('=')).collect();
+    assert_eq!(env["PATH"], "/opt/tools:/app/.venv/bin:/usr/local/bin:/usr/bin:/bin");
+    assert_eq!(env["OLD_PATH"], "/app/.venv/bin:/usr/local/bin:/usr/bin:/bin", "one env step expands before it sets");
+    assert_eq!(env["CONF"], "/usr/local/etc/php/conf.d");
+    assert_eq!(env["APP_HOME"], "/srv/demo", "args expand in the plan");
+    assert_eq!(env["UNSET"], "[]", "an unset name is empty, as in Dockerfile");
+    assert_eq!(c.working_dir, "/srv/demo/src");
+    assert_eq!(c.user, "nobody");
+    assert_eq!(c.labels["home"], "/srv/demo");
+    assert_eq!(c.labels["price"], "$5 $6");
+    assert_eq!(c.exposed_ports.keys().collect::<Vec<_>>(), ["8080/tcp"]);
+    assert_eq!(c.stop_signal, "SIGQUIT");
+    let def = lowered.definition();
+    let (_, run_env, _) = exec_running(&execs(&def), "echo").clone();
+    assert!(run_env.contains(&"FROM_RUN=/srv/demo".to_string()), "{run_env:?}");
+    assert!(run_env.contains(&"PATH=/opt/tools:/app/.venv/bin:/usr/local/bin:/usr/bin:/bin".to_string()));
+    let dests: Vec<String> = copies(&def).into_iter().map(|c| c.dest).collect();
+    assert_eq!(dests, ["/usr/local/etc/php/conf.d/"]);
+}
+
+#[test]
+fn a_required_value_fails_the_build_with_its_message() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    workdir: ${HOME:?the base image must set HOME}\n";
+    assert!(compile::plan("decant.yaml", text, &BuildOptions::default()).is_ok(), "HOME may come from the base image");
+    let e = lower_with_base_env(text, &[]).unwrap_err();
+    assert!(e.contains("HOME: the base image must set HOME") && e.contains("decant.yaml:5"), "{e}");
+    assert_eq!(lower_with_base_env(text, &["HOME=/root"]).unwrap().config.config.working_dir, "/root");
+    let port = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    expose: [$PORT]\n";
+    let e = lower_with_base_env(port, &["PORT=http"]).unwrap_err();
+    assert!(e.contains("`http` is not a port number"), "{e}");
+}
+
+#[test]
+fn check_warns_about_a_likely_typo_but_not_about_the_base_images_variables() {
+    let text = r#"# syntax=decant/frontend:dev
+args:
+  VERSION: "1.0"
+stages:
+  app:
+    from: busybox:local
+    env:
+      PATH: /venv/bin:$PATH
+      APP_HOME: /srv/v$VERSION
+    workdir: ${APP_HOEM}/${HOME}
+"#;
+    let spec = decant::spec::parse_spec("decant.yaml", text).unwrap();
+    assert!(compile::plan("decant.yaml", text, &BuildOptions::default()).is_ok(), "not an error");
+    let warnings = decant::lint::lint(&spec);
+    let undefined: Vec<&str> =
+        warnings.iter().filter(|w| w.rule == Some("undefined-var")).map(|w| w.message.as_str()).collect();
+    assert_eq!(undefined, ["`APP_HOEM` is not an arg, and no `env:` in this spec sets it"]);
+    assert!(!warnings.iter().any(|w| w.message.contains("VERSION")), "`$VERSION` uses the arg: {warnings:?}");
+}
+
+#[test]
+fn relative_and_empty_mount_targets_resolve_against_the_workdir() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    workdir: /src
+    steps:
+      - run: make
+        mounts:
+          - bind: .
+          - cache: node_modules
+          - tmpfs: ../tmp
+          - secret: npmrc
+            target: .npmrc
+      - run: ls
+        workdir: sub
+        mounts:
+          - cache: ""
+            id: whole
+"#;
+    let def = common::definition(text, &BuildOptions::default());
+    let mut dests: Vec<(String, String)> = Vec::new();
+    for b in &def.def {
+        if let Some(pb::op::Op::Exec(e)) = pb::Op::decode(b.as_slice()).unwrap().op {
+            let cmd = e.meta.unwrap().args.last().cloned().unwrap();
+            dests.extend(e.mounts.into_iter().filter(|m| m.dest != "/").map(|m| (cmd.clone(), m.dest)));
+        }
+    }
+    dests.sort();
+    let want = [
+        ("ls", "/src/sub"),
+        ("make", "/src"),
+        ("make", "/src/.npmrc"),
+        ("make", "/src/node_modules"),
+        ("make", "/tmp"),
+    ];
+    let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(dests, want);
+}
+
+#[test]
+fn a_file_step_writes_its_content_like_copy_heredoc() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    env: { APP: /srv/app }
+    workdir: /w
+    steps:
+      - file: $APP/start.sh
+        content: |
+          #!/bin/sh
+          echo "$HOME"
+        chmod: "0755"
+        chown: "1000:1000"
+      - file: notes.txt
+        content: ""
+"#;
+    let plan = common::plan(text, &BuildOptions::default());
+    let json = serde_json::to_value(&plan.stages[0].steps[2]).unwrap();
+    assert_eq!(json["step"], "file");
+    assert_eq!(json["path"], "${APP}/start.sh");
+    let def = common::definition(text, &BuildOptions::default());
+    let mut files = Vec::new();
+    for b in &def.def {
+        if let Some(pb::op::Op::File(f)) = pb::Op::decode(b.as_slice()).unwrap().op {
+            for a in f.actions {
+                if let Some(pb::file_action::Action::Mkfile(m)) = a.action {
+                    files.push((m.path, m.mode, String::from_utf8(m.data).unwrap()));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        files,
+        [
+            ("/srv/app/start.sh".to_string(), 0o755, "#!/bin/sh\necho \"$HOME\"\n".to_string()),
+            ("/w/notes.txt".to_string(), 0o644, String::new())
+        ]
+    );
+}
+
+#[test]
+fn a_script_with_a_shebang_runs_under_its_interpreter() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - run: |
+          #!/usr/bin/env python3
+          print("hi")
+      - run: echo plain
+"#;
+    let def = common::definition(text, &BuildOptions::default());
+    let ops: Vec<pb::Op> = def.def.iter().map(|b| pb::Op::decode(b.as_slice()).unwrap()).collect();
+    let execs: Vec<&pb::ExecOp> = ops
+        .iter()
+        .filter_map(|o| match &o.op {
+            Some(pb::op::Op::Exec(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let script = execs.iter().find(|e| e.meta.as_ref().unwrap().args == ["/dev/pipes/script"]).expect("run as a file");
+    let pipes = script.mounts.iter().find(|m| m.dest == "/dev/pipes").expect("the script is mounted");
+    assert!(pipes.readonly);
+    let data: Vec<(i32, Vec<u8>)> = ops
+        .iter()
+        .filter_map(|o| match &o.op {
+            Some(pb::op::Op::File(f)) => Some(f.actions.iter().filter_map(|a| match &a.action {
+                Some(pb::file_action::Action::Mkfile(m)) => Some((m.mode, m.data.clone())),
+                _ => None,
+            })),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(data, [(0o755, b"#!/usr/bin/env python3\nprint(\"hi\")\n".to_vec())]);
+    let plain = execs.iter().find(|e| e.meta.as_ref().unwrap().args.last().unwrap() == "echo plain").unwrap();
+    assert_eq!(plain.meta.as_ref().unwrap().args[..2], ["/bin/sh", "-c"]);
+}
