@@ -65,7 +65,8 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
                 _ => false,
             })
         });
-        if !used_braced && !in_commands {
+        let to_every_run = arg.env.as_ref().is_some_and(|e| e.value);
+        if !used_braced && !in_commands && !to_every_run {
             out.push(Diagnostic::warning("unused-arg", arg.name.span, format!("arg `{name}` is never used")));
         }
     }

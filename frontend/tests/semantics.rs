@@ -348,3 +348,26 @@ stages:
     let plain = execs.iter().find(|e| e.meta.as_ref().unwrap().args.last().unwrap() == "echo plain").unwrap();
     assert_eq!(plain.meta.as_ref().unwrap().args[..2], ["/bin/sh", "-c"]);
 }
+
+#[test]
+fn an_arg_with_env_true_reaches_every_run() {
+    let text = r#"# syntax=decant/frontend:dev
+args:
+  NODE_ENV: { default: production, env: true }
+  OTHER: x
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - run: yarn build
+      - run: echo $OTHER
+"#;
+    let def = common::definition(text, &BuildOptions::default());
+    let execs = execs(&def);
+    assert!(exec_running(&execs, "yarn build").1.contains(&"NODE_ENV=production".to_string()));
+    assert!(!exec_running(&execs, "yarn build").1.iter().any(|e| e.starts_with("OTHER=")));
+    let echo = &exec_running(&execs, "echo $OTHER").1;
+    assert!(echo.contains(&"NODE_ENV=production".to_string()) && echo.contains(&"OTHER=x".to_string()), "{echo:?}");
+    let spec = decant::spec::parse_spec("decant.yaml", text).unwrap();
+    assert!(!decant::lint::lint(&spec).iter().any(|w| w.rule == Some("unused-arg")), "an env arg is used");
+}

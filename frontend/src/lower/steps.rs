@@ -90,8 +90,13 @@ impl Lowerer<'_> {
             CommandLine::Shell(cmd) => crate::plan::mentions_var(cmd, name),
             CommandLine::Exec(args) => args.iter().any(|a| crate::plan::mentions_var(a, name)),
         };
-        let mut env: Vec<String> =
-            self.plan.all_args().iter().filter(|(k, _)| mentioned(k)).map(|(k, v)| format!("{k}={v}")).collect();
+        let mut env: Vec<String> = self
+            .plan
+            .all_args()
+            .iter()
+            .filter(|(k, _)| mentioned(k) || self.plan.env_args.contains(*k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         for kv in &config.env {
             if let Some((k, v)) = kv.split_once('=') {
                 set_env(&mut env, k, v);

@@ -62,6 +62,9 @@ pub struct Plan {
     pub target_platform: Platform,
     /// User-declared args and their values for this build.
     pub args: BTreeMap<String, String>,
+    /// Args declared with `env: true`: every `run` gets them in its environment.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub env_args: BTreeSet<String>,
     /// `SOURCE_DATE_EPOCH` (a build arg): the creation time of the image, in Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_date_epoch: Option<i64>,
@@ -403,6 +406,13 @@ impl Resolver {
             build_platform: opts.build_platform.clone(),
             target_platform,
             args: self.args.declared().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env_args: spec
+                .args
+                .iter()
+                .filter(|a| a.env.as_ref().is_some_and(|e| e.value))
+                .map(|a| a.name.value.clone())
+                .filter(|n| self.args.get(n).is_some())
+                .collect(),
             stages,
         })
     }

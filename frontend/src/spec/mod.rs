@@ -51,6 +51,8 @@ pub struct ArgDecl {
     pub name: Sp<String>,
     pub default: Option<Sp<String>>,
     pub description: Option<Sp<String>>,
+    /// `env: true`: every `run` gets the arg in its environment, mentioned or not.
+    pub env: Option<Sp<bool>>,
 }
 
 /// `KEY: value` in `env:` and `labels:` maps.

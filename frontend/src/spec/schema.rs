@@ -42,6 +42,8 @@ struct ArgDetail {
     default: Option<Scalar>,
     /// Shown by `docker buildx build --call outline`.
     description: Option<String>,
+    /// Give the arg to every `run` as an environment variable, mentioned or not (e.g. `NODE_ENV` for `yarn build`).
+    env: Option<bool>,
 }
 
 /// A YAML scalar: text, a number or a boolean (all read as text).
