@@ -371,3 +371,20 @@ stages:
     let spec = decant::spec::parse_spec("decant.yaml", text).unwrap();
     assert!(!decant::lint::lint(&spec).iter().any(|w| w.rule == Some("unused-arg")), "an env arg is used");
 }
+
+#[test]
+fn expose_ranges_and_healthcheck_start_interval_reach_the_config() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    expose: ["8000-8002", 53/udp]
+    healthcheck: { cmd: "true", start_period: 30s, start_interval: 2s }
+"#;
+    let lowered = lower_with_base_env(text, &[]).unwrap();
+    let c = &lowered.config.config;
+    assert_eq!(c.exposed_ports.keys().collect::<Vec<_>>(), ["53/udp", "8000/tcp", "8001/tcp", "8002/tcp"]);
+    let json: serde_json::Value = serde_json::from_slice(&lowered.config.to_json()).unwrap();
+    assert_eq!(json["config"]["Healthcheck"]["StartInterval"], 2_000_000_000u64);
+    assert_eq!(json["config"]["Healthcheck"]["StartPeriod"], 30_000_000_000u64);
+}

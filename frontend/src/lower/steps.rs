@@ -366,7 +366,9 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Re
         c.cmd = Some(as_args(cmd));
     }
     for p in &rc.expose {
-        c.exposed_ports.insert(checked(p, values::parse_port)?, Empty {});
+        for port in values::port_range(&checked(p, values::parse_port)?) {
+            c.exposed_ports.insert(port, Empty {});
+        }
     }
     for v in &rc.volumes {
         c.volumes.insert(checked(v, check_volume)?, Empty {});
@@ -387,6 +389,7 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Re
             interval: h.interval.unwrap_or(0),
             timeout: h.timeout.unwrap_or(0),
             start_period: h.start_period.unwrap_or(0),
+            start_interval: h.start_interval.unwrap_or(0),
             retries: h.retries.unwrap_or(0),
         });
     }

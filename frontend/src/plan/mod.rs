@@ -249,6 +249,8 @@ pub struct Healthcheck {
     pub interval: Option<u64>,
     pub timeout: Option<u64>,
     pub start_period: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<u64>,
     pub retries: Option<u32>,
 }
 
@@ -694,8 +696,9 @@ impl Resolver {
         let interval = dur(&h.interval);
         let timeout = dur(&h.timeout);
         let start_period = dur(&h.start_period);
+        let start_interval = dur(&h.start_interval);
         let retries = h.retries.as_ref().and_then(|r| self.parsed(r, values::parse_count));
-        Some(Healthcheck { cmd, interval, timeout, start_period, retries })
+        Some(Healthcheck { cmd, interval, timeout, start_period, start_interval, retries })
     }
 
     fn check_cycles(&mut self, stages: &[Stage]) {

@@ -38,7 +38,7 @@ pub(crate) mod keys {
     pub const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
     pub const COPY_OPTIONS: &[&str] =
         &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "link", "parents", "checksum", "keep_git_dir"];
-    pub const HEALTHCHECK: &[&str] = &["cmd", "interval", "timeout", "start_period", "retries"];
+    pub const HEALTHCHECK: &[&str] = &["cmd", "interval", "timeout", "start_period", "start_interval", "retries"];
     pub const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
 }
 use keys::{COPY_OPTIONS, FILE_OPTIONS, MOUNT_KINDS, RUN_OPTIONS, STEP_KINDS};
@@ -416,6 +416,7 @@ impl Decoder {
             interval: get(self, "interval"),
             timeout: get(self, "timeout"),
             start_period: get(self, "start_period"),
+            start_interval: get(self, "start_interval"),
             retries: get(self, "retries"),
         })
     }

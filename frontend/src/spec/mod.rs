@@ -107,6 +107,7 @@ pub struct Healthcheck {
     pub interval: Option<Sp<String>>,
     pub timeout: Option<Sp<String>>,
     pub start_period: Option<Sp<String>>,
+    pub start_interval: Option<Sp<String>>,
     pub retries: Option<Sp<String>>,
 }
 

@@ -125,6 +125,8 @@ struct Healthcheck {
     timeout: Option<String>,
     /// Grace time after the container starts.
     start_period: Option<String>,
+    /// Time between checks during the start period (Docker 25+).
+    start_interval: Option<String>,
     /// Failures in a row before the container is unhealthy.
     retries: Option<Scalar>,
 }
