@@ -388,3 +388,16 @@ stages:
     assert_eq!(json["config"]["Healthcheck"]["StartInterval"], 2_000_000_000u64);
     assert_eq!(json["config"]["Healthcheck"]["StartPeriod"], 30_000_000_000u64);
 }
+
+#[test]
+fn a_cache_mount_can_be_readonly() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    steps:\n      - run: ls\n        mounts:\n          - cache: /a\n            readonly: true\n          - cache: /b\n";
+    let def = common::definition(text, &BuildOptions::default());
+    let mut seen = Vec::new();
+    for b in &def.def {
+        if let Some(pb::op::Op::Exec(e)) = pb::Op::decode(b.as_slice()).unwrap().op {
+            seen.extend(e.mounts.into_iter().filter(|m| m.cache_opt.is_some()).map(|m| (m.dest, m.readonly)));
+        }
+    }
+    assert_eq!(seen, [("/a".to_string(), true), ("/b".to_string(), false)]);
+}

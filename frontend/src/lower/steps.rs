@@ -127,7 +127,7 @@ impl Lowerer<'_> {
         let mut ssh_count = 0;
         for m in &run.mounts {
             match m {
-                Mount::Cache { target, id, sharing, from, source, mode, uid, gid } => {
+                Mount::Cache { target, id, sharing, from, source, mode, uid, gid, readonly } => {
                     let sharing = match sharing {
                         Sharing::Shared => pb::CacheSharingOpt::Shared,
                         Sharing::Private => pb::CacheSharingOpt::Private,
@@ -151,7 +151,7 @@ impl Lowerer<'_> {
                     };
                     mounts.push(llb::MountSpec {
                         dest: join_path(&cwd, target),
-                        kind: llb::MountKind::Cache { id: id.clone(), sharing, source, selector },
+                        kind: llb::MountKind::Cache { id: id.clone(), sharing, source, selector, readonly: *readonly },
                     });
                 }
                 Mount::Secret { id, target, env: env_name, required, mode, uid, gid } => {

@@ -222,6 +222,8 @@ struct CacheMount {
     mode: Option<Scalar>,
     uid: Option<Scalar>,
     gid: Option<Scalar>,
+    /// Mount the cache read-only.
+    readonly: Option<Scalar>,
 }
 
 #[derive(JsonSchema)]
