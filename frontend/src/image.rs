@@ -74,6 +74,9 @@ pub struct HealthConfig {
     pub timeout: u64,
     #[serde(rename = "StartPeriod", default, skip_serializing_if = "is_zero")]
     pub start_period: u64,
+    /// Between checks during the start period (Docker 25+; older engines ignore it).
+    #[serde(rename = "StartInterval", default, skip_serializing_if = "is_zero")]
+    pub start_interval: u64,
     #[serde(rename = "Retries", default, skip_serializing_if = "is_zero_u32")]
     pub retries: u32,
 }

@@ -67,7 +67,8 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
             // Not a valid arg name (the plan refuses it): the slow scan, for the same answer.
             mentions_var(text, name)
         };
-        if !used {
+        let to_every_run = arg.env.as_ref().is_some_and(|e| e.value);
+        if !used && !to_every_run {
             out.push(Diagnostic::warning("unused-arg", arg.name.span, format!("arg `{name}` is never used")));
         }
     }
@@ -130,4 +131,3 @@ fn undefined_vars(spec: &Spec) -> Vec<Diagnostic> {
 fn is_identifier(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
-

@@ -137,7 +137,9 @@ fn lower_with_base_env(text: &str, env: &[&str]) -> Result<lower::Lowered, Strin
     config.config.env = env.iter().map(|s| s.to_string()).collect();
     let mut inputs = lower::Inputs::default();
     for (reference, platform) in plan.images() {
-        inputs.images.insert((reference, platform), lower::BaseImage { digest: None, reference: None, config: config.clone() });
+        inputs
+            .images
+            .insert((reference, platform), lower::BaseImage { digest: None, reference: None, config: config.clone() });
     }
     lower::lower(&plan, &inputs).map_err(|d| d.render())
 }
@@ -347,4 +349,57 @@ stages:
     assert_eq!(data, [(0o755, b"#!/usr/bin/env python3\nprint(\"hi\")\n".to_vec())]);
     let plain = execs.iter().find(|e| e.meta.as_ref().unwrap().args.last().unwrap() == "echo plain").unwrap();
     assert_eq!(plain.meta.as_ref().unwrap().args[..2], ["/bin/sh", "-c"]);
+}
+
+#[test]
+fn an_arg_with_env_true_reaches_every_run() {
+    let text = r#"# syntax=decant/frontend:dev
+args:
+  NODE_ENV: { default: production, env: true }
+  OTHER: x
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - run: yarn build
+      - run: echo $OTHER
+"#;
+    let def = common::definition(text, &BuildOptions::default());
+    let execs = execs(&def);
+    assert!(exec_running(&execs, "yarn build").1.contains(&"NODE_ENV=production".to_string()));
+    assert!(!exec_running(&execs, "yarn build").1.iter().any(|e| e.starts_with("OTHER=")));
+    let echo = &exec_running(&execs, "echo $OTHER").1;
+    assert!(echo.contains(&"NODE_ENV=production".to_string()) && echo.contains(&"OTHER=x".to_string()), "{echo:?}");
+    let spec = decant::spec::parse_spec("decant.yaml", text).unwrap();
+    assert!(!decant::lint::lint(&spec).iter().any(|w| w.rule == Some("unused-arg")), "an env arg is used");
+}
+
+#[test]
+fn expose_ranges_and_healthcheck_start_interval_reach_the_config() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    expose: ["8000-8002", 53/udp]
+    healthcheck: { cmd: "true", start_period: 30s, start_interval: 2s }
+"#;
+    let lowered = lower_with_base_env(text, &[]).unwrap();
+    let c = &lowered.config.config;
+    assert_eq!(c.exposed_ports.keys().collect::<Vec<_>>(), ["53/udp", "8000/tcp", "8001/tcp", "8002/tcp"]);
+    let json: serde_json::Value = serde_json::from_slice(&lowered.config.to_json()).unwrap();
+    assert_eq!(json["config"]["Healthcheck"]["StartInterval"], 2_000_000_000u64);
+    assert_eq!(json["config"]["Healthcheck"]["StartPeriod"], 30_000_000_000u64);
+}
+
+#[test]
+fn a_cache_mount_can_be_readonly() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    steps:\n      - run: ls\n        mounts:\n          - cache: /a\n            readonly: true\n          - cache: /b\n";
+    let def = common::definition(text, &BuildOptions::default());
+    let mut seen = Vec::new();
+    for b in &def.def {
+        if let Some(pb::op::Op::Exec(e)) = pb::Op::decode(b.as_slice()).unwrap().op {
+            seen.extend(e.mounts.into_iter().filter(|m| m.cache_opt.is_some()).map(|m| (m.dest, m.readonly)));
+        }
+    }
+    assert_eq!(seen, [("/a".to_string(), true), ("/b".to_string(), false)]);
 }

@@ -526,6 +526,7 @@ mod tests {
                         sharing: pb::CacheSharingOpt::Private,
                         source: None,
                         selector: None,
+                        readonly: false,
                     },
                 }],
                 ..Default::default()

@@ -74,6 +74,8 @@ pub enum MountKind {
         source: Option<State>,
         /// Sub-path of `source`.
         selector: Option<String>,
+        /// Mounted read-only.
+        readonly: bool,
     },
     /// A tmpfs.
     Tmpfs {
@@ -175,8 +177,9 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
                     next_output += 1;
                 }
             }
-            MountKind::Cache { id, sharing, source, selector } => {
+            MountKind::Cache { id, sharing, source, selector, readonly } => {
                 pm.mount_type = pb::MountType::Cache as i32;
+                pm.readonly = *readonly;
                 if let Some(src) = source {
                     pm.input = inputs.index_of(src);
                 }
@@ -318,6 +321,7 @@ mod tests {
                             sharing: pb::CacheSharingOpt::Locked,
                             source: None,
                             selector: None,
+                            readonly: false,
                         },
                     },
                     MountSpec { dest: "/tmp".into(), kind: MountKind::Tmpfs { size: Some(1 << 20) } },

@@ -91,6 +91,8 @@ impl Lowerer<'_> {
             CommandLine::Shell(cmd) => crate::plan::mentioned_vars(cmd).collect(),
             CommandLine::Exec(args) => args.iter().flat_map(|a| crate::plan::mentioned_vars(a)).collect(),
         };
+        // Args marked `env: true` reach every run.
+        mentioned.extend(self.plan.env_args.iter().map(String::as_str));
         mentioned.sort_unstable();
         mentioned.dedup();
         // Built-in args (TARGETARCH, ...) as well as declared ones.
@@ -129,7 +131,7 @@ impl Lowerer<'_> {
         let mut ssh_count = 0;
         for m in &run.mounts {
             match m {
-                Mount::Cache { target, id, sharing, from, source, mode, uid, gid } => {
+                Mount::Cache { target, id, sharing, from, source, mode, uid, gid, readonly } => {
                     let sharing = match sharing {
                         Sharing::Shared => pb::CacheSharingOpt::Shared,
                         Sharing::Private => pb::CacheSharingOpt::Private,
@@ -153,7 +155,13 @@ impl Lowerer<'_> {
                     };
                     mounts.push(llb::MountSpec {
                         dest: join_path(&cwd, target),
-                        kind: llb::MountKind::Cache { id: self.inputs.run.cache_id(id), sharing, source, selector },
+                        kind: llb::MountKind::Cache {
+                            id: self.inputs.run.cache_id(id),
+                            sharing,
+                            source,
+                            selector,
+                            readonly: *readonly,
+                        },
                     });
                 }
                 Mount::Secret { id, target, env: env_name, required, mode, uid, gid } => {
@@ -379,7 +387,9 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Re
         c.cmd = Some(as_args(cmd));
     }
     for p in &rc.expose {
-        c.exposed_ports.insert(checked(p, values::parse_port)?, Empty {});
+        for port in values::port_range(&checked(p, values::parse_port)?) {
+            c.exposed_ports.insert(port, Empty {});
+        }
     }
     for v in &rc.volumes {
         c.volumes.insert(checked(v, check_volume)?, Empty {});
@@ -400,6 +410,7 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Re
             interval: h.interval.unwrap_or(0),
             timeout: h.timeout.unwrap_or(0),
             start_period: h.start_period.unwrap_or(0),
+            start_interval: h.start_interval.unwrap_or(0),
             retries: h.retries.unwrap_or(0),
         });
     }

@@ -64,6 +64,9 @@ pub struct Plan {
     pub target_platform: Platform,
     /// User-declared args and their values for this build.
     pub args: BTreeMap<String, String>,
+    /// Args declared with `env: true`: every `run` gets them in its environment.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub env_args: BTreeSet<String>,
     /// `SOURCE_DATE_EPOCH` (a build arg): the creation time of the image, in Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_date_epoch: Option<i64>,
@@ -248,6 +251,8 @@ pub struct Healthcheck {
     pub interval: Option<u64>,
     pub timeout: Option<u64>,
     pub start_period: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<u64>,
     pub retries: Option<u32>,
 }
 
@@ -412,6 +417,13 @@ impl Resolver {
             build_platform: opts.build_platform.clone(),
             target_platform,
             args: self.args.declared().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env_args: spec
+                .args
+                .iter()
+                .filter(|a| a.env.as_ref().is_some_and(|e| e.value))
+                .map(|a| a.name.value.clone())
+                .filter(|n| self.args.get(n).is_some())
+                .collect(),
             stages,
         })
     }
@@ -693,8 +705,9 @@ impl Resolver {
         let interval = dur(&h.interval);
         let timeout = dur(&h.timeout);
         let start_period = dur(&h.start_period);
+        let start_interval = dur(&h.start_interval);
         let retries = h.retries.as_ref().and_then(|r| self.parsed(r, values::parse_count));
-        Some(Healthcheck { cmd, interval, timeout, start_period, retries })
+        Some(Healthcheck { cmd, interval, timeout, start_period, start_interval, retries })
     }
 
     fn check_cycles(&mut self, stages: &[Stage]) {

@@ -121,7 +121,8 @@ impl Plan {
                             }
                         }
                     }
-                    StepKind::Env { .. } | StepKind::Workdir { .. } | StepKind::User { .. } | StepKind::File { .. } => {}
+                    StepKind::Env { .. } | StepKind::Workdir { .. } | StepKind::User { .. } | StepKind::File { .. } => {
+                    }
                 }
             }
         }

@@ -70,6 +70,8 @@ pub enum Mount {
         uid: Option<u32>,
         #[serde(skip_serializing_if = "Option::is_none")]
         gid: Option<u32>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        readonly: bool,
     },
     Secret {
         id: String,
@@ -124,7 +126,7 @@ impl Mount {
 
 /// The options of each kind of mount.
 pub(crate) const MOUNT_OPTIONS: &[(&str, &[&str])] = &[
-    ("cache", &["id", "sharing", "from", "source", "mode", "uid", "gid"]),
+    ("cache", &["id", "sharing", "from", "source", "mode", "uid", "gid", "readonly"]),
     ("secret", &["target", "env", "required", "mode", "uid", "gid"]),
     ("ssh", &["target", "required", "mode", "uid", "gid"]),
     ("tmpfs", &["size"]),
@@ -269,6 +271,7 @@ impl Resolver {
                     mode: mode(self),
                     uid: num(self, "uid"),
                     gid: num(self, "gid"),
+                    readonly: flag(self, "readonly", false),
                 }
             }
             "secret" => {

@@ -41,16 +41,37 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     Ok(total.round() as u64)
 }
 
-/// An exposed port: `80`, `80/tcp`, `53/udp`; normalised to `80/tcp`.
+/// An exposed port or range: `80`, `80/tcp`, `53/udp`, `8000-8010`; normalised to `80/tcp`,
+/// `8000-8010/tcp` (see [`port_range`]).
 pub fn parse_port(s: &str) -> Result<String, String> {
     let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
     let proto = proto.to_ascii_lowercase();
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
         return Err(format!("`{proto}` is not a port protocol (tcp, udp or sctp)"));
     }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(format!("{p}/{proto}")),
-        _ => Err(format!("`{port}` is not a port number (1-65535)")),
+    let number = |p: &str| match p.parse::<u16>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{p}` is not a port number (1-65535)")),
+    };
+    match port.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (number(a)?, number(b)?);
+            if a > b {
+                return Err(format!("`{port}` is not a port range: {a} is above {b}"));
+            }
+            Ok(if a == b { format!("{a}/{proto}") } else { format!("{a}-{b}/{proto}") })
+        }
+        None => Ok(format!("{}/{proto}", number(port)?)),
+    }
+}
+
+/// The ports of a normalised port or range (`8000-8002/tcp` -> `8000/tcp`, `8001/tcp`,
+/// `8002/tcp`), as Docker's EXPOSE lists a range in the image config.
+pub fn port_range(normalised: &str) -> Vec<String> {
+    let (ports, proto) = normalised.split_once('/').unwrap_or((normalised, "tcp"));
+    match ports.split_once('-').and_then(|(a, b)| Some((a.parse::<u16>().ok()?, b.parse::<u16>().ok()?))) {
+        Some((a, b)) => (a..=b).map(|p| format!("{p}/{proto}")).collect(),
+        None => vec![normalised.to_string()],
     }
 }
 
@@ -189,6 +210,11 @@ mod tests {
         assert_eq!(parse_port("80"), Ok("80/tcp".into()));
         assert_eq!(parse_port("53/UDP"), Ok("53/udp".into()));
         assert!(parse_port("0").is_err() && parse_port("70000").is_err() && parse_port("80/xyz").is_err());
+        assert_eq!(parse_port("8000-8002/UDP"), Ok("8000-8002/udp".into()));
+        assert_eq!(parse_port("90-90"), Ok("90/tcp".into()));
+        assert!(parse_port("9-8").is_err() && parse_port("1-").is_err() && parse_port("-3").is_err());
+        assert_eq!(port_range("8000-8002/udp"), ["8000/udp", "8001/udp", "8002/udp"]);
+        assert_eq!(port_range("80/tcp"), ["80/tcp"]);
         assert_eq!(parse_signal("TERM"), Ok("SIGTERM".into()));
         assert_eq!(parse_signal("sigint"), Ok("SIGINT".into()));
         assert_eq!(parse_signal("SIGRTMIN+3"), Ok("SIGRTMIN+3".into()));

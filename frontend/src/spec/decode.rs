@@ -16,7 +16,7 @@ use crate::limits;
 /// The keys the decoder accepts, by place (the JSON schema is checked against these).
 pub(crate) mod keys {
     pub const TOP: &[&str] = &["args", "stages"];
-    pub const ARG: &[&str] = &["default", "description"];
+    pub const ARG: &[&str] = &["default", "description", "env"];
     pub const STAGE: &[&str] = &[
         "from",
         "platform",
@@ -39,7 +39,7 @@ pub(crate) mod keys {
     pub const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
     pub const COPY_OPTIONS: &[&str] =
         &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "link", "parents", "checksum", "keep_git_dir"];
-    pub const HEALTHCHECK: &[&str] = &["cmd", "interval", "timeout", "start_period", "retries"];
+    pub const HEALTHCHECK: &[&str] = &["cmd", "interval", "timeout", "start_period", "start_interval", "retries"];
     pub const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
 }
 use keys::{COPY_OPTIONS, FILE_OPTIONS, MOUNT_KINDS, RUN_OPTIONS, STEP_KINDS};
@@ -368,14 +368,15 @@ impl Decoder {
         let mut out = Vec::new();
         for (k, v) in map.iter() {
             let name = Sp::new(k.as_str().to_string(), self.key_span(k));
-            let (default, description) = match v {
-                Node::Scalar(s) if is_null(s) => (None, None),
-                Node::Scalar(s) => (Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))), None),
+            let (default, description, env) = match v {
+                Node::Scalar(s) if is_null(s) => (None, None, None),
+                Node::Scalar(s) => (Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))), None, None),
                 Node::Mapping(m) => {
                     self.check_keys(m, ARG_KEYS, &format!("arg `{}`", name.value));
                     let default = m.get_node("default").and_then(|n| self.string(n, "an arg default"));
                     let description = m.get_node("description").and_then(|n| self.string(n, "a description"));
-                    (default, description)
+                    let env = m.get_node("env").and_then(|n| self.boolean(n, "an arg's `env`"));
+                    (default, description, env)
                 }
                 Node::Sequence(_) => {
                     let span = self.node_span(v);
@@ -383,10 +384,10 @@ impl Decoder {
                         span,
                         format!("arg `{}` must be a default value or a mapping with `default`", name.value),
                     );
-                    (None, None)
+                    (None, None, None)
                 }
             };
-            out.push(ArgDecl { name, default, description });
+            out.push(ArgDecl { name, default, description, env });
         }
         out
     }
@@ -475,6 +476,7 @@ impl Decoder {
             interval: get(self, "interval"),
             timeout: get(self, "timeout"),
             start_period: get(self, "start_period"),
+            start_interval: get(self, "start_interval"),
             retries: get(self, "retries"),
         })
     }

@@ -57,6 +57,8 @@ pub struct ArgDecl {
     pub name: Sp<String>,
     pub default: Option<Sp<String>>,
     pub description: Option<Sp<String>>,
+    /// `env: true`: every `run` gets the arg in its environment, mentioned or not.
+    pub env: Option<Sp<bool>>,
 }
 
 /// `KEY: value` in `env:` and `labels:` maps.
@@ -111,6 +113,7 @@ pub struct Healthcheck {
     pub interval: Option<Sp<String>>,
     pub timeout: Option<Sp<String>>,
     pub start_period: Option<Sp<String>>,
+    pub start_interval: Option<Sp<String>>,
     pub retries: Option<Sp<String>>,
 }
 

@@ -42,6 +42,8 @@ struct ArgDetail {
     default: Option<Scalar>,
     /// Shown by `docker buildx build --call outline`.
     description: Option<String>,
+    /// Give the arg to every `run` as an environment variable, mentioned or not (e.g. `NODE_ENV` for `yarn build`).
+    env: Option<bool>,
 }
 
 /// A YAML scalar: text, a number or a boolean (all read as text).
@@ -123,6 +125,8 @@ struct Healthcheck {
     timeout: Option<String>,
     /// Grace time after the container starts.
     start_period: Option<String>,
+    /// Time between checks during the start period (Docker 25+).
+    start_interval: Option<String>,
     /// Failures in a row before the container is unhealthy.
     retries: Option<Scalar>,
 }
@@ -218,6 +222,8 @@ struct CacheMount {
     mode: Option<Scalar>,
     uid: Option<Scalar>,
     gid: Option<Scalar>,
+    /// Mount the cache read-only.
+    readonly: Option<Scalar>,
 }
 
 #[derive(JsonSchema)]
