@@ -217,6 +217,11 @@ fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>
     };
     match compile::plan(&name, &text, &opts) {
         Ok(p) => {
+            if let Ok(s) = spec::parse_spec(&name, &text) {
+                if let Some(w) = lint::unconsumed_build_args(&s, opts.build_args.keys().map(String::as_str)) {
+                    eprint!("{}", render(&Diagnostics::new(s.file.clone(), vec![w])));
+                }
+            }
             f(&p)?;
             Ok(ExitCode::SUCCESS)
         }

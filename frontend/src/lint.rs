@@ -14,6 +14,7 @@ pub const RULES: &[(&str, &str)] = &[
     ),
     ("untagged-image", "An image without a tag or digest means `:latest`, which changes under you"),
     ("unused-arg", "An arg is declared but nothing refers to it"),
+    ("unconsumed-build-arg", "A `--build-arg` names no declared arg, so nothing reads it"),
     (
         "undefined-var",
         "A value refers to a name that is neither an arg nor set by `env:` in the spec, and is close to one that is",
@@ -74,6 +75,44 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
     }
     out.extend(undefined_vars(spec));
     out
+}
+
+/// Build args that proxies, BuildKit or decant read without a declaration.
+const IMPLICIT_BUILD_ARGS: &[&str] = &[
+    "SOURCE_DATE_EPOCH",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ftp_proxy",
+    "no_proxy",
+    "all_proxy",
+];
+
+/// One warning naming the `--build-arg`s that no arg of the spec declares (Dockerfile builds
+/// print one too: "One or more build-args were not consumed").
+pub fn unconsumed_build_args<'a>(spec: &Spec, given: impl IntoIterator<Item = &'a str>) -> Option<Diagnostic> {
+    let declared: BTreeSet<&str> = spec.args.iter().map(|a| a.name.value.as_str()).collect();
+    let unused: Vec<&str> = given
+        .into_iter()
+        .filter(|n| !declared.contains(n) && !IMPLICIT_BUILD_ARGS.contains(n) && !n.starts_with("BUILDKIT_"))
+        .collect();
+    if unused.is_empty() {
+        return None;
+    }
+    let list = unused.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let mut d =
+        Diagnostic::warning("unconsumed-build-arg", Span::default(), format!("build args not consumed: {list}"))
+            .help("declare them under `args:` to use them");
+    d.span = None;
+    let d = match unused.iter().find_map(|n| did_you_mean(n, declared.iter().copied()).map(|near| (n, near))) {
+        Some((n, near)) => d.help(format!("declare them under `args:` to use them (`{n}`: did you mean `{near}`?)")),
+        None => d,
+    };
+    Some(d)
 }
 
 /// Names in values that expand from the environment (`env`, `workdir`, `user`, copy paths,

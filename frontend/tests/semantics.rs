@@ -403,3 +403,16 @@ fn a_cache_mount_can_be_readonly() {
     }
     assert_eq!(seen, [("/a".to_string(), true), ("/b".to_string(), false)]);
 }
+
+#[test]
+fn build_args_that_nothing_declares_are_named_in_one_warning() {
+    let text = "# syntax=decant/frontend:dev\nargs:\n  VERSION: \"1\"\nstages:\n  app:\n    from: busybox:local\n";
+    let spec = decant::spec::parse_spec("decant.yaml", text).unwrap();
+    let given = ["VERSION", "VERSOIN", "HTTP_PROXY", "SOURCE_DATE_EPOCH", "BUILDKIT_INLINE_CACHE", "OTHER"];
+    let w = decant::lint::unconsumed_build_args(&spec, given).expect("a warning");
+    assert_eq!(w.message, "build args not consumed: `VERSOIN`, `OTHER`");
+    assert!(w.help.as_deref().unwrap().contains("did you mean `VERSION`"), "{:?}", w.help);
+    let rendered = decant::diag::Diagnostics::new(spec.file.clone(), vec![w]).render();
+    assert!(rendered.contains("unconsumed-build-arg"), "{rendered}");
+    assert!(decant::lint::unconsumed_build_args(&spec, ["VERSION", "no_proxy"]).is_none());
+}

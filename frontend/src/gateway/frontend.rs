@@ -192,7 +192,7 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     let (spec, parse_errors) = crate::spec::parse_spec_partial(&spec_file.name, &spec_file.text);
     t.record("compile", started);
     if let (Some(spec), true) = (&spec, parse_errors.items.is_empty()) {
-        t.time("lint warnings", warn_lints(client, spec, &spec_file.vertex)).await;
+        t.time("lint warnings", warn_lints(client, spec, &spec_file.vertex, &opts.build_args())).await;
     }
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
@@ -277,7 +277,7 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
 
 /// Sends `decant check`'s warnings to the client as build warnings (BuildKit 0.10+; older
 /// daemons have no way to show them, and the client's `warn` is then a no-op).
-async fn warn_lints(client: &Client, spec: &crate::spec::Spec, vertex: &str) {
+async fn warn_lints(client: &Client, spec: &crate::spec::Spec, vertex: &str, build_args: &BTreeMap<String, String>) {
     if !client.caps().is_some_and(|c| c.has_gateway("gateway.warnings")) {
         return;
     }
@@ -287,7 +287,8 @@ async fn warn_lints(client: &Client, spec: &crate::spec::Spec, vertex: &str) {
         language: "yaml".into(),
         ..Default::default()
     };
-    for d in crate::lint::lint(spec) {
+    let unconsumed = crate::lint::unconsumed_build_args(spec, build_args.keys().map(String::as_str));
+    for d in crate::lint::lint(spec).into_iter().chain(unconsumed) {
         let ranges = d
             .span
             .map(|span| {
