@@ -990,3 +990,6 @@ mod parity;
 
 /// Copy `link`/`parents` and `SOURCE_DATE_EPOCH` on BuildKit v0.8.
 mod features;
+
+// The oracle: tests/corpus projects built from their Dockerfile and their decant.yaml, compared.
+mod corpus;
