@@ -154,14 +154,20 @@ fn run(out: &mut String, r: &Run) {
         }
         Command::Shell(s) => {
             let mut script = String::new();
-            for kv in &r.env {
+            // `NAME: ${NAME}` hands an arg to the run; a Dockerfile stage's ARG already does.
+            for kv in r.env.iter().filter(|kv| kv.value.value != format!("${{{}}}", kv.key.value)) {
                 script.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
             }
             if let Some(w) = &r.workdir {
                 script.push_str(&format!("cd {} && ", shell_quote(&w.value)));
             }
             script.push_str(&s.value);
-            if script.contains('\n') {
+            let lines: Vec<&str> = script.trim_end_matches('\n').split('\n').collect();
+            if lines.len() > 1 && lines[..lines.len() - 1].iter().all(|l| l.ends_with('\\')) {
+                // Backslash continuations read the same in a Dockerfile.
+                line.push(' ');
+                line.push_str(&lines.join("\n"));
+            } else if script.contains('\n') {
                 let mut name = String::from("EOF");
                 while script.lines().any(|l| l == name) {
                     name.push('_');

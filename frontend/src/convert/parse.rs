@@ -103,6 +103,7 @@ const JSON_INSTRUCTIONS: [&str; 7] = ["RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY
 
 /// Parses a Dockerfile.
 pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
     // A final newline leaves one empty element that is no line.
     let count = if text.ends_with('\n') { lines.len() - 1 } else { lines.len() };
