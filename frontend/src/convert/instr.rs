@@ -222,7 +222,7 @@ impl<'a> Converter<'a> {
     }
 
     /// A Dockerfile value (variables expanded at build time) as a spec value: `$X` and `${X}`
-    /// become `${X}`; a literal `$` before `{` becomes `$${`. Names that are not args refer to
+    /// become `${X}`; an escaped `$` before a name or `{` becomes `$$`. Names that are not args refer to
     /// the environment (base image config, earlier ENV), which decant expands only with issue 8.
     fn word_value(&mut self, ins: &Instruction, w: &Word) -> String {
         let (value, refs) = expand(w);
@@ -1099,7 +1099,9 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
         }
         let rest = &s[i + 1..];
         if w.literal_dollars.contains(&i) {
-            out.push_str(if rest.starts_with('{') { "$$" } else { "$" });
+            // `$$` is a literal `$` where a name or `{` follows (a lone `$` is kept as is).
+            let escaped = rest.starts_with(|c: char| c == '{' || c == '_' || c.is_ascii_alphabetic());
+            out.push_str(if escaped { "$$" } else { "$" });
             i += 1;
             continue;
         }
@@ -1143,6 +1145,7 @@ mod tests {
         assert_eq!(expand(&w("/app/bin:$PATH", &[])).0, "/app/bin:${PATH}");
         assert_eq!(expand(&w("${A:-x}/$B", &[])).0, "${A:-x}/${B}");
         assert_eq!(expand(&w("${A}x", &[0])).0, "$${A}x");
+        assert_eq!(expand(&w("$HOME $ 5$", &[0, 6, 9])).0, "$$HOME $ 5$");
         assert_eq!(expand(&w("$5 $ a", &[])).0, "$5 $ a");
     }
 
