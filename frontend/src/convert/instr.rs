@@ -51,6 +51,8 @@ struct StageOut {
     labels: Vec<(Vec<String>, String, String)>,
     volumes: Vec<(Vec<String>, String)>,
     stop_signal: Option<(Vec<String>, String)>,
+    /// The working directory, when the Dockerfile says what it is (not left to the base image).
+    workdir: Option<String>,
     /// ARGs declared in this stage (they reach its runs as env).
     scope_args: Vec<String>,
     /// YAML comments for the next item (notes of instructions that made no item).
@@ -108,6 +110,13 @@ impl<'a> Converter<'a> {
                 "ENV" => self.env(ins, comments),
                 "WORKDIR" => {
                     let v = self.word_value(ins, &self.joined_words(ins));
+                    let st = self.stage();
+                    st.workdir = match (&st.workdir, v.starts_with('/')) {
+                        _ if v.contains('$') => None,
+                        (_, true) => Some(clean_path(&v)),
+                        (Some(cur), false) => Some(clean_path(&format!("{cur}/{v}"))),
+                        (None, false) => None,
+                    };
                     self.push_step(comments, vec![Entry::str("workdir", v)]);
                 }
                 "USER" => {
@@ -350,10 +359,16 @@ impl<'a> Converter<'a> {
             Some(s) if !image.chars().all(|c| c.is_ascii_digit()) => s,
             _ => self.value(ins, &image),
         };
+        // A stage built on a stage starts in that stage's workdir; `scratch` in `/`.
+        let workdir = match self.stages.iter().find(|st| st.name == from) {
+            Some(base) => base.workdir.clone(),
+            None if from == "scratch" => Some("/".into()),
+            None => None,
+        };
         // Comments left over from the previous stage move above this one.
         let mut c = self.stages.last_mut().map(|s| std::mem::take(&mut s.pending)).unwrap_or_default();
         c.extend(comments);
-        self.stages.push(StageOut { comments: c, name, df_name, from, platform, ..Default::default() });
+        self.stages.push(StageOut { comments: c, name, df_name, from, platform, workdir, ..Default::default() });
     }
 
     fn arg(&mut self, ins: &Instruction, comments: Vec<String>, global: bool) {
@@ -669,9 +684,14 @@ impl<'a> Converter<'a> {
         for (_, v) in opts.iter_mut() {
             *v = self.value(ins, v);
         }
-        let target = target.map(|t| self.value(ins, &t));
+        let mut target = target.map(|t| self.value(ins, &t));
         let id = id.map(|t| self.value(ins, &t));
         let relative = |t: &Option<String>| t.as_ref().is_some_and(|t| !t.starts_with('/') && !t.starts_with('$'));
+        // A relative target is below the workdir: resolved here when the Dockerfile set it.
+        let workdir = self.stages.last().and_then(|st| st.workdir.clone());
+        if let (true, Some(w)) = (relative(&target), &workdir) {
+            target = target.map(|t| clean_path(&format!("{w}/{t}")));
+        }
         if relative(&target) || (target.is_none() && kind != "secret" && kind != "ssh") {
             self.note(
                 f.loc,
@@ -994,6 +1014,21 @@ fn stage_entry(st: StageOut) -> Entry {
     Entry { comments: st.comments, key: st.name, value: Node::Map(e) }
 }
 
+/// An absolute path without `.`, `..` and repeated or trailing slashes.
+fn clean_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// A shell-form command (a string) as the exec form `shell + [command]`.
 fn to_exec(node: &mut Node, shell: &[String]) {
     if let Node::Str(s) = node {
@@ -1155,6 +1190,13 @@ mod tests {
         assert!(mentions("echo ${V:-x}", "V"));
         assert!(!mentions("echo $VV", "V"));
         assert!(!mentions("echo V", "V"));
+    }
+
+    #[test]
+    fn paths_clean() {
+        assert_eq!(clean_path("/work/./.cache"), "/work/.cache");
+        assert_eq!(clean_path("/a/b/../c/"), "/a/c");
+        assert_eq!(clean_path("/work/."), "/work");
     }
 
     #[test]

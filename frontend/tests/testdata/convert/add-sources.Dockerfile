@@ -8,3 +8,4 @@ ADD --keep-git-dir=true https://github.com/org/repo.git#v1.2 /src/repo
 ADD git@github.com:org/private.git /src/private
 COPY --from=rootfs / /rootfs/
 COPY --from=alpine:3.20 /etc/os-release /etc/alpine-release
+RUN --mount=type=bind,target=ctx ls ctx
