@@ -8,6 +8,9 @@
 //!   stop signal, volumes, shell;
 //! - what the image prints when run with its default command (stdout and exit code).
 //!
+//! The spec's `decant eject` output is built by Docker's frontend too, and must give the decant
+//! image again.
+//!
 //! Any difference fails the test, unless the project's `DIFFERENCES` file names it with a reason
 //! (a deliberate decant behaviour). Its lines read `WHAT -- WHY`, `#` starts a comment, and WHAT
 //! is one of:
@@ -227,45 +230,67 @@ fn compare(name: &str, ctx: &Context) -> Vec<String> {
     assert!(b.ok(), "{name}: the decant build failed (the Dockerfile built):\n{}", b.all());
     let decant_run = run_default(&decant_tag);
 
+    let mut problems =
+        diff_images(("Dockerfile", &oracle_tag, &oracle_run), ("decant", &decant_tag, &decant_run), ctx, &diffs);
+
+    // And back: `decant eject` of the spec, built by Docker's frontend, gives the decant image.
+    let ejected =
+        Command::new(env!("CARGO_BIN_EXE_decant")).arg("eject").arg(ctx.dir.join("decant.yaml")).output().unwrap();
+    assert!(ejected.status.success(), "{name}: decant eject: {}", String::from_utf8_lossy(&ejected.stderr));
+    // Outside the build context, which a project may copy whole.
+    let outside = Context::new(&[]);
+    let ejected_path = outside.dir.join("Dockerfile.ejected");
+    fs::write(&ejected_path, &ejected.stdout).unwrap();
+    let eject_tag = images.tag("ejected");
+    let e = build_file(ctx, ejected_path.to_str().unwrap(), &eject_tag, &extra);
+    assert!(e.ok(), "{name}: the ejected Dockerfile does not build:\n{}", e.all());
+    let eject_run = run_default(&eject_tag);
+    problems.extend(diff_images(
+        ("decant", &decant_tag, &decant_run),
+        ("ejected", &eject_tag, &eject_run),
+        ctx,
+        &diffs,
+    ));
+    if problems.is_empty() {
+        eprintln!(
+            "[e2e] {name}: same tree, config and output from the Dockerfile, decant.yaml and its ejected Dockerfile"
+        );
+    }
+    problems
+}
+
+/// The differences between two images (config fields, file tree, run output) that `diffs` does
+/// not excuse, each naming both sides by their label.
+fn diff_images(a: (&str, &str, &Output), b: (&str, &str, &Output), ctx: &Context, diffs: &Differences) -> Vec<String> {
+    let ((al, at, ar), (bl, bt, br)) = (a, b);
     let mut problems = Vec::new();
-    // The image config.
-    let (oc, dc) = (config(&oracle_tag), config(&decant_tag));
+    let (ac, bc) = (config(at), config(bt));
     for f in CONFIG_FIELDS {
-        let (a, b) = (normalise(&oc[*f]), normalise(&dc[*f]));
-        if a != b && !diffs.config.contains_key(*f) {
-            problems.push(format!("config {f}: Dockerfile {a} vs decant {b}"));
+        let (x, y) = (normalise(&ac[*f]), normalise(&bc[*f]));
+        if x != y && !diffs.config.contains_key(*f) {
+            problems.push(format!("config {f}: {al} {x} vs {bl} {y}"));
         }
     }
-    // The file tree.
-    let (ot, dt) = (tree(&oracle_tag, ctx), tree(&decant_tag, ctx));
-    let paths: std::collections::BTreeSet<&String> = ot.keys().chain(dt.keys()).collect();
+    let (atree, btree) = (tree(at, ctx), tree(bt, ctx));
+    let paths: std::collections::BTreeSet<&String> = atree.keys().chain(btree.keys()).collect();
     for p in paths {
         if diffs.path_excused(p) {
             continue;
         }
-        match (ot.get(p), dt.get(p)) {
-            (Some(a), Some(b)) if a == b => {}
-            (a, b) => problems.push(format!(
-                "{p}: Dockerfile {} vs decant {}",
-                a.map_or("(absent)", String::as_str),
-                b.map_or("(absent)", String::as_str)
+        match (atree.get(p), btree.get(p)) {
+            (Some(x), Some(y)) if x == y => {}
+            (x, y) => problems.push(format!(
+                "{p}: {al} {} vs {bl} {}",
+                x.map_or("(absent)", String::as_str),
+                y.map_or("(absent)", String::as_str)
             )),
         }
     }
-    // What the image prints.
-    if diffs.output.is_none() && (oracle_run.stdout != decant_run.stdout || oracle_run.code != decant_run.code) {
+    if diffs.output.is_none() && (ar.stdout != br.stdout || ar.code != br.code) {
         problems.push(format!(
-            "run output: Dockerfile (exit {:?}) {:?} {:?} vs decant (exit {:?}) {:?} {:?}",
-            oracle_run.code,
-            oracle_run.stdout,
-            oracle_run.stderr,
-            decant_run.code,
-            decant_run.stdout,
-            decant_run.stderr
+            "run output: {al} (exit {:?}) {:?} {:?} vs {bl} (exit {:?}) {:?} {:?}",
+            ar.code, ar.stdout, ar.stderr, br.code, br.stdout, br.stderr
         ));
-    }
-    if problems.is_empty() {
-        eprintln!("[e2e] {name}: same tree ({} paths), config and output", ot.len());
     }
     problems
 }

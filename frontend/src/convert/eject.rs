@@ -9,8 +9,7 @@ use crate::spec::{Command, Copy, KeyValue, Mount, Run, Spec, Stage, StepKind};
 
 /// The Dockerfile for a parsed spec.
 pub fn eject(spec: &Spec) -> String {
-    let mut out = String::from("# syntax=docker/dockerfile:1\n");
-    out.push_str(&format!("# Ejected from {} by `decant eject`.\n", spec.file.name));
+    let mut out = String::new();
     for a in &spec.args {
         match &a.default {
             Some(d) => out.push_str(&format!("ARG {}={}\n", a.name.value, quote(&d.value))),
@@ -21,8 +20,30 @@ pub fn eject(spec: &Spec) -> String {
         out.push('\n');
         stage(&mut out, spec, st);
     }
-    out
+    // The `# syntax=` line only when a newer Dockerfile syntax than a builder's built-in one is
+    // needed: without it the file builds offline, with it BuildKit pulls that frontend.
+    let newer: Vec<&str> =
+        NEWER_SYNTAX.iter().filter(|(needle, _)| out.contains(needle)).map(|(_, what)| *what).collect();
+    let mut head = String::new();
+    if !newer.is_empty() {
+        head.push_str("# syntax=docker/dockerfile:1\n");
+        head.push_str(&format!("# (Dockerfile syntax 1.4 or newer for: {})\n", newer.join(", ")));
+    }
+    head.push_str(&format!("# Ejected from {} by `decant eject`.\n", spec.file.name));
+    head + &out
 }
+
+/// What a Dockerfile says only in syntax 1.4 or newer (BuildKit's built-in frontend of Docker
+/// 20.10 is 1.2): the text that shows it, and its name.
+const NEWER_SYNTAX: [(&str, &str); 7] = [
+    (" <<EOF", "heredocs"),
+    (" --link", "COPY --link"),
+    (" --exclude=", "COPY --exclude"),
+    (" --parents", "COPY --parents"),
+    (" --checksum=", "ADD --checksum"),
+    (" --keep-git-dir", "ADD --keep-git-dir"),
+    (",env=", "secret mounts as env"),
+];
 
 fn stage(out: &mut String, spec: &Spec, st: &Stage) {
     if let Some(d) = &st.description {
