@@ -98,7 +98,7 @@ fn stage_body(out: &mut String, st: &Stage) {
     if let Some(h) = &st.healthcheck {
         match &h.cmd {
             None => out.push_str("HEALTHCHECK NONE\n"),
-            Some(c) if matches!(c, Command::Shell(s) if s.value == "none") => out.push_str("HEALTHCHECK NONE\n"),
+            Some(Command::Shell(s)) if s.value == "none" => out.push_str("HEALTHCHECK NONE\n"),
             Some(c) => {
                 out.push_str("HEALTHCHECK");
                 for (flag, v) in [
