@@ -104,3 +104,34 @@ fn corpus_specs_are_what_convert_writes() {
         );
     }
 }
+
+/// The command line: the spec on stdout, the notes on stderr (`FILE:LINE:COLUMN: kind: ...`),
+/// exit 0; a Dockerfile that does not parse exits 1 with its line and column.
+#[test]
+fn cli_convert_and_eject() {
+    let bin = env!("CARGO_BIN_EXE_decant");
+    let dir = common::repo_root().join("frontend/tests/testdata/convert");
+    let out =
+        std::process::Command::new(bin).arg("convert").arg("copy-flags.Dockerfile").current_dir(&dir).output().unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(dir.join("copy-flags.Dockerfile")).unwrap();
+    let want =
+        convert(&text, &ConvertOptions { file_name: "copy-flags.Dockerfile".into(), ..Default::default() }).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), want.yaml);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("copy-flags.Dockerfile:10:6: needs a decant feature: --chmod=u+x"), "{stderr}");
+
+    let tmp = std::env::temp_dir().join(format!("decant-convert-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("Dockerfile"), "FROM busybox:local\nRUN <<EOF\necho\n").unwrap();
+    let out = std::process::Command::new(bin).arg("convert").current_dir(&tmp).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("Dockerfile:2:1: error: the heredoc <<EOF is not closed"), "{stderr}");
+
+    let example = common::repo_root().join("examples/c-hello/decant.yaml");
+    let out = std::process::Command::new(bin).arg("eject").arg(&example).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().contains("FROM busybox:local AS runtime"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
