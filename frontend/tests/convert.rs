@@ -135,3 +135,30 @@ fn cli_convert_and_eject() {
     assert!(String::from_utf8(out.stdout).unwrap().contains("FROM busybox:local AS runtime"));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// No input panics the converter: every prefix of every test Dockerfile, and odd shapes.
+#[test]
+fn convert_never_panics() {
+    let dir = common::repo_root().join("frontend/tests/testdata/convert");
+    let mut inputs: Vec<String> = vec![
+        "".into(),
+        "\u{feff}FROM x\n".into(),
+        "RUN\n".into(),
+        "FROM\nRUN --\nCOPY\nADD <<\nENV\nLABEL =\nARG =x\nEXPOSE\nHEALTHCHECK\nHEALTHCHECK CMD\nSHELL x\nUSER\n"
+            .into(),
+        "FROM a AS b AS c\nCOPY --from= a b\nRUN --mount=type=secret echo\nRUN --mount=,,, x\n".into(),
+        "FROM x\nRUN a \\\n\n# c\n".into(),
+        "FROM x\nENV A=${\nENV B=$\nWORKDIR ${x:+${y}}\nRUN <<\"E\nE\n".into(),
+        "# escape=`\nFROM x\nRUN a `\n".into(),
+        "FROM x\r\nRUN echo \u{e9}t\u{e9} \\\r\n  ok\r\n".into(),
+    ];
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for (i, _) in text.char_indices() {
+            inputs.push(text[..i].to_string());
+        }
+    }
+    for text in &inputs {
+        let _ = convert(text, &ConvertOptions::default());
+    }
+}
