@@ -141,7 +141,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Convert { file, syntax } => {
-            let (name, text) = read(&file)?;
+            let (name, text) = read_file(&file)?;
             let opts = convert::ConvertOptions { file_name: name.clone(), syntax };
             match convert::convert(&text, &opts) {
                 Ok(c) => {
@@ -156,7 +156,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Eject { file } => {
-            let (name, text) = read(&file)?;
+            let (name, text) = read_file(&file)?;
             match spec::parse_spec(&name, &text) {
                 Ok(s) => {
                     print!("{}", convert::eject(&s));
@@ -264,6 +264,12 @@ fn lower_offline(p: &plan::Plan, args: &BuildArgs) -> anyhow::Result<lower::Lowe
     let named_contexts = lower::contexts::offline(p, &build_contexts(args)?).map_err(anyhow::Error::msg)?;
     let inputs = lower::Inputs { named_contexts, ..Default::default() };
     lower::lower(p, &inputs).map_err(|d| anyhow::anyhow!("{}", render(&d)))
+}
+
+/// A named file (convert and eject take exactly the file they are given).
+fn read_file(path: &Path) -> anyhow::Result<(String, String)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((path.display().to_string(), text))
 }
 
 fn render(d: &Diagnostics) -> String {

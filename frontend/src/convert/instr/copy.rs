@@ -71,8 +71,20 @@ impl Converter<'_> {
                 format!("{} <<{}: an inline file (a `file:` step) needs issue 8 §2", ins.keyword, h.name),
             );
             let path = if many { format!("{}/{}", dest.trim_end_matches('/'), h.name) } else { dest.clone() };
-            // A quoted delimiter keeps the body as is; unquoted, Dockerfile expands it.
-            let content = if h.quoted { h.body.replace("${", "$${") } else { self.value(ins, &h.body) };
+            // A file step's content is taken as written. So is a heredoc with a quoted delimiter;
+            // an unquoted one Dockerfile expands, which decant cannot say.
+            if !h.quoted && h.body.contains('$') {
+                self.note(
+                    ins.loc,
+                    NoteKind::Differs,
+                    format!(
+                        "{} <<{}: Dockerfile expands $ variables in an unquoted heredoc; the file step's content is \
+                         written as is",
+                        ins.keyword, h.name
+                    ),
+                );
+            }
+            let content = h.body.clone();
             let mut e = vec![Entry::str("file", path), Entry::str("content", content)];
             if let Some(c) = &chmod {
                 e.push(Entry::str("chmod", c.clone()));
