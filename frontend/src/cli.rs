@@ -1,4 +1,4 @@
-//! The command line: `decant check|plan|llb|graph|frontend`.
+//! The command line: `decant check|plan|llb|config|graph|schema|convert|eject|frontend`.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -10,7 +10,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 
 use crate::diag::Diagnostics;
 use crate::plan::{BuildOptions, Platform};
-use crate::{compile, graph, lint, llb, lower, plan, spec};
+use crate::{compile, convert, graph, lint, llb, lower, plan, spec};
 
 #[derive(Parser)]
 #[command(name = "decant", version, about = "Declarative multi-stage container builds, compiled to BuildKit LLB")]
@@ -47,6 +47,19 @@ enum Command {
     },
     /// Print the JSON schema of decant.yaml, for editor completion and validation.
     Schema,
+    /// Convert a Dockerfile to a spec on stdout; what differs or was not converted goes to stderr.
+    Convert {
+        #[arg(default_value = "Dockerfile")]
+        file: PathBuf,
+        /// The frontend image for the spec's `# syntax=` line.
+        #[arg(long, default_value = "decant/frontend:dev")]
+        syntax: String,
+    },
+    /// Print the Dockerfile equivalent of a spec.
+    Eject {
+        #[arg(default_value = "decant.yaml")]
+        file: PathBuf,
+    },
     /// Run as a BuildKit gateway frontend (the frontend image's entrypoint).
     Frontend,
     /// A frontend that only connects and returns an empty result: the benchmark's floor (the
@@ -146,6 +159,34 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 // A plan always comes from a parsed spec.
                 (Ok(_), None) => Ok(ExitCode::FAILURE),
+            }
+        }
+        Command::Convert { file, syntax } => {
+            let (name, text) = read_file(&file)?;
+            let opts = convert::ConvertOptions { file_name: name.clone(), syntax };
+            match convert::convert(&text, &opts) {
+                Ok(c) => {
+                    print!("{}", c.yaml);
+                    eprint!("{}", c.render_notes(&name));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{name}:{}: error: {}", e.loc, e.message);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Eject { file } => {
+            let (name, text) = read_file(&file)?;
+            match spec::parse_spec(&name, &text) {
+                Ok(s) => {
+                    print!("{}", convert::eject(&s));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(d) => {
+                    eprint!("{}", render(&d));
+                    Ok(ExitCode::FAILURE)
+                }
             }
         }
         Command::Plan(args) => with_plan(&args, |p| {
@@ -252,6 +293,12 @@ fn lower_offline(p: &plan::Plan, args: &BuildArgs) -> anyhow::Result<lower::Lowe
     let run = lower::RunOptions::from_build_args(&build_args.collect());
     let inputs = lower::Inputs { named_contexts, run, ..Default::default() };
     Ok(lower::lower(p, &inputs).map_err(|d| Rendered(render(&d)))?)
+}
+
+/// A named file (convert and eject take exactly the file they are given).
+fn read_file(path: &Path) -> anyhow::Result<(String, String)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((path.display().to_string(), text))
 }
 
 fn render(d: &Diagnostics) -> String {

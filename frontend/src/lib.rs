@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod compile;
+pub mod convert;
 pub mod diag;
 pub mod dockerignore;
 pub mod gateway;

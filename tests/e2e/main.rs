@@ -1005,3 +1005,6 @@ mod modern;
 
 /// Dockerfile semantics: env extension, built-in args in runs, empty globs.
 mod semantics;
+
+/// The oracle: tests/corpus projects built from their Dockerfile and their decant.yaml, compared.
+mod corpus;

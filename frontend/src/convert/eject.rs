@@ -1,0 +1,316 @@
+//! `decant eject`: the Dockerfile equivalent of a spec, for leaving decant.
+//!
+//! Every arg is declared before the first `FROM` and again in each stage (Dockerfile args are
+//! scoped per stage). What a Dockerfile cannot say as the spec does (a step's own env, workdir
+//! or user) is written with the nearest equivalent and a `# decant eject:` comment.
+
+use crate::plan::remote::{is_git, is_url};
+use crate::spec::{Command, Copy, KeyValue, Mount, Run, Spec, Stage, StepKind};
+
+/// The Dockerfile for a parsed spec.
+pub fn eject(spec: &Spec) -> String {
+    let mut out = String::new();
+    for a in &spec.args {
+        match &a.default {
+            Some(d) => out.push_str(&format!("ARG {}={}\n", a.name.value, quote(&d.value))),
+            None => out.push_str(&format!("ARG {}\n", a.name.value)),
+        }
+    }
+    for st in &spec.stages {
+        out.push('\n');
+        stage(&mut out, spec, st);
+    }
+    // The `# syntax=` line only when a newer Dockerfile syntax than a builder's built-in one is
+    // needed: without it the file builds offline, with it BuildKit pulls that frontend.
+    let newer: Vec<&str> =
+        NEWER_SYNTAX.iter().filter(|(needle, _)| out.contains(needle)).map(|(_, what)| *what).collect();
+    let mut head = String::new();
+    if !newer.is_empty() {
+        head.push_str("# syntax=docker/dockerfile:1\n");
+        head.push_str(&format!("# (Dockerfile syntax 1.4 or newer for: {})\n", newer.join(", ")));
+    }
+    head.push_str(&format!("# Ejected from {} by `decant eject`.\n", spec.file.name));
+    head + &out
+}
+
+/// What a Dockerfile says only in syntax 1.4 or newer (BuildKit's built-in frontend of Docker
+/// 20.10 is 1.2): the text that shows it, and its name.
+const NEWER_SYNTAX: [(&str, &str); 7] = [
+    (" <<EOF", "heredocs"),
+    (" --link", "COPY --link"),
+    (" --exclude=", "COPY --exclude"),
+    (" --parents", "COPY --parents"),
+    (" --checksum=", "ADD --checksum"),
+    (" --keep-git-dir", "ADD --keep-git-dir"),
+    (",env=", "secret mounts as env"),
+];
+
+fn stage(out: &mut String, spec: &Spec, st: &Stage) {
+    if let Some(d) = &st.description {
+        out.push_str(&format!("# {}\n", d.value));
+    }
+    let platform = st.platform.as_ref().map(|p| format!("--platform={} ", p.value)).unwrap_or_default();
+    let from = st.from.as_ref().map(|f| f.value.as_str()).unwrap_or("scratch");
+    out.push_str(&format!("FROM {platform}{from} AS {}\n", st.name.value));
+    for a in &spec.args {
+        out.push_str(&format!("ARG {}\n", a.name.value));
+    }
+    let mut body = String::new();
+    stage_body(&mut body, st);
+    // A Dockerfile stage sees a built-in arg only when it declares it.
+    for b in crate::plan::BUILTIN_ARGS {
+        if body.contains(&format!("${{{b}}}")) || body.contains(&format!("${b}")) {
+            out.push_str(&format!("ARG {b}\n"));
+        }
+    }
+    out.push_str(&body);
+}
+
+fn stage_body(out: &mut String, st: &Stage) {
+    if let Some(shell) = &st.shell {
+        out.push_str(&format!("SHELL {}\n", json(shell.iter().map(|s| s.value.as_str()))));
+    }
+    if let Some(w) = &st.workdir {
+        out.push_str(&format!("WORKDIR {}\n", w.value));
+    }
+    env(out, &st.env);
+    for step in &st.steps {
+        match &step.kind {
+            StepKind::Run(r) => run(out, r),
+            StepKind::Copy(c) => copy(out, c),
+            StepKind::Env(kv) => env(out, kv),
+            StepKind::Workdir(w) => out.push_str(&format!("WORKDIR {}\n", w.value)),
+            StepKind::User(u) => out.push_str(&format!("USER {}\n", u.value)),
+            // Step kinds added to the spec after this was written are named, never dropped.
+            #[allow(unreachable_patterns)]
+            other => out.push_str(&format!("# decant eject: a `{}` step is not ejected yet\n", other.name())),
+        }
+    }
+    if let Some(u) = &st.user {
+        out.push_str(&format!("USER {}\n", u.value));
+    }
+    if let Some(e) = &st.entrypoint {
+        out.push_str(&format!("ENTRYPOINT {}\n", command(e)));
+    }
+    if let Some(c) = &st.cmd {
+        out.push_str(&format!("CMD {}\n", command(c)));
+    }
+    if !st.expose.is_empty() {
+        out.push_str(&format!("EXPOSE {}\n", st.expose.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(" ")));
+    }
+    if let Some(h) = &st.healthcheck {
+        match &h.cmd {
+            None => out.push_str("HEALTHCHECK NONE\n"),
+            Some(Command::Shell(s)) if s.value == "none" => out.push_str("HEALTHCHECK NONE\n"),
+            Some(c) => {
+                out.push_str("HEALTHCHECK");
+                for (flag, v) in [
+                    ("interval", &h.interval),
+                    ("timeout", &h.timeout),
+                    ("start-period", &h.start_period),
+                    ("retries", &h.retries),
+                ] {
+                    if let Some(v) = v {
+                        out.push_str(&format!(" --{flag}={}", v.value));
+                    }
+                }
+                out.push_str(&format!(" CMD {}\n", command(c)));
+            }
+        }
+    }
+    for kv in &st.labels {
+        out.push_str(&format!("LABEL {}={}\n", quote(&kv.key.value), quote(&kv.value.value)));
+    }
+    if !st.volumes.is_empty() {
+        out.push_str(&format!("VOLUME {}\n", json(st.volumes.iter().map(|v| v.value.as_str()))));
+    }
+    if let Some(s) = &st.stop_signal {
+        out.push_str(&format!("STOPSIGNAL {}\n", s.value));
+    }
+}
+
+fn env(out: &mut String, kv: &[KeyValue]) {
+    if kv.is_empty() {
+        return;
+    }
+    let pairs: Vec<String> = kv.iter().map(|kv| format!("{}={}", kv.key.value, quote(&kv.value.value))).collect();
+    out.push_str(&format!("ENV {}\n", pairs.join(" ")));
+}
+
+fn run(out: &mut String, r: &Run) {
+    let mut line = String::from("RUN");
+    for m in &r.mounts {
+        line.push_str(&format!(" --mount={}", mount(m)));
+    }
+    if let Some(n) = &r.network {
+        line.push_str(&format!(" --network={}", n.value));
+    }
+    if let Some(s) = &r.security {
+        line.push_str(&format!(" --security={}", s.value));
+    }
+    if let Some(u) = &r.user {
+        out.push_str(&format!("# decant eject: this run's user {} (restore the previous USER after it)\n", u.value));
+        out.push_str(&format!("USER {}\n", u.value));
+    }
+    match &r.command {
+        Command::Exec(args, _) => {
+            let mut a: Vec<&str> = Vec::new();
+            let env: Vec<String> = r.env.iter().map(|kv| format!("{}={}", kv.key.value, kv.value.value)).collect();
+            if !env.is_empty() || r.workdir.is_some() {
+                out.push_str("# decant eject: this run's env and workdir go through env(1) and sh\n");
+            }
+            let mut prefix = Vec::new();
+            if let Some(w) = &r.workdir {
+                prefix.extend([
+                    "/bin/sh".to_string(),
+                    "-c".into(),
+                    format!("cd {} && exec \"$@\"", shell_quote(&w.value)),
+                    "sh".into(),
+                ]);
+            }
+            if !env.is_empty() {
+                prefix.push("env".into());
+                prefix.extend(env);
+            }
+            a.extend(prefix.iter().map(String::as_str));
+            a.extend(args.iter().map(|s| s.value.as_str()));
+            line.push_str(&format!(" {}", json(a)));
+        }
+        Command::Shell(s) => {
+            let mut script = String::new();
+            // `NAME: ${NAME}` hands an arg to the run; a Dockerfile stage's ARG already does.
+            for kv in r.env.iter().filter(|kv| kv.value.value != format!("${{{}}}", kv.key.value)) {
+                script.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
+            }
+            if let Some(w) = &r.workdir {
+                script.push_str(&format!("cd {} && ", shell_quote(&w.value)));
+            }
+            script.push_str(&s.value);
+            let lines: Vec<&str> = script.trim_end_matches('\n').split('\n').collect();
+            if lines.len() > 1 && lines[..lines.len() - 1].iter().all(|l| l.ends_with('\\')) {
+                // Backslash continuations read the same in a Dockerfile.
+                line.push(' ');
+                line.push_str(&lines.join("\n"));
+            } else if script.contains('\n') {
+                let mut name = String::from("EOF");
+                while script.lines().any(|l| l == name) {
+                    name.push('_');
+                }
+                line.push_str(&format!(" <<{name}\n{}\n{name}", script.trim_end_matches('\n')));
+            } else {
+                line.push(' ');
+                line.push_str(&script);
+            }
+        }
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
+
+fn mount(m: &Mount) -> String {
+    let mut parts = vec![format!("type={}", m.kind.value)];
+    match m.kind.value.as_str() {
+        "secret" | "ssh" => parts.push(format!("id={}", m.value.value)),
+        _ => parts.push(format!("target={}", m.value.value)),
+    }
+    for kv in &m.options {
+        let k = match kv.key.value.as_str() {
+            "readwrite" if kv.value.value == "true" => {
+                parts.push("rw".into());
+                continue;
+            }
+            k => k,
+        };
+        parts.push(format!("{k}={}", kv.value.value));
+    }
+    parts.join(",")
+}
+
+fn copy(out: &mut String, c: &Copy) {
+    let git = c.from.as_ref().is_some_and(|f| is_git(&f.value));
+    let url = c.sources.iter().any(|s| is_url(&s.value));
+    let mut line = String::from(if git || url { "ADD" } else { "COPY" });
+    if let Some(f) = &c.from {
+        if !git {
+            line.push_str(&format!(" --from={}", f.value));
+        }
+    }
+    for (flag, v) in [("chown", &c.chown), ("chmod", &c.chmod), ("checksum", &c.checksum)] {
+        if let Some(v) = v {
+            line.push_str(&format!(" --{flag}={}", v.value));
+        }
+    }
+    for e in &c.exclude {
+        line.push_str(&format!(" --exclude={}", e.value));
+    }
+    for (flag, v) in [("link", &c.link), ("parents", &c.parents), ("keep-git-dir", &c.keep_git_dir)] {
+        if v.as_ref().is_some_and(|b| b.value) {
+            line.push_str(&format!(" --{flag}"));
+        }
+    }
+    if c.follow_symlinks.as_ref().is_some_and(|b| !b.value) {
+        out.push_str("# decant eject: follow_symlinks: false has no Dockerfile flag\n");
+    }
+    let to = c.to.as_ref().map(|t| t.value.clone()).unwrap_or_else(|| "./".into());
+    let mut words: Vec<String> = if git {
+        c.from.iter().map(|f| f.value.clone()).collect()
+    } else {
+        c.sources.iter().map(|s| s.value.clone()).collect()
+    };
+    if git && c.sources.iter().any(|s| !matches!(s.value.as_str(), "." | "/" | "./")) {
+        out.push_str("# decant eject: only a whole repository can be added; the spec copies part of it\n");
+    }
+    words.push(to);
+    if words.iter().any(|w| w.contains(char::is_whitespace)) {
+        line.push_str(&format!(" {}", json(words.iter().map(String::as_str))));
+    } else {
+        line.push_str(&format!(" {}", words.join(" ")));
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
+
+fn command(c: &Command) -> String {
+    match c {
+        Command::Shell(s) => s.value.clone(),
+        Command::Exec(a, _) => json(a.iter().map(|s| s.value.as_str())),
+    }
+}
+
+fn json<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    serde_json::to_string(&items.into_iter().collect::<Vec<_>>()).unwrap_or_default()
+}
+
+/// A value for ENV, LABEL and ARG: double-quoted when it has spaces or quotes.
+fn quote(s: &str) -> String {
+    if !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || "\"'\\".contains(c)) {
+        s.to_string()
+    } else {
+        let mut q = String::from("\"");
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                q.push('\\');
+            }
+            q.push(c);
+        }
+        q.push('"');
+        q
+    }
+}
+
+/// A word for sh that still expands `${NAME}` (args reach the run as env, as in the spec).
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:=${}".contains(c)) {
+        s.to_string()
+    } else {
+        let mut q = String::from("\"");
+        for c in s.chars() {
+            if "\"\\`".contains(c) {
+                q.push('\\');
+            }
+            q.push(c);
+        }
+        q.push('"');
+        q
+    }
+}

@@ -1,0 +1,179 @@
+//! COPY and ADD: local sources, stage and image sources, downloads, git repositories, unpacked
+//! archives and inline files (heredocs).
+
+use super::{Converter, ARCHIVE_SUFFIXES};
+use crate::convert::parse::Instruction;
+use crate::convert::yaml::{Entry, Node};
+use crate::convert::NoteKind;
+use crate::plan::remote::{is_git, is_url};
+
+impl Converter<'_> {
+    pub(super) fn copy(&mut self, ins: &Instruction, comments: Vec<String>) {
+        let add = ins.keyword == "ADD";
+        let mut options: Vec<Entry> = Vec::new();
+        let mut from = None;
+        let mut exclude = Vec::new();
+        let mut parents = false;
+        let mut keep_git_dir = false;
+        let mut chmod = None;
+        let mut chown = None;
+        for f in &ins.flags {
+            let v = f.value.clone().unwrap_or_default();
+            match f.name.as_str() {
+                "from" => from = Some(self.stage_ref(&v).unwrap_or_else(|| self.value(ins, &v))),
+                "chown" => chown = Some(self.value(ins, &v)),
+                "chmod" => {
+                    if !v.chars().all(|c| c.is_ascii_digit()) {
+                        self.note(
+                            f.loc,
+                            NoteKind::NeedsFeature,
+                            format!("--chmod={v}: a symbolic mode needs issue 8 §2"),
+                        );
+                    }
+                    chmod = Some(self.value(ins, &v));
+                }
+                "link" => {
+                    if self.flag_bool(f) {
+                        options.push(Entry::new("link", Node::Bool(true)));
+                    }
+                }
+                "exclude" => exclude.push(self.value(ins, &v)),
+                "parents" => parents = self.flag_bool(f),
+                "checksum" if add => options.push(Entry::str("checksum", self.value(ins, &v))),
+                "keep-git-dir" if add => keep_git_dir = self.flag_bool(f),
+                other => self.note(f.loc, NoteKind::NotConverted, format!("{} --{other}: unknown flag", ins.keyword)),
+            }
+        }
+        let words = self.words(ins);
+        if words.len() < 2 {
+            self.not_converted(ins, comments, "needs a source and a destination");
+            return;
+        }
+        let dest = self.word_value(ins, &words[words.len() - 1]);
+        let mut sources = Vec::new();
+        let mut heredocs = Vec::new();
+        for w in &words[..words.len() - 1] {
+            match ins.heredocs.iter().find(|h| {
+                w.text.starts_with("<<")
+                    && w.text.trim_start_matches("<<-").trim_start_matches("<<").trim_matches(['"', '\'']) == h.name
+            }) {
+                Some(h) => heredocs.push(h.clone()),
+                None => sources.push(self.word_value(ins, w)),
+            }
+        }
+        let mut comments = Some(comments);
+        // Inline files (COPY <<EOF dest).
+        let many = heredocs.len() + sources.len() > 1 || dest.ends_with('/');
+        for h in &heredocs {
+            self.note(
+                ins.loc,
+                NoteKind::NeedsFeature,
+                format!("{} <<{}: an inline file (a `file:` step) needs issue 8 §2", ins.keyword, h.name),
+            );
+            let path = if many { format!("{}/{}", dest.trim_end_matches('/'), h.name) } else { dest.clone() };
+            // A file step's content is taken as written. So is a heredoc with a quoted delimiter;
+            // an unquoted one Dockerfile expands, which decant cannot say.
+            if !h.quoted && h.body.contains('$') {
+                self.note(
+                    ins.loc,
+                    NoteKind::Differs,
+                    format!(
+                        "{} <<{}: Dockerfile expands $ variables in an unquoted heredoc; the file step's content is \
+                         written as is",
+                        ins.keyword, h.name
+                    ),
+                );
+            }
+            let content = h.body.clone();
+            let mut e = vec![Entry::str("file", path), Entry::str("content", content)];
+            if let Some(c) = &chmod {
+                e.push(Entry::str("chmod", c.clone()));
+            }
+            if let Some(c) = &chown {
+                e.push(Entry::str("chown", c.clone()));
+            }
+            self.push_step(comments.take().unwrap_or_default(), e);
+        }
+        if sources.is_empty() {
+            return;
+        }
+        // Split remote sources (git, unpacked archives) from plain ones.
+        let mut plain = Vec::new();
+        for s in sources {
+            if add && from.is_none() && is_git(&s) {
+                let mut e = vec![Entry::str("copy", "."), Entry::str("from", s), Entry::str("to", dest.clone())];
+                if keep_git_dir {
+                    e.push(Entry::new("keep_git_dir", Node::Bool(true)));
+                }
+                self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
+                self.push_step(comments.take().unwrap_or_default(), e);
+            } else if add && !is_url(&s) && ARCHIVE_SUFFIXES.iter().any(|x| s.to_ascii_lowercase().ends_with(x)) {
+                self.note(
+                    ins.loc,
+                    NoteKind::NeedsFeature,
+                    format!("ADD {s}: unpacking a local archive (`unpack: true`) needs issue 8 §2"),
+                );
+                let mut e =
+                    vec![Entry::str("copy", s), Entry::str("to", dest.clone()), Entry::new("unpack", Node::Bool(true))];
+                if let Some(f) = &from {
+                    e.insert(1, Entry::str("from", f.clone()));
+                }
+                self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
+                self.push_step(comments.take().unwrap_or_default(), e);
+            } else {
+                if s.contains(['*', '?', '[']) {
+                    self.note(
+                        ins.loc,
+                        NoteKind::NeedsFeature,
+                        format!(
+                            "{} {s}: Dockerfile allows a glob that matches nothing; decant does with issue 8 §1",
+                            ins.keyword
+                        ),
+                    );
+                }
+                if parents && s.contains("/./") {
+                    self.note(
+                        ins.loc,
+                        NoteKind::NeedsFeature,
+                        format!("--parents {s}: the /./ pivot needs issue 8 §2"),
+                    );
+                }
+                plain.push(s);
+            }
+        }
+        if plain.is_empty() {
+            return;
+        }
+        let src = if plain.len() == 1 { Node::Str(plain.remove(0)) } else { Node::Flow(plain) };
+        let mut e = vec![Entry::new("copy", src)];
+        if let Some(f) = &from {
+            e.push(Entry::str("from", f.clone()));
+        }
+        e.push(Entry::str("to", dest));
+        if parents {
+            e.push(Entry::new("parents", Node::Bool(true)));
+        }
+        self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
+        self.push_step(comments.take().unwrap_or_default(), e);
+    }
+
+    fn copy_options(
+        &self,
+        e: &mut Vec<Entry>,
+        chown: &Option<String>,
+        chmod: &Option<String>,
+        exclude: &[String],
+        options: &[Entry],
+    ) {
+        if let Some(c) = chown {
+            e.push(Entry::str("chown", c.clone()));
+        }
+        if let Some(c) = chmod {
+            e.push(Entry::str("chmod", c.clone()));
+        }
+        if !exclude.is_empty() {
+            e.push(Entry::new("exclude", Node::Flow(exclude.to_vec())));
+        }
+        e.extend(options.iter().cloned());
+    }
+}

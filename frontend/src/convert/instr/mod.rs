@@ -1,0 +1,837 @@
+//! Instructions to spec: one stage per `FROM`, one step per build instruction, stage keys for the
+//! image config. Every instruction either becomes YAML or a [`Note`] (and a YAML comment).
+//! RUN is in `run.rs`, COPY and ADD in `copy.rs`.
+
+mod copy;
+mod run;
+
+use super::parse::{split_words, Args, Dockerfile, Flag, Instruction, Loc, Word};
+use super::yaml::{render, Entry, Item, Node};
+use super::{Conversion, ConvertOptions, Note, NoteKind};
+
+/// Names every Dockerfile build has without declaring them (the Dockerfile frontend's set).
+const BUILTIN_ARGS: [&str; 8] = [
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+];
+/// Proxy args: Dockerfile passes them to RUN without a declaration.
+const PROXY_ARGS: [&str; 8] =
+    ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy"];
+
+/// Local sources that `ADD` unpacks (tar archives, plain or compressed), by name.
+const ARCHIVE_SUFFIXES: [&str; 11] =
+    [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst", ".tar.lz4"];
+
+struct ArgOut {
+    comments: Vec<String>,
+    name: String,
+    default: Option<String>,
+    loc: Loc,
+}
+
+#[derive(Default)]
+struct StageOut {
+    comments: Vec<String>,
+    name: String,
+    /// The name as the Dockerfile wrote it (lower case), for `FROM`/`--from` references.
+    df_name: Option<String>,
+    from: String,
+    platform: Option<String>,
+    shell: Option<Vec<String>>,
+    /// A command (RUN, CMD, ...) was converted: a SHELL now cannot become the stage's `shell`.
+    saw_command: bool,
+    steps: Vec<Item>,
+    cmd: Option<(Vec<String>, Node)>,
+    entrypoint: Option<(Vec<String>, Node)>,
+    expose: Vec<(Vec<String>, String)>,
+    healthcheck: Option<(Vec<String>, Node)>,
+    labels: Vec<(Vec<String>, String, String)>,
+    volumes: Vec<(Vec<String>, String)>,
+    stop_signal: Option<(Vec<String>, String)>,
+    /// The working directory, when the Dockerfile says what it is (not left to the base image).
+    workdir: Option<String>,
+    /// ARGs declared in this stage (they reach its runs as env).
+    scope_args: Vec<String>,
+    /// YAML comments for the next item (notes of instructions that made no item).
+    pending: Vec<String>,
+}
+
+pub(super) struct Converter<'a> {
+    df: &'a Dockerfile,
+    opts: &'a ConvertOptions,
+    notes: Vec<Note>,
+    args: Vec<ArgOut>,
+    stages: Vec<StageOut>,
+    /// Comments for the first stage or the end of the document.
+    header: Vec<String>,
+}
+
+impl<'a> Converter<'a> {
+    pub(super) fn new(df: &'a Dockerfile, opts: &'a ConvertOptions) -> Self {
+        Converter { df, opts, notes: Vec::new(), args: Vec::new(), stages: Vec::new(), header: Vec::new() }
+    }
+
+    pub(super) fn run(mut self) -> Conversion {
+        for d in &self.df.directives {
+            match d.name.as_str() {
+                "syntax" => self.header.push(format!("Dockerfile directive `syntax={}`: not needed", d.value)),
+                "escape" => {}
+                _ => self.note(
+                    d.loc,
+                    NoteKind::NotConverted,
+                    format!("directive `# {}={}`: decant runs no Dockerfile build checks", d.name, d.value),
+                ),
+            }
+        }
+        let mut global_comments = Vec::new();
+        for ins in &self.df.instructions {
+            let comments = ins.comments.clone();
+            if self.stages.is_empty() && ins.keyword != "FROM" {
+                if ins.keyword == "ARG" {
+                    self.arg(ins, comments, true);
+                } else {
+                    self.note(ins.loc, NoteKind::NotConverted, format!("{} before the first FROM", ins.keyword));
+                    global_comments.extend(comments);
+                }
+                continue;
+            }
+            match ins.keyword.as_str() {
+                "FROM" => {
+                    let mut c = std::mem::take(&mut global_comments);
+                    c.extend(comments);
+                    self.from(ins, c);
+                }
+                "ARG" => self.arg(ins, comments, false),
+                "RUN" => self.run_instr(ins, comments),
+                "COPY" | "ADD" => self.copy(ins, comments),
+                "ENV" => self.env(ins, comments),
+                "WORKDIR" => {
+                    let v = self.word_value(ins, &self.joined_words(ins));
+                    let st = self.stage();
+                    st.workdir = match (&st.workdir, v.starts_with('/')) {
+                        _ if v.contains('$') => None,
+                        (_, true) => Some(clean_path(&v)),
+                        (Some(cur), false) => Some(clean_path(&format!("{cur}/{v}"))),
+                        (None, false) => None,
+                    };
+                    self.push_step(comments, vec![Entry::str("workdir", v)]);
+                }
+                "USER" => {
+                    let v = self.word_value(ins, &self.joined_words(ins));
+                    self.push_step(comments, vec![Entry::str("user", v)]);
+                }
+                "CMD" | "ENTRYPOINT" => {
+                    let node = self.command(ins);
+                    let st = self.stage();
+                    st.saw_command = true;
+                    if ins.keyword == "CMD" {
+                        st.cmd = Some((comments, node));
+                    } else {
+                        st.entrypoint = Some((comments, node));
+                    }
+                }
+                "EXPOSE" => self.expose(ins, comments),
+                "LABEL" => {
+                    for (k, v) in self.pairs(ins) {
+                        self.stage().labels.push((comments.clone(), k, v));
+                    }
+                }
+                "VOLUME" => {
+                    let vols: Vec<String> = match &ins.args {
+                        Args::Json(v) => v.clone(),
+                        Args::Shell(_) => self.words(ins).iter().map(|w| self.word_value(ins, w)).collect(),
+                    };
+                    for v in vols {
+                        self.stage().volumes.push((comments.clone(), v));
+                    }
+                }
+                "STOPSIGNAL" => {
+                    let v = self.word_value(ins, &self.joined_words(ins));
+                    self.stage().stop_signal = Some((comments, v));
+                }
+                "HEALTHCHECK" => self.healthcheck(ins, comments),
+                "SHELL" => self.shell(ins, comments),
+                "ONBUILD" => self.not_converted(
+                    ins,
+                    comments,
+                    "decant has no ONBUILD triggers: run these steps in the stages that build on this image",
+                ),
+                "MAINTAINER" => self.not_converted(
+                    ins,
+                    comments,
+                    "decant sets no image author: use a label such as org.opencontainers.image.authors",
+                ),
+                other => self.not_converted(ins, comments, &format!("unknown instruction {other}")),
+            }
+        }
+        self.header.extend(global_comments);
+        self.finish()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Helpers
+    // -----------------------------------------------------------------------------------------
+
+    fn note(&mut self, loc: Loc, kind: NoteKind, message: impl Into<String>) {
+        self.notes.push(Note { loc, kind, message: message.into() });
+    }
+
+    fn stage(&mut self) -> &mut StageOut {
+        self.stages.last_mut().expect("instructions after FROM have a stage")
+    }
+
+    /// An instruction with no equivalent: a note, and a YAML comment with its text.
+    fn not_converted(&mut self, ins: &Instruction, comments: Vec<String>, why: &str) {
+        self.note(ins.loc, NoteKind::NotConverted, format!("{}: {why}", ins.keyword));
+        let text = instruction_text(ins);
+        let st = self.stages.last_mut();
+        let pending = match st {
+            Some(s) => &mut s.pending,
+            None => &mut self.header,
+        };
+        pending.extend(comments);
+        pending.push(format!("NOT CONVERTED ({}:{}): {text}", self.opts.file_name, ins.loc));
+        pending.push(format!("  {why}"));
+    }
+
+    fn push_step(&mut self, comments: Vec<String>, mut entries: Vec<Entry>) {
+        let st = self.stage();
+        let mut c = std::mem::take(&mut st.pending);
+        c.extend(comments);
+        entries[0].comments = c;
+        st.steps.push(Item { comments: Vec::new(), value: Node::Map(entries) });
+    }
+
+    fn words(&self, ins: &Instruction) -> Vec<Word> {
+        match &ins.args {
+            Args::Shell(s) => split_words(s, self.df.escape),
+            Args::Json(v) => v.iter().map(|s| Word { text: s.clone(), literal_dollars: Vec::new() }).collect(),
+        }
+    }
+
+    /// The arguments as one word (WORKDIR, USER, STOPSIGNAL take the whole rest).
+    fn joined_words(&self, ins: &Instruction) -> Word {
+        let mut out = Word::default();
+        for (i, w) in self.words(ins).into_iter().enumerate() {
+            if i > 0 {
+                out.text.push(' ');
+            }
+            let base = out.text.len();
+            out.literal_dollars.extend(w.literal_dollars.iter().map(|d| d + base));
+            out.text.push_str(&w.text);
+        }
+        out
+    }
+
+    fn is_arg(&self, name: &str) -> bool {
+        BUILTIN_ARGS.contains(&name) || self.args.iter().any(|a| a.name == name)
+    }
+
+    /// A Dockerfile value (variables expanded at build time) as a spec value: `$X` and `${X}`
+    /// become `${X}`; an escaped `$` before a name or `{` becomes `$$`. Names that are not args refer to
+    /// the environment (base image config, earlier ENV), which decant expands only with issue 8.
+    fn word_value(&mut self, ins: &Instruction, w: &Word) -> String {
+        let (value, refs) = expand(w);
+        for r in refs {
+            match r {
+                Ref::Name(name) if !self.is_arg(&name) => self.note(
+                    ins.args_loc,
+                    NoteKind::NeedsFeature,
+                    format!(
+                        "{} uses ${{{name}}}, which is not an arg: decant expands environment variables of the \
+                         stage (base image config, earlier env) in values only with issue 8 §1",
+                        ins.keyword
+                    ),
+                ),
+                Ref::Name(_) => {}
+                Ref::Operator(expr) => self.note(
+                    ins.args_loc,
+                    NoteKind::NeedsFeature,
+                    format!("{} uses `${{{expr}}}`: decant substitutes only ${{NAME}} and ${{NAME:-default}} before issue 8 §2", ins.keyword),
+                ),
+            }
+        }
+        value
+    }
+
+    fn value(&mut self, ins: &Instruction, s: &str) -> String {
+        self.word_value(ins, &Word { text: s.to_string(), literal_dollars: Vec::new() })
+    }
+
+    /// `KEY=value` pairs (ENV, LABEL), or the legacy `KEY value` form.
+    fn pairs(&mut self, ins: &Instruction) -> Vec<(String, String)> {
+        let words = self.words(ins);
+        let mut out = Vec::new();
+        if words.first().is_some_and(|w| !w.text.contains('=')) {
+            let key = words[0].text.clone();
+            let mut rest = Word::default();
+            for (i, w) in words[1..].iter().enumerate() {
+                if i > 0 {
+                    rest.text.push(' ');
+                }
+                let base = rest.text.len();
+                rest.literal_dollars.extend(w.literal_dollars.iter().map(|d| d + base));
+                rest.text.push_str(&w.text);
+            }
+            let v = self.word_value(ins, &rest);
+            out.push((key, v));
+            return out;
+        }
+        for w in words {
+            let (k, _) = w.text.split_once('=').unwrap_or((&w.text, ""));
+            let k = k.to_string();
+            let cut = k.len() + 1;
+            let val = Word {
+                text: w.text.get(cut..).unwrap_or("").to_string(),
+                literal_dollars: w.literal_dollars.iter().filter(|&&d| d >= cut).map(|d| d - cut).collect(),
+            };
+            let v = self.word_value(ins, &val);
+            out.push((k, v));
+        }
+        out
+    }
+
+    /// A stage reference (`FROM x`, `--from=x`): the decant name of an earlier stage, by name or
+    /// index; otherwise the value (an image or a named context).
+    fn stage_ref(&self, s: &str) -> Option<String> {
+        let lower = s.to_ascii_lowercase();
+        if let Some(st) = self.stages.iter().find(|st| st.df_name.as_deref() == Some(lower.as_str())) {
+            return Some(st.name.clone());
+        }
+        if let Ok(i) = s.parse::<usize>() {
+            return self.stages.get(i).map(|st| st.name.clone());
+        }
+        None
+    }
+
+    fn flag_bool(&mut self, f: &Flag) -> bool {
+        match f.value.as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(v) => {
+                self.note(f.loc, NoteKind::NotConverted, format!("--{}={v}: not a boolean", f.name));
+                false
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Instructions
+    // -----------------------------------------------------------------------------------------
+
+    fn from(&mut self, ins: &Instruction, comments: Vec<String>) {
+        let words = self.words(ins);
+        let mut platform = None;
+        for f in &ins.flags {
+            match f.name.as_str() {
+                "platform" => platform = Some(self.value(ins, f.value.as_deref().unwrap_or(""))),
+                _ => self.note(f.loc, NoteKind::NotConverted, format!("FROM --{}: unknown flag", f.name)),
+            }
+        }
+        let index = self.stages.len();
+        let image = words.first().map(|w| w.text.clone()).unwrap_or_default();
+        let df_name = match words.as_slice() {
+            [_, kw, name] if kw.text.eq_ignore_ascii_case("as") => Some(name.text.to_ascii_lowercase()),
+            [_] => None,
+            _ => {
+                self.note(ins.args_loc, NoteKind::NotConverted, "FROM takes `image [AS name]`");
+                None
+            }
+        };
+        let name = match &df_name {
+            Some(n) => {
+                let clean = stage_name(n);
+                if &clean != n {
+                    self.note(
+                        ins.loc,
+                        NoteKind::Differs,
+                        format!("stage `{n}` is named `{clean}`: decant stage names are a-z 0-9 - _ . starting with a letter, and not scratch or context"),
+                    );
+                }
+                clean
+            }
+            None => format!("stage-{index}"),
+        };
+        let from = match self.stage_ref(&image) {
+            Some(s) if !image.chars().all(|c| c.is_ascii_digit()) => s,
+            _ => self.value(ins, &image),
+        };
+        // A stage built on a stage starts in that stage's workdir; `scratch` in `/`.
+        let workdir = match self.stages.iter().find(|st| st.name == from) {
+            Some(base) => base.workdir.clone(),
+            None if from == "scratch" => Some("/".into()),
+            None => None,
+        };
+        // Comments left over from the previous stage move above this one.
+        let mut c = self.stages.last_mut().map(|s| std::mem::take(&mut s.pending)).unwrap_or_default();
+        c.extend(comments);
+        self.stages.push(StageOut { comments: c, name, df_name, from, platform, workdir, ..Default::default() });
+    }
+
+    fn arg(&mut self, ins: &Instruction, comments: Vec<String>, global: bool) {
+        let words = self.words(ins);
+        for w in words {
+            let (name, default) = match w.text.split_once('=') {
+                Some((n, _)) => {
+                    let cut = n.len() + 1;
+                    let val = Word {
+                        text: w.text[cut..].to_string(),
+                        literal_dollars: w.literal_dollars.iter().filter(|&&d| d >= cut).map(|d| d - cut).collect(),
+                    };
+                    (n.to_string(), Some(self.word_value(ins, &val)))
+                }
+                None => (w.text.clone(), None),
+            };
+            if !global {
+                self.stage().scope_args.push(name.clone());
+            }
+            if BUILTIN_ARGS.contains(&name.as_str()) || PROXY_ARGS.contains(&name.as_str()) {
+                if default.is_some() {
+                    self.note(
+                        ins.loc,
+                        NoteKind::NotConverted,
+                        format!("ARG {name} with a default: decant's built-in {name} cannot be given a default"),
+                    );
+                }
+                continue;
+            }
+            match self.args.iter_mut().find(|a| a.name == name) {
+                Some(a) => match (&a.default, default) {
+                    (None, Some(d)) => a.default = Some(d),
+                    (Some(old), Some(d)) if *old != d => {
+                        let first = a.loc;
+                        let old = old.clone();
+                        self.notes.push(Note {
+                            loc: ins.loc,
+                            kind: NoteKind::Differs,
+                            message: format!(
+                                "ARG {name} has the default {d:?} here and {old:?} at line {}: decant args have one \
+                                 default for the whole build (the first is kept); per-stage values need issue 8 §2",
+                                first.line
+                            ),
+                        });
+                    }
+                    _ => {}
+                },
+                None => self.args.push(ArgOut { comments: comments.clone(), name, default, loc: ins.loc }),
+            }
+        }
+        if !global && !comments.is_empty() {
+            self.stage().pending.extend(comments);
+        }
+    }
+
+    fn env(&mut self, ins: &Instruction, comments: Vec<String>) {
+        let pairs = self.pairs(ins);
+        let entries = pairs.into_iter().map(|(k, v)| Entry::str(&k, v)).collect();
+        self.push_step(comments, vec![Entry::new("env", Node::Map(entries))]);
+    }
+
+    fn expose(&mut self, ins: &Instruction, comments: Vec<String>) {
+        for w in self.words(ins) {
+            let v = self.word_value(ins, &w);
+            if v.split('/').next().is_some_and(|p| p.contains('-')) {
+                self.note(ins.args_loc, NoteKind::NeedsFeature, format!("EXPOSE {v}: a port range needs issue 8 §2"));
+            }
+            self.stage().expose.push((comments.clone(), v));
+        }
+    }
+
+    /// CMD, ENTRYPOINT, HEALTHCHECK CMD: a list (exec form) or a string (shell form).
+    fn command(&mut self, ins: &Instruction) -> Node {
+        match &ins.args {
+            Args::Json(v) => Node::Flow(v.clone()),
+            Args::Shell(s) => Node::Str(s.clone()),
+        }
+    }
+
+    fn healthcheck(&mut self, ins: &Instruction, comments: Vec<String>) {
+        let mut entries = Vec::new();
+        let rest = match &ins.args {
+            Args::Shell(s) => s.clone(),
+            Args::Json(_) => String::new(),
+        };
+        let (kw, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest.as_str(), ""));
+        match kw.to_ascii_uppercase().as_str() {
+            "NONE" => entries.push(Entry::str("cmd", "none")),
+            "CMD" => {
+                let tail = tail.trim();
+                let node = match serde_json::from_str::<Vec<String>>(tail) {
+                    Ok(v) if tail.starts_with('[') => Node::Flow(v),
+                    _ => Node::Str(tail.to_string()),
+                };
+                entries.push(Entry::new("cmd", node));
+            }
+            _ => {
+                self.note(ins.args_loc, NoteKind::NotConverted, "HEALTHCHECK takes NONE or CMD ...");
+                return;
+            }
+        }
+        for f in &ins.flags {
+            let key = match f.name.as_str() {
+                "interval" => "interval",
+                "timeout" => "timeout",
+                "start-period" => "start_period",
+                "retries" => "retries",
+                "start-interval" => {
+                    self.note(
+                        f.loc,
+                        NoteKind::NeedsFeature,
+                        "HEALTHCHECK --start-interval: healthcheck start_interval needs issue 8 §2",
+                    );
+                    "start_interval"
+                }
+                other => {
+                    self.note(f.loc, NoteKind::NotConverted, format!("HEALTHCHECK --{other}: unknown flag"));
+                    continue;
+                }
+            };
+            let v = self.value(ins, f.value.as_deref().unwrap_or(""));
+            entries.push(Entry::str(key, v));
+        }
+        self.stage().healthcheck = Some((comments, Node::Map(entries)));
+    }
+
+    fn shell(&mut self, ins: &Instruction, comments: Vec<String>) {
+        let Args::Json(v) = &ins.args else {
+            self.note(ins.args_loc, NoteKind::NotConverted, "SHELL needs a JSON array, e.g. [\"/bin/bash\", \"-c\"]");
+            return;
+        };
+        let loc = ins.loc;
+        let st = self.stage();
+        st.pending.extend(comments);
+        if st.saw_command {
+            // The stage's `shell` applies to all its commands: those written before this SHELL
+            // keep the shell they ran with, in exec form.
+            let previous = st.shell.clone();
+            let before = previous.clone().unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+            for item in &mut st.steps {
+                if let Node::Map(entries) = &mut item.value {
+                    if entries[0].key == "run" {
+                        to_exec(&mut entries[0].value, &before);
+                    }
+                }
+            }
+            for (_, node) in [&mut st.cmd, &mut st.entrypoint].into_iter().flatten() {
+                to_exec(node, &before);
+            }
+            if let Some((_, Node::Map(h))) = &mut st.healthcheck {
+                if let Some(e) = h.iter_mut().find(|e| e.key == "cmd" && e.value != Node::Str("none".into())) {
+                    to_exec(&mut e.value, &before);
+                }
+            }
+            if previous.is_none() {
+                self.note(
+                    loc,
+                    NoteKind::Differs,
+                    "SHELL after the stage's first command: the commands before it are written in exec form with \
+                     /bin/sh -c (assumed to be the base image's shell)",
+                );
+            }
+        }
+        self.stage().shell = Some(v.clone());
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Output
+    // -----------------------------------------------------------------------------------------
+
+    fn finish(mut self) -> Conversion {
+        let mut doc = Vec::new();
+        if !self.args.is_empty() {
+            let entries = self
+                .args
+                .iter()
+                .map(|a| Entry {
+                    comments: a.comments.clone(),
+                    key: a.name.clone(),
+                    value: match &a.default {
+                        Some(d) => Node::Str(d.clone()),
+                        None => Node::Str(String::new()),
+                    },
+                })
+                .collect();
+            doc.push(Entry::new("args", Node::Map(entries)));
+        }
+        let mut trailing = Vec::new();
+        let mut stages = Vec::new();
+        let n = self.stages.len();
+        for (i, st) in std::mem::take(&mut self.stages).into_iter().enumerate() {
+            if i + 1 == n {
+                trailing = st.pending.clone();
+            }
+            stages.push(stage_entry(st));
+        }
+        if stages.is_empty() {
+            self.note(Loc { line: 1, column: 1 }, NoteKind::NotConverted, "the Dockerfile has no FROM");
+        }
+        doc.push(Entry::new("stages", Node::Map(stages)));
+        let mut out = format!("# syntax={}\n", self.opts.syntax);
+        out.push_str(&format!("# Converted from {} by `decant convert`.\n", self.opts.file_name));
+        for c in &self.header {
+            out.push_str(&format!("# {c}\n"));
+        }
+        out.push_str(&render(&doc));
+        for c in trailing {
+            out.push_str(&format!("# {c}\n"));
+        }
+        self.notes.sort_by_key(|n| n.loc);
+        Conversion { yaml: out, notes: self.notes }
+    }
+}
+
+fn stage_entry(st: StageOut) -> Entry {
+    let mut e = vec![Entry::str("from", st.from)];
+    if let Some(p) = st.platform {
+        e.push(Entry::str("platform", p));
+    }
+    if let Some(s) = st.shell {
+        e.push(Entry::new("shell", Node::Flow(s)));
+    }
+    if !st.steps.is_empty() {
+        e.push(Entry::new("steps", Node::List(st.steps)));
+    }
+    if let Some((c, n)) = st.entrypoint {
+        e.push(Entry { comments: c, key: "entrypoint".into(), value: n });
+    }
+    if let Some((c, n)) = st.cmd {
+        e.push(Entry { comments: c, key: "cmd".into(), value: n });
+    }
+    if !st.expose.is_empty() {
+        let comments = st.expose.iter().flat_map(|(c, _)| c.clone()).collect::<Vec<_>>();
+        let mut seen = Vec::new();
+        let ports: Vec<String> = st
+            .expose
+            .into_iter()
+            .map(|(_, p)| p)
+            .filter(|p| !seen.contains(p) && (seen.push(p.clone()), true).1)
+            .collect();
+        e.push(Entry { comments: dedup(comments), key: "expose".into(), value: Node::Flow(ports) });
+    }
+    if let Some((c, n)) = st.healthcheck {
+        e.push(Entry { comments: c, key: "healthcheck".into(), value: n });
+    }
+    if !st.labels.is_empty() {
+        let comments = dedup(st.labels.iter().flat_map(|(c, _, _)| c.clone()).collect());
+        let mut labels: Vec<Entry> = Vec::new();
+        for (_, k, v) in st.labels {
+            match labels.iter_mut().find(|l| l.key == k) {
+                Some(l) => l.value = Node::Str(v),
+                None => labels.push(Entry::str(&k, v)),
+            }
+        }
+        e.push(Entry { comments, key: "labels".into(), value: Node::Map(labels) });
+    }
+    if !st.volumes.is_empty() {
+        let comments = dedup(st.volumes.iter().flat_map(|(c, _)| c.clone()).collect());
+        e.push(Entry {
+            comments,
+            key: "volumes".into(),
+            value: Node::Flow(st.volumes.into_iter().map(|(_, v)| v).collect()),
+        });
+    }
+    if let Some((c, s)) = st.stop_signal {
+        e.push(Entry { comments: c, key: "stop_signal".into(), value: Node::Str(s) });
+    }
+    Entry { comments: st.comments, key: st.name, value: Node::Map(e) }
+}
+
+/// An absolute path without `.`, `..` and repeated or trailing slashes.
+fn clean_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// A shell-form command (a string) as the exec form `shell + [command]`.
+fn to_exec(node: &mut Node, shell: &[String]) {
+    if let Node::Str(s) = node {
+        let mut v = shell.to_vec();
+        v.push(std::mem::take(s));
+        *node = Node::Flow(v);
+    }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    v.retain(|c| !seen.contains(c) && (seen.push(c.clone()), true).1);
+    v
+}
+
+/// A decant stage name for a Dockerfile stage name.
+fn stage_name(n: &str) -> String {
+    let mut s: String = n
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        s = format!("stage-{s}");
+    }
+    if s == "scratch" || s == "context" {
+        s.push_str("-stage");
+    }
+    s
+}
+
+/// The text of the word that opened the `i`th heredoc, as written in a RUN.
+fn heredoc_word(ins: &Instruction, i: usize) -> String {
+    let h = &ins.heredocs[i];
+    let dash = if h.strip_tabs { "-" } else { "" };
+    let Args::Shell(s) = &ins.args else { return String::new() };
+    for q in ["", "\"", "'"] {
+        let w = format!("<<{dash}{q}{}{q}", h.name);
+        if s.trim() == w {
+            return w;
+        }
+    }
+    format!("<<{dash}{}", h.name)
+}
+
+/// The instruction as one line, for comments.
+fn instruction_text(ins: &Instruction) -> String {
+    let mut s = ins.keyword.clone();
+    for f in &ins.flags {
+        s.push_str(&format!(" --{}", f.name));
+        if let Some(v) = &f.value {
+            s.push('=');
+            s.push_str(v);
+        }
+    }
+    s.push(' ');
+    s.push_str(&match &ins.args {
+        Args::Shell(a) => a.clone(),
+        Args::Json(v) => serde_json::to_string(v).unwrap_or_default(),
+    });
+    s
+}
+
+/// Does a command mention `$NAME` or `${NAME...}`?
+fn mentions(text: &str, name: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(p) = text[i..].find('$') {
+        let at = i + p + 1;
+        let rest = &text[at..];
+        let rest = rest.strip_prefix('{').unwrap_or(rest);
+        if let Some(after) = rest.strip_prefix(name) {
+            if !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                return true;
+            }
+        }
+        i = at;
+        if i >= b.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// A variable reference found in a value.
+enum Ref {
+    Name(String),
+    /// `${NAME:+word}` and other operators decant does not have yet (the expression).
+    Operator(String),
+}
+
+/// Dockerfile value syntax to spec value syntax (see [`Converter::word_value`]).
+fn expand(w: &Word) -> (String, Vec<Ref>) {
+    let s = &w.text;
+    let mut out = String::new();
+    let mut refs = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i..].chars().next().unwrap();
+        if c != '$' {
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let rest = &s[i + 1..];
+        if w.literal_dollars.contains(&i) {
+            // `$$` is a literal `$` where a name or `{` follows (a lone `$` is kept as is).
+            let escaped = rest.starts_with(|c: char| c == '{' || c == '_' || c.is_ascii_alphabetic());
+            out.push_str(if escaped { "$$" } else { "$" });
+            i += 1;
+            continue;
+        }
+        if let Some(body) = rest.strip_prefix('{') {
+            if let Some(end) = body.find('}') {
+                let expr = &body[..end];
+                let name_len = expr.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(expr.len());
+                let name = &expr[..name_len];
+                let op = &expr[name_len..];
+                if op.is_empty() || op.starts_with(":-") {
+                    refs.push(Ref::Name(name.to_string()));
+                } else {
+                    refs.push(Ref::Operator(expr.to_string()));
+                }
+                out.push_str(&format!("${{{expr}}}"));
+                i += 1 + 1 + end + 1;
+                continue;
+            }
+        }
+        let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        if name_len == 0 || rest.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push('$');
+            i += 1;
+            continue;
+        }
+        let name = &rest[..name_len];
+        refs.push(Ref::Name(name.to_string()));
+        out.push_str(&format!("${{{name}}}"));
+        i += 1 + name_len;
+    }
+    (out, refs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_normalise_references() {
+        let w = |t: &str, lit: &[usize]| Word { text: t.into(), literal_dollars: lit.to_vec() };
+        assert_eq!(expand(&w("/app/bin:$PATH", &[])).0, "/app/bin:${PATH}");
+        assert_eq!(expand(&w("${A:-x}/$B", &[])).0, "${A:-x}/${B}");
+        assert_eq!(expand(&w("${A}x", &[0])).0, "$${A}x");
+        assert_eq!(expand(&w("$HOME $ 5$", &[0, 6, 9])).0, "$$HOME $ 5$");
+        assert_eq!(expand(&w("$5 $ a", &[])).0, "$5 $ a");
+    }
+
+    #[test]
+    fn mentions_whole_names_only() {
+        assert!(mentions("echo $V", "V"));
+        assert!(mentions("echo ${V:-x}", "V"));
+        assert!(!mentions("echo $VV", "V"));
+        assert!(!mentions("echo V", "V"));
+    }
+
+    #[test]
+    fn paths_clean() {
+        assert_eq!(clean_path("/work/./.cache"), "/work/.cache");
+        assert_eq!(clean_path("/a/b/../c/"), "/a/c");
+        assert_eq!(clean_path("/work/."), "/work");
+    }
+
+    #[test]
+    fn stage_names() {
+        assert_eq!(stage_name("build"), "build");
+        assert_eq!(stage_name("Build_Env"), "build_env");
+        assert_eq!(stage_name("0x"), "stage-0x");
+        assert_eq!(stage_name("context"), "context-stage");
+    }
+}

@@ -1,0 +1,226 @@
+//! RUN: the command (shell form, exec form, heredocs), its mounts, network and security, and
+//! the args a Dockerfile would hand it.
+
+use super::{clean_path, heredoc_word, mentions, Converter, BUILTIN_ARGS};
+use crate::convert::parse::{Args, Flag, Instruction};
+use crate::convert::yaml::{Entry, Item, Node};
+use crate::convert::NoteKind;
+
+impl Converter<'_> {
+    pub(super) fn run_instr(&mut self, ins: &Instruction, comments: Vec<String>) {
+        let mut options: Vec<Entry> = Vec::new();
+        let mut mounts = Vec::new();
+        for f in &ins.flags {
+            let v = f.value.clone().unwrap_or_default();
+            match f.name.as_str() {
+                "mount" => {
+                    if let Some(m) = self.mount(ins, f, &v) {
+                        mounts.push(Item { comments: Vec::new(), value: Node::Map(m) });
+                    }
+                }
+                "network" => options.push(Entry::str("network", v)),
+                "security" => options.push(Entry::str("security", v)),
+                other => self.note(f.loc, NoteKind::NotConverted, format!("RUN --{other}: unknown flag")),
+            }
+        }
+        let command = self.run_command(ins);
+        let text = match &command {
+            Node::Str(s) => s.clone(),
+            Node::Flow(v) => v.join(" "),
+            _ => String::new(),
+        };
+        // Dockerfile hands every ARG of the stage to RUN as env; decant hands a run the args its
+        // command names (built-in ones only with issue 8 §1), so the others are named in the
+        // step's env.
+        let st = self.stages.last().expect("stage");
+        let mut env = Vec::new();
+        for a in &st.scope_args {
+            let builtin = BUILTIN_ARGS.contains(&a.as_str());
+            if (builtin || !mentions(&text, a)) && !env.iter().any(|e: &Entry| &e.key == a) {
+                env.push(Entry::str(a, format!("${{{a}}}")));
+            }
+        }
+        let unscoped: Vec<String> = self
+            .args
+            .iter()
+            .filter(|a| mentions(&text, &a.name) && !st.scope_args.contains(&a.name))
+            .map(|a| a.name.clone())
+            .collect();
+        for a in unscoped {
+            self.note(
+                ins.loc,
+                NoteKind::Differs,
+                format!("RUN mentions ${a}, an ARG this stage does not declare: Dockerfile leaves it unset, decant passes the arg's value"),
+            );
+        }
+        let mut entries = vec![Entry::new("run", command)];
+        if !env.is_empty() {
+            entries.push(Entry::new("env", Node::Map(env)));
+        }
+        entries.extend(options);
+        if !mounts.is_empty() {
+            entries.push(Entry::new("mounts", Node::List(mounts)));
+        }
+        self.stage().saw_command = true;
+        self.push_step(comments, entries);
+    }
+
+    /// A RUN's command: exec form as a list; shell form as written (a multi-line layout is kept
+    /// when the shell reads it the same), heredocs as scripts.
+    fn run_command(&mut self, ins: &Instruction) -> Node {
+        let script = match &ins.args {
+            Args::Json(v) => return Node::Flow(v.clone()),
+            Args::Shell(s) => {
+                if ins.heredocs.len() == 1 && s.trim() == heredoc_word(ins, 0) {
+                    let h = &ins.heredocs[0];
+                    if h.body.starts_with("#!") {
+                        self.note(
+                            ins.loc,
+                            NoteKind::NeedsFeature,
+                            "RUN heredoc with a shebang: decant runs a script under its #! interpreter only with issue 8 §2",
+                        );
+                    }
+                    h.body.clone()
+                } else if !ins.heredocs.is_empty() {
+                    // The shell reads the heredocs itself.
+                    let mut out = s.clone();
+                    out.push('\n');
+                    for h in &ins.heredocs {
+                        out.push_str(&h.body);
+                        out.push_str(&h.name);
+                        out.push('\n');
+                    }
+                    out
+                } else {
+                    self.layout(ins).unwrap_or_else(|| s.clone())
+                }
+            }
+        };
+        Node::Str(script)
+    }
+
+    /// The RUN's lines as written, when sh reads them as the Dockerfile does: backslash
+    /// continuations outside single quotes, the command starting on the first line.
+    fn layout(&self, ins: &Instruction) -> Option<String> {
+        let first = ins.args_loc.line.checked_sub(ins.loc.line)?;
+        if ins.raw_lines.len() < first + 2 || self.df.escape != '\\' {
+            return None;
+        }
+        // Raw line 0 starts at the keyword; later lines at column 1.
+        let skip = if first == 0 { ins.args_loc.column - ins.loc.column } else { ins.args_loc.column - 1 };
+        let mut out = String::new();
+        let mut single_quotes = 0;
+        for (i, l) in ins.raw_lines.iter().enumerate().skip(first) {
+            let l = if i == first { l.chars().skip(skip).collect::<String>() } else { l.clone() };
+            let l = l.trim_end();
+            single_quotes += l.matches('\'').count();
+            if i + 1 < ins.raw_lines.len() && single_quotes % 2 == 1 {
+                return None;
+            }
+            out.push_str(l);
+            if i + 1 < ins.raw_lines.len() {
+                out.push('\n');
+            }
+        }
+        Some(out)
+    }
+
+    fn mount(&mut self, ins: &Instruction, f: &Flag, spec: &str) -> Option<Vec<Entry>> {
+        let mut kind = "bind".to_string();
+        let mut target = None;
+        let mut opts: Vec<(String, String)> = Vec::new();
+        let mut readonly = None;
+        let mut id = None;
+        for field in spec.split(',') {
+            let (k, v) = match field.split_once('=') {
+                Some((k, v)) => (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_string()),
+                None => (field.trim().to_ascii_lowercase(), "true".to_string()),
+            };
+            match k.as_str() {
+                "type" => kind = v,
+                "target" | "dst" | "destination" => target = Some(v),
+                "id" => id = Some(v),
+                "ro" | "readonly" => readonly = Some(v != "false"),
+                "rw" | "readwrite" => readonly = Some(v == "false"),
+                "source" | "src" => opts.push(("source".into(), v)),
+                "from" => {
+                    let from = self.stage_ref(&v).unwrap_or(v);
+                    opts.push(("from".into(), from));
+                }
+                "sharing" | "mode" | "uid" | "gid" | "size" | "env" | "required" => opts.push((k, v)),
+                _ => self.note(f.loc, NoteKind::NotConverted, format!("--mount option `{k}`: not known")),
+            }
+        }
+        let kind = kind.to_ascii_lowercase();
+        for (_, v) in opts.iter_mut() {
+            *v = self.value(ins, v);
+        }
+        let mut target = target.map(|t| self.value(ins, &t));
+        let id = id.map(|t| self.value(ins, &t));
+        let relative = |t: &Option<String>| t.as_ref().is_some_and(|t| !t.starts_with('/') && !t.starts_with('$'));
+        // A relative target is below the workdir: resolved here when the Dockerfile set it.
+        let workdir = self.stages.last().and_then(|st| st.workdir.clone());
+        if let (true, Some(w)) = (relative(&target), &workdir) {
+            target = target.map(|t| clean_path(&format!("{w}/{t}")));
+        }
+        if relative(&target) || (target.is_none() && kind != "secret" && kind != "ssh") {
+            self.note(
+                f.loc,
+                NoteKind::NeedsFeature,
+                format!(
+                    "--mount target `{}` is relative: decant resolves mount targets against the workdir only with issue 8 §2",
+                    target.clone().unwrap_or_default()
+                ),
+            );
+        }
+        let mut entries = Vec::new();
+        match kind.as_str() {
+            "cache" => {
+                entries.push(Entry::str("cache", target.unwrap_or_default()));
+                if let Some(id) = id {
+                    entries.push(Entry::str("id", id));
+                }
+                if readonly == Some(true) {
+                    self.note(
+                        f.loc,
+                        NoteKind::NeedsFeature,
+                        "--mount=type=cache,ro: a read-only cache mount needs issue 8 §2",
+                    );
+                    entries.push(Entry::new("readonly", Node::Bool(true)));
+                }
+            }
+            "bind" => {
+                entries.push(Entry::str("bind", target.unwrap_or_default()));
+                if readonly == Some(false) {
+                    entries.push(Entry::new("readwrite", Node::Bool(true)));
+                }
+            }
+            "tmpfs" => entries.push(Entry::str("tmpfs", target.unwrap_or_default())),
+            "secret" | "ssh" => {
+                let id = id.or_else(|| {
+                    if kind == "ssh" {
+                        Some("default".into())
+                    } else {
+                        target.as_ref().map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
+                    }
+                });
+                let Some(id) = id else {
+                    self.note(f.loc, NoteKind::NotConverted, "--mount=type=secret needs an id or a target");
+                    return None;
+                };
+                entries.push(Entry::str(&kind, id));
+                if let Some(t) = target {
+                    entries.push(Entry::str("target", t));
+                }
+            }
+            other => {
+                self.note(f.loc, NoteKind::NotConverted, format!("--mount type `{other}`: not known"));
+                return None;
+            }
+        }
+        for (k, v) in opts {
+            entries.push(Entry::str(&k, v));
+        }
+        Some(entries)
+    }
+}

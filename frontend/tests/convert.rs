@@ -1,0 +1,164 @@
+//! `decant convert` and `decant eject` goldens.
+//!
+//! - Every `testdata/convert/*.Dockerfile` -> its spec and notes (snapshots
+//!   `convert__dockerfile@NAME.snap`). A conversion without notes must pass `decant check`.
+//! - Every example spec -> its Dockerfile (`convert__eject@NAME.snap`), and that Dockerfile converts
+//!   back to a spec that passes `decant check` and has the same stages.
+//! - Every `tests/corpus/*/decant.yaml` is exactly what `decant convert` writes for its Dockerfile.
+//!
+//! Regenerate the snapshots with `INSTA_UPDATE=always cargo test -p decant --test convert`.
+
+mod common;
+
+use decant::convert::{convert, eject, ConvertOptions, NoteKind};
+use decant::plan::BuildOptions;
+use decant::{compile, spec};
+
+/// What `decant check` does: every stage resolved; the rendered errors on failure.
+fn check(name: &str, text: &str) -> Result<usize, String> {
+    let opts = BuildOptions { all_stages: true, ..Default::default() };
+    let (parsed, errors) = spec::parse_spec_partial(name, text);
+    match compile::plan_parsed(parsed.as_ref(), &errors, &opts) {
+        Ok(_) => Ok(parsed.map_or(0, |s| s.stages.len())),
+        Err(d) => Err(d.render()),
+    }
+}
+
+#[test]
+fn dockerfiles_convert_to_specs() {
+    let dir = common::repo_root().join("frontend/tests/testdata/convert");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 8, "expected the convert test Dockerfiles in {}", dir.display());
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let opts = ConvertOptions { file_name: name.clone(), ..Default::default() };
+        let c = convert(&text, &opts).unwrap_or_else(|e| panic!("{name}:{}: {}", e.loc, e.message));
+        insta::assert_snapshot!(
+            format!("dockerfile@{name}"),
+            format!("{}\n--- notes ---\n{}", c.yaml, c.render_notes(&name))
+        );
+        if c.notes.is_empty() {
+            check(&name, &c.yaml)
+                .unwrap_or_else(|e| panic!("{name}: the conversion has no notes but fails check:\n{e}"));
+        }
+        // Whatever was not converted is in the YAML as a comment, with its line.
+        for n in c.notes.iter().filter(|n| n.kind == NoteKind::NotConverted && n.loc.line > 2) {
+            assert!(
+                c.yaml.contains(&format!("NOT CONVERTED ({name}:{}", n.loc)),
+                "{name}: note at {} is not in the YAML:\n{}",
+                n.loc,
+                c.yaml
+            );
+        }
+    }
+}
+
+#[test]
+fn dockerfile_syntax_errors_name_line_and_column() {
+    let opts = ConvertOptions::default();
+    let e = convert("FROM busybox:local\nRUN <<EOF\necho unterminated\n", &opts).unwrap_err();
+    assert_eq!((e.loc.line, e.loc.column), (2, 1));
+    assert!(e.message.contains("<<EOF"), "{}", e.message);
+    let e = convert("# escape=x\nFROM busybox:local\n", &opts).unwrap_err();
+    assert_eq!(e.loc.line, 1);
+}
+
+#[test]
+fn examples_eject_to_dockerfiles_that_convert_back() {
+    for (name, path, text) in common::examples() {
+        let s = spec::parse_spec(&path, &text).unwrap_or_else(|d| panic!("{}", d.render()));
+        let dockerfile = eject(&s);
+        insta::assert_snapshot!(format!("eject@{name}"), dockerfile);
+        let back = convert(&dockerfile, &ConvertOptions::default()).unwrap();
+        let stages = check(&name, &back.yaml)
+            .unwrap_or_else(|e| panic!("{name}: eject then convert fails check:\n{e}\n{}", back.yaml));
+        assert_eq!(stages, s.stages.len(), "{name}: {}", back.yaml);
+        let back_spec = spec::parse_spec(&name, &back.yaml).unwrap();
+        let names = |s: &spec::Spec| s.stages.iter().map(|st| st.name.value.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&back_spec), names(&s), "{name}: stage names survive the round trip");
+    }
+}
+
+#[test]
+fn corpus_specs_are_what_convert_writes() {
+    let dir = common::repo_root().join("tests/corpus");
+    let mut projects: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Dockerfile").is_file())
+        .collect();
+    projects.sort();
+    assert!(projects.len() >= 10, "expected at least ten corpus projects, found {}", projects.len());
+    for p in projects {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(p.join("Dockerfile")).unwrap();
+        let c = convert(&text, &ConvertOptions::default()).unwrap();
+        let checked_in = std::fs::read_to_string(p.join("decant.yaml"))
+            .unwrap_or_else(|e| panic!("tests/corpus/{name}/decant.yaml: {e} (write it with `decant convert`)"));
+        assert_eq!(
+            checked_in, c.yaml,
+            "tests/corpus/{name}/decant.yaml is not what `decant convert` writes: regenerate it with\n  \
+             (cd tests/corpus/{name} && decant convert > decant.yaml)"
+        );
+    }
+}
+
+/// The command line: the spec on stdout, the notes on stderr (`FILE:LINE:COLUMN: kind: ...`),
+/// exit 0; a Dockerfile that does not parse exits 1 with its line and column.
+#[test]
+fn cli_convert_and_eject() {
+    let bin = env!("CARGO_BIN_EXE_decant");
+    let dir = common::repo_root().join("frontend/tests/testdata/convert");
+    let out =
+        std::process::Command::new(bin).arg("convert").arg("copy-flags.Dockerfile").current_dir(&dir).output().unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(dir.join("copy-flags.Dockerfile")).unwrap();
+    let want =
+        convert(&text, &ConvertOptions { file_name: "copy-flags.Dockerfile".into(), ..Default::default() }).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), want.yaml);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("copy-flags.Dockerfile:10:6: needs a decant feature: --chmod=u+x"), "{stderr}");
+
+    let tmp = std::env::temp_dir().join(format!("decant-convert-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("Dockerfile"), "FROM busybox:local\nRUN <<EOF\necho\n").unwrap();
+    let out = std::process::Command::new(bin).arg("convert").current_dir(&tmp).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("Dockerfile:2:1: error: the heredoc <<EOF is not closed"), "{stderr}");
+
+    let example = common::repo_root().join("examples/c-hello/decant.yaml");
+    let out = std::process::Command::new(bin).arg("eject").arg(&example).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().contains("FROM busybox:local AS runtime"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// No input panics the converter: every prefix of every test Dockerfile, and odd shapes.
+#[test]
+fn convert_never_panics() {
+    let dir = common::repo_root().join("frontend/tests/testdata/convert");
+    let mut inputs: Vec<String> = vec![
+        "".into(),
+        "\u{feff}FROM x\n".into(),
+        "RUN\n".into(),
+        "FROM\nRUN --\nCOPY\nADD <<\nENV\nLABEL =\nARG =x\nEXPOSE\nHEALTHCHECK\nHEALTHCHECK CMD\nSHELL x\nUSER\n"
+            .into(),
+        "FROM a AS b AS c\nCOPY --from= a b\nRUN --mount=type=secret echo\nRUN --mount=,,, x\n".into(),
+        "FROM x\nRUN a \\\n\n# c\n".into(),
+        "FROM x\nENV A=${\nENV B=$\nWORKDIR ${x:+${y}}\nRUN <<\"E\nE\n".into(),
+        "# escape=`\nFROM x\nRUN a `\n".into(),
+        "FROM x\r\nRUN echo \u{e9}t\u{e9} \\\r\n  ok\r\n".into(),
+    ];
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for (i, _) in text.char_indices() {
+            inputs.push(text[..i].to_string());
+        }
+    }
+    for text in &inputs {
+        let _ = convert(text, &ConvertOptions::default());
+    }
+}
