@@ -17,8 +17,8 @@ const UNREAD_SIZE: usize = 1000;
 fn context_bytes(text: &str) -> u64 {
     let last = text
         .lines()
-        .filter_map(|l| l.split_once("transferring context: ").map(|(_, rest)| rest))
-        .last()
+        .rev()
+        .find_map(|l| l.split_once("transferring context: ").map(|(_, rest)| rest))
         .unwrap_or_else(|| panic!("no `transferring context:` in the output:\n{text}"));
     let size = last.split_whitespace().next().unwrap_or_default();
     let digits = size.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(size.len());
