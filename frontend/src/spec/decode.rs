@@ -58,10 +58,10 @@ pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
 /// Like [`parse_spec`], but keeps what could be read next to the errors, so that later phases
 /// can report their own errors too (`None` when the YAML itself is broken).
 pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics) {
-    let file = SourceFile::new(name, text);
-    if let Some(too_long) = limits::check_size(&file) {
-        return (None, Diagnostics::new(file, vec![too_long]));
+    if let Some(too_long) = limits::check_size(name, text) {
+        return (None, too_long);
     }
+    let file = SourceFile::new(name, text);
     let mut d = Decoder { file: file.clone(), diags: Vec::new() };
     let syntax = d.syntax_line();
     let root = match marked_yaml::parse_yaml_with_options(
