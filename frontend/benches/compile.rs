@@ -68,7 +68,7 @@ pub fn compile_all(text: &str) -> Vec<u8> {
 fn phases() {
     use decant::{plan, spec};
     use std::time::Instant;
-    for n in [1_000usize, 2_000, 4_000, 8_000, 16_000] {
+    for n in [10usize, 100, 1_000, 2_000, 4_000, 10_000] {
         let text = spec(n);
         let t = Instant::now();
         let parsed = spec::parse_spec("decant.yaml", &text).unwrap();

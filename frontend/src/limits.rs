@@ -6,7 +6,7 @@
 
 use marked_yaml::types::Node;
 
-use crate::diag::{Diagnostic, SourceFile, Span};
+use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 
 /// The spec file, in bytes (real specs: a few KB).
 pub const MAX_SPEC_BYTES: usize = 16 * 1024 * 1024;
@@ -21,24 +21,22 @@ pub const MAX_ENTRIES: usize = 10_000;
 pub const MAX_STRING_BYTES: usize = 1024 * 1024;
 
 /// The error for a spec longer than [`MAX_SPEC_BYTES`], at the first byte past the limit, or
-/// `None` when it is not too long.
-pub fn check_size(file: &SourceFile) -> Option<Diagnostic> {
-    let len = file.text.len();
+/// `None` when it is not too long. The error's file is the text up to that byte: neither it nor
+/// the work to locate the error grows with what lies beyond.
+pub fn check_size(name: &str, text: &str) -> Option<Diagnostics> {
+    let len = text.len();
     if len <= MAX_SPEC_BYTES {
         return None;
     }
     let mut at = MAX_SPEC_BYTES;
-    while !file.text.is_char_boundary(at) {
+    while !text.is_char_boundary(at) {
         at -= 1;
     }
-    let end = at + file.text[at..].chars().next().map_or(0, char::len_utf8);
-    Some(
-        Diagnostic::error(
-            Span { start: at, end },
-            format!("the spec is {len} bytes, more than the limit of {MAX_SPEC_BYTES} bytes"),
-        )
-        .label("the limit is reached here"),
-    )
+    let end = at + text[at..].chars().next().map_or(0, char::len_utf8);
+    let file = SourceFile::new(name, &text[..end]);
+    let message = format!("the spec is {len} bytes, more than the limit of {MAX_SPEC_BYTES} bytes");
+    let error = Diagnostic::error(Span { start: at, end }, message).label("the limit is reached here");
+    Some(Diagnostics::new(file, vec![error]))
 }
 
 /// What a collection is, for the message and its limit.
@@ -55,9 +53,12 @@ enum Place {
 /// entry past the limit (or at the string). Walks the tree once, without recursion.
 pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let at = |m: Option<&marked_yaml::Marker>| {
+    // From a node's start to the end of its line, or of the node's own text when it starts so.
+    let at = |m: Option<&marked_yaml::Marker>, text: Option<&str>| {
         let start = m.map_or(0, |m| file.offset(m.line(), m.column()));
-        Span { start, end: start + file.rest_of_line(start).len() }
+        let line = file.rest_of_line(start);
+        let len = text.filter(|t| line.starts_with(t)).map_or(line.len(), str::len);
+        Span { start, end: start + len }
     };
     let mut todo = vec![(root, Place::Top)];
     while let Some((node, place)) = todo.pop() {
@@ -66,7 +67,7 @@ pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
                 let len = s.as_str().len();
                 if len > MAX_STRING_BYTES {
                     let msg = format!("a string of {len} bytes, more than the limit of {MAX_STRING_BYTES} bytes");
-                    out.push(Diagnostic::error(at(s.span().start()), msg));
+                    out.push(Diagnostic::error(at(s.span().start(), None), msg));
                 }
             }
             Node::Mapping(map) => {
@@ -76,7 +77,10 @@ pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
                 };
                 if let Some((key, _)) = map.iter().nth(limit) {
                     let msg = format!("more than {limit} {what}");
-                    out.push(Diagnostic::error(at(key.span().start()), msg).label("the limit is reached here"));
+                    out.push(
+                        Diagnostic::error(at(key.span().start(), Some(key.as_str())), msg)
+                            .label("the limit is reached here"),
+                    );
                 }
                 for (key, value) in map.iter().take(limit) {
                     let inner = match (place, key.as_str()) {
@@ -89,7 +93,7 @@ pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
                     let len = key.as_str().len();
                     if len > MAX_STRING_BYTES {
                         let msg = format!("a key of {len} bytes, more than the limit of {MAX_STRING_BYTES} bytes");
-                        out.push(Diagnostic::error(at(key.span().start()), msg));
+                        out.push(Diagnostic::error(at(key.span().start(), None), msg));
                     }
                 }
             }
@@ -100,7 +104,16 @@ pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
                 };
                 if let Some(item) = items.get(limit) {
                     let msg = format!("more than {limit} {what}");
-                    out.push(Diagnostic::error(at(item.span().start()), msg).label("the limit is reached here"));
+                    // A mapping's marker is after its first key: point at the key.
+                    let (marker, text) = match item {
+                        Node::Scalar(s) => (s.span().start(), Some(s.as_str())),
+                        Node::Mapping(m) => match m.keys().next() {
+                            Some(k) => (k.span().start(), Some(k.as_str())),
+                            None => (item.span().start(), None),
+                        },
+                        Node::Sequence(_) => (item.span().start(), None),
+                    };
+                    out.push(Diagnostic::error(at(marker, text), msg).label("the limit is reached here"));
                 }
                 todo.extend(items.iter().take(limit).map(|n| (n, Place::Other)));
             }

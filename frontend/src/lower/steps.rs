@@ -493,7 +493,13 @@ pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 }
 
 /// [`set_env`] for each pair in turn, with one index of the list instead of a search per key.
+/// (A short list is searched: an index only pays off past a few dozen variables.)
 pub(crate) fn set_envs<'a>(env: &mut Vec<String>, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let mut pairs = pairs.into_iter();
+    while env.len() < 32 {
+        let Some((key, value)) = pairs.next() else { return };
+        set_env(env, key, value);
+    }
     let key_of = |kv: &str| kv.split_once('=').map(|(k, _)| k.to_string());
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, kv) in env.iter().enumerate() {
@@ -592,7 +598,16 @@ mod tests {
         for (k, v) in pairs {
             set_env(&mut one_by_one, k, v);
         }
-        let mut at_once = start;
+        let mut at_once = start.clone();
+        set_envs(&mut at_once, pairs);
+        assert_eq!(at_once, one_by_one);
+        // The same past the length where the index takes over.
+        let long: Vec<String> = (0..40).map(|i| format!("V{i}={i}")).chain(start).collect();
+        let mut one_by_one = long.clone();
+        for (k, v) in pairs {
+            set_env(&mut one_by_one, k, v);
+        }
+        let mut at_once = long;
         set_envs(&mut at_once, pairs);
         assert_eq!(at_once, one_by_one);
     }

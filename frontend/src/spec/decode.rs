@@ -61,10 +61,10 @@ pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
 pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics) {
     // A byte order mark is not part of the text (BuildKit drops it too).
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let file = SourceFile::new(name, text);
-    if let Some(too_long) = limits::check_size(&file) {
-        return (None, Diagnostics::new(file, vec![too_long]));
+    if let Some(too_long) = limits::check_size(name, text) {
+        return (None, too_long);
     }
+    let file = SourceFile::new(name, text);
     let mut d = Decoder { file: file.clone(), diags: Vec::new() };
     let syntax = d.syntax_line();
     if let Some(at) = super::text::first_nul(text) {
