@@ -47,6 +47,9 @@ struct Script {
     /// The `Ref` `ResolveImageConfig` answers (the requested one when `None`, as BuildKit 0.12+
     /// does without a source policy).
     resolve_ref: Option<String>,
+    /// How long `Ping` takes to answer (a real daemon probes its platforms); its reply is then
+    /// recorded as the call `Ping replied`.
+    ping_delay: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -144,7 +147,17 @@ impl FakeBridge {
         }
         let (s, me) = (self.script.clone(), self.clone());
         match method.as_str() {
-            "Ping" => unary(req, move |_: pb::PingRequest| Ok(s.pong.clone())).await,
+            "Ping" => {
+                let delay = s.ping_delay;
+                if let Some(d) = delay {
+                    tokio::time::sleep(d).await;
+                }
+                let resp = unary(req, move |_: pb::PingRequest| Ok(s.pong.clone())).await;
+                if delay.is_some() {
+                    me.record(|r| r.calls.push("Ping replied".into()));
+                }
+                resp
+            }
             "Solve" => {
                 unary(req, move |r: pb::SolveRequest| {
                     me.record(|rec| rec.solve.push(r));
@@ -1206,3 +1219,29 @@ async fn timings_show_as_vertices_and_a_warning() {
 /// Whole builds with what newer clients send (issue 10), in a file of their own.
 #[path = "fake_bridge_modern_tests.rs"]
 mod modern;
+/// The spec and `.dockerignore` are read while a slow Ping is still unanswered.
+#[tokio::test]
+async fn reads_do_not_wait_for_ping() {
+    let mut pong = pong(&[]);
+    pong.llb_caps = v08_llb_caps();
+    let (mut client, bridge) = start(Script {
+        pong,
+        solve: Some(Ok(ref_reply("r1"))),
+        file_data: BUILD_SPEC.as_bytes().to_vec(),
+        inputs: Some(BTreeMap::new()),
+        resolve_digest: Some(format!("sha256:{}", "d".repeat(64))),
+        ping_delay: Some(std::time::Duration::from_millis(300)),
+        ..Default::default()
+    })
+    .await;
+    let opts = super::FrontendOpts::from_map(BTreeMap::from([("filename".into(), "decant.yaml".into())]));
+    super::frontend::build(&mut client, &opts).await.expect("build");
+    let calls = bridge.record(|r| r.calls.clone());
+    let replied = calls.iter().position(|c| c == "Ping replied").expect("ping replied");
+    let reads = calls.iter().filter(|c| *c == "ReadFile").count();
+    let reads_before = calls[..replied].iter().filter(|c| *c == "ReadFile").count();
+    assert_eq!((reads, reads_before), (3, 3), "{calls:?}");
+    // Resolving images needs the plan, which needs Ping's worker platforms: after the reply.
+    let resolve = calls.iter().position(|c| c == "ResolveImageConfig").expect("resolve");
+    assert!(resolve > replied, "{calls:?}");
+}

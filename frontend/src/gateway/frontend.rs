@@ -39,8 +39,10 @@ pub fn main() -> ExitCode {
 }
 
 /// The benchmark's floor (`decant frontend-noop`): connect and return an empty result at once,
-/// so that a build through it costs only what starting any frontend image costs.
+/// so that a build through it costs only what starting any frontend image costs. Its own time
+/// goes to stderr (the daemon log) as `decant noop: total: N ms`.
 pub fn noop_main() -> ExitCode {
+    let origin = Instant::now();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -57,7 +59,10 @@ pub fn noop_main() -> ExitCode {
             }
         };
         match client.return_result(FrontendResult::single("")).await {
-            Ok(()) => 0,
+            Ok(()) => {
+                eprintln!("decant noop: total: {:.1} ms", origin.elapsed().as_secs_f64() * 1000.0);
+                0
+            }
             Err(e) => {
                 eprintln!("decant: returning the result to BuildKit failed: {e}");
                 1
@@ -84,7 +89,10 @@ async fn run(origin: Instant) -> i32 {
         Err(e) => Err(errors::status(code::INVALID_ARGUMENT, e.to_string())),
     };
     if show_timings {
+        // Its own time reaches only stderr (the vertices are already solved).
+        let started = Instant::now();
         timings.show(&client).await;
+        timings.record("show timings", started);
     }
     let start = Instant::now();
     let returned = match outcome {
@@ -122,54 +130,64 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
 ///
 /// The first round trips do not depend on each other, so they go out together: Ping, Inputs,
 /// and the solves of the spec's and the context's `.dockerignore` local sources (lazy: nothing
-/// is transferred before a read). BuildKit answers them as soon as it serves the frontend. Only
-/// the reads wait for Inputs, since a client's input can replace the spec's source or the context.
+/// is transferred before a read). The reads wait for Inputs only (a client's input can replace
+/// the spec's source or the context), not for Ping; the compile waits for both.
 async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> Result<FrontendResult, pb::Status> {
     if let Some(id) = opts.request_id() {
         t.time("ping", client.ping()).await.map_err(gateway_status)?;
         sources::check_frontend_caps(opts)?;
         return super::subrequests::handle(client, opts, id).await;
     }
-    // Caps are not known yet: calls through this clone skip the client-side cap checks, and the
-    // Inputs reply is used only if the daemon turns out to have `frontend.inputs`.
+    // Ping runs alongside everything up to the compile: a daemon answers it slowly, as it probes
+    // the platforms it can emulate on every Ping. Until its reply the caps are unknown, so the
+    // calls through this clone skip the client-side cap checks.
     let early = client.clone();
     let local_spec = SpecSource::new(opts, &BTreeMap::new())?;
     let started = Instant::now();
-    let (pinged, raw_inputs, spec_solved, ignore_solved) = tokio::join!(
-        t.time("ping", client.ping()),
-        t.time("inputs", early.inputs()),
-        early.solve(local_spec.solve_params()),
-        solve_dockerignore_source(&early, opts),
-    );
+    let read_sources = async {
+        let (raw_inputs, spec_solved, ignore_solved) = tokio::join!(
+            t.time("inputs", early.inputs()),
+            early.solve(local_spec.solve_params()),
+            solve_dockerignore_source(&early, opts),
+        );
+        // A daemon without `frontend.inputs` answers Unimplemented: no inputs (checked against
+        // the caps once Ping has answered).
+        let decoded = raw_inputs.map_err(gateway_status).and_then(sources::decode_inputs);
+        let client_inputs = decoded.as_ref().cloned().unwrap_or_default();
+        let context_input = sources::context_input(opts, &client_inputs);
+        let (spec_file, context_ignore) = tokio::join!(
+            async {
+                // The client's `dockerfile` input replaces the local source solved above.
+                // (Not with `dockerfilekey`: the spec then comes from that local whatever the inputs hold.)
+                let from_input = client_inputs.contains_key(opts.dockerfile_key()) && !opts.has_dockerfile_key();
+                let file = match from_input {
+                    true => read_spec(&early, opts, &client_inputs).await,
+                    false => local_spec.read(&early, spec_solved).await,
+                };
+                t.record("read spec", started);
+                file
+            },
+            async {
+                // A context passed as an input is used as is: its .dockerignore is not read.
+                let ignore = match (&context_input, ignore_solved) {
+                    (Ok(None), Some(solved)) => read_dockerignore(&early, &solved).await,
+                    _ => Vec::new(),
+                };
+                t.record("read .dockerignore", started);
+                ignore
+            }
+        );
+        (decoded, client_inputs, context_input, spec_file, context_ignore)
+    };
+    let (pinged, (decoded_inputs, client_inputs, context_input, spec_file, context_ignore)) =
+        tokio::join!(t.time("ping", client.ping()), read_sources);
     let caps = pinged.map_err(gateway_status)?.clone();
     let client: &Client = client;
     sources::check_frontend_caps(opts)?;
-    let client_inputs = match caps.has_gateway(super::client::cap::FRONTEND_INPUTS) {
-        true => sources::decode_inputs(raw_inputs.map_err(gateway_status)?)?,
-        false => BTreeMap::new(),
-    };
-    let context_input = sources::context_input(opts, &client_inputs)?;
-    let (spec_file, context_ignore) = tokio::join!(
-        async {
-            // The client's `dockerfile` input replaces the local source solved above.
-            let from_input = client_inputs.contains_key(opts.dockerfile_key()) && !opts.has_dockerfile_key();
-            let file = match from_input {
-                true => read_spec(client, opts, &client_inputs).await,
-                false => local_spec.read(client, spec_solved).await,
-            };
-            t.record("read spec", started);
-            file
-        },
-        async {
-            // A context passed as an input is used as is: its .dockerignore is not read.
-            let ignore = match (&context_input, ignore_solved) {
-                (None, Some(solved)) => read_dockerignore(client, &solved).await,
-                _ => Vec::new(),
-            };
-            t.record("read .dockerignore", started);
-            ignore
-        }
-    );
+    if caps.has_gateway(super::client::cap::FRONTEND_INPUTS) {
+        decoded_inputs?;
+    }
+    let context_input = context_input?;
     let spec_file = spec_file?;
     t.set_vertex(&spec_file.vertex);
     let excludes = match (&context_input, &spec_file.ignore) {
