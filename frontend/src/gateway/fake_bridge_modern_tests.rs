@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use prost::Message;
 
 use super::{cap, pong, ref_reply, start, v08_llb_caps, FakeBridge, Script, BUILD_SPEC};
+
 use crate::gateway::{pb, FrontendOpts, FrontendResult};
 
 /// A build of `spec` with opts `opts` on a v0.8 daemon plus `extra_llb` LLB caps.
@@ -185,4 +186,93 @@ async fn results_carry_the_base_image_config() {
     let (res, _) = build_on(&scratch, &[], &[], Script::default()).await;
     let res = res.expect("build");
     assert!(!res.metadata.keys().any(|k| k.starts_with("containerimage.base.config")), "{:?}", res.metadata.keys());
+}
+
+const CONTEXT_SPEC: &str = "# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - copy: hello.c
+";
+
+/// Every source identifier of every solve, in order, and whether any `local://` was asked for.
+fn all_sources(bridge: &FakeBridge) -> Vec<Vec<String>> {
+    bridge.record(|r| r.solve.clone()).iter().map(|s| source_ids(&s.definition)).collect()
+}
+
+fn json_of(bridge: &FakeBridge, i: usize) -> String {
+    let solves = bridge.record(|r| r.solve.clone());
+    crate::llb::dump_json(&crate::llb::decode_definition(&solves[i].definition).unwrap()).to_string()
+}
+
+/// `docker buildx build https://github.com/org/repo.git?ref=v1&subdir=app`: only the opt
+/// `context`; the spec and the context both come from the repository.
+#[tokio::test]
+async fn a_git_context_holds_the_spec_and_the_context() {
+    let opts = [
+        ("context", "https://github.com/org/repo.git?ref=v1&subdir=app"),
+        ("build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR", "true"),
+    ];
+    // A v0.8 daemon cannot check out a subdirectory: the error names the cap.
+    let (res, _) = build_on(CONTEXT_SPEC, &opts, &[], Script::default()).await;
+    assert!(res.expect_err("no subdir on v0.8").message.contains("source.git.subdir"));
+    let (res, bridge) = build_on(CONTEXT_SPEC, &opts, &["source.git.subdir"], Script::default()).await;
+    res.expect("build");
+    let sources = all_sources(&bridge);
+    assert!(sources.iter().flatten().all(|s| !s.starts_with("local://")), "no locals: {sources:?}");
+    assert_eq!(sources[0], ["git://github.com/org/repo.git#v1:app"], "the spec is read from the repository");
+    assert!(json_of(&bridge, 0).contains("git.keepgitdir"), "BUILDKIT_CONTEXT_KEEP_GIT_DIR");
+    let build = sources.last().unwrap();
+    assert!(build.contains(&"git://github.com/org/repo.git#v1:app".to_string()), "the context: {build:?}");
+    let reads = bridge.record(|r| r.read_file.iter().map(|f| f.file_path.clone()).collect::<Vec<_>>());
+    assert_eq!(reads[0], "decant.yaml");
+    assert!(!reads.contains(&".dockerignore".to_string()), "no .dockerignore for a remote context: {reads:?}");
+}
+
+/// `docker build -f decant.yaml - < ctx.tar` on Docker 20.10 (`context=http://build-context-<id>`)
+/// and `docker buildx build https://host/ctx.tar.gz`: the download is unpacked; the spec is
+/// read from it by its name.
+#[tokio::test]
+async fn a_tarball_context_is_unpacked_and_holds_the_spec() {
+    let script = Script {
+        files: BTreeMap::from([("context".to_string(), crate::gateway::remote_context::tar_header("decant.yaml"))]),
+        ..Default::default()
+    };
+    let (res, bridge) = build_on(CONTEXT_SPEC, &[("context", "http://build-context-abc")], &[], script).await;
+    res.expect("build");
+    let sources = all_sources(&bridge);
+    assert!(sources.iter().flatten().all(|s| !s.starts_with("local://")), "no locals: {sources:?}");
+    assert_eq!(sources[0], ["http://build-context-abc"], "the download is solved first");
+    let reads = bridge.record(|r| r.read_file.clone());
+    assert_eq!((reads[0].file_path.as_str(), reads[0].range.map(|r| r.length)), ("context", Some(1024)));
+    assert_eq!(reads[1].file_path, "decant.yaml");
+    let spec_solve = json_of(&bridge, 1);
+    assert!(spec_solve.contains("\"attemptUnpackDockerCompatibility\":true"), "{spec_solve}");
+    let build = json_of(&bridge, bridge.record(|r| r.solve.len()) - 1);
+    assert!(build.contains("attemptUnpackDockerCompatibility") && build.contains("hello.c"), "{build}");
+}
+
+/// A download that is no archive is the spec itself.
+#[tokio::test]
+async fn a_plain_file_context_is_the_spec() {
+    let script = Script {
+        files: BTreeMap::from([("context".to_string(), CONTEXT_SPEC.as_bytes().to_vec())]),
+        ..Default::default()
+    };
+    let (res, bridge) = build_on(CONTEXT_SPEC, &[("context", "https://example.com/decant.yaml")], &[], script).await;
+    res.expect("build");
+    let spec_solve = json_of(&bridge, 1);
+    assert!(spec_solve.contains("\"dest\":\"/decant.yaml\""), "copied to the spec's name: {spec_solve}");
+    assert!(!spec_solve.contains("attemptUnpackDockerCompatibility\":true"), "{spec_solve}");
+}
+
+/// `--call targets` on a remote context reads the spec from there too.
+#[tokio::test]
+async fn subrequests_read_the_spec_from_a_remote_context() {
+    let (res, bridge) =
+        super::subrequest(CONTEXT_SPEC, "frontend.targets", &[("context", "git@github.com:org/repo.git#main")]).await;
+    res.expect("targets");
+    let sources = all_sources(&bridge);
+    assert_eq!(sources[0], ["git://github.com/org/repo.git#main"], "{sources:?}");
 }

@@ -38,6 +38,8 @@ struct Script {
     pong: pb::PongResponse,
     solve: Option<Result<pb::SolveResponse, tonic::Status>>,
     file_data: Vec<u8>,
+    /// What `ReadFile` answers for these paths (`file_data` for all others).
+    files: BTreeMap<String, Vec<u8>>,
     /// Methods answered with Unimplemented (as an old daemon would).
     unimplemented: Vec<&'static str>,
     /// What `Inputs` answers (a fixed map when `None`).
@@ -154,8 +156,9 @@ impl FakeBridge {
             }
             "ReadFile" => {
                 unary(req, move |r: pb::ReadFileRequest| {
+                    let data = s.files.get(&r.file_path).unwrap_or(&s.file_data).clone();
                     me.record(|rec| rec.read_file.push(r));
-                    Ok(pb::ReadFileResponse { data: s.file_data.clone() })
+                    Ok(pb::ReadFileResponse { data })
                 })
                 .await
             }

@@ -77,11 +77,18 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         return super::subrequests::handle(client, opts, id).await;
     }
     let client_inputs = sources::inputs(client).await?;
-    // Independent round trips to the daemon, so at the same time.
-    let (spec_file, context_ignore) =
-        tokio::join!(read_spec(client, opts, &client_inputs), read_dockerignore(client, opts));
-    let spec_file = spec_file?;
+    let client_inputs = super::remote_context::with_remote_context(client, opts, client_inputs).await?;
     let context_input = sources::context_input(opts, &client_inputs)?;
+    // Independent round trips to the daemon, so at the same time. A context that is not the
+    // client's directory has no .dockerignore to read.
+    let context_ignore = async {
+        match context_input {
+            Some(_) => Vec::new(),
+            None => read_dockerignore(client, opts).await,
+        }
+    };
+    let (spec_file, context_ignore) = tokio::join!(read_spec(client, opts, &client_inputs), context_ignore);
+    let spec_file = spec_file?;
     // A context passed as an input is used as is: no .dockerignore.
     let excludes = match (&context_input, &spec_file.ignore) {
         (Some(_), _) => Vec::new(),

@@ -32,6 +32,7 @@ pub mod frontend;
 pub mod opts;
 pub mod pb;
 mod platform;
+mod remote_context;
 mod reproducible;
 mod run_opts;
 pub mod sources;

@@ -23,6 +23,7 @@ pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Re
         DESCRIBE => Ok(describe()),
         OUTLINE | TARGETS | LINT => {
             let inputs = super::sources::inputs(client).await?;
+            let inputs = super::remote_context::with_remote_context(client, opts, inputs).await?;
             let file = read_spec(client, opts, &inputs).await?;
             match id {
                 TARGETS => {

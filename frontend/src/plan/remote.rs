@@ -124,7 +124,7 @@ fn apply_git_query(git: &mut GitSource, query: &str) -> Result<(), String> {
         if value.is_empty() && key != "keep-git-dir" {
             return Err(format!("the query key `{key}` has no value"));
         }
-        let mut set = |slot: &mut Option<String>, what: &str, v: String| match slot {
+        let set = |slot: &mut Option<String>, what: &str, v: String| match slot {
             Some(old) if *old != v => Err(format!("{what} conflicts: `{old}` in the fragment, `{v}` in the query")),
             _ => {
                 *slot = Some(v);
