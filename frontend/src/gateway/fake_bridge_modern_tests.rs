@@ -276,3 +276,50 @@ async fn subrequests_read_the_spec_from_a_remote_context() {
     let sources = all_sources(&bridge);
     assert_eq!(sources[0], ["git://github.com/org/repo.git#main"], "{sources:?}");
 }
+
+/// `--call check` checks the build asked for: its target and build args.
+#[tokio::test]
+async fn lint_checks_the_requested_target_and_build_args() {
+    let spec = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n";
+    let lint = |extra: &'static [(&'static str, &'static str)]| async move {
+        let (res, _) = super::subrequest(spec, "frontend.lint", extra).await;
+        super::result_json(&res.expect("lint"))
+    };
+    assert!(lint(&[]).await.get("buildError").is_none());
+    let v = lint(&[("target", "nosuch")]).await;
+    assert!(v["buildError"]["message"].as_str().is_some_and(|m| m.contains("nosuch")), "{v}");
+    let v = lint(&[("build-arg:SOURCE_DATE_EPOCH", "yesterday")]).await;
+    assert!(v["buildError"]["message"].as_str().is_some_and(|m| m.contains("SOURCE_DATE_EPOCH")), "{v}");
+}
+
+/// Every warning has a rule, a docs URL and a location (buildx dereferences it unchecked),
+/// and the spec's `# check=` directive skips rules.
+#[tokio::test]
+async fn lint_warnings_have_urls_and_locations_and_follow_the_check_directive() {
+    let spec = "# check=skip=unused-arg\nargs:\n  UNUSED: x\nstages:\n  app:\n    from: busybox\n";
+    let (res, _) = super::subrequest(spec, "frontend.lint", &[]).await;
+    let v = super::result_json(&res.expect("lint"));
+    let warnings = v["warnings"].as_array().unwrap();
+    let rules: Vec<&str> = warnings.iter().map(|w| w["ruleName"].as_str().unwrap()).collect();
+    // No `# syntax=` line (the check directive does not count), an untagged image; the unused
+    // arg is skipped.
+    assert_eq!(rules, ["missing-syntax", "untagged-image"], "{v}");
+    for w in warnings {
+        assert_eq!(w["url"], format!("README.md#{}", w["ruleName"].as_str().unwrap()));
+        assert!(w["location"]["ranges"][0]["start"]["line"].as_u64().is_some(), "{w}");
+    }
+}
+
+/// `# check=error=true`: warnings fail the build, on every daemon.
+#[tokio::test]
+async fn check_error_true_fails_the_build_on_warnings() {
+    let text = BUILD_SPEC
+        .replace("stages:\n", "args:\n  UNUSED: x\nstages:\n")
+        .replace("# syntax=decant/frontend:dev\n", "# syntax=decant/frontend:dev\n# check=error=true\n");
+    let (res, bridge) = build_on(&text, &[], &[], Script::default()).await;
+    let err = res.expect_err("a warning is an error");
+    assert!(err.message.contains("unused-arg: arg `UNUSED` is never used (line 4)"), "{}", err.message);
+    assert!(solved_execs(&bridge).is_empty(), "nothing built");
+    let fixed = text.replace("# check=error=true\n", "# check=error=true;skip=unused-arg\n");
+    build_on(&fixed, &[], &[], Script::default()).await.0.expect("no warnings left");
+}

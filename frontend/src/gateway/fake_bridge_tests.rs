@@ -1116,7 +1116,8 @@ async fn lint_warnings_reach_daemons_that_show_them() {
     let warns = bridge.record(|r| r.warns.clone());
     assert_eq!(warns.len(), 1, "{warns:?}");
     let w = &warns[0];
-    assert_eq!(String::from_utf8_lossy(&w.short), "arg `UNUSED` is never used (unused-arg)");
+    assert_eq!(String::from_utf8_lossy(&w.short), "unused-arg: arg `UNUSED` is never used (line 3)");
+    assert_eq!(w.url, "README.md#unused-arg");
     assert_eq!(w.ranges[0].start.unwrap().line, 3);
     assert_eq!(w.info.as_ref().unwrap().filename, "decant.yaml");
     assert!(w.digest.starts_with("sha256:"), "attached to the spec's load vertex");

@@ -108,7 +108,7 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
 
     let (spec, parse_errors) = crate::spec::parse_spec_partial(&spec_file.name, &spec_file.text);
     if let (Some(spec), true) = (&spec, parse_errors.items.is_empty()) {
-        warn_lints(client, spec, &spec_file.vertex).await;
+        warn_lints(client, spec, &spec_file.vertex).await?;
     }
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
@@ -181,11 +181,25 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
     Ok(result)
 }
 
-/// Sends `decant check`'s warnings to the client as build warnings (BuildKit 0.10+; older
-/// daemons have no way to show them, and the client's `warn` is then a no-op).
-async fn warn_lints(client: &Client, spec: &crate::spec::Spec, vertex: &str) {
+/// Sends `decant check`'s warnings (as the spec's `# check=` directive configures them) to the
+/// client as build warnings, in the Dockerfile frontend's form `rule: message (line N)` with
+/// the rule's docs URL (BuildKit 0.10+; older daemons cannot show them). With `error=true`,
+/// warnings fail the build on every daemon.
+async fn warn_lints(client: &Client, spec: &crate::spec::Spec, vertex: &str) -> Result<(), pb::Status> {
+    let (lints, config) = crate::lint::lint_configured(spec);
+    if config.error && !lints.is_empty() {
+        let as_errors = lints
+            .iter()
+            .map(|d| crate::diag::Diagnostic {
+                severity: crate::diag::Severity::Error,
+                message: format!("{} (warnings are errors: `# check=error=true`)", crate::lint::short(d, &spec.file)),
+                ..d.clone()
+            })
+            .collect();
+        return Err(diagnostics_status(&Diagnostics::new(spec.file.clone(), as_errors)));
+    }
     if !client.caps().is_some_and(|c| c.has_gateway("gateway.warnings")) {
-        return;
+        return Ok(());
     }
     let source = pb::SourceInfo {
         filename: spec.file.name.clone(),
@@ -193,29 +207,26 @@ async fn warn_lints(client: &Client, spec: &crate::spec::Spec, vertex: &str) {
         language: "yaml".into(),
         ..Default::default()
     };
-    for d in crate::lint::lint(spec) {
-        let ranges = d
-            .span
-            .map(|span| {
-                let s = spec.file.position(span.start);
-                let e = spec.file.position(span.end);
-                errors::range((s.line as i32, s.column as i32), (e.line as i32, e.column as i32))
-            })
-            .into_iter()
-            .collect();
+    for d in lints {
+        // Every warning carries a range (a warning about the whole file points at line 1).
+        let span = d.span.unwrap_or(crate::diag::Span { start: 0, end: 0 });
+        let s = spec.file.position(span.start);
+        let e = spec.file.position(span.end);
+        let rule = d.rule.unwrap_or("lint");
         let warning = super::Warning {
             vertex_digest: vertex.to_string(),
             level: 1,
-            short: format!("{} ({})", d.message, d.rule.unwrap_or("lint")),
+            short: crate::lint::short(&d, &spec.file),
             detail: d.help.clone().into_iter().collect(),
-            url: String::new(),
+            url: crate::lint::rule_url(rule),
             source: Some(source.clone()),
-            ranges,
+            ranges: vec![errors::range((s.line as i32, s.column as i32), (e.line as i32, e.column as i32))],
         };
         if let Err(e) = client.warn(warning).await {
             eprintln!("decant: sending a warning failed: {e}");
         }
     }
+    Ok(())
 }
 
 /// Resolves the plan's images and gathers what lowering needs from the options and the daemon.

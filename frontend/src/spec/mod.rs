@@ -5,6 +5,7 @@
 //! came from, so later phases (and BuildKit, through source maps) can point back at it.
 
 mod decode;
+pub mod directives;
 mod schema;
 
 use std::sync::Arc;
@@ -37,7 +38,7 @@ impl Sp<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
     pub file: Arc<SourceFile>,
-    /// The `# syntax=` directive on the first line, if present.
+    /// The `# syntax=` directive at the top (see [`directives`]), if present.
     pub syntax: Option<Sp<String>>,
     /// Build arguments, in document order.
     pub args: Vec<ArgDecl>,
