@@ -103,3 +103,24 @@ fn a_tarball_on_stdin_is_asked_for_as_the_remote_context() {
     assert!(text.contains("context not found"), "{text}");
     assert!(!text.contains("load build definition from decant.yaml"), "no local was asked for:\n{text}");
 }
+
+/// `# check=error=true` (after `# syntax=`, among the leading directives Docker 20.10 reads):
+/// a warning fails the build, naming the rule and the line, in the Dockerfile frontend's form.
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn check_directive_makes_warnings_errors() {
+    if mock() {
+        return;
+    }
+    let mut images = Images::new("checkerr");
+    let tag = images.tag("img");
+    let ctx = Context::new(&[]);
+    let body = "args:\n  UNUSED: x\nstages:\n  app:\n    from: busybox:local\n";
+    let s = spec(&format!("# check=error=true\n{body}"));
+    let b = build(&ctx, &s, &tag, &[]);
+    assert!(!b.ok(), "a warning is an error:\n{}", b.text());
+    let line = line_of(&s, "UNUSED: x");
+    assert!(b.text().contains(&format!("unused-arg: arg `UNUSED` is never used (line {line})")), "{}", b.text());
+    let s = spec(&format!("# check=error=true;skip=unused-arg\n{body}"));
+    build(&ctx, &s, &tag, &[]).expect_ok("the rule skipped");
+}

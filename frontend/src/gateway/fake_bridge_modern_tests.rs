@@ -17,8 +17,14 @@ pub(super) async fn build_on(
     extra_llb: &[&str],
     script: Script,
 ) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
-    let mut pong = pong(&[]);
-    pong.llb_caps = v08_llb_caps();
+    // The script's own Ping answer when it has one, else a v0.8 daemon's.
+    let mut pong = if script.pong.frontend_api_caps.is_empty() {
+        let mut p = pong(&[]);
+        p.llb_caps = v08_llb_caps();
+        p
+    } else {
+        script.pong.clone()
+    };
     pong.llb_caps.extend(extra_llb.iter().map(|id| cap(id)));
     let inputs = script.inputs.clone().or_else(|| Some(BTreeMap::new()));
     let resolve_digest = script.resolve_digest.clone().or_else(|| Some(format!("sha256:{}", "d".repeat(64))));
@@ -322,4 +328,23 @@ async fn check_error_true_fails_the_build_on_warnings() {
     assert!(solved_execs(&bridge).is_empty(), "nothing built");
     let fixed = text.replace("# check=error=true\n", "# check=error=true;skip=unused-arg\n");
     build_on(&fixed, &[], &[], Script::default()).await.0.expect("no warnings left");
+}
+
+/// `--sbom=true`: decant returns no SBOM, and says so in a build warning.
+#[tokio::test]
+async fn an_sbom_request_gets_a_warning() {
+    let mut pong = pong(&["gateway.warnings"]);
+    pong.llb_caps = v08_llb_caps();
+    let script = Script { pong, ..Default::default() };
+    let opts = [("attest:sbom", ""), ("build-arg:BUILDKIT_SBOM_SCAN_STAGE", "true")];
+    let (res, bridge) = build_on(BUILD_SPEC, &opts, &[], script).await;
+    res.expect("build");
+    let warns = bridge.record(|r| r.warns.clone());
+    let sbom: Vec<String> = warns
+        .iter()
+        .map(|w| String::from_utf8_lossy(&w.short).into_owned())
+        .filter(|s| s.starts_with("sbom:"))
+        .collect();
+    assert_eq!(sbom.len(), 1, "{sbom:?}");
+    assert!(sbom[0].contains("BUILDKIT_SBOM_SCAN_STAGE"), "{}", sbom[0]);
 }

@@ -109,6 +109,7 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
     let (spec, parse_errors) = crate::spec::parse_spec_partial(&spec_file.name, &spec_file.text);
     if let (Some(spec), true) = (&spec, parse_errors.items.is_empty()) {
         warn_lints(client, spec, &spec_file.vertex).await?;
+        super::sbom::warn_sbom(client, opts, spec, &spec_file.vertex).await;
     }
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.

@@ -35,6 +35,7 @@ mod platform;
 mod remote_context;
 mod reproducible;
 mod run_opts;
+mod sbom;
 pub mod sources;
 mod subrequests;
 pub mod transport;
