@@ -8,6 +8,7 @@
 #              RUSTFLAGS='-C target-feature=+crt-static' \
 #                cargo build --release --target x86_64-unknown-linux-gnu -p decant
 #              DOCKER_BUILDKIT=1 docker build --target local -t decant/frontend:dev .
+#   noop:    `local` with an entrypoint that returns at once: the floor of tests/bench/run.
 #
 # No `# syntax=` line on purpose: it would make BuildKit pull a Dockerfile frontend image, which the
 # offline machine building `local` cannot do. Only features of Docker 20.10's built-in frontend are used.
@@ -47,6 +48,12 @@ ENTRYPOINT ["/decant", "frontend"]
 # ---- local: prebuilt host binary ---------------------------------------------------------------
 FROM base AS local
 COPY target/x86_64-unknown-linux-gnu/release/decant /decant
+
+# ---- noop: the benchmark's floor (tests/bench/run), never a build's frontend --------------------
+# The same binary, started as `decant frontend-noop`: it connects and returns an empty result at
+# once, so a build through it costs what starting any frontend image costs.
+FROM local AS noop
+ENTRYPOINT ["/decant", "frontend-noop"]
 
 # ---- release (last stage = default target) -----------------------------------------------------
 FROM base AS release

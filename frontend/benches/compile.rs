@@ -97,7 +97,30 @@ fn phases() {
     }
 }
 
+/// `DECANT_BENCH_SPEC=<n>`: print the spec of `n` stages to stdout and exit (tests/bench/compile.sh
+/// feeds it to the release CLI to measure time and peak RSS per size).
+/// `DECANT_BENCH_ONCE=<n>`: compile the spec of `n` stages once, phase by phase, and exit: the run
+/// to profile (`valgrind --tool=callgrind`), where criterion's repetitions would only add noise.
+fn single_run_modes() {
+    let size = |var: &str| std::env::var(var).ok().map(|v| v.parse::<usize>().expect("a number of stages"));
+    if let Some(n) = size("DECANT_BENCH_SPEC") {
+        print!("{}", spec(n));
+        std::process::exit(0);
+    }
+    if let Some(n) = size("DECANT_BENCH_ONCE") {
+        let text = spec(n);
+        let parsed = decant::spec::parse_spec("decant.yaml", &text).unwrap();
+        let p = decant::plan::resolve(&parsed, &BuildOptions::default()).unwrap();
+        let lowered = lower::lower(&p, &lower::Inputs::default()).unwrap();
+        let def = lowered.definition();
+        let bytes = llb::encode(&def);
+        eprintln!("n={n}: {} ops, {} bytes", def.def.len(), bytes.len());
+        std::process::exit(0);
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    single_run_modes();
     if std::env::var_os("DECANT_BENCH_PHASES").is_some() {
         phases();
     }

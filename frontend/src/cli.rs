@@ -49,6 +49,10 @@ enum Command {
     Schema,
     /// Run as a BuildKit gateway frontend (the frontend image's entrypoint).
     Frontend,
+    /// A frontend that only connects and returns an empty result: the benchmark's floor (the
+    /// cost any frontend image pays to start), never used by a build.
+    #[command(hide = true)]
+    FrontendNoop,
 }
 
 #[derive(ClapArgs)]
@@ -91,16 +95,33 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,
+        // Diagnostics carry their own `error:` lines.
         Err(e) => {
-            eprintln!("error: {e:#}");
+            match e.downcast_ref::<Rendered>() {
+                Some(Rendered(text)) => eprint!("{text}"),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }
 }
 
+/// Diagnostics rendered for the terminal, printed as they are.
+#[derive(Debug)]
+struct Rendered(String);
+
+impl std::fmt::Display for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Rendered {}
+
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Frontend => Ok(crate::gateway::frontend::main()),
+        Command::FrontendNoop => Ok(crate::gateway::frontend::noop_main()),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&spec::json_schema())?);
             Ok(ExitCode::SUCCESS)
@@ -231,7 +252,7 @@ fn lower_offline(p: &plan::Plan, args: &BuildArgs) -> anyhow::Result<lower::Lowe
     let build_args = args.build_args.iter().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.into(), v.into()));
     let run = lower::RunOptions::from_build_args(&build_args.collect());
     let inputs = lower::Inputs { named_contexts, run, ..Default::default() };
-    lower::lower(p, &inputs).map_err(|d| anyhow::anyhow!("{}", render(&d)))
+    Ok(lower::lower(p, &inputs).map_err(|d| Rendered(render(&d)))?)
 }
 
 fn render(d: &Diagnostics) -> String {
@@ -243,6 +264,8 @@ fn render(d: &Diagnostics) -> String {
 }
 
 fn read(path: &Path) -> anyhow::Result<(String, String)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok((path.display().to_string(), text))
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path.display().to_string();
+    let text = spec::decode_text(&name, bytes).map_err(|d| Rendered(render(&d)))?;
+    Ok((name, text))
 }

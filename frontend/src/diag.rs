@@ -3,6 +3,7 @@
 //! Every phase reports problems as [`Diagnostic`]s that carry a [`Span`] into the spec file, so
 //! the CLI can print a snippet and the gateway can hand BuildKit the same ranges.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
@@ -16,6 +17,10 @@ pub struct SourceFile {
     pub name: String,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Every character longer than one byte: its byte offset, and the bytes beyond one per
+    /// character up to and including it. Columns (counted in characters) and byte offsets
+    /// convert through it by binary search, so a long line costs no more than a short one.
+    wide: Vec<(usize, usize)>,
 }
 
 impl SourceFile {
@@ -23,7 +28,23 @@ impl SourceFile {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Arc::new(SourceFile { name: name.into(), text, line_starts })
+        let mut wide = Vec::new();
+        if !text.is_ascii() {
+            let mut extra = 0;
+            for (i, c) in text.char_indices().filter(|(_, c)| !c.is_ascii()) {
+                extra += c.len_utf8() - 1;
+                wide.push((i, extra));
+            }
+        }
+        Arc::new(SourceFile { name: name.into(), text, line_starts, wide })
+    }
+
+    /// The extra bytes (beyond one per character) of the characters before byte `offset`.
+    fn extra_before(&self, offset: usize) -> usize {
+        match self.wide.partition_point(|&(i, _)| i < offset) {
+            0 => 0,
+            n => self.wide[n - 1].1,
+        }
     }
 
     /// The byte offset of a 1-based line and 1-based column counted in characters.
@@ -31,10 +52,49 @@ impl SourceFile {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
             return self.text.len();
         };
-        let rest = &self.text[start..];
-        let line_text = rest.split('\n').next().unwrap_or("");
-        let within = line_text.char_indices().nth(column.saturating_sub(1)).map(|(i, _)| i).unwrap_or(line_text.len());
-        start + within
+        let end = self.line_end(start);
+        let column = column.saturating_sub(1);
+        // The wide characters of the line, and how many of them come before the column.
+        let first = self.wide.partition_point(|&(i, _)| i < start);
+        let last = self.wide.partition_point(|&(i, _)| i < end);
+        let base = self.extra_before(start);
+        let extra_through = |k: usize| if k == 0 { 0 } else { self.wide[k - 1].1 };
+        let (mut before, mut after) = (first, last);
+        while before < after {
+            let mid = (before + after) / 2;
+            let char_index = (self.wide[mid].0 - start) - (extra_through(mid) - base);
+            if char_index < column {
+                before = mid + 1;
+            } else {
+                after = mid;
+            }
+        }
+        let within = column + (extra_through(before) - base);
+        (start + within).min(end)
+    }
+
+    /// The end of the line holding byte `offset` (its `\n`, or the end of the text).
+    fn line_end(&self, offset: usize) -> usize {
+        let next = self.line_starts.partition_point(|&s| s <= offset);
+        self.line_starts.get(next).map_or(self.text.len(), |&s| s - 1)
+    }
+
+    /// The text from byte `offset` to the end of its line (without the `\n`).
+    pub fn rest_of_line(&self, offset: usize) -> &str {
+        let offset = offset.min(self.text.len());
+        self.text.get(offset..self.line_end(offset).max(offset)).unwrap_or("")
+    }
+
+    /// The whole lines (each with its `\n`) that `range` touches, and the number of the first.
+    fn lines_around(&self, range: Range<usize>) -> (Range<usize>, usize) {
+        let mut line = self.line_starts.partition_point(|&s| s <= range.start) - 1;
+        // The renderer counts no empty line after a final `\n`: the end of such a text is on
+        // the line before.
+        if line > 0 && range.start == self.text.len() && self.text.ends_with('\n') {
+            line -= 1;
+        }
+        let end = self.line_end(range.end);
+        (self.line_starts[line]..(end + 1).min(self.text.len()), line + 1)
     }
 
     /// The 1-based line and column (in characters) of a byte offset.
@@ -45,7 +105,11 @@ impl SourceFile {
             Err(i) => i - 1,
         };
         let start = self.line_starts[line];
-        let column = self.text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        let column = if self.text.is_char_boundary(offset) {
+            (offset - start) - (self.extra_before(offset) - self.extra_before(start)) + 1
+        } else {
+            1
+        };
         Pos { line: line as u32 + 1, column: column as u32 }
     }
 
@@ -80,7 +144,7 @@ impl Span {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -88,7 +152,7 @@ pub enum Severity {
 }
 
 /// One problem in a spec, pointing at where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub message: String,
@@ -138,8 +202,12 @@ impl Diagnostic {
 
 /// The closest candidate to `got`, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(got: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let got_chars = got.chars().count();
     candidates
         .into_iter()
+        // The distance is at least the difference in length: skip, without computing it, a
+        // candidate too long or too short to pass the filter below (thousands of stage names).
+        .filter(|c| c.chars().count().abs_diff(got_chars) <= 2.max(c.len() / 3))
         .map(|c| (strsim::damerau_levenshtein(got, c), c))
         .filter(|&(d, c)| d > 0 && (d <= 2 || d * 3 <= c.len()) && d < c.len().max(got.len()))
         .min()
@@ -162,8 +230,9 @@ impl Diagnostics {
 
     /// Adds `other`'s diagnostics (of the same file), keeping file order and dropping repeats.
     pub fn merge(&mut self, other: Diagnostics) {
+        let mut known: HashSet<Diagnostic> = self.items.iter().cloned().collect();
         for d in other.items {
-            if !self.items.contains(&d) {
+            if known.insert(d.clone()) {
                 self.items.push(d);
             }
         }
@@ -239,11 +308,15 @@ fn render_one(renderer: &Renderer, file: &SourceFile, d: &Diagnostic) -> String 
         let mut range = span.range();
         range.end = floor_char_boundary(&file.text, range.end);
         range.start = floor_char_boundary(&file.text, range.start.min(range.end));
-        let mut ann = AnnotationKind::Primary.span(range);
+        // Only the lines the span touches: the renderer shows no others, and handing it the
+        // whole file would make every diagnostic cost as much as the file.
+        let (window, first_line) = file.lines_around(range.clone());
+        let mut ann = AnnotationKind::Primary.span(range.start - window.start..range.end - window.start);
         if let Some(label) = &d.label {
             ann = ann.label(label.as_str());
         }
-        group = group.element(Snippet::source(file.text.as_str()).path(file.name.as_str()).annotation(ann));
+        let source = Snippet::source(&file.text[window]).line_start(first_line);
+        group = group.element(source.path(file.name.as_str()).annotation(ann));
     }
     let mut report = Vec::new();
     match (&d.help, d.span) {
@@ -290,6 +363,78 @@ mod tests {
         // Out of range positions clamp instead of panicking.
         assert_eq!(f.offset(99, 1), f.text.len());
         assert_eq!(f.position(999).line, 4);
+    }
+
+    /// The plain scans that `offset` and `position` replace by binary searches.
+    fn naive_offset(text: &str, line: usize, column: usize) -> usize {
+        let mut start = 0;
+        for _ in 1..line {
+            match text[start..].find('\n') {
+                Some(i) => start += i + 1,
+                None => return text.len(),
+            }
+        }
+        let line_text = text[start..].split('\n').next().unwrap_or("");
+        start + line_text.char_indices().nth(column.saturating_sub(1)).map_or(line_text.len(), |(i, _)| i)
+    }
+
+    fn naive_position(text: &str, offset: usize) -> Pos {
+        let offset = offset.min(text.len());
+        let start = text.as_bytes()[..offset].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line = text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        Pos { line: line as u32, column: column as u32 }
+    }
+
+    const TRICKY: &[&str] =
+        &["", "\n", "ab\nçd\n\nxyz", "é€😀\nx: \"ééé/${NOPE}\"\r\n\n  - [a, é, 😀, b]\nlast", "k: v\n\nñ\n", "😀😀😀"];
+
+    #[test]
+    fn positions_match_a_plain_scan() {
+        for text in TRICKY {
+            let f = SourceFile::new("t", *text);
+            for offset in 0..=text.len() + 2 {
+                assert_eq!(f.position(offset), naive_position(text, offset), "{text:?} at {offset}");
+            }
+            let lines = text.split('\n').count();
+            for line in 0..=lines + 1 {
+                for column in 0..=text.len() + 2 {
+                    assert_eq!(f.offset(line, column), naive_offset(text, line, column), "{text:?} {line}:{column}");
+                }
+            }
+        }
+    }
+
+    /// Rendering from the span's own lines gives the same text as rendering from the whole file.
+    #[test]
+    fn snippets_from_the_span_lines_match_the_whole_file() {
+        for text in TRICKY {
+            let f = SourceFile::new("t.yaml", *text);
+            let bounds: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+            for (i, &start) in bounds.iter().enumerate() {
+                for &end in &bounds[i..] {
+                    let d = Diagnostic::error(Span { start, end }, "bad").label("here");
+                    let windowed = render_one(&Renderer::plain(), &f, &d);
+                    let group = Group::with_title(Level::ERROR.primary_title("bad")).element(
+                        Snippet::source(f.text.as_str())
+                            .path("t.yaml")
+                            .annotation(AnnotationKind::Primary.span(start..end).label("here")),
+                    );
+                    let whole = Renderer::plain().render(&[group]).to_string();
+                    assert_eq!(windowed, whole, "{text:?} {start}..{end}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn merge_drops_repeats() {
+        let f = SourceFile::new("t", "a\nb\n");
+        let d = |start: usize, m: &str| Diagnostic::error(Span { start, end: start + 1 }, m);
+        let mut all = Diagnostics::new(f.clone(), vec![d(2, "x"), d(0, "y")]);
+        all.merge(Diagnostics::new(f, vec![d(0, "y"), d(2, "z"), d(2, "z"), d(0, "w")]));
+        let got: Vec<&str> = all.items.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(got, ["y", "w", "x", "z"]);
     }
 
     #[test]

@@ -7,9 +7,11 @@
 pub mod cli;
 pub mod compile;
 pub mod diag;
+pub mod dockerignore;
 pub mod gateway;
 pub mod graph;
 pub mod image;
+pub mod limits;
 pub mod lint;
 pub mod llb;
 pub mod lower;

@@ -1,7 +1,9 @@
 //! Warnings about specs that build, but probably not as meant.
 
+use std::collections::HashSet;
+
 use crate::diag::{Diagnostic, Span};
-use crate::plan::mentions_var;
+use crate::plan::{mentioned_vars, mentions_var};
 use crate::spec::{Command, Spec, StepKind};
 
 /// Rule ids, as `decant check` and the `frontend.lint` subrequest report them.
@@ -28,7 +30,7 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
             .help("start the file with `# syntax=<decant frontend image>` so `docker build -f` runs decant"),
         );
     }
-    let stage_names: Vec<&str> = spec.stages.iter().map(|s| s.name.value.as_str()).collect();
+    let stage_names: HashSet<&str> = spec.stages.iter().map(|s| s.name.value.as_str()).collect();
     let mut image_refs = Vec::new();
     for stage in &spec.stages {
         image_refs.extend(stage.from.iter());
@@ -51,24 +53,60 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
         }
     }
     let text = &spec.file.text;
+    // Every name used as `${NAME}` or `${NAME:...` anywhere, and every variable a `run` command
+    // mentions: one pass over the text and one over the commands, not one per arg.
+    let braced = braced_names(text);
+    let mut in_commands = HashSet::new();
+    for step in spec.stages.iter().flat_map(|s| &s.steps) {
+        if let StepKind::Run(r) = &step.kind {
+            match &r.command {
+                Command::Shell(s) => in_commands.extend(mentioned_vars(&s.value)),
+                Command::Exec(args, _) => in_commands.extend(args.iter().flat_map(|a| mentioned_vars(&a.value))),
+            }
+        }
+    }
     for arg in &spec.args {
         let name = &arg.name.value;
-        let braced = format!("${{{name}");
-        let used_braced = text.match_indices(&braced).any(|(i, _)| {
-            let after = text[i + braced.len()..].chars().next();
-            matches!(after, Some('}' | ':'))
-        });
-        let in_commands = spec.stages.iter().any(|s| {
-            s.steps.iter().any(|step| match &step.kind {
-                StepKind::Run(r) => mentions(&r.command, name),
-                _ => false,
-            })
-        });
-        if !used_braced && !in_commands {
+        let used = if is_identifier(name) {
+            braced.contains(name.as_str()) || in_commands.contains(name.as_str())
+        } else {
+            // Not a valid arg name (the plan refuses it): the slow scans, for the same answer.
+            used_braced_slow(text, name)
+                || spec.stages.iter().flat_map(|s| &s.steps).any(|step| match &step.kind {
+                    StepKind::Run(r) => mentions(&r.command, name),
+                    _ => false,
+                })
+        };
+        if !used {
             out.push(Diagnostic::warning("unused-arg", arg.name.span, format!("arg `{name}` is never used")));
         }
     }
     out
+}
+
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The identifiers written as `${NAME}` or `${NAME:` in `text`.
+fn braced_names(text: &str) -> HashSet<&str> {
+    let mut out = HashSet::new();
+    for (i, _) in text.match_indices("${") {
+        let rest = &text[i + 2..];
+        let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+        if len > 0 && matches!(rest.as_bytes().get(len), Some(b'}' | b':')) {
+            out.insert(&rest[..len]);
+        }
+    }
+    out
+}
+
+fn used_braced_slow(text: &str, name: &str) -> bool {
+    let braced = format!("${{{name}");
+    text.match_indices(&braced).any(|(i, _)| {
+        let after = text[i + braced.len()..].chars().next();
+        matches!(after, Some('}' | ':'))
+    })
 }
 
 fn mentions(c: &Command, name: &str) -> bool {

@@ -994,5 +994,11 @@ mod parity;
 /// Copy `link`/`parents` and `SOURCE_DATE_EPOCH` on BuildKit v0.8.
 mod features;
 
+/// The build context is filtered by what the build reads.
+mod context;
+
+/// `DECANT_TIMINGS`: the frontend's phases in the progress output.
+mod timings;
+
 /// What newer clients send: proxy build args, cache-mount namespaces.
 mod modern;

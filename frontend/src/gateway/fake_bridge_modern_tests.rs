@@ -135,13 +135,17 @@ async fn dockerfilekey_reads_the_spec_from_the_local_whatever_the_inputs() {
     let script = || Script { inputs: Some(inputs.clone()), ..Default::default() };
     let (res, bridge) = build_on(BUILD_SPEC, &[("dockerfilekey", "dockerfile")], &[], script()).await;
     res.expect("build");
+    // The spec's local is solved (at once, before the inputs are known) and the input never is.
+    let git_alone = |solves: &[crate::gateway::pb::SolveRequest]| {
+        solves.iter().any(|s| source_ids(&s.definition) == ["git://github.com/org/repo.git#main"])
+    };
     let solves = bridge.record(|r| r.solve.clone());
     assert_eq!(source_ids(&solves[0].definition), ["local://dockerfile"], "the spec's solve reads the local");
+    assert!(!git_alone(&solves), "with dockerfilekey the dockerfile input is not read");
     // Without `dockerfilekey`, the `dockerfile` input is where the spec is.
     let (res, bridge) = build_on(BUILD_SPEC, &[], &[], script()).await;
     res.expect("build");
-    let solves = bridge.record(|r| r.solve.clone());
-    assert_eq!(source_ids(&solves[0].definition), ["git://github.com/org/repo.git#main"]);
+    assert!(git_alone(&bridge.record(|r| r.solve.clone())), "the spec is read from the dockerfile input");
 }
 
 /// A source policy rewrote `busybox:local` to another image: the image sources name the
@@ -202,13 +206,21 @@ stages:
       - copy: hello.c
 ";
 
-/// Every source identifier of every solve, in order, and whether any `local://` was asked for.
+/// The solves after the speculative one: the frontend solves the `dockerfile` local before it
+/// knows where the spec is (lazily: nothing is read from it unless the spec comes from there).
+fn after_speculative(bridge: &FakeBridge) -> Vec<pb::SolveRequest> {
+    let solves = bridge.record(|r| r.solve.clone());
+    assert_eq!(source_ids(&solves[0].definition), ["local://dockerfile"], "the speculative spec solve");
+    solves[1..].to_vec()
+}
+
+/// Every source identifier of every solve after the speculative one, in order.
 fn all_sources(bridge: &FakeBridge) -> Vec<Vec<String>> {
-    bridge.record(|r| r.solve.clone()).iter().map(|s| source_ids(&s.definition)).collect()
+    after_speculative(bridge).iter().map(|s| source_ids(&s.definition)).collect()
 }
 
 fn json_of(bridge: &FakeBridge, i: usize) -> String {
-    let solves = bridge.record(|r| r.solve.clone());
+    let solves = after_speculative(bridge);
     crate::llb::dump_json(&crate::llb::decode_definition(&solves[i].definition).unwrap()).to_string()
 }
 
@@ -255,7 +267,7 @@ async fn a_tarball_context_is_unpacked_and_holds_the_spec() {
     assert_eq!(reads[1].file_path, "decant.yaml");
     let spec_solve = json_of(&bridge, 1);
     assert!(spec_solve.contains("\"attemptUnpackDockerCompatibility\":true"), "{spec_solve}");
-    let build = json_of(&bridge, bridge.record(|r| r.solve.len()) - 1);
+    let build = json_of(&bridge, after_speculative(&bridge).len() - 1);
     assert!(build.contains("attemptUnpackDockerCompatibility") && build.contains("hello.c"), "{build}");
 }
 
@@ -279,7 +291,8 @@ async fn subrequests_read_the_spec_from_a_remote_context() {
     let (res, bridge) =
         super::subrequest(CONTEXT_SPEC, "frontend.targets", &[("context", "git@github.com:org/repo.git#main")]).await;
     res.expect("targets");
-    let sources = all_sources(&bridge);
+    // Subrequests make no speculative solve.
+    let sources: Vec<Vec<String>> = bridge.record(|r| r.solve.iter().map(|s| source_ids(&s.definition)).collect());
     assert_eq!(sources[0], ["git://github.com/org/repo.git#main"], "{sources:?}");
 }
 

@@ -1127,6 +1127,85 @@ async fn lint_warnings_reach_daemons_that_show_them() {
     assert!(bridge.record(|r| r.warns.clone()).is_empty());
 }
 
+/// Ping, Inputs and the lazy solves of the spec's and the `.dockerignore`'s sources go out
+/// together; reads come only after them (they wait for Inputs).
+#[tokio::test]
+async fn first_round_trips_go_out_together() {
+    let (res, bridge) = whole_build(&[]).await;
+    res.expect("build");
+    let calls = bridge.record(|r| r.calls.clone());
+    let mut first: Vec<&str> = calls.iter().take(4).map(String::as_str).collect();
+    first.sort();
+    assert_eq!(first, ["Inputs", "Ping", "Solve", "Solve"], "{calls:?}");
+    let first_read = calls.iter().position(|c| c == "ReadFile").expect("reads");
+    assert_eq!(first_read, 4, "{calls:?}");
+    // The spec and its own .dockerignore, and the context's .dockerignore: one round of reads.
+    let reads = bridge.record(|r| r.read_file.iter().map(|f| f.file_path.clone()).collect::<Vec<_>>());
+    let mut reads: Vec<&str> = reads.iter().map(String::as_str).collect();
+    reads.sort();
+    assert_eq!(reads, [".dockerignore", "decant.yaml", "decant.yaml.dockerignore"]);
+}
+
+/// A daemon without `frontend.inputs` (and without the method) still builds: the early Inputs
+/// call's error is ignored.
+#[tokio::test]
+async fn early_inputs_call_is_ignored_without_the_cap() {
+    let mut pong = pong(&[]);
+    pong.frontend_api_caps.retain(|c| c.id != "frontend.inputs");
+    pong.llb_caps = v08_llb_caps();
+    let (mut client, bridge) = start(Script {
+        pong,
+        solve: Some(Ok(ref_reply("r1"))),
+        file_data: BUILD_SPEC.as_bytes().to_vec(),
+        unimplemented: vec!["Inputs"],
+        resolve_digest: Some(format!("sha256:{}", "d".repeat(64))),
+        ..Default::default()
+    })
+    .await;
+    let opts = super::FrontendOpts::from_map(BTreeMap::from([("filename".into(), "decant.yaml".into())]));
+    let res = super::frontend::build(&mut client, &opts).await;
+    assert_eq!(res.expect("build").refs, crate::gateway::ResultRefs::Single("r1".into()));
+    assert!(bridge.record(|r| r.calls.contains(&"Inputs".to_string())));
+}
+
+/// Timings show as progress vertices (evaluated at once) and, where the daemon shows them, as
+/// one build warning on the spec's vertex.
+#[tokio::test]
+async fn timings_show_as_vertices_and_a_warning() {
+    use super::timings::Timings;
+    for (extra, evaluate, warned) in [(&["gateway.warnings"][..], true, true), (&[][..], true, false)] {
+        let (mut client, bridge) = start(Script { pong: pong(extra), ..Default::default() }).await;
+        let t = Timings::new(std::time::Instant::now());
+        t.time("ping", client.ping()).await.expect("ping");
+        t.set_vertex("sha256:spec");
+        t.show(&client).await;
+        let solves = bridge.record(|r| r.solve.clone());
+        assert_eq!(solves.len(), 1);
+        assert_eq!(solves[0].evaluate, evaluate);
+        let def = crate::llb::decode_definition(&solves[0].definition).unwrap();
+        let names: Vec<&str> =
+            def.metadata.values().filter_map(|m| m.description.get("llb.customname").map(String::as_str)).collect();
+        assert!(names.iter().any(|n| n.starts_with("[decant timings] ping: ")), "{names:?}");
+        assert!(names.iter().any(|n| n.starts_with("[decant timings] total: ")), "{names:?}");
+        let warns = bridge.record(|r| r.warns.clone());
+        assert_eq!(warns.len(), usize::from(warned), "{warns:?}");
+        if warned {
+            assert_eq!(warns[0].digest, "sha256:spec");
+            assert!(String::from_utf8_lossy(&warns[0].short).starts_with("decant timings: total: "));
+            assert!(String::from_utf8_lossy(&warns[0].detail[0]).starts_with("ping: "));
+        }
+    }
+    // Without `gateway.solve.evaluate` a read of the last file makes the vertices run.
+    let mut pong = pong(&[]);
+    pong.frontend_api_caps.retain(|c| c.id != "gateway.solve.evaluate");
+    let (mut client, bridge) = start(Script { pong, solve: Some(Ok(ref_reply("t1"))), ..Default::default() }).await;
+    client.ping().await.expect("ping");
+    Timings::new(std::time::Instant::now()).show(&client).await;
+    assert!(!bridge.record(|r| r.solve[0].evaluate));
+    let reads = bridge.record(|r| r.read_file.clone());
+    assert_eq!((reads[0].r#ref.as_str(), reads[0].file_path.as_str()), ("t1", "/total"));
+}
+
 /// Whole builds with what newer clients send (issue 10), in a file of their own.
 #[path = "fake_bridge_modern_tests.rs"]
 mod modern;

@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use super::errors::{self, code, ErrorSource};
 use super::sources;
+use super::timings::{self, Timings};
 use super::{
     pb, Client, FrontendOpts, FrontendResult, GatewayError, NetworkMode, NoCache, ResolveImageParams, SolveParams,
 };
@@ -23,6 +25,7 @@ const DEFAULT_FILENAMES: &[&str] = &["decant.yaml", "Dockerfile"];
 
 /// Runs the frontend conversation on stdin/stdout and exits.
 pub fn main() -> ExitCode {
+    let origin = Instant::now();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -30,28 +33,68 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(run());
+    let code = runtime.block_on(run(origin));
     // Exit at once: BuildKit keeps our stdin open, and nothing is left to clean up.
     std::process::exit(code)
 }
 
-async fn run() -> i32 {
+/// The benchmark's floor (`decant frontend-noop`): connect and return an empty result at once,
+/// so that a build through it costs only what starting any frontend image costs.
+pub fn noop_main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("decant: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        let client = match Client::connect_stdio().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("decant: cannot talk to BuildKit: {e}");
+                return 1;
+            }
+        };
+        match client.return_result(FrontendResult::single("")).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("decant: returning the result to BuildKit failed: {e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code)
+}
+
+async fn run(origin: Instant) -> i32 {
+    let timings = Timings::new(origin);
     let opts = FrontendOpts::from_env();
-    let mut client = match Client::connect_stdio().await {
+    let mut client = match timings.time("connect", Client::connect_stdio()).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("decant: cannot talk to BuildKit: {e}");
             return 1;
         }
     };
+    let opts = opts.and_then(|o| timings::requested(&o).map(|show| (o, show)));
+    let show_timings = matches!(opts, Ok((_, true)));
     let outcome = match opts {
-        Ok(opts) => build(&mut client, &opts).await,
+        Ok((opts, _)) => build_timed(&mut client, &opts, &timings).await,
         Err(e) => Err(errors::status(code::INVALID_ARGUMENT, e.to_string())),
     };
+    if show_timings {
+        timings.show(&client).await;
+    }
+    let start = Instant::now();
     let returned = match outcome {
         Ok(result) => client.return_result(result).await,
         Err(status) => client.return_error(status).await,
     };
+    timings.record("return", start);
+    if show_timings {
+        timings.to_stderr();
+    }
     match returned {
         Ok(()) => 0,
         Err(e) => {
@@ -70,26 +113,74 @@ fn opt_status(e: super::OptsError) -> pb::Status {
 }
 
 /// The whole build, from options to the result to return.
+#[cfg(test)]
 pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<FrontendResult, pb::Status> {
-    let caps = client.ping().await.map_err(gateway_status)?.clone();
-    sources::check_frontend_caps(opts)?;
+    build_timed(client, opts, &Timings::new(Instant::now())).await
+}
+
+/// [`build`], recording the time of each phase in `t`.
+///
+/// The first round trips do not depend on each other, so they go out together: Ping, Inputs,
+/// and the solves of the spec's and the context's `.dockerignore` local sources (lazy: nothing
+/// is transferred before a read). BuildKit answers them as soon as it serves the frontend. Only
+/// the reads wait for Inputs, since a client's input can replace the spec's source or the context.
+async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> Result<FrontendResult, pb::Status> {
     if let Some(id) = opts.request_id() {
+        t.time("ping", client.ping()).await.map_err(gateway_status)?;
+        sources::check_frontend_caps(opts)?;
         return super::subrequests::handle(client, opts, id).await;
     }
-    let client_inputs = sources::inputs(client).await?;
+    // Caps are not known yet: calls through this clone skip the client-side cap checks, and the
+    // Inputs reply is used only if the daemon turns out to have `frontend.inputs`.
+    let early = client.clone();
+    let local_spec = SpecSource::new(opts, &BTreeMap::new())?;
+    // A remote context (the opt `context=<url>`) holds the spec and the context: no local
+    // .dockerignore to ask for.
+    let remote = super::remote_context::detect(opts)?;
+    let started = Instant::now();
+    let (pinged, raw_inputs, spec_solved, ignore_solved) = tokio::join!(
+        t.time("ping", client.ping()),
+        t.time("inputs", early.inputs()),
+        early.solve(local_spec.solve_params()),
+        async {
+            match remote {
+                Some(_) => None,
+                None => solve_dockerignore_source(&early, opts).await,
+            }
+        },
+    );
+    let caps = pinged.map_err(gateway_status)?.clone();
+    let client: &Client = client;
+    sources::check_frontend_caps(opts)?;
+    let client_inputs = match caps.has_gateway(super::client::cap::FRONTEND_INPUTS) {
+        true => sources::decode_inputs(raw_inputs.map_err(gateway_status)?)?,
+        false => BTreeMap::new(),
+    };
     let client_inputs = super::remote_context::with_remote_context(client, opts, client_inputs).await?;
     let context_input = sources::context_input(opts, &client_inputs)?;
-    // Independent round trips to the daemon, so at the same time. A context that is not the
-    // client's directory has no .dockerignore to read.
-    let context_ignore = async {
-        match context_input {
-            Some(_) => Vec::new(),
-            None => read_dockerignore(client, opts).await,
+    let (spec_file, context_ignore) = tokio::join!(
+        async {
+            // The client's `dockerfile` input replaces the local source solved above.
+            let from_input = client_inputs.contains_key(opts.dockerfile_key()) && !opts.has_dockerfile_key();
+            let file = match from_input {
+                true => read_spec(client, opts, &client_inputs).await,
+                false => local_spec.read(client, spec_solved).await,
+            };
+            t.record("read spec", started);
+            file
+        },
+        async {
+            // A context passed as an input is used as is: its .dockerignore is not read.
+            let ignore = match (&context_input, ignore_solved) {
+                (None, Some(solved)) => read_dockerignore(client, &solved).await,
+                _ => Vec::new(),
+            };
+            t.record("read .dockerignore", started);
+            ignore
         }
-    };
-    let (spec_file, context_ignore) = tokio::join!(read_spec(client, opts, &client_inputs), context_ignore);
+    );
     let spec_file = spec_file?;
-    // A context passed as an input is used as is: no .dockerignore.
+    t.set_vertex(&spec_file.vertex);
     let excludes = match (&context_input, &spec_file.ignore) {
         (Some(_), _) => Vec::new(),
         (None, Some(text)) => parse_dockerignore(text),
@@ -106,9 +197,11 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         targets.push(build_platform.clone());
     }
 
+    let started = Instant::now();
     let (spec, parse_errors) = crate::spec::parse_spec_partial(&spec_file.name, &spec_file.text);
+    t.record("compile", started);
     if let (Some(spec), true) = (&spec, parse_errors.items.is_empty()) {
-        warn_lints(client, spec, &spec_file.vertex).await?;
+        t.time("lint warnings", warn_lints(client, spec, &spec_file.vertex)).await?;
         super::sbom::warn_sbom(client, opts, spec, &spec_file.vertex).await;
     }
     // Compile every platform first (spec errors surface before anything runs), then solve them
@@ -124,12 +217,20 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
             all_stages: false,
             named_contexts: named_contexts.clone(),
         };
+        let started = Instant::now();
         let plan =
             compile::plan_parsed(spec.as_ref(), &parse_errors, &build_opts).map_err(|d| diagnostics_status(&d))?;
-        let inputs =
-            lower_inputs(client, opts, &caps, &plan, excludes.clone(), &client_inputs, context_input.clone()).await?;
+        t.record("compile", started);
+        let inputs = t
+            .time(
+                "resolve images",
+                lower_inputs(client, opts, &caps, &plan, excludes.clone(), &client_inputs, context_input.clone()),
+            )
+            .await?;
+        let started = Instant::now();
         let lowered = lower::lower(&plan, &inputs).map_err(|d| diagnostics_status(&d))?;
         let def = lowered.definition();
+        t.record("compile", started);
         if let Some(m) = llb::missing_caps(&def, |cap| caps.has_llb(cap)).first() {
             return Err(errors::status(
                 code::UNIMPLEMENTED,
@@ -142,6 +243,7 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         builds.push((target, def, lowered.config, lowered.base_config));
     }
     let cache_imports = opts.cache_imports().map_err(opt_status)?;
+    let started = Instant::now();
     let mut solves = tokio::task::JoinSet::new();
     for (i, (_, def, _, _)) in builds.iter().enumerate() {
         let client = client.clone();
@@ -154,6 +256,7 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
         let (i, solved) = joined.map_err(|e| errors::status(code::UNKNOWN, format!("a solve task failed: {e}")))?;
         refs[i] = solved.map_err(|e| with_spec_location(e.to_status(), &spec_file.name))?.id;
     }
+    t.record("solve", started);
     if !multi {
         let (_, _, config, base) = &builds[0];
         let result =
@@ -308,61 +411,94 @@ pub(crate) async fn read_spec(
     opts: &FrontendOpts,
     inputs: &BTreeMap<String, crate::llb::pb::Definition>,
 ) -> Result<SpecFile, pb::Status> {
-    let explicit = opts.get("filename").filter(|f| !f.is_empty() && *f != ".");
-    let candidates: Vec<String> = match explicit {
-        Some(f) => vec![f.to_string()],
-        None => DEFAULT_FILENAMES.iter().map(|s| s.to_string()).collect(),
-    };
-    let mut follow: Vec<String> = Vec::new();
-    for c in &candidates {
-        follow.push(c.clone());
-        follow.push(format!("{c}.dockerignore"));
-    }
-    let key = opts.dockerfile_key();
-    let local = llb::local(
-        key,
-        llb::LocalOpts {
-            session_id: Some(opts.session_id_for(key).to_string()).filter(|s| !s.is_empty()),
-            follow_paths: follow,
-            shared_key_hint: Some(key.to_string()),
-            ..Default::default()
-        },
-        OpMeta::named(format!("[internal] load build definition from {}", candidates[0])),
-    )
-    .map_err(|e| errors::status(code::INVALID_ARGUMENT, e.to_string()))?;
-    // The client may pass the spec's directory as a frontend input instead of a local; with
-    // `dockerfilekey` the spec comes from that local whatever the inputs hold (buildx sets it
-    // for `dockerfile-inline` and stdin specs while the context input holds something else).
-    let definition = match inputs.get(key).filter(|_| !opts.has_dockerfile_key()) {
-        Some(def) => def.clone(),
-        None => llb::marshal(&local),
-    };
-    // Warnings attach to the vertex that loaded the spec (the last op before the terminal one).
-    let vertex = definition.def.len().checked_sub(2).map(|i| llb::digest_of(&definition.def[i])).unwrap_or_default();
-    let definition = llb::encode(&definition);
-    let solved = client.solve(SolveParams { definition, ..Default::default() }).await.map_err(gateway_status)?;
-    let mut last_err = None;
-    for name in &candidates {
-        match client.read_file(&solved.id, name, None).await {
-            Ok(bytes) => {
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| errors::status(code::INVALID_ARGUMENT, format!("{name} is not UTF-8 text")))?;
-                let ignore = client
-                    .read_file(&solved.id, &format!("{name}.dockerignore"), None)
-                    .await
-                    .ok()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned());
-                return Ok(SpecFile { name: name.clone(), text, ignore, vertex });
-            }
-            Err(e) => last_err = Some(e),
-        }
-    }
-    let detail = last_err.map(|e| e.to_string()).unwrap_or_default();
-    Err(errors::status(code::NOT_FOUND, format!("cannot read the build spec ({}): {detail}", candidates.join(" or "))))
+    let source = SpecSource::new(opts, inputs)?;
+    let solved = client.solve(source.solve_params()).await;
+    source.read(client, solved).await
 }
 
-/// The context's `.dockerignore` patterns (none when it has no such file).
-async fn read_dockerignore(client: &Client, opts: &FrontendOpts) -> Vec<String> {
+/// Where the spec is read from: the names to try and the definition that loads them.
+struct SpecSource {
+    candidates: Vec<String>,
+    definition: crate::llb::pb::Definition,
+}
+
+impl SpecSource {
+    /// The `dockerfile` local source (following every candidate name and its `.dockerignore`),
+    /// or the client's `dockerfile` input when `inputs` has one.
+    fn new(opts: &FrontendOpts, inputs: &BTreeMap<String, crate::llb::pb::Definition>) -> Result<Self, pb::Status> {
+        let explicit = opts.get("filename").filter(|f| !f.is_empty() && *f != ".");
+        let candidates: Vec<String> = match explicit {
+            Some(f) => vec![f.to_string()],
+            None => DEFAULT_FILENAMES.iter().map(|s| s.to_string()).collect(),
+        };
+        let key = opts.dockerfile_key();
+        // The client may pass the spec's directory as a frontend input instead of a local; with
+        // `dockerfilekey` the spec comes from that local whatever the inputs hold (buildx sets it
+        // for `dockerfile-inline` and stdin specs while the context input holds something else).
+        if let Some(def) = inputs.get(key).filter(|_| !opts.has_dockerfile_key()) {
+            return Ok(SpecSource { candidates, definition: def.clone() });
+        }
+        let mut follow: Vec<String> = Vec::new();
+        for c in &candidates {
+            follow.push(c.clone());
+            follow.push(format!("{c}.dockerignore"));
+        }
+        let local = llb::local(
+            key,
+            llb::LocalOpts {
+                session_id: Some(opts.session_id_for(key).to_string()).filter(|s| !s.is_empty()),
+                follow_paths: follow,
+                shared_key_hint: Some(key.to_string()),
+                ..Default::default()
+            },
+            OpMeta::named(format!("[internal] load build definition from {}", candidates[0])),
+        )
+        .map_err(|e| errors::status(code::INVALID_ARGUMENT, e.to_string()))?;
+        Ok(SpecSource { candidates, definition: llb::marshal(&local) })
+    }
+
+    fn solve_params(&self) -> SolveParams {
+        SolveParams { definition: llb::encode(&self.definition), ..Default::default() }
+    }
+
+    /// Reads the first candidate that exists from the solved source, with its `.dockerignore`
+    /// (both at once).
+    async fn read(
+        &self,
+        client: &Client,
+        solved: Result<super::SolvedRef, GatewayError>,
+    ) -> Result<SpecFile, pb::Status> {
+        // Warnings attach to the vertex that loaded the spec (the last op before the terminal one).
+        let def = &self.definition.def;
+        let vertex = def.len().checked_sub(2).map(|i| llb::digest_of(&def[i])).unwrap_or_default();
+        let solved = solved.map_err(gateway_status)?;
+        let mut last_err = None;
+        for name in &self.candidates {
+            let ignore_name = format!("{name}.dockerignore");
+            let (spec, ignore) = tokio::join!(
+                client.read_file(&solved.id, name, None),
+                client.read_file(&solved.id, &ignore_name, None)
+            );
+            match spec {
+                Ok(bytes) => {
+                    let text = crate::spec::decode_text(name, bytes).map_err(|d| diagnostics_status(&d))?;
+                    let ignore = ignore.ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+                    return Ok(SpecFile { name: name.clone(), text, ignore, vertex });
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let detail = last_err.map(|e| e.to_string()).unwrap_or_default();
+        Err(errors::status(
+            code::NOT_FOUND,
+            format!("cannot read the build spec ({}): {detail}", self.candidates.join(" or ")),
+        ))
+    }
+}
+
+/// Solves the context's `.dockerignore` local source (lazily: nothing is sent before a read);
+/// `None` when that fails.
+async fn solve_dockerignore_source(client: &Client, opts: &FrontendOpts) -> Option<super::SolvedRef> {
     let ctx = opts.context_key();
     let local = llb::local(
         ctx,
@@ -373,68 +509,20 @@ async fn read_dockerignore(client: &Client, opts: &FrontendOpts) -> Vec<String> 
             ..Default::default()
         },
         OpMeta::named("[internal] load .dockerignore"),
-    );
-    let Ok(local) = local else { return Vec::new() };
-    let Ok(solved) =
-        client.solve(SolveParams { definition: llb::encode(&llb::marshal(&local)), ..Default::default() }).await
-    else {
-        return Vec::new();
-    };
+    )
+    .ok()?;
+    client.solve(SolveParams { definition: llb::encode(&llb::marshal(&local)), ..Default::default() }).await.ok()
+}
+
+/// The context's `.dockerignore` patterns from its solved source (none when it has no such file).
+async fn read_dockerignore(client: &Client, solved: &super::SolvedRef) -> Vec<String> {
     match client.read_file(&solved.id, ".dockerignore", None).await {
         Ok(bytes) => parse_dockerignore(&String::from_utf8_lossy(&bytes)),
         Err(_) => Vec::new(),
     }
 }
 
-/// Parses `.dockerignore` as Docker does: comments and blank lines skipped, paths cleaned.
-pub fn parse_dockerignore(text: &str) -> Vec<String> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if line.starts_with('#') {
-            continue;
-        }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (neg, pat) = match line.strip_prefix('!') {
-            Some(p) => ("!", p.trim()),
-            None => ("", line),
-        };
-        let cleaned = clean(pat);
-        let cleaned = cleaned.strip_prefix('/').unwrap_or(&cleaned).to_string();
-        if !cleaned.is_empty() {
-            out.push(format!("{neg}{cleaned}"));
-        }
-    }
-    out
-}
-
-/// `filepath.Clean` for a pattern: folds `.`, `..` and repeated slashes.
-fn clean(p: &str) -> String {
-    let abs = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !abs {
-                    parts.push("..");
-                }
-            }
-            c => parts.push(c),
-        }
-    }
-    let joined = parts.join("/");
-    match (abs, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
-}
+pub use crate::dockerignore::parse as parse_dockerignore;
 
 /// A status for spec errors: every diagnostic as a `file:line:col` line, each with its source
 /// range attached so BuildKit clients print the snippet.
@@ -480,12 +568,6 @@ fn with_spec_location(mut status: pb::Status, spec_name: &str) -> pb::Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dockerignore_is_parsed_like_docker() {
-        let text = "\u{feff}# comment\n\n  *.log \n/target/\n!target/keep\n./a/../b//c\n#x\n";
-        assert_eq!(parse_dockerignore(text), ["*.log", "target", "!target/keep", "b/c"]);
-    }
 
     #[test]
     fn failed_solves_name_the_spec_line() {

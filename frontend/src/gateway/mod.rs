@@ -38,6 +38,7 @@ mod run_opts;
 mod sbom;
 pub mod sources;
 mod subrequests;
+pub mod timings;
 pub mod transport;
 
 #[cfg(test)]

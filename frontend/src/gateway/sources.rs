@@ -44,7 +44,11 @@ pub async fn inputs(client: &Client) -> Result<BTreeMap<String, Definition>, pb:
     if !client.caps().is_some_and(|c| c.has_gateway("frontend.inputs")) {
         return Ok(BTreeMap::new());
     }
-    let raw = client.inputs().await.map_err(|e| e.to_status())?;
+    decode_inputs(client.inputs().await.map_err(|e| e.to_status())?)
+}
+
+/// Decodes the `Inputs` reply: definitions by name.
+pub fn decode_inputs(raw: BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, Definition>, pb::Status> {
     raw.into_iter()
         .map(|(name, bytes)| {
             llb::decode_definition(&bytes)
@@ -123,6 +127,7 @@ pub async fn named_contexts(
     resolve_mode: ResolveMode,
 ) -> Result<BTreeMap<(String, Platform), NamedContext>, pb::Status> {
     let mut out = BTreeMap::new();
+    let reads = plan.local_reads();
     for (name, platform) in plan.named_contexts() {
         let raw = value_for(opts, &name, &platform)?
             .ok_or_else(|| invalid(format!("named context `{name}` has no value for platform {}", platform.id())))?;
@@ -163,6 +168,7 @@ pub async fn named_contexts(
             }
             ContextValue::Local(local) => {
                 copts.session_id = Some(opts.session_id_for(local).to_string()).filter(|s| !s.is_empty());
+                copts.follow_paths = reads.named(&name).follow_paths();
                 (
                     context_state(&name, &value, &platform, &copts)
                         .map_err(|e| invalid(format!("context:{name}: {e}")))?,

@@ -24,7 +24,8 @@ pub struct LocalOpts {
     pub include_patterns: Vec<String>,
     /// Do not transfer paths matching these patterns (attr `local.excludepatterns`).
     pub exclude_patterns: Vec<String>,
-    /// Symlinks to follow (attr `local.followpaths`).
+    /// Only walk and send these paths (globs allowed), resolving the symlinks on the way, as
+    /// extra include patterns (attr `local.followpaths`). Empty: no such filter.
     pub follow_paths: Vec<String>,
     /// Cache key for the transferred directory (attr `local.sharedkeyhint`).
     pub shared_key_hint: Option<String>,

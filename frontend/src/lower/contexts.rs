@@ -89,6 +89,28 @@ pub struct ContextOpts {
     pub reference: Option<ImageRef>,
     /// `image-resolve-mode` for image sources.
     pub resolve_mode: Option<String>,
+    /// The paths the build reads from a `local:` context (see [`crate::plan::Plan::local_reads`]);
+    /// empty: all of it.
+    pub follow_paths: Vec<String>,
+}
+
+/// The `local.sharedkeyhint` of a local source: `base` (the Dockerfile frontend's hint for the
+/// same directory) and a digest of the file set sent (its follow, include and exclude patterns).
+///
+/// BuildKit keeps one snapshot of a client directory per local name, hint and client, and syncs
+/// it to the file set of each build. A build that sends another file set under the same hint
+/// (a Dockerfile build of the same directory, or another decant target) would sync that
+/// snapshot back and forth, re-sending files each time. With the file set in the hint, every
+/// file set keeps a snapshot of its own, and a cached rebuild sends only file headers.
+pub fn shared_key_hint(base: &str, opts: &llb::LocalOpts) -> String {
+    use sha2::Digest as _;
+    let set = serde_json::json!({
+        "follow": opts.follow_paths,
+        "include": opts.include_patterns,
+        "exclude": opts.exclude_patterns,
+    });
+    let digest = sha2::Sha256::digest(set.to_string().as_bytes());
+    format!("{base}:decant-{}", &hex::encode(digest)[..16])
 }
 
 /// The state of a context value, for every kind but `input:` (which the gateway splices).
@@ -110,11 +132,12 @@ pub fn context_state(
             llb::image(&pinned, o, meta(&r.to_string()))
         }
         ContextValue::Local(local) => {
-            let o = llb::LocalOpts {
+            let mut o = llb::LocalOpts {
                 session_id: opts.session_id.clone(),
-                shared_key_hint: Some(format!("context:{name}")),
+                follow_paths: opts.follow_paths.clone(),
                 ..Default::default()
             };
+            o.shared_key_hint = Some(shared_key_hint(&format!("context:{name}"), &o));
             llb::local(local, o, meta("load from client"))
         }
         ContextValue::Git(g) => {
@@ -150,11 +173,12 @@ pub fn offline(
     values: &std::collections::BTreeMap<String, String>,
 ) -> Result<std::collections::BTreeMap<(String, Platform), NamedContext>, String> {
     let mut out = std::collections::BTreeMap::new();
+    let reads = plan.local_reads();
     for (name, platform) in plan.named_contexts() {
         let raw = values.get(&name).ok_or_else(|| format!("no value for named context `{name}`"))?;
         let value = ContextValue::parse(raw).map_err(|e| format!("context `{name}`: {e}"))?;
-        let state = context_state(&name, &value, &platform, &ContextOpts::default())
-            .map_err(|e| format!("context `{name}`: {e}"))?;
+        let opts = ContextOpts { follow_paths: reads.named(&name).follow_paths(), ..Default::default() };
+        let state = context_state(&name, &value, &platform, &opts).map_err(|e| format!("context `{name}`: {e}"))?;
         out.insert((name, platform), NamedContext { state, config: None });
     }
     Ok(out)

@@ -211,12 +211,14 @@ impl<'a> Lowerer<'a> {
             self.context = Some(c.clone());
             return Ok(c.clone());
         }
-        let opts = llb::LocalOpts {
+        // Only the paths the planned stages read are walked and sent.
+        let mut opts = llb::LocalOpts {
             session_id: self.inputs.session_id.clone(),
             exclude_patterns: self.inputs.exclude_patterns.clone(),
-            shared_key_hint: Some(self.inputs.context_name.clone()),
+            follow_paths: self.plan.local_reads().context.follow_paths(),
             ..Default::default()
         };
+        opts.shared_key_hint = Some(contexts::shared_key_hint(&self.inputs.context_name, &opts));
         let state = llb::local(&self.inputs.context_name, opts, OpMeta::named("[internal] load build context"))?;
         self.context = Some(state.clone());
         Ok(state)

@@ -1,6 +1,6 @@
 //! Lowering each kind of step, and the stage's runtime image config.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::naming;
 use super::{Built, Lowerer};
@@ -20,9 +20,7 @@ impl Lowerer<'_> {
         let history = naming::describe(&step.kind);
         match &step.kind {
             StepKind::Env { vars } => {
-                for (k, v) in vars {
-                    set_env(&mut built.config.config.env, k, v);
-                }
+                set_envs(&mut built.config.config.env, vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 push_history(&mut built.config, history, true);
             }
             StepKind::User { user } => {
@@ -62,20 +60,21 @@ impl Lowerer<'_> {
         };
         // A command sees the args it mentions (so changing another arg keeps its cache); they are
         // not kept in the image, and the image's env wins over them.
-        let mentioned = |name: &str| match &run.command {
-            CommandLine::Shell(cmd) => crate::plan::mentions_var(cmd, name),
-            CommandLine::Exec(args) => args.iter().any(|a| crate::plan::mentions_var(a, name)),
+        // (The variables the command mentions, looked up among the args: not every arg looked
+        // for in the command.)
+        let mut mentioned: Vec<&str> = match &run.command {
+            CommandLine::Shell(cmd) => crate::plan::mentioned_vars(cmd).collect(),
+            CommandLine::Exec(args) => args.iter().flat_map(|a| crate::plan::mentioned_vars(a)).collect(),
         };
-        let mut env: Vec<String> =
-            self.plan.args.iter().filter(|(k, _)| mentioned(k)).map(|(k, v)| format!("{k}={v}")).collect();
-        for kv in &config.env {
-            if let Some((k, v)) = kv.split_once('=') {
-                set_env(&mut env, k, v);
-            }
-        }
-        for (k, v) in &run.env {
-            set_env(&mut env, k, v);
-        }
+        mentioned.sort_unstable();
+        mentioned.dedup();
+        let mut env: Vec<String> = mentioned
+            .into_iter()
+            .filter_map(|name| self.plan.args.get_key_value(name))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let image_env = config.env.iter().filter_map(|kv| kv.split_once('='));
+        set_envs(&mut env, image_env.chain(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         let cwd = match &run.workdir {
             Some(w) => join_path(&config.working_dir, w),
             None => non_empty(&config.working_dir, "/"),
@@ -138,7 +137,7 @@ impl Lowerer<'_> {
                     }
                 }
                 Mount::Ssh { id, target, required, mode, uid, gid } => {
-                    let dest = target.clone().unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{ssh_count}"));
+                    let dest = target.clone().unwrap_or_else(|| crate::plan::ssh_default_target(ssh_count));
                     if ssh_count == 0 {
                         set_env(&mut env, "SSH_AUTH_SOCK", &dest);
                     }
@@ -406,6 +405,29 @@ pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
     }
 }
 
+/// [`set_env`] for each pair in turn, with one index of the list instead of a search per key.
+pub(crate) fn set_envs<'a>(env: &mut Vec<String>, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let key_of = |kv: &str| kv.split_once('=').map(|(k, _)| k.to_string());
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, kv) in env.iter().enumerate() {
+        if let Some(k) = key_of(kv) {
+            index.entry(k).or_insert(i);
+        }
+    }
+    for (key, value) in pairs {
+        let entry = format!("{key}={value}");
+        match index.get(key) {
+            Some(&i) => env[i] = entry,
+            None => {
+                if let Some(k) = key_of(&entry) {
+                    index.entry(k).or_insert(env.len());
+                }
+                env.push(entry);
+            }
+        }
+    }
+}
+
 fn non_empty(s: &str, default: &str) -> String {
     if s.is_empty() {
         default.into()
@@ -472,5 +494,19 @@ mod tests {
         set_env(&mut env, "A", "3");
         set_env(&mut env, "C", "x=y");
         assert_eq!(env, ["A=3", "B=2", "C=x=y"]);
+    }
+
+    #[test]
+    fn set_envs_is_set_env_in_turn() {
+        let start: Vec<String> = ["A=1", "B=2", "A=dup", "NOEQ", "C="].map(String::from).to_vec();
+        let pairs =
+            [("A", "3"), ("D", "4"), ("A", "5"), ("NOEQ", "x"), ("C", "c"), ("D", "6"), ("E=F", "g"), ("E", "h")];
+        let mut one_by_one = start.clone();
+        for (k, v) in pairs {
+            set_env(&mut one_by_one, k, v);
+        }
+        let mut at_once = start;
+        set_envs(&mut at_once, pairs);
+        assert_eq!(at_once, one_by_one);
     }
 }

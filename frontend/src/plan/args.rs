@@ -25,6 +25,8 @@ pub const BUILTIN_ARGS: &[&str] = &[
 pub struct Args {
     values: BTreeMap<String, String>,
     declared: Vec<String>,
+    /// Bytes added by expansions so far (bounded by [`MAX_EXPANDED_TOTAL`]).
+    expanded: std::cell::Cell<usize>,
 }
 
 impl Args {
@@ -37,7 +39,7 @@ impl Args {
             values.insert(format!("{prefix}ARCH"), p.architecture.clone());
             values.insert(format!("{prefix}VARIANT"), p.variant.clone().unwrap_or_default());
         }
-        Args { values, declared: Vec::new() }
+        Args { values, declared: Vec::new(), expanded: Default::default() }
     }
 
     /// Declares a user arg with its value for this build.
@@ -63,8 +65,8 @@ impl Args {
     /// Replaces `${NAME}` and `${NAME:-default}` in `s`; `$${` is a literal `${`.
     pub fn substitute(&self, file: &SourceFile, s: &Sp<String>) -> Result<String, Diagnostic> {
         let text = &s.value;
-        // Where the value's characters start in the file (after an opening quote).
-        let base = s.span.start + usize::from(file.text[s.span.start..].starts_with(['"', '\'']));
+        // Where a character of the value was written (escapes and folding make it differ).
+        let src = |i: usize| crate::spec::value_range(file, s.span, text, i);
         let mut out = String::with_capacity(text.len());
         let mut rest = text.as_str();
         let mut offset = 0;
@@ -83,13 +85,14 @@ impl Args {
                 offset += i + 1;
                 continue;
             }
-            let at = base + offset + i;
+            let at = src(offset + i).start;
             let Some(close) = after.find('}') else {
-                let span = Span { start: at, end: (at + after.len() + 1).min(s.span.end.max(at)) };
+                let end = src(text.char_indices().last().map_or(0, |(j, _)| j)).end;
+                let span = Span { start: at, end: end.max(at) };
                 return Err(Diagnostic::error(span, "unclosed `${` in a value").help("write `$${` for a literal `${`"));
             };
             let body = &after[1..close];
-            let span = Span { start: at, end: at + close + 2 };
+            let span = Span { start: at, end: src(offset + i + close + 1).end };
             let (name, default) = match body.split_once(":-") {
                 Some((n, d)) => (n, Some(d)),
                 None => (body, None),
@@ -102,7 +105,7 @@ impl Args {
             }
             match (self.get(name), default) {
                 (Some(""), Some(d)) => out.push_str(d),
-                (Some(v), _) => out.push_str(v),
+                (Some(v), _) => self.expand(&mut out, v, name, span)?,
                 (None, _) => {
                     return Err(Diagnostic::error(span, format!("arg `{name}` is used but never declared"))
                         .label("not declared in `args:`")
@@ -116,6 +119,35 @@ impl Args {
         Ok(out)
     }
 }
+
+impl Args {
+    /// Appends an arg's value, unless that makes the value (or all expansions so far) too
+    /// long: args that repeat each other double at every level.
+    fn expand(&self, out: &mut String, value: &str, name: &str, span: Span) -> Result<(), Diagnostic> {
+        let total = self.expanded.get().saturating_add(value.len());
+        if out.len().saturating_add(value.len()) > MAX_EXPANDED_LEN || total > MAX_EXPANDED_TOTAL {
+            let (limit, what) = if total > MAX_EXPANDED_TOTAL {
+                (MAX_EXPANDED_TOTAL, "all arg expansions of this build")
+            } else {
+                (MAX_EXPANDED_LEN, "this value")
+            };
+            return Err(Diagnostic::error(
+                span,
+                format!("expanding `${{{name}}}` ({} bytes) makes {what} longer than {} bytes", value.len(), limit),
+            )
+            .label("expanded here")
+            .help("an arg that repeats another arg doubles at every level"));
+        }
+        self.expanded.set(total);
+        out.push_str(value);
+        Ok(())
+    }
+}
+
+/// The longest a value may get by expanding args (1 MiB).
+pub const MAX_EXPANDED_LEN: usize = 1 << 20;
+/// The most that arg expansions may add up to in one build (64 MiB).
+pub const MAX_EXPANDED_TOTAL: usize = 64 << 20;
 
 /// Whether shell text refers to the variable `name` (`$NAME` or `${NAME...}`), as a `run`
 /// command that should see the build arg `name` does.

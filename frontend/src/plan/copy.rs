@@ -48,7 +48,13 @@ impl Resolver {
             Some(f) => self.resolve_from(f, names, this)?,
             None => MountFrom::Context,
         };
-        let sources: Vec<String> = c.sources.iter().filter_map(|s| self.text(s)).collect();
+        // URLs as BuildKit recognises them: the scheme in lowercase.
+        let sources: Vec<String> = c
+            .sources
+            .iter()
+            .filter_map(|s| self.text(s))
+            .map(|s| if remote::is_url(&s) { remote::lowercase_scheme(&s) } else { s })
+            .collect();
         let mut urls = 0;
         for (s, raw) in sources.iter().zip(&c.sources) {
             if s.is_empty() {

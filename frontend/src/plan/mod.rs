@@ -7,6 +7,7 @@
 
 mod args;
 mod copy;
+mod reads;
 pub mod remote;
 mod run;
 mod steps;
@@ -20,10 +21,11 @@ use serde::Serialize;
 pub use crate::reference::ImageRef;
 pub use args::{mentions_var, Args, BUILTIN_ARGS};
 pub use copy::Copy;
+pub use reads::{LocalPaths, LocalReads};
 pub use remote::GitSource;
 #[cfg(test)]
 pub(crate) use run::MOUNT_OPTIONS;
-pub use run::{Mount, Network, Run, Security, Sharing};
+pub use run::{ssh_default_target, Mount, Network, Run, Security, Sharing};
 pub use steps::{CopyFrom, MountFrom};
 pub use values::Platform;
 
@@ -261,6 +263,13 @@ impl Resolver {
     /// Substitutes args in a value, reporting a bad reference.
     pub(crate) fn text(&mut self, s: &Sp<String>) -> Option<String> {
         match self.args.substitute(&self.file, s) {
+            // As the parser reports it (and once, when it did), or else an arg brought it.
+            Ok(v) if v.contains('\0') => {
+                let d = spec::nul_in_value(&self.file, s.span, &s.value)
+                    .unwrap_or_else(|| Diagnostic::error(s.span, "this value contains a NUL character (from an arg)"));
+                self.diags.push(d);
+                None
+            }
             Ok(v) => Some(v),
             Err(d) => {
                 self.diags.push(d);
@@ -325,7 +334,7 @@ impl Resolver {
             },
             None => stages.last()?.name.clone(),
         };
-        let stages = if opts.all_stages { stages } else { order_needed(stages, &target) };
+        let stages = order_needed(stages, &target, opts.all_stages);
         let source_date_epoch = match opts.build_args.get("SOURCE_DATE_EPOCH").map(|v| v.trim()) {
             None | Some("") => None,
             Some(v) => match v.parse::<i64>() {
@@ -660,6 +669,19 @@ impl Resolver {
     }
 }
 
+/// The identifiers a shell text refers to as `$NAME` or `${NAME...}`, in order, with repeats:
+/// for an identifier `name`, `mentioned_vars(t).any(|v| v == name)` is [`mentions_var`]`(t, name)`.
+/// One pass over the text finds them all, where asking [`mentions_var`] about every arg would
+/// scan the text once per arg.
+pub fn mentioned_vars(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices('$').filter_map(|(i, _)| {
+        let after = &text[i + 1..];
+        let rest = after.strip_prefix('{').unwrap_or(after);
+        let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+        (len > 0).then(|| &rest[..len])
+    })
+}
+
 /// `[("K", "V")]` as `["K=V"]`, the way image configs list environment variables.
 pub(crate) fn key_values<S: serde::Serializer>(kvs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(kvs.iter().map(|(k, v)| format!("{k}={v}")))
@@ -673,11 +695,12 @@ pub(crate) enum Source {
     Named(String),
 }
 
-/// Keeps the target and the stages it needs, dependencies first, otherwise in document order.
-fn order_needed(stages: Vec<Stage>, target: &str) -> Vec<Stage> {
+/// Keeps the target and the stages it needs (every stage with `all`), dependencies first,
+/// otherwise in document order.
+fn order_needed(stages: Vec<Stage>, target: &str, all: bool) -> Vec<Stage> {
     let index: BTreeMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
     let deps = |i: usize| stages[i].depends_on.iter().filter_map(|d| index.get(d.as_str()).copied());
-    let mut needed = vec![false; stages.len()];
+    let mut needed = vec![all; stages.len()];
     let mut todo: Vec<usize> = index.get(target).copied().into_iter().collect();
     while let Some(i) = todo.pop() {
         if !std::mem::replace(&mut needed[i], true) {

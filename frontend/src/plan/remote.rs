@@ -79,7 +79,7 @@ pub fn parse_git(s: &str) -> Result<GitSource, String> {
     if host.is_empty() {
         return Err("the git URL has no host".into());
     }
-    if path.trim_matches('/').is_empty() {
+    if path.split('/').all(|c| c.is_empty() || c == ".") {
         return Err("the git URL has no repository path".into());
     }
     let (reference, subdir) = match fragment {
@@ -202,6 +202,15 @@ fn percent_decode(s: &str) -> Result<String, String> {
         }
     }
     String::from_utf8(out).map_err(|_| format!("the query `{s}` is not UTF-8"))
+}
+
+/// An http(s) URL with its scheme in lowercase (`HTTPS://h/x` is `https://h/x`), as BuildKit
+/// recognises it.
+pub fn lowercase_scheme(s: &str) -> String {
+    match s.split_once("://") {
+        Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+        None => s.to_string(),
+    }
 }
 
 /// Checks an http(s) URL to download.
@@ -331,6 +340,8 @@ mod tests {
             "git@h:",
             "ftp://h/x.git",
             "https://h/a b.git",
+            "git://h/.",
+            "git@h:./",
             "git://h/x#main:../up",
             "nohost",
         ] {
@@ -349,6 +360,7 @@ mod tests {
         assert_eq!(url_filename("https://example.com/a/b.tgz?x=1#f"), "b.tgz");
         assert_eq!(url_filename("https://example.com/dir/"), "dir");
         assert_eq!(url_filename("https://example.com"), "__unnamed__");
+        assert_eq!(lowercase_scheme("HTTPS://EXAMPLE.COM/X.tgz"), "https://EXAMPLE.COM/X.tgz");
     }
 
     #[test]

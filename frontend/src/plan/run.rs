@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::steps::MountFrom;
 use super::{values, CommandLine, Resolver};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Span};
 use crate::spec;
 
 /// A `run` step.
@@ -165,10 +165,29 @@ impl Resolver {
             })
             .unwrap_or(Security::Sandbox);
         let mut mounts = Vec::new();
+        // Where each mount lands (without trailing slashes): two mounts cannot share a place.
+        let mut places = std::collections::BTreeSet::new();
+        let mut ssh = 0;
         for m in &run.mounts {
-            if let Some(m) = self.mount(m, names, this) {
-                mounts.push(m);
+            let Some(resolved) = self.mount(m, names, this) else { continue };
+            let place = match &resolved {
+                Mount::Cache { target, .. } | Mount::Tmpfs { target, .. } | Mount::Bind { target, .. } => {
+                    Some(target.clone())
+                }
+                Mount::Secret { target, .. } => target.clone(),
+                Mount::Ssh { target, .. } => {
+                    ssh += 1;
+                    Some(target.clone().unwrap_or_else(|| ssh_default_target(ssh - 1)))
+                }
+            };
+            if let Some(place) = place {
+                if !places.insert(place.trim_end_matches('/').to_string()) {
+                    let span =
+                        m.options.iter().find(|kv| kv.key.value == "target").map_or(m.value.span, |kv| kv.value.span);
+                    self.error(span, format!("another mount of this step is at `{place}` already"));
+                }
             }
+            mounts.push(resolved);
         }
         Some(Run {
             command,
@@ -204,12 +223,20 @@ impl Resolver {
         let flag = |r: &mut Self, name: &str, default: bool| {
             opt(name).and_then(|v| r.parsed(v, parse_bool)).unwrap_or(default)
         };
-        let target_opt = |r: &mut Self| opt("target").and_then(|v| r.text(v));
-        let absolute = |r: &mut Self, path: &str| {
+        let absolute = |r: &mut Self, path: &str, span: Span| {
             if !path.starts_with('/') {
-                r.error(m.value.span, format!("mount target `{path}` must be an absolute path"));
+                r.error(span, format!("mount target `{path}` must be an absolute path"));
+            } else if path.trim_end_matches('/').is_empty() {
+                r.error(span, "a mount cannot replace `/`: mount it somewhere below");
             }
         };
+        let target_opt = |r: &mut Self| {
+            let raw = opt("target")?;
+            let target = r.text(raw)?;
+            absolute(r, &target, raw.span);
+            Some(target)
+        };
+        let absolute = |r: &mut Self, path: &str| absolute(r, path, m.value.span);
         Some(match kind {
             "cache" => {
                 absolute(self, &value);
@@ -239,7 +266,15 @@ impl Resolver {
             }
             "secret" => {
                 let target = target_opt(self);
-                let env = opt("env").and_then(|v| self.text(v));
+                let env = opt("env").and_then(|v| {
+                    let name = self.text(v)?;
+                    if name.is_empty() {
+                        self.error(v.span, "`env` needs the name of the variable to put the secret in");
+                    } else if name.contains(['=', ' ']) {
+                        self.error(v.span, format!("`{name}` is not a valid environment variable name"));
+                    }
+                    Some(name)
+                });
                 Mount::Secret {
                     target: if target.is_none() && env.is_none() {
                         Some(format!("/run/secrets/{value}"))
@@ -283,6 +318,11 @@ impl Resolver {
     }
 }
 
+/// Where an SSH mount without `target` goes: the `n`th SSH mount of a step, from 0.
+pub fn ssh_default_target(n: usize) -> String {
+    format!("/run/buildkit/ssh_agent.{n}")
+}
+
 fn parse_bool(s: &str) -> Result<bool, String> {
     match s {
         "true" | "True" | "TRUE" | "yes" => Ok(true),
@@ -301,8 +341,10 @@ fn parse_size(s: &str) -> Result<u64, String> {
         Some((i, 'g')) => (&trimmed[..i], 1 << 30),
         _ => (trimmed, 1),
     };
+    // BuildKit keeps sizes in a signed 64-bit number.
     num.parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(scale))
+        .filter(|&n| i64::try_from(n).is_ok())
         .ok_or_else(|| format!("`{s}` is not a size (e.g. 64m, 1g)"))
 }

@@ -11,6 +11,7 @@ use marked_yaml::{LoadError, LoaderOptions};
 
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
+use crate::limits;
 
 /// The keys the decoder accepts, by place (the JSON schema is checked against these).
 pub(crate) mod keys {
@@ -57,9 +58,29 @@ pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
 /// Like [`parse_spec`], but keeps what could be read next to the errors, so that later phases
 /// can report their own errors too (`None` when the YAML itself is broken).
 pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics) {
+    // A byte order mark is not part of the text (BuildKit drops it too).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let file = SourceFile::new(name, text);
+    if let Some(too_long) = limits::check_size(&file) {
+        return (None, Diagnostics::new(file, vec![too_long]));
+    }
     let mut d = Decoder { file: file.clone(), diags: Vec::new() };
     let syntax = d.syntax_line();
+    if let Some(at) = super::text::first_nul(text) {
+        let diag = Diagnostic::error(Span { start: at, end: at + 1 }, "a spec cannot contain a NUL character")
+            .label("NUL character");
+        return (None, Diagnostics::new(file, vec![diag]));
+    }
+    if let Some((line, column)) = super::depth::too_deep(text) {
+        let start = file.offset(line, column);
+        let end = start + file.text[start..].chars().next().map_or(0, char::len_utf8);
+        let diag = Diagnostic::error(
+            Span { start, end },
+            format!("the spec nests lists and mappings more than {} deep", super::depth::MAX_NESTING),
+        )
+        .label("too deep");
+        return (None, Diagnostics::new(file, vec![diag]));
+    }
     let root = match marked_yaml::parse_yaml_with_options(
         0,
         text,
@@ -71,6 +92,11 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
             return (None, Diagnostics::new(file, vec![diag]));
         }
     };
+    let over = limits::check_tree(&file, &root);
+    if !over.is_empty() {
+        return (None, Diagnostics::new(file, over));
+    }
+    d.refuse_nul(&root);
     let spec = d.spec(&root, syntax);
     (Some(spec), Diagnostics::new(file, d.diags))
 }
@@ -118,8 +144,7 @@ impl Decoder {
     fn scalar_span(&self, s: &MarkedScalarNode) -> Span {
         let Some(m) = s.span().start() else { return Span::default() };
         let start = self.file.offset(m.line(), m.column());
-        let rest = &self.file.text[start..];
-        let line = rest.split('\n').next().unwrap_or("");
+        let line = self.file.rest_of_line(start);
         let len = match line.chars().next() {
             Some(q @ ('"' | '\'')) => quoted_len(line, q),
             Some('|' | '>') => line.trim_end().len(),
@@ -266,9 +291,35 @@ impl Decoder {
         }
     }
 
+    /// Reports keys and values with a NUL character. Extensions (`x-` keys) are not looked
+    /// into. The depth is bounded already.
+    fn refuse_nul(&mut self, node: &Node) {
+        let nul = |d: &mut Self, s: &MarkedScalarNode| {
+            if let Some(diag) = super::nul_in_value(&d.file, d.scalar_span(s), s.as_str()) {
+                d.diags.push(diag);
+            }
+        };
+        match node {
+            Node::Scalar(s) => nul(self, s),
+            Node::Sequence(items) => items.iter().for_each(|n| self.refuse_nul(n)),
+            Node::Mapping(m) => {
+                for (k, v) in m.iter().filter(|(k, _)| !k.as_str().starts_with("x-")) {
+                    nul(self, k);
+                    self.refuse_nul(v);
+                }
+            }
+        }
+    }
+
     fn spec(&mut self, root: &Node, syntax: Option<Sp<String>>) -> Spec {
         let mut spec = Spec { file: self.file.clone(), syntax, args: Vec::new(), stages: Vec::new() };
-        let Some(top) = self.expect_mapping(root, "the spec") else { return spec };
+        let Some(top) = self.expect_mapping(root, "the spec") else {
+            if matches!(root, Node::Scalar(_)) {
+                // Nothing but comments: still say what is missing, on the first line.
+                self.no_stages(Span::default());
+            }
+            return spec;
+        };
         self.check_keys(top, TOP_KEYS, "the spec");
         if let Some(args) = top.get_node("args") {
             spec.args = self.args(args);
@@ -286,13 +337,22 @@ impl Decoder {
                 }
             }
             None => {
-                let mut diag = Diagnostic::error(Span::default(), "the spec has no `stages`")
-                    .help("add `stages:` with at least one stage, e.g. `stages: { app: { from: alpine:3.20 } }`");
-                diag.span = None;
-                self.diags.push(diag);
+                // At the first key of the spec (`args:`, say), where `stages:` would go beside it.
+                let at = match top.keys().next() {
+                    Some(k) => self.key_span(k),
+                    // `{}`, or a file of comments: at `{}`, or else the start of the file.
+                    None => Some(self.node_span(root)).filter(|s| s.end > s.start).unwrap_or_default(),
+                };
+                self.no_stages(at);
             }
         }
         spec
+    }
+
+    fn no_stages(&mut self, span: Span) {
+        let diag = Diagnostic::error(span, "the spec has no `stages`")
+            .help("add `stages:` with at least one stage, e.g. `stages: { app: { from: alpine:3.20 } }`");
+        self.diags.push(diag);
     }
 
     fn args(&mut self, node: &Node) -> Vec<ArgDecl> {

@@ -5,13 +5,19 @@
 //! came from, so later phases (and BuildKit, through source maps) can point back at it.
 
 mod decode;
+mod depth;
 pub mod directives;
+mod scalar;
 mod schema;
+mod text;
 
 use std::sync::Arc;
 
 pub use decode::{parse_spec, parse_spec_partial};
+pub use depth::MAX_NESTING;
+pub use scalar::value_range;
 pub use schema::json_schema;
+pub use text::{decode_text, nul_in_value};
 
 use crate::diag::{SourceFile, Span};
 

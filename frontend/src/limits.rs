@@ -1,0 +1,110 @@
+//! Limits on the size of a spec, far above what any real spec reaches.
+//!
+//! Below them every phase does work linear (or n log n) in the spec, so the limits bound what a
+//! hostile or generated spec can cost: a spec over one gets a located error before it is
+//! decoded. The README's spec reference lists them.
+
+use marked_yaml::types::Node;
+
+use crate::diag::{Diagnostic, SourceFile, Span};
+
+/// The spec file, in bytes (real specs: a few KB).
+pub const MAX_SPEC_BYTES: usize = 16 * 1024 * 1024;
+/// Stages in one spec (real specs: a few dozen).
+pub const MAX_STAGES: usize = 10_000;
+/// Steps in one stage.
+pub const MAX_STEPS: usize = 10_000;
+/// Keys in one mapping (`env`, `labels`, `args`, ...) and items in one list (`copy` sources,
+/// exec-form commands, ...).
+pub const MAX_ENTRIES: usize = 10_000;
+/// One key or value, in bytes (a long `run` script is a few KB).
+pub const MAX_STRING_BYTES: usize = 1024 * 1024;
+
+/// The error for a spec longer than [`MAX_SPEC_BYTES`], at the first byte past the limit, or
+/// `None` when it is not too long.
+pub fn check_size(file: &SourceFile) -> Option<Diagnostic> {
+    let len = file.text.len();
+    if len <= MAX_SPEC_BYTES {
+        return None;
+    }
+    let mut at = MAX_SPEC_BYTES;
+    while !file.text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let end = at + file.text[at..].chars().next().map_or(0, char::len_utf8);
+    Some(
+        Diagnostic::error(
+            Span { start: at, end },
+            format!("the spec is {len} bytes, more than the limit of {MAX_SPEC_BYTES} bytes"),
+        )
+        .label("the limit is reached here"),
+    )
+}
+
+/// What a collection is, for the message and its limit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Top,
+    Stages,
+    Stage,
+    Steps,
+    Other,
+}
+
+/// Errors for every collection or string of the loaded spec over its limit, each at the first
+/// entry past the limit (or at the string). Walks the tree once, without recursion.
+pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let at = |m: Option<&marked_yaml::Marker>| {
+        let start = m.map_or(0, |m| file.offset(m.line(), m.column()));
+        Span { start, end: start + file.rest_of_line(start).len() }
+    };
+    let mut todo = vec![(root, Place::Top)];
+    while let Some((node, place)) = todo.pop() {
+        match node {
+            Node::Scalar(s) => {
+                let len = s.as_str().len();
+                if len > MAX_STRING_BYTES {
+                    let msg = format!("a string of {len} bytes, more than the limit of {MAX_STRING_BYTES} bytes");
+                    out.push(Diagnostic::error(at(s.span().start()), msg));
+                }
+            }
+            Node::Mapping(map) => {
+                let (limit, what) = match place {
+                    Place::Stages => (MAX_STAGES, "stages in one spec"),
+                    _ => (MAX_ENTRIES, "keys in one mapping"),
+                };
+                if let Some((key, _)) = map.iter().nth(limit) {
+                    let msg = format!("more than {limit} {what}");
+                    out.push(Diagnostic::error(at(key.span().start()), msg).label("the limit is reached here"));
+                }
+                for (key, value) in map.iter().take(limit) {
+                    let inner = match (place, key.as_str()) {
+                        (Place::Top, "stages") => Place::Stages,
+                        (Place::Stages, _) => Place::Stage,
+                        (Place::Stage, "steps") => Place::Steps,
+                        _ => Place::Other,
+                    };
+                    todo.push((value, inner));
+                    let len = key.as_str().len();
+                    if len > MAX_STRING_BYTES {
+                        let msg = format!("a key of {len} bytes, more than the limit of {MAX_STRING_BYTES} bytes");
+                        out.push(Diagnostic::error(at(key.span().start()), msg));
+                    }
+                }
+            }
+            Node::Sequence(items) => {
+                let (limit, what) = match place {
+                    Place::Steps => (MAX_STEPS, "steps in one stage"),
+                    _ => (MAX_ENTRIES, "items in one list"),
+                };
+                if let Some(item) = items.get(limit) {
+                    let msg = format!("more than {limit} {what}");
+                    out.push(Diagnostic::error(at(item.span().start()), msg).label("the limit is reached here"));
+                }
+                todo.extend(items.iter().take(limit).map(|n| (n, Place::Other)));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,60 @@
+//! A bound on how deeply collections nest, checked before the YAML loader runs.
+//!
+//! The loader under `marked-yaml` recurses once per level of nesting, so a few kilobytes of
+//! `- - - - ...` (block nesting has no limit of its own; flow nesting stops at 255) overflow the
+//! stack and abort the process. The event parser it drives is iterative: walking its events
+//! first, counting open collections, finds the first one past [`MAX_NESTING`] without recursing.
+
+use yaml_rust2::parser::{Event, Parser};
+
+/// The deepest nesting of mappings and lists a spec may have. A real spec needs about 8 (spec,
+/// `stages`, stage, `steps`, step, `mounts`, mount); the rest is room for `x-` extensions.
+pub const MAX_NESTING: usize = 64;
+
+/// The 1-based line and column (in characters) of the first collection that opens deeper than
+/// [`MAX_NESTING`], if any. Text the parser rejects is left for the loader to report.
+pub(super) fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        match parser.next_token() {
+            Ok((Event::SequenceStart(..) | Event::MappingStart(..), mark)) => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some((mark.line(), mark.col() + 1));
+                }
+            }
+            Ok((Event::SequenceEnd | Event::MappingEnd, _)) => depth = depth.saturating_sub(1),
+            Ok((Event::StreamEnd, _)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_first_level_too_deep() {
+        let ok = format!("cmd:\n{}x\n", "- ".repeat(MAX_NESTING - 1));
+        assert_eq!(too_deep(&ok), None);
+        let deep = format!("cmd:\n{}x\n", "- ".repeat(MAX_NESTING));
+        // The mapping is level 1, so the list opened by the MAX_NESTING-th `- ` is one too many.
+        assert_eq!(too_deep(&deep), Some((2, 2 * MAX_NESTING - 1)));
+        let flow = format!("a: {}{}\n", "[".repeat(100), "]".repeat(100));
+        assert!(too_deep(&flow).is_some());
+        // Mappings nested by indentation, and explicit keys, count too.
+        let mut nested = String::new();
+        for i in 0..=MAX_NESTING {
+            nested.push_str(&format!("{}k{i}:\n", " ".repeat(i)));
+        }
+        assert_eq!(too_deep(&nested).map(|(l, _)| l), Some(MAX_NESTING + 1));
+        assert!(too_deep(&format!("{}x\n", "? ".repeat(MAX_NESTING + 1))).is_some());
+        // A sibling does not add to the depth.
+        let wide: String = (0..1000).map(|i| format!("k{i}: [[a], {{b: c}}]\n")).collect();
+        assert_eq!(too_deep(&wide), None);
+        // Broken YAML is the loader's to report.
+        assert_eq!(too_deep("a: [\n"), None);
+    }
+}
