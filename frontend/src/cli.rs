@@ -146,9 +146,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let (parsed, parse_errors) = spec::parse_spec_partial(&name, &text);
             match (compile::plan_parsed(parsed.as_ref(), &parse_errors, &opts), parsed) {
                 (Ok(_), Some(s)) => {
-                    let warnings = lint::lint(&s);
+                    // As configured by the spec's `# check=` directive; `error=true` fails on warnings.
+                    let (warnings, config) = lint::lint_configured(&s);
+                    let failed = config.error && !warnings.is_empty();
                     if !warnings.is_empty() {
                         eprint!("{}", render(&Diagnostics::new(s.file.clone(), warnings)));
+                    }
+                    if failed {
+                        eprintln!("{name}: warnings are errors (`# check=error=true`)");
+                        return Ok(ExitCode::FAILURE);
                     }
                     println!("{}: ok ({} stages)", name, s.stages.len());
                     Ok(ExitCode::SUCCESS)

@@ -19,6 +19,7 @@ pub const RULES: &[(&str, &str)] = &[
         "undefined-var",
         "A value refers to a name that is neither an arg nor set by `env:` in the spec, and is close to one that is",
     ),
+    ("check-directive", "The `# check=` directive names an unknown rule or key, or a bad value"),
 ];
 
 /// Lints a parsed spec.
@@ -169,4 +170,116 @@ fn undefined_vars(spec: &Spec) -> Vec<Diagnostic> {
 
 fn is_identifier(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Where a rule is documented (a README anchor: the rule's heading under "Checks").
+pub fn rule_url(rule: &str) -> String {
+    format!("README.md#{rule}")
+}
+
+/// How checks are configured: the `# check=` directive at the top of the spec, as the
+/// Dockerfile's (`# check=skip=untagged-image,unused-arg;error=true`, `skip=all`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckConfig {
+    /// Skip every rule.
+    pub skip_all: bool,
+    /// Rules to skip.
+    pub skip: std::collections::BTreeSet<String>,
+    /// Warnings fail the build.
+    pub error: bool,
+}
+
+impl CheckConfig {
+    /// The configuration in `spec`'s `# check=` directive, and warnings about the directive
+    /// itself (unknown keys or rules, bad booleans).
+    pub fn of(spec: &Spec) -> (CheckConfig, Vec<Diagnostic>) {
+        let mut config = CheckConfig::default();
+        let mut problems = Vec::new();
+        let Some(d) = crate::spec::directives::directive(&spec.file.text, "check") else { return (config, problems) };
+        let bad = |why: String| Diagnostic::warning("check-directive", d.span, why);
+        for part in d.value.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = part.split_once('=').map_or((part, ""), |(k, v)| (k.trim(), v.trim()));
+            match key.to_ascii_lowercase().as_str() {
+                "skip" => {
+                    for rule in value.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                        if rule.eq_ignore_ascii_case("all") {
+                            config.skip_all = true;
+                        } else if RULES.iter().any(|(r, _)| *r == rule) {
+                            config.skip.insert(rule.to_string());
+                        } else {
+                            let names: Vec<&str> = RULES.iter().map(|(r, _)| *r).collect();
+                            problems.push(bad(format!(
+                                "unknown rule `{rule}` in `# check=skip` (rules: {})",
+                                names.join(", ")
+                            )));
+                        }
+                    }
+                }
+                "error" => match value {
+                    "1" | "t" | "T" | "true" | "TRUE" | "True" => config.error = true,
+                    "0" | "f" | "F" | "false" | "FALSE" | "False" => config.error = false,
+                    v => problems.push(bad(format!("`error={v}` in `# check=` is not a boolean"))),
+                },
+                other => problems.push(bad(format!("unknown key `{other}` in `# check=` (skip, error)"))),
+            }
+        }
+        (config, problems)
+    }
+
+    /// Whether warnings of `rule` are reported.
+    pub fn enabled(&self, rule: &str) -> bool {
+        !self.skip_all && !self.skip.contains(rule)
+    }
+}
+
+/// Lints `spec` as its `# check=` directive says: skipped rules left out, problems with the
+/// directive itself reported. Returns the configuration too (for `error=true`).
+pub fn lint_configured(spec: &Spec) -> (Vec<Diagnostic>, CheckConfig) {
+    let (config, mut out) = CheckConfig::of(spec);
+    out.extend(lint(spec).into_iter().filter(|d| config.enabled(d.rule.unwrap_or(""))));
+    (out, config)
+}
+
+/// A warning's one-line form, as the Dockerfile frontend writes its build warnings:
+/// `rule: message (line N)`.
+pub fn short(d: &Diagnostic, file: &crate::diag::SourceFile) -> String {
+    let rule = d.rule.unwrap_or("lint");
+    match d.span {
+        Some(span) => format!("{rule}: {} (line {})", d.message, file.position(span.start).line),
+        None => format!("{rule}: {}", d.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> Spec {
+        crate::spec::parse_spec("decant.yaml", text).unwrap_or_else(|d| panic!("{}", d.render()))
+    }
+
+    const BODY: &str = "args:\n  UNUSED: x\nstages:\n  app:\n    from: busybox\n";
+
+    fn rules(text: &str) -> Vec<&'static str> {
+        lint_configured(&spec(text)).0.iter().map(|d| d.rule.unwrap()).collect()
+    }
+
+    #[test]
+    fn check_directive_skips_rules_and_sets_error() {
+        assert_eq!(rules(&format!("# syntax=img\n{BODY}")), ["untagged-image", "unused-arg"]);
+        assert_eq!(rules(&format!("# syntax=img\n# check=skip=unused-arg\n{BODY}")), ["untagged-image"]);
+        assert_eq!(rules(&format!("# check=skip=all;error=true\n# syntax=img\n{BODY}")), Vec::<&str>::new());
+        let (_, config) = lint_configured(&spec(&format!("# syntax=img\n# check=error=true\n{BODY}")));
+        assert!(config.error);
+        let got = rules(&format!("# syntax=img\n# check=skip=nosuch;error=maybe;foo=1\n{BODY}"));
+        assert_eq!(got.iter().filter(|r| **r == "check-directive").count(), 3, "{got:?}");
+    }
+
+    #[test]
+    fn short_form_names_rule_and_line() {
+        let s = spec(&format!("# syntax=img\n{BODY}"));
+        let d = &lint(&s)[0];
+        assert_eq!(short(d, &s.file), "untagged-image: `busybox` has no tag: it means `busybox:latest` (line 6)");
+        assert_eq!(rule_url("untagged-image"), "README.md#untagged-image");
+    }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use prost::Message;
 
 use super::{cap, pong, ref_reply, start, v08_llb_caps, FakeBridge, Script, BUILD_SPEC};
+
 use crate::gateway::{pb, FrontendOpts, FrontendResult};
 
 /// A build of `spec` with opts `opts` on a v0.8 daemon plus `extra_llb` LLB caps.
@@ -16,8 +17,14 @@ pub(super) async fn build_on(
     extra_llb: &[&str],
     script: Script,
 ) -> (Result<FrontendResult, pb::Status>, FakeBridge) {
-    let mut pong = pong(&[]);
-    pong.llb_caps = v08_llb_caps();
+    // The script's own Ping answer when it has one, else a v0.8 daemon's.
+    let mut pong = if script.pong.frontend_api_caps.is_empty() {
+        let mut p = pong(&[]);
+        p.llb_caps = v08_llb_caps();
+        p
+    } else {
+        script.pong.clone()
+    };
     pong.llb_caps.extend(extra_llb.iter().map(|id| cap(id)));
     let inputs = script.inputs.clone().or_else(|| Some(BTreeMap::new()));
     let resolve_digest = script.resolve_digest.clone().or_else(|| Some(format!("sha256:{}", "d".repeat(64))));
@@ -189,4 +196,168 @@ async fn results_carry_the_base_image_config() {
     let (res, _) = build_on(&scratch, &[], &[], Script::default()).await;
     let res = res.expect("build");
     assert!(!res.metadata.keys().any(|k| k.starts_with("containerimage.base.config")), "{:?}", res.metadata.keys());
+}
+
+const CONTEXT_SPEC: &str = "# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - copy: hello.c
+";
+
+/// The solves after the speculative one: the frontend solves the `dockerfile` local before it
+/// knows where the spec is (lazily: nothing is read from it unless the spec comes from there).
+fn after_speculative(bridge: &FakeBridge) -> Vec<pb::SolveRequest> {
+    let solves = bridge.record(|r| r.solve.clone());
+    assert_eq!(source_ids(&solves[0].definition), ["local://dockerfile"], "the speculative spec solve");
+    solves[1..].to_vec()
+}
+
+/// Every source identifier of every solve after the speculative one, in order.
+fn all_sources(bridge: &FakeBridge) -> Vec<Vec<String>> {
+    after_speculative(bridge).iter().map(|s| source_ids(&s.definition)).collect()
+}
+
+fn json_of(bridge: &FakeBridge, i: usize) -> String {
+    let solves = after_speculative(bridge);
+    crate::llb::dump_json(&crate::llb::decode_definition(&solves[i].definition).unwrap()).to_string()
+}
+
+/// `docker buildx build https://github.com/org/repo.git?ref=v1&subdir=app`: only the opt
+/// `context`; the spec and the context both come from the repository.
+#[tokio::test]
+async fn a_git_context_holds_the_spec_and_the_context() {
+    let opts = [
+        ("context", "https://github.com/org/repo.git?ref=v1&subdir=app"),
+        ("build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR", "true"),
+    ];
+    // A v0.8 daemon cannot check out a subdirectory: the error names the cap.
+    let (res, _) = build_on(CONTEXT_SPEC, &opts, &[], Script::default()).await;
+    assert!(res.expect_err("no subdir on v0.8").message.contains("source.git.subdir"));
+    let (res, bridge) = build_on(CONTEXT_SPEC, &opts, &["source.git.subdir"], Script::default()).await;
+    res.expect("build");
+    let sources = all_sources(&bridge);
+    assert!(sources.iter().flatten().all(|s| !s.starts_with("local://")), "no locals: {sources:?}");
+    assert_eq!(sources[0], ["git://github.com/org/repo.git#v1:app"], "the spec is read from the repository");
+    assert!(json_of(&bridge, 0).contains("git.keepgitdir"), "BUILDKIT_CONTEXT_KEEP_GIT_DIR");
+    let build = sources.last().unwrap();
+    assert!(build.contains(&"git://github.com/org/repo.git#v1:app".to_string()), "the context: {build:?}");
+    let reads = bridge.record(|r| r.read_file.iter().map(|f| f.file_path.clone()).collect::<Vec<_>>());
+    assert_eq!(reads[0], "decant.yaml");
+    assert!(!reads.contains(&".dockerignore".to_string()), "no .dockerignore for a remote context: {reads:?}");
+}
+
+/// `docker build -f decant.yaml - < ctx.tar` on Docker 20.10 (`context=http://build-context-<id>`)
+/// and `docker buildx build https://host/ctx.tar.gz`: the download is unpacked; the spec is
+/// read from it by its name.
+#[tokio::test]
+async fn a_tarball_context_is_unpacked_and_holds_the_spec() {
+    let script = Script {
+        files: BTreeMap::from([("context".to_string(), crate::gateway::remote_context::tar_header("decant.yaml"))]),
+        ..Default::default()
+    };
+    let (res, bridge) = build_on(CONTEXT_SPEC, &[("context", "http://build-context-abc")], &[], script).await;
+    res.expect("build");
+    let sources = all_sources(&bridge);
+    assert!(sources.iter().flatten().all(|s| !s.starts_with("local://")), "no locals: {sources:?}");
+    assert_eq!(sources[0], ["http://build-context-abc"], "the download is solved first");
+    let reads = bridge.record(|r| r.read_file.clone());
+    assert_eq!((reads[0].file_path.as_str(), reads[0].range.map(|r| r.length)), ("context", Some(1024)));
+    assert_eq!(reads[1].file_path, "decant.yaml");
+    let spec_solve = json_of(&bridge, 1);
+    assert!(spec_solve.contains("\"attemptUnpackDockerCompatibility\":true"), "{spec_solve}");
+    let build = json_of(&bridge, after_speculative(&bridge).len() - 1);
+    assert!(build.contains("attemptUnpackDockerCompatibility") && build.contains("hello.c"), "{build}");
+}
+
+/// A download that is no archive is the spec itself.
+#[tokio::test]
+async fn a_plain_file_context_is_the_spec() {
+    let script = Script {
+        files: BTreeMap::from([("context".to_string(), CONTEXT_SPEC.as_bytes().to_vec())]),
+        ..Default::default()
+    };
+    let (res, bridge) = build_on(CONTEXT_SPEC, &[("context", "https://example.com/decant.yaml")], &[], script).await;
+    res.expect("build");
+    let spec_solve = json_of(&bridge, 1);
+    assert!(spec_solve.contains("\"dest\":\"/decant.yaml\""), "copied to the spec's name: {spec_solve}");
+    assert!(!spec_solve.contains("attemptUnpackDockerCompatibility\":true"), "{spec_solve}");
+}
+
+/// `--call targets` on a remote context reads the spec from there too.
+#[tokio::test]
+async fn subrequests_read_the_spec_from_a_remote_context() {
+    let (res, bridge) =
+        super::subrequest(CONTEXT_SPEC, "frontend.targets", &[("context", "git@github.com:org/repo.git#main")]).await;
+    res.expect("targets");
+    // Subrequests make no speculative solve.
+    let sources: Vec<Vec<String>> = bridge.record(|r| r.solve.iter().map(|s| source_ids(&s.definition)).collect());
+    assert_eq!(sources[0], ["git://github.com/org/repo.git#main"], "{sources:?}");
+}
+
+/// `--call check` checks the build asked for: its target and build args.
+#[tokio::test]
+async fn lint_checks_the_requested_target_and_build_args() {
+    let spec = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n";
+    let lint = |extra: &'static [(&'static str, &'static str)]| async move {
+        let (res, _) = super::subrequest(spec, "frontend.lint", extra).await;
+        super::result_json(&res.expect("lint"))
+    };
+    assert!(lint(&[]).await.get("buildError").is_none());
+    let v = lint(&[("target", "nosuch")]).await;
+    assert!(v["buildError"]["message"].as_str().is_some_and(|m| m.contains("nosuch")), "{v}");
+    let v = lint(&[("build-arg:SOURCE_DATE_EPOCH", "yesterday")]).await;
+    assert!(v["buildError"]["message"].as_str().is_some_and(|m| m.contains("SOURCE_DATE_EPOCH")), "{v}");
+}
+
+/// Every warning has a rule, a docs URL and a location (buildx dereferences it unchecked),
+/// and the spec's `# check=` directive skips rules.
+#[tokio::test]
+async fn lint_warnings_have_urls_and_locations_and_follow_the_check_directive() {
+    let spec = "# check=skip=unused-arg\nargs:\n  UNUSED: x\nstages:\n  app:\n    from: busybox\n";
+    let (res, _) = super::subrequest(spec, "frontend.lint", &[]).await;
+    let v = super::result_json(&res.expect("lint"));
+    let warnings = v["warnings"].as_array().unwrap();
+    let rules: Vec<&str> = warnings.iter().map(|w| w["ruleName"].as_str().unwrap()).collect();
+    // No `# syntax=` line (the check directive does not count), an untagged image; the unused
+    // arg is skipped.
+    assert_eq!(rules, ["missing-syntax", "untagged-image"], "{v}");
+    for w in warnings {
+        assert_eq!(w["url"], format!("README.md#{}", w["ruleName"].as_str().unwrap()));
+        assert!(w["location"]["ranges"][0]["start"]["line"].as_u64().is_some(), "{w}");
+    }
+}
+
+/// `# check=error=true`: warnings fail the build, on every daemon.
+#[tokio::test]
+async fn check_error_true_fails_the_build_on_warnings() {
+    let text = BUILD_SPEC
+        .replace("stages:\n", "args:\n  UNUSED: x\nstages:\n")
+        .replace("# syntax=decant/frontend:dev\n", "# syntax=decant/frontend:dev\n# check=error=true\n");
+    let (res, bridge) = build_on(&text, &[], &[], Script::default()).await;
+    let err = res.expect_err("a warning is an error");
+    assert!(err.message.contains("unused-arg: arg `UNUSED` is never used (line 4)"), "{}", err.message);
+    assert!(solved_execs(&bridge).is_empty(), "nothing built");
+    let fixed = text.replace("# check=error=true\n", "# check=error=true;skip=unused-arg\n");
+    build_on(&fixed, &[], &[], Script::default()).await.0.expect("no warnings left");
+}
+
+/// `--sbom=true`: decant returns no SBOM, and says so in a build warning.
+#[tokio::test]
+async fn an_sbom_request_gets_a_warning() {
+    let mut pong = pong(&["gateway.warnings"]);
+    pong.llb_caps = v08_llb_caps();
+    let script = Script { pong, ..Default::default() };
+    let opts = [("attest:sbom", ""), ("build-arg:BUILDKIT_SBOM_SCAN_STAGE", "true")];
+    let (res, bridge) = build_on(BUILD_SPEC, &opts, &[], script).await;
+    res.expect("build");
+    let warns = bridge.record(|r| r.warns.clone());
+    let sbom: Vec<String> = warns
+        .iter()
+        .map(|w| String::from_utf8_lossy(&w.short).into_owned())
+        .filter(|s| s.starts_with("sbom:"))
+        .collect();
+    assert_eq!(sbom.len(), 1, "{sbom:?}");
+    assert!(sbom[0].contains("BUILDKIT_SBOM_SCAN_STAGE"), "{}", sbom[0]);
 }

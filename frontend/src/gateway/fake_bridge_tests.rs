@@ -38,6 +38,8 @@ struct Script {
     pong: pb::PongResponse,
     solve: Option<Result<pb::SolveResponse, tonic::Status>>,
     file_data: Vec<u8>,
+    /// What `ReadFile` answers for these paths (`file_data` for all others).
+    files: BTreeMap<String, Vec<u8>>,
     /// Methods answered with Unimplemented (as an old daemon would).
     unimplemented: Vec<&'static str>,
     /// What `Inputs` answers (a fixed map when `None`).
@@ -167,8 +169,9 @@ impl FakeBridge {
             }
             "ReadFile" => {
                 unary(req, move |r: pb::ReadFileRequest| {
+                    let data = s.files.get(&r.file_path).unwrap_or(&s.file_data).clone();
                     me.record(|rec| rec.read_file.push(r));
-                    Ok(pb::ReadFileResponse { data: s.file_data.clone() })
+                    Ok(pb::ReadFileResponse { data })
                 })
                 .await
             }
@@ -1127,7 +1130,8 @@ async fn lint_warnings_reach_daemons_that_show_them() {
     let warns = bridge.record(|r| r.warns.clone());
     assert_eq!(warns.len(), 1, "{warns:?}");
     let w = &warns[0];
-    assert_eq!(String::from_utf8_lossy(&w.short), "arg `UNUSED` is never used (unused-arg)");
+    assert_eq!(String::from_utf8_lossy(&w.short), "unused-arg: arg `UNUSED` is never used (line 3)");
+    assert_eq!(w.url, "README.md#unused-arg");
     assert_eq!(w.ranges[0].start.unwrap().line, 3);
     assert_eq!(w.info.as_ref().unwrap().filename, "decant.yaml");
     assert!(w.digest.starts_with("sha256:"), "attached to the spec's load vertex");

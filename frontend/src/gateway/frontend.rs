@@ -143,17 +143,24 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     // calls through this clone skip the client-side cap checks.
     let early = client.clone();
     let local_spec = SpecSource::new(opts, &BTreeMap::new())?;
+    // A remote context (the opt `context=<url>`) holds the spec and the context: no local
+    // .dockerignore to ask for.
+    let remote_context = super::remote_context::detect(opts)?.is_some();
     let started = Instant::now();
     let read_sources = async {
-        let (raw_inputs, spec_solved, ignore_solved) = tokio::join!(
-            t.time("inputs", early.inputs()),
-            early.solve(local_spec.solve_params()),
-            solve_dockerignore_source(&early, opts),
-        );
+        let (raw_inputs, spec_solved, ignore_solved) =
+            tokio::join!(t.time("inputs", early.inputs()), early.solve(local_spec.solve_params()), async {
+                match remote_context {
+                    true => None,
+                    false => solve_dockerignore_source(&early, opts).await,
+                }
+            },);
         // A daemon without `frontend.inputs` answers Unimplemented: no inputs (checked against
         // the caps once Ping has answered).
         let decoded = raw_inputs.map_err(gateway_status).and_then(sources::decode_inputs);
         let client_inputs = decoded.as_ref().cloned().unwrap_or_default();
+        // A remote context adds itself and the spec's directory to the inputs.
+        let client_inputs = super::remote_context::with_remote_context(&early, opts, client_inputs).await?;
         let context_input = sources::context_input(opts, &client_inputs);
         let (spec_file, context_ignore) = tokio::join!(
             async {
@@ -177,11 +184,11 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
                 ignore
             }
         );
-        (decoded, client_inputs, context_input, spec_file, context_ignore)
+        Ok::<_, pb::Status>((decoded, client_inputs, context_input, spec_file, context_ignore))
     };
-    let (pinged, (decoded_inputs, client_inputs, context_input, spec_file, context_ignore)) =
-        tokio::join!(t.time("ping", client.ping()), read_sources);
+    let (pinged, read) = tokio::join!(t.time("ping", client.ping()), read_sources);
     let caps = pinged.map_err(gateway_status)?.clone();
+    let (decoded_inputs, client_inputs, context_input, spec_file, context_ignore) = read?;
     let client: &Client = client;
     sources::check_frontend_caps(opts)?;
     if caps.has_gateway(super::client::cap::FRONTEND_INPUTS) {
@@ -210,7 +217,8 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     let (spec, parse_errors) = crate::spec::parse_spec_partial(&spec_file.name, &spec_file.text);
     t.record("compile", started);
     if let (Some(spec), true) = (&spec, parse_errors.items.is_empty()) {
-        t.time("lint warnings", warn_lints(client, spec, &spec_file.vertex, &opts.build_args())).await;
+        t.time("lint warnings", warn_lints(client, spec, &spec_file.vertex, &opts.build_args())).await?;
+        super::sbom::warn_sbom(client, opts, spec, &spec_file.vertex).await;
     }
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
@@ -293,11 +301,30 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     Ok(result)
 }
 
-/// Sends `decant check`'s warnings to the client as build warnings (BuildKit 0.10+; older
-/// daemons have no way to show them, and the client's `warn` is then a no-op).
-async fn warn_lints(client: &Client, spec: &crate::spec::Spec, vertex: &str, build_args: &BTreeMap<String, String>) {
+/// Sends `decant check`'s warnings (as the spec's `# check=` directive configures them) to the
+/// client as build warnings, in the Dockerfile frontend's form `rule: message (line N)` with
+/// the rule's docs URL (BuildKit 0.10+; older daemons cannot show them). With `error=true`,
+/// warnings fail the build on every daemon.
+async fn warn_lints(
+    client: &Client,
+    spec: &crate::spec::Spec,
+    vertex: &str,
+    build_args: &BTreeMap<String, String>,
+) -> Result<(), pb::Status> {
+    let (lints, config) = crate::lint::lint_configured(spec);
+    if config.error && !lints.is_empty() {
+        let as_errors = lints
+            .iter()
+            .map(|d| crate::diag::Diagnostic {
+                severity: crate::diag::Severity::Error,
+                message: format!("{} (warnings are errors: `# check=error=true`)", crate::lint::short(d, &spec.file)),
+                ..d.clone()
+            })
+            .collect();
+        return Err(diagnostics_status(&Diagnostics::new(spec.file.clone(), as_errors)));
+    }
     if !client.caps().is_some_and(|c| c.has_gateway("gateway.warnings")) {
-        return;
+        return Ok(());
     }
     let source = pb::SourceInfo {
         filename: spec.file.name.clone(),
@@ -305,30 +332,29 @@ async fn warn_lints(client: &Client, spec: &crate::spec::Spec, vertex: &str, bui
         language: "yaml".into(),
         ..Default::default()
     };
-    let unconsumed = crate::lint::unconsumed_build_args(spec, build_args.keys().map(String::as_str));
-    for d in crate::lint::lint(spec).into_iter().chain(unconsumed) {
-        let ranges = d
-            .span
-            .map(|span| {
-                let s = spec.file.position(span.start);
-                let e = spec.file.position(span.end);
-                errors::range((s.line as i32, s.column as i32), (e.line as i32, e.column as i32))
-            })
-            .into_iter()
-            .collect();
+    // (A build arg nothing reads is reported, never an error, as in Dockerfile builds.)
+    let unconsumed = crate::lint::unconsumed_build_args(spec, build_args.keys().map(String::as_str))
+        .filter(|_| config.enabled("unconsumed-build-arg"));
+    for d in lints.into_iter().chain(unconsumed) {
+        // Every warning carries a range (a warning about the whole file points at line 1).
+        let span = d.span.unwrap_or(crate::diag::Span { start: 0, end: 0 });
+        let s = spec.file.position(span.start);
+        let e = spec.file.position(span.end);
+        let rule = d.rule.unwrap_or("lint");
         let warning = super::Warning {
             vertex_digest: vertex.to_string(),
             level: 1,
-            short: format!("{} ({})", d.message, d.rule.unwrap_or("lint")),
+            short: crate::lint::short(&d, &spec.file),
             detail: d.help.clone().into_iter().collect(),
-            url: String::new(),
+            url: crate::lint::rule_url(rule),
             source: Some(source.clone()),
-            ranges,
+            ranges: vec![errors::range((s.line as i32, s.column as i32), (e.line as i32, e.column as i32))],
         };
         if let Err(e) = client.warn(warning).await {
             eprintln!("decant: sending a warning failed: {e}");
         }
     }
+    Ok(())
 }
 
 /// Resolves the plan's images and gathers what lowering needs from the options and the daemon.

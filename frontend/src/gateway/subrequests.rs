@@ -23,6 +23,7 @@ pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Re
         DESCRIBE => Ok(describe()),
         OUTLINE | TARGETS | LINT => {
             let inputs = super::sources::inputs(client).await?;
+            let inputs = super::remote_context::with_remote_context(client, opts, inputs).await?;
             let file = read_spec(client, opts, &inputs).await?;
             match id {
                 TARGETS => {
@@ -39,7 +40,7 @@ pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Re
                     let p = plan::resolve(&spec, &bopts).map_err(|d| diagnostics_status(&d))?;
                     Ok(outline(&spec, &p))
                 }
-                _ => Ok(lint_result(&file)),
+                _ => Ok(lint_result(&file, &lint_build_options(opts)?)),
             }
         }
         other => Err(errors::unsupported_subrequest(other)),
@@ -145,21 +146,31 @@ fn outline(spec: &Spec, p: &plan::Plan) -> FrontendResult {
     result(value, text)
 }
 
-fn lint_result(file: &SpecFile) -> FrontendResult {
+/// The build `--call check` checks: the one the user asked for (`target`, build args, named
+/// contexts), not the default one.
+fn lint_build_options(opts: &FrontendOpts) -> Result<BuildOptions, pb::Status> {
+    Ok(BuildOptions {
+        target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
+        build_args: opts.build_args(),
+        named_contexts: super::sources::named_context_names(opts)?,
+        ..Default::default()
+    })
+}
+
+fn lint_result(file: &SpecFile, build: &BuildOptions) -> FrontendResult {
     let source = SourceFile::new(file.name.clone(), file.text.clone());
     let warning = |d: &Diagnostic| {
         let rule = d.rule.unwrap_or("");
         let description = lint::RULES.iter().find(|(r, _)| *r == rule).map(|(_, d)| *d).unwrap_or("");
-        let mut w = json!({"ruleName": rule, "description": description, "detail": d.message});
-        if let Some(span) = d.span {
-            w["location"] = location(&source, span);
-        }
-        w
+        // buildx reads `location` without a nil check: a warning about the whole file points
+        // at its first line.
+        let span = d.span.unwrap_or(Span { start: 0, end: 0 });
+        json!({"ruleName": rule, "description": description, "url": lint::rule_url(rule), "detail": d.message, "location": location(&source, span)})
     };
     let (warnings, build_error) = match spec::parse_spec(&file.name, &file.text) {
         Ok(s) => {
-            let w: Vec<Value> = lint::lint(&s).iter().map(warning).collect();
-            let err = plan::resolve(&s, &BuildOptions::default()).err().map(|d| {
+            let w: Vec<Value> = lint::lint_configured(&s).0.iter().map(warning).collect();
+            let err = plan::resolve(&s, build).err().map(|d| {
                 let first = d.errors().next().cloned();
                 json!({"message": d.summary(), "location": first.and_then(|f| f.span).map(|sp| location(&source, sp))})
             });

@@ -113,12 +113,7 @@ impl Decoder {
     }
 
     fn syntax_line(&self) -> Option<Sp<String>> {
-        let first = self.file.text.lines().next()?;
-        let body = first.strip_prefix('#')?.trim_start();
-        let value = body.strip_prefix("syntax")?.trim_start().strip_prefix('=')?;
-        let start = first.len() - value.len() + (value.len() - value.trim_start().len());
-        let value = value.trim();
-        Some(Sp::new(value.to_string(), Span { start, end: start + value.len() }))
+        super::directives::directive(&self.file.text, "syntax")
     }
 
     fn load_error(&self, e: LoadError) -> Diagnostic {

@@ -6,6 +6,7 @@
 
 mod decode;
 mod depth;
+pub mod directives;
 mod scalar;
 mod schema;
 mod text;
@@ -43,7 +44,7 @@ impl Sp<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
     pub file: Arc<SourceFile>,
-    /// The `# syntax=` directive on the first line, if present.
+    /// The `# syntax=` directive at the top (see [`directives`]), if present.
     pub syntax: Option<Sp<String>>,
     /// Build arguments, in document order.
     pub args: Vec<ArgDecl>,
