@@ -190,3 +190,19 @@ fn url_schemes_in_capitals_are_downloads() {
     let dump = serde_json::to_string(&decant::llb::dump_json(&def)).unwrap();
     assert!(dump.contains(r#""identifier":"https://EXAMPLE.COM/x.tgz""#), "{dump}");
 }
+
+/// The CLI printed diagnostics that came through an error path as `error: error: ...`.
+#[test]
+fn cli_prints_diagnostics_once() {
+    let dir = std::env::temp_dir().join(format!("decant-hardening-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("latin1.yaml");
+    std::fs::write(&path, b"stages:\n  app:\n    from: caf\xe9:1\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_decant")).arg("check").arg(&path).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.starts_with("error: the spec is not UTF-8 text\n"), "{stderr}");
+    assert!(stderr.contains("latin1.yaml:3:14"), "{stderr}");
+    assert!(!stderr.contains("error: error:"), "{stderr}");
+}

@@ -298,8 +298,9 @@ impl Decoder {
     /// into. The depth is bounded already.
     fn refuse_nul(&mut self, node: &Node) {
         let nul = |d: &mut Self, s: &MarkedScalarNode| {
-            if let Some(diag) = super::nul_in_value(&d.file, d.scalar_span(s), s.as_str()) {
-                d.diags.push(diag);
+            // The span only for a value with a NUL (a span costs a look at the line).
+            if s.as_str().contains('\0') {
+                d.diags.extend(super::nul_in_value(&d.file, d.scalar_span(s), s.as_str()));
             }
         };
         match node {
@@ -317,7 +318,7 @@ impl Decoder {
     fn spec(&mut self, root: &Node, syntax: Option<Sp<String>>) -> Spec {
         let mut spec = Spec { file: self.file.clone(), syntax, args: Vec::new(), stages: Vec::new() };
         let Some(top) = self.expect_mapping(root, "the spec") else {
-            if matches!(root, Node::Scalar(_)) {
+            if matches!(root, Node::Scalar(s) if is_null(s)) {
                 // Nothing but comments: still say what is missing, on the first line.
                 self.no_stages(Span::default());
             }

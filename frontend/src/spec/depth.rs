@@ -58,3 +58,26 @@ mod tests {
         assert_eq!(too_deep("a: [\n"), None);
     }
 }
+
+#[cfg(test)]
+mod cost {
+    /// `cargo test -p decant --lib depth::cost -- --ignored --nocapture`: the pre-pass against
+    /// the loader, on a spec of 10,000 stages.
+    #[test]
+    #[ignore]
+    fn prepass_against_loader() {
+        let mut text = String::from("stages:\n");
+        for i in 0..10_000 {
+            text.push_str(&format!(
+                "  s{i}:\n    from: alpine:3.20\n    env: {{A: b}}\n    steps:\n      - run: make {i}\n        mounts:\n          - cache: /c\n      - copy: [a, b]\n        to: /x/\n"
+            ));
+        }
+        let t = std::time::Instant::now();
+        assert!(super::too_deep(&text).is_none());
+        let pre = t.elapsed();
+        let t = std::time::Instant::now();
+        marked_yaml::parse_yaml(0, &text).unwrap();
+        let load = t.elapsed();
+        println!("pre-pass {pre:?}, loader {load:?} ({} bytes)", text.len());
+    }
+}

@@ -1,0 +1,35 @@
+//! What every fuzz target checks, shared by the targets in `fuzz_targets/`.
+
+use decant::plan::BuildOptions;
+use decant::{compile, llb, lower};
+
+/// The spec generator of the tests (`frontend/tests/specgen`), driven by the fuzzer's bytes.
+#[path = "../../frontend/tests/specgen/mod.rs"]
+pub mod specgen;
+
+/// Compiles `text` the way `decant check` (every stage) and a build (the default target) do.
+/// Errors must render; a plan must lower (what `check` accepts, the build accepts); and
+/// compiling twice gives the same bytes.
+pub fn compile_checked(text: &str) {
+    for all_stages in [true, false] {
+        let opts = BuildOptions { all_stages, ..Default::default() };
+        match compile::plan("fuzz.yaml", text, &opts) {
+            Err(d) => {
+                assert!(d.has_errors(), "a failed plan without an error");
+                let _ = d.render();
+            }
+            Ok(p) => {
+                let lowered = match lower::lower(&p, &lower::Inputs::default()) {
+                    Ok(l) => l,
+                    Err(d) => panic!("the plan passed and lowering failed:\n{text}\n{}", d.render()),
+                };
+                let bytes = llb::encode(&lowered.definition());
+                if !all_stages {
+                    let again = compile::plan("fuzz.yaml", text, &opts).expect("plan again");
+                    let again = lower::lower(&again, &lower::Inputs::default()).expect("lower again");
+                    assert_eq!(bytes, llb::encode(&again.definition()), "two compiles differ");
+                }
+            }
+        }
+    }
+}
