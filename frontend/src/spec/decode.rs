@@ -642,7 +642,7 @@ impl Decoder {
         let target_keys = ["target", "destination", "dst", "dest"];
         let target = target_keys.iter().find_map(|k| text(k));
         let mut shape = if !MOUNT_KINDS.contains(&kind.as_str()) {
-            format!("one of `cache`, `secret`, `ssh`, `tmpfs`, `bind` with its target")
+            "one of `cache`, `secret`, `ssh`, `tmpfs`, `bind` with its target".to_string()
         } else if matches!(kind.as_str(), "secret" | "ssh") {
             let id = text("id").unwrap_or_else(|| if kind == "ssh" { "default".into() } else { "<id>".into() });
             match &target {

@@ -98,7 +98,7 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn from_value(&mut self, n: usize) -> String {
+    fn base_value(&mut self, n: usize) -> String {
         match self.below(3) {
             0 => self.stage_ref(n),
             1 => self.one(IMAGES).into(),
@@ -229,7 +229,7 @@ impl<'a> Gen<'a> {
                 "mode" => self.one(MODES).into(),
                 "uid" | "gid" => self.one(IDS).into(),
                 "sharing" => self.one(&["shared", "private", "locked", "x"]).into(),
-                "from" => self.from_value(n),
+                "from" => self.base_value(n),
                 "required" | "readwrite" => self.one(&["true", "false", "maybe"]).into(),
                 _ => self.one(&["a", ""]).into(),
             };
@@ -242,7 +242,7 @@ impl<'a> Gen<'a> {
         let sources: Vec<String> = (0..count).map(|_| q(self.one(SOURCES))).collect();
         let _ = writeln!(y, "      - copy: [{}]", sources.join(", "));
         if self.chance(2) {
-            let from = self.from_value(n);
+            let from = self.base_value(n);
             let _ = writeln!(y, "        from: {}", q(&from));
         }
         if self.chance(2) {
