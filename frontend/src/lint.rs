@@ -276,6 +276,14 @@ mod tests {
     }
 
     #[test]
+    fn every_rule_is_documented_where_its_url_points() {
+        let readme = include_str!("../../README.md");
+        for (rule, _) in RULES {
+            assert!(readme.contains(&format!("\n#### `{rule}`\n")), "README.md has no heading for `{rule}`");
+        }
+    }
+
+    #[test]
     fn short_form_names_rule_and_line() {
         let s = spec(&format!("# syntax=img\n{BODY}"));
         let d = &lint(&s)[0];

@@ -229,7 +229,12 @@ fn mount(m: &Mount) -> String {
 fn copy(out: &mut String, c: &Copy) {
     let git = c.from.as_ref().is_some_and(|f| is_git(&f.value));
     let url = c.sources.iter().any(|s| is_url(&s.value));
-    let mut line = String::from(if git || url { "ADD" } else { "COPY" });
+    let unpack = c.unpack.as_ref().is_some_and(|u| u.value);
+    if unpack && c.from.is_some() {
+        out.push_str("# decant eject: the spec unpacks archives from another stage here; Dockerfile ADD reads only the context\n");
+    }
+    let add = git || url || (unpack && c.from.is_none());
+    let mut line = String::from(if add { "ADD" } else { "COPY" });
     if let Some(f) = &c.from {
         if !git {
             line.push_str(&format!(" --from={}", f.value));

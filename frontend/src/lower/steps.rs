@@ -293,6 +293,7 @@ impl Lowerer<'_> {
             allow_wildcard: true,
             // As Dockerfile COPY: a pattern may match nothing (`yarn.lock*`); a plain path must exist.
             allow_empty_wildcard: true,
+            attempt_unpack: copy.unpack,
             include_patterns,
             exclude_patterns: copy.exclude.clone(),
             ..Default::default()

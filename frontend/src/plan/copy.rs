@@ -28,6 +28,9 @@ pub struct Copy {
     pub link: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub parents: bool,
+    /// Local tar archives are unpacked into the destination.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unpack: bool,
     /// Expected digest of the downloaded file (the one source is a URL).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
@@ -116,6 +119,18 @@ impl Resolver {
                 self.error(k.span, "`keep_git_dir` needs `from:` a git repository URL");
             }
         }
+        let unpack = c.unpack.as_ref().is_some_and(|u| u.value);
+        if let Some(u) = c.unpack.as_ref().filter(|u| u.value) {
+            if urls > 0 || matches!(from, MountFrom::Git(_)) {
+                self.diags.push(
+                    Diagnostic::error(
+                        u.span,
+                        "`unpack` applies to archives in the context or a stage, not to downloads",
+                    )
+                    .help("download in one step, then unpack the file with a `run` step"),
+                );
+            }
+        }
         let chown = c.chown.as_ref().and_then(|o| self.word(o));
         let link = c.link.as_ref().is_some_and(|l| l.value);
         if let (Some(o), Some(raw)) = (chown.as_ref().and_then(Word::as_literal), &c.chown) {
@@ -142,6 +157,7 @@ impl Resolver {
             follow_symlinks: c.follow_symlinks.as_ref().is_none_or(|f| f.value),
             link,
             parents: c.parents.as_ref().is_some_and(|p| p.value),
+            unpack,
             checksum,
             keep_git_dir,
         })

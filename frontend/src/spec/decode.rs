@@ -37,8 +37,19 @@ pub(crate) mod keys {
     pub const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user", "file"];
     pub const FILE_OPTIONS: &[&str] = &["content", "chmod", "chown"];
     pub const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
-    pub const COPY_OPTIONS: &[&str] =
-        &["from", "to", "chown", "chmod", "exclude", "follow_symlinks", "link", "parents", "checksum", "keep_git_dir"];
+    pub const COPY_OPTIONS: &[&str] = &[
+        "from",
+        "to",
+        "chown",
+        "chmod",
+        "exclude",
+        "follow_symlinks",
+        "link",
+        "parents",
+        "unpack",
+        "checksum",
+        "keep_git_dir",
+    ];
     pub const HEALTHCHECK: &[&str] = &["cmd", "interval", "timeout", "start_period", "start_interval", "retries"];
     pub const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
 }
@@ -572,6 +583,7 @@ impl Decoder {
                     follow_symlinks: map.get_node("follow_symlinks").and_then(|n| self.boolean(n, "`follow_symlinks`")),
                     link: map.get_node("link").and_then(|n| self.boolean(n, "`link`")),
                     parents: map.get_node("parents").and_then(|n| self.boolean(n, "`parents`")),
+                    unpack: map.get_node("unpack").and_then(|n| self.boolean(n, "`unpack`")),
                     checksum: get(self, "checksum"),
                     keep_git_dir: map.get_node("keep_git_dir").and_then(|n| self.boolean(n, "`keep_git_dir`")),
                 })

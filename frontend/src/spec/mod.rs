@@ -200,6 +200,8 @@ pub struct Copy {
     pub link: Option<Sp<bool>>,
     /// Keep each source's path below the destination (like `COPY --parents`).
     pub parents: Option<Sp<bool>>,
+    /// Unpack local tar archives into the destination (like `ADD archive.tar.gz /`).
+    pub unpack: Option<Sp<bool>>,
     /// `checksum: sha256:...` of the one URL source.
     pub checksum: Option<Sp<String>>,
     /// Keep the `.git` directory of a git `from:`.

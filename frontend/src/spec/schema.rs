@@ -305,6 +305,9 @@ struct CopyStep {
     link: Option<bool>,
     /// Keep the sources' paths below the destination (BuildKit 0.9+).
     parents: Option<bool>,
+    /// Unpack local tar archives (plain, gzip, bzip2, xz) into the destination, as Dockerfile
+    /// `ADD` does; other files are copied.
+    unpack: Option<bool>,
     /// Digest a downloaded URL must have: `sha256:...`.
     checksum: Option<String>,
     /// Keep `.git` of a git `from`.
