@@ -23,7 +23,7 @@ impl Converter<'_> {
                 "from" => from = Some(self.stage_ref(&v).unwrap_or_else(|| self.arg_value(ins, &v, "`from`"))),
                 "chown" => chown = Some(self.value(ins, &v)),
                 "chmod" => {
-                    if !v.chars().all(|c| c.is_ascii_digit()) {
+                    if !v.contains('$') && !v.chars().all(|c| c.is_ascii_digit()) {
                         self.note(
                             f.loc,
                             NoteKind::NeedsFeature,
