@@ -5,7 +5,7 @@
 //! or user) is written with the nearest equivalent and a `# decant eject:` comment.
 
 use crate::plan::remote::{is_git, is_url};
-use crate::spec::{Command, Copy, KeyValue, Mount, Run, Spec, Stage, StepKind};
+use crate::spec::{Command, Copy, File, KeyValue, Mount, Run, Spec, Stage, StepKind};
 
 /// The Dockerfile for a parsed spec.
 pub fn eject(spec: &Spec) -> String {
@@ -16,33 +16,58 @@ pub fn eject(spec: &Spec) -> String {
             None => out.push_str(&format!("ARG {}\n", a.name.value)),
         }
     }
+    // `env: true` is what a Dockerfile ARG declared in a stage does; the other args differ.
+    if spec.args.iter().any(|a| !a.env.as_ref().is_some_and(|e| e.value)) {
+        let every: Vec<&str> = spec
+            .args
+            .iter()
+            .filter(|a| a.env.as_ref().is_some_and(|e| e.value))
+            .map(|a| a.name.value.as_str())
+            .collect();
+        out.push_str(
+            "# decant eject: each stage declares every arg, so every RUN gets them all in its environment; in the \
+             spec a run gets only the args it mentions",
+        );
+        if !every.is_empty() {
+            out.push_str(&format!(" and those with `env: true` ({})", every.join(", ")));
+        }
+        out.push('\n');
+    }
     for st in &spec.stages {
         out.push('\n');
         stage(&mut out, spec, st);
     }
     // The `# syntax=` line only when a newer Dockerfile syntax than a builder's built-in one is
     // needed: without it the file builds offline, with it BuildKit pulls that frontend.
-    let newer: Vec<&str> =
-        NEWER_SYNTAX.iter().filter(|(needle, _)| out.contains(needle)).map(|(_, what)| *what).collect();
+    let mut newer: Vec<&str> = Vec::new();
+    let mut version = "1.4";
+    for (needle, what, v) in NEWER_SYNTAX {
+        if out.contains(needle) && !newer.contains(&what) {
+            newer.push(what);
+            version = version.max(v);
+        }
+    }
     let mut head = String::new();
     if !newer.is_empty() {
         head.push_str("# syntax=docker/dockerfile:1\n");
-        head.push_str(&format!("# (Dockerfile syntax 1.4 or newer for: {})\n", newer.join(", ")));
+        head.push_str(&format!("# (Dockerfile syntax {version} or newer for: {})\n", newer.join(", ")));
     }
     head.push_str(&format!("# Ejected from {} by `decant eject`.\n", spec.file.name));
     head + &out
 }
 
-/// What a Dockerfile says only in syntax 1.4 or newer (BuildKit's built-in frontend of Docker
-/// 20.10 is 1.2): the text that shows it, and its name.
-const NEWER_SYNTAX: [(&str, &str); 7] = [
-    (" <<EOF", "heredocs"),
-    (" --link", "COPY --link"),
-    (" --exclude=", "COPY --exclude"),
-    (" --parents", "COPY --parents"),
-    (" --checksum=", "ADD --checksum"),
-    (" --keep-git-dir", "ADD --keep-git-dir"),
-    (",env=", "secret mounts as env"),
+/// What a Dockerfile says only in a newer syntax than 1.2 (BuildKit's built-in frontend of
+/// Docker 20.10): the text that shows it, its name, and the syntax that has it.
+const NEWER_SYNTAX: [(&str, &str, &str); 9] = [
+    (" <<EOF", "heredocs", "1.4"),
+    (" <<'EOF", "heredocs", "1.4"),
+    (" --link", "COPY --link", "1.4"),
+    (" --exclude=", "COPY --exclude", "1.4"),
+    (" --parents", "COPY --parents", "1.4"),
+    (" --checksum=", "ADD --checksum", "1.4"),
+    (" --keep-git-dir", "ADD --keep-git-dir", "1.4"),
+    (",env=", "secret mounts as env", "1.4"),
+    (" --start-interval=", "HEALTHCHECK --start-interval", "1.6"),
 ];
 
 fn stage(out: &mut String, spec: &Spec, st: &Stage) {
@@ -81,9 +106,7 @@ fn stage_body(out: &mut String, st: &Stage) {
             StepKind::Env(kv) => env(out, kv),
             StepKind::Workdir(w) => out.push_str(&format!("WORKDIR {}\n", w.value)),
             StepKind::User(u) => out.push_str(&format!("USER {}\n", u.value)),
-            // Step kinds added to the spec after this was written are named, never dropped.
-            #[allow(unreachable_patterns)]
-            other => out.push_str(&format!("# decant eject: a `{}` step is not ejected yet\n", other.name())),
+            StepKind::File(f) => file(out, f),
         }
     }
     if let Some(u) = &st.user {
@@ -108,6 +131,7 @@ fn stage_body(out: &mut String, st: &Stage) {
                     ("interval", &h.interval),
                     ("timeout", &h.timeout),
                     ("start-period", &h.start_period),
+                    ("start-interval", &h.start_interval),
                     ("retries", &h.retries),
                 ] {
                     if let Some(v) = v {
@@ -140,7 +164,7 @@ fn env(out: &mut String, kv: &[KeyValue]) {
 fn run(out: &mut String, r: &Run) {
     let mut line = String::from("RUN");
     for m in &r.mounts {
-        line.push_str(&format!(" --mount={}", mount(m)));
+        line.push_str(&format!(" --mount={}", mount(m, r.workdir.as_ref().map(|w| w.value.as_str()))));
     }
     if let Some(n) = &r.network {
         line.push_str(&format!(" --network={}", n.value));
@@ -176,6 +200,7 @@ fn run(out: &mut String, r: &Run) {
             a.extend(args.iter().map(|s| s.value.as_str()));
             line.push_str(&format!(" {}", json(a)));
         }
+        Command::Shell(s) if s.value.starts_with("#!") => shebang(out, &mut line, r, &s.value),
         Command::Shell(s) => {
             let mut script = String::new();
             // `NAME: ${NAME}` hands an arg to the run; a Dockerfile stage's ARG already does.
@@ -192,10 +217,7 @@ fn run(out: &mut String, r: &Run) {
                 line.push(' ');
                 line.push_str(&lines.join("\n"));
             } else if script.contains('\n') {
-                let mut name = String::from("EOF");
-                while script.lines().any(|l| l == name) {
-                    name.push('_');
-                }
+                let name = delimiter(&script);
                 line.push_str(&format!(" <<{name}\n{}\n{name}", script.trim_end_matches('\n')));
             } else {
                 line.push(' ');
@@ -207,23 +229,102 @@ fn run(out: &mut String, r: &Run) {
     out.push('\n');
 }
 
-fn mount(m: &Mount) -> String {
+/// A `--mount=` value. A relative target resolves against the step's working directory in
+/// the spec, against WORKDIR in a Dockerfile: a run's own `workdir` (done with `cd`) is joined
+/// to it.
+fn mount(m: &Mount, run_workdir: Option<&str>) -> String {
+    let target = |t: &str| match run_workdir {
+        _ if t.starts_with('/') => t.to_string(),
+        Some(w) if t.is_empty() || t == "." => w.to_string(),
+        Some(w) => format!("{}/{t}", w.trim_end_matches('/')),
+        None if t.is_empty() => ".".to_string(),
+        None => t.to_string(),
+    };
     let mut parts = vec![format!("type={}", m.kind.value)];
     match m.kind.value.as_str() {
         "secret" | "ssh" => parts.push(format!("id={}", m.value.value)),
-        _ => parts.push(format!("target={}", m.value.value)),
+        _ => parts.push(format!("target={}", target(&m.value.value))),
     }
     for kv in &m.options {
-        let k = match kv.key.value.as_str() {
-            "readwrite" if kv.value.value == "true" => {
+        let k = match (kv.key.value.as_str(), kv.value.value.as_str()) {
+            ("readwrite", "true") => {
                 parts.push("rw".into());
                 continue;
             }
-            k => k,
+            ("readonly", "true") => {
+                parts.push("ro".into());
+                continue;
+            }
+            // The context is a Dockerfile bind's default source (`from=context` names a stage).
+            ("readwrite" | "readonly", _) | ("from", "context") => continue,
+            ("target", t) => {
+                parts.push(format!("target={}", target(t)));
+                continue;
+            }
+            (k, _) => k,
         };
         parts.push(format!("{k}={}", kv.value.value));
     }
     parts.join(",")
+}
+
+/// A heredoc delimiter that no line of `text` equals.
+fn delimiter(text: &str) -> String {
+    let mut name = String::from("EOF");
+    while text.lines().any(|l| l == name) {
+        name.push('_');
+    }
+    name
+}
+
+/// A run script with a `#!` line: a `RUN <<'EOF'` heredoc, which Dockerfile runs under that
+/// interpreter too. A run's own env or workdir needs a shell around it: then the interpreter
+/// reads the script from its standard input.
+fn shebang(out: &mut String, line: &mut String, r: &Run, script: &str) {
+    let body = script.strip_suffix('\n').unwrap_or(script);
+    let name = delimiter(body);
+    let env: Vec<&KeyValue> = r.env.iter().filter(|kv| kv.value.value != format!("${{{}}}", kv.key.value)).collect();
+    if env.is_empty() && r.workdir.is_none() {
+        line.push_str(&format!(" <<'{name}'\n{body}\n{name}"));
+        return;
+    }
+    let interpreter = body.lines().next().unwrap_or("#!").trim_start_matches("#!").trim();
+    out.push_str(&format!(
+        "# decant eject: this run's env and workdir need a shell, so `{interpreter}` reads the script from \
+         standard input (not from a file)\n"
+    ));
+    let mut cmd = String::new();
+    for kv in env {
+        cmd.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
+    }
+    if let Some(w) = &r.workdir {
+        cmd.push_str(&format!("cd {} && ", shell_quote(&w.value)));
+    }
+    line.push_str(&format!(" {cmd}exec {interpreter} /dev/stdin <<'{name}'\n{body}\n{name}"));
+}
+
+/// A `file` step: a `COPY <<'EOF'` heredoc (quoted: the content is taken as written).
+fn file(out: &mut String, f: &File) {
+    let content = f.content.as_ref().map(|c| c.value.as_str()).unwrap_or("");
+    let body = content.strip_suffix('\n').unwrap_or(content);
+    if !content.is_empty() && !content.ends_with('\n') {
+        out.push_str("# decant eject: a heredoc ends with a newline, which the spec's content does not have\n");
+    }
+    if f.path.value.contains(char::is_whitespace) {
+        out.push_str("# decant eject: a heredoc's destination cannot have spaces in a Dockerfile\n");
+    }
+    // The spec's default mode is 0644: said, so the Dockerfile does not depend on its own.
+    let mut line = format!("COPY --chmod={}", f.chmod.as_ref().map_or("0644", |m| m.value.as_str()));
+    if let Some(c) = &f.chown {
+        line.push_str(&format!(" --chown={}", c.value));
+    }
+    let name = delimiter(body);
+    if content.is_empty() {
+        line.push_str(&format!(" <<'{name}' {}\n{name}\n", f.path.value));
+    } else {
+        line.push_str(&format!(" <<'{name}' {}\n{body}\n{name}\n", f.path.value));
+    }
+    out.push_str(&line);
 }
 
 fn copy(out: &mut String, c: &Copy) {

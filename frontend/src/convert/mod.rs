@@ -43,7 +43,8 @@ pub struct Note {
 pub enum NoteKind {
     /// Not converted: the spec has no equivalent (kept as a YAML comment).
     NotConverted,
-    /// Converted, but the spec uses a feature decant does not have yet (issue 8 §1-2).
+    /// Converted to what the spec would say, but decant does not have that feature: `decant
+    /// check` rejects the spec until it is rewritten (the message says what is missing).
     NeedsFeature,
     /// Converted, with a behaviour that differs from the Dockerfile's in the way described.
     Differs,

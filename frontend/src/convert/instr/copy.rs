@@ -20,26 +20,29 @@ impl Converter<'_> {
         for f in &ins.flags {
             let v = f.value.clone().unwrap_or_default();
             match f.name.as_str() {
-                "from" => from = Some(self.stage_ref(&v).unwrap_or_else(|| self.value(ins, &v))),
+                "from" => from = Some(self.stage_ref(&v).unwrap_or_else(|| self.arg_value(ins, &v, "`from`"))),
                 "chown" => chown = Some(self.value(ins, &v)),
                 "chmod" => {
-                    if !v.chars().all(|c| c.is_ascii_digit()) {
+                    if !v.contains('$') && !v.chars().all(|c| c.is_ascii_digit()) {
                         self.note(
                             f.loc,
                             NoteKind::NeedsFeature,
-                            format!("--chmod={v}: a symbolic mode needs issue 8 §2"),
+                            format!(
+                                "--chmod={v}: decant takes octal modes only (`chmod: \"0755\"`), and `decant check` \
+                                 rejects a symbolic one"
+                            ),
                         );
                     }
-                    chmod = Some(self.value(ins, &v));
+                    chmod = Some(self.arg_value(ins, &v, "`chmod`"));
                 }
                 "link" => {
                     if self.flag_bool(f) {
                         options.push(Entry::new("link", Node::Bool(true)));
                     }
                 }
-                "exclude" => exclude.push(self.value(ins, &v)),
+                "exclude" => exclude.push(self.arg_value(ins, &v, "`exclude`")),
                 "parents" => parents = self.flag_bool(f),
-                "checksum" if add => options.push(Entry::str("checksum", self.value(ins, &v))),
+                "checksum" if add => options.push(Entry::str("checksum", self.arg_value(ins, &v, "`checksum`"))),
                 "keep-git-dir" if add => keep_git_dir = self.flag_bool(f),
                 other => self.note(f.loc, NoteKind::NotConverted, format!("{} --{other}: unknown flag", ins.keyword)),
             }
@@ -65,11 +68,6 @@ impl Converter<'_> {
         // Inline files (COPY <<EOF dest).
         let many = heredocs.len() + sources.len() > 1 || dest.ends_with('/');
         for h in &heredocs {
-            self.note(
-                ins.loc,
-                NoteKind::NeedsFeature,
-                format!("{} <<{}: an inline file (a `file:` step) needs issue 8 §2", ins.keyword, h.name),
-            );
             let path = if many { format!("{}/{}", dest.trim_end_matches('/'), h.name) } else { dest.clone() };
             // A file step's content is taken as written. So is a heredoc with a quoted delimiter;
             // an unquoted one Dockerfile expands, which decant cannot say.
@@ -108,11 +106,7 @@ impl Converter<'_> {
                 self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
                 self.push_step(comments.take().unwrap_or_default(), e);
             } else if add && !is_url(&s) && ARCHIVE_SUFFIXES.iter().any(|x| s.to_ascii_lowercase().ends_with(x)) {
-                self.note(
-                    ins.loc,
-                    NoteKind::NeedsFeature,
-                    format!("ADD {s}: unpacking a local archive (`unpack: true`) needs issue 8 §2"),
-                );
+                // ADD unpacks a local tar archive; `unpack: true` does the same.
                 let mut e =
                     vec![Entry::str("copy", s), Entry::str("to", dest.clone()), Entry::new("unpack", Node::Bool(true))];
                 if let Some(f) = &from {
@@ -121,21 +115,14 @@ impl Converter<'_> {
                 self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
                 self.push_step(comments.take().unwrap_or_default(), e);
             } else {
-                if s.contains(['*', '?', '[']) {
-                    self.note(
-                        ins.loc,
-                        NoteKind::NeedsFeature,
-                        format!(
-                            "{} {s}: Dockerfile allows a glob that matches nothing; decant does with issue 8 §1",
-                            ins.keyword
-                        ),
-                    );
-                }
                 if parents && s.contains("/./") {
                     self.note(
                         ins.loc,
                         NoteKind::NeedsFeature,
-                        format!("--parents {s}: the /./ pivot needs issue 8 §2"),
+                        format!(
+                            "--parents {s}: decant's `parents` keeps a source's whole path (it has no `/./` \
+                             pivot), so the part before `/./` is kept below the destination too"
+                        ),
                     );
                 }
                 plain.push(s);

@@ -1,7 +1,7 @@
 //! RUN: the command (shell form, exec form, heredocs), its mounts, network and security, and
 //! the args a Dockerfile would hand it.
 
-use super::{clean_path, heredoc_word, mentions, Converter, BUILTIN_ARGS};
+use super::{heredoc_word, mentions, Converter, RunOut, BUILTIN_ARGS};
 use crate::convert::parse::{Args, Flag, Instruction};
 use crate::convert::yaml::{Entry, Item, Node};
 use crate::convert::NoteKind;
@@ -30,21 +30,23 @@ impl Converter<'_> {
             _ => String::new(),
         };
         // Dockerfile hands every ARG of the stage to RUN as env; decant hands a run the args its
-        // command names (built-in ones only with issue 8 §1), so the others are named in the
-        // step's env.
+        // command names, so the others are named in the step's env (or, when every RUN has the
+        // arg in scope, declared `env: true`: see `args_to_every_run`).
         let st = self.stages.last().expect("stage");
         let mut env = Vec::new();
         for a in &st.scope_args {
-            let builtin = BUILTIN_ARGS.contains(&a.as_str());
-            if (builtin || !mentions(&text, a)) && !env.iter().any(|e: &Entry| &e.key == a) {
+            if !mentions(&text, a) && !env.iter().any(|e: &Entry| &e.key == a) {
                 env.push(Entry::str(a, format!("${{{a}}}")));
             }
         }
+        let passed = env.iter().map(|e| e.key.clone()).collect();
         let unscoped: Vec<String> = self
             .args
             .iter()
-            .filter(|a| mentions(&text, &a.name) && !st.scope_args.contains(&a.name))
-            .map(|a| a.name.clone())
+            .map(|a| a.name.as_str())
+            .chain(BUILTIN_ARGS)
+            .filter(|a| mentions(&text, a) && !st.scope_args.iter().any(|s| s == a))
+            .map(str::to_string)
             .collect();
         for a in unscoped {
             self.note(
@@ -61,7 +63,11 @@ impl Converter<'_> {
         if !mounts.is_empty() {
             entries.push(Entry::new("mounts", Node::List(mounts)));
         }
-        self.stage().saw_command = true;
+        let stage = self.stages.len() - 1;
+        let st = self.stage();
+        st.saw_command = true;
+        let (step, scope) = (st.steps.len(), st.scope_args.clone());
+        self.runs.push(RunOut { stage, step, scope, passed });
         self.push_step(comments, entries);
     }
 
@@ -72,15 +78,8 @@ impl Converter<'_> {
             Args::Json(v) => return Node::Flow(v.clone()),
             Args::Shell(s) => {
                 if ins.heredocs.len() == 1 && s.trim() == heredoc_word(ins, 0) {
-                    let h = &ins.heredocs[0];
-                    if h.body.starts_with("#!") {
-                        self.note(
-                            ins.loc,
-                            NoteKind::NeedsFeature,
-                            "RUN heredoc with a shebang: decant runs a script under its #! interpreter only with issue 8 §2",
-                        );
-                    }
-                    h.body.clone()
+                    // A script with a shebang runs under its interpreter in both.
+                    ins.heredocs[0].body.clone()
                 } else if !ins.heredocs.is_empty() {
                     // The shell reads the heredocs itself.
                     let mut out = s.clone();
@@ -153,26 +152,11 @@ impl Converter<'_> {
         }
         let kind = kind.to_ascii_lowercase();
         for (_, v) in opts.iter_mut() {
-            *v = self.value(ins, v);
+            *v = self.arg_value(ins, v, "mount options");
         }
-        let mut target = target.map(|t| self.value(ins, &t));
-        let id = id.map(|t| self.value(ins, &t));
-        let relative = |t: &Option<String>| t.as_ref().is_some_and(|t| !t.starts_with('/') && !t.starts_with('$'));
-        // A relative target is below the workdir: resolved here when the Dockerfile set it.
-        let workdir = self.stages.last().and_then(|st| st.workdir.clone());
-        if let (true, Some(w)) = (relative(&target), &workdir) {
-            target = target.map(|t| clean_path(&format!("{w}/{t}")));
-        }
-        if relative(&target) || (target.is_none() && kind != "secret" && kind != "ssh") {
-            self.note(
-                f.loc,
-                NoteKind::NeedsFeature,
-                format!(
-                    "--mount target `{}` is relative: decant resolves mount targets against the workdir only with issue 8 §2",
-                    target.clone().unwrap_or_default()
-                ),
-            );
-        }
+        // A relative or empty target resolves against the workdir in both.
+        let target = target.map(|t| self.arg_value(ins, &t, "mount options"));
+        let id = id.map(|t| self.arg_value(ins, &t, "mount options"));
         let mut entries = Vec::new();
         match kind.as_str() {
             "cache" => {
@@ -181,11 +165,6 @@ impl Converter<'_> {
                     entries.push(Entry::str("id", id));
                 }
                 if readonly == Some(true) {
-                    self.note(
-                        f.loc,
-                        NoteKind::NeedsFeature,
-                        "--mount=type=cache,ro: a read-only cache mount needs issue 8 §2",
-                    );
                     entries.push(Entry::new("readonly", Node::Bool(true)));
                 }
             }

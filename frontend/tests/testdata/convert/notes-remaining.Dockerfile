@@ -1,0 +1,14 @@
+# What decant still lacks or does differently: each line gets a note.
+FROM busybox:local AS base
+ARG SUFFIX=.txt
+# A pattern form.
+ENV EXT=${SUFFIX#.}
+# An environment variable where decant expands only args.
+COPY --chmod=$MODE a.txt /a.txt
+RUN --mount=type=cache,target=$HOME/.cache true
+# A built-in arg the stage does not declare: empty in the Dockerfile.
+RUN echo $TARGETARCH
+# Dockerfile expands an unquoted heredoc; a file step does not.
+COPY <<EOF /etc/suffix
+suffix=$SUFFIX
+EOF
