@@ -17,6 +17,7 @@ use super::client::{cap, Caps, Client, FrontendResult, ResolveImageParams, Solve
 use super::errors::{self, ErrorSource, GatewayError};
 use super::opts::ResolveMode;
 use super::pb;
+use crate::sourcemap::LineRange;
 
 const PREFIX: &str = "/moby.buildkit.v1.frontend.LLBBridge/";
 
@@ -391,7 +392,7 @@ async fn solve_accepts_deprecated_reply_forms() {
 async fn solve_error_keeps_daemon_status_for_return() {
     let inner = errors::spec_error(
         "process \"/bin/sh -c false\" did not complete successfully: exit code: 1",
-        &[ErrorSource::yaml("decant.yaml", "run: false\n", (1, 1), (1, 11))],
+        &[ErrorSource::yaml("decant.yaml", "run: false\n", LineRange::new((1, 1), (1, 11)))],
     );
     let st = tonic::Status::with_details(tonic::Code::Unknown, inner.message.clone(), inner.encode_to_vec().into());
     let (client, _) = start(Script { solve: Some(Err(st)), ..Default::default() }).await;
@@ -488,7 +489,7 @@ async fn return_single_map_and_error() {
         .return_result(FrontendResult::metadata_only().with_metadata("result.json", b"[]".to_vec()))
         .await
         .expect("return metadata only");
-    let spec_err = errors::spec_error("bad", &[ErrorSource::yaml("decant.yaml", "x", (1, 1), (1, 2))]);
+    let spec_err = errors::spec_error("bad", &[ErrorSource::yaml("decant.yaml", "x", LineRange::new((1, 1), (1, 2)))]);
     client.return_error(spec_err.clone()).await.expect("return error");
     client.return_error(errors::status(0, "was OK")).await.expect("return error");
 
@@ -538,7 +539,7 @@ async fn warn_only_with_cap() {
         detail: vec!["line one".into()],
         url: "https://example.invalid/why".into(),
         source: Some(pb::SourceInfo { filename: "decant.yaml".into(), data: b"x".to_vec(), ..Default::default() }),
-        ranges: vec![errors::range((1, 1), (1, 2))],
+        ranges: vec![LineRange::new((1, 1), (1, 2)).into()],
         ..w
     };
     assert!(client.warn(w).await.expect("sent"));

@@ -19,6 +19,7 @@ use crate::image::ImageConfig;
 use crate::llb::{self, OpMeta};
 use crate::lower::{self, BaseImage};
 use crate::plan::{BuildOptions, Network, Platform};
+use crate::sourcemap::LineRange;
 
 /// Names tried, in order, when the client does not say which file to read.
 const DEFAULT_FILENAMES: &[&str] = &["decant.yaml", "Dockerfile"];
@@ -337,9 +338,7 @@ async fn warn_lints(
         .filter(|_| config.enabled("unconsumed-build-arg"));
     for d in lints.into_iter().chain(unconsumed) {
         // Every warning carries a range (a warning about the whole file points at line 1).
-        let span = d.span.unwrap_or(crate::diag::Span { start: 0, end: 0 });
-        let s = spec.file.position(span.start);
-        let e = spec.file.position(span.end);
+        let range = LineRange::of_or_first_line(&spec.file, d.span);
         let rule = d.rule.unwrap_or("lint");
         let warning = super::Warning {
             vertex_digest: vertex.to_string(),
@@ -348,7 +347,7 @@ async fn warn_lints(
             detail: d.help.clone().into_iter().collect(),
             url: crate::lint::rule_url(rule),
             source: Some(source.clone()),
-            ranges: vec![errors::range((s.line as i32, s.column as i32), (e.line as i32, e.column as i32))],
+            ranges: vec![range.into()],
         };
         if let Err(e) = client.warn(warning).await {
             eprintln!("decant: sending a warning failed: {e}");
@@ -556,15 +555,8 @@ pub(crate) fn diagnostics_status(d: &Diagnostics) -> pb::Status {
     let sources: Vec<ErrorSource> = errors
         .iter()
         .filter_map(|e| {
-            let span = e.span?;
-            let s = d.file.position(span.start);
-            let end = d.file.position(span.end.max(span.start));
-            Some(ErrorSource::yaml(
-                d.file.name.clone(),
-                d.file.text.as_bytes().to_vec(),
-                (s.line as i32, s.column as i32),
-                (end.line as i32, end.column as i32),
-            ))
+            let range = LineRange::of(&d.file, e.span?);
+            Some(ErrorSource::yaml(d.file.name.clone(), d.file.text.as_bytes().to_vec(), range))
         })
         .collect();
     errors::spec_error(message, &sources)

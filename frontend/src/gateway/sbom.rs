@@ -4,8 +4,8 @@
 //! returns none, so BuildKit scans the final image only. decant says so in a build warning
 //! instead of leaving it silent.
 
-use super::errors;
 use super::{pb, Client, FrontendOpts, Warning};
+use crate::sourcemap::LineRange;
 
 /// The build args that ask the Dockerfile frontend to scan more than the final image.
 const SCAN_ARGS: &[&str] = &["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
@@ -46,7 +46,7 @@ pub(crate) async fn warn_sbom(client: &Client, opts: &FrontendOpts, spec: &crate
             language: "yaml".into(),
             ..Default::default()
         }),
-        ranges: vec![errors::range((1, 1), (1, 1))],
+        ranges: vec![LineRange::new((1, 1), (1, 1)).into()],
     };
     if let Err(e) = client.warn(warning).await {
         eprintln!("decant: sending a warning failed: {e}");

@@ -9,6 +9,7 @@ use super::frontend::{diagnostics_status, read_spec, SpecFile};
 use super::{pb, Client, FrontendOpts, FrontendResult};
 use crate::diag::{Diagnostic, SourceFile, Span};
 use crate::plan::{BuildOptions, Mount, StepKind};
+use crate::sourcemap::LineRange;
 use crate::spec::{self, Spec};
 use crate::{lint, plan};
 
@@ -72,8 +73,7 @@ fn describe() -> FrontendResult {
 }
 
 fn location(file: &SourceFile, span: Span) -> Value {
-    let s = file.position(span.start);
-    let e = file.position(span.end);
+    let LineRange { start: s, end: e } = LineRange::of(file, span);
     json!({"sourceIndex": 0, "ranges": [{"start": {"line": s.line, "character": s.column}, "end": {"line": e.line, "character": e.column}}]})
 }
 
@@ -164,8 +164,7 @@ fn lint_result(file: &SpecFile, build: &BuildOptions) -> FrontendResult {
         let description = lint::RULES.iter().find(|(r, _)| *r == rule).map(|(_, d)| *d).unwrap_or("");
         // buildx reads `location` without a nil check: a warning about the whole file points
         // at its first line.
-        let span = d.span.unwrap_or(Span { start: 0, end: 0 });
-        json!({"ruleName": rule, "description": description, "url": lint::rule_url(rule), "detail": d.message, "location": location(&source, span)})
+        json!({"ruleName": rule, "description": description, "url": lint::rule_url(rule), "detail": d.message, "location": location(&source, d.span.unwrap_or_default())})
     };
     let (warnings, build_error) = match spec::parse_spec(&file.name, &file.text) {
         Ok(s) => {
