@@ -294,12 +294,12 @@ async fn ping_parses_caps_and_workers() {
     let (mut client, _) = start(Script { pong: pong(&[]), ..Default::default() }).await;
     assert!(client.caps().is_none());
     let caps: Caps = client.ping().await.expect("ping").clone();
-    assert!(caps.has_gateway("solve.base"));
+    assert!(caps.has_gateway(cap::SOLVE_BASE));
     assert!(caps.has_gateway(cap::PROTO_REF_ARRAY));
     assert!(!caps.has_gateway(cap::WARNINGS));
     assert!(caps.has_llb(cap::FILE_BASE));
     assert!(!caps.has_llb(cap::MERGE_OP), "disabled caps are not supported");
-    assert!(!caps.has_llb("diffop"));
+    assert!(!caps.has_llb(cap::DIFF_OP));
     assert!(!caps.legacy);
     assert!(matches!(
         caps.require_llb(cap::MERGE_OP, "merge"),
@@ -317,8 +317,8 @@ async fn ping_without_caps_assumes_legacy_set() {
     let (mut client, _) = start(Script::default()).await;
     let caps = client.ping().await.expect("ping");
     assert!(caps.legacy);
-    assert!(caps.has_gateway("solve.base") && caps.has_gateway("readfile"));
-    assert!(!caps.has_gateway("return"));
+    assert!(caps.has_gateway(cap::SOLVE_BASE) && caps.has_gateway(cap::READ_FILE));
+    assert!(!caps.has_gateway(cap::RETURN));
 }
 
 #[tokio::test]
@@ -607,7 +607,7 @@ async fn works_over_os_pipes() {
     serve(bridge, PipeIo(server_io));
     let client_io = super::transport::stream_from_fds(to_frontend_r, to_daemon_w).expect("client io");
     let mut client = Client::connect_io(client_io).await.expect("connect");
-    assert!(client.ping().await.expect("ping").has_gateway("solve.base"));
+    assert!(client.ping().await.expect("ping").has_gateway(cap::SOLVE_BASE));
     assert_eq!(client.read_file("r", "f", None).await.expect("read").len(), 5 << 20);
 }
 

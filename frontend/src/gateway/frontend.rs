@@ -7,18 +7,17 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use super::client::cap;
 use super::errors::{self, code, ErrorSource};
 use super::sources;
 use super::timings::{self, Timings};
-use super::{
-    pb, Client, FrontendOpts, FrontendResult, GatewayError, NetworkMode, NoCache, ResolveImageParams, SolveParams,
-};
+use super::{pb, Client, FrontendOpts, FrontendResult, GatewayError, ResolveImageParams, SolveParams};
 use crate::compile;
 use crate::diag::Diagnostics;
 use crate::image::ImageConfig;
 use crate::llb::{self, OpMeta};
 use crate::lower::{self, BaseImage};
-use crate::plan::{BuildOptions, Network, Platform};
+use crate::plan::{BuildOptions, Platform};
 use crate::sourcemap::LineRange;
 
 /// Names tried, in order, when the client does not say which file to read.
@@ -192,7 +191,7 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     let (decoded_inputs, client_inputs, context_input, spec_file, context_ignore) = read?;
     let client: &Client = client;
     sources::check_frontend_caps(opts)?;
-    if caps.has_gateway(super::client::cap::FRONTEND_INPUTS) {
+    if caps.has_gateway(cap::FRONTEND_INPUTS) {
         decoded_inputs?;
     }
     let context_input = context_input?;
@@ -324,7 +323,7 @@ async fn warn_lints(
             .collect();
         return Err(diagnostics_status(&Diagnostics::new(spec.file.clone(), as_errors)));
     }
-    if !client.caps().is_some_and(|c| c.has_gateway("gateway.warnings")) {
+    if !client.caps().is_some_and(|c| c.has_gateway(cap::WARNINGS)) {
         return Ok(());
     }
     let source = pb::SourceInfo {
@@ -397,21 +396,13 @@ async fn lower_inputs(
         session_id: Some(opts.session_id_for(opts.context_key()).to_string()).filter(|s| !s.is_empty()),
         exclude_patterns,
         images,
-        no_cache: match opts.no_cache() {
-            NoCache::None => lower::NoCache::None,
-            NoCache::All => lower::NoCache::All,
-            NoCache::Stages(s) => lower::NoCache::Stages(s.into_iter().collect()),
-        },
-        network: match opts.force_network_mode().map_err(opt_status)? {
-            NetworkMode::Sandbox => None,
-            NetworkMode::None => Some(Network::None),
-            NetworkMode::Host => Some(Network::Host),
-        },
+        no_cache: opts.no_cache(),
+        network: opts.force_network_mode().map_err(opt_status)?.forced(),
         hostname: opts.hostname().filter(|h| !h.is_empty()).map(str::to_string),
         extra_hosts: opts.add_hosts().map_err(opt_status)?.into_iter().map(|h| (h.host, h.ip.to_string())).collect(),
         labels: opts.labels(),
-        resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
-        features: lower::Features { merge_op: caps.has_llb("mergeop") },
+        resolve_mode: resolve_mode.image_attr(),
+        features: lower::Features { merge_op: caps.has_llb(cap::MERGE_OP) },
         run: super::run_opts::run_options(opts, caps)?,
         context: context_input,
         named_contexts: sources::named_contexts(client, opts, plan, client_inputs, resolve_mode).await?,

@@ -5,6 +5,7 @@
 //! build instead, naming the option and the capability, so that a build never runs with
 //! other limits than the ones asked for.
 
+use super::client::cap;
 use super::errors::{self, code};
 use super::{pb, Caps, FrontendOpts};
 use crate::lower::RunOptions;
@@ -17,9 +18,9 @@ pub(crate) fn run_options(opts: &FrontendOpts, caps: &Caps) -> Result<RunOptions
     run.ulimits = opts.ulimits().map_err(bad)?;
     run.cgroup_parent = opts.cgroup_parent().map(str::to_string);
     let wanted = [
-        ("shm-size", run.shm_size.is_some(), "exec.mount.tmpfs.size"),
-        ("ulimit", !run.ulimits.is_empty(), "exec.meta.ulimit"),
-        ("cgroup-parent", run.cgroup_parent.is_some(), "exec.meta.cgroup.parent"),
+        ("shm-size", run.shm_size.is_some(), cap::EXEC_MOUNT_TMPFS_SIZE),
+        ("ulimit", !run.ulimits.is_empty(), cap::EXEC_META_ULIMIT),
+        ("cgroup-parent", run.cgroup_parent.is_some(), cap::EXEC_META_CGROUP_PARENT),
     ];
     for (opt, given, cap) in wanted {
         if given && !caps.has_llb(cap) {

@@ -30,7 +30,7 @@ pub(crate) fn sbom_warning(opts: &FrontendOpts) -> Option<String> {
 /// attestations have), attached to the spec's load vertex at the spec's first line.
 pub(crate) async fn warn_sbom(client: &Client, opts: &FrontendOpts, spec: &crate::spec::Spec, vertex: &str) {
     let Some(message) = sbom_warning(opts) else { return };
-    if !client.caps().is_some_and(|c| c.has_gateway("gateway.warnings")) {
+    if !client.caps().is_some_and(|c| c.has_gateway(super::client::cap::WARNINGS)) {
         eprintln!("decant: {message}");
         return;
     }

@@ -41,7 +41,7 @@ fn invalid(message: impl Into<String>) -> pb::Status {
 
 /// The client's frontend inputs, decoded (empty when the daemon lacks `frontend.inputs`).
 pub async fn inputs(client: &Client) -> Result<BTreeMap<String, Definition>, pb::Status> {
-    if !client.caps().is_some_and(|c| c.has_gateway("frontend.inputs")) {
+    if !client.caps().is_some_and(|c| c.has_gateway(super::client::cap::FRONTEND_INPUTS)) {
         return Ok(BTreeMap::new());
     }
     decode_inputs(client.inputs().await.map_err(|e| e.to_status())?)
@@ -134,7 +134,7 @@ pub async fn named_contexts(
         let value = ContextValue::parse(&raw).map_err(|e| invalid(format!("context:{name}: {e}")))?;
         let mut copts = ContextOpts {
             session_id: Some(opts.session_id().to_string()).filter(|s| !s.is_empty()),
-            resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
+            resolve_mode: resolve_mode.image_attr(),
             ..Default::default()
         };
         let (state, config) = match &value {
