@@ -248,12 +248,13 @@ impl FrontendOpts {
     }
 
     /// `no-cache`: absent = use the cache; present and empty = ignore it everywhere;
-    /// otherwise a comma list of stage names.
+    /// otherwise a comma list of stage names, lower-cased: the Dockerfile frontend matches them
+    /// case-insensitively (`strings.EqualFold`), and stage names are lowercase.
     pub fn no_cache(&self) -> NoCache {
         match self.get("no-cache") {
             None => NoCache::None,
             Some(v) => {
-                let stages: std::collections::BTreeSet<String> = split_list(v).map(str::to_string).collect();
+                let stages: std::collections::BTreeSet<String> = split_list(v).map(str::to_lowercase).collect();
                 if stages.is_empty() {
                     NoCache::All
                 } else {
@@ -681,6 +682,9 @@ mod tests {
     #[test]
     fn no_cache_stages() {
         let o = opts(&["no-cache=build, test,"]);
+        assert_eq!(o.no_cache(), NoCache::Stages(["build".into(), "test".into()].into()));
+        // Case-insensitive, as in the Dockerfile frontend.
+        let o = opts(&["no-cache=Build,TEST"]);
         assert_eq!(o.no_cache(), NoCache::Stages(["build".into(), "test".into()].into()));
     }
 
