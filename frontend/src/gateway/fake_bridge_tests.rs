@@ -731,7 +731,7 @@ async fn inputs_and_named_contexts_through_the_bridge() {
     .await;
     client.ping().await.unwrap();
     // An input that is not a Definition is reported, naming it.
-    let err = super::sources::inputs(&client).await.unwrap_err();
+    let err = pb::Status::from(super::sources::inputs(&client).await.unwrap_err());
     assert!(err.message.contains("frontend input `broken`"), "{}", err.message);
 
     let (mut client, bridge2) = start(Script {
@@ -850,7 +850,7 @@ async fn subrequest(spec: &str, id: &str, extra: &[(&str, &str)]) -> (Result<Fro
         map.insert(k.to_string(), v.to_string());
     }
     let opts = super::FrontendOpts::from_map(map);
-    let res = super::subrequests::handle(&client, &opts, id).await;
+    let res = super::subrequests::handle(&client, &opts, id).await.map_err(pb::Status::from);
     (res, bridge)
 }
 

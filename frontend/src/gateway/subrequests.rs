@@ -4,9 +4,9 @@
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::errors::{self};
-use super::frontend::{diagnostics_status, read_spec, SpecFile};
-use super::{pb, Client, FrontendOpts, FrontendResult};
+use super::failure::BuildError;
+use super::spec_source::{read_spec, SpecFile};
+use super::{Client, FrontendOpts, FrontendResult};
 use crate::diag::{Diagnostic, SourceFile, Span};
 use crate::plan::{BuildOptions, Mount, StepKind};
 use crate::sourcemap::LineRange;
@@ -19,7 +19,7 @@ const TARGETS: &str = "frontend.targets";
 const LINT: &str = "frontend.lint";
 
 /// Answers subrequest `id`.
-pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Result<FrontendResult, pb::Status> {
+pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Result<FrontendResult, BuildError> {
     match id {
         DESCRIBE => Ok(describe()),
         OUTLINE | TARGETS | LINT => {
@@ -28,23 +28,23 @@ pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Re
             let file = read_spec(client, opts, &inputs).await?;
             match id {
                 TARGETS => {
-                    let spec = spec::parse_spec(&file.name, &file.text).map_err(|d| diagnostics_status(&d))?;
+                    let spec = spec::parse_spec(&file.name, &file.text)?;
                     Ok(targets(&spec))
                 }
                 OUTLINE => {
-                    let spec = spec::parse_spec(&file.name, &file.text).map_err(|d| diagnostics_status(&d))?;
+                    let spec = spec::parse_spec(&file.name, &file.text)?;
                     let bopts = BuildOptions {
                         target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
                         build_args: opts.build_args(),
                         ..Default::default()
                     };
-                    let p = plan::resolve(&spec, &bopts).map_err(|d| diagnostics_status(&d))?;
+                    let p = plan::resolve(&spec, &bopts)?;
                     Ok(outline(&spec, &p))
                 }
                 _ => Ok(lint_result(&file, &lint_build_options(opts)?)),
             }
         }
-        other => Err(errors::unsupported_subrequest(other)),
+        other => Err(BuildError::Subrequest(other.to_string())),
     }
 }
 
@@ -148,7 +148,7 @@ fn outline(spec: &Spec, p: &plan::Plan) -> FrontendResult {
 
 /// The build `--call check` checks: the one the user asked for (`target`, build args, named
 /// contexts), not the default one.
-fn lint_build_options(opts: &FrontendOpts) -> Result<BuildOptions, pb::Status> {
+fn lint_build_options(opts: &FrontendOpts) -> Result<BuildOptions, BuildError> {
     Ok(BuildOptions {
         target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
         build_args: opts.build_args(),
