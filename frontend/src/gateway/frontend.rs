@@ -24,16 +24,21 @@ use crate::lower::{self, BaseImage};
 use crate::plan::{BuildOptions, Platform};
 use crate::sourcemap::LineRange;
 
+/// The single-threaded runtime a frontend run needs (`None`, said on stderr, when it cannot start).
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("decant: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
 /// Runs the frontend conversation on stdin/stdout and exits.
 pub fn main() -> ExitCode {
     let origin = Instant::now();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("decant: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = runtime() else { return ExitCode::FAILURE };
     let code = runtime.block_on(run(origin));
     // Exit at once: BuildKit keeps our stdin open, and nothing is left to clean up.
     std::process::exit(code)
@@ -44,13 +49,7 @@ pub fn main() -> ExitCode {
 /// goes to stderr (the daemon log) as `decant noop: total: N ms`.
 pub fn noop_main() -> ExitCode {
     let origin = Instant::now();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("decant: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = runtime() else { return ExitCode::FAILURE };
     let code = runtime.block_on(async {
         let client = match Client::connect_stdio().await {
             Ok(c) => c,
