@@ -110,7 +110,7 @@ impl SourceFile {
         } else {
             1
         };
-        Pos { line: line as u32 + 1, column: column as u32 }
+        Pos { line: crate::sourcemap::to_u32(line + 1), column: crate::sourcemap::to_u32(column) }
     }
 
     /// A span from byte offsets.

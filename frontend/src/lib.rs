@@ -18,4 +18,5 @@ pub mod llb;
 pub mod lower;
 pub mod plan;
 pub mod reference;
+pub mod sourcemap;
 pub mod spec;

@@ -175,11 +175,8 @@ fn exec_ops(def: &pb::Definition) -> Vec<(String, pb::ExecOp)> {
         .collect()
 }
 
-/// `no-cache` for named stages marks only their ops; `hostname`, `add-hosts` and
-/// `force-network-mode` reach every run step that does not choose its own network.
-#[test]
-fn build_options_reach_the_ops() {
-    let text = r#"# syntax=decant/frontend:dev
+/// Stages `a` and `b` (one run step choosing its network), and `final` copying from both.
+const THREE_STAGES: &str = r#"# syntax=decant/frontend:dev
 stages:
   a:
     from: busybox:local
@@ -199,6 +196,12 @@ stages:
       - copy: [/b]
         from: b
 "#;
+
+/// `no-cache` for named stages marks only their ops; `hostname`, `add-hosts` and
+/// `force-network-mode` reach every run step that does not choose its own network.
+#[test]
+fn build_options_reach_the_ops() {
+    let text = THREE_STAGES;
     let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap();
     let inputs = Inputs {
         no_cache: lower::NoCache::Stages(["b".to_string()].into()),
@@ -257,4 +260,20 @@ stages:
     let (before, after) = (digests(&base), digests(&changed));
     assert_eq!(before[0], after[0], "apk add keeps its cache");
     assert_ne!(before[1], after[1], "the step that echoes $VERSION re-runs");
+}
+
+/// `no-cache` stage names from the client match whatever their case, as in the Dockerfile
+/// frontend (`no-cache=B` marks stage `b`).
+#[test]
+fn no_cache_stage_names_ignore_case() {
+    let opts = decant::gateway::FrontendOpts::from_vars([("BUILDKIT_FRONTEND_OPT_0", "no-cache=B")]).unwrap();
+    let plan = compile::plan("decant.yaml", THREE_STAGES, &BuildOptions::default()).unwrap();
+    let inputs = Inputs { no_cache: opts.no_cache(), ..Default::default() };
+    let def = lower::lower(&plan, &inputs).unwrap().definition();
+    let execs = exec_ops(&def);
+    assert_eq!(execs.len(), 3);
+    for (digest, e) in &execs {
+        let stage_b = e.meta.as_ref().unwrap().args.iter().any(|a| a.contains("echo b") || a.contains("echo c"));
+        assert_eq!(def.metadata[digest].ignore_cache, stage_b, "only stage b ignores the cache");
+    }
 }

@@ -430,16 +430,15 @@ fn fuzz_specs() -> Vec<String> {
 fn run_all(inputs: impl Iterator<Item = (String, String)>) -> (usize, Vec<String>) {
     let mut failures = Vec::new();
     let mut runs = 0;
-    // Quiet the default hook while catching panics, so failures print once, in the assertion.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    // The panic hook is left alone: it is process-wide, and other tests run in parallel (one
+    // replacing it would swallow their panic messages). A panic here prints through it, then
+    // the assertion lists every failing input.
     for (what, text) in inputs {
         runs += 1;
         if let Err(msg) = compiles_without_panic(&text) {
             failures.push(format!("{what}:\n{text}\npanicked: {msg}"));
         }
     }
-    std::panic::set_hook(hook);
     (runs, failures)
 }
 

@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use decant::compile;
 use decant::plan::BuildOptions;
 
-/// BUG (spec/decode.rs:34-35 and :414): `env`, `workdir` and `user` are both step kinds and
+/// BUG (spec/decode.rs, `STEP_KINDS` and `Decoder::step`): `env`, `workdir` and `user` are both step kinds and
 /// `run` options, and `step()` counts every key in STEP_KINDS as a kind, so a `run` step with
 /// its own `env:`/`workdir:`/`user:` is rejected as "a step has one kind; this one has both
 /// `run` and `env`". Expected: when `run` (or `copy`) is present, it is the kind and the other
@@ -35,7 +35,7 @@ stages:
     assert_eq!(json["user"], "1000");
 }
 
-/// BUG (spec/decode.rs:104, diag.rs `render_one`): a YAML load error gets the span
+/// BUG (spec/decode.rs `load_error`, diag.rs `render_one`): a YAML load error gets the span
 /// `start..start + 1` in bytes. When the character at `start` is multi-byte (here `é`),
 /// the span ends inside it and `Diagnostics::render()` panics in annotate-snippets ("end byte
 /// index N is not a char boundary"). Any spec with a YAML error at a non-ASCII character

@@ -19,6 +19,8 @@ use super::transport;
 pub mod cap {
     /// Gateway: Solve.
     pub const SOLVE_BASE: &str = "solve.base";
+    /// Gateway: Solve returns its result inline (pre-capability daemons have it).
+    pub const SOLVE_INLINE_RETURN: &str = "solve.inlinereturn";
     /// Gateway: ResolveImageConfig.
     pub const RESOLVE_IMAGE: &str = "resolveimage";
     /// Gateway: ResolveImageConfig with a resolve mode.
@@ -55,10 +57,16 @@ pub mod cap {
     pub const MERGE_OP: &str = "mergeop";
     /// LLB: DiffOp (v0.10+).
     pub const DIFF_OP: &str = "diffop";
+    /// LLB: the size of a tmpfs mount (`shm-size`).
+    pub const EXEC_MOUNT_TMPFS_SIZE: &str = "exec.mount.tmpfs.size";
+    /// LLB: ulimits of a run step (`ulimit`).
+    pub const EXEC_META_ULIMIT: &str = "exec.meta.ulimit";
+    /// LLB: the cgroup parent of a run step (`cgroup-parent`).
+    pub const EXEC_META_CGROUP_PARENT: &str = "exec.meta.cgroup.parent";
 }
 
 /// The gateway capabilities pre-capability daemons are assumed to have (when Ping returns none).
-const LEGACY_GATEWAY_CAPS: &[&str] = &["solve.base", "solve.inlinereturn", "resolveimage", "readfile"];
+const LEGACY_GATEWAY_CAPS: &[&str] = &[cap::SOLVE_BASE, cap::SOLVE_INLINE_RETURN, cap::RESOLVE_IMAGE, cap::READ_FILE];
 
 /// What the daemon said it supports, from Ping.
 #[derive(Debug, Clone, Default, PartialEq)]

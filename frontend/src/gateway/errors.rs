@@ -20,6 +20,7 @@ use base64::Engine as _;
 use prost::Message as _;
 
 use super::pb;
+use crate::sourcemap::LineRange;
 
 /// gRPC status codes used when building a [`pb::Status`].
 pub mod code {
@@ -56,18 +57,13 @@ pub struct ErrorSource {
 }
 
 impl ErrorSource {
-    /// A YAML source with one range from `(start_line, start_col)` to `(end_line, end_col)`.
-    pub fn yaml(
-        filename: impl Into<String>,
-        data: impl Into<Vec<u8>>,
-        start: (i32, i32),
-        end: (i32, i32),
-    ) -> ErrorSource {
+    /// A YAML source with one range.
+    pub fn yaml(filename: impl Into<String>, data: impl Into<Vec<u8>>, range: LineRange) -> ErrorSource {
         ErrorSource {
             filename: filename.into(),
             data: data.into(),
             language: "yaml".to_string(),
-            ranges: vec![range(start, end)],
+            ranges: vec![range.into()],
         }
     }
 
@@ -82,14 +78,6 @@ impl ErrorSource {
         let ranges: Vec<serde_json::Value> = self.ranges.iter().map(range_json).collect();
         let value = serde_json::json!({ "info": info, "ranges": ranges });
         pb::Any { type_url: SOURCE_TYPE_URL.to_string(), value: value.to_string().into_bytes() }
-    }
-}
-
-/// A [`pb::Range`] from `(line, character)` pairs.
-pub fn range(start: (i32, i32), end: (i32, i32)) -> pb::Range {
-    pb::Range {
-        start: Some(pb::Position { line: start.0, character: start.1 }),
-        end: Some(pb::Position { line: end.0, character: end.1 }),
     }
 }
 
@@ -279,7 +267,7 @@ mod tests {
 
     #[test]
     fn spec_error_carries_source_snippet() {
-        let src = ErrorSource::yaml("decant.yaml", "stages:\n  a: 1\n", (2, 3), (2, 7));
+        let src = ErrorSource::yaml("decant.yaml", "stages:\n  a: 1\n", LineRange::new((2, 3), (2, 7)));
         let st = spec_error("stage a: expected a mapping", &[src]);
         assert_eq!(st.code, 2);
         assert_eq!(st.message, "stage a: expected a mapping");
@@ -339,7 +327,7 @@ mod tests {
 
     #[test]
     fn rpc_error_keeps_typed_details() {
-        let inner = spec_error("boom", &[ErrorSource::yaml("f", "x", (1, 1), (1, 2))]);
+        let inner = spec_error("boom", &[ErrorSource::yaml("f", "x", LineRange::new((1, 1), (1, 2)))]);
         let st = tonic::Status::with_details(tonic::Code::Unknown, "boom", inner.encode_to_vec().into());
         let e = GatewayError::from_status("Solve", &st);
         assert_eq!(e.to_status(), inner);

@@ -5,6 +5,7 @@
 //! * [`client`]: the typed [`Client`] with capability checks.
 //! * [`opts`]: [`FrontendOpts`], the options BuildKit passes in the environment.
 //! * [`errors`]: [`GatewayError`] and the `google.rpc.Status` builders for `Return`.
+//! * [`failure`]: [`BuildError`], why a frontend run failed; it becomes the status for `Return`.
 //!
 //! A run of the frontend, in outline:
 //!
@@ -28,6 +29,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod failure;
 pub mod frontend;
 pub mod opts;
 pub mod pb;
@@ -37,6 +39,7 @@ mod reproducible;
 mod run_opts;
 mod sbom;
 pub mod sources;
+mod spec_source;
 mod subrequests;
 pub mod timings;
 pub mod transport;
@@ -48,4 +51,5 @@ pub use client::{
     Caps, Client, FrontendResult, ResolveImageParams, ResolvedImage, ResultRefs, SolveParams, SolvedRef, Warning,
 };
 pub use errors::{ErrorSource, GatewayError};
+pub use failure::BuildError;
 pub use opts::{FrontendOpts, NetworkMode, NoCache, OptsError, ResolveMode};

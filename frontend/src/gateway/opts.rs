@@ -74,19 +74,18 @@ impl ResolveMode {
             ResolveMode::Local => "local",
         }
     }
+
+    /// The mode image sources carry in LLB: none for the default.
+    pub fn image_attr(self) -> Option<String> {
+        match self {
+            ResolveMode::Default => None,
+            mode => Some(mode.as_str().to_string()),
+        }
+    }
 }
 
-/// `no-cache`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum NoCache {
-    /// Use the cache.
-    #[default]
-    None,
-    /// Ignore the cache for every stage (`no-cache` present and empty).
-    All,
-    /// Ignore the cache for these stages (as given; compare case-insensitively).
-    Stages(Vec<String>),
-}
+/// `no-cache`: lowering's own type (`None`; `All` when present and empty; else `Stages`).
+pub use crate::lower::NoCache;
 
 /// `force-network-mode`: the default network of run steps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,6 +97,17 @@ pub enum NetworkMode {
     Host,
     /// No network.
     None,
+}
+
+impl NetworkMode {
+    /// The network run steps get when they choose none: `None` leaves them on the sandbox.
+    pub fn forced(self) -> Option<crate::plan::Network> {
+        match self {
+            NetworkMode::Sandbox => None,
+            NetworkMode::None => Some(crate::plan::Network::None),
+            NetworkMode::Host => Some(crate::plan::Network::Host),
+        }
+    }
 }
 
 /// An extra `/etc/hosts` entry from `add-hosts`.
@@ -238,12 +248,13 @@ impl FrontendOpts {
     }
 
     /// `no-cache`: absent = use the cache; present and empty = ignore it everywhere;
-    /// otherwise a comma list of stage names.
+    /// otherwise a comma list of stage names, lower-cased: the Dockerfile frontend matches them
+    /// case-insensitively (`strings.EqualFold`), and stage names are lowercase.
     pub fn no_cache(&self) -> NoCache {
         match self.get("no-cache") {
             None => NoCache::None,
             Some(v) => {
-                let stages: Vec<String> = split_list(v).map(str::to_string).collect();
+                let stages: std::collections::BTreeSet<String> = split_list(v).map(str::to_lowercase).collect();
                 if stages.is_empty() {
                     NoCache::All
                 } else {
@@ -671,7 +682,10 @@ mod tests {
     #[test]
     fn no_cache_stages() {
         let o = opts(&["no-cache=build, test,"]);
-        assert_eq!(o.no_cache(), NoCache::Stages(vec!["build".into(), "test".into()]));
+        assert_eq!(o.no_cache(), NoCache::Stages(["build".into(), "test".into()].into()));
+        // Case-insensitive, as in the Dockerfile frontend.
+        let o = opts(&["no-cache=Build,TEST"]);
+        assert_eq!(o.no_cache(), NoCache::Stages(["build".into(), "test".into()].into()));
     }
 
     #[test]
@@ -743,6 +757,10 @@ mod tests {
         assert!(opts(&["force-network-mode=bridge"]).force_network_mode().is_err());
         assert_eq!(opts(&["image-resolve-mode=pull"]).image_resolve_mode().unwrap(), ResolveMode::Pull);
         assert!(opts(&["image-resolve-mode=never"]).image_resolve_mode().is_err());
+        assert_eq!(ResolveMode::Default.image_attr(), None);
+        assert_eq!(ResolveMode::Local.image_attr().as_deref(), Some("local"));
+        assert_eq!(NetworkMode::Sandbox.forced(), None);
+        assert_eq!(NetworkMode::Host.forced(), Some(crate::plan::Network::Host));
     }
 
     #[test]

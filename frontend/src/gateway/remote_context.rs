@@ -15,8 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use super::errors::{self, code};
-use super::{pb, Client, FrontendOpts, SolveParams};
+use super::failure::BuildError;
+use super::{Client, FrontendOpts, SolveParams};
 use crate::llb::pb::Definition;
 use crate::llb::{self, OpMeta, State};
 use crate::plan::remote;
@@ -35,10 +35,10 @@ pub(crate) enum RemoteContext {
 
 /// The remote context the options name, if any. `github.com/org/repo` without a scheme is a
 /// repository here, as in the Dockerfile frontend (for contexts only).
-pub(crate) fn detect(opts: &FrontendOpts) -> Result<Option<RemoteContext>, pb::Status> {
+pub(crate) fn detect(opts: &FrontendOpts) -> Result<Option<RemoteContext>, BuildError> {
     let key = opts.context_key();
     let Some(value) = opts.get(key).filter(|v| !v.is_empty()) else { return Ok(None) };
-    let bad = |e: String| errors::status(code::INVALID_ARGUMENT, format!("the build context {value:?}: {e}"));
+    let bad = |e: String| BuildError::InvalidArgument(format!("the build context {value:?}: {e}"));
     if value.starts_with("github.com/") {
         let mut g = remote::parse_git(&format!("https://{value}")).map_err(bad)?;
         g.remote = g.remote.trim_start_matches("https://").to_string();
@@ -61,7 +61,7 @@ pub(crate) async fn with_remote_context(
     client: &Client,
     opts: &FrontendOpts,
     mut inputs: BTreeMap<String, Definition>,
-) -> Result<BTreeMap<String, Definition>, pb::Status> {
+) -> Result<BTreeMap<String, Definition>, BuildError> {
     let Some(remote) = detect(opts)? else { return Ok(inputs) };
     let (context, spec_dir) = match remote {
         RemoteContext::Git(g) => {
@@ -77,44 +77,41 @@ pub(crate) async fn with_remote_context(
     Ok(inputs)
 }
 
-fn llb_status(e: llb::LlbError) -> pb::Status {
-    errors::status(code::INVALID_ARGUMENT, format!("the build context: {e}"))
+fn llb_error(e: llb::LlbError) -> BuildError {
+    BuildError::InvalidArgument(format!("the build context: {e}"))
 }
 
 /// The checkout of a git context.
-fn git_context(g: &remote::GitSource, opts: &FrontendOpts) -> Result<State, pb::Status> {
+fn git_context(g: &remote::GitSource, opts: &FrontendOpts) -> Result<State, BuildError> {
     let keep_arg = "build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR";
     let keep = match opts.get(keep_arg).filter(|v| !v.is_empty()) {
         None => false,
         Some("1" | "t" | "T" | "true" | "TRUE" | "True") => true,
         Some("0" | "f" | "F" | "false" | "FALSE" | "False") => false,
         Some(v) => {
-            return Err(errors::status(
-                code::INVALID_ARGUMENT,
-                format!("invalid value for frontend option {keep_arg:?}: {v:?}: expected a boolean"),
-            ))
+            return Err(BuildError::InvalidArgument(format!(
+                "invalid value for frontend option {keep_arg:?}: {v:?}: expected a boolean"
+            )))
         }
     };
     let git_opts = llb::GitOpts { keep_git_dir: keep || g.keep_git_dir, subdir: g.subdir.clone() };
     llb::git(&g.remote, g.reference.as_deref(), git_opts, OpMeta::named(format!("[internal] load git source {g}")))
-        .map_err(llb_status)
+        .map_err(llb_error)
 }
 
 /// An http(s) context: `(context, spec directory)`. The download is solved and its first
 /// bytes read, to tell an archive (unpacked: the context and the spec's directory) from a
 /// plain file (the spec itself, under the name the spec is read as).
-async fn http_context(client: &Client, opts: &FrontendOpts, url: &str) -> Result<(State, State), pb::Status> {
+async fn http_context(client: &Client, opts: &FrontendOpts, url: &str) -> Result<(State, State), BuildError> {
     let http_opts = llb::HttpOpts { filename: Some(HTTP_CONTEXT_FILE.into()), ..Default::default() };
     let download =
-        llb::http(url, http_opts, OpMeta::named("[internal] load remote build context")).map_err(llb_status)?;
-    let solved = client
-        .solve(SolveParams { definition: llb::encode(&llb::marshal(&download)), ..Default::default() })
-        .await
-        .map_err(|e| e.to_status())?;
+        llb::http(url, http_opts, OpMeta::named("[internal] load remote build context")).map_err(llb_error)?;
+    let solved =
+        client.solve(SolveParams { definition: llb::encode(&llb::marshal(&download)), ..Default::default() }).await?;
     let head = client
         .read_file(&solved.id, HTTP_CONTEXT_FILE, Some(super::pb::FileRange { offset: 0, length: 1024 }))
         .await
-        .map_err(|e| errors::status(code::UNKNOWN, format!("cannot read the downloaded build context {url}: {e}")))?;
+        .map_err(|e| BuildError::Other(format!("cannot read the downloaded build context {url}: {e}")))?;
     let from = |dest: &str, unpack: bool| llb::Copy {
         src: format!("/{HTTP_CONTEXT_FILE}"),
         dest: dest.to_string(),

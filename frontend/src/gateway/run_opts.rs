@@ -5,31 +5,28 @@
 //! build instead, naming the option and the capability, so that a build never runs with
 //! other limits than the ones asked for.
 
-use super::errors::{self, code};
-use super::{pb, Caps, FrontendOpts};
+use super::client::cap;
+use super::failure::BuildError;
+use super::{Caps, FrontendOpts};
 use crate::lower::RunOptions;
 
 /// The run-step settings of this build.
-pub(crate) fn run_options(opts: &FrontendOpts, caps: &Caps) -> Result<RunOptions, pb::Status> {
-    let bad = |e: super::OptsError| errors::status(code::INVALID_ARGUMENT, e.to_string());
+pub(crate) fn run_options(opts: &FrontendOpts, caps: &Caps) -> Result<RunOptions, BuildError> {
     let mut run = RunOptions::from_build_args(&opts.build_args());
-    run.shm_size = opts.shm_size().map_err(bad)?;
-    run.ulimits = opts.ulimits().map_err(bad)?;
+    run.shm_size = opts.shm_size()?;
+    run.ulimits = opts.ulimits()?;
     run.cgroup_parent = opts.cgroup_parent().map(str::to_string);
     let wanted = [
-        ("shm-size", run.shm_size.is_some(), "exec.mount.tmpfs.size"),
-        ("ulimit", !run.ulimits.is_empty(), "exec.meta.ulimit"),
-        ("cgroup-parent", run.cgroup_parent.is_some(), "exec.meta.cgroup.parent"),
+        ("shm-size", run.shm_size.is_some(), cap::EXEC_MOUNT_TMPFS_SIZE),
+        ("ulimit", !run.ulimits.is_empty(), cap::EXEC_META_ULIMIT),
+        ("cgroup-parent", run.cgroup_parent.is_some(), cap::EXEC_META_CGROUP_PARENT),
     ];
     for (opt, given, cap) in wanted {
         if given && !caps.has_llb(cap) {
-            return Err(errors::status(
-                code::UNIMPLEMENTED,
-                format!(
-                    "the option {opt} needs LLB capability `{cap}` (BuildKit 0.10+), which this BuildKit lacks; \
-                     upgrade BuildKit or build without {opt}"
-                ),
-            ));
+            return Err(BuildError::Unimplemented(format!(
+                "the option {opt} needs LLB capability `{cap}` (BuildKit 0.10+), which this BuildKit lacks; \
+                 upgrade BuildKit or build without {opt}"
+            )));
         }
     }
     Ok(run)

@@ -4,8 +4,8 @@
 //! returns none, so BuildKit scans the final image only. decant says so in a build warning
 //! instead of leaving it silent.
 
-use super::errors;
 use super::{pb, Client, FrontendOpts, Warning};
+use crate::sourcemap::LineRange;
 
 /// The build args that ask the Dockerfile frontend to scan more than the final image.
 const SCAN_ARGS: &[&str] = &["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
@@ -30,7 +30,7 @@ pub(crate) fn sbom_warning(opts: &FrontendOpts) -> Option<String> {
 /// attestations have), attached to the spec's load vertex at the spec's first line.
 pub(crate) async fn warn_sbom(client: &Client, opts: &FrontendOpts, spec: &crate::spec::Spec, vertex: &str) {
     let Some(message) = sbom_warning(opts) else { return };
-    if !client.caps().is_some_and(|c| c.has_gateway("gateway.warnings")) {
+    if !client.caps().is_some_and(|c| c.has_gateway(super::client::cap::WARNINGS)) {
         eprintln!("decant: {message}");
         return;
     }
@@ -46,7 +46,7 @@ pub(crate) async fn warn_sbom(client: &Client, opts: &FrontendOpts, spec: &crate
             language: "yaml".into(),
             ..Default::default()
         }),
-        ranges: vec![errors::range((1, 1), (1, 1))],
+        ranges: vec![LineRange::new((1, 1), (1, 1)).into()],
     };
     if let Err(e) = client.warn(warning).await {
         eprintln!("decant: sending a warning failed: {e}");

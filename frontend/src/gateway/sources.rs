@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
 
-use super::errors::{self, code};
+use super::failure::BuildError;
 use super::{pb, Client, FrontendOpts, ResolveImageParams, ResolveMode};
 use crate::image::ImageConfig;
 use crate::llb::pb::Definition;
@@ -26,29 +26,29 @@ pub const IMPLEMENTED_FRONTEND_CAPS: &[&str] = &[
 
 /// Fails on the first capability the client requires (`frontend.caps`) that decant lacks,
 /// unless the client marked it `+forward`.
-pub fn check_frontend_caps(opts: &FrontendOpts) -> Result<(), pb::Status> {
+pub fn check_frontend_caps(opts: &FrontendOpts) -> Result<(), BuildError> {
     for cap in opts.frontend_caps() {
         if cap.suffix != "forward" && !IMPLEMENTED_FRONTEND_CAPS.contains(&cap.name.as_str()) {
-            return Err(errors::unsupported_frontend_cap(&cap.name));
+            return Err(BuildError::FrontendCap(cap.name.clone()));
         }
     }
     Ok(())
 }
 
-fn invalid(message: impl Into<String>) -> pb::Status {
-    errors::status(code::INVALID_ARGUMENT, message)
+fn invalid(message: impl Into<String>) -> BuildError {
+    BuildError::InvalidArgument(message.into())
 }
 
 /// The client's frontend inputs, decoded (empty when the daemon lacks `frontend.inputs`).
-pub async fn inputs(client: &Client) -> Result<BTreeMap<String, Definition>, pb::Status> {
-    if !client.caps().is_some_and(|c| c.has_gateway("frontend.inputs")) {
+pub async fn inputs(client: &Client) -> Result<BTreeMap<String, Definition>, BuildError> {
+    if !client.caps().is_some_and(|c| c.has_gateway(super::client::cap::FRONTEND_INPUTS)) {
         return Ok(BTreeMap::new());
     }
-    decode_inputs(client.inputs().await.map_err(|e| e.to_status())?)
+    decode_inputs(client.inputs().await?)
 }
 
 /// Decodes the `Inputs` reply: definitions by name.
-pub fn decode_inputs(raw: BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, Definition>, pb::Status> {
+pub fn decode_inputs(raw: BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, Definition>, BuildError> {
     raw.into_iter()
         .map(|(name, bytes)| {
             llb::decode_definition(&bytes)
@@ -59,7 +59,7 @@ pub fn decode_inputs(raw: BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, 
 }
 
 /// The build context passed as a frontend input (`context`, or the `contextkey` name).
-pub fn context_input(opts: &FrontendOpts, inputs: &BTreeMap<String, Definition>) -> Result<Option<State>, pb::Status> {
+pub fn context_input(opts: &FrontendOpts, inputs: &BTreeMap<String, Definition>) -> Result<Option<State>, BuildError> {
     let key = opts.context_key();
     match inputs.get(key) {
         None => Ok(None),
@@ -68,15 +68,15 @@ pub fn context_input(opts: &FrontendOpts, inputs: &BTreeMap<String, Definition>)
 }
 
 /// The names of the named contexts given (platform suffixes dropped).
-pub fn named_context_names(opts: &FrontendOpts) -> Result<BTreeSet<String>, pb::Status> {
-    let all = opts.named_contexts().map_err(|e| invalid(e.to_string()))?;
+pub fn named_context_names(opts: &FrontendOpts) -> Result<BTreeSet<String>, BuildError> {
+    let all = opts.named_contexts()?;
     Ok(all.into_iter().map(|c| c.name).collect())
 }
 
 /// The value of named context `name` for `platform`: `context:<name>::<platform>` wins over
 /// `context:<name>`.
-fn value_for(opts: &FrontendOpts, name: &str, platform: &Platform) -> Result<Option<String>, pb::Status> {
-    let all = opts.named_contexts().map_err(|e| invalid(e.to_string()))?;
+fn value_for(opts: &FrontendOpts, name: &str, platform: &Platform) -> Result<Option<String>, BuildError> {
+    let all = opts.named_contexts()?;
     let mut generic = None;
     for c in all.into_iter().filter(|c| c.name == name) {
         match &c.platform {
@@ -89,7 +89,7 @@ fn value_for(opts: &FrontendOpts, name: &str, platform: &Platform) -> Result<Opt
 }
 
 /// The image config in `input-metadata:<input>` (`{"containerimage.config": <base64>}`).
-fn input_config(opts: &FrontendOpts, input: &str) -> Result<Option<ImageConfig>, pb::Status> {
+fn input_config(opts: &FrontendOpts, input: &str) -> Result<Option<ImageConfig>, BuildError> {
     let Some(raw) = opts.get(&format!("input-metadata:{input}")) else { return Ok(None) };
     let bad = |why: String| invalid(format!("input-metadata:{input}: {why}"));
     let map: BTreeMap<String, String> =
@@ -108,13 +108,12 @@ fn input_config(opts: &FrontendOpts, input: &str) -> Result<Option<ImageConfig>,
 pub(crate) fn answered_reference(
     requested: &crate::reference::ImageRef,
     answered: Option<&str>,
-) -> Result<Option<crate::reference::ImageRef>, pb::Status> {
+) -> Result<Option<crate::reference::ImageRef>, BuildError> {
     let Some(text) = answered.filter(|a| !a.is_empty()) else { return Ok(None) };
     crate::reference::ImageRef::parse(text).map(Some).map_err(|e| {
-        errors::status(
-            code::UNKNOWN,
-            format!("BuildKit resolved image {requested} to {text:?}, which is not an image reference: {e}"),
-        )
+        BuildError::Other(format!(
+            "BuildKit resolved image {requested} to {text:?}, which is not an image reference: {e}"
+        ))
     })
 }
 
@@ -125,7 +124,7 @@ pub async fn named_contexts(
     plan: &Plan,
     inputs: &BTreeMap<String, Definition>,
     resolve_mode: ResolveMode,
-) -> Result<BTreeMap<(String, Platform), NamedContext>, pb::Status> {
+) -> Result<BTreeMap<(String, Platform), NamedContext>, BuildError> {
     let mut out = BTreeMap::new();
     let reads = plan.local_reads();
     for (name, platform) in plan.named_contexts() {
@@ -134,7 +133,7 @@ pub async fn named_contexts(
         let value = ContextValue::parse(&raw).map_err(|e| invalid(format!("context:{name}: {e}")))?;
         let mut copts = ContextOpts {
             session_id: Some(opts.session_id().to_string()).filter(|s| !s.is_empty()),
-            resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
+            resolve_mode: resolve_mode.image_attr(),
             ..Default::default()
         };
         let (state, config) = match &value {
@@ -153,12 +152,11 @@ pub async fn named_contexts(
                     resolve_mode,
                     log_name: Some(format!("[context {name}] load metadata for {reference}")),
                 };
-                let resolved = client.resolve_image_config(params).await.map_err(|e| e.to_status())?;
+                let resolved = client.resolve_image_config(params).await?;
                 let config = ImageConfig::from_json(&resolved.config).map_err(|e| {
-                    errors::status(
-                        code::UNKNOWN,
-                        format!("the config of image {reference} (context {name}) is not valid JSON: {e}"),
-                    )
+                    BuildError::Other(format!(
+                        "the config of image {reference} (context {name}) is not valid JSON: {e}"
+                    ))
                 })?;
                 copts.reference = answered_reference(reference, resolved.reference.as_deref())?;
                 copts.digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
@@ -188,6 +186,7 @@ pub async fn named_contexts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::errors::{code, FRONTEND_CAP_TYPE_URL};
 
     fn opts(pairs: &[&str]) -> FrontendOpts {
         FrontendOpts::from_map(
@@ -217,9 +216,10 @@ mod tests {
             "frontend.caps=moby.buildkit.frontend.subrequests,moby.buildkit.frontend.nosuch",
         ]))
         .unwrap_err();
+        let err = pb::Status::from(err);
         assert_eq!(err.code, code::UNIMPLEMENTED);
         assert_eq!(err.message, "unsupported frontend capability moby.buildkit.frontend.nosuch");
-        assert_eq!(err.details[0].type_url, errors::FRONTEND_CAP_TYPE_URL);
+        assert_eq!(err.details[0].type_url, FRONTEND_CAP_TYPE_URL);
     }
 
     /// The root Dockerfile's label lists exactly the caps implemented.

@@ -4,11 +4,12 @@
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::errors::{self};
-use super::frontend::{diagnostics_status, read_spec, SpecFile};
-use super::{pb, Client, FrontendOpts, FrontendResult};
+use super::failure::BuildError;
+use super::spec_source::{read_spec, SpecFile};
+use super::{Client, FrontendOpts, FrontendResult};
 use crate::diag::{Diagnostic, SourceFile, Span};
 use crate::plan::{BuildOptions, Mount, StepKind};
+use crate::sourcemap::LineRange;
 use crate::spec::{self, Spec};
 use crate::{lint, plan};
 
@@ -18,7 +19,7 @@ const TARGETS: &str = "frontend.targets";
 const LINT: &str = "frontend.lint";
 
 /// Answers subrequest `id`.
-pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Result<FrontendResult, pb::Status> {
+pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Result<FrontendResult, BuildError> {
     match id {
         DESCRIBE => Ok(describe()),
         OUTLINE | TARGETS | LINT => {
@@ -27,23 +28,23 @@ pub(crate) async fn handle(client: &Client, opts: &FrontendOpts, id: &str) -> Re
             let file = read_spec(client, opts, &inputs).await?;
             match id {
                 TARGETS => {
-                    let spec = spec::parse_spec(&file.name, &file.text).map_err(|d| diagnostics_status(&d))?;
+                    let spec = spec::parse_spec(&file.name, &file.text)?;
                     Ok(targets(&spec))
                 }
                 OUTLINE => {
-                    let spec = spec::parse_spec(&file.name, &file.text).map_err(|d| diagnostics_status(&d))?;
+                    let spec = spec::parse_spec(&file.name, &file.text)?;
                     let bopts = BuildOptions {
                         target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
                         build_args: opts.build_args(),
                         ..Default::default()
                     };
-                    let p = plan::resolve(&spec, &bopts).map_err(|d| diagnostics_status(&d))?;
+                    let p = plan::resolve(&spec, &bopts)?;
                     Ok(outline(&spec, &p))
                 }
                 _ => Ok(lint_result(&file, &lint_build_options(opts)?)),
             }
         }
-        other => Err(errors::unsupported_subrequest(other)),
+        other => Err(BuildError::Subrequest(other.to_string())),
     }
 }
 
@@ -72,8 +73,7 @@ fn describe() -> FrontendResult {
 }
 
 fn location(file: &SourceFile, span: Span) -> Value {
-    let s = file.position(span.start);
-    let e = file.position(span.end);
+    let LineRange { start: s, end: e } = LineRange::of(file, span);
     json!({"sourceIndex": 0, "ranges": [{"start": {"line": s.line, "character": s.column}, "end": {"line": e.line, "character": e.column}}]})
 }
 
@@ -148,7 +148,7 @@ fn outline(spec: &Spec, p: &plan::Plan) -> FrontendResult {
 
 /// The build `--call check` checks: the one the user asked for (`target`, build args, named
 /// contexts), not the default one.
-fn lint_build_options(opts: &FrontendOpts) -> Result<BuildOptions, pb::Status> {
+fn lint_build_options(opts: &FrontendOpts) -> Result<BuildOptions, BuildError> {
     Ok(BuildOptions {
         target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
         build_args: opts.build_args(),
@@ -164,8 +164,7 @@ fn lint_result(file: &SpecFile, build: &BuildOptions) -> FrontendResult {
         let description = lint::RULES.iter().find(|(r, _)| *r == rule).map(|(_, d)| *d).unwrap_or("");
         // buildx reads `location` without a nil check: a warning about the whole file points
         // at its first line.
-        let span = d.span.unwrap_or(Span { start: 0, end: 0 });
-        json!({"ruleName": rule, "description": description, "url": lint::rule_url(rule), "detail": d.message, "location": location(&source, span)})
+        json!({"ruleName": rule, "description": description, "url": lint::rule_url(rule), "detail": d.message, "location": location(&source, d.span.unwrap_or_default())})
     };
     let (warnings, build_error) = match spec::parse_spec(&file.name, &file.text) {
         Ok(s) => {

@@ -8,6 +8,7 @@ use prost::Message;
 
 use super::pb;
 use super::state::{digest_of, SourceFile, State, Vertex};
+use crate::sourcemap::to_i32;
 
 /// Marshal the graph ending at `state` into a Definition.
 ///
@@ -93,10 +94,6 @@ fn op_metadata(v: &Vertex) -> pb::OpMetadata {
     }
 }
 
-fn clamp(n: u32) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
 /// Collects source files (deduplicated by content, in order of first use) and locations.
 #[derive(Default)]
 struct SourceCollector {
@@ -114,12 +111,12 @@ impl SourceCollector {
             }
         };
         let location = pb::Location {
-            source_index: i32::try_from(index).unwrap_or(i32::MAX),
+            source_index: to_i32(crate::sourcemap::to_u32(index)),
             ranges: ranges
                 .iter()
                 .map(|r| pb::Range {
-                    start: Some(pb::Position { line: clamp(r.start.line), character: clamp(r.start.character) }),
-                    end: Some(pb::Position { line: clamp(r.end.line), character: clamp(r.end.character) }),
+                    start: Some(pb::Position { line: to_i32(r.start.line), character: to_i32(r.start.character) }),
+                    end: Some(pb::Position { line: to_i32(r.end.line), character: to_i32(r.end.character) }),
                 })
                 .collect(),
         };

@@ -370,7 +370,5 @@ impl From<&Platform> for pb::Platform {
 
 /// A span as the 1-based line/character range BuildKit's source maps use.
 pub(crate) fn range(file: &SourceFile, span: Span) -> llb::Range {
-    let s = file.position(span.start);
-    let e = file.position(span.end);
-    llb::Range::new(s.line, s.column, e.line, e.column)
+    crate::sourcemap::LineRange::of(file, span).into()
 }
