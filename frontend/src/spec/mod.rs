@@ -7,6 +7,7 @@
 mod decode;
 mod depth;
 pub mod directives;
+mod load;
 mod scalar;
 mod schema;
 mod text;
