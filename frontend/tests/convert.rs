@@ -141,7 +141,7 @@ fn cli_convert_and_eject() {
         convert(&text, &ConvertOptions { file_name: "copy-flags.Dockerfile".into(), ..Default::default() }).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), want.yaml);
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("copy-flags.Dockerfile:10:6: needs a decant feature: --chmod=u+x"), "{stderr}");
+    assert!(stderr.contains("copy-flags.Dockerfile:8:1: needs a decant feature: --parents src/./b/y.txt"), "{stderr}");
 
     let tmp = std::env::temp_dir().join(format!("decant-convert-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();

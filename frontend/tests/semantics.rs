@@ -98,21 +98,7 @@ fn built_in_args_reach_a_run_that_mentions_them() {
     assert!(!env.iter().any(|e| e.starts_with("TARGET")), "{env:?}");
 }
 
-/// Every copy action of a definition.
-fn copies(def: &pb::Definition) -> Vec<pb::FileActionCopy> {
-    def.def
-        .iter()
-        .filter_map(|b| match pb::Op::decode(b.as_slice()).unwrap().op {
-            Some(pb::op::Op::File(f)) => Some(f.actions),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|a| match a.action {
-            Some(pb::file_action::Action::Copy(c)) => Some(c),
-            _ => None,
-        })
-        .collect()
-}
+use common::copies;
 
 #[test]
 fn a_glob_may_match_nothing_as_in_dockerfile_copy() {

@@ -44,8 +44,16 @@ pub fn eject(spec: &Spec) -> String {
     for (needle, what, v) in NEWER_SYNTAX {
         if out.contains(needle) && !newer.contains(&what) {
             newer.push(what);
-            version = version.max(v);
+            version = newest(version, v);
         }
+    }
+    // `--chmod=u+x`: a mode that is neither octal nor an arg.
+    if out
+        .match_indices(" --chmod=")
+        .any(|(i, m)| !out[i + m.len()..].starts_with(|c: char| c.is_ascii_digit() || c == '$'))
+    {
+        newer.push("COPY --chmod with a symbolic mode");
+        version = newest(version, "1.14");
     }
     let mut head = String::new();
     if !newer.is_empty() {
@@ -54,6 +62,16 @@ pub fn eject(spec: &Spec) -> String {
     }
     head.push_str(&format!("# Ejected from {} by `decant eject`.\n", spec.file.name));
     head + &out
+}
+
+/// The newer of two Dockerfile syntax versions (`1.14` is newer than `1.6`).
+fn newest<'a>(a: &'a str, b: &'a str) -> &'a str {
+    let key = |v: &str| v.split('.').map(|n| n.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>();
+    if key(b) > key(a) {
+        b
+    } else {
+        a
+    }
 }
 
 /// What a Dockerfile says only in a newer syntax than 1.2 (BuildKit's built-in frontend of

@@ -412,7 +412,10 @@ async fn lower_inputs(
         extra_hosts: opts.add_hosts().map_err(opt_status)?.into_iter().map(|h| (h.host, h.ip.to_string())).collect(),
         labels: opts.labels(),
         resolve_mode: Some(resolve_mode.as_str().to_string()).filter(|m| *m != "default"),
-        features: lower::Features { merge_op: caps.has_llb("mergeop") },
+        features: lower::Features {
+            merge_op: caps.has_llb("mergeop"),
+            copy_mode_string: caps.has_llb(llb::MODE_STRING_CAP),
+        },
         run: super::run_opts::run_options(opts, caps)?,
         context: context_input,
         named_contexts: sources::named_contexts(client, opts, plan, client_inputs, resolve_mode).await?,

@@ -8,7 +8,7 @@ use crate::diag::Diagnostic;
 use crate::diag::Span;
 use crate::image::{Empty, HealthConfig, History, ImageConfig};
 use crate::llb::{self, pb, State};
-use crate::plan::values;
+use crate::plan::values::{self, Mode};
 use crate::plan::{
     check_volume, CommandLine, Copy, Mount, Network, Run, Security, Sharing, Stage, Step, StepKind, Word,
 };
@@ -53,12 +53,33 @@ impl Lowerer<'_> {
                     Some(o) => llb::Chown::parse(&expand(o, env, step.span)?),
                     None => None,
                 };
-                let parent = path.rsplit_once('/').map_or("/", |(dir, _)| if dir.is_empty() { "/" } else { dir });
-                let meta = self.meta(stage, name, step.span);
-                built.state = llb::FileChain::on(built.state.clone())
-                    .mkdir(parent, 0o755, true, None)
-                    .mkfile(path, *mode, content.as_bytes(), owner)
-                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
+                let (parent, file) = path.rsplit_once('/').unwrap_or(("", &path));
+                let parent = if parent.is_empty() { "/" } else { parent };
+                let platform = Some(pb::Platform::from(&stage.platform));
+                built.state = match mode {
+                    Mode::Octal(mode) => llb::FileChain::on(built.state.clone())
+                        .mkdir(parent, 0o755, true, None)
+                        .mkfile(path.clone(), *mode, content.as_bytes(), owner),
+                    // As Dockerfile's `COPY --chmod=u+x <<EOF`: the file is made (0644) in an
+                    // empty layer, then copied in with the mode applied to it.
+                    Mode::Symbolic(s) => {
+                        let mode_str = Some(self.mode_string(step, s)?);
+                        let meta = self.meta(stage, format!("{name}: content"), step.span);
+                        let made = llb::FileChain::on(State::scratch())
+                            .mkfile(format!("/{file}"), 0o644, content.as_bytes(), None)
+                            .finish(platform.clone(), meta);
+                        let copy = llb::Copy {
+                            src: format!("/{file}"),
+                            dest: path.clone(),
+                            owner,
+                            mode_str,
+                            create_dest_path: true,
+                            ..Default::default()
+                        };
+                        llb::FileChain::on(built.state.clone()).copy(&made, copy)
+                    }
+                }
+                .finish(platform, self.meta(stage, name, step.span));
                 push_history(&mut built.config, history, false);
             }
             StepKind::Run(run) => {
@@ -282,11 +303,17 @@ impl Lowerer<'_> {
             dest.push('/');
         }
         let owner = chown.as_deref().and_then(llb::Chown::parse);
+        let (mode, mode_str) = match &copy.chmod {
+            Some(Mode::Octal(m)) => (Some(*m), None),
+            Some(Mode::Symbolic(s)) => (None, Some(self.mode_string(step, s)?)),
+            None => (None, None),
+        };
         let action = |src: String, include_patterns: Vec<String>| llb::Copy {
             src,
             dest: dest.clone(),
             owner: owner.clone(),
-            mode: copy.chmod,
+            mode,
+            mode_str: mode_str.clone(),
             follow_symlink: copy.follow_symlinks,
             dir_copy_contents: true,
             create_dest_path: true,
@@ -311,7 +338,8 @@ impl Lowerer<'_> {
                     src: format!("/{file}"),
                     dest: dest.clone(),
                     owner: owner.clone(),
-                    mode: copy.chmod,
+                    mode,
+                    mode_str: mode_str.clone(),
                     follow_symlink: true,
                     create_dest_path: true,
                     ..Default::default()
@@ -343,6 +371,18 @@ impl Lowerer<'_> {
 }
 
 impl Lowerer<'_> {
+    /// A symbolic `chmod`, where the daemon can apply one.
+    fn mode_string(&self, step: &Step, mode: &str) -> Result<String, Diagnostic> {
+        if self.inputs.features.copy_mode_string {
+            return Ok(mode.to_string());
+        }
+        let msg = format!(
+            "`chmod: {mode}`: a symbolic mode needs BuildKit 0.17 or later (LLB capability `{}`), which this daemon lacks",
+            llb::MODE_STRING_CAP
+        );
+        Err(Diagnostic::error(step.span, msg).help("write the mode in octal, e.g. `chmod: \"0755\"`"))
+    }
+
     /// An http(s) source: the file saved under its URL's last path component, as Dockerfile
     /// `ADD <url>` does (archives are not unpacked).
     fn download(&self, stage: &Stage, step: &Step, copy: &Copy, url: &str) -> Result<(State, String), Diagnostic> {

@@ -20,7 +20,7 @@ pub struct Copy {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chown: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chmod: Option<u32>,
+    pub chmod: Option<values::Mode>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
     pub follow_symlinks: bool,
@@ -152,7 +152,7 @@ impl Resolver {
             from,
             to: c.to.as_ref().and_then(|t| self.word(t)),
             chown,
-            chmod: c.chmod.as_ref().and_then(|m| self.parsed(m, values::parse_mode)),
+            chmod: c.chmod.as_ref().and_then(|m| self.parsed(m, values::parse_chmod)),
             exclude: c.exclude.iter().filter_map(|e| self.text(e)).collect(),
             follow_symlinks: c.follow_symlinks.as_ref().is_none_or(|f| f.value),
             link,

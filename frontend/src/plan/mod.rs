@@ -215,7 +215,7 @@ pub enum StepKind {
     File {
         path: Word,
         content: String,
-        mode: u32,
+        mode: values::Mode,
         #[serde(skip_serializing_if = "Option::is_none")]
         chown: Option<Word>,
     },

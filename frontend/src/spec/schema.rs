@@ -295,7 +295,7 @@ struct CopyStep {
     to: Option<String>,
     /// Owner: `user[:group]`, names or ids.
     chown: Option<Scalar>,
-    /// Octal mode, e.g. `"0755"`.
+    /// Mode: octal, e.g. `"0755"`, or symbolic, e.g. `u+x` or `g-w,o=r` (BuildKit 0.17+).
     chmod: Option<Scalar>,
     /// Patterns of files to leave out (BuildKit 0.9+).
     exclude: Option<OneOrMany>,
@@ -347,7 +347,7 @@ struct FileStep {
     file: String,
     /// The file's content, as written (no `$` expansion).
     content: String,
-    /// Octal mode, e.g. `0755` (default `0644`).
+    /// Mode: octal, e.g. `0755` (default `0644`), or symbolic, e.g. `u+x` (BuildKit 0.17+).
     chmod: Option<String>,
     /// Owner: `user[:group]`, names or ids.
     chown: Option<Scalar>,
