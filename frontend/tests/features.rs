@@ -336,3 +336,64 @@ fn a_bad_symbolic_chmod_is_a_located_error() {
          decant.yaml:14:16: error: `+x,` is not a file mode: octal (0755) or symbolic, as chmod takes it (u+x, g-w,o=r)"
     );
 }
+
+/// `parents: true` with a `/./` pivot keeps only the part after it, below the destination: the
+/// copy reads from the part before it, as Dockerfile's `COPY --parents src/./app/x.txt` does.
+#[test]
+fn a_pivot_keeps_the_path_after_it() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  build:
+    from: busybox:local
+    workdir: /src
+    steps:
+      - run: make
+  app:
+    from: busybox:local
+    steps:
+      - copy: [src/./app/x.txt, docs/b.md, src/./lib/*.so, other/./y.txt]
+        to: /data/
+        parents: true
+      - copy: [/out/./bin/tool, gen/./a.h, b.h]
+        from: build
+        to: /opt/
+        parents: true
+"#;
+    let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap();
+    let def = lower::lower(&plan, &Inputs::default()).unwrap().definition();
+    let got: Vec<(String, String, Vec<String>)> =
+        common::copies(&def).into_iter().map(|c| (c.src, c.dest, c.include_patterns)).collect();
+    let want = |src: &str, dest: &str, patterns: &[&str]| {
+        (src.to_string(), dest.to_string(), patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        got,
+        [
+            want("/src", "/data/", &["app/x.txt", "lib/*.so"]),
+            want("/", "/data/", &["docs/b.md"]),
+            want("/other", "/data/", &["y.txt"]),
+            // From a stage: relative roots are below its workdir.
+            want("/out", "/opt/", &["bin/tool"]),
+            want("/src/gen", "/opt/", &["a.h"]),
+            want("/src", "/opt/", &["b.h"]),
+        ]
+    );
+    // The context sends the files by their whole path.
+    let reads = plan.local_reads();
+    let paths = reads.context.follow_paths();
+    assert!(paths.contains(&"src/app/x.txt".to_string()) && paths.contains(&"other/y.txt".to_string()), "{paths:?}");
+}
+
+#[test]
+fn a_pivot_must_keep_something() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    steps:\n      - copy: [src/./, a/./../b]\n        to: /data/\n        parents: true\n";
+    let d = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap_err();
+    assert_eq!(
+        d.summary(),
+        "decant.yaml:6:16: error: `src/./` has nothing after its `/./` pivot (with `parents: true`, `dir/./sub/file` keeps `sub/file` below the destination)\n\
+         decant.yaml:6:24: error: `a/./../b` leaves its `/./` pivot with `..`"
+    );
+    // Without `parents`, `/./` is just a path.
+    let plain = text.replace("        parents: true\n", "").replace("[src/./, a/./../b]", "src/./x");
+    compile::plan("decant.yaml", &plain, &BuildOptions::default()).unwrap();
+}

@@ -352,13 +352,29 @@ impl Lowerer<'_> {
             }
         }
         if !kept_paths.is_empty() {
-            // One copy of the source root, keeping only the named paths: their parents come along.
+            // One copy of a root, keeping only the named paths: their parents come along.
             // Relative sources keep their path below the source's directory; once one source is
-            // absolute, all keep their path from `/`.
-            let absolute = kept_paths.iter().any(|s| s.starts_with('/'));
+            // absolute, all keep their path from `/`. A source with a `/./` pivot
+            // (`src/./app/x.txt`) keeps only the part after it, below its own root (`src`), as
+            // Dockerfile's `COPY --parents` does: one copy per root, in the order of the sources.
+            let pivot = |s: &str| s.split_once("/./").map(|(root, rest)| (root.to_string(), rest.to_string()));
+            let absolute = kept_paths.iter().any(|s| s.starts_with('/') && pivot(s).is_none());
             let (root, base) = if absolute { ("/".to_string(), src_dir.as_str()) } else { (src_dir.clone(), "/") };
-            let patterns = kept_paths.iter().map(|s| join_path(base, s).trim_start_matches('/').to_string()).collect();
-            chain = chain.copy(&src_state, action(root, patterns));
+            let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+            for s in kept_paths {
+                let (root, pattern) = match pivot(s) {
+                    Some((parent, rest)) => (join_path(&src_dir, &parent), join_path("/", &rest)),
+                    None => (root.clone(), join_path(base, s)),
+                };
+                let pattern = pattern.trim_start_matches('/').to_string();
+                match groups.iter_mut().find(|(r, _)| *r == root) {
+                    Some((_, patterns)) => patterns.push(pattern),
+                    None => groups.push((root, vec![pattern])),
+                }
+            }
+            for (root, patterns) in groups {
+                chain = chain.copy(&src_state, action(root, patterns));
+            }
         }
         let meta = self.meta(stage, name.clone(), step.span);
         let copied = chain.finish(Some(pb::Platform::from(&stage.platform)), meta);

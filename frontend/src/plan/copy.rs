@@ -96,6 +96,16 @@ impl Resolver {
                 }
             } else if from == MountFrom::Context && (s == ".." || s.starts_with("../")) {
                 self.error(raw.span, format!("`{s}` is outside the build context"));
+            } else if let Some((_, rest)) = s.split_once("/./").filter(|_| c.parents.as_ref().is_some_and(|p| p.value))
+            {
+                // The part after the pivot is what is kept: it must name something.
+                if rest.split('/').all(|p| p.is_empty() || p == ".") {
+                    let d = Diagnostic::error(raw.span, format!("`{s}` has nothing after its `/./` pivot"))
+                        .help("with `parents: true`, `dir/./sub/file` keeps `sub/file` below the destination");
+                    self.diags.push(d);
+                } else if rest.split('/').any(|p| p == "..") {
+                    self.error(raw.span, format!("`{s}` leaves its `/./` pivot with `..`"));
+                }
             }
         }
         let checksum = match &c.checksum {

@@ -103,16 +103,6 @@ impl Converter<'_> {
                 self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
                 self.push_step(comments.take().unwrap_or_default(), e);
             } else {
-                if parents && s.contains("/./") {
-                    self.note(
-                        ins.loc,
-                        NoteKind::NeedsFeature,
-                        format!(
-                            "--parents {s}: decant's `parents` keeps a source's whole path (it has no `/./` \
-                             pivot), so the part before `/./` is kept below the destination too"
-                        ),
-                    );
-                }
                 plain.push(s);
             }
         }
