@@ -95,8 +95,12 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
     let platform = st.platform.as_ref().map(|p| format!("--platform={} ", p.value)).unwrap_or_default();
     let from = st.from.as_ref().map(|f| f.value.as_str()).unwrap_or("scratch");
     out.push_str(&format!("FROM {platform}{from} AS {}\n", st.name.value));
+    // A stage's own value of an arg is its `ARG NAME=value` (a `--build-arg` still wins).
     for a in &spec.args {
-        out.push_str(&format!("ARG {}\n", a.name.value));
+        match st.args.iter().find(|kv| kv.key.value == a.name.value) {
+            Some(kv) => out.push_str(&format!("ARG {}={}\n", a.name.value, quote(&kv.value.value))),
+            None => out.push_str(&format!("ARG {}\n", a.name.value)),
+        }
     }
     let mut body = String::new();
     stage_body(&mut body, st);

@@ -117,7 +117,8 @@ impl Lowerer<'_> {
         mentioned.sort_unstable();
         mentioned.dedup();
         // Built-in args (TARGETARCH, ...) as well as declared ones.
-        let build_args = self.plan.all_args();
+        let mut build_args = self.plan.all_args();
+        build_args.extend(stage.args.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut env: Vec<String> = mentioned
             .into_iter()
             .filter_map(|name| build_args.get_key_value(name))

@@ -87,6 +87,9 @@ struct Stage {
     platform: Option<String>,
     /// Shown by `docker buildx build --call targets`.
     description: Option<String>,
+    /// Values of top-level args for this stage only, like a Dockerfile `ARG NAME=value` in a
+    /// stage; `--build-arg` still wins.
+    args: Option<BTreeMap<String, Option<Scalar>>>,
     /// Working directory from the first step on; created if missing; kept in the image.
     workdir: Option<String>,
     /// Environment from the first step on; kept in the image.
