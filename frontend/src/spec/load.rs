@@ -354,3 +354,64 @@ fn anchor_names(text: &str) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without anchors, the tree (values, markers, coercion) and the errors are `marked-yaml`'s.
+    #[test]
+    fn the_same_tree_and_errors_as_marked_yaml() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let mut texts: Vec<String> = [
+            "",
+            "# only a comment\n",
+            "{}",
+            "a: 1\n---\nb: 2\n",
+            "- a\n",
+            "x\n",
+            "a: [1, {b: c}]\n",
+            "a: 'q'\nb: \"r\"\n",
+            "a: |\n  x\n  y\nb: >\n  z\n",
+            "a:\n  - {x: 1}\n  - [2, 3]\n",
+            "a: 1\na: 2\n",
+            "? [a]\n: b\n",
+            "a: !tag x\n",
+            "a: [\n",
+            "a: b: c\n",
+            "k:\n  - - - x\n",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for dir in ["examples", "frontend/tests/testdata/invalid", "frontend/tests/testdata/eject", "tests/corpus"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+            for e in entries.flatten() {
+                let p = e.path();
+                for f in [p.clone(), p.join("decant.yaml")] {
+                    if f.extension().is_some_and(|x| x == "yaml") && f.is_file() {
+                        texts.push(std::fs::read_to_string(&f).unwrap());
+                    }
+                }
+            }
+        }
+        assert!(texts.len() > 40, "{}", texts.len());
+        for text in &texts {
+            let theirs = marked_yaml::parse_yaml_with_options(
+                0,
+                text,
+                marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true),
+            );
+            let file = SourceFile::new("t", text.as_str());
+            let ours = match load(&file, &HashSet::new()) {
+                Loaded::Tree(node, uses) => {
+                    assert!(uses.is_empty());
+                    Ok(node)
+                }
+                Loaded::Yaml(e) => Err(e),
+                Loaded::Located(d, _) => panic!("{text:?}: {}", d.message),
+            };
+            assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{text:?}");
+        }
+    }
+}
