@@ -12,7 +12,7 @@ use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde::Serialize;
 
 /// A spec file as read: its name (as the user knows it) and its text.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
     pub name: String,
     pub text: String,
@@ -21,6 +21,17 @@ pub struct SourceFile {
     /// character up to and including it. Columns (counted in characters) and byte offsets
     /// convert through it by binary search, so a long line costs no more than a short one.
     wide: Vec<(usize, usize)>,
+    /// The YAML aliases of the spec: a diagnostic inside anchored text names the aliases that
+    /// copy it.
+    pub aliases: Vec<AliasUse>,
+}
+
+/// One use of a YAML alias: its name, where it is, and the anchored text it copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasUse {
+    pub name: String,
+    pub at: Span,
+    pub target: Span,
 }
 
 impl SourceFile {
@@ -36,7 +47,39 @@ impl SourceFile {
                 wide.push((i, extra));
             }
         }
-        Arc::new(SourceFile { name: name.into(), text, line_starts, wide })
+        Arc::new(SourceFile { name: name.into(), text, line_starts, wide, aliases: Vec::new() })
+    }
+
+    /// The same file, with the alias uses of its YAML.
+    pub fn with_aliases(self: &Arc<Self>, aliases: Vec<AliasUse>) -> Arc<Self> {
+        if aliases.is_empty() {
+            return self.clone();
+        }
+        let mut file = SourceFile::clone(self);
+        file.aliases = aliases;
+        Arc::new(file)
+    }
+
+    /// `` `*name` at file:line:col `` for each alias that copies the text under `span` (the
+    /// first three, and how many more).
+    pub fn alias_note(&self, span: Span) -> Option<String> {
+        let uses: Vec<&AliasUse> =
+            self.aliases.iter().filter(|a| a.target.start <= span.start && span.end <= a.target.end).collect();
+        if uses.is_empty() {
+            return None;
+        }
+        let mut parts: Vec<String> = uses
+            .iter()
+            .take(3)
+            .map(|a| {
+                let p = self.position(a.at.start);
+                format!("`*{}` at {}:{}:{}", a.name, self.name, p.line, p.column)
+            })
+            .collect();
+        if uses.len() > 3 {
+            parts.push(format!("{} more", uses.len() - 3));
+        }
+        Some(format!("this text is used through the alias {}", parts.join(", ")))
     }
 
     /// The extra bytes (beyond one per character) of the characters before byte `offset`.
@@ -230,6 +273,11 @@ impl Diagnostics {
     /// Diagnostics in the order of the file (those without a place first).
     pub fn new(file: Arc<SourceFile>, mut items: Vec<Diagnostic>) -> Self {
         items.sort_by_key(|d| d.span.map(|s| (s.start, s.end)));
+        // A YAML alias copies its text, and any error in it, to each place that uses it.
+        if !file.aliases.is_empty() {
+            let mut seen = HashSet::new();
+            items.retain(|d| seen.insert(d.clone()));
+        }
         Diagnostics { file, items }
     }
 
@@ -295,7 +343,8 @@ impl Diagnostics {
             None => self.file.name.clone(),
         };
         let help = d.help.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
-        format!("{at}: {sev}: {}{help}", d.message)
+        let note = d.span.and_then(|s| self.file.alias_note(s)).map(|n| format!(" ({n})")).unwrap_or_default();
+        format!("{at}: {sev}: {}{help}{note}", d.message)
     }
 }
 
@@ -322,6 +371,10 @@ fn render_one(renderer: &Renderer, file: &SourceFile, d: &Diagnostic) -> String 
         }
         let source = Snippet::source(&file.text[window]).line_start(first_line);
         group = group.element(source.path(file.name.as_str()).annotation(ann));
+    }
+    let note = d.span.and_then(|s| file.alias_note(s));
+    if let Some(note) = &note {
+        group = group.element(Level::NOTE.message(note.as_str()));
     }
     let mut report = Vec::new();
     match (&d.help, d.span) {

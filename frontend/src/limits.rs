@@ -19,6 +19,10 @@ pub const MAX_STEPS: usize = 10_000;
 pub const MAX_ENTRIES: usize = 10_000;
 /// One key or value, in bytes (a long `run` script is a few KB).
 pub const MAX_STRING_BYTES: usize = 1024 * 1024;
+/// YAML nodes (strings, lists, mappings, keys) that the aliases of a spec copy, in all
+/// (a spec that reuses its `x-` blocks copies a few hundred). Aliases of aliases double at each
+/// level: this bounds what a few lines can expand to.
+pub const MAX_ALIAS_NODES: usize = 100_000;
 
 /// The error for a spec longer than [`MAX_SPEC_BYTES`], at the first byte past the limit, or
 /// `None` when it is not too long. The error's file is the text up to that byte: neither it nor

@@ -133,15 +133,17 @@ fn corpus_specs_are_what_convert_writes() {
 fn cli_convert_and_eject() {
     let bin = env!("CARGO_BIN_EXE_decant");
     let dir = common::repo_root().join("frontend/tests/testdata/convert");
-    let out =
-        std::process::Command::new(bin).arg("convert").arg("copy-flags.Dockerfile").current_dir(&dir).output().unwrap();
+    let name = "notes-remaining.Dockerfile";
+    let out = std::process::Command::new(bin).arg("convert").arg(name).current_dir(&dir).output().unwrap();
     assert!(out.status.success());
-    let text = std::fs::read_to_string(dir.join("copy-flags.Dockerfile")).unwrap();
-    let want =
-        convert(&text, &ConvertOptions { file_name: "copy-flags.Dockerfile".into(), ..Default::default() }).unwrap();
+    let text = std::fs::read_to_string(dir.join(name)).unwrap();
+    let want = convert(&text, &ConvertOptions { file_name: name.into(), ..Default::default() }).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), want.yaml);
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("copy-flags.Dockerfile:10:6: needs a decant feature: --chmod=u+x"), "{stderr}");
+    assert!(
+        stderr.contains("notes-remaining.Dockerfile:5:5: needs a decant feature: ENV uses `${SUFFIX#.}`"),
+        "{stderr}"
+    );
 
     let tmp = std::env::temp_dir().join(format!("decant-convert-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();

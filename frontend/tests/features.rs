@@ -3,6 +3,8 @@
 //!
 //! Update snapshots with `INSTA_UPDATE=always cargo test -p decant --test features`.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use decant::compile;
@@ -55,7 +57,7 @@ fn ops(def: &pb::Definition) -> Vec<pb::Op> {
 
 #[test]
 fn link_uses_a_merge_op_when_buildkit_has_one() {
-    let def = lowered(Features { merge_op: true }, &[]).definition();
+    let def = lowered(Features { merge_op: true, ..Default::default() }, &[]).definition();
     insta::assert_snapshot!("link_merge.llb", serde_json::to_string_pretty(&llb::dump_json(&def)).unwrap());
     let merges = ops(&def).into_iter().filter(|o| matches!(o.op, Some(pb::op::Op::Merge(_)))).count();
     assert_eq!(merges, 1);
@@ -64,7 +66,7 @@ fn link_uses_a_merge_op_when_buildkit_has_one() {
 
 #[test]
 fn link_falls_back_to_a_plain_copy() {
-    let def = lowered(Features { merge_op: false }, &[]).definition();
+    let def = lowered(Features { merge_op: false, ..Default::default() }, &[]).definition();
     let all = ops(&def);
     assert!(all.iter().all(|o| !matches!(o.op, Some(pb::op::Op::Merge(_)))));
     assert!(!llb::required_caps(&def).contains("mergeop"));
@@ -276,4 +278,141 @@ fn no_cache_stage_names_ignore_case() {
         let stage_b = e.meta.as_ref().unwrap().args.iter().any(|a| a.contains("echo b") || a.contains("echo c"));
         assert_eq!(def.metadata[digest].ignore_cache, stage_b, "only stage b ignores the cache");
     }
+}
+
+const SYMBOLIC: &str = r##"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - copy: [run.sh, lib/]
+        to: /app/
+        chmod: u+x,g-w
+      - copy: conf.ini
+        to: /etc/app.ini
+        chmod: "0640"
+      - file: /usr/local/bin/start
+        content: "#!/bin/sh\nexec /app/run.sh\n"
+        chmod: a+x
+        chown: "1000"
+"##;
+
+/// `chmod: u+x` is BuildKit's `modeStr` (mode left at 0, as BuildKit's client leaves it), with
+/// its capability; a `file` step makes its file (0644) in an empty layer and copies it in with
+/// the mode, as Dockerfile's `COPY --chmod=a+x <<EOF` does.
+#[test]
+fn a_symbolic_chmod_is_a_mode_string() {
+    let plan = compile::plan("decant.yaml", SYMBOLIC, &BuildOptions::default()).unwrap();
+    let def = lower::lower(&plan, &Inputs::default()).unwrap().definition();
+    let copies = common::copies(&def);
+    let by_dest = |d: &str| copies.iter().find(|c| c.dest == d).unwrap_or_else(|| panic!("no copy to {d}"));
+    let app = by_dest("/app/");
+    assert_eq!((app.mode, app.mode_str.as_str()), (0, "u+x,g-w"));
+    let ini = by_dest("/etc/app.ini");
+    assert_eq!((ini.mode, ini.mode_str.as_str()), (0o640, ""));
+    let start = by_dest("/usr/local/bin/start");
+    assert_eq!((start.src.as_str(), start.mode, start.mode_str.as_str()), ("/start", 0, "a+x"));
+    assert!(start.owner.is_some() && start.create_dest_path);
+    let made = ops(&def).into_iter().find_map(|o| match o.op {
+        Some(pb::op::Op::File(f)) => f.actions.into_iter().find_map(|a| match a.action {
+            Some(pb::file_action::Action::Mkfile(m)) => Some(m),
+            _ => None,
+        }),
+        _ => None,
+    });
+    let made = made.expect("the file is made first");
+    assert_eq!(
+        (made.path.as_str(), made.mode, made.data.as_slice()),
+        ("/start", 0o644, &b"#!/bin/sh\nexec /app/run.sh\n"[..])
+    );
+    assert!(llb::required_caps(&def).contains(llb::MODE_STRING_CAP));
+    // Octal modes need no capability.
+    let octal = SYMBOLIC.replace("u+x,g-w", "\"0755\"").replace("a+x", "\"0755\"");
+    let plan = compile::plan("decant.yaml", &octal, &BuildOptions::default()).unwrap();
+    let def = lower::lower(&plan, &Inputs::default()).unwrap().definition();
+    assert!(!llb::required_caps(&def).contains(llb::MODE_STRING_CAP));
+}
+
+#[test]
+fn a_symbolic_chmod_on_an_older_buildkit_is_a_located_error() {
+    let plan = compile::plan("decant.yaml", SYMBOLIC, &BuildOptions::default()).unwrap();
+    let inputs = Inputs { features: Features { copy_mode_string: false, ..Default::default() }, ..Default::default() };
+    let d = lower::lower(&plan, &inputs).unwrap_err();
+    assert_eq!(
+        d.summary(),
+        "decant.yaml:6:9: error: `chmod: u+x,g-w`: a symbolic mode needs BuildKit 0.17 or later (LLB capability \
+         `file.copy.modestring`), which this daemon lacks (write the mode in octal, e.g. `chmod: \"0755\"`)"
+    );
+}
+
+#[test]
+fn a_bad_symbolic_chmod_is_a_located_error() {
+    let text = SYMBOLIC.replace("u+x,g-w", "u+y").replace("a+x", "\"+x,\"");
+    let d = compile::plan("decant.yaml", &text, &BuildOptions::default()).unwrap_err();
+    assert_eq!(
+        d.summary(),
+        "decant.yaml:8:16: error: `u+y` is not a file mode: octal (0755) or symbolic, as chmod takes it (u+x, g-w,o=r)\n\
+         decant.yaml:14:16: error: `+x,` is not a file mode: octal (0755) or symbolic, as chmod takes it (u+x, g-w,o=r)"
+    );
+}
+
+/// `parents: true` with a `/./` pivot keeps only the part after it, below the destination: the
+/// copy reads from the part before it, as Dockerfile's `COPY --parents src/./app/x.txt` does.
+#[test]
+fn a_pivot_keeps_the_path_after_it() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  build:
+    from: busybox:local
+    workdir: /src
+    steps:
+      - run: make
+  app:
+    from: busybox:local
+    steps:
+      - copy: [src/./app/x.txt, docs/b.md, src/./lib/*.so, other/./y.txt]
+        to: /data/
+        parents: true
+      - copy: [/out/./bin/tool, gen/./a.h, b.h]
+        from: build
+        to: /opt/
+        parents: true
+"#;
+    let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap();
+    let def = lower::lower(&plan, &Inputs::default()).unwrap().definition();
+    let got: Vec<(String, String, Vec<String>)> =
+        common::copies(&def).into_iter().map(|c| (c.src, c.dest, c.include_patterns)).collect();
+    let want = |src: &str, dest: &str, patterns: &[&str]| {
+        (src.to_string(), dest.to_string(), patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        got,
+        [
+            want("/src", "/data/", &["app/x.txt", "lib/*.so"]),
+            want("/", "/data/", &["docs/b.md"]),
+            want("/other", "/data/", &["y.txt"]),
+            // From a stage: relative roots are below its workdir.
+            want("/out", "/opt/", &["bin/tool"]),
+            want("/src/gen", "/opt/", &["a.h"]),
+            want("/src", "/opt/", &["b.h"]),
+        ]
+    );
+    // The context sends the files by their whole path.
+    let reads = plan.local_reads();
+    let paths = reads.context.follow_paths();
+    assert!(paths.contains(&"src/app/x.txt".to_string()) && paths.contains(&"other/y.txt".to_string()), "{paths:?}");
+}
+
+#[test]
+fn a_pivot_must_keep_something() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    steps:\n      - copy: [src/./, a/./../b]\n        to: /data/\n        parents: true\n";
+    let d = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap_err();
+    assert_eq!(
+        d.summary(),
+        "decant.yaml:6:16: error: `src/./` has nothing after its `/./` pivot (with `parents: true`, `dir/./sub/file` keeps `sub/file` below the destination)\n\
+         decant.yaml:6:24: error: `a/./../b` leaves its `/./` pivot with `..`"
+    );
+    // Without `parents`, `/./` is just a path.
+    let plain = text.replace("        parents: true\n", "").replace("[src/./, a/./../b]", "src/./x");
+    compile::plan("decant.yaml", &plain, &BuildOptions::default()).unwrap();
 }

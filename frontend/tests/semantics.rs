@@ -98,21 +98,7 @@ fn built_in_args_reach_a_run_that_mentions_them() {
     assert!(!env.iter().any(|e| e.starts_with("TARGET")), "{env:?}");
 }
 
-/// Every copy action of a definition.
-fn copies(def: &pb::Definition) -> Vec<pb::FileActionCopy> {
-    def.def
-        .iter()
-        .filter_map(|b| match pb::Op::decode(b.as_slice()).unwrap().op {
-            Some(pb::op::Op::File(f)) => Some(f.actions),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|a| match a.action {
-            Some(pb::file_action::Action::Copy(c)) => Some(c),
-            _ => None,
-        })
-        .collect()
-}
+use common::copies;
 
 #[test]
 fn a_glob_may_match_nothing_as_in_dockerfile_copy() {
@@ -432,4 +418,65 @@ fn unpack_asks_buildkit_to_unpack_local_archives_as_dockerfile_add_does() {
         }
     }
     assert_eq!(copies, [("/rootfs.tar.gz".to_string(), true), ("/plain.tar".to_string(), false)]);
+}
+
+const STAGE_ARGS: &str = r#"# syntax=decant/frontend:dev
+args:
+  VERSION: "1"
+  CHANNEL: stable
+stages:
+  old:
+    from: busybox:local
+    args:
+      VERSION: "2"
+      CHANNEL: ${CHANNEL}-v$VERSION
+    labels: { version: "${VERSION}" }
+    steps:
+      - run: echo old $VERSION $CHANNEL
+  new:
+    from: busybox:local
+    steps:
+      - run: echo new $VERSION $CHANNEL
+      - copy: /
+        from: old
+"#;
+
+fn env_of(def: &pb::Definition, needle: &str) -> Vec<String> {
+    let all = execs(def);
+    let (_, env, _) = exec_running(&all, needle);
+    env.iter().filter(|e| e.starts_with("VERSION=") || e.starts_with("CHANNEL=")).cloned().collect()
+}
+
+/// A stage's `args:` gives a declared arg another value in that stage only, as a Dockerfile
+/// `ARG VERSION=2` in one stage does; `--build-arg` wins over both.
+#[test]
+fn a_stage_sets_its_own_arg_values() {
+    let def = common::definition(STAGE_ARGS, &BuildOptions::default());
+    assert_eq!(env_of(&def, "echo old"), ["CHANNEL=stable-v2", "VERSION=2"]);
+    assert_eq!(env_of(&def, "echo new"), ["CHANNEL=stable", "VERSION=1"]);
+    let plan = common::plan(STAGE_ARGS, &BuildOptions::default());
+    let old = plan.stage("old").unwrap();
+    assert_eq!(serde_json::to_string(&old.config.labels).unwrap(), r#"{"version":"2"}"#);
+    assert!(plan.stage("new").unwrap().args.is_empty());
+
+    let given = BuildOptions {
+        build_args: std::collections::BTreeMap::from([("VERSION".to_string(), "9".to_string())]),
+        ..Default::default()
+    };
+    let def = common::definition(STAGE_ARGS, &given);
+    assert_eq!(env_of(&def, "echo old"), ["CHANNEL=stable-v9", "VERSION=9"]);
+    assert_eq!(env_of(&def, "echo new"), ["CHANNEL=stable", "VERSION=9"]);
+}
+
+#[test]
+fn a_stage_sets_declared_args_only() {
+    let text =
+        STAGE_ARGS.replace("      VERSION: \"2\"\n", "      VERSOIN: \"2\"\n      TARGETARCH: arm64\n      NEW: x\n");
+    let d = decant::compile::plan("decant.yaml", &text, &BuildOptions::default()).unwrap_err();
+    assert_eq!(
+        d.summary(),
+        "decant.yaml:9:7: error: arg `VERSOIN` is not declared in the top-level `args` (did you mean `VERSION`?)\n\
+         decant.yaml:10:7: error: `TARGETARCH` is a built-in arg; a stage cannot set it\n\
+         decant.yaml:11:7: error: arg `NEW` is not declared in the top-level `args` (declare it: `args: { NEW: ... }` at the top of the spec)"
+    );
 }

@@ -65,7 +65,9 @@ fn shape(name: &str) -> Shape {
             ],
             &[4, 5, 6, 7, 8],
         ),
-        "FileActionCopy" | "FileActionSymlink" => (&[(3, Msg("ChownOpt"))], &[]),
+        // `modeStr` (15): a string, checked for its place only.
+        "FileActionCopy" => (&[(3, Msg("ChownOpt")), (15, Opaque)], &[]),
+        "FileActionSymlink" => (&[(3, Msg("ChownOpt"))], &[]),
         "FileActionMkFile" | "FileActionMkDir" => (&[(4, Msg("ChownOpt"))], &[]),
         "ChownOpt" => (&[(1, Msg("UserOpt")), (2, Msg("UserOpt"))], &[]),
         "UserOpt" => (&[(1, Msg("NamedUserOpt"))], &[1, 2]),
@@ -216,7 +218,8 @@ fn every_op_is_laid_out_as_go_marshals_it() {
                     continue;
                 }
                 for merge_op in [true, false] {
-                    let inputs = lower::Inputs { features: Features { merge_op }, ..Default::default() };
+                    let inputs =
+                        lower::Inputs { features: Features { merge_op, ..Default::default() }, ..Default::default() };
                     let lowered = lower::lower(&plan, &inputs).unwrap_or_else(|d| panic!("{}", d.render()));
                     check_definition(&format!("{path} [{}]", stage.name.value), &lowered.definition());
                     checked += 1;
@@ -273,6 +276,14 @@ stages:
         to: /opt/tool
         chown: "app:app"
         chmod: "0755"
+      - copy: /out/bin/tool
+        from: build
+        to: /opt/tool2
+        chown: "app:app"
+        chmod: u+x,g-w
+      - file: /etc/motd
+        content: hi
+        chmod: a+r
       - copy: [src/a.txt, docs/b.md]
         to: /data/
         parents: true

@@ -44,8 +44,16 @@ pub fn eject(spec: &Spec) -> String {
     for (needle, what, v) in NEWER_SYNTAX {
         if out.contains(needle) && !newer.contains(&what) {
             newer.push(what);
-            version = version.max(v);
+            version = newest(version, v);
         }
+    }
+    // `--chmod=u+x`: a mode that is neither octal nor an arg.
+    if out
+        .match_indices(" --chmod=")
+        .any(|(i, m)| !out[i + m.len()..].starts_with(|c: char| c.is_ascii_digit() || c == '$'))
+    {
+        newer.push("COPY --chmod with a symbolic mode");
+        version = newest(version, "1.14");
     }
     let mut head = String::new();
     if !newer.is_empty() {
@@ -54,6 +62,16 @@ pub fn eject(spec: &Spec) -> String {
     }
     head.push_str(&format!("# Ejected from {} by `decant eject`.\n", spec.file.name));
     head + &out
+}
+
+/// The newer of two Dockerfile syntax versions (`1.14` is newer than `1.6`).
+fn newest<'a>(a: &'a str, b: &'a str) -> &'a str {
+    let key = |v: &str| v.split('.').map(|n| n.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>();
+    if key(b) > key(a) {
+        b
+    } else {
+        a
+    }
 }
 
 /// What a Dockerfile says only in a newer syntax than 1.2 (BuildKit's built-in frontend of
@@ -77,8 +95,12 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
     let platform = st.platform.as_ref().map(|p| format!("--platform={} ", p.value)).unwrap_or_default();
     let from = st.from.as_ref().map(|f| f.value.as_str()).unwrap_or("scratch");
     out.push_str(&format!("FROM {platform}{from} AS {}\n", st.name.value));
+    // A stage's own value of an arg is its `ARG NAME=value` (a `--build-arg` still wins).
     for a in &spec.args {
-        out.push_str(&format!("ARG {}\n", a.name.value));
+        match st.args.iter().find(|kv| kv.key.value == a.name.value) {
+            Some(kv) => out.push_str(&format!("ARG {}={}\n", a.name.value, quote(&kv.value.value))),
+            None => out.push_str(&format!("ARG {}\n", a.name.value)),
+        }
     }
     let mut body = String::new();
     stage_body(&mut body, st);

@@ -361,3 +361,18 @@ async fn an_sbom_request_gets_a_warning() {
     assert_eq!(sbom.len(), 1, "{sbom:?}");
     assert!(sbom[0].contains("BUILDKIT_SBOM_SCAN_STAGE"), "{}", sbom[0]);
 }
+
+/// `chmod: u+x` needs `file.copy.modestring` (BuildKit 0.17+): on a v0.8 daemon the build fails
+/// before solving, at the step; with the cap the copy carries the mode string.
+#[tokio::test]
+async fn a_symbolic_chmod_needs_the_mode_string_cap() {
+    let spec = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    steps:\n      - copy: run.sh\n        to: /bin/\n        chmod: u+x\n";
+    let (res, bridge) = build_on(spec, &[], &[], Script::default()).await;
+    let msg = res.expect_err("no mode strings on v0.8").message;
+    assert!(msg.contains("decant.yaml:6:9") && msg.contains("file.copy.modestring"), "{msg}");
+    let solved = |b: &FakeBridge| (0..after_speculative(b).len()).map(|i| json_of(b, i)).collect::<Vec<_>>();
+    assert!(solved(&bridge).iter().all(|j| !j.contains("u+x")), "the copy is not solved");
+    let (res, bridge) = build_on(spec, &[], &["file.copy.modestring"], Script::default()).await;
+    res.expect("build");
+    assert!(solved(&bridge).iter().any(|j| j.contains("\"modeStr\":\"u+x\"")), "{:?}", solved(&bridge));
+}

@@ -476,7 +476,10 @@ async fn lower_inputs(
         extra_hosts: opts.add_hosts()?.into_iter().map(|h| (h.host, h.ip.to_string())).collect(),
         labels: opts.labels(),
         resolve_mode: resolve_mode.image_attr(),
-        features: lower::Features { merge_op: caps.has_llb(cap::MERGE_OP) },
+        features: lower::Features {
+            merge_op: caps.has_llb(cap::MERGE_OP),
+            copy_mode_string: caps.has_llb(llb::MODE_STRING_CAP),
+        },
         run: super::run_opts::run_options(opts, caps)?,
         context: read.context_input.clone(),
         named_contexts: sources::named_contexts(client, opts, plan, &read.client_inputs, resolve_mode).await?,

@@ -76,6 +76,9 @@ pub struct Copy {
     pub owner: Option<Chown>,
     /// Permission bits of the copied files; source modes are kept when `None`.
     pub mode: Option<u32>,
+    /// A symbolic mode (`u+x`, `g-w,o=r`) applied to each file's own mode; wins over `mode`
+    /// (BuildKit 0.17+, capability `file.copy.modestring`).
+    pub mode_str: Option<String>,
     /// Resolve symlinks in `src`.
     pub follow_symlink: bool,
     /// When `src` is a directory, copy its contents rather than the directory itself.
@@ -123,6 +126,9 @@ pub struct FileChain {
     base: State,
     actions: Vec<Action>,
 }
+
+/// The LLB capability of a copy with a symbolic mode (`FileActionCopy.modeStr`).
+pub const MODE_STRING_CAP: &str = "file.copy.modestring";
 
 /// Permission bits only: higher bits have no meaning for chmod.
 fn perm(mode: u32) -> i32 {
@@ -245,11 +251,19 @@ impl FileChain {
                     if spec.always_replace_existing_dest_paths {
                         caps.insert("file.copy.alwaysreplaceexistingdestpaths");
                     }
+                    // As BuildKit's client: a mode string leaves `mode` at 0.
+                    let mode = match &spec.mode_str {
+                        Some(_) => {
+                            caps.insert(MODE_STRING_CAP);
+                            0
+                        }
+                        None => spec.mode.map_or(-1, perm),
+                    };
                     pb::file_action::Action::Copy(pb::FileActionCopy {
                         src: spec.src,
                         dest: spec.dest,
                         owner: chown(&spec.owner),
-                        mode: spec.mode.map_or(-1, perm),
+                        mode,
                         follow_symlink: spec.follow_symlink,
                         dir_copy_contents: spec.dir_copy_contents,
                         attempt_unpack_docker_compatibility: spec.attempt_unpack,
@@ -260,7 +274,7 @@ impl FileChain {
                         include_patterns: spec.include_patterns,
                         exclude_patterns: spec.exclude_patterns,
                         always_replace_existing_dest_paths: spec.always_replace_existing_dest_paths,
-                        mode_str: String::new(),
+                        mode_str: spec.mode_str.unwrap_or_default(),
                         required_paths: Vec::new(),
                     })
                 }

@@ -89,11 +89,14 @@ pub struct Inputs {
 pub struct Features {
     /// Merge ops (BuildKit 0.10+): `copy` with `link: true` makes an independent layer.
     pub merge_op: bool,
+    /// Symbolic modes on copies (BuildKit 0.17+): `chmod: u+x`. No fallback: without it such a
+    /// step is an error.
+    pub copy_mode_string: bool,
 }
 
 impl Default for Features {
     fn default() -> Self {
-        Features { merge_op: true }
+        Features { merge_op: true, copy_mode_string: true }
     }
 }
 

@@ -8,7 +8,7 @@ use crate::diag::Diagnostic;
 use crate::diag::Span;
 use crate::image::{Empty, HealthConfig, History, ImageConfig};
 use crate::llb::{self, pb, State};
-use crate::plan::values;
+use crate::plan::values::{self, Mode};
 use crate::plan::{
     check_volume, CommandLine, Copy, Mount, Network, Run, Security, Sharing, Stage, Step, StepKind, Word,
 };
@@ -53,12 +53,33 @@ impl Lowerer<'_> {
                     Some(o) => llb::Chown::parse(&expand(o, env, step.span)?),
                     None => None,
                 };
-                let parent = path.rsplit_once('/').map_or("/", |(dir, _)| if dir.is_empty() { "/" } else { dir });
-                let meta = self.meta(stage, name, step.span);
-                built.state = llb::FileChain::on(built.state.clone())
-                    .mkdir(parent, 0o755, true, None)
-                    .mkfile(path, *mode, content.as_bytes(), owner)
-                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
+                let (parent, file) = path.rsplit_once('/').unwrap_or(("", &path));
+                let parent = if parent.is_empty() { "/" } else { parent };
+                let platform = Some(pb::Platform::from(&stage.platform));
+                built.state = match mode {
+                    Mode::Octal(mode) => llb::FileChain::on(built.state.clone())
+                        .mkdir(parent, 0o755, true, None)
+                        .mkfile(path.clone(), *mode, content.as_bytes(), owner),
+                    // As Dockerfile's `COPY --chmod=u+x <<EOF`: the file is made (0644) in an
+                    // empty layer, then copied in with the mode applied to it.
+                    Mode::Symbolic(s) => {
+                        let mode_str = Some(self.mode_string(step, s)?);
+                        let meta = self.meta(stage, format!("{name}: content"), step.span);
+                        let made = llb::FileChain::on(State::scratch())
+                            .mkfile(format!("/{file}"), 0o644, content.as_bytes(), None)
+                            .finish(platform.clone(), meta);
+                        let copy = llb::Copy {
+                            src: format!("/{file}"),
+                            dest: path.clone(),
+                            owner,
+                            mode_str,
+                            create_dest_path: true,
+                            ..Default::default()
+                        };
+                        llb::FileChain::on(built.state.clone()).copy(&made, copy)
+                    }
+                }
+                .finish(platform, self.meta(stage, name, step.span));
                 push_history(&mut built.config, history, false);
             }
             StepKind::Run(run) => {
@@ -96,7 +117,8 @@ impl Lowerer<'_> {
         mentioned.sort_unstable();
         mentioned.dedup();
         // Built-in args (TARGETARCH, ...) as well as declared ones.
-        let build_args = self.plan.all_args();
+        let mut build_args = self.plan.all_args();
+        build_args.extend(stage.args.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut env: Vec<String> = mentioned
             .into_iter()
             .filter_map(|name| build_args.get_key_value(name))
@@ -282,11 +304,17 @@ impl Lowerer<'_> {
             dest.push('/');
         }
         let owner = chown.as_deref().and_then(llb::Chown::parse);
+        let (mode, mode_str) = match &copy.chmod {
+            Some(Mode::Octal(m)) => (Some(*m), None),
+            Some(Mode::Symbolic(s)) => (None, Some(self.mode_string(step, s)?)),
+            None => (None, None),
+        };
         let action = |src: String, include_patterns: Vec<String>| llb::Copy {
             src,
             dest: dest.clone(),
             owner: owner.clone(),
-            mode: copy.chmod,
+            mode,
+            mode_str: mode_str.clone(),
             follow_symlink: copy.follow_symlinks,
             dir_copy_contents: true,
             create_dest_path: true,
@@ -311,7 +339,8 @@ impl Lowerer<'_> {
                     src: format!("/{file}"),
                     dest: dest.clone(),
                     owner: owner.clone(),
-                    mode: copy.chmod,
+                    mode,
+                    mode_str: mode_str.clone(),
                     follow_symlink: true,
                     create_dest_path: true,
                     ..Default::default()
@@ -324,13 +353,29 @@ impl Lowerer<'_> {
             }
         }
         if !kept_paths.is_empty() {
-            // One copy of the source root, keeping only the named paths: their parents come along.
+            // One copy of a root, keeping only the named paths: their parents come along.
             // Relative sources keep their path below the source's directory; once one source is
-            // absolute, all keep their path from `/`.
-            let absolute = kept_paths.iter().any(|s| s.starts_with('/'));
+            // absolute, all keep their path from `/`. A source with a `/./` pivot
+            // (`src/./app/x.txt`) keeps only the part after it, below its own root (`src`), as
+            // Dockerfile's `COPY --parents` does: one copy per root, in the order of the sources.
+            let pivot = |s: &str| s.split_once("/./").map(|(root, rest)| (root.to_string(), rest.to_string()));
+            let absolute = kept_paths.iter().any(|s| s.starts_with('/') && pivot(s).is_none());
             let (root, base) = if absolute { ("/".to_string(), src_dir.as_str()) } else { (src_dir.clone(), "/") };
-            let patterns = kept_paths.iter().map(|s| join_path(base, s).trim_start_matches('/').to_string()).collect();
-            chain = chain.copy(&src_state, action(root, patterns));
+            let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+            for s in kept_paths {
+                let (root, pattern) = match pivot(s) {
+                    Some((parent, rest)) => (join_path(&src_dir, &parent), join_path("/", &rest)),
+                    None => (root.clone(), join_path(base, s)),
+                };
+                let pattern = pattern.trim_start_matches('/').to_string();
+                match groups.iter_mut().find(|(r, _)| *r == root) {
+                    Some((_, patterns)) => patterns.push(pattern),
+                    None => groups.push((root, vec![pattern])),
+                }
+            }
+            for (root, patterns) in groups {
+                chain = chain.copy(&src_state, action(root, patterns));
+            }
         }
         let meta = self.meta(stage, name.clone(), step.span);
         let copied = chain.finish(Some(pb::Platform::from(&stage.platform)), meta);
@@ -343,6 +388,18 @@ impl Lowerer<'_> {
 }
 
 impl Lowerer<'_> {
+    /// A symbolic `chmod`, where the daemon can apply one.
+    fn mode_string(&self, step: &Step, mode: &str) -> Result<String, Diagnostic> {
+        if self.inputs.features.copy_mode_string {
+            return Ok(mode.to_string());
+        }
+        let msg = format!(
+            "`chmod: {mode}`: a symbolic mode needs BuildKit 0.17 or later (LLB capability `{}`), which this daemon lacks",
+            llb::MODE_STRING_CAP
+        );
+        Err(Diagnostic::error(step.span, msg).help("write the mode in octal, e.g. `chmod: \"0755\"`"))
+    }
+
     /// An http(s) source: the file saved under its URL's last path component, as Dockerfile
     /// `ADD <url>` does (archives are not unpacked).
     fn download(&self, stage: &Stage, step: &Step, copy: &Copy, url: &str) -> Result<(State, String), Diagnostic> {

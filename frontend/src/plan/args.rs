@@ -49,6 +49,11 @@ impl Args {
         self.declared.push(name.to_string());
     }
 
+    /// Gives a known arg another value (a stage's own); returns the value it had.
+    pub fn set(&mut self, name: &str, value: String) -> Option<String> {
+        self.values.insert(name.to_string(), value)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }

@@ -20,7 +20,7 @@ pub struct Copy {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chown: Option<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chmod: Option<u32>,
+    pub chmod: Option<values::Mode>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
     pub follow_symlinks: bool,
@@ -96,6 +96,16 @@ impl Resolver {
                 }
             } else if from == MountFrom::Context && (s == ".." || s.starts_with("../")) {
                 self.error(raw.span, format!("`{s}` is outside the build context"));
+            } else if let Some((_, rest)) = s.split_once("/./").filter(|_| c.parents.as_ref().is_some_and(|p| p.value))
+            {
+                // The part after the pivot is what is kept: it must name something.
+                if rest.split('/').all(|p| p.is_empty() || p == ".") {
+                    let d = Diagnostic::error(raw.span, format!("`{s}` has nothing after its `/./` pivot"))
+                        .help("with `parents: true`, `dir/./sub/file` keeps `sub/file` below the destination");
+                    self.diags.push(d);
+                } else if rest.split('/').any(|p| p == "..") {
+                    self.error(raw.span, format!("`{s}` leaves its `/./` pivot with `..`"));
+                }
             }
         }
         let checksum = match &c.checksum {
@@ -152,7 +162,7 @@ impl Resolver {
             from,
             to: c.to.as_ref().and_then(|t| self.word(t)),
             chown,
-            chmod: c.chmod.as_ref().and_then(|m| self.parsed(m, values::parse_mode)),
+            chmod: c.chmod.as_ref().and_then(|m| self.parsed(m, values::parse_chmod)),
             exclude: c.exclude.iter().filter_map(|e| self.text(e)).collect(),
             follow_symlinks: c.follow_symlinks.as_ref().is_none_or(|f| f.value),
             link,

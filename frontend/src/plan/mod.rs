@@ -162,6 +162,9 @@ pub struct Stage {
     pub description: Option<String>,
     pub base: Base,
     pub platform: Platform,
+    /// Args with another value in this stage (its `args:`, unless `--build-arg` gave one).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
     /// Stage-level `env:` and `workdir:` come first, as steps (in that order).
     pub steps: Vec<Step>,
     pub config: RuntimeConfig,
@@ -215,7 +218,7 @@ pub enum StepKind {
     File {
         path: Word,
         content: String,
-        mode: u32,
+        mode: values::Mode,
         #[serde(skip_serializing_if = "Option::is_none")]
         chown: Option<Word>,
     },
@@ -262,6 +265,7 @@ pub fn resolve(spec: &Spec, opts: &BuildOptions) -> Result<Plan, Diagnostics> {
         file: spec.file.clone(),
         diags: Vec::new(),
         args: Args::default(),
+        build_args: opts.build_args.keys().cloned().collect(),
         named: opts.named_contexts.clone(),
         order: spec.stages.iter().map(|s| s.name.value.clone()).collect(),
     };
@@ -279,6 +283,8 @@ pub(crate) struct Resolver {
     pub(crate) file: Arc<SourceFile>,
     pub(crate) diags: Vec<Diagnostic>,
     pub(crate) args: Args,
+    /// The names given with `--build-arg`: they win over a stage's `args:`.
+    pub(crate) build_args: BTreeSet<String>,
     pub(crate) named: BTreeSet<String>,
     /// Stage names in document order (for Dockerfile-style stage numbers).
     pub(crate) order: Vec<String>,
@@ -543,7 +549,45 @@ impl Resolver {
         }
     }
 
+    /// A stage, resolved with its own arg values (its `args:`) in place of the build's.
     fn stage(&mut self, s: &spec::Stage, number: usize, names: &[&str], target: &Platform) -> Option<Stage> {
+        let mut restore = Vec::new();
+        let mut values = BTreeMap::new();
+        for kv in &s.args {
+            let name = kv.key.value.as_str();
+            if BUILTIN_ARGS.contains(&name) {
+                self.error(kv.key.span, format!("`{name}` is a built-in arg; a stage cannot set it"));
+                continue;
+            }
+            let Some(old) = self.args.get(name).map(str::to_string) else {
+                let d = Diagnostic::error(kv.key.span, format!("arg `{name}` is not declared in the top-level `args`"))
+                    .label("a stage sets the value of a declared arg")
+                    .suggest(name, self.args.declared().map(|(n, _)| n));
+                let d = match d.help {
+                    Some(_) => d,
+                    None => d.help(format!("declare it: `args: {{ {name}: ... }}` at the top of the spec")),
+                };
+                self.diags.push(d);
+                continue;
+            };
+            // `--build-arg` wins, as over a Dockerfile `ARG NAME=value` in a stage.
+            if self.build_args.contains(name) {
+                continue;
+            }
+            // The value may refer to args, this stage's earlier ones included.
+            let Some(value) = self.text(&kv.value) else { continue };
+            restore.push((name.to_string(), old));
+            self.args.set(name, value.clone());
+            values.insert(name.to_string(), value);
+        }
+        let stage = self.stage_with_args(s, number, names, target);
+        for (name, old) in restore.into_iter().rev() {
+            self.args.set(&name, old);
+        }
+        stage.map(|stage| Stage { args: values, ..stage })
+    }
+
+    fn stage_with_args(&mut self, s: &spec::Stage, number: usize, names: &[&str], target: &Platform) -> Option<Stage> {
         let errors_before = self.diags.len();
         let this = s.name.value.as_str();
         // A bad `from:` is reported, and the rest of the stage is still checked.
@@ -620,6 +664,7 @@ impl Resolver {
             description: s.description.as_ref().map(|d| d.value.clone()),
             base,
             platform,
+            args: BTreeMap::new(),
             steps,
             config,
             depends_on: deps.into_iter().collect(),

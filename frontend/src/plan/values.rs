@@ -113,6 +113,57 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
     }
 }
 
+/// The mode a `copy` or `file` step gives its files: octal, or symbolic as `chmod` writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Mode {
+    /// `0755`: these permission bits.
+    Octal(u32),
+    /// `u+x`, `g-w,o=r`: changes to each file's own mode, applied by BuildKit (0.17+, LLB
+    /// capability `file.copy.modestring`), as Dockerfile's `COPY --chmod=u+x` (1.10+).
+    Symbolic(String),
+}
+
+/// A `chmod` value: octal (`0755`) when it starts with a digit, else symbolic (`u+x`,
+/// `g-w,o=r`, `a=rX`) in the grammar BuildKit's parser (BSD `setmode`) takes: clauses split by
+/// `,`, each `[ugoa]*` then one or more `[+-=]` each followed by `[rwxXstugo]*`.
+pub fn parse_chmod(s: &str) -> Result<Mode, String> {
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        return parse_mode(s).map(Mode::Octal);
+    }
+    if is_symbolic_mode(s) {
+        Ok(Mode::Symbolic(s.to_string()))
+    } else {
+        Err(format!("`{s}` is not a file mode: octal (0755) or symbolic, as chmod takes it (u+x, g-w,o=r)"))
+    }
+}
+
+fn is_symbolic_mode(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < b.len() && matches!(b[i], b'a' | b'u' | b'g' | b'o') {
+            i += 1;
+        }
+        loop {
+            if i >= b.len() || !matches!(b[i], b'+' | b'-' | b'=') {
+                return false;
+            }
+            i += 1;
+            while i < b.len() && matches!(b[i], b'r' | b'w' | b'x' | b'X' | b's' | b't' | b'u' | b'g' | b'o') {
+                i += 1;
+            }
+            if i == b.len() {
+                return true;
+            }
+            if b[i] == b',' {
+                i += 1;
+                break;
+            }
+        }
+    }
+}
+
 /// A non-negative integer such as a healthcheck's retries.
 pub fn parse_count(s: &str) -> Result<u32, String> {
     s.parse::<u32>().map_err(|_| format!("`{s}` is not a whole number"))
@@ -222,6 +273,18 @@ mod tests {
         assert!(parse_signal("SIGFOO").is_err() && parse_signal("99").is_err());
         assert_eq!(parse_mode("0755"), Ok(0o755));
         assert!(parse_mode("0999").is_err() && parse_mode("").is_err());
+    }
+
+    #[test]
+    fn symbolic_modes() {
+        for ok in ["u+x", "g-w,o=r", "a=rX", "+x", "=", "u=rwx,go=rx", "ug+s", "o-t", "u+x-w", "g=u", "a+rwxXst"] {
+            assert_eq!(parse_chmod(ok), Ok(Mode::Symbolic(ok.into())), "{ok}");
+        }
+        for bad in ["", "u", "x", "u+x,", ",u+x", "u+y", "z+x", "u+x g", "u+X,,g+x", "rwx", "0999", "9"] {
+            assert!(parse_chmod(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_chmod("755"), Ok(Mode::Octal(0o755)));
+        assert!(parse_chmod("0999").unwrap_err().contains("octal"));
     }
 
     #[test]

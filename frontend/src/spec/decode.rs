@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
-use marked_yaml::{LoadError, LoaderOptions};
+use marked_yaml::LoadError;
 
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
@@ -21,6 +21,7 @@ pub(crate) mod keys {
         "from",
         "platform",
         "description",
+        "args",
         "workdir",
         "env",
         "user",
@@ -83,27 +84,34 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
             .label("NUL character");
         return (None, Diagnostics::new(file, vec![diag]));
     }
-    if let Some((line, column)) = super::depth::too_deep(text) {
-        let start = file.offset(line, column);
-        let end = start + file.text[start..].chars().next().map_or(0, char::len_utf8);
-        let diag = Diagnostic::error(
-            Span { start, end },
-            format!("the spec nests lists and mappings more than {} deep", super::depth::MAX_NESTING),
-        )
-        .label("too deep");
-        return (None, Diagnostics::new(file, vec![diag]));
-    }
-    let root = match marked_yaml::parse_yaml_with_options(
-        0,
-        text,
-        LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true),
-    ) {
-        Ok(root) => root,
-        Err(e) => {
-            let diag = d.load_error(e);
+    let aliased = match super::depth::scan(text) {
+        Ok(aliased) => aliased,
+        Err((line, column)) => {
+            let start = file.offset(line, column);
+            let end = start + file.text[start..].chars().next().map_or(0, char::len_utf8);
+            let diag = Diagnostic::error(
+                Span { start, end },
+                format!("the spec nests lists and mappings more than {} deep", super::depth::MAX_NESTING),
+            )
+            .label("too deep");
             return (None, Diagnostics::new(file, vec![diag]));
         }
     };
+    let root = match super::load::load(&file, &aliased) {
+        super::load::Loaded::Tree(root, uses) => {
+            let file = file.with_aliases(uses);
+            d.file = file;
+            root
+        }
+        super::load::Loaded::Yaml(e) => {
+            let diag = d.load_error(e);
+            return (None, Diagnostics::new(file, vec![diag]));
+        }
+        super::load::Loaded::Located(diag, uses) => {
+            return (None, Diagnostics::new(file.with_aliases(uses), vec![diag]))
+        }
+    };
+    let file = d.file.clone();
     let over = limits::check_tree(&file, &root);
     if !over.is_empty() {
         return (None, Diagnostics::new(file, over));
@@ -133,7 +141,7 @@ impl Decoder {
                 (*m, "the top level of a spec must be a mapping (args:, stages:)".to_string())
             }
             LoadError::TopLevelMustBeSequence(m) => (*m, "the top level must be a sequence".to_string()),
-            LoadError::UnexpectedAnchor(m) => (*m, "YAML anchors and aliases are not supported".to_string()),
+            LoadError::UnexpectedAnchor(m) => (*m, "unexpected YAML anchor".to_string()),
             LoadError::MappingKeyMustBeScalar(m) => (*m, "mapping keys must be plain strings".to_string()),
             LoadError::UnexpectedTag(m) => (*m, "YAML tags (`!name`) are not supported".to_string()),
             LoadError::ScanError(m, err) => (*m, format!("invalid YAML: {}", err.info())),
@@ -406,6 +414,7 @@ impl Decoder {
             from: None,
             platform: None,
             description: None,
+            args: Vec::new(),
             workdir: None,
             env: Vec::new(),
             user: None,
@@ -431,6 +440,7 @@ impl Decoder {
                 "from" => stage.from = self.string(value, "`from`"),
                 "platform" => stage.platform = self.string(value, "`platform`"),
                 "description" => stage.description = self.string(value, "`description`"),
+                "args" => stage.args = self.key_values(value, "a stage's `args`"),
                 "workdir" => stage.workdir = self.string(value, "`workdir`"),
                 "env" => stage.env = self.key_values(value, "`env`"),
                 "user" => stage.user = self.string(value, "`user`"),

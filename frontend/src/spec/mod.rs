@@ -7,6 +7,7 @@
 mod decode;
 mod depth;
 pub mod directives;
+mod load;
 mod scalar;
 mod schema;
 mod text;
@@ -92,6 +93,8 @@ pub struct Stage {
     pub from: Option<Sp<String>>,
     pub platform: Option<Sp<String>>,
     pub description: Option<Sp<String>>,
+    /// Values of top-level args for this stage (`--build-arg` still wins).
+    pub args: Vec<KeyValue>,
     pub workdir: Option<Sp<String>>,
     pub env: Vec<KeyValue>,
     pub user: Option<Sp<String>>,

@@ -87,6 +87,9 @@ struct Stage {
     platform: Option<String>,
     /// Shown by `docker buildx build --call targets`.
     description: Option<String>,
+    /// Values of top-level args for this stage only, like a Dockerfile `ARG NAME=value` in a
+    /// stage; `--build-arg` still wins.
+    args: Option<BTreeMap<String, Option<Scalar>>>,
     /// Working directory from the first step on; created if missing; kept in the image.
     workdir: Option<String>,
     /// Environment from the first step on; kept in the image.
@@ -295,7 +298,7 @@ struct CopyStep {
     to: Option<String>,
     /// Owner: `user[:group]`, names or ids.
     chown: Option<Scalar>,
-    /// Octal mode, e.g. `"0755"`.
+    /// Mode: octal, e.g. `"0755"`, or symbolic, e.g. `u+x` or `g-w,o=r` (BuildKit 0.17+).
     chmod: Option<Scalar>,
     /// Patterns of files to leave out (BuildKit 0.9+).
     exclude: Option<OneOrMany>,
@@ -347,7 +350,7 @@ struct FileStep {
     file: String,
     /// The file's content, as written (no `$` expansion).
     content: String,
-    /// Octal mode, e.g. `0755` (default `0644`).
+    /// Mode: octal, e.g. `0755` (default `0644`), or symbolic, e.g. `u+x` (BuildKit 0.17+).
     chmod: Option<String>,
     /// Owner: `user[:group]`, names or ids.
     chown: Option<Scalar>,

@@ -53,3 +53,20 @@ pub fn op_digests(def: &pb::Definition) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Every copy action of a definition.
+pub fn copies(def: &pb::Definition) -> Vec<pb::FileActionCopy> {
+    use prost::Message;
+    def.def
+        .iter()
+        .filter_map(|b| match pb::Op::decode(b.as_slice()).unwrap().op {
+            Some(pb::op::Op::File(f)) => Some(f.actions),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|a| match a.action {
+            Some(pb::file_action::Action::Copy(c)) => Some(c),
+            _ => None,
+        })
+        .collect()
+}

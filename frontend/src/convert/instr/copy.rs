@@ -22,19 +22,7 @@ impl Converter<'_> {
             match f.name.as_str() {
                 "from" => from = Some(self.stage_ref(&v).unwrap_or_else(|| self.arg_value(ins, &v, "`from`"))),
                 "chown" => chown = Some(self.value(ins, &v)),
-                "chmod" => {
-                    if !v.contains('$') && !v.chars().all(|c| c.is_ascii_digit()) {
-                        self.note(
-                            f.loc,
-                            NoteKind::NeedsFeature,
-                            format!(
-                                "--chmod={v}: decant takes octal modes only (`chmod: \"0755\"`), and `decant check` \
-                                 rejects a symbolic one"
-                            ),
-                        );
-                    }
-                    chmod = Some(self.arg_value(ins, &v, "`chmod`"));
-                }
+                "chmod" => chmod = Some(self.arg_value(ins, &v, "`chmod`")),
                 "link" => {
                     if self.flag_bool(f) {
                         options.push(Entry::new("link", Node::Bool(true)));
@@ -115,16 +103,6 @@ impl Converter<'_> {
                 self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
                 self.push_step(comments.take().unwrap_or_default(), e);
             } else {
-                if parents && s.contains("/./") {
-                    self.note(
-                        ins.loc,
-                        NoteKind::NeedsFeature,
-                        format!(
-                            "--parents {s}: decant's `parents` keeps a source's whole path (it has no `/./` \
-                             pivot), so the part before `/./` is kept below the destination too"
-                        ),
-                    );
-                }
                 plain.push(s);
             }
         }

@@ -68,6 +68,8 @@ struct StageOut {
     stop_signal: Option<(Vec<String>, String)>,
     /// ARGs declared in this stage (they reach its runs as env).
     scope_args: Vec<String>,
+    /// ARGs of this stage with another default than the spec's: the stage's `args:`.
+    args: Vec<(String, String)>,
     /// YAML comments for the next item (notes of instructions that made no item).
     pending: Vec<String>,
 }
@@ -436,10 +438,18 @@ impl<'a> Converter<'a> {
                 }
                 continue;
             }
+            let in_stage = match global {
+                true => None,
+                false => self.stage().args.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()),
+            };
             match self.args.iter_mut().find(|a| a.name == name) {
                 Some(a) => match (&a.default, default) {
                     (None, Some(d)) => a.default = Some(d),
-                    (Some(old), Some(d)) if *old != d => {
+                    // Another default in a stage: that stage's own value.
+                    (Some(old), Some(d)) if *old != d && !global && in_stage.is_none() => {
+                        self.stage().args.push((name, d));
+                    }
+                    (Some(old), Some(d)) if *old != d && in_stage.as_ref() != Some(&d) => {
                         let first = a.loc;
                         let old = old.clone();
                         self.notes.push(Note {
@@ -447,7 +457,7 @@ impl<'a> Converter<'a> {
                             kind: NoteKind::Differs,
                             message: format!(
                                 "ARG {name} has the default {d:?} here and {old:?} at line {}: decant args have one \
-                                 default for the whole build (the first is kept), and no per-stage value",
+                                 default for the whole build and one value per stage (the first is kept)",
                                 first.line
                             ),
                         });
@@ -644,6 +654,9 @@ fn stage_entry(st: StageOut) -> Entry {
     let mut e = vec![Entry::str("from", st.from)];
     if let Some(p) = st.platform {
         e.push(Entry::str("platform", p));
+    }
+    if !st.args.is_empty() {
+        e.push(Entry::new("args", Node::Map(st.args.into_iter().map(|(k, v)| Entry::str(&k, v)).collect())));
     }
     if let Some(s) = st.shell {
         e.push(Entry::new("shell", Node::Flow(s)));

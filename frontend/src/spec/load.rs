@@ -1,0 +1,417 @@
+//! The YAML loader: the event parser's events -> a `marked-yaml` node tree, with anchors
+//! (`&name`), aliases (`*name`) and merge keys (`<<: *name`) resolved.
+//!
+//! `marked-yaml`'s own loader refuses anchors; this one builds the same tree (the same markers
+//! for the same text) and copies an anchored node where an alias names it. A copy keeps the
+//! anchored text's positions, so an error inside it points at what the user wrote; the alias
+//! uses are returned so that diagnostics can say which alias reached it. Copies are bounded by
+//! [`limits::MAX_ALIAS_NODES`] (checked before copying, so a "billion laughs" document fails at
+//! once) and by [`MAX_NESTING`] (an alias inside an alias nests deeper than its text shows).
+//! The builder keeps its own stack: nothing here recurses on the document's nesting.
+
+use std::collections::{HashMap, HashSet};
+
+use marked_yaml::loader::DuplicateKeyInner;
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode, Node};
+use marked_yaml::{LoadError, Marker, Span as Marks};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker as YamlMarker, ScanError, TScalarStyle};
+
+use super::depth::MAX_NESTING;
+use crate::diag::{did_you_mean, AliasUse, Diagnostic, SourceFile, Span};
+use crate::limits::MAX_ALIAS_NODES;
+
+/// What the loader gives: the tree and the alias uses, or one error.
+pub(super) enum Loaded {
+    Tree(Node, Vec<AliasUse>),
+    /// An error of the kinds `marked-yaml` reports.
+    Yaml(LoadError),
+    /// An error of anchors, aliases or merge keys, and the alias uses before it.
+    Located(Diagnostic, Vec<AliasUse>),
+}
+
+/// Loads the first document of `text` (`aliased`: the ids of the anchors some alias uses, from
+/// the nesting pre-pass). Duplicate keys are errors; a quoted scalar may not be coerced.
+pub(super) fn load(file: &SourceFile, aliased: &HashSet<usize>) -> Loaded {
+    let mut b = Builder {
+        file,
+        aliased,
+        stack: Vec::new(),
+        root: None,
+        anchors: HashMap::new(),
+        copied: 0,
+        uses: Vec::new(),
+        error: None,
+    };
+    let mut parser = Parser::new_from_str(&file.text);
+    if let Err(e) = parser.load(&mut b, false) {
+        return b.scan_error(e);
+    }
+    match b.error {
+        Some(Loaded::Located(d, _)) => return Loaded::Located(d, b.uses),
+        Some(e) => return e,
+        None => {}
+    }
+    let root = b.root.unwrap_or_else(|| Node::from(MarkedMappingNode::new_empty(Marks::new_blank())));
+    let uses = b.uses;
+    Loaded::Tree(root, uses)
+}
+
+/// A collection being built.
+enum Frame {
+    Seq {
+        start: Marker,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: Marker,
+        anchor: usize,
+        map: Box<MarkedMappingNode>,
+        key: Option<Box<MarkedScalarNode>>,
+        merges: Vec<Merge>,
+    },
+}
+
+/// A `<<` entry: its key, its value, and how many explicit entries came before it.
+struct Merge {
+    key: MarkedScalarNode,
+    after: usize,
+    value: Node,
+}
+
+/// An anchored node that an alias uses: a copy, its size in nodes and its height.
+struct Anchored {
+    node: Node,
+    size: usize,
+    height: usize,
+    target: Span,
+}
+
+struct Builder<'a> {
+    file: &'a SourceFile,
+    aliased: &'a HashSet<usize>,
+    stack: Vec<Frame>,
+    root: Option<Node>,
+    anchors: HashMap<usize, Anchored>,
+    /// Nodes copied by aliases so far.
+    copied: usize,
+    uses: Vec<AliasUse>,
+    error: Option<Loaded>,
+}
+
+fn marker(m: YamlMarker) -> Marker {
+    Marker::new(0, m.index(), m.line(), m.col() + 1)
+}
+
+/// The number of nodes of `node` and the depth of its collections (0 for a scalar).
+fn measure(node: &Node) -> (usize, usize) {
+    match node {
+        Node::Scalar(_) => (1, 0),
+        Node::Sequence(items) => items.iter().map(measure).fold((1, 1), |(n, h), (s, d)| (n + s, h.max(d + 1))),
+        Node::Mapping(map) => {
+            map.values().map(measure).fold((1 + map.len(), 1), |(n, h), (s, d)| (n + s, h.max(d + 1)))
+        }
+    }
+}
+
+impl Builder<'_> {
+    fn offset(&self, m: &Marker) -> usize {
+        self.file.offset(m.line(), m.column())
+    }
+
+    fn fail(&mut self, e: Loaded) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    fn located(&mut self, at: Span, message: String, label: &str) {
+        self.fail(Loaded::Located(Diagnostic::error(at, message).label(label), Vec::new()));
+    }
+
+    /// The `*name` at a marker.
+    fn alias_at(&self, m: YamlMarker) -> (String, Span) {
+        let start = self.file.offset(m.line(), m.col() + 1);
+        let rest = self.file.rest_of_line(start);
+        let len = rest.find(|c: char| c.is_whitespace() || ",[]{}".contains(c)).unwrap_or(rest.len());
+        let name = rest[..len].trim_start_matches('*').to_string();
+        (name, Span { start, end: start + len.max(1) })
+    }
+
+    fn scan_error(&self, e: ScanError) -> Loaded {
+        if e.info().contains("unknown anchor") {
+            let (name, at) = self.alias_at(*e.marker());
+            let anchors = anchor_names(&self.file.text);
+            let help = if anchors.contains(&name) {
+                format!("`&{name}` comes after the alias: YAML needs the anchor first")
+            } else if let Some(near) = did_you_mean(&name, anchors.iter().map(String::as_str)) {
+                format!("did you mean `*{near}`?")
+            } else {
+                format!("put an anchor `&{name}` on the node to reuse, before the alias")
+            };
+            let d = Diagnostic::error(at, format!("the alias `*{name}` refers to no anchor"))
+                .label("unknown anchor")
+                .help(help);
+            return Loaded::Located(d, Vec::new());
+        }
+        Loaded::Yaml(LoadError::ScanError(marker(*e.marker()), e))
+    }
+
+    /// The span of the anchored node's text, for notes on diagnostics inside it.
+    fn text_span(&self, node: &Node) -> Span {
+        let start = node.span().start().map_or(0, |m| self.offset(m));
+        let end = match node {
+            Node::Scalar(s) => {
+                let line = self.file.rest_of_line(start);
+                start + if line.starts_with(s.as_str()) { s.as_str().len() } else { line.trim_end().len() }
+            }
+            _ => node.span().end().map_or(start, |m| self.offset(m)),
+        };
+        let end = start + self.file.text[start..end.max(start)].trim_end().len();
+        Span { start, end }
+    }
+
+    /// Puts a finished node where it belongs.
+    fn place(&mut self, node: Node, anchor: usize, mark: Marker) {
+        if anchor != 0 && self.aliased.contains(&anchor) {
+            let (size, height) = measure(&node);
+            let target = self.text_span(&node);
+            self.anchors.insert(anchor, Anchored { node: node.clone(), size, height, target });
+        }
+        match self.stack.last_mut() {
+            None => match node {
+                Node::Mapping(_) => self.root = Some(node),
+                _ => self.fail(Loaded::Yaml(LoadError::TopLevelMustBeMapping(mark))),
+            },
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { key: key @ None, .. }) => match node {
+                Node::Scalar(s) => *key = Some(Box::new(s)),
+                _ => self.fail(Loaded::Yaml(LoadError::MappingKeyMustBeScalar(mark))),
+            },
+            Some(Frame::Map { map, key: key @ Some(_), merges, .. }) => {
+                let Some(k) = key.take().map(|k| *k) else { return };
+                let merge = k.may_coerce() && k.as_str() == "<<";
+                if merge && merges.is_empty() {
+                    merges.push(Merge { key: k, after: map.len(), value: node });
+                    return;
+                }
+                let prev = match merge {
+                    true => merges.first().map(|m| m.key.clone()),
+                    false if map.contains_key(k.as_str()) => map.keys().find(|p| p.as_str() == k.as_str()).cloned(),
+                    false => None,
+                };
+                if let Some(prev) = prev {
+                    let inner = DuplicateKeyInner { prev_key: prev, key: k };
+                    self.fail(Loaded::Yaml(LoadError::DuplicateKey(Box::new(inner))));
+                    return;
+                }
+                map.insert(k, node);
+            }
+        }
+    }
+
+    /// Starts a collection, unless it would be a mapping key.
+    fn open(&mut self, frame: Frame, mark: Marker) {
+        match self.stack.last() {
+            Some(Frame::Map { key: None, .. }) => self.fail(Loaded::Yaml(LoadError::MappingKeyMustBeScalar(mark))),
+            None if matches!(frame, Frame::Seq { .. }) => {
+                self.fail(Loaded::Yaml(LoadError::TopLevelMustBeMapping(mark)))
+            }
+            _ => self.stack.push(frame),
+        }
+    }
+
+    fn alias(&mut self, id: usize, m: YamlMarker) {
+        let (name, at) = self.alias_at(m);
+        let Some(anchored) = self.anchors.get(&id) else {
+            // An alias inside its own anchor (`&a [*a]`): the node is not finished.
+            let msg = format!("the alias `*{name}` is inside the node its anchor names");
+            return self.located(at, msg, "recursive alias");
+        };
+        if self.copied + anchored.size > MAX_ALIAS_NODES {
+            let msg = format!(
+                "`*{name}` makes the spec's aliases copy more than {MAX_ALIAS_NODES} nodes (limits::MAX_ALIAS_NODES)"
+            );
+            return self.located(at, msg, "the limit is reached here");
+        }
+        if self.stack.len() + anchored.height > MAX_NESTING {
+            let msg = format!("through `*{name}`, the spec nests lists and mappings more than {MAX_NESTING} deep");
+            return self.located(at, msg, "too deep");
+        }
+        self.copied += anchored.size;
+        let node = anchored.node.clone();
+        self.uses.push(AliasUse { name, at, target: anchored.target });
+        self.place(node, 0, marker(m));
+    }
+
+    /// Finishes a mapping: the `<<` entries add the keys the mapping does not set itself, at
+    /// their place; of several merged mappings the first that sets a key wins (YAML 1.1).
+    fn merged(&mut self, map: MarkedMappingNode, merges: Vec<Merge>) -> MarkedMappingNode {
+        if merges.is_empty() {
+            return map;
+        }
+        let span = *map.span();
+        let mut out = MarkedMappingNode::new_empty(span);
+        let explicit: Vec<(MarkedScalarNode, Node)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut merges = merges.into_iter().peekable();
+        for i in 0..=explicit.len() {
+            while let Some(m) = merges.next_if(|m| m.after == i) {
+                for (k, v) in self.merge_sources(m.value) {
+                    if !map.contains_key(k.as_str()) && !out.contains_key(k.as_str()) {
+                        out.insert(k, v);
+                    }
+                }
+            }
+            if let Some((k, v)) = explicit.get(i) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
+
+    /// The entries a `<<` value merges, in order.
+    fn merge_sources(&mut self, value: Node) -> Vec<(MarkedScalarNode, Node)> {
+        let maps = match value {
+            Node::Mapping(m) => vec![Node::Mapping(m)],
+            Node::Sequence(items) => items.to_vec(),
+            other => vec![other],
+        };
+        let mut out = Vec::new();
+        for item in maps {
+            match item {
+                Node::Mapping(m) => out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                other => {
+                    let at = self.text_span(&other);
+                    let what = if matches!(other, Node::Scalar(_)) { "a string" } else { "a list" };
+                    let msg = format!("`<<` merges a mapping or a list of mappings (`<<: *name`), found {what}");
+                    self.located(at, msg, "not a mapping");
+                }
+            }
+        }
+        out
+    }
+}
+
+impl MarkedEventReceiver for Builder<'_> {
+    fn on_event(&mut self, ev: Event, mark: YamlMarker) {
+        if self.error.is_some() {
+            return;
+        }
+        let m = marker(mark);
+        match ev {
+            Event::Alias(id) => self.alias(id, mark),
+            Event::Scalar(value, style, anchor, tag) => {
+                if tag.is_some() {
+                    return self.fail(Loaded::Yaml(LoadError::UnexpectedTag(m)));
+                }
+                let mut node = MarkedScalarNode::new(Marks::new_start(m), value);
+                node.set_coerce(matches!(style, TScalarStyle::Plain));
+                self.place(Node::from(node), anchor, m);
+            }
+            Event::SequenceStart(_, Some(_)) | Event::MappingStart(_, Some(_)) => {
+                self.fail(Loaded::Yaml(LoadError::UnexpectedTag(m)))
+            }
+            Event::SequenceStart(anchor, _) => self.open(Frame::Seq { start: m, anchor, items: Vec::new() }, m),
+            Event::MappingStart(anchor, _) => {
+                let map = Box::new(MarkedMappingNode::new_empty(Marks::new_blank()));
+                self.open(Frame::Map { start: m, anchor, map, key: None, merges: Vec::new() }, m)
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { start, anchor, items }) = self.stack.pop() {
+                    let node = MarkedSequenceNode::new(Marks::new_with_marks(start, m), items);
+                    self.place(Node::from(node), anchor, m);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map { start, anchor, map, merges, .. }) = self.stack.pop() {
+                    let mut map = self.merged(*map, merges);
+                    *map.span_mut() = Marks::new_with_marks(start, m);
+                    self.place(Node::from(map), anchor, m);
+                }
+            }
+            Event::StreamEnd if self.root.is_none() => {
+                self.root = Some(Node::from(MarkedMappingNode::new_empty(Marks::new_with_marks(m, m))));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The anchor names (`&name`) in `text`, for a suggestion.
+fn anchor_names(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev = ' ';
+    for (i, c) in text.char_indices() {
+        if c == '&' && (prev.is_whitespace() || "-:[{,".contains(prev)) {
+            let rest = &text[i + 1..];
+            let len = rest.find(|c: char| c.is_whitespace() || ",[]{}".contains(c)).unwrap_or(rest.len());
+            if len > 0 && !out.iter().any(|n| n == &rest[..len]) {
+                out.push(rest[..len].to_string());
+            }
+        }
+        prev = c;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without anchors, the tree (values, markers, coercion) and the errors are `marked-yaml`'s.
+    #[test]
+    fn the_same_tree_and_errors_as_marked_yaml() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let mut texts: Vec<String> = [
+            "",
+            "# only a comment\n",
+            "{}",
+            "a: 1\n---\nb: 2\n",
+            "- a\n",
+            "x\n",
+            "a: [1, {b: c}]\n",
+            "a: 'q'\nb: \"r\"\n",
+            "a: |\n  x\n  y\nb: >\n  z\n",
+            "a:\n  - {x: 1}\n  - [2, 3]\n",
+            "a: 1\na: 2\n",
+            "? [a]\n: b\n",
+            "a: !tag x\n",
+            "a: [\n",
+            "a: b: c\n",
+            "k:\n  - - - x\n",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for dir in ["examples", "frontend/tests/testdata/invalid", "frontend/tests/testdata/eject", "tests/corpus"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+            for e in entries.flatten() {
+                let p = e.path();
+                for f in [p.clone(), p.join("decant.yaml")] {
+                    if f.extension().is_some_and(|x| x == "yaml") && f.is_file() {
+                        texts.push(std::fs::read_to_string(&f).unwrap());
+                    }
+                }
+            }
+        }
+        assert!(texts.len() > 40, "{}", texts.len());
+        for text in &texts {
+            let theirs = marked_yaml::parse_yaml_with_options(
+                0,
+                text,
+                marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true),
+            );
+            let file = SourceFile::new("t", text.as_str());
+            let ours = match load(&file, &HashSet::new()) {
+                Loaded::Tree(node, uses) => {
+                    assert!(uses.is_empty());
+                    Ok(node)
+                }
+                Loaded::Yaml(e) => Err(e),
+                Loaded::Located(d, _) => panic!("{text:?}: {}", d.message),
+            };
+            assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{text:?}");
+        }
+    }
+}
