@@ -262,9 +262,12 @@ fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>
         all_stages: false,
         named_contexts,
     };
-    match compile::plan(&name, &text, &opts) {
+    // Parsed once: the plan and the build-arg lint read the same spec.
+    let (parsed, parse_errors) = spec::parse_spec_partial(&name, &text);
+    match compile::plan_parsed(parsed.as_ref(), &parse_errors, &opts) {
         Ok(p) => {
-            if let Ok(s) = spec::parse_spec(&name, &text) {
+            // A plan comes only from a spec parsed without errors.
+            if let Some(s) = parsed {
                 if let Some(w) = lint::unconsumed_build_args(&s, opts.build_args.keys().map(String::as_str)) {
                     eprint!("{}", render(&Diagnostics::new(s.file.clone(), vec![w])));
                 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
-use marked_yaml::{LoadError, LoaderOptions};
+use marked_yaml::LoadError;
 
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
@@ -83,23 +83,19 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
             .label("NUL character");
         return (None, Diagnostics::new(file, vec![diag]));
     }
-    if let Some((line, column)) = super::depth::too_deep(text) {
-        let start = file.offset(line, column);
-        let end = start + file.text[start..].chars().next().map_or(0, char::len_utf8);
-        let diag = Diagnostic::error(
-            Span { start, end },
-            format!("the spec nests lists and mappings more than {} deep", super::depth::MAX_NESTING),
-        )
-        .label("too deep");
-        return (None, Diagnostics::new(file, vec![diag]));
-    }
-    let root = match marked_yaml::parse_yaml_with_options(
-        0,
-        text,
-        LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true),
-    ) {
+    let root = match super::depth::load(text) {
         Ok(root) => root,
-        Err(e) => {
+        Err(super::depth::Failure::TooDeep(line, column)) => {
+            let start = file.offset(line, column);
+            let end = start + file.text[start..].chars().next().map_or(0, char::len_utf8);
+            let diag = Diagnostic::error(
+                Span { start, end },
+                format!("the spec nests lists and mappings more than {} deep", super::depth::MAX_NESTING),
+            )
+            .label("too deep");
+            return (None, Diagnostics::new(file, vec![diag]));
+        }
+        Err(super::depth::Failure::Load(e)) => {
             let diag = d.load_error(e);
             return (None, Diagnostics::new(file, vec![diag]));
         }
