@@ -206,7 +206,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(())
         }),
         Command::Llb { build, json } => with_plan(&build, |p| {
-            let def = lower_offline(p, &build)?.definition();
+            let lowered = lower_offline(p, &build)?;
+            let def = lowered.definition();
             if json {
                 println!("{}", serde_json::to_string_pretty(&llb::dump_json(&def))?);
             } else {
@@ -217,6 +218,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 out.write_all(&llb::encode(&def))?;
                 out.flush()?;
             }
+            // The process ends next: not freeing the graph node by node saves a few percent of
+            // the run on large specs.
+            std::mem::forget((lowered, def));
             Ok(())
         }),
         Command::Graph { file, format } => {
@@ -273,6 +277,8 @@ fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>
                 }
             }
             f(&p)?;
+            // As the graph in `decant llb`: the process ends next.
+            std::mem::forget(p);
             Ok(ExitCode::SUCCESS)
         }
         Err(d) => {
