@@ -128,7 +128,8 @@ fn clamp(n: u32) -> i32 {
 #[derive(Default)]
 struct SourceCollector {
     files: Vec<Arc<SourceFile>>,
-    locations: BTreeMap<String, pb::Locations>,
+    /// Each op's digest and location, in the order added; grouped and sorted by `finish`.
+    locations: Vec<(String, pb::Location)>,
 }
 
 impl SourceCollector {
@@ -150,15 +151,25 @@ impl SourceCollector {
                 })
                 .collect(),
         };
-        self.locations.entry(digest.to_string()).or_default().locations.push(location);
+        self.locations.push((digest.to_string(), location));
     }
 
     fn finish(self) -> Option<pb::Source> {
         if self.files.is_empty() {
             return None;
         }
+        // Grouped by digest, each op's locations in the order added (the sort is stable).
+        let mut added = self.locations;
+        added.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut locations: Vec<(String, pb::Locations)> = Vec::with_capacity(added.len());
+        for (digest, location) in added {
+            match locations.last_mut() {
+                Some((last, group)) if *last == digest => group.locations.push(location),
+                _ => locations.push((digest, pb::Locations { locations: vec![location] })),
+            }
+        }
         Some(pb::Source {
-            locations: self.locations,
+            locations: locations.into_iter().collect(),
             infos: self
                 .files
                 .iter()
