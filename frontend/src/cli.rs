@@ -206,7 +206,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(())
         }),
         Command::Llb { build, json } => with_plan(&build, |p| {
-            let def = lower_offline(p, &build)?.definition();
+            let lowered = lower_offline(p, &build)?;
+            let def = lowered.definition();
             if json {
                 println!("{}", serde_json::to_string_pretty(&llb::dump_json(&def))?);
             } else {
@@ -217,6 +218,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 out.write_all(&llb::encode(&def))?;
                 out.flush()?;
             }
+            // The process ends next: not freeing the graph node by node saves a few percent of
+            // the run on large specs.
+            std::mem::forget((lowered, def));
             Ok(())
         }),
         Command::Graph { file, format } => {
@@ -262,14 +266,19 @@ fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>
         all_stages: false,
         named_contexts,
     };
-    match compile::plan(&name, &text, &opts) {
+    // Parsed once: the plan and the build-arg lint read the same spec.
+    let (parsed, parse_errors) = spec::parse_spec_partial(&name, &text);
+    match compile::plan_parsed(parsed.as_ref(), &parse_errors, &opts) {
         Ok(p) => {
-            if let Ok(s) = spec::parse_spec(&name, &text) {
+            // A plan comes only from a spec parsed without errors.
+            if let Some(s) = parsed {
                 if let Some(w) = lint::unconsumed_build_args(&s, opts.build_args.keys().map(String::as_str)) {
                     eprint!("{}", render(&Diagnostics::new(s.file.clone(), vec![w])));
                 }
             }
             f(&p)?;
+            // As the graph in `decant llb`: the process ends next.
+            std::mem::forget(p);
             Ok(ExitCode::SUCCESS)
         }
         Err(d) => {

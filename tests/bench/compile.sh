@@ -4,8 +4,15 @@
 # 1,000 and 10,000 stages. Prints one row per size: the median wall time of N runs (default 10)
 # and the largest peak RSS among them (GNU time's %M).
 #   tests/bench/compile.sh [N]
-# For instruction counts per phase, profile one compile instead:
-#   DECANT_BENCH_ONCE=1000 valgrind --tool=callgrind <bench binary>
+# For instruction counts per phase, profile one compile instead, on a build with symbols (the
+# release profile strips them):
+#   cargo build --release -p decant --bin decant --config profile.release.strip=false \
+#     --config profile.release.debug=1 --target-dir target/profile
+#   valgrind --tool=callgrind target/profile/release/decant llb spec.yaml >/dev/null
+#   callgrind_annotate --inclusive=yes callgrind.out.*
+# or the library alone, phase by phase: DECANT_BENCH_ONCE=1000 valgrind --tool=callgrind <bench
+# binary built with CARGO_PROFILE_BENCH_STRIP=false CARGO_PROFILE_BENCH_DEBUG=1>.
+# (valgrind hides SHA-NI, so op digests count as the software sha256 there.)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 n="${1:-10}"

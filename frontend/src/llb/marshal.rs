@@ -1,7 +1,8 @@
 //! Turning a [`State`] into a [`pb::Definition`], and checking its caps.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use prost::Message;
@@ -21,7 +22,9 @@ pub fn marshal(state: &State) -> pb::Definition {
         return pb::Definition::default();
     };
     let mut def = pb::Definition::default();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut seen = DigestSet::default();
+    // Sorted once at the end: inserting each op into the map searched it by digest every time.
+    let mut metadata: Vec<(String, pb::OpMetadata)> = Vec::new();
     let mut sources = SourceCollector::default();
     let mut meta_caps: BTreeSet<String> = BTreeSet::new();
 
@@ -44,7 +47,7 @@ pub fn marshal(state: &State) -> pb::Definition {
         def.def.push(vertex.bytes.clone());
         let md = op_metadata(&vertex);
         meta_caps.extend(md.caps.iter().filter(|(c, on)| **on && c.starts_with("meta.")).map(|(c, _)| c.clone()));
-        def.metadata.insert(vertex.digest.clone(), md);
+        metadata.push((vertex.digest.clone(), md));
         if let Some(loc) = &vertex.meta.location {
             sources.add(&vertex.digest, &loc.file, &loc.ranges);
         }
@@ -59,7 +62,10 @@ pub fn marshal(state: &State) -> pb::Definition {
     let mut caps: BTreeMap<String, bool> =
         [("constraints", true), ("platform", true)].map(|(k, v)| (k.to_string(), v)).into();
     caps.extend(meta_caps.into_iter().map(|c| (c, true)));
-    def.metadata.insert(digest, pb::OpMetadata { caps, ..Default::default() });
+    metadata.push((digest, pb::OpMetadata { caps, ..Default::default() }));
+    // A stable sort and `collect` keep the last of equal digests, as inserting did.
+    metadata.sort_by(|a, b| a.0.cmp(&b.0));
+    def.metadata = metadata.into_iter().collect();
     def.def.push(bytes);
     def.source = sources.finish();
     def
@@ -69,6 +75,27 @@ impl State {
     /// Same as [`marshal`].
     pub fn marshal(&self) -> pb::Definition {
         marshal(self)
+    }
+}
+
+/// The digests already marshalled. They are hex of sha256, so a cheap mix of their bytes hashes
+/// them well (the B-tree of them compared whole strings, a cache miss each, on every edge).
+type DigestSet = HashSet<String, BuildHasherDefault<DigestHasher>>;
+
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -98,7 +125,8 @@ fn op_metadata(v: &Vertex) -> pb::OpMetadata {
 #[derive(Default)]
 struct SourceCollector {
     files: Vec<Arc<SourceFile>>,
-    locations: BTreeMap<String, pb::Locations>,
+    /// Each op's digest and location, in the order added; grouped and sorted by `finish`.
+    locations: Vec<(String, pb::Location)>,
 }
 
 impl SourceCollector {
@@ -120,15 +148,25 @@ impl SourceCollector {
                 })
                 .collect(),
         };
-        self.locations.entry(digest.to_string()).or_default().locations.push(location);
+        self.locations.push((digest.to_string(), location));
     }
 
     fn finish(self) -> Option<pb::Source> {
         if self.files.is_empty() {
             return None;
         }
+        // Grouped by digest, each op's locations in the order added (the sort is stable).
+        let mut added = self.locations;
+        added.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut locations: Vec<(String, pb::Locations)> = Vec::with_capacity(added.len());
+        for (digest, location) in added {
+            match locations.last_mut() {
+                Some((last, group)) if *last == digest => group.locations.push(location),
+                _ => locations.push((digest, pb::Locations { locations: vec![location] })),
+            }
+        }
         Some(pb::Source {
-            locations: self.locations,
+            locations: locations.into_iter().collect(),
             infos: self
                 .files
                 .iter()

@@ -160,7 +160,16 @@ impl Drop for Vertex {
 
 /// `"sha256:" + hex(sha256(bytes))`: the digest BuildKit computes for an op.
 pub fn digest_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    // Written into one allocation of the final size: every op is digested once, and
+    // `format!` over `hex::encode` cost about a sixth of the hashing itself.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in Sha256::digest(bytes) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// One output of a vertex.
