@@ -9,17 +9,8 @@ use super::parse::{split_words, Args, Dockerfile, Flag, Instruction, Loc, Word};
 use super::yaml::{render, Entry, Item, Node};
 use super::{Conversion, ConvertOptions, Note, NoteKind};
 
-/// Names every Dockerfile build has without declaring them (the Dockerfile frontend's set).
-const BUILTIN_ARGS: [&str; 8] = [
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDARCH",
-    "BUILDVARIANT",
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETARCH",
-    "TARGETVARIANT",
-];
+/// Names every Dockerfile build has without declaring them (the same set as the spec's).
+pub(super) use crate::plan::BUILTIN_ARGS;
 /// Proxy args: Dockerfile passes them to RUN without a declaration.
 const PROXY_ARGS: [&str; 8] =
     ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy"];

@@ -44,7 +44,7 @@ impl Converter<'_> {
             .args
             .iter()
             .map(|a| a.name.as_str())
-            .chain(BUILTIN_ARGS)
+            .chain(BUILTIN_ARGS.iter().copied())
             .filter(|a| mentions(&text, a) && !st.scope_args.iter().any(|s| s == a))
             .map(str::to_string)
             .collect();
