@@ -407,16 +407,8 @@ fn build_args_that_nothing_declares_are_named_in_one_warning() {
 fn unpack_asks_buildkit_to_unpack_local_archives_as_dockerfile_add_does() {
     let text = "# syntax=decant/frontend:dev\nstages:\n  rootfs:\n    from: scratch\n    steps:\n      - copy: rootfs.tar.gz\n        to: /\n        unpack: true\n      - copy: plain.tar\n        to: /keep/\n";
     let def = common::definition(text, &BuildOptions::default());
-    let mut copies = Vec::new();
-    for b in &def.def {
-        if let Some(pb::op::Op::File(f)) = pb::Op::decode(b.as_slice()).unwrap().op {
-            for a in f.actions {
-                if let Some(pb::file_action::Action::Copy(c)) = a.action {
-                    copies.push((c.src, c.attempt_unpack_docker_compatibility));
-                }
-            }
-        }
-    }
+    let copies: Vec<(String, bool)> =
+        common::copies(&def).into_iter().map(|c| (c.src, c.attempt_unpack_docker_compatibility)).collect();
     assert_eq!(copies, [("/rootfs.tar.gz".to_string(), true), ("/plain.tar".to_string(), false)]);
 }
 
