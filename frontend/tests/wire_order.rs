@@ -6,8 +6,9 @@
 //! Go's rule, checked here generically on the raw bytes of every op of every example and test
 //! spec (and of the ops they nest): fields in field-number order, the members of a `oneof` after
 //! all other fields, map entries sorted by key, and no field written at its proto3 default.
-//! A table of message shapes (which field holds which message, which fields form a `oneof`)
-//! is all the test knows of the schema, so a field added later is held to the same rule.
+//! Which field holds which message, and which fields form a `oneof`, come from decant's wire
+//! table (`frontend/proto/`, held to the Rust types by `wire_table.rs`), so a field added later
+//! is held to the same rule.
 
 mod common;
 
@@ -16,68 +17,7 @@ use std::collections::BTreeMap;
 use decant::llb::pb;
 use decant::lower::{self, Features};
 use decant::plan::{BuildOptions, Platform};
-
-/// A field's payload kind, as far as the order rule needs it.
-#[derive(Clone, Copy)]
-enum Kind {
-    /// A nested message of this name.
-    Msg(&'static str),
-    /// A map entry (key 1, value 2) whose value is a message of this name, or a scalar (None).
-    Map(Option<&'static str>),
-    /// A string, bytes or packed repeated scalar: not descended into.
-    Opaque,
-}
-
-/// The shape of one message: its message-typed fields and its `oneof` members.
-struct Shape {
-    fields: &'static [(u32, Kind)],
-    oneof: &'static [u32],
-}
-
-fn shape(name: &str) -> Shape {
-    use Kind::*;
-    let (fields, oneof): (&'static [(u32, Kind)], &'static [u32]) = match name {
-        "Op" => (
-            &[
-                (1, Msg("Input")),
-                (2, Msg("ExecOp")),
-                (3, Msg("SourceOp")),
-                (4, Msg("FileOp")),
-                (6, Msg("MergeOp")),
-                (7, Msg("DiffOp")),
-                (10, Msg("Platform")),
-                (11, Msg("WorkerConstraints")),
-            ],
-            &[2, 3, 4, 5, 6, 7, 8],
-        ),
-        "ExecOp" => (&[(1, Msg("Meta")), (2, Msg("Mount")), (5, Msg("SecretEnv"))], &[]),
-        "Meta" => (&[(5, Msg("ProxyEnv")), (6, Msg("HostIP")), (9, Msg("Ulimit"))], &[]),
-        "Mount" => (&[(19, Msg("TmpfsOpt")), (20, Msg("CacheOpt")), (21, Msg("SecretOpt")), (22, Msg("SSHOpt"))], &[]),
-        "SourceOp" => (&[(2, Map(None))], &[]),
-        "FileOp" => (&[(2, Msg("FileAction"))], &[]),
-        "FileAction" => (
-            &[
-                (4, Msg("FileActionCopy")),
-                (5, Msg("FileActionMkFile")),
-                (6, Msg("FileActionMkDir")),
-                (7, Msg("FileActionRm")),
-                (8, Msg("FileActionSymlink")),
-            ],
-            &[4, 5, 6, 7, 8],
-        ),
-        // `modeStr` (15): a string, checked for its place only.
-        "FileActionCopy" => (&[(3, Msg("ChownOpt")), (15, Opaque)], &[]),
-        "FileActionSymlink" => (&[(3, Msg("ChownOpt"))], &[]),
-        "FileActionMkFile" | "FileActionMkDir" => (&[(4, Msg("ChownOpt"))], &[]),
-        "ChownOpt" => (&[(1, Msg("UserOpt")), (2, Msg("UserOpt"))], &[]),
-        "UserOpt" => (&[(1, Msg("NamedUserOpt"))], &[1, 2]),
-        "MergeOp" => (&[(1, Msg("MergeInput"))], &[]),
-        "DiffOp" => (&[(1, Msg("LowerDiffInput")), (2, Msg("UpperDiffInput"))], &[]),
-        "WorkerConstraints" => (&[(1, Opaque)], &[]),
-        _ => (&[], &[]),
-    };
-    Shape { fields, oneof }
-}
+use prost_reflect::{Kind, MessageDescriptor};
 
 /// One decoded field: its number, wire type and raw payload.
 struct Field<'a> {
@@ -130,18 +70,12 @@ fn fields(mut buf: &[u8]) -> Vec<Field<'_>> {
     out
 }
 
-/// Checks Go's layout rule on one message and, through the shape table, on every nested one.
-fn check(name: &str, bytes: &[u8], path: &str) {
-    let shape = shape(name);
+/// Checks Go's layout rule on one message and, through the wire table, on every nested one.
+fn check(desc: &MessageDescriptor, bytes: &[u8], path: &str) {
+    let is_oneof = |tag: u32| desc.get_field(tag).is_some_and(|f| f.containing_oneof().is_some());
     let fs = fields(bytes);
-    if name == "MapEntry" {
-        // Go writes a map entry's key and value even when empty (prost would leave them out).
-        let tags: Vec<u32> = fs.iter().map(|f| f.tag).collect();
-        assert_eq!(tags, [1, 2], "{path}: a map entry must hold its key and then its value");
-        return;
-    }
     // Where each field stands: ordinary fields first by number, then the oneof member.
-    let rank = |tag: u32| if shape.oneof.contains(&tag) { (1, tag) } else { (0, tag) };
+    let rank = |tag: u32| if is_oneof(tag) { (1, tag) } else { (0, tag) };
     for pair in fs.windows(2) {
         assert!(
             rank(pair[0].tag) <= rank(pair[1].tag),
@@ -150,31 +84,36 @@ fn check(name: &str, bytes: &[u8], path: &str) {
             pair[1].tag
         );
     }
-    let members: Vec<u32> = fs.iter().map(|f| f.tag).filter(|t| shape.oneof.contains(t)).collect();
+    let members: Vec<u32> = fs.iter().map(|f| f.tag).filter(|t| is_oneof(*t)).collect();
     assert!(members.len() <= 1, "{path}: several members of one oneof: {members:?}");
     let mut map_keys: BTreeMap<u32, Vec<Vec<u8>>> = BTreeMap::new();
     for f in &fs {
-        let kind = shape.fields.iter().find(|(t, _)| *t == f.tag).map(|(_, k)| *k).unwrap_or(Kind::Opaque);
-        let here = format!("{path}.{}", f.tag);
+        let field = desc.get_field(f.tag).unwrap_or_else(|| panic!("{path}: field {} is not in the wire table", f.tag));
+        let here = format!("{path}.{}", field.name());
         // proto3: a scalar at its default is never written (a oneof member always is).
-        if f.wire == 0 && !shape.oneof.contains(&f.tag) {
+        let child = match field.kind() {
+            Kind::Message(m) => Some(m),
+            _ => None,
+        };
+        if f.wire == 0 && !is_oneof(f.tag) {
             assert_ne!(f.value, 0, "{here}: a zero varint is a proto3 default and must be left out");
         }
-        if f.wire == 2 && f.payload.is_empty() && matches!(kind, Kind::Opaque) && !shape.oneof.contains(&f.tag) {
+        if f.wire == 2 && f.payload.is_empty() && child.is_none() && !field.is_list() && !is_oneof(f.tag) {
             panic!("{here}: an empty string or bytes field is a proto3 default and must be left out");
         }
-        match kind {
-            Kind::Msg(child) => check(child, f.payload, &format!("{here}({child})")),
-            Kind::Map(value) => {
-                let entry = fields(f.payload);
-                let key = entry.iter().find(|e| e.tag == 1).map(|e| e.payload.to_vec()).unwrap_or_default();
-                map_keys.entry(f.tag).or_default().push(key);
-                check("MapEntry", f.payload, &here);
-                if let (Some(v), Some(e)) = (value, entry.iter().find(|e| e.tag == 2)) {
-                    check(v, e.payload, &format!("{here}.value({v})"));
+        match child {
+            Some(entry) if field.is_map() => {
+                // Go writes a map entry's key and value even when empty (prost would leave them out).
+                let parts = fields(f.payload);
+                let tags: Vec<u32> = parts.iter().map(|e| e.tag).collect();
+                assert_eq!(tags, [1, 2], "{here}: a map entry must hold its key and then its value");
+                map_keys.entry(f.tag).or_default().push(parts[0].payload.to_vec());
+                if let Kind::Message(v) = entry.map_entry_value_field().kind() {
+                    check(&v, parts[1].payload, &format!("{here}.value"));
                 }
             }
-            Kind::Opaque => {}
+            Some(m) => check(&m, f.payload, &format!("{here}({})", m.name())),
+            None => {}
         }
     }
     for (tag, keys) in map_keys {
@@ -182,10 +121,14 @@ fn check(name: &str, bytes: &[u8], path: &str) {
     }
 }
 
+fn op_desc() -> MessageDescriptor {
+    common::wire::message("pb.Op")
+}
+
 fn check_definition(label: &str, def: &pb::Definition) {
     assert!(!def.def.is_empty(), "{label}: empty definition");
     for (i, op) in def.def.iter().enumerate() {
-        check("Op", op, &format!("{label}: op {i}"));
+        check(&op_desc(), op, &format!("{label}: op {i}"));
     }
 }
 
@@ -237,12 +180,12 @@ fn the_checker_refuses_prost_field_number_order() {
     let mut bytes = vec![0x0a, 0x00]; // field 1, empty Input
     bytes.extend([0x1a, 0x02, 0x0a, 0x00]); // field 3: SourceOp with an empty identifier
     bytes.extend([0x52, 0x03, 0x0a, 0x01, b'x']); // field 10: Platform{architecture: "x"}
-    let refused = std::panic::catch_unwind(|| check("Op", &bytes, "prost order"));
+    let refused = std::panic::catch_unwind(|| check(&op_desc(), &bytes, "prost order"));
     assert!(refused.is_err(), "field-number order with the oneof first must be refused");
     // The same fields in Go's order pass (but for the empty identifier, a proto3 default).
     let mut go = vec![0x0a, 0x00, 0x52, 0x03, 0x0a, 0x01, b'x'];
     go.extend([0x1a, 0x03, 0x0a, 0x01, b'y']);
-    check("Op", &go, "go order");
+    check(&op_desc(), &go, "go order");
 }
 
 const INLINE: &str = r#"# syntax=decant/frontend:dev

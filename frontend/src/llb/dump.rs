@@ -62,52 +62,15 @@ fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
 }
 
 /// Enum name, or the number when it is unknown.
-fn enum_name<E: TryFrom<i32>>(v: i32, name: impl Fn(E) -> &'static str) -> Value {
-    E::try_from(v).map_or(Value::from(v), |e| Value::from(name(e)))
-}
-
-fn net_mode(v: i32) -> Value {
-    enum_name(v, |e: pb::NetMode| match e {
-        pb::NetMode::Unset => "UNSET",
-        pb::NetMode::Host => "HOST",
-        pb::NetMode::None => "NONE",
-    })
-}
-
-fn security_mode(v: i32) -> Value {
-    enum_name(v, |e: pb::SecurityMode| match e {
-        pb::SecurityMode::Sandbox => "SANDBOX",
-        pb::SecurityMode::Insecure => "INSECURE",
-    })
-}
-
-fn mount_type(v: i32) -> Value {
-    enum_name(v, |e: pb::MountType| match e {
-        pb::MountType::Bind => "BIND",
-        pb::MountType::Secret => "SECRET",
-        pb::MountType::Ssh => "SSH",
-        pb::MountType::Cache => "CACHE",
-        pb::MountType::Tmpfs => "TMPFS",
-    })
-}
-
-fn cache_sharing(v: i32) -> Value {
-    enum_name(v, |e: pb::CacheSharingOpt| match e {
-        pb::CacheSharingOpt::Shared => "SHARED",
-        pb::CacheSharingOpt::Private => "PRIVATE",
-        pb::CacheSharingOpt::Locked => "LOCKED",
-    })
+fn enum_name<E: pb::ProtoEnum>(v: i32) -> Value {
+    E::try_from(v).map_or(Value::from(v), |e| Value::from(e.proto_name()))
 }
 
 fn content_cache(v: i32) -> Value {
     if v == 0 {
         return Value::Null;
     }
-    enum_name(v, |e: pb::MountContentCache| match e {
-        pb::MountContentCache::Default => "DEFAULT",
-        pb::MountContentCache::On => "ON",
-        pb::MountContentCache::Off => "OFF",
-    })
+    enum_name::<pb::MountContentCache>(v)
 }
 
 fn platform(p: &pb::Platform) -> Value {
@@ -189,12 +152,15 @@ fn exec_json(e: &pb::ExecOp) -> Value {
                 ("dest", Value::from(m.dest.as_str())),
                 ("output", Value::from(m.output)),
                 ("readonly", true_or_null(m.readonly)),
-                ("mountType", mount_type(m.mount_type)),
+                ("mountType", enum_name::<pb::MountType>(m.mount_type)),
                 ("TmpfsOpt", opt(&m.tmpfs_opt, |t| obj(vec![("size", Value::from(t.size))]))),
                 (
                     "cacheOpt",
                     opt(&m.cache_opt, |c| {
-                        obj(vec![("ID", Value::from(c.id.as_str())), ("sharing", cache_sharing(c.sharing))])
+                        obj(vec![
+                            ("ID", Value::from(c.id.as_str())),
+                            ("sharing", enum_name::<pb::CacheSharingOpt>(c.sharing)),
+                        ])
                     }),
                 ),
                 (
@@ -229,8 +195,8 @@ fn exec_json(e: &pb::ExecOp) -> Value {
     obj(vec![
         ("meta", meta),
         ("mounts", Value::Array(mounts)),
-        ("network", net_mode(e.network)),
-        ("security", security_mode(e.security)),
+        ("network", enum_name::<pb::NetMode>(e.network)),
+        ("security", enum_name::<pb::SecurityMode>(e.security)),
         (
             "secretenv",
             if e.secretenv.is_empty() {

@@ -10,6 +10,34 @@
 
 use std::collections::BTreeMap;
 
+/// A proto enum, with its values' names as BuildKit's schema spells them (for `decant llb
+/// --json`; `frontend/tests/wire_table.rs` checks names and numbers against `frontend/proto`).
+pub trait ProtoEnum: Copy + PartialEq + TryFrom<i32> + 'static {
+    /// Every value and its proto name.
+    const VALUES: &'static [(Self, &'static str)];
+
+    /// The proto name of this value.
+    fn proto_name(self) -> &'static str {
+        Self::VALUES.iter().find(|(v, _)| *v == self).map_or("", |(_, n)| n)
+    }
+}
+
+/// Declares a prost enumeration and its [`ProtoEnum`] names in one list.
+macro_rules! proto_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $num:literal => $proto:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+        #[repr(i32)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant = $num,)*
+        }
+
+        impl ProtoEnum for $name {
+            const VALUES: &'static [(Self, &'static str)] = &[$(($name::$variant, $proto),)*];
+        }
+    };
+}
+
 /// A marshalled LLB graph: a list of encoded [`Op`]s plus per-op metadata.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Definition {
@@ -248,26 +276,24 @@ pub struct ProxyEnv {
     pub all_proxy: String,
 }
 
-/// Network mode of an exec.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
-#[repr(i32)]
-pub enum NetMode {
-    /// `UNSET`: the default sandboxed network.
-    Unset = 0,
-    /// `HOST` (needs the `network.host` entitlement).
-    Host = 1,
-    /// `NONE`
-    None = 2,
+proto_enum! {
+    /// Network mode of an exec.
+    pub enum NetMode {
+        /// The default sandboxed network.
+        Unset = 0 => "UNSET",
+        /// Needs the `network.host` entitlement.
+        Host = 1 => "HOST",
+        None = 2 => "NONE",
+    }
 }
 
-/// Security mode of an exec.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
-#[repr(i32)]
-pub enum SecurityMode {
-    /// `SANDBOX`
-    Sandbox = 0,
-    /// `INSECURE` (needs the `security.insecure` entitlement).
-    Insecure = 1,
+proto_enum! {
+    /// Security mode of an exec.
+    pub enum SecurityMode {
+        Sandbox = 0 => "SANDBOX",
+        /// Needs the `security.insecure` entitlement.
+        Insecure = 1 => "INSECURE",
+    }
 }
 
 /// `SecretEnv`: an environment variable filled from a secret.
@@ -325,32 +351,24 @@ pub struct Mount {
     pub content_cache: i32,
 }
 
-/// Kind of an exec mount.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
-#[repr(i32)]
-pub enum MountType {
-    /// `BIND`
-    Bind = 0,
-    /// `SECRET`
-    Secret = 1,
-    /// `SSH`
-    Ssh = 2,
-    /// `CACHE`
-    Cache = 3,
-    /// `TMPFS`
-    Tmpfs = 4,
+proto_enum! {
+    /// Kind of an exec mount.
+    pub enum MountType {
+        Bind = 0 => "BIND",
+        Secret = 1 => "SECRET",
+        Ssh = 2 => "SSH",
+        Cache = 3 => "CACHE",
+        Tmpfs = 4 => "TMPFS",
+    }
 }
 
-/// `MountContentCache`
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
-#[repr(i32)]
-pub enum MountContentCache {
-    /// `DEFAULT`
-    Default = 0,
-    /// `ON`
-    On = 1,
-    /// `OFF`
-    Off = 2,
+proto_enum! {
+    /// `MountContentCache`
+    pub enum MountContentCache {
+        Default = 0 => "DEFAULT",
+        On = 1 => "ON",
+        Off = 2 => "OFF",
+    }
 }
 
 /// `TmpfsOpt`
@@ -372,16 +390,13 @@ pub struct CacheOpt {
     pub sharing: i32,
 }
 
-/// Sharing mode of a cache mount.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
-#[repr(i32)]
-pub enum CacheSharingOpt {
-    /// `SHARED`
-    Shared = 0,
-    /// `PRIVATE`
-    Private = 1,
-    /// `LOCKED`
-    Locked = 2,
+proto_enum! {
+    /// Sharing mode of a cache mount.
+    pub enum CacheSharingOpt {
+        Shared = 0 => "SHARED",
+        Private = 1 => "PRIVATE",
+        Locked = 2 => "LOCKED",
+    }
 }
 
 /// `SecretOpt`

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod wire;
+
 use decant::llb::pb;
 use decant::plan::{BuildOptions, Plan};
 use decant::{compile, llb, lower};
