@@ -136,118 +136,171 @@ fn opt_string(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
+/// The LLB caps an op needs.
+type Caps = BTreeSet<&'static str>;
+
 /// Build an exec op. Output 0 is the root; writable bind mounts get outputs 1, 2, ... in
 /// mount order; cache, tmpfs, secret, SSH and readonly mounts produce no output.
 pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
     if e.args.is_empty() {
         return Err(LlbError::EmptyArgs);
     }
-    let mut caps = BTreeSet::from(["exec.meta.base"]);
+    let mut caps = Caps::from(["exec.meta.base"]);
     let mut inputs = InputSet::default();
-    let mut seen = BTreeSet::new();
+    let (mounts, outputs) = mounts(&e.root, &e.mounts, &mut inputs, &mut caps)?;
+    let secretenv = secret_env(&e.secret_env, &mut caps)?;
+    process_caps(&e, &mut caps);
+    let (network, security, platform) = (e.network as i32, e.security as i32, e.platform.clone());
+    let op = pb::Op {
+        op: Some(pb::op::Op::Exec(pb::ExecOp { meta: Some(process(e)), mounts, network, security, secretenv })),
+        platform,
+        ..Default::default()
+    };
+    let vertex = Vertex::new(op, inputs.outputs, meta, caps);
+    Ok(ExecResult {
+        root: State::from_vertex(vertex.clone(), 0),
+        mounts: outputs.into_iter().map(|o| o.map(|i| State::from_vertex(vertex.clone(), i))).collect(),
+    })
+}
 
-    let mut mounts = vec![pb::Mount {
-        input: inputs.index_of(&e.root),
+/// The root mount and every other mount, with the output index of each user mount.
+fn mounts(
+    root: &State,
+    specs: &[MountSpec],
+    inputs: &mut InputSet,
+    caps: &mut Caps,
+) -> Result<(Vec<pb::Mount>, Vec<Option<i64>>), LlbError> {
+    let mut mounts = Vec::with_capacity(specs.len() + 1);
+    mounts.push(pb::Mount {
+        input: inputs.index_of(root),
         dest: "/".to_string(),
         output: 0,
         mount_type: pb::MountType::Bind as i32,
         ..Default::default()
-    }];
-    // Output index of each user mount, or None.
-    let mut outputs: Vec<Option<i64>> = Vec::with_capacity(e.mounts.len());
+    });
+    let mut outputs = Vec::with_capacity(specs.len());
+    let mut seen = BTreeSet::new();
     let mut next_output = 1i64;
-
-    for m in &e.mounts {
+    for m in specs {
         let dest = clean_dest(&m.dest)?;
         if !seen.insert(dest.clone()) {
             return Err(LlbError::DuplicateMountDest(m.dest.clone()));
         }
-        let mut pm = pb::Mount { dest, input: -1, output: -1, ..Default::default() };
-        let mut out = None;
-        match &m.kind {
-            MountKind::Bind { source, selector, readonly } => {
-                pm.mount_type = pb::MountType::Bind as i32;
-                pm.input = inputs.index_of(source);
-                pm.selector = opt_string(selector);
-                pm.readonly = *readonly;
-                caps.insert("exec.mount.bind");
-                if !readonly {
-                    pm.output = next_output;
-                    out = Some(next_output);
-                    next_output += 1;
-                }
-            }
+        let mut pm = match &m.kind {
+            MountKind::Bind { source, selector, readonly } => bind_mount(source, selector, *readonly, inputs, caps),
             MountKind::Cache { id, sharing, source, selector, readonly } => {
-                pm.mount_type = pb::MountType::Cache as i32;
-                pm.readonly = *readonly;
-                if let Some(src) = source {
-                    pm.input = inputs.index_of(src);
-                }
-                pm.selector = opt_string(selector);
-                pm.cache_opt = Some(pb::CacheOpt { id: id.clone(), sharing: *sharing as i32 });
-                caps.insert("exec.mount.cache");
-                caps.insert("exec.mount.cache.sharing");
+                cache_mount(id, *sharing, source.as_ref(), selector, *readonly, inputs, caps)
             }
-            MountKind::Tmpfs { size } => {
-                pm.mount_type = pb::MountType::Tmpfs as i32;
-                caps.insert("exec.mount.tmpfs");
-                if let Some(size) = *size {
-                    if size < 0 {
-                        return Err(LlbError::Invalid { what: "tmpfs size", value: size.to_string() });
-                    }
-                    if size > 0 {
-                        pm.tmpfs_opt = Some(pb::TmpfsOpt { size });
-                        caps.insert("exec.mount.tmpfs.size");
-                    }
-                }
-            }
+            MountKind::Tmpfs { size } => tmpfs_mount(*size, caps)?,
             MountKind::Secret { id, uid, gid, mode, optional } => {
-                pm.mount_type = pb::MountType::Secret as i32;
-                pm.secret_opt =
-                    Some(pb::SecretOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional });
                 caps.insert("exec.mount.secret");
+                let opt = pb::SecretOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional };
+                mount(pb::MountType::Secret, pb::Mount { secret_opt: Some(opt), ..Default::default() })
             }
             MountKind::Ssh { id, uid, gid, mode, optional } => {
-                pm.mount_type = pb::MountType::Ssh as i32;
-                pm.ssh_opt =
-                    Some(pb::SshOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional });
                 caps.insert("exec.mount.ssh");
+                let opt = pb::SshOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional };
+                mount(pb::MountType::Ssh, pb::Mount { ssh_opt: Some(opt), ..Default::default() })
             }
-        }
+        };
+        pm.dest = dest;
         if !pm.selector.is_empty() {
             caps.insert("exec.mount.selector");
         }
+        let writable = matches!(m.kind, MountKind::Bind { readonly: false, .. });
+        outputs.push(writable.then(|| {
+            pm.output = next_output;
+            next_output += 1;
+            pm.output
+        }));
         mounts.push(pm);
-        outputs.push(out);
     }
+    Ok((mounts, outputs))
+}
 
-    if e.network != pb::NetMode::Unset {
-        caps.insert("exec.meta.network");
+/// A mount of `kind` with no input and no output unless `fields` set them.
+fn mount(kind: pb::MountType, fields: pb::Mount) -> pb::Mount {
+    pb::Mount { mount_type: kind as i32, input: -1, output: -1, ..fields }
+}
+
+fn bind_mount(
+    source: &State,
+    selector: &Option<String>,
+    readonly: bool,
+    inputs: &mut InputSet,
+    caps: &mut Caps,
+) -> pb::Mount {
+    caps.insert("exec.mount.bind");
+    let fields = pb::Mount { selector: opt_string(selector), readonly, ..Default::default() };
+    pb::Mount { input: inputs.index_of(source), ..mount(pb::MountType::Bind, fields) }
+}
+
+fn cache_mount(
+    id: &str,
+    sharing: pb::CacheSharingOpt,
+    source: Option<&State>,
+    selector: &Option<String>,
+    readonly: bool,
+    inputs: &mut InputSet,
+    caps: &mut Caps,
+) -> pb::Mount {
+    caps.extend(["exec.mount.cache", "exec.mount.cache.sharing"]);
+    let fields = pb::Mount {
+        selector: opt_string(selector),
+        readonly,
+        cache_opt: Some(pb::CacheOpt { id: id.to_string(), sharing: sharing as i32 }),
+        ..Default::default()
+    };
+    let pm = mount(pb::MountType::Cache, fields);
+    match source {
+        Some(src) => pb::Mount { input: inputs.index_of(src), ..pm },
+        None => pm,
     }
-    if e.security != pb::SecurityMode::Sandbox {
-        caps.insert("exec.meta.security");
-    }
-    let mut secretenv = Vec::with_capacity(e.secret_env.len());
-    for (id, name, optional) in &e.secret_env {
+}
+
+fn tmpfs_mount(size: Option<i64>, caps: &mut Caps) -> Result<pb::Mount, LlbError> {
+    caps.insert("exec.mount.tmpfs");
+    let size = match size {
+        Some(size) if size < 0 => return Err(LlbError::Invalid { what: "tmpfs size", value: size.to_string() }),
+        Some(size) if size > 0 => {
+            caps.insert("exec.mount.tmpfs.size");
+            Some(pb::TmpfsOpt { size })
+        }
+        _ => None,
+    };
+    Ok(mount(pb::MountType::Tmpfs, pb::Mount { tmpfs_opt: size, ..Default::default() }))
+}
+
+/// Environment variables filled from secrets.
+fn secret_env(vars: &[(String, String, bool)], caps: &mut Caps) -> Result<Vec<pb::SecretEnv>, LlbError> {
+    let mut out = Vec::with_capacity(vars.len());
+    for (id, name, optional) in vars {
         if name.is_empty() || name.contains('=') {
             return Err(LlbError::Invalid { what: "secret env name", value: name.clone() });
         }
-        secretenv.push(pb::SecretEnv { id: id.clone(), name: name.clone(), optional: *optional });
+        out.push(pb::SecretEnv { id: id.clone(), name: name.clone(), optional: *optional });
     }
-    if !secretenv.is_empty() {
+    if !out.is_empty() {
         caps.insert("exec.secretenv");
     }
-    if e.proxy_env.is_some() {
-        caps.insert("exec.meta.proxyenv");
-    }
-    if !e.ulimits.is_empty() {
-        caps.insert("exec.meta.ulimit");
-    }
-    if !e.cgroup_parent.is_empty() {
-        caps.insert("exec.meta.cgroup.parent");
-    }
+    Ok(out)
+}
 
-    let op_meta = pb::Meta {
+/// The caps the process settings need.
+fn process_caps(e: &Exec, caps: &mut Caps) {
+    let needs = [
+        (e.network != pb::NetMode::Unset, "exec.meta.network"),
+        (e.security != pb::SecurityMode::Sandbox, "exec.meta.security"),
+        (e.proxy_env.is_some(), "exec.meta.proxyenv"),
+        (!e.ulimits.is_empty(), "exec.meta.ulimit"),
+        (!e.cgroup_parent.is_empty(), "exec.meta.cgroup.parent"),
+    ];
+    caps.extend(needs.into_iter().filter(|(needed, _)| *needed).map(|(_, cap)| cap));
+}
+
+/// The process: command, environment, directory, user and the rest of `Meta`.
+fn process(e: Exec) -> pb::Meta {
+    pb::Meta {
         args: e.args,
         env: e.env,
         cwd: if e.cwd.is_empty() { "/".to_string() } else { e.cwd },
@@ -258,23 +311,7 @@ pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
         ulimit: e.ulimits.into_iter().map(|(name, soft, hard)| pb::Ulimit { name, soft, hard }).collect(),
         cgroup_parent: e.cgroup_parent,
         ..Default::default()
-    };
-    let op = pb::Op {
-        op: Some(pb::op::Op::Exec(pb::ExecOp {
-            meta: Some(op_meta),
-            mounts,
-            network: e.network as i32,
-            security: e.security as i32,
-            secretenv,
-        })),
-        platform: e.platform,
-        ..Default::default()
-    };
-    let vertex = Vertex::new(op, inputs.outputs, meta, caps);
-    Ok(ExecResult {
-        root: State::from_vertex(vertex.clone(), 0),
-        mounts: outputs.into_iter().map(|o| o.map(|i| State::from_vertex(vertex.clone(), i))).collect(),
-    })
+    }
 }
 
 #[cfg(test)]
