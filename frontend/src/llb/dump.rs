@@ -83,139 +83,105 @@ fn platform(p: &pb::Platform) -> Value {
     ])
 }
 
+/// A list of objects, or null when empty (as Go's JSON prints a nil slice).
+fn objects<T>(items: &[T], f: impl Fn(&T) -> Value) -> Value {
+    if items.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(items.iter().map(f).collect())
+    }
+}
+
 fn exec_json(e: &pb::ExecOp) -> Value {
-    let meta = opt(&e.meta, |m| {
-        obj(vec![
-            ("args", Value::from(m.args.clone())),
-            ("env", list_or_null(&m.env)),
-            ("cwd", str_or_null(&m.cwd)),
-            ("user", str_or_null(&m.user)),
-            ("hostname", str_or_null(&m.hostname)),
-            (
-                "extraHosts",
-                if m.extra_hosts.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Array(
-                        m.extra_hosts
-                            .iter()
-                            .map(|h| {
-                                obj(vec![("Host", Value::from(h.host.as_str())), ("IP", Value::from(h.ip.as_str()))])
-                            })
-                            .collect(),
-                    )
-                },
-            ),
-            (
-                "proxy_env",
-                opt(&m.proxy_env, |p| {
-                    obj(vec![
-                        ("http_proxy", str_or_null(&p.http_proxy)),
-                        ("https_proxy", str_or_null(&p.https_proxy)),
-                        ("ftp_proxy", str_or_null(&p.ftp_proxy)),
-                        ("no_proxy", str_or_null(&p.no_proxy)),
-                        ("all_proxy", str_or_null(&p.all_proxy)),
-                    ])
-                }),
-            ),
-            (
-                "ulimit",
-                if m.ulimit.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Array(
-                        m.ulimit
-                            .iter()
-                            .map(|u| {
-                                obj(vec![
-                                    ("Name", Value::from(u.name.as_str())),
-                                    ("Soft", Value::from(u.soft)),
-                                    ("Hard", Value::from(u.hard)),
-                                ])
-                            })
-                            .collect(),
-                    )
-                },
-            ),
-            ("cgroupParent", str_or_null(&m.cgroup_parent)),
-            ("removeMountStubsRecursive", true_or_null(m.remove_mount_stubs_recursive)),
-            ("validExitCodes", list_or_null(&m.valid_exit_codes)),
-        ])
-    });
-    let mounts: Vec<Value> = e
-        .mounts
-        .iter()
-        .map(|m| {
-            obj(vec![
-                ("input", Value::from(m.input)),
-                ("selector", str_or_null(&m.selector)),
-                ("dest", Value::from(m.dest.as_str())),
-                ("output", Value::from(m.output)),
-                ("readonly", true_or_null(m.readonly)),
-                ("mountType", enum_name::<pb::MountType>(m.mount_type)),
-                ("TmpfsOpt", opt(&m.tmpfs_opt, |t| obj(vec![("size", Value::from(t.size))]))),
-                (
-                    "cacheOpt",
-                    opt(&m.cache_opt, |c| {
-                        obj(vec![
-                            ("ID", Value::from(c.id.as_str())),
-                            ("sharing", enum_name::<pb::CacheSharingOpt>(c.sharing)),
-                        ])
-                    }),
-                ),
-                (
-                    "secretOpt",
-                    opt(&m.secret_opt, |s| {
-                        obj(vec![
-                            ("ID", Value::from(s.id.as_str())),
-                            ("uid", Value::from(s.uid)),
-                            ("gid", Value::from(s.gid)),
-                            ("mode", Value::from(format!("{:04o}", s.mode))),
-                            ("optional", Value::from(s.optional)),
-                        ])
-                    }),
-                ),
-                (
-                    "SSHOpt",
-                    opt(&m.ssh_opt, |s| {
-                        obj(vec![
-                            ("ID", Value::from(s.id.as_str())),
-                            ("uid", Value::from(s.uid)),
-                            ("gid", Value::from(s.gid)),
-                            ("mode", Value::from(format!("{:04o}", s.mode))),
-                            ("optional", Value::from(s.optional)),
-                        ])
-                    }),
-                ),
-                ("resultID", str_or_null(&m.result_id)),
-                ("contentCache", content_cache(m.content_cache)),
-            ])
-        })
-        .collect();
     obj(vec![
-        ("meta", meta),
-        ("mounts", Value::Array(mounts)),
+        ("meta", opt(&e.meta, meta_json)),
+        ("mounts", Value::Array(e.mounts.iter().map(mount_json).collect())),
         ("network", enum_name::<pb::NetMode>(e.network)),
         ("security", enum_name::<pb::SecurityMode>(e.security)),
         (
             "secretenv",
-            if e.secretenv.is_empty() {
-                Value::Null
-            } else {
-                Value::Array(
-                    e.secretenv
-                        .iter()
-                        .map(|s| {
-                            obj(vec![
-                                ("ID", Value::from(s.id.as_str())),
-                                ("name", Value::from(s.name.as_str())),
-                                ("optional", Value::from(s.optional)),
-                            ])
-                        })
-                        .collect(),
-                )
-            },
+            objects(&e.secretenv, |s| {
+                obj(vec![
+                    ("ID", Value::from(s.id.as_str())),
+                    ("name", Value::from(s.name.as_str())),
+                    ("optional", Value::from(s.optional)),
+                ])
+            }),
         ),
+    ])
+}
+
+fn meta_json(m: &pb::Meta) -> Value {
+    obj(vec![
+        ("args", Value::from(m.args.clone())),
+        ("env", list_or_null(&m.env)),
+        ("cwd", str_or_null(&m.cwd)),
+        ("user", str_or_null(&m.user)),
+        ("hostname", str_or_null(&m.hostname)),
+        (
+            "extraHosts",
+            objects(&m.extra_hosts, |h| {
+                obj(vec![("Host", Value::from(h.host.as_str())), ("IP", Value::from(h.ip.as_str()))])
+            }),
+        ),
+        (
+            "proxy_env",
+            opt(&m.proxy_env, |p| {
+                obj(vec![
+                    ("http_proxy", str_or_null(&p.http_proxy)),
+                    ("https_proxy", str_or_null(&p.https_proxy)),
+                    ("ftp_proxy", str_or_null(&p.ftp_proxy)),
+                    ("no_proxy", str_or_null(&p.no_proxy)),
+                    ("all_proxy", str_or_null(&p.all_proxy)),
+                ])
+            }),
+        ),
+        (
+            "ulimit",
+            objects(&m.ulimit, |u| {
+                obj(vec![
+                    ("Name", Value::from(u.name.as_str())),
+                    ("Soft", Value::from(u.soft)),
+                    ("Hard", Value::from(u.hard)),
+                ])
+            }),
+        ),
+        ("cgroupParent", str_or_null(&m.cgroup_parent)),
+        ("removeMountStubsRecursive", true_or_null(m.remove_mount_stubs_recursive)),
+        ("validExitCodes", list_or_null(&m.valid_exit_codes)),
+    ])
+}
+
+fn mount_json(m: &pb::Mount) -> Value {
+    obj(vec![
+        ("input", Value::from(m.input)),
+        ("selector", str_or_null(&m.selector)),
+        ("dest", Value::from(m.dest.as_str())),
+        ("output", Value::from(m.output)),
+        ("readonly", true_or_null(m.readonly)),
+        ("mountType", enum_name::<pb::MountType>(m.mount_type)),
+        ("TmpfsOpt", opt(&m.tmpfs_opt, |t| obj(vec![("size", Value::from(t.size))]))),
+        (
+            "cacheOpt",
+            opt(&m.cache_opt, |c| {
+                obj(vec![("ID", Value::from(c.id.as_str())), ("sharing", enum_name::<pb::CacheSharingOpt>(c.sharing))])
+            }),
+        ),
+        ("secretOpt", opt(&m.secret_opt, |s| file_opt(&s.id, s.uid, s.gid, s.mode, s.optional))),
+        ("SSHOpt", opt(&m.ssh_opt, |s| file_opt(&s.id, s.uid, s.gid, s.mode, s.optional))),
+        ("resultID", str_or_null(&m.result_id)),
+        ("contentCache", content_cache(m.content_cache)),
+    ])
+}
+
+/// A secret file or an SSH socket: id, owner, mode and whether it may be missing.
+fn file_opt(id: &str, uid: u32, gid: u32, mode: u32, optional: bool) -> Value {
+    obj(vec![
+        ("ID", Value::from(id)),
+        ("uid", Value::from(uid)),
+        ("gid", Value::from(gid)),
+        ("mode", Value::from(format!("{mode:04o}"))),
+        ("optional", Value::from(optional)),
     ])
 }
 
