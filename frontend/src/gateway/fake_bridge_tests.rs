@@ -297,6 +297,7 @@ fn ref_reply(id: &str) -> pb::SolveResponse {
         result: Some(pb::Result {
             result: Some(pb::result::Refs::Ref(pb::Ref { id: id.into(), def: Vec::new() })),
             metadata: BTreeMap::new(),
+            attestations: BTreeMap::new(),
         }),
     }
 }
