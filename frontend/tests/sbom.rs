@@ -163,3 +163,12 @@ fn eject_keeps_a_stage_scan_arg() {
     let tools = dockerfile.split("FROM ").find(|s| s.contains(" AS tools")).unwrap();
     assert!(tools.contains("ARG BUILDKIT_SBOM_SCAN_STAGE=true\n"), "{dockerfile}");
 }
+
+#[test]
+fn a_declared_scan_arg_is_not_unused() {
+    let text = SPEC.replace("args:\n", "args:\n  BUILDKIT_SBOM_SCAN_STAGE: deps\n  NOT_READ: x\n");
+    let spec = decant::spec::parse_spec("decant.yaml", &text).unwrap();
+    let unused: Vec<String> =
+        decant::lint::lint(&spec).into_iter().filter(|d| d.rule == Some("unused-arg")).map(|d| d.message).collect();
+    assert_eq!(unused, ["arg `NOT_READ` is never used", "arg `MODE` is never used"]);
+}
