@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::client::cap;
 use super::failure::BuildError;
+use super::sbom::Sbom;
 use super::sources;
 use super::spec_source::{read_dockerignore, read_spec, solve_dockerignore_source, SpecFile, SpecSource};
 use super::timings::{self, Timings};
@@ -130,6 +131,7 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     let client: &Client = client;
     let targets = TargetPlatforms::new(opts, &read.caps)?;
     let parsed = parse_and_lint(client, opts, &read.spec_file, t).await?;
+    let sbom = t.time("sbom scanner", super::sbom::prepare(client, opts, &read.caps, &targets.build)).await?;
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
     let named_contexts = sources::named_context_names(opts)?;
@@ -145,8 +147,19 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
         };
         builds.push(plan_and_lower(client, opts, &read, &parsed, &build_opts, target, t).await?);
     }
+    if let (Sbom::Unsupported, Some(spec)) = (&sbom, &parsed.spec) {
+        let wanted = builds.first().map(|b| b.sbom_wanted.clone()).unwrap_or_default();
+        super::sbom::warn_unsupported(client, &wanted, spec, &read.spec_file.vertex).await;
+    }
     let refs = solve(client, opts, &builds, &read.spec_file.name, t).await?;
-    Ok(result(&builds, refs, targets.multi))
+    let result = result(&builds, refs, targets.multi);
+    match sbom {
+        Sbom::Scan(scanner) => {
+            let scans = builds.into_iter().map(|b| (b.platform, b.sbom)).collect();
+            t.time("sbom", super::sbom::attest(client, &scanner, scans, result)).await
+        }
+        Sbom::None | Sbom::Unsupported => Ok(result),
+    }
 }
 
 /// What the build reads before it compiles: the daemon's caps, the client's inputs, the spec
@@ -264,7 +277,7 @@ struct Parsed {
     errors: Diagnostics,
 }
 
-/// Parses the spec and, when it parsed cleanly, sends the lint and SBOM warnings.
+/// Parses the spec and, when it parsed cleanly, sends the lint warnings.
 async fn parse_and_lint(
     client: &Client,
     opts: &FrontendOpts,
@@ -276,7 +289,6 @@ async fn parse_and_lint(
     t.record("compile", started);
     if let (Some(spec), true) = (&spec, parse_errors.items.is_empty()) {
         t.time("lint warnings", warn_lints(client, spec, &spec_file.vertex, &opts.build_args())).await?;
-        super::sbom::warn_sbom(client, opts, spec, &spec_file.vertex).await;
     }
     Ok(Parsed { spec, errors: parse_errors })
 }
@@ -288,6 +300,9 @@ struct TargetBuild {
     config: ImageConfig,
     /// The config of the image the target starts from.
     base_config: Option<ImageConfig>,
+    /// What an SBOM scan reads, and which of the plan's extras were asked for.
+    sbom: lower::sbom::ScanTargets,
+    sbom_wanted: crate::plan::SbomTargets,
 }
 
 /// Plans the spec for one target platform, resolves its images and lowers it to LLB that this
@@ -315,7 +330,14 @@ async fn plan_and_lower(
             m.cap
         )));
     }
-    Ok(TargetBuild { platform, definition, config: lowered.config, base_config: lowered.base_config })
+    Ok(TargetBuild {
+        platform,
+        definition,
+        config: lowered.config,
+        base_config: lowered.base_config,
+        sbom: lowered.sbom,
+        sbom_wanted: plan.sbom_targets(),
+    })
 }
 
 /// Solves every target at once; the refs in the order of `builds`.
