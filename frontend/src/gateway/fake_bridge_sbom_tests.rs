@@ -208,3 +208,15 @@ async fn return_carries_the_attestations() {
     assert!(e.contains("reference.attestations"), "{e}");
     assert!(bridge.record(|r| r.returns.is_empty()));
 }
+
+/// A single result's attestation is keyed by the image config's platform, as BuildKit reads a
+/// result without `refs.platforms`: here the target runs on another platform than asked.
+#[tokio::test]
+async fn a_single_result_is_keyed_by_its_config_platform() {
+    let spec = BUILD_SPEC
+        .replace("  app:\n    from: busybox:local\n", "  app:\n    from: busybox:local\n    platform: linux/arm/v7\n");
+    let (res, _) = sbom_build(&spec, &[("platform", "linux/amd64")], modern(true)).await;
+    let config: serde_json::Value = serde_json::from_slice(&res.metadata["containerimage.config"]).unwrap();
+    assert_eq!((config["architecture"].as_str(), config["variant"].as_str()), (Some("arm"), Some("v7")));
+    assert_eq!(res.attestations.keys().collect::<Vec<_>>(), ["linux/arm/v7"]);
+}

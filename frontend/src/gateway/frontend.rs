@@ -155,7 +155,7 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     let result = result(&builds, refs, targets.multi);
     match sbom {
         Sbom::Scan(scanner) => {
-            let scans = builds.into_iter().map(|b| (b.platform, b.sbom)).collect();
+            let scans = builds.into_iter().map(|b| (attestation_key(&b, targets.multi), b.sbom)).collect();
             t.time("sbom", super::sbom::attest(client, &scanner, scans, result)).await
         }
         Sbom::None | Sbom::Unsupported => Ok(result),
@@ -398,6 +398,17 @@ fn result(builds: &[TargetBuild], mut refs: Vec<String>, multi: bool) -> Fronten
         result = super::reproducible::with_base_config(result, build.base_config.as_ref(), Some(&build.platform.id()));
     }
     result
+}
+
+/// The key of a build's attestations: its platform's id in a multi-platform result (the
+/// `refs.platforms` id); in a single result, the id BuildKit derives from the image config's
+/// platform, which a target pinned to another `platform:` makes differ from the target's.
+fn attestation_key(build: &TargetBuild, multi: bool) -> String {
+    let c = &build.config;
+    if multi || c.os.is_empty() || c.architecture.is_empty() {
+        return build.platform.id();
+    }
+    Platform::normalize(&c.os, &c.architecture, c.variant.as_deref().unwrap_or("")).id()
 }
 
 /// Sends `decant check`'s warnings (as the spec's `# check=` directive configures them) to the

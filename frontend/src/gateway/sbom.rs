@@ -72,17 +72,16 @@ pub(crate) async fn prepare(
     Ok(Sbom::Scan(Box::new(Scanner { reference, platform: build_platform.clone(), config, params })))
 }
 
-/// Scans every platform's target at once and adds each SBOM to `result`, under the
-/// platform's id.
+/// Scans every platform's target at once and adds each SBOM to `result`, under the key
+/// (platform id) it comes with.
 pub(crate) async fn attest(
     client: &Client,
     scanner: &Scanner,
-    targets: Vec<(Platform, ScanTargets)>,
+    targets: Vec<(String, ScanTargets)>,
     mut result: FrontendResult,
 ) -> Result<FrontendResult, BuildError> {
     let mut solves = tokio::task::JoinSet::new();
-    for (platform, scan) in targets {
-        let id = platform.id();
+    for (id, scan) in targets {
         let state = scanner.scan(&id, &scan).map_err(|e| BuildError::Other(e.to_string()))?;
         let params = SolveParams { definition: llb::encode(&llb::marshal(&state)), ..Default::default() };
         let client = client.clone();
