@@ -220,3 +220,13 @@ async fn a_single_result_is_keyed_by_its_config_platform() {
     assert_eq!((config["architecture"].as_str(), config["variant"].as_str()), (Some("arm"), Some("v7")));
     assert_eq!(res.attestations.keys().collect::<Vec<_>>(), ["linux/arm/v7"]);
 }
+
+/// Spec errors come first: the scanner is resolved only once the spec compiled.
+#[tokio::test]
+async fn a_spec_error_comes_before_the_scanner() {
+    let spec = BUILD_SPEC.replace("from: build\n", "from: biuld\n");
+    let (res, bridge) = build_on(&spec, &[("attest:sbom", "generator=example.com/scanner:1")], &[], modern(true)).await;
+    let msg = res.expect_err("a spec error").message;
+    assert!(msg.contains("biuld"), "{msg}");
+    assert!(bridge.record(|r| r.resolve.iter().all(|r| r.r#ref != SCANNER)), "the scanner is not resolved");
+}

@@ -120,7 +120,8 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
 }
 
 /// [`build`], recording the time of each phase in `t`: read the sources, then per target
-/// platform plan, resolve and lower, then solve every platform at once, then the result.
+/// platform plan, resolve and lower, then solve every platform at once, then the result (with
+/// an SBOM of each platform when asked, scanned after the solve).
 async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> Result<FrontendResult, BuildError> {
     if let Some(id) = opts.request_id() {
         t.time("ping", client.ping()).await?;
@@ -130,8 +131,9 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     let read = read_sources(client, opts, t).await?;
     let client: &Client = client;
     let targets = TargetPlatforms::new(opts, &read.caps)?;
+    // A malformed `attest:sbom` fails before anything is compiled, as other bad options do.
+    opts.sbom()?;
     let parsed = parse_and_lint(client, opts, &read.spec_file, t).await?;
-    let sbom = t.time("sbom scanner", super::sbom::prepare(client, opts, &read.caps, &targets.build)).await?;
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
     let named_contexts = sources::named_context_names(opts)?;
@@ -147,6 +149,8 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
         };
         builds.push(plan_and_lower(client, opts, &read, &parsed, &build_opts, target, t).await?);
     }
+    // The scanner after the compile, so that spec errors come first (as without an SBOM).
+    let sbom = t.time("sbom scanner", super::sbom::prepare(client, opts, &read.caps, &targets.build)).await?;
     if let (Sbom::Unsupported, Some(spec)) = (&sbom, &parsed.spec) {
         let wanted = builds.first().map(|b| b.sbom_wanted.clone()).unwrap_or_default();
         super::sbom::warn_unsupported(client, &wanted, spec, &read.spec_file.vertex).await;
