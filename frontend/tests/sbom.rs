@@ -172,3 +172,15 @@ fn a_declared_scan_arg_is_not_unused() {
         decant::lint::lint(&spec).into_iter().filter(|d| d.rule == Some("unused-arg")).map(|d| d.message).collect();
     assert_eq!(unused, ["arg `NOT_READ` is never used", "arg `MODE` is never used"]);
 }
+
+#[test]
+fn convert_writes_a_stage_scan_arg_as_the_stage_args() {
+    let dockerfile = "FROM busybox:1 AS deps\nARG BUILDKIT_SBOM_SCAN_STAGE=true\nRUN echo hi > /x\nFROM busybox:1\nARG BUILDKIT_SBOM_SCAN_CONTEXT=true\nCOPY --from=deps /x /x\n";
+    let c = decant::convert::convert(dockerfile, &Default::default()).unwrap();
+    assert!(
+        !c.yaml.contains("\nargs:") && !c.yaml.contains("env:"),
+        "no declaration, not in the runs' env:\n{}",
+        c.yaml
+    );
+    assert_eq!(targets(&c.yaml, &[]), SbomTargets { context: true, stages: stages(&["deps"]) }, "{}", c.yaml);
+}
