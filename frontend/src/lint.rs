@@ -70,7 +70,9 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
             mentions_var(text, name)
         };
         let to_every_run = arg.env.as_ref().is_some_and(|e| e.value);
-        if !used && !to_every_run {
+        // The SBOM scan args are read by the build itself.
+        let read_by_decant = [crate::plan::SBOM_SCAN_CONTEXT, crate::plan::SBOM_SCAN_STAGE].contains(&name.as_str());
+        if !used && !to_every_run && !read_by_decant {
             out.push(Diagnostic::warning("unused-arg", arg.name.span, format!("arg `{name}` is never used")));
         }
     }

@@ -173,6 +173,30 @@ fn every_op_is_laid_out_as_go_marshals_it() {
     assert!(checked >= 30, "only {checked} definitions checked");
 }
 
+/// The SBOM scan the gateway solves (an exec with tmpfs, readonly binds and a scratch output)
+/// is laid out the same way.
+#[test]
+fn the_sbom_scan_is_laid_out_as_go_marshals_it() {
+    let text = "stages:\n  deps:\n    from: busybox:1\n    steps:\n      - copy: go.mod\n  app:\n    from: deps\n";
+    let opts = BuildOptions {
+        build_args: BTreeMap::from([
+            ("BUILDKIT_SBOM_SCAN_CONTEXT".into(), "true".into()),
+            ("BUILDKIT_SBOM_SCAN_STAGE".into(), "true".into()),
+        ]),
+        ..Default::default()
+    };
+    let lowered = lower::lower(&common::plan(text, &opts), &lower::Inputs::default()).unwrap();
+    let config = br#"{"config":{"Cmd":["scan"],"Env":["A=1"],"WorkingDir":"/w"}}"#;
+    let scanner = lower::sbom::Scanner {
+        reference: decant::plan::ImageRef::parse("scanner:1").unwrap(),
+        platform: Platform::parse("linux/arm64").unwrap(),
+        config: decant::image::ImageConfig::from_json(config).unwrap(),
+        params: BTreeMap::from([("P".into(), "v".into())]),
+    };
+    let out = scanner.scan("linux/arm64", &lowered.sbom).unwrap();
+    check_definition("sbom scan", &decant::llb::marshal(&out));
+}
+
 /// The checker itself: prost's derived order (oneof at its number) is refused.
 #[test]
 fn the_checker_refuses_prost_field_number_order() {

@@ -102,6 +102,14 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
             None => out.push_str(&format!("ARG {}\n", a.name.value)),
         }
     }
+    // The SBOM scan args a stage sets without a top-level declaration.
+    let declared = |name: &str| spec.args.iter().any(|a| a.name.value == name);
+    for kv in st.args.iter().filter(|kv| {
+        [crate::plan::SBOM_SCAN_CONTEXT, crate::plan::SBOM_SCAN_STAGE].contains(&kv.key.value.as_str())
+            && !declared(&kv.key.value)
+    }) {
+        out.push_str(&format!("ARG {}={}\n", kv.key.value, quote(&kv.value.value)));
+    }
     let mut body = String::new();
     stage_body(&mut body, st);
     // A Dockerfile stage sees a built-in arg only when it declares it.

@@ -49,6 +49,8 @@ pub mod cap {
     pub const EVALUATE: &str = "gateway.evaluate";
     /// Gateway: Warn (v0.10+).
     pub const WARNINGS: &str = "gateway.warnings";
+    /// Gateway: `Result.attestations` in Return (v0.11+).
+    pub const ATTESTATIONS: &str = "reference.attestations";
     /// Gateway: containers (NewContainer/ExecProcess).
     pub const EXEC: &str = "gateway.exec";
     /// LLB: FileOp.
@@ -239,17 +241,19 @@ pub struct FrontendResult {
     pub refs: ResultRefs,
     /// Exporter metadata (`containerimage.config`, `refs.platforms`, `result.json`, ...).
     pub metadata: BTreeMap<String, Vec<u8>>,
+    /// Attestations by ref key (the platform id), cap `reference.attestations`.
+    pub attestations: BTreeMap<String, Vec<pb::Attestation>>,
 }
 
 impl FrontendResult {
     /// A single-ref result.
     pub fn single(ref_id: impl Into<String>) -> FrontendResult {
-        FrontendResult { refs: ResultRefs::Single(ref_id.into()), metadata: BTreeMap::new() }
+        FrontendResult { refs: ResultRefs::Single(ref_id.into()), ..Default::default() }
     }
 
     /// A multi-platform result.
     pub fn map(refs: BTreeMap<String, String>) -> FrontendResult {
-        FrontendResult { refs: ResultRefs::Map(refs), metadata: BTreeMap::new() }
+        FrontendResult { refs: ResultRefs::Map(refs), ..Default::default() }
     }
 
     /// A metadata-only result.
@@ -260,6 +264,12 @@ impl FrontendResult {
     /// Adds one metadata entry.
     pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
         self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds an attestation of the ref with key `key` (the platform id).
+    pub fn with_attestation(mut self, key: impl Into<String>, attestation: pb::Attestation) -> Self {
+        self.attestations.entry(key.into()).or_default().push(attestation);
         self
     }
 }
@@ -456,8 +466,13 @@ impl Client {
                 refs: m.into_iter().map(|(k, id)| (k, pb::Ref { id, def: Vec::new() })).collect(),
             })),
         };
-        let req =
-            pb::ReturnRequest { result: Some(pb::Result { result: refs, metadata: result.metadata }), error: None };
+        if !result.attestations.is_empty() {
+            self.need(cap::ATTESTATIONS, "returning attestations")?;
+        }
+        let attestations =
+            result.attestations.into_iter().map(|(k, attestation)| (k, pb::Attestations { attestation })).collect();
+        let result = pb::Result { result: refs, metadata: result.metadata, attestations };
+        let req = pb::ReturnRequest { result: Some(result), error: None };
         let _: pb::ReturnResponse = self.call("Return", bridge_path!("Return"), req).await?;
         Ok(())
     }

@@ -41,6 +41,7 @@ async fn solve_sends_result_flags_and_fields() {
         result: Some(pb::Result {
             result: Some(pb::result::Refs::Ref(pb::Ref { id: "ref-1".into(), def: vec![10, 2, 8, 1] })),
             metadata: BTreeMap::new(),
+            attestations: BTreeMap::new(),
         }),
     };
     let (mut client, bridge) = start(Script { pong: pong(&[]), solve: Some(Ok(reply)), ..Default::default() }).await;
@@ -79,6 +80,7 @@ async fn solve_accepts_deprecated_reply_forms() {
         result: Some(pb::Result {
             result: Some(pb::result::Refs::RefDeprecated("old-ref".into())),
             metadata: BTreeMap::new(),
+            attestations: BTreeMap::new(),
         }),
     };
     let (client, _) = start(Script { solve: Some(Ok(deprecated)), ..Default::default() }).await;
@@ -95,6 +97,7 @@ async fn solve_accepts_deprecated_reply_forms() {
         result: Some(pb::Result {
             result: Some(pb::result::Refs::Refs(pb::RefMap::default())),
             metadata: BTreeMap::new(),
+            attestations: BTreeMap::new(),
         }),
     };
     let (client, _) = start(Script { solve: Some(Ok(map)), ..Default::default() }).await;

@@ -40,7 +40,7 @@ pub(super) async fn build_on(
 }
 
 /// The exec ops of every definition the frontend solved.
-fn solved_execs(bridge: &FakeBridge) -> Vec<crate::llb::pb::ExecOp> {
+pub(super) fn solved_execs(bridge: &FakeBridge) -> Vec<crate::llb::pb::ExecOp> {
     use crate::llb::pb as llbpb;
     let mut out = Vec::new();
     for s in bridge.record(|r| r.solve.clone()) {
@@ -341,25 +341,6 @@ async fn check_error_true_fails_the_build_on_warnings() {
     assert!(solved_execs(&bridge).is_empty(), "nothing built");
     let fixed = text.replace("# check=error=true\n", "# check=error=true;skip=unused-arg\n");
     build_on(&fixed, &[], &[], Script::default()).await.0.expect("no warnings left");
-}
-
-/// `--sbom=true`: decant returns no SBOM, and says so in a build warning.
-#[tokio::test]
-async fn an_sbom_request_gets_a_warning() {
-    let mut pong = pong(&["gateway.warnings"]);
-    pong.llb_caps = v08_llb_caps();
-    let script = Script { pong, ..Default::default() };
-    let opts = [("attest:sbom", ""), ("build-arg:BUILDKIT_SBOM_SCAN_STAGE", "true")];
-    let (res, bridge) = build_on(BUILD_SPEC, &opts, &[], script).await;
-    res.expect("build");
-    let warns = bridge.record(|r| r.warns.clone());
-    let sbom: Vec<String> = warns
-        .iter()
-        .map(|w| String::from_utf8_lossy(&w.short).into_owned())
-        .filter(|s| s.starts_with("sbom:"))
-        .collect();
-    assert_eq!(sbom.len(), 1, "{sbom:?}");
-    assert!(sbom[0].contains("BUILDKIT_SBOM_SCAN_STAGE"), "{}", sbom[0]);
 }
 
 /// `chmod: u+x` needs `file.copy.modestring` (BuildKit 0.17+): on a v0.8 daemon the build fails

@@ -51,6 +51,11 @@ struct Script {
     /// The `Ref` `ResolveImageConfig` answers (the requested one when `None`, as BuildKit 0.12+
     /// does without a source policy).
     resolve_ref: Option<String>,
+    /// The config `ResolveImageConfig` answers for these references (`{"os":"linux"}` for all
+    /// others).
+    resolve_configs: BTreeMap<String, Vec<u8>>,
+    /// Solve answers ref `s<N>` for its N-th call (from 1) instead of `solve`'s answer.
+    numbered_refs: bool,
     /// How long `Ping` takes to answer (a real daemon probes its platforms); its reply is then
     /// recorded as the call `Ping replied`.
     ping_delay: Option<std::time::Duration>,
@@ -164,7 +169,13 @@ impl FakeBridge {
             }
             "Solve" => {
                 unary(req, move |r: pb::SolveRequest| {
-                    me.record(|rec| rec.solve.push(r));
+                    let n = me.record(|rec| {
+                        rec.solve.push(r);
+                        rec.solve.len()
+                    });
+                    if s.numbered_refs {
+                        return Ok(ref_reply(&format!("s{n}")));
+                    }
                     s.solve.clone().unwrap_or_else(|| Ok(pb::SolveResponse::default()))
                 })
                 .await
@@ -203,10 +214,11 @@ impl FakeBridge {
             "ResolveImageConfig" => {
                 unary(req, move |r: pb::ResolveImageConfigRequest| {
                     let answered = s.resolve_ref.clone().unwrap_or_else(|| r.r#ref.clone());
+                    let config = s.resolve_configs.get(&r.r#ref).cloned();
                     me.record(|rec| rec.resolve.push(r));
                     Ok(pb::ResolveImageConfigResponse {
                         digest: s.resolve_digest.clone().unwrap_or_else(|| "sha256:abc".into()),
-                        config: br#"{"os":"linux"}"#.to_vec(),
+                        config: config.unwrap_or_else(|| br#"{"os":"linux"}"#.to_vec()),
                         r#ref: answered,
                     })
                 })
@@ -297,6 +309,7 @@ fn ref_reply(id: &str) -> pb::SolveResponse {
         result: Some(pb::Result {
             result: Some(pb::result::Refs::Ref(pb::Ref { id: id.into(), def: Vec::new() })),
             metadata: BTreeMap::new(),
+            attestations: BTreeMap::new(),
         }),
     }
 }
@@ -409,6 +422,9 @@ mod modern;
 /// The production transport (OS pipes) and BuildKit going away mid-conversation.
 #[path = "fake_bridge_pipe_tests.rs"]
 mod pipes;
+/// SBOM scans (`attest:sbom`).
+#[path = "fake_bridge_sbom_tests.rs"]
+mod sbom;
 /// Subrequests (`requestid`).
 #[path = "fake_bridge_subrequest_tests.rs"]
 mod subrequests;

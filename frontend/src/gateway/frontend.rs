@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::client::cap;
 use super::failure::BuildError;
+use super::sbom::Sbom;
 use super::sources;
 use super::spec_source::{read_dockerignore, read_spec, solve_dockerignore_source, SpecFile, SpecSource};
 use super::timings::{self, Timings};
@@ -119,7 +120,8 @@ pub(crate) async fn build(client: &mut Client, opts: &FrontendOpts) -> Result<Fr
 }
 
 /// [`build`], recording the time of each phase in `t`: read the sources, then per target
-/// platform plan, resolve and lower, then solve every platform at once, then the result.
+/// platform plan, resolve and lower, then solve every platform at once, then the result (with
+/// an SBOM of each platform when asked, scanned after the solve).
 async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> Result<FrontendResult, BuildError> {
     if let Some(id) = opts.request_id() {
         t.time("ping", client.ping()).await?;
@@ -129,6 +131,8 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
     let read = read_sources(client, opts, t).await?;
     let client: &Client = client;
     let targets = TargetPlatforms::new(opts, &read.caps)?;
+    // A malformed `attest:sbom` fails before anything is compiled, as other bad options do.
+    opts.sbom()?;
     let parsed = parse_and_lint(client, opts, &read.spec_file, t).await?;
     // Compile every platform first (spec errors surface before anything runs), then solve them
     // together so that BuildKit builds the platforms in parallel.
@@ -145,8 +149,21 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
         };
         builds.push(plan_and_lower(client, opts, &read, &parsed, &build_opts, target, t).await?);
     }
+    // The scanner after the compile, so that spec errors come first (as without an SBOM).
+    let sbom = t.time("sbom scanner", super::sbom::prepare(client, opts, &read.caps, &targets.build)).await?;
+    if let (Sbom::Unsupported, Some(spec)) = (&sbom, &parsed.spec) {
+        let wanted = builds.first().map(|b| b.sbom_wanted.clone()).unwrap_or_default();
+        super::sbom::warn_unsupported(client, &wanted, spec, &read.spec_file.vertex).await;
+    }
     let refs = solve(client, opts, &builds, &read.spec_file.name, t).await?;
-    Ok(result(&builds, refs, targets.multi))
+    let result = result(&builds, refs, targets.multi);
+    match sbom {
+        Sbom::Scan(scanner) => {
+            let scans = builds.into_iter().map(|b| (attestation_key(&b, targets.multi), b.sbom)).collect();
+            t.time("sbom", super::sbom::attest(client, &scanner, scans, result)).await
+        }
+        Sbom::None | Sbom::Unsupported => Ok(result),
+    }
 }
 
 /// What the build reads before it compiles: the daemon's caps, the client's inputs, the spec
@@ -264,7 +281,7 @@ struct Parsed {
     errors: Diagnostics,
 }
 
-/// Parses the spec and, when it parsed cleanly, sends the lint and SBOM warnings.
+/// Parses the spec and, when it parsed cleanly, sends the lint warnings.
 async fn parse_and_lint(
     client: &Client,
     opts: &FrontendOpts,
@@ -276,7 +293,6 @@ async fn parse_and_lint(
     t.record("compile", started);
     if let (Some(spec), true) = (&spec, parse_errors.items.is_empty()) {
         t.time("lint warnings", warn_lints(client, spec, &spec_file.vertex, &opts.build_args())).await?;
-        super::sbom::warn_sbom(client, opts, spec, &spec_file.vertex).await;
     }
     Ok(Parsed { spec, errors: parse_errors })
 }
@@ -288,6 +304,9 @@ struct TargetBuild {
     config: ImageConfig,
     /// The config of the image the target starts from.
     base_config: Option<ImageConfig>,
+    /// What an SBOM scan reads, and which of the plan's extras were asked for.
+    sbom: lower::sbom::ScanTargets,
+    sbom_wanted: crate::plan::SbomTargets,
 }
 
 /// Plans the spec for one target platform, resolves its images and lowers it to LLB that this
@@ -315,7 +334,14 @@ async fn plan_and_lower(
             m.cap
         )));
     }
-    Ok(TargetBuild { platform, definition, config: lowered.config, base_config: lowered.base_config })
+    Ok(TargetBuild {
+        platform,
+        definition,
+        config: lowered.config,
+        base_config: lowered.base_config,
+        sbom: lowered.sbom,
+        sbom_wanted: plan.sbom_targets(),
+    })
 }
 
 /// Solves every target at once; the refs in the order of `builds`.
@@ -376,6 +402,17 @@ fn result(builds: &[TargetBuild], mut refs: Vec<String>, multi: bool) -> Fronten
         result = super::reproducible::with_base_config(result, build.base_config.as_ref(), Some(&build.platform.id()));
     }
     result
+}
+
+/// The key of a build's attestations: its platform's id in a multi-platform result (the
+/// `refs.platforms` id); in a single result, the id BuildKit derives from the image config's
+/// platform, which a target pinned to another `platform:` makes differ from the target's.
+fn attestation_key(build: &TargetBuild, multi: bool) -> String {
+    let c = &build.config;
+    if multi || c.os.is_empty() || c.architecture.is_empty() {
+        return build.platform.id();
+    }
+    Platform::normalize(&c.os, &c.architecture, c.variant.as_deref().unwrap_or("")).id()
 }
 
 /// Sends `decant check`'s warnings (as the spec's `# check=` directive configures them) to the

@@ -150,6 +150,19 @@ pub struct WorkerInfo {
     pub platforms: Vec<pb::Platform>,
 }
 
+/// `attest:sbom` (`--sbom`): the scanner image and the parameters it gets as
+/// `BUILDKIT_SCAN_<name>` variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SbomOpts {
+    /// The generator image, tagged (`:latest` when it names no tag).
+    pub generator: crate::reference::ImageRef,
+    /// Every other `name=value` field.
+    pub params: BTreeMap<String, String>,
+}
+
+/// The scanner BuildKit uses when `attest:sbom` names none.
+pub const DEFAULT_SBOM_GENERATOR: &str = "docker/buildkit-syft-scanner:stable-1";
+
 /// The frontend's options and environment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FrontendOpts {
@@ -450,6 +463,35 @@ impl FrontendOpts {
             .collect()
     }
 
+    /// The SBOM the client asks for (`attest:sbom`, or the build arg `BUILDKIT_ATTEST_SBOM`):
+    /// CSV fields `name=value`, `generator` the scanner image (BuildKit's default scanner
+    /// when absent), every other field a parameter (a field without `=` has an empty value).
+    pub fn sbom(&self) -> Result<Option<SbomOpts>, OptsError> {
+        let found = self.opts.iter().find(|(k, _)| {
+            k.strip_prefix("attest:").is_some_and(|t| t.eq_ignore_ascii_case("sbom"))
+                || k.strip_prefix("build-arg:BUILDKIT_ATTEST_").is_some_and(|t| t.eq_ignore_ascii_case("sbom"))
+        });
+        let Some((key, value)) = found else { return Ok(None) };
+        let mut generator = DEFAULT_SBOM_GENERATOR.to_string();
+        let mut params = BTreeMap::new();
+        let fields = csv_fields(value).map_err(|e| invalid(key, value, format!("failed to parse sbom: {e}")))?;
+        for field in fields {
+            let (name, v) = field.split_once('=').unwrap_or((field.as_str(), ""));
+            match name {
+                "generator" => generator = v.to_string(),
+                _ => {
+                    params.insert(name.to_string(), v.to_string());
+                }
+            }
+        }
+        if generator.is_empty() {
+            return Err(invalid(key, value, "sbom scanner cannot be empty"));
+        }
+        let generator = crate::reference::ImageRef::parse(&generator)
+            .map_err(|e| invalid(key, value, format!("failed to parse sbom scanner {generator}: {e}")))?;
+        Ok(Some(SbomOpts { generator, params }))
+    }
+
     /// The subrequest id (`requestid`), when this run is a subrequest.
     pub fn request_id(&self) -> Option<&str> {
         self.non_empty("requestid")
@@ -474,6 +516,54 @@ impl FrontendOpts {
     /// `BUILDKIT_EXPORTEDPRODUCT` (may be empty).
     pub fn product(&self) -> &str {
         &self.product
+    }
+}
+
+/// The fields of one CSV record, as Go's `encoding/csv` reads them: a field in double quotes
+/// may hold commas and `""` for a quote; a quote inside an unquoted field is an error.
+fn csv_fields(v: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    if v.is_empty() {
+        return Ok(fields);
+    }
+    let mut chars = v.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err("extraneous or missing \" in quoted-field".into()),
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => {}
+                Some(_) => return Err("extraneous or missing \" in quoted-field".into()),
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    None => {
+                        fields.push(field);
+                        return Ok(fields);
+                    }
+                    Some(',') => break,
+                    Some('"') => return Err("bare \" in non-quoted-field".into()),
+                    Some(c) => field.push(c),
+                }
+            }
+        }
+        fields.push(field);
     }
 }
 
@@ -805,6 +895,27 @@ mod tests {
         assert_eq!(o.request_id(), Some("frontend.outline"));
         assert_eq!(o.hostname(), Some("box"));
         assert_eq!(o.session_id_for("context"), "other");
+    }
+
+    #[test]
+    fn sbom_generator_and_params() {
+        assert_eq!(opts(&[]).sbom().unwrap(), None);
+        let default = opts(&["attest:sbom="]).sbom().unwrap().unwrap();
+        assert_eq!(default.generator.to_string(), "docker.io/docker/buildkit-syft-scanner:stable-1");
+        assert!(default.params.is_empty());
+        let s = opts(&["attest:sbom=generator=example.com/scan,\"MODE=a,b\",FLAG"]).sbom().unwrap().unwrap();
+        assert_eq!(s.generator.to_string(), "example.com/scan:latest");
+        assert_eq!(s.params, BTreeMap::from([("MODE".into(), "a,b".into()), ("FLAG".into(), String::new())]));
+        let s = opts(&["build-arg:BUILDKIT_ATTEST_SBOM=generator=scan:1"]).sbom().unwrap().unwrap();
+        assert_eq!(s.generator.to_string(), "docker.io/library/scan:1");
+        let e = opts(&["attest:sbom=generator="]).sbom().unwrap_err().to_string();
+        assert!(e.contains("sbom scanner cannot be empty"), "{e}");
+        let e = opts(&["attest:sbom=generator=Bad Ref"]).sbom().unwrap_err().to_string();
+        assert!(e.contains("failed to parse sbom scanner Bad Ref"), "{e}");
+        let e = opts(&["attest:sbom=\"unterminated"]).sbom().unwrap_err().to_string();
+        assert!(e.contains("attest:sbom") && e.contains("failed to parse sbom"), "{e}");
+        let e = opts(&["attest:sbom=a\"b"]).sbom().unwrap_err().to_string();
+        assert!(e.contains("bare"), "{e}");
     }
 
     #[test]

@@ -259,6 +259,60 @@ pub struct Result {
     /// Exporter metadata, e.g. `containerimage.config`.
     #[prost(btree_map = "string, bytes", tag = "10")]
     pub metadata: BTreeMap<String, Vec<u8>>,
+    /// Attestations by ref key (the platform id), cap `reference.attestations`. (Field 11 is
+    /// reserved for an old attestation format.)
+    #[prost(btree_map = "string, message", tag = "12")]
+    pub attestations: BTreeMap<String, Attestations>,
+}
+
+/// `Attestations`: the attestations of one ref.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Attestations {
+    #[prost(message, repeated, tag = "1")]
+    pub attestation: Vec<Attestation>,
+}
+
+/// `Attestation`: a document (or a directory of them, kind `Bundle`) about a ref.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Attestation {
+    /// [`AttestationKind`].
+    #[prost(enumeration = "AttestationKind", tag = "1")]
+    pub kind: i32,
+    /// `reason` (`sbom`, `provenance`), `sbom.core`, ...
+    #[prost(btree_map = "string, bytes", tag = "2")]
+    pub metadata: BTreeMap<String, Vec<u8>>,
+    /// The filesystem holding the attestation.
+    #[prost(message, optional, tag = "3")]
+    pub r#ref: Option<Ref>,
+    /// Path in `ref` (empty for a bundle: the whole ref).
+    #[prost(string, tag = "4")]
+    pub path: String,
+    #[prost(string, tag = "5")]
+    pub in_toto_predicate_type: String,
+    #[prost(message, repeated, tag = "6")]
+    pub in_toto_subjects: Vec<InTotoSubject>,
+}
+
+/// `AttestationKind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum AttestationKind {
+    /// One in-toto statement.
+    InToto = 0,
+    /// A directory of in-toto statements.
+    Bundle = 1,
+}
+
+/// `InTotoSubject`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct InTotoSubject {
+    /// 0 = `Self`, 1 = `Raw`.
+    #[prost(int32, tag = "1")]
+    pub kind: i32,
+    #[prost(string, repeated, tag = "2")]
+    pub digest: Vec<String>,
+    #[prost(string, tag = "3")]
+    pub name: String,
 }
 
 /// Nested types of [`Result`].
@@ -512,8 +566,11 @@ mod tests {
 
     #[test]
     fn result_oneof_round_trips() {
-        let mut r =
-            Result { result: Some(result::Refs::Ref(Ref { id: "x".into(), def: vec![] })), metadata: BTreeMap::new() };
+        let mut r = Result {
+            result: Some(result::Refs::Ref(Ref { id: "x".into(), def: vec![] })),
+            metadata: BTreeMap::new(),
+            attestations: BTreeMap::new(),
+        };
         r.metadata.insert("containerimage.config".into(), b"{}".to_vec());
         let back = Result::decode(r.encode_to_vec().as_slice()).expect("decode");
         assert_eq!(back, r);

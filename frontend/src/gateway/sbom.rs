@@ -1,36 +1,141 @@
-//! SBOMs. With `--sbom=true` (opt `attest:sbom`) a frontend may return its own SBOM
-//! attestations, as the Dockerfile frontend does (scanning the build context with
-//! `BUILDKIT_SBOM_SCAN_CONTEXT` and other stages with `BUILDKIT_SBOM_SCAN_STAGE`). decant
-//! returns none, so BuildKit scans the final image only. decant says so in a build warning
-//! instead of leaving it silent.
+//! SBOMs. With `--sbom=true` (opt `attest:sbom`) decant returns SBOM attestations of its own,
+//! as the Dockerfile frontend does: per platform, the scanner image runs over the target's
+//! filesystem, with the build context (`BUILDKIT_SBOM_SCAN_CONTEXT`) and other stages
+//! (`BUILDKIT_SBOM_SCAN_STAGE`) as extras when the spec asks (the plan chooses them, see
+//! [`crate::plan::Plan::sbom_targets`]). BuildKit then skips its own scan of the final image.
+//! A daemon that cannot take a frontend's attestations gets a build warning saying what is
+//! not scanned, never silence.
 
-use super::{pb, Client, FrontendOpts, Warning};
+use std::collections::BTreeMap;
+
+use super::client::cap;
+use super::failure::BuildError;
+use super::opts::SbomOpts;
+use super::{pb, Caps, Client, FrontendOpts, FrontendResult, ResolveImageParams, SolveParams, Warning};
+use crate::image::ImageConfig;
+use crate::llb;
+use crate::lower::sbom::{ScanTargets, Scanner, CORE_NAME};
+use crate::plan::{Platform, SbomTargets};
 use crate::sourcemap::LineRange;
 
-/// The build args that ask the Dockerfile frontend to scan more than the final image.
-const SCAN_ARGS: &[&str] = &["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
+/// `Attestation.metadata` key of the attestation's reason.
+const REASON_KEY: &str = "reason";
+/// The reason of an SBOM.
+const REASON_SBOM: &str = "sbom";
+/// `Attestation.metadata` key naming the scan's core source.
+const SBOM_CORE_KEY: &str = "sbom-core";
+/// The in-toto predicate type of an SPDX document.
+pub(crate) const PREDICATE_SPDX: &str = "https://spdx.dev/Document";
 
-/// The warning for this build, if it asks for an SBOM.
-pub(crate) fn sbom_warning(opts: &FrontendOpts) -> Option<String> {
-    opts.get("attest:sbom")?;
-    let args = opts.build_args();
-    let asked: Vec<&str> = SCAN_ARGS.iter().copied().filter(|a| args.get(*a).is_some_and(|v| !v.is_empty())).collect();
-    let base = "decant returns no SBOM of its own: BuildKit scans only the final image";
-    Some(if asked.is_empty() {
-        format!("{base}, not the build context or other stages")
-    } else {
-        format!(
-            "{base}; {} not supported by decant, so the build context and other stages are not scanned",
-            asked.join(" and ")
-        )
-    })
+/// What the build does about an SBOM the client asked for.
+pub(crate) enum Sbom {
+    /// None asked for.
+    None,
+    /// Asked for, but this daemon cannot take a frontend's attestations: a warning only.
+    Unsupported,
+    /// decant scans with this scanner.
+    Scan(Box<Scanner>),
 }
 
-/// Sends the SBOM warning (daemons with `gateway.warnings`, which all daemons with
-/// attestations have), attached to the spec's load vertex at the spec's first line.
-pub(crate) async fn warn_sbom(client: &Client, opts: &FrontendOpts, spec: &crate::spec::Spec, vertex: &str) {
-    let Some(message) = sbom_warning(opts) else { return };
-    if !client.caps().is_some_and(|c| c.has_gateway(super::client::cap::WARNINGS)) {
+/// Reads `attest:sbom` and, when the daemon can take attestations, resolves the scanner image
+/// for the build platform. A scanner that cannot be resolved, or that has no command, fails
+/// the build.
+pub(crate) async fn prepare(
+    client: &Client,
+    opts: &FrontendOpts,
+    caps: &Caps,
+    build_platform: &Platform,
+) -> Result<Sbom, BuildError> {
+    let Some(SbomOpts { generator, params }) = opts.sbom()? else { return Ok(Sbom::None) };
+    if !caps.has_gateway(cap::ATTESTATIONS) {
+        return Ok(Sbom::Unsupported);
+    }
+    let params_resolve = ResolveImageParams {
+        reference: generator.to_string(),
+        platform: Some(pb::Platform::from(build_platform)),
+        resolve_mode: opts.image_resolve_mode()?,
+        log_name: Some(format!("[internal] load metadata for {generator}")),
+    };
+    let resolved = client
+        .resolve_image_config(params_resolve)
+        .await
+        .map_err(|e| BuildError::Other(format!("cannot resolve the SBOM scanner {generator}: {e}")))?;
+    let config = ImageConfig::from_json(&resolved.config)
+        .map_err(|e| BuildError::Other(format!("the config of SBOM scanner {generator} is not valid JSON: {e}")))?;
+    let c = &config.config;
+    if c.entrypoint.iter().chain(c.cmd.iter()).all(Vec::is_empty) {
+        return Err(BuildError::Other(format!("scanner {generator} does not have cmd")));
+    }
+    let digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
+    let answered = super::sources::answered_reference(&generator, resolved.reference.as_deref())?;
+    let reference = generator.resolved(answered.as_ref(), digest.as_deref());
+    Ok(Sbom::Scan(Box::new(Scanner { reference, platform: build_platform.clone(), config, params })))
+}
+
+/// Scans every platform's target at once and adds each SBOM to `result`, under the key
+/// (platform id) it comes with.
+pub(crate) async fn attest(
+    client: &Client,
+    scanner: &Scanner,
+    targets: Vec<(String, ScanTargets)>,
+    mut result: FrontendResult,
+) -> Result<FrontendResult, BuildError> {
+    let mut solves = tokio::task::JoinSet::new();
+    for (id, scan) in targets {
+        let state = scanner.scan(&id, &scan).map_err(|e| BuildError::Other(e.to_string()))?;
+        let params = SolveParams { definition: llb::encode(&llb::marshal(&state)), ..Default::default() };
+        let client = client.clone();
+        solves.spawn(async move { (id, client.solve(params).await) });
+    }
+    let mut refs = BTreeMap::new();
+    while let Some(joined) = solves.join_next().await {
+        let (id, solved) = joined.map_err(|e| BuildError::Other(format!("an SBOM scan task failed: {e}")))?;
+        refs.insert(id, solved?.id);
+    }
+    for (id, ref_id) in refs {
+        result = result.with_attestation(id, attestation(ref_id));
+    }
+    Ok(result)
+}
+
+/// The attestation of a scan whose output is the ref `ref_id`: a bundle of SPDX documents.
+fn attestation(ref_id: String) -> pb::Attestation {
+    pb::Attestation {
+        kind: pb::AttestationKind::Bundle as i32,
+        metadata: BTreeMap::from([
+            (REASON_KEY.to_string(), REASON_SBOM.as_bytes().to_vec()),
+            (SBOM_CORE_KEY.to_string(), CORE_NAME.as_bytes().to_vec()),
+        ]),
+        r#ref: Some(pb::Ref { id: ref_id, def: Vec::new() }),
+        in_toto_predicate_type: PREDICATE_SPDX.to_string(),
+        ..Default::default()
+    }
+}
+
+/// The warning for a build whose SBOM this daemon cannot take: what decant does not scan.
+pub(crate) fn unsupported_warning(wanted: &SbomTargets) -> String {
+    let mut what = vec!["the image".to_string()];
+    if wanted.context {
+        what.push("the build context".into());
+    }
+    what.extend(wanted.stages.iter().map(|s| format!("stage `{s}`")));
+    let what = match what.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    format!(
+        "this BuildKit cannot take a frontend's attestations (no capability `{}`): decant returns no SBOM, so {what} {} not scanned by decant",
+        cap::ATTESTATIONS,
+        if wanted.context || !wanted.stages.is_empty() { "are" } else { "is" }
+    )
+}
+
+/// Sends the SBOM warning (daemons with `gateway.warnings`; on stderr for the others),
+/// attached to the spec's load vertex at the spec's first line.
+pub(crate) async fn warn_unsupported(client: &Client, wanted: &SbomTargets, spec: &crate::spec::Spec, vertex: &str) {
+    let message = unsupported_warning(wanted);
+    if !client.caps().is_some_and(|c| c.has_gateway(cap::WARNINGS)) {
         eprintln!("decant: {message}");
         return;
     }
@@ -57,21 +162,22 @@ pub(crate) async fn warn_sbom(client: &Client, opts: &FrontendOpts, spec: &crate
 mod tests {
     use super::*;
 
-    fn opts(pairs: &[(&str, &str)]) -> FrontendOpts {
-        FrontendOpts::from_map(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    #[test]
+    fn the_warning_names_what_is_not_scanned() {
+        let w = unsupported_warning(&SbomTargets::default());
+        assert!(w.contains("so the image is not scanned"), "{w}");
+        assert!(w.contains("reference.attestations"), "{w}");
+        let w = unsupported_warning(&SbomTargets { context: true, stages: vec!["deps".into(), "tools".into()] });
+        assert!(w.contains("the image, the build context, stage `deps` and stage `tools` are not scanned"), "{w}");
     }
 
     #[test]
-    fn warns_only_when_an_sbom_is_asked_for() {
-        assert_eq!(sbom_warning(&opts(&[("build-arg:BUILDKIT_SBOM_SCAN_STAGE", "true")])), None);
-        let w = sbom_warning(&opts(&[("attest:sbom", "")])).unwrap();
-        assert!(w.contains("only the final image"), "{w}");
-        let w = sbom_warning(&opts(&[
-            ("attest:sbom", "generator=docker/buildkit-syft-scanner"),
-            ("build-arg:BUILDKIT_SBOM_SCAN_CONTEXT", "true"),
-            ("build-arg:BUILDKIT_SBOM_SCAN_STAGE", "true"),
-        ]))
-        .unwrap();
-        assert!(w.contains("BUILDKIT_SBOM_SCAN_CONTEXT and BUILDKIT_SBOM_SCAN_STAGE not supported"), "{w}");
+    fn an_sbom_attestation_is_a_bundle_of_spdx() {
+        let a = attestation("r9".into());
+        assert_eq!(a.kind, pb::AttestationKind::Bundle as i32);
+        assert_eq!(a.metadata["reason"], b"sbom");
+        assert_eq!(a.metadata["sbom-core"], b"sbom");
+        assert_eq!(a.in_toto_predicate_type, "https://spdx.dev/Document");
+        assert_eq!(a.r#ref.unwrap().id, "r9");
     }
 }

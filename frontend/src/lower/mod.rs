@@ -8,6 +8,7 @@ mod base;
 pub mod contexts;
 mod naming;
 pub mod run_opts;
+pub mod sbom;
 mod steps;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -128,6 +129,8 @@ pub struct Lowered {
     pub config: ImageConfig,
     /// The config of the image the target starts from (see [`base_image_config`]).
     pub base_config: Option<ImageConfig>,
+    /// What an SBOM scan of the target reads (see [`Plan::sbom_targets`]).
+    pub sbom: sbom::ScanTargets,
 }
 
 impl Lowered {
@@ -157,7 +160,13 @@ pub fn lower(plan: &Plan, inputs: &Inputs) -> Result<Lowered, Diagnostics> {
             if let Some(epoch) = plan.source_date_epoch {
                 steps::stamp(&mut t.config, epoch);
             }
-            Ok(Lowered { state: t.state, config: t.config, base_config: base_image_config(plan, inputs).cloned() })
+            let sbom = l.scan_targets(&t.state).map_err(|d| Diagnostics::new(plan.file.clone(), vec![d]))?;
+            Ok(Lowered {
+                state: t.state,
+                config: t.config,
+                base_config: base_image_config(plan, inputs).cloned(),
+                sbom,
+            })
         }
         _ => Err(Diagnostics::new(plan.file.clone(), l.diags)),
     }
@@ -225,6 +234,26 @@ impl<'a> Lowerer<'a> {
         let state = llb::local(&self.inputs.context_name, opts, OpMeta::named("[internal] load build context"))?;
         self.context = Some(state.clone());
         Ok(state)
+    }
+
+    /// What an SBOM scan of the target (`core`) reads besides it: the build context as the
+    /// stages read it, and the stages that ask to be scanned, as the Dockerfile frontend
+    /// chooses them.
+    fn scan_targets(&mut self, core: &State) -> Result<sbom::ScanTargets, Diagnostic> {
+        let wanted = self.plan.sbom_targets();
+        let mut extras = BTreeMap::new();
+        let mut ignore_cache = self.inputs.no_cache.applies(&self.plan.target);
+        if wanted.context {
+            let span = self.plan.stage(&self.plan.target).map(|s| s.span).unwrap_or_default();
+            extras.insert("context".to_string(), self.context().map_err(|e| self.llb_error(span, e))?);
+        }
+        for name in wanted.stages {
+            ignore_cache |= self.inputs.no_cache.applies(&name);
+            if let Some(built) = self.built.get(&name) {
+                extras.insert(name, built.state.clone());
+            }
+        }
+        Ok(sbom::ScanTargets { core: core.clone(), extras, ignore_cache })
     }
 
     fn image_state(&self, reference: &ImageRef, platform: &Platform, meta: OpMeta) -> Result<State, llb::LlbError> {

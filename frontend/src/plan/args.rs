@@ -21,6 +21,22 @@ pub const BUILTIN_ARGS: &[&str] = &[
     "TARGETVARIANT",
 ];
 
+/// `BUILDKIT_SBOM_SCAN_CONTEXT`: with an SBOM asked for, scan the build context too.
+pub const SBOM_SCAN_CONTEXT: &str = "BUILDKIT_SBOM_SCAN_CONTEXT";
+/// `BUILDKIT_SBOM_SCAN_STAGE`: with an SBOM asked for, scan this stage too.
+pub const SBOM_SCAN_STAGE: &str = "BUILDKIT_SBOM_SCAN_STAGE";
+
+/// Whether a scan arg's `value` turns the scan on for `stage`, as the Dockerfile frontend
+/// reads it: a boolean (Go's `1`, `t`, `true`, `0`, `f`, `false`, ...) for every stage, else
+/// a comma list of stage names.
+pub fn scan_enabled_for(stage: &str, value: &str) -> bool {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => true,
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => false,
+        _ => value.split(',').any(|s| s == stage),
+    }
+}
+
 /// The values of every arg in scope of a build.
 #[derive(Debug, Clone, Default)]
 pub struct Args {

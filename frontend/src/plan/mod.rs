@@ -21,7 +21,7 @@ use serde::Serialize;
 
 pub use crate::reference::ImageRef;
 pub(crate) use args::value_span;
-pub use args::{mentions_var, Args, BUILTIN_ARGS};
+pub use args::{mentions_var, scan_enabled_for, Args, BUILTIN_ARGS, SBOM_SCAN_CONTEXT, SBOM_SCAN_STAGE};
 pub use copy::Copy;
 pub use reads::{LocalPaths, LocalReads};
 pub use remote::GitSource;
@@ -77,6 +77,21 @@ pub struct Plan {
 impl Plan {
     pub fn stage(&self, name: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// What an SBOM scan of the target adds, as the Dockerfile frontend chooses it: the build
+    /// context when the target asks for it, and every other planned stage that asks to be
+    /// scanned.
+    pub fn sbom_targets(&self) -> SbomTargets {
+        SbomTargets {
+            context: self.stage(&self.target).is_some_and(|t| t.sbom_scan.context),
+            stages: self
+                .stages
+                .iter()
+                .filter(|s| s.name != self.target && s.sbom_scan.stage)
+                .map(|s| s.name.clone())
+                .collect(),
+        }
     }
 
     /// Every arg a `run` can see, built-ins included, sorted by name.
@@ -178,6 +193,34 @@ pub struct Stage {
     /// The shell for shell-form commands (`shell:`), or the base image's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shell: Option<Vec<String>>,
+    /// What an SBOM of a build of this stage scans besides it (`BUILDKIT_SBOM_SCAN_*`).
+    #[serde(skip_serializing_if = "SbomScan::is_off")]
+    pub sbom_scan: SbomScan,
+}
+
+/// A stage's `BUILDKIT_SBOM_SCAN_CONTEXT` and `BUILDKIT_SBOM_SCAN_STAGE`, each from
+/// `--build-arg`, else the stage's `args:`, else the top-level arg's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SbomScan {
+    /// Scan the build context when this stage is the target.
+    pub context: bool,
+    /// Scan this stage when the target needs it (and it is not the target).
+    pub stage: bool,
+}
+
+impl SbomScan {
+    fn is_off(&self) -> bool {
+        !self.context && !self.stage
+    }
+}
+
+/// What an SBOM scan of the target gets besides the target's filesystem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SbomTargets {
+    /// The build context (extra `context`).
+    pub context: bool,
+    /// Other stages of the plan, by name, in plan order.
+    pub stages: Vec<String>,
 }
 
 /// A command line: through the shell or exec form.
@@ -266,6 +309,10 @@ pub fn resolve(spec: &Spec, opts: &BuildOptions) -> Result<Plan, Diagnostics> {
         diags: Vec::new(),
         args: Args::default(),
         build_args: opts.build_args.keys().cloned().collect(),
+        scan_build_args: [SBOM_SCAN_CONTEXT, SBOM_SCAN_STAGE]
+            .into_iter()
+            .filter_map(|n| Some((n.to_string(), opts.build_args.get(n)?.clone())))
+            .collect(),
         named: opts.named_contexts.clone(),
         order: spec.stages.iter().map(|s| s.name.value.clone()).collect(),
     };
@@ -285,6 +332,8 @@ pub(crate) struct Resolver {
     pub(crate) args: Args,
     /// The names given with `--build-arg`: they win over a stage's `args:`.
     pub(crate) build_args: BTreeSet<String>,
+    /// `--build-arg` values of the SBOM scan args (which need no declaration).
+    pub(crate) scan_build_args: BTreeMap<String, String>,
     pub(crate) named: BTreeSet<String>,
     /// Stage names in document order (for Dockerfile-style stage numbers).
     pub(crate) order: Vec<String>,
@@ -553,10 +602,19 @@ impl Resolver {
     fn stage(&mut self, s: &spec::Stage, number: usize, names: &[&str], target: &Platform) -> Option<Stage> {
         let mut restore = Vec::new();
         let mut values = BTreeMap::new();
+        // The SBOM scan args as this stage sets them without a top-level declaration.
+        let mut scan_values = BTreeMap::new();
         for kv in &s.args {
             let name = kv.key.value.as_str();
             if BUILTIN_ARGS.contains(&name) {
                 self.error(kv.key.span, format!("`{name}` is a built-in arg; a stage cannot set it"));
+                continue;
+            }
+            let undeclared_scan = [SBOM_SCAN_CONTEXT, SBOM_SCAN_STAGE].contains(&name) && self.args.get(name).is_none();
+            if undeclared_scan {
+                if let Some(value) = self.text(&kv.value) {
+                    scan_values.insert(name, value);
+                }
                 continue;
             }
             let Some(old) = self.args.get(name).map(str::to_string) else {
@@ -581,10 +639,17 @@ impl Resolver {
             values.insert(name.to_string(), value);
         }
         let stage = self.stage_with_args(s, number, names, target);
+        // `--build-arg` first, then this stage's value, then the top-level one.
+        let scan = |name: &str| {
+            let value = self.scan_build_args.get(name).map(String::as_str);
+            let value = value.or(scan_values.get(name).map(String::as_str)).or(self.args.get(name));
+            value.is_some_and(|v| scan_enabled_for(&s.name.value, v))
+        };
+        let sbom_scan = SbomScan { context: scan(SBOM_SCAN_CONTEXT), stage: scan(SBOM_SCAN_STAGE) };
         for (name, old) in restore.into_iter().rev() {
             self.args.set(&name, old);
         }
-        stage.map(|stage| Stage { args: values, ..stage })
+        stage.map(|stage| Stage { args: values, sbom_scan, ..stage })
     }
 
     fn stage_with_args(&mut self, s: &spec::Stage, number: usize, names: &[&str], target: &Platform) -> Option<Stage> {
@@ -671,6 +736,7 @@ impl Resolver {
             span: s.name.span,
             from_span: s.from.as_ref().map_or(s.name.span, |f| f.span),
             shell,
+            sbom_scan: SbomScan::default(),
         })
     }
 

@@ -416,7 +416,9 @@ impl<'a> Converter<'a> {
                 }
                 None => (w.text.clone(), None),
             };
-            if !global {
+            // Dockerfile keeps the SBOM scan args out of a stage's environment.
+            let scan_arg = [crate::plan::SBOM_SCAN_CONTEXT, crate::plan::SBOM_SCAN_STAGE].contains(&name.as_str());
+            if !global && !scan_arg {
                 self.stage().scope_args.push(name.clone());
             }
             if BUILTIN_ARGS.contains(&name.as_str()) || PROXY_ARGS.contains(&name.as_str()) {
@@ -426,6 +428,14 @@ impl<'a> Converter<'a> {
                         NoteKind::NotConverted,
                         format!("ARG {name} with a default: decant's built-in {name} cannot be given a default"),
                     );
+                }
+                continue;
+            }
+            // A stage's SBOM scan arg is its own value, as decant reads it without a top-level
+            // declaration (and, as in Dockerfiles, never in a run's environment).
+            if scan_arg && !global && !self.args.iter().any(|a| a.name == name) {
+                if let Some(d) = default {
+                    self.stage().args.push((name, d));
                 }
                 continue;
             }
@@ -573,6 +583,9 @@ impl<'a> Converter<'a> {
     fn args_to_every_run(&mut self) {
         for a in &mut self.args {
             let name = &a.name;
+            if [crate::plan::SBOM_SCAN_CONTEXT, crate::plan::SBOM_SCAN_STAGE].contains(&name.as_str()) {
+                continue;
+            }
             if !self.runs.iter().all(|r| r.scope.contains(name)) || !self.runs.iter().any(|r| r.passed.contains(name)) {
                 continue;
             }
