@@ -25,15 +25,17 @@ use common::wire;
 /// Fills every field of `desc`; the `pick`th member of each oneof (the last when it has fewer).
 fn filled(desc: &MessageDescriptor, pick: usize, depth: usize) -> DynamicMessage {
     let mut msg = DynamicMessage::new(desc.clone());
-    if depth > 3 {
-        return msg;
-    }
+    // Deep enough to reach every message from every root; below that, nested messages are left
+    // out rather than set empty (an empty `Definition` is an empty `bytes` on the Rust side,
+    // which proto3 does not write).
+    let wanted = |f: &FieldDescriptor| depth < 4 || !matches!(f.kind(), Kind::Message(_));
     for oneof in desc.oneofs() {
-        let members: Vec<FieldDescriptor> = oneof.fields().collect();
-        let f = &members[pick.min(members.len() - 1)];
-        msg.set_field(f, value(f, pick, depth));
+        let members: Vec<FieldDescriptor> = oneof.fields().filter(wanted).collect();
+        if let Some(f) = members.get(pick.min(members.len().saturating_sub(1))) {
+            msg.set_field(f, value(f, pick, depth));
+        }
     }
-    for f in desc.fields().filter(|f| f.containing_oneof().is_none()) {
+    for f in desc.fields().filter(|f| f.containing_oneof().is_none() && wanted(f)) {
         msg.set_field(&f, value(&f, pick, depth));
     }
     msg
@@ -180,6 +182,9 @@ table! {
     gw::RefMap => "moby.buildkit.v1.frontend.RefMap",
     gw::RefMapDeprecated => "moby.buildkit.v1.frontend.RefMapDeprecated",
     gw::Result => "moby.buildkit.v1.frontend.Result",
+    gw::Attestations => "moby.buildkit.v1.frontend.Attestations",
+    gw::Attestation => "moby.buildkit.v1.frontend.Attestation",
+    gw::InTotoSubject => "moby.buildkit.v1.frontend.InTotoSubject",
     gw::ReturnRequest => "moby.buildkit.v1.frontend.ReturnRequest",
     gw::ReturnResponse => "moby.buildkit.v1.frontend.ReturnResponse",
     gw::FileRange => "moby.buildkit.v1.frontend.FileRange",
@@ -285,8 +290,10 @@ fn enums_match_the_description() {
     enum_matches::<pb::MountType>("pb.MountType");
     enum_matches::<pb::MountContentCache>("pb.MountContentCache");
     enum_matches::<pb::CacheSharingOpt>("pb.CacheSharingOpt");
+    enum_matches::<gw::AttestationKind>("moby.buildkit.v1.frontend.AttestationKind");
+    enum_matches::<gw::InTotoSubjectKind>("moby.buildkit.v1.frontend.InTotoSubjectKind");
     let described: BTreeSet<String> = wire::pool().all_enums().map(|e| e.full_name().to_string()).collect();
-    assert_eq!(described.len(), 5, "a described enum is not checked here: {described:?}");
+    assert_eq!(described.len(), 7, "a described enum is not checked here: {described:?}");
 }
 
 #[test]

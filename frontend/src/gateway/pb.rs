@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 // pb (solver/pb/ops.proto): the LLB messages the bridge API embeds, from the llb module
 // ---------------------------------------------------------------------------------------------
 
+use crate::llb::pb::proto_enum;
 pub use crate::llb::pb::{Platform, Position, Range, SourceInfo};
 
 // ---------------------------------------------------------------------------------------------
@@ -293,21 +294,31 @@ pub struct Attestation {
     pub in_toto_subjects: Vec<InTotoSubject>,
 }
 
-/// `AttestationKind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
-#[repr(i32)]
-pub enum AttestationKind {
-    /// One in-toto statement.
-    InToto = 0,
-    /// A directory of in-toto statements.
-    Bundle = 1,
+proto_enum! {
+    /// `AttestationKind`.
+    pub enum AttestationKind {
+        /// One in-toto statement.
+        InToto = 0 => "InToto",
+        /// A directory of in-toto statements.
+        Bundle = 1 => "Bundle",
+    }
+}
+
+proto_enum! {
+    /// `InTotoSubjectKind`: what an in-toto subject names.
+    pub enum InTotoSubjectKind {
+        /// The ref the attestation is attached to.
+        Self_ = 0 => "Self",
+        /// The digests given.
+        Raw = 1 => "Raw",
+    }
 }
 
 /// `InTotoSubject`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct InTotoSubject {
-    /// 0 = `Self`, 1 = `Raw`.
-    #[prost(int32, tag = "1")]
+    /// [`InTotoSubjectKind`].
+    #[prost(enumeration = "InTotoSubjectKind", tag = "1")]
     pub kind: i32,
     #[prost(string, repeated, tag = "2")]
     pub digest: Vec<String>,

@@ -32,11 +32,12 @@ macro_rules! proto_enum {
             $($(#[$vmeta])* $variant = $num,)*
         }
 
-        impl ProtoEnum for $name {
+        impl $crate::llb::pb::ProtoEnum for $name {
             const VALUES: &'static [(Self, &'static str)] = &[$(($name::$variant, $proto),)*];
         }
     };
 }
+pub(crate) use proto_enum;
 
 /// A marshalled LLB graph: a list of encoded [`Op`]s plus per-op metadata.
 #[derive(Clone, PartialEq, prost::Message)]
