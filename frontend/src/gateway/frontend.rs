@@ -475,7 +475,7 @@ async fn lower_inputs(
         hostname: opts.hostname().filter(|h| !h.is_empty()).map(str::to_string),
         extra_hosts: opts.add_hosts()?.into_iter().map(|h| (h.host, h.ip.to_string())).collect(),
         labels: opts.labels(),
-        resolve_mode: resolve_mode.image_attr(),
+        resolve_mode,
         features: lower::Features {
             merge_op: caps.has_llb(cap::MERGE_OP),
             copy_mode_string: caps.has_llb(llb::MODE_STRING_CAP),

@@ -133,7 +133,7 @@ pub async fn named_contexts(
         let value = ContextValue::parse(&raw).map_err(|e| invalid(format!("context:{name}: {e}")))?;
         let mut copts = ContextOpts {
             session_id: Some(opts.session_id().to_string()).filter(|s| !s.is_empty()),
-            resolve_mode: resolve_mode.image_attr(),
+            resolve_mode,
             ..Default::default()
         };
         let (state, config) = match &value {

@@ -6,13 +6,37 @@ use super::pb;
 use super::state::{LlbError, OpMeta, State, Vertex};
 use crate::reference::ImageRef;
 
+/// Image resolve mode (attr `image.resolvemode`; also the gateway's `image-resolve-mode` option
+/// and ResolveImageConfig's `ResolveMode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResolveMode {
+    /// Use the local image if present, else pull.
+    #[default]
+    Default,
+    /// Always check the registry.
+    Pull,
+    /// Only use local images.
+    Local,
+}
+
+impl ResolveMode {
+    /// Wire spelling: `default`, `pull` or `local`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolveMode::Default => "default",
+            ResolveMode::Pull => "pull",
+            ResolveMode::Local => "local",
+        }
+    }
+}
+
 /// Options of an image source.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageOpts {
     /// Platform to pull; goes to `Op.platform` (daemon default when `None`).
     pub platform: Option<pb::Platform>,
-    /// `default`, `pull` or `local` (attr `image.resolvemode`).
-    pub resolve_mode: Option<String>,
+    /// The resolve mode; the default mode is not written (no attr, no cap).
+    pub resolve_mode: ResolveMode,
 }
 
 /// Options of a local-directory source.
@@ -74,11 +98,8 @@ fn source_state(
 pub fn image(reference: &ImageRef, opts: ImageOpts, meta: OpMeta) -> Result<State, LlbError> {
     let mut attrs = BTreeMap::new();
     let mut caps = BTreeSet::from(["source.image"]);
-    if let Some(mode) = opts.resolve_mode {
-        if !matches!(mode.as_str(), "default" | "pull" | "local") {
-            return Err(LlbError::Invalid { what: "image resolve mode", value: mode });
-        }
-        attrs.insert("image.resolvemode".to_string(), mode);
+    if opts.resolve_mode != ResolveMode::Default {
+        attrs.insert("image.resolvemode".to_string(), opts.resolve_mode.as_str().to_string());
         caps.insert("source.image.resolvemode");
     }
     Ok(source_state(format!("docker-image://{reference}"), attrs, opts.platform, caps, meta))
@@ -270,7 +291,7 @@ mod tests {
         let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
         let s = image(
             &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
-            ImageOpts { platform: Some(plat.clone()), resolve_mode: Some("pull".into()) },
+            ImageOpts { platform: Some(plat.clone()), resolve_mode: ResolveMode::Pull },
             OpMeta::default(),
         )
         .unwrap();
@@ -280,12 +301,10 @@ mod tests {
         assert_eq!(platform, Some(plat));
         let caps = s.output().unwrap().caps();
         assert!(caps.contains("source.image") && caps.contains("source.image.resolvemode"));
-        assert!(image(
-            &crate::reference::ImageRef::parse("x").unwrap(),
-            ImageOpts { resolve_mode: Some("bogus".into()), ..Default::default() },
-            OpMeta::default()
-        )
-        .is_err());
+        let s =
+            image(&crate::reference::ImageRef::parse("x").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap();
+        let (src, _) = source_of(&s);
+        assert!(src.attrs.is_empty(), "the default mode is not written");
     }
 
     #[test]

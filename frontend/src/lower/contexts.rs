@@ -88,7 +88,7 @@ pub struct ContextOpts {
     /// The reference BuildKit answered for the image, after source policies.
     pub reference: Option<ImageRef>,
     /// `image-resolve-mode` for image sources.
-    pub resolve_mode: Option<String>,
+    pub resolve_mode: llb::ResolveMode,
     /// The paths the build reads from a `local:` context (see [`crate::plan::Plan::local_reads`]);
     /// empty: all of it.
     pub follow_paths: Vec<String>,
@@ -125,10 +125,7 @@ pub fn context_state(
         ContextValue::Scratch => Ok(State::scratch()),
         ContextValue::Image(r) => {
             let pinned = r.resolved(opts.reference.as_ref(), opts.digest.as_deref());
-            let o = llb::ImageOpts {
-                platform: Some(pb::Platform::from(platform)),
-                resolve_mode: opts.resolve_mode.clone(),
-            };
+            let o = llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: opts.resolve_mode };
             llb::image(&pinned, o, meta(&r.to_string()))
         }
         ContextValue::Local(local) => {

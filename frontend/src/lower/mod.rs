@@ -71,7 +71,7 @@ pub struct Inputs {
     /// `label:` options: added to the target image's labels.
     pub labels: BTreeMap<String, String>,
     /// `image-resolve-mode` for image sources.
-    pub resolve_mode: Option<String>,
+    pub resolve_mode: llb::ResolveMode,
     /// The build context when the client passed it as a frontend input (replaces the local
     /// source `context_name`).
     pub context: Option<State>,
@@ -112,7 +112,7 @@ impl Default for Inputs {
             hostname: None,
             extra_hosts: Vec::new(),
             labels: BTreeMap::new(),
-            resolve_mode: None,
+            resolve_mode: llb::ResolveMode::Default,
             context: None,
             named_contexts: BTreeMap::new(),
             features: Features::default(),
@@ -233,10 +233,8 @@ impl<'a> Lowerer<'a> {
             Some(r) => reference.resolved(r.reference.as_ref(), r.digest.as_deref()),
             None => reference.clone(),
         };
-        let opts = llb::ImageOpts {
-            platform: Some(pb::Platform::from(platform)),
-            resolve_mode: self.inputs.resolve_mode.clone(),
-        };
+        let opts =
+            llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: self.inputs.resolve_mode };
         llb::image(&pinned, opts, meta)
     }
 
