@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::image::{ImageConfig, DEFAULT_PATH};
 use crate::llb::{self, pb, OpMeta, State};
-use crate::plan::{Base, GitSource, ImageRef, MountFrom, Network, Plan, Platform, Stage};
+use crate::plan::{GitSource, ImageRef, Network, Plan, Platform, Source, Stage};
 
 pub use base::base_image_config;
 pub use contexts::{ContextValue, NamedContext};
@@ -262,24 +262,24 @@ impl<'a> Lowerer<'a> {
     }
 
     /// The state a copy or mount reads from, and the directory relative paths start at.
-    fn source(&mut self, stage: &Stage, from: &MountFrom, span: Span) -> Result<(State, String), Diagnostic> {
+    fn source(&mut self, stage: &Stage, from: &Source, span: Span) -> Result<(State, String), Diagnostic> {
         Ok(match from {
-            MountFrom::Context => (self.context().map_err(|e| self.llb_error(span, e))?, "/".into()),
-            MountFrom::Scratch => (State::scratch(), "/".into()),
-            MountFrom::Stage { name } => {
+            Source::Context => (self.context().map_err(|e| self.llb_error(span, e))?, "/".into()),
+            Source::Scratch => (State::scratch(), "/".into()),
+            Source::Stage { name } => {
                 let built = self
                     .built
                     .get(name)
                     .ok_or_else(|| Diagnostic::error(span, format!("stage `{name}` was not built")))?;
                 (built.state.clone(), workdir_of(Some(&built.config)))
             }
-            MountFrom::Image { reference } => {
+            Source::Image { reference } => {
                 let meta = self.meta(stage, format!("[{}] load {reference}", stage.name), span);
                 let state = self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(span, e))?;
                 (state, workdir_of(self.image_config(reference, &stage.platform)))
             }
-            MountFrom::Git(g) => (self.git_state(stage, g, false, span)?, "/".into()),
-            MountFrom::Named { name } => {
+            Source::Git(g) => (self.git_state(stage, g, false, span)?, "/".into()),
+            Source::Named { name } => {
                 let nc = self.named(name, &stage.platform, span)?;
                 (nc.state.clone(), workdir_of(nc.config.as_ref()))
             }
@@ -292,15 +292,15 @@ impl<'a> Lowerer<'a> {
             l.meta(stage, naming::step_name(&stage.name, 1, total, &format!("from {what}")), stage.from_span)
         };
         let (state, mut config) = match &stage.base {
-            Base::Scratch => (State::scratch(), empty_config(&stage.platform)),
-            Base::Stage { name } => {
+            Source::Scratch => (State::scratch(), empty_config(&stage.platform)),
+            Source::Stage { name } => {
                 let built = self
                     .built
                     .get(name)
                     .ok_or_else(|| Diagnostic::error(stage.span, format!("stage `{name}` was not built")))?;
                 (built.state.clone(), built.config.clone())
             }
-            Base::Image { reference } => {
+            Source::Image { reference } => {
                 let meta = from_meta(self, &reference.to_string());
                 let state =
                     self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(stage.span, e))?;
@@ -310,10 +310,14 @@ impl<'a> Lowerer<'a> {
                 };
                 (state, config)
             }
-            Base::Named { name } => {
+            Source::Named { name } => {
                 let nc = self.named(name, &stage.platform, stage.span)?;
                 let config = nc.config.as_ref().map(inherit).unwrap_or_else(|| empty_config(&stage.platform));
                 (nc.state.clone(), config)
+            }
+            // Not a base the plan makes; read as a copy would, with no config.
+            from @ (Source::Context | Source::Git(_)) => {
+                (self.source(stage, from, stage.from_span)?.0, empty_config(&stage.platform))
             }
         };
         config.architecture = stage.platform.architecture.clone();

@@ -10,6 +10,7 @@ mod copy;
 mod reads;
 pub mod remote;
 mod run;
+mod sources;
 mod steps;
 pub mod values;
 pub mod word;
@@ -28,7 +29,7 @@ pub use remote::GitSource;
 #[cfg(test)]
 pub(crate) use run::MOUNT_OPTIONS;
 pub use run::{ssh_default_target, Mount, Network, Run, Security, Sharing};
-pub use steps::{CopyFrom, MountFrom};
+pub use sources::{Reader, Source};
 pub use values::Platform;
 pub use word::Word;
 
@@ -87,69 +88,6 @@ impl Plan {
         out.extend(self.args.iter().map(|(k, v)| (k.clone(), v.clone())));
         out
     }
-
-    /// Every image the plan reads (bases and copy/mount sources), each once, sorted.
-    pub fn images(&self) -> BTreeSet<(ImageRef, Platform)> {
-        let mut out = BTreeSet::new();
-        for stage in &self.stages {
-            if let Base::Image { reference } = &stage.base {
-                out.insert((reference.clone(), stage.platform.clone()));
-            }
-            for step in &stage.steps {
-                if let StepKind::Copy(Copy { from: CopyFrom::Image { reference }, .. }) = &step.kind {
-                    out.insert((reference.clone(), stage.platform.clone()));
-                }
-                if let StepKind::Run(run) = &step.kind {
-                    for m in &run.mounts {
-                        if let Some(MountFrom::Image { reference }) = m.from() {
-                            out.insert((reference.clone(), stage.platform.clone()));
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Every named context the plan reads, with the platform of the stage that reads it.
-    pub fn named_contexts(&self) -> BTreeSet<(String, Platform)> {
-        let mut out = BTreeSet::new();
-        for stage in &self.stages {
-            if let Base::Named { name } = &stage.base {
-                out.insert((name.clone(), stage.platform.clone()));
-            }
-            for step in &stage.steps {
-                let mut add = |from: &MountFrom| {
-                    if let MountFrom::Named { name } = from {
-                        out.insert((name.clone(), stage.platform.clone()));
-                    }
-                };
-                match &step.kind {
-                    StepKind::Copy(c) => add(&c.from),
-                    StepKind::Run(run) => run.mounts.iter().filter_map(Mount::from).for_each(add),
-                    _ => {}
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Where a stage starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Base {
-    Image {
-        reference: ImageRef,
-    },
-    Scratch,
-    Stage {
-        name: String,
-    },
-    /// A named context given with the build (`context:<name>`).
-    Named {
-        name: String,
-    },
 }
 
 /// One stage of the plan.
@@ -160,7 +98,7 @@ pub struct Stage {
     pub number: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    pub base: Base,
+    pub base: Source,
     pub platform: Platform,
     /// Args with another value in this stage (its `args:`, unless `--build-arg` gave one).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -519,14 +457,14 @@ impl Resolver {
             return None;
         }
         if let Some(name) = self.named_context(&value) {
-            return Some(Source::Named(name));
+            return Some(Source::Named { name });
         }
         if names.binary_search(&value.as_str()).is_ok() {
             if value == this {
                 self.error(raw.span, format!("stage `{this}` cannot use itself"));
                 return None;
             }
-            return Some(Source::Stage(value));
+            return Some(Source::Stage { name: value });
         }
         // A bare word that is almost a stage name is a typo, not an image.
         let bare = !value.contains([':', '/', '@']);
@@ -540,7 +478,7 @@ impl Resolver {
             }
         }
         match ImageRef::parse(&value) {
-            Ok(r) => Some(Source::Image(r)),
+            Ok(reference) => Some(Source::Image { reference }),
             Err(msg) => {
                 let d = Diagnostic::error(raw.span, format!("invalid image reference `{value}`: {msg}"));
                 self.diags.push(d);
@@ -598,12 +536,7 @@ impl Resolver {
                 self.diags.push(d);
                 None
             }
-            Some(from) => self.source_ref(from, names, this).map(|source| match source {
-                Source::Scratch => Base::Scratch,
-                Source::Stage(name) => Base::Stage { name },
-                Source::Image(reference) => Base::Image { reference },
-                Source::Named(name) => Base::Named { name },
-            }),
+            Some(from) => self.source_ref(from, names, this),
             None => None,
         };
         let platform = match &s.platform {
@@ -639,26 +572,7 @@ impl Resolver {
         if self.diags.len() > errors_before {
             return None;
         }
-        let mut deps = BTreeSet::new();
-        if let Base::Stage { name } = &base {
-            deps.insert(name.clone());
-        }
-        for step in &steps {
-            match &step.kind {
-                StepKind::Copy(Copy { from: CopyFrom::Stage { name }, .. }) => {
-                    deps.insert(name.clone());
-                }
-                StepKind::Run(run) => {
-                    for m in &run.mounts {
-                        if let Some(MountFrom::Stage { name }) = m.from() {
-                            deps.insert(name.clone());
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        Some(Stage {
+        let mut stage = Stage {
             name: this.to_string(),
             number,
             description: s.description.as_ref().map(|d| d.value.clone()),
@@ -667,11 +581,13 @@ impl Resolver {
             args: BTreeMap::new(),
             steps,
             config,
-            depends_on: deps.into_iter().collect(),
+            depends_on: Vec::new(),
             span: s.name.span,
             from_span: s.from.as_ref().map_or(s.name.span, |f| f.span),
             shell,
-        })
+        };
+        stage.depends_on = stage.stages_read();
+        Some(stage)
     }
 
     pub(crate) fn env_vars(&mut self, kvs: &[spec::KeyValue]) -> Vec<(String, Word)> {
@@ -825,14 +741,6 @@ pub fn check_volume(path: &str) -> Result<String, String> {
     }
 }
 
-/// What a `from:` names.
-pub(crate) enum Source {
-    Scratch,
-    Stage(String),
-    Image(ImageRef),
-    Named(String),
-}
-
 /// A stage `from:` another stage without a `platform:` of its own runs on that stage's platform,
 /// as a Dockerfile `FROM build` stage does. Stages have no cycles here.
 fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
@@ -848,7 +756,7 @@ fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
             done[at] = true;
             chain.push(at);
             match &stages[at].base {
-                Base::Stage { name } if !explicit.contains(stages[at].name.as_str()) => match index.get(name) {
+                Source::Stage { name } if !explicit.contains(stages[at].name.as_str()) => match index.get(name) {
                     Some(&parent) => at = parent,
                     None => break,
                 },
@@ -857,7 +765,7 @@ fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
         }
         let platform = stages[at].platform.clone();
         for i in chain {
-            if !explicit.contains(stages[i].name.as_str()) && matches!(stages[i].base, Base::Stage { .. }) {
+            if !explicit.contains(stages[i].name.as_str()) && matches!(stages[i].base, Source::Stage { .. }) {
                 stages[i].platform = platform.clone();
             }
         }
