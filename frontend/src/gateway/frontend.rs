@@ -461,7 +461,7 @@ async fn lower_inputs(
         let config = ImageConfig::from_json(&resolved.config)
             .map_err(|e| BuildError::Other(format!("the config of image {reference} is not valid JSON: {e}")))?;
         // Pin only to a well-formed digest (an engine resolving a local-only image sends none).
-        let digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
+        let digest = crate::reference::Digest::parse(&resolved.digest).ok();
         let answered = super::sources::answered_reference(&reference, resolved.reference.as_deref())?;
         images.insert((reference, platform), BaseImage { digest, reference: answered, config });
     }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::pb;
 use super::state::{LlbError, OpMeta, State, Vertex};
-use crate::reference::ImageRef;
+use crate::reference::{Digest, ImageRef};
 
 /// Image resolve mode (attr `image.resolvemode`; also the gateway's `image-resolve-mode` option
 /// and ResolveImageConfig's `ResolveMode`).
@@ -70,7 +70,7 @@ pub struct GitOpts {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpOpts {
     /// Expected digest of the content (attr `http.checksum`).
-    pub checksum: Option<String>,
+    pub checksum: Option<Digest>,
     /// File name to save the download as (attr `http.filename`).
     pub filename: Option<String>,
     /// Permission bits of the file (attr `http.perm`, octal).
@@ -216,7 +216,7 @@ pub fn http(url: &str, opts: HttpOpts, meta: OpMeta) -> Result<State, LlbError> 
     let mut attrs = BTreeMap::new();
     let mut caps = BTreeSet::from(["source.http"]);
     if let Some(c) = opts.checksum {
-        attrs.insert("http.checksum".to_string(), c);
+        attrs.insert("http.checksum".to_string(), c.to_string());
         caps.insert("source.http.checksum");
     }
     if let Some(f) = opts.filename {
@@ -377,7 +377,7 @@ mod tests {
         let s = http(
             "https://example.com/f.tgz",
             HttpOpts {
-                checksum: Some("sha256:abc".into()),
+                checksum: Some(Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap()),
                 filename: Some("f.tgz".into()),
                 perm: Some(0o644),
                 uid: Some(1000),

@@ -6,6 +6,7 @@ use crate::image::ImageConfig;
 use crate::llb::{self, pb, OpMeta, State};
 use crate::plan::remote::{self, GitSource};
 use crate::plan::{ImageRef, Platform};
+use crate::reference::Digest;
 
 /// A named context as lowering uses it: a filesystem and, for images, their config.
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ pub enum ContextValue {
     /// Any other `http(s)://` URL: one file, saved as `/context`.
     Http(String),
     /// `oci-layout://<store>@<digest>` (BuildKit v0.11+).
-    OciLayout { store: String, digest: String },
+    OciLayout { store: String, digest: Digest },
 }
 
 impl ContextValue {
@@ -55,7 +56,7 @@ impl ContextValue {
             let (store, digest) = r
                 .split_once('@')
                 .ok_or_else(|| format!("`{value}` has no digest: expected oci-layout://<store>@sha256:<hex>"))?;
-            let digest = remote::parse_checksum(digest)?;
+            let digest = Digest::parse(digest)?;
             let store = non_empty(store.split(':').next().unwrap_or(store), "oci-layout store")?;
             return Ok(ContextValue::OciLayout { store, digest });
         }
@@ -84,7 +85,7 @@ pub struct ContextOpts {
     /// The session of the client (for `local:` and `oci-layout://`).
     pub session_id: Option<String>,
     /// The manifest digest the image resolved to (pins `docker-image://` sources).
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// The reference BuildKit answered for the image, after source policies.
     pub reference: Option<ImageRef>,
     /// `image-resolve-mode` for image sources.
@@ -124,7 +125,7 @@ pub fn context_state(
     let state = match value {
         ContextValue::Scratch => Ok(State::scratch()),
         ContextValue::Image(r) => {
-            let pinned = r.resolved(opts.reference.as_ref(), opts.digest.as_deref());
+            let pinned = r.resolved(opts.reference.as_ref(), opts.digest.as_ref());
             let o = llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: opts.resolve_mode };
             llb::image(&pinned, o, meta(&r.to_string()))
         }
@@ -153,8 +154,7 @@ pub fn context_state(
                 store_id: store.clone(),
                 platform: Some(pb::Platform::from(platform)),
             };
-            let reference =
-                ImageRef::parse(&format!("{dummy}@{digest}")).map_err(|e| format!("context `{name}`: {e}"))?;
+            let reference = ImageRef { name: dummy, tag: None, digest: Some(digest.to_string()) };
             llb::oci_layout(&reference, o, meta("OCI load from client"))
         }
         ContextValue::Input(input) => return Err(format!("input `{input}` needs the client's frontend inputs")),
@@ -203,7 +203,7 @@ mod tests {
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(
             p(&format!("oci-layout://store@{d}")).unwrap(),
-            ContextValue::OciLayout { store: "store".into(), digest: d }
+            ContextValue::OciLayout { store: "store".into(), digest: Digest::parse(&d).unwrap() }
         );
         for bad in ["", "alpine", "docker-image://Bad", "local:", "input:", "oci-layout://store", "ftp://x", "https://"]
         {

@@ -17,6 +17,7 @@ use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::image::{ImageConfig, DEFAULT_PATH};
 use crate::llb::{self, pb, OpMeta, State};
 use crate::plan::{GitSource, ImageRef, Network, Plan, Platform, Source, Stage};
+use crate::reference::Digest;
 
 pub use base::base_image_config;
 pub use contexts::{ContextValue, NamedContext};
@@ -26,7 +27,7 @@ pub use run_opts::RunOptions;
 #[derive(Debug, Clone)]
 pub struct BaseImage {
     /// The manifest digest, to pin the source op (absent for local-only images).
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// The reference BuildKit answered, after source policies (absent before BuildKit 0.12):
     /// the source op names this one.
     pub reference: Option<ImageRef>,
@@ -230,7 +231,7 @@ impl<'a> Lowerer<'a> {
     fn image_state(&self, reference: &ImageRef, platform: &Platform, meta: OpMeta) -> Result<State, llb::LlbError> {
         let resolved = self.inputs.images.get(&(reference.clone(), platform.clone()));
         let pinned = match resolved {
-            Some(r) => reference.resolved(r.reference.as_ref(), r.digest.as_deref()),
+            Some(r) => reference.resolved(r.reference.as_ref(), r.digest.as_ref()),
             None => reference.clone(),
         };
         let opts =

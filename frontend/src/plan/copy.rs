@@ -6,6 +6,7 @@ use super::remote;
 use super::Source;
 use super::{values, Resolver, Word};
 use crate::diag::Diagnostic;
+use crate::reference::Digest;
 use crate::spec;
 
 /// A `copy` step.
@@ -33,7 +34,7 @@ pub struct Copy {
     pub unpack: bool,
     /// Expected digest of the downloaded file (the one source is a URL).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub checksum: Option<String>,
+    pub checksum: Option<Digest>,
     /// Keep the `.git` directory of a git `from:`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub keep_git_dir: bool,
@@ -111,7 +112,7 @@ impl Resolver {
         let checksum = match &c.checksum {
             None => None,
             Some(raw) => {
-                let sum = self.parsed(raw, remote::parse_checksum);
+                let sum = self.parsed(raw, Digest::parse);
                 if sum.is_some() && (urls != 1 || sources.len() != 1) {
                     let d = Diagnostic::error(
                         raw.span,

@@ -1,5 +1,5 @@
-//! Remote sources: HTTP(S) files as `copy` sources, git repositories as `from:`, and the
-//! `checksum:` digests that pin downloads. Syntax only: nothing here touches the network.
+//! Remote sources: HTTP(S) files as `copy` sources and git repositories as `from:`. Syntax
+//! only: nothing here touches the network.
 
 use serde::Serialize;
 
@@ -254,23 +254,6 @@ pub fn url_filename(url: &str) -> String {
     }
 }
 
-/// Checks a `checksum:` digest (`sha256:<64 hex>`, `sha384:<96>`, `sha512:<128>`, lowercase).
-pub fn parse_checksum(s: &str) -> Result<String, String> {
-    let Some((alg, hex)) = s.split_once(':') else {
-        return Err(format!("`{s}` is not a digest: expected `sha256:<64 hex digits>`"));
-    };
-    let len = match alg {
-        "sha256" => 64,
-        "sha384" => 96,
-        "sha512" => 128,
-        other => return Err(format!("`{other}` is not a supported digest algorithm (sha256, sha384, sha512)")),
-    };
-    if hex.len() != len || !hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
-        return Err(format!("`{s}` is not a valid {alg} digest: expected {len} lowercase hex digits after `{alg}:`"));
-    }
-    Ok(s.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,21 +344,5 @@ mod tests {
         assert_eq!(url_filename("https://example.com/dir/"), "dir");
         assert_eq!(url_filename("https://example.com"), "__unnamed__");
         assert_eq!(lowercase_scheme("HTTPS://EXAMPLE.COM/X.tgz"), "https://EXAMPLE.COM/X.tgz");
-    }
-
-    #[test]
-    fn checksums() {
-        let ok = format!("sha256:{}", "ab".repeat(32));
-        assert_eq!(parse_checksum(&ok).unwrap(), ok);
-        assert!(parse_checksum(&format!("sha512:{}", "0".repeat(128))).is_ok());
-        for bad in [
-            "abc",
-            "md5:0123",
-            "sha256:abc",
-            &format!("sha256:{}", "AB".repeat(32)),
-            &format!("sha256:{}", "g".repeat(64)),
-        ] {
-            assert!(parse_checksum(bad).is_err(), "{bad}");
-        }
     }
 }
