@@ -38,7 +38,7 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
     let stage_names: HashSet<&str> = spec.stages.iter().map(|s| s.name.value.as_str()).collect();
     for r in spec.stages.iter().flat_map(spec::Stage::froms) {
         let v = r.value.as_str();
-        let remote = crate::plan::remote::is_git(v) || crate::plan::remote::is_url(v);
+        let remote = crate::remote::is_git(v) || crate::remote::is_url(v);
         let is_image = v != "scratch" && v != "context" && !stage_names.contains(&v) && !v.contains("${") && !remote;
         let last = v.rsplit('/').next().unwrap_or(v);
         if is_image && !last.contains(':') && !v.contains('@') {

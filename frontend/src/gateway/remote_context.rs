@@ -19,7 +19,7 @@ use super::failure::BuildError;
 use super::{Client, FrontendOpts, SolveParams};
 use crate::llb::pb::Definition;
 use crate::llb::{self, OpMeta, State};
-use crate::plan::remote;
+use crate::remote;
 
 /// The file an http(s) context is saved as, as in the Dockerfile frontend.
 const HTTP_CONTEXT_FILE: &str = "context";
@@ -40,12 +40,13 @@ pub(crate) fn detect(opts: &FrontendOpts) -> Result<Option<RemoteContext>, Build
     let Some(value) = opts.get(key).filter(|v| !v.is_empty()) else { return Ok(None) };
     let bad = |e: String| BuildError::InvalidArgument(format!("the build context {value:?}: {e}"));
     if value.starts_with("github.com/") {
-        let mut g = remote::parse_git(&format!("https://{value}")).map_err(bad)?;
+        // Fetched over https; named as written.
+        let mut g = remote::GitSource::parse(&format!("https://{value}")).map_err(bad)?;
         g.remote = g.remote.trim_start_matches("https://").to_string();
         return Ok(Some(RemoteContext::Git(g)));
     }
     if remote::is_git(value) {
-        return remote::parse_git(value).map(|g| Some(RemoteContext::Git(g))).map_err(bad);
+        return remote::GitSource::parse(value).map(|g| Some(RemoteContext::Git(g))).map_err(bad);
     }
     if remote::is_url(value) {
         remote::validate_url(value).map_err(bad)?;
@@ -94,9 +95,7 @@ fn git_context(g: &remote::GitSource, opts: &FrontendOpts) -> Result<State, Buil
             )))
         }
     };
-    let git_opts = llb::GitOpts { keep_git_dir: keep || g.keep_git_dir, subdir: g.subdir.clone() };
-    llb::git(&g.remote, g.reference.as_deref(), git_opts, OpMeta::named(format!("[internal] load git source {g}")))
-        .map_err(llb_error)
+    llb::git(g, keep, OpMeta::named(format!("[internal] load git source {g}"))).map_err(llb_error)
 }
 
 /// An http(s) context: `(context, spec directory)`. The download is solved and its first
@@ -195,6 +194,7 @@ mod tests {
             panic!("git")
         };
         assert_eq!((g.remote.as_str(), g.reference.as_deref()), ("github.com/org/repo", Some("main")));
+        assert_eq!(g.url, "https://github.com/org/repo", "fetched over https");
         assert_eq!(
             detect(&opts(&[("context", "http://build-context-abc123")])).unwrap(),
             Some(RemoteContext::Http("http://build-context-abc123".into()))
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn keep_git_dir_build_arg() {
-        let g = remote::parse_git("https://github.com/org/repo.git#main").unwrap();
+        let g = remote::GitSource::parse("https://github.com/org/repo.git#main").unwrap();
         let keep = |v: &str| {
             let s = git_context(&g, &opts(&[("build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR", v)])).unwrap();
             let def = llb::marshal(&s);

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::pb;
 use super::state::{LlbError, OpMeta, State, Vertex};
 use crate::reference::{Digest, ImageRef};
+use crate::remote::GitSource;
 
 /// Image resolve mode (attr `image.resolvemode`; also the gateway's `image-resolve-mode` option
 /// and ResolveImageConfig's `ResolveMode`).
@@ -55,15 +56,6 @@ pub struct LocalOpts {
     pub shared_key_hint: Option<String>,
     /// `none` or `metadata` (attr `local.differ`).
     pub differ: Option<String>,
-}
-
-/// Options of a git source.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GitOpts {
-    /// Keep the `.git` directory (attr `git.keepgitdir`).
-    pub keep_git_dir: bool,
-    /// Only check out this sub-directory (BuildKit v0.9+).
-    pub subdir: Option<String>,
 }
 
 /// Options of an HTTP source.
@@ -146,59 +138,23 @@ pub fn local(name: &str, opts: LocalOpts, meta: OpMeta) -> Result<State, LlbErro
     Ok(source_state(format!("local://{name}"), attrs, None, caps, meta))
 }
 
-/// Split a git remote into `(host, path)`; `None` when it cannot be parsed.
-fn parse_git_remote(remote: &str) -> Option<(String, String)> {
-    let (host_part, path) = if let Some((_scheme, rest)) = remote.split_once("://") {
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        (host.to_string(), path.to_string())
-    } else if let Some((userhost, path)) = remote.split_once(':') {
-        // scp-like `user@host:path`.
-        if userhost.contains('/') {
-            return None;
-        }
-        let host = userhost.rsplit_once('@').map_or(userhost, |(_, h)| h);
-        (host.to_string(), path.to_string())
-    } else {
-        // Bare `host/path`: treated as https.
-        let (host, path) = remote.split_once('/')?;
-        (host.to_string(), path.to_string())
-    };
-    let path = path.split('#').next().unwrap_or_default();
-    let cleaned: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
-    if host_part.is_empty() || cleaned.is_empty() {
-        return None;
-    }
-    Some((host_part, format!("/{}", cleaned.join("/"))))
-}
-
-/// A git repository, `git://<host>/<path>[#<ref>[:<subdir>]]` with the real remote in
-/// `git.fullurl`. A remote without a scheme (`github.com/org/repo`) is fetched over https.
-pub fn git(remote_url: &str, reference: Option<&str>, opts: GitOpts, meta: OpMeta) -> Result<State, LlbError> {
-    if remote_url.is_empty() {
-        return Err(LlbError::EmptySource("git remote"));
-    }
-    let has_scheme = remote_url.contains("://");
-    let scp_like = !has_scheme && remote_url.split_once(':').is_some_and(|(a, _)| !a.contains('/') && a.contains('@'));
-    let full_url = if has_scheme || scp_like { remote_url.to_string() } else { format!("https://{remote_url}") };
-    let (host, path) = parse_git_remote(&full_url)
-        .ok_or_else(|| LlbError::Invalid { what: "git remote", value: remote_url.to_string() })?;
-    let mut id = format!("git://{host}{path}");
-    let reference = reference.filter(|r| !r.is_empty());
-    let subdir = opts.subdir.filter(|s| !s.is_empty() && s != "/" && s != ".");
-    if reference.is_some() || subdir.is_some() {
+/// A git repository, `git://<host>/<path>[#<ref>[:<subdir>]]`, with the URL fetched in
+/// `git.fullurl`. `.git` is kept when the source asks for it or `keep_git_dir` is set.
+pub fn git(source: &GitSource, keep_git_dir: bool, meta: OpMeta) -> Result<State, LlbError> {
+    let mut id = format!("git://{}{}", source.host, source.path);
+    if source.reference.is_some() || source.subdir.is_some() {
         id.push('#');
-        id.push_str(reference.unwrap_or_default());
+        id.push_str(source.reference.as_deref().unwrap_or_default());
     }
     let mut caps = BTreeSet::from(["source.git", "source.git.fullurl"]);
-    if let Some(s) = &subdir {
+    if let Some(s) = &source.subdir {
         id.push(':');
         id.push_str(s);
         caps.insert("source.git.subdir");
     }
     let mut attrs = BTreeMap::new();
-    attrs.insert("git.fullurl".to_string(), full_url);
-    if opts.keep_git_dir {
+    attrs.insert("git.fullurl".to_string(), source.url.clone());
+    if keep_git_dir || source.keep_git_dir {
         attrs.insert("git.keepgitdir".to_string(), "true".to_string());
         caps.insert("source.git.keepgitdir");
     }
@@ -346,30 +302,28 @@ mod tests {
 
     #[test]
     fn git_identifiers() {
-        let id = |url: &str, r: Option<&str>, sub: Option<&str>| {
-            let s =
-                git(url, r, GitOpts { keep_git_dir: false, subdir: sub.map(Into::into) }, OpMeta::default()).unwrap();
+        let id = |url: &str| {
+            let s = git(&GitSource::parse(url).unwrap(), false, OpMeta::default()).unwrap();
             let (src, _) = source_of(&s);
             (src.identifier, src.attrs["git.fullurl"].clone())
         };
         assert_eq!(
-            id("https://github.com/moby/buildkit.git", Some("v0.8.3"), None),
+            id("https://github.com/moby/buildkit.git#v0.8.3"),
             ("git://github.com/moby/buildkit.git#v0.8.3".into(), "https://github.com/moby/buildkit.git".into())
         );
         assert_eq!(
-            id("github.com/moby/buildkit", None, None),
-            ("git://github.com/moby/buildkit".into(), "https://github.com/moby/buildkit".into())
+            id("ssh://git@h:2222//org/./repo?keep-git-dir=1"),
+            ("git://h:2222/org/repo".into(), "ssh://git@h:2222//org/./repo".into())
         );
-        assert_eq!(
-            id("git@github.com:moby/buildkit.git", Some("main"), Some("docs")).0,
-            "git://github.com/moby/buildkit.git#main:docs"
-        );
-        let s = git("https://h/x", None, GitOpts { keep_git_dir: true, subdir: Some("a".into()) }, OpMeta::default())
-            .unwrap();
-        let caps = s.output().unwrap().caps();
-        assert!(caps.contains("source.git.keepgitdir") && caps.contains("source.git.subdir"));
-        assert!(git("", None, GitOpts::default(), OpMeta::default()).is_err());
-        assert!(git("nohost", None, GitOpts::default(), OpMeta::default()).is_err());
+        assert_eq!(id("git@github.com:moby/buildkit.git#main:docs").0, "git://github.com/moby/buildkit.git#main:docs");
+        assert_eq!(id("git://h/x#:sub").0, "git://h/x#:sub");
+        let caps = |url: &str, keep: bool| {
+            git(&GitSource::parse(url).unwrap(), keep, OpMeta::default()).unwrap().output().unwrap().caps().clone()
+        };
+        let c = caps("https://h/x.git#main:a", true);
+        assert!(c.contains("source.git.keepgitdir") && c.contains("source.git.subdir"));
+        assert!(caps("https://h/x.git?keep-git-dir=true", false).contains("source.git.keepgitdir"));
+        assert!(!caps("https://h/x.git", false).contains("source.git.keepgitdir"));
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 use crate::image::ImageConfig;
 use crate::llb::{self, pb, OpMeta, State};
-use crate::plan::remote::{self, GitSource};
 use crate::plan::{ImageRef, Platform};
 use crate::reference::Digest;
+use crate::remote::{self, GitSource};
 
 /// A named context as lowering uses it: a filesystem and, for images, their config.
 #[derive(Debug, Clone)]
@@ -61,7 +61,7 @@ impl ContextValue {
             return Ok(ContextValue::OciLayout { store, digest });
         }
         if remote::is_git(value) {
-            return remote::parse_git(value).map(ContextValue::Git);
+            return GitSource::parse(value).map(ContextValue::Git);
         }
         if remote::is_url(value) {
             remote::validate_url(value)?;
@@ -138,10 +138,7 @@ pub fn context_state(
             o.shared_key_hint = Some(shared_key_hint(&format!("context:{name}"), &o));
             llb::local(local, o, meta("load from client"))
         }
-        ContextValue::Git(g) => {
-            let o = llb::GitOpts { keep_git_dir: g.keep_git_dir, subdir: g.subdir.clone() };
-            llb::git(&g.remote, g.reference.as_deref(), o, meta(&g.to_string()))
-        }
+        ContextValue::Git(g) => llb::git(g, false, meta(&g.to_string())),
         ContextValue::Http(url) => {
             let o = llb::HttpOpts { filename: Some("context".into()), ..Default::default() };
             llb::http(url, o, meta(url))

@@ -258,8 +258,7 @@ impl<'a> Lowerer<'a> {
         span: Span,
     ) -> Result<State, Diagnostic> {
         let meta = self.meta(stage, format!("[{}] load git {g}", stage.name), span);
-        let opts = llb::GitOpts { keep_git_dir: keep_git_dir || g.keep_git_dir, subdir: g.subdir.clone() };
-        llb::git(&g.remote, g.reference.as_deref(), opts, meta).map_err(|e| self.llb_error(span, e))
+        llb::git(g, keep_git_dir, meta).map_err(|e| self.llb_error(span, e))
     }
 
     /// The state a copy or mount reads from, and the directory relative paths start at.

@@ -401,7 +401,7 @@ impl Lowerer<'_> {
     /// An http(s) source: the file saved under its URL's last path component, as Dockerfile
     /// `ADD <url>` does (archives are not unpacked).
     fn download(&self, stage: &Stage, step: &Step, copy: &Copy, url: &str) -> Result<(State, String), Diagnostic> {
-        let file = crate::plan::remote::url_filename(url);
+        let file = crate::remote::url_filename(url);
         let meta = self.meta(stage, format!("[{}] download {url}", stage.name), step.span);
         let opts =
             llb::HttpOpts { checksum: copy.checksum.clone(), filename: Some(file.clone()), ..Default::default() };

@@ -2,11 +2,11 @@
 
 use serde::Serialize;
 
-use super::remote;
 use super::Source;
 use super::{values, Resolver, Word};
 use crate::diag::Diagnostic;
 use crate::reference::Digest;
+use crate::remote;
 use crate::spec;
 
 /// A `copy` step.

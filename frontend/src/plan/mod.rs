@@ -8,7 +8,6 @@
 mod args;
 mod copy;
 mod reads;
-pub mod remote;
 mod run;
 mod sources;
 mod steps;
@@ -21,11 +20,11 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use crate::reference::ImageRef;
+pub use crate::remote::GitSource;
 pub(crate) use args::value_span;
 pub use args::{mentions_var, Args, BUILTIN_ARGS};
 pub use copy::Copy;
 pub use reads::{LocalPaths, LocalReads};
-pub use remote::GitSource;
 #[cfg(test)]
 pub(crate) use run::MOUNT_OPTIONS;
 pub use run::{ssh_default_target, Mount, Network, Run, Security, Sharing};
@@ -530,7 +529,7 @@ impl Resolver {
         let this = s.name.value.as_str();
         // A bad `from:` is reported, and the rest of the stage is still checked.
         let base = match &s.from {
-            Some(from) if remote::is_url(&from.value) || remote::is_git(&from.value) => {
+            Some(from) if crate::remote::is_url(&from.value) || crate::remote::is_git(&from.value) => {
                 let d = Diagnostic::error(from.span, "a stage cannot start from a URL")
                     .help("start from an image and copy from the repository or URL in a step (`copy: .` with `from: <git URL>`, or `copy: <https URL>`)");
                 self.diags.push(d);

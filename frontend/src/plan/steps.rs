@@ -1,9 +1,9 @@
 //! Resolving steps: the dispatch by kind, and where `copy` and mounts read from. `run` (with
 //! its mounts) and `copy` have modules of their own; `env`, `workdir` and `user` are simple.
 
-use super::remote;
 use super::{Resolver, Source, StepKind};
 use crate::diag::Diagnostic;
+use crate::remote;
 use crate::spec::{self, Sp};
 
 impl Resolver {
@@ -52,7 +52,7 @@ impl Resolver {
         }
         let value = self.text(raw)?;
         if remote::is_git(&value) {
-            return match remote::parse_git(&value) {
+            return match remote::GitSource::parse(&value) {
                 Ok(g) => Some(Source::Git(g)),
                 Err(msg) => {
                     self.error(raw.span, format!("invalid git URL `{value}`: {msg}"));

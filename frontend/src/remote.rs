@@ -1,13 +1,24 @@
-//! Remote sources: HTTP(S) files as `copy` sources and git repositories as `from:`. Syntax
-//! only: nothing here touches the network.
+//! Remote sources: HTTP(S) files as `copy` sources and git repositories as `from:` (and as
+//! contexts). Syntax only: nothing here touches the network. Shared vocabulary, as
+//! [`crate::reference`] is: the plan parses git URLs into [`GitSource`]s, and LLB git sources
+//! take only those.
 
 use serde::Serialize;
 
 /// A git repository and what to check out of it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct GitSource {
-    /// The remote as written, without the `#fragment`.
+    /// The remote as written, without the `?query` and `#fragment` (shown in progress names).
     pub remote: String,
+    /// The URL fetched (LLB's `git.fullurl`).
+    #[serde(skip)]
+    pub url: String,
+    /// The remote's host (with its port), without the user.
+    #[serde(skip)]
+    pub host: String,
+    /// The repository's path from `/`, with empty and `.` components dropped.
+    #[serde(skip)]
+    pub path: String,
     /// Branch, tag or commit (`#ref`); the remote's default branch when `None`.
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -51,61 +62,68 @@ fn bad_char(s: &str) -> Option<char> {
     s.chars().find(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Parses a git source `remote[?query][#ref[:subdir]]`; the error says what is wrong. The
-/// query takes BuildKit's keys `ref`, `tag`, `branch`, `subdir` and `keep-git-dir`.
-pub fn parse_git(s: &str) -> Result<GitSource, String> {
-    if let Some(c) = bad_char(s) {
-        return Err(format!("a git URL cannot contain {c:?}"));
-    }
-    let (remote, fragment) = match s.split_once('#') {
-        Some((r, f)) => (r, Some(f)),
-        None => (s, None),
-    };
-    let (remote, query) = match remote.split_once('?') {
-        Some((r, q)) => (r, Some(q)),
-        None => (remote, None),
-    };
-    let (host, path) = if let Some((scheme, rest)) = remote.split_once("://") {
-        if !matches!(scheme, "git" | "ssh" | "http" | "https") {
-            return Err(format!("`{scheme}://` is not a git transport (https, ssh, git)"));
+impl GitSource {
+    /// Parses a git source `remote[?query][#ref[:subdir]]`; the error says what is wrong. The
+    /// query takes BuildKit's keys `ref`, `tag`, `branch`, `subdir` and `keep-git-dir`.
+    pub fn parse(s: &str) -> Result<GitSource, String> {
+        if let Some(c) = bad_char(s) {
+            return Err(format!("a git URL cannot contain {c:?}"));
         }
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        (authority.rsplit_once('@').map_or(authority, |(_, h)| h), path)
-    } else if let Some((user_host, path)) = remote.split_once(':') {
-        (user_host.rsplit_once('@').map_or(user_host, |(_, h)| h), path)
-    } else {
-        return Err("expected `https://host/repo.git`, `ssh://host/repo`, `git://host/repo` or `git@host:repo`".into());
-    };
-    if host.is_empty() {
-        return Err("the git URL has no host".into());
-    }
-    if path.split('/').all(|c| c.is_empty() || c == ".") {
-        return Err("the git URL has no repository path".into());
-    }
-    let (reference, subdir) = match fragment {
-        None => (None, None),
-        Some(f) => {
-            let (r, d) = match f.split_once(':') {
-                Some((r, d)) => (r, Some(d)),
-                None => (f, None),
-            };
-            if f.is_empty() {
-                return Err("empty `#` fragment: give a branch, tag or commit after `#`".into());
+        let (remote, fragment) = match s.split_once('#') {
+            Some((r, f)) => (r, Some(f)),
+            None => (s, None),
+        };
+        let (remote, query) = match remote.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (remote, None),
+        };
+        let (host, path) = if let Some((scheme, rest)) = remote.split_once("://") {
+            if !matches!(scheme, "git" | "ssh" | "http" | "https") {
+                return Err(format!("`{scheme}://` is not a git transport (https, ssh, git)"));
             }
-            let d = d.map(|d| d.trim_matches('/')).filter(|d| !d.is_empty() && *d != ".");
-            if let Some(d) = d {
-                if d.split('/').any(|c| c == "..") {
-                    return Err(format!("the subdirectory `{d}` leaves the repository"));
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            (authority.rsplit_once('@').map_or(authority, |(_, h)| h), path)
+        } else if let Some((user_host, path)) = remote.split_once(':').filter(|(u, _)| !u.contains('/')) {
+            (user_host.rsplit_once('@').map_or(user_host, |(_, h)| h), path)
+        } else {
+            return Err(
+                "expected `https://host/repo.git`, `ssh://host/repo`, `git://host/repo` or `git@host:repo`".into()
+            );
+        };
+        if host.is_empty() {
+            return Err("the git URL has no host".into());
+        }
+        let path: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        if path.is_empty() {
+            return Err("the git URL has no repository path".into());
+        }
+        let (host, path) = (host.to_string(), format!("/{}", path.join("/")));
+        let (reference, subdir) = match fragment {
+            None => (None, None),
+            Some(f) => {
+                let (r, d) = match f.split_once(':') {
+                    Some((r, d)) => (r, Some(d)),
+                    None => (f, None),
+                };
+                if f.is_empty() {
+                    return Err("empty `#` fragment: give a branch, tag or commit after `#`".into());
                 }
+                let d = d.map(|d| d.trim_matches('/')).filter(|d| !d.is_empty() && *d != ".");
+                if let Some(d) = d {
+                    if d.split('/').any(|c| c == "..") {
+                        return Err(format!("the subdirectory `{d}` leaves the repository"));
+                    }
+                }
+                (Some(r.to_string()).filter(|r| !r.is_empty()), d.map(str::to_string))
             }
-            (Some(r.to_string()).filter(|r| !r.is_empty()), d.map(str::to_string))
+        };
+        let (remote, url) = (remote.to_string(), remote.to_string());
+        let mut git = GitSource { remote, url, host, path, reference, subdir, keep_git_dir: false };
+        if let Some(q) = query {
+            apply_git_query(&mut git, q)?;
         }
-    };
-    let mut git = GitSource { remote: remote.to_string(), reference, subdir, keep_git_dir: false };
-    if let Some(q) = query {
-        apply_git_query(&mut git, q)?;
+        Ok(git)
     }
-    Ok(git)
 }
 
 /// Applies a git URL's query (`?ref=v1&subdir=app`), with BuildKit's rules: every key once,
@@ -260,20 +278,20 @@ mod tests {
 
     #[test]
     fn git_urls_with_a_query() {
-        let g = parse_git("https://github.com/org/repo.git?ref=v1&subdir=app").unwrap();
+        let g = GitSource::parse("https://github.com/org/repo.git?ref=v1&subdir=app").unwrap();
         assert_eq!(
             (g.remote.as_str(), g.reference.as_deref(), g.subdir.as_deref()),
             ("https://github.com/org/repo.git", Some("v1"), Some("app"))
         );
         assert!(!g.keep_git_dir);
         assert!(is_git("https://github.com/org/repo.git?ref=v1&subdir=app"));
-        let g = parse_git("https://github.com/org/repo.git?tag=v1.2&keep-git-dir=true").unwrap();
+        let g = GitSource::parse("https://github.com/org/repo.git?tag=v1.2&keep-git-dir=true").unwrap();
         assert_eq!(g.reference.as_deref(), Some("refs/tags/v1.2"));
         assert!(g.keep_git_dir);
-        let g = parse_git("git@github.com:org/repo.git?branch=main&subdir=a%20b/c").unwrap();
+        let g = GitSource::parse("git@github.com:org/repo.git?branch=main&subdir=a%20b/c").unwrap();
         assert_eq!((g.reference.as_deref(), g.subdir.as_deref()), (Some("refs/heads/main"), Some("a b/c")));
         // The fragment and the query may say the same thing, never different things.
-        assert_eq!(parse_git("https://h/r.git?ref=v1#v1").unwrap().reference.as_deref(), Some("v1"));
+        assert_eq!(GitSource::parse("https://h/r.git?ref=v1#v1").unwrap().reference.as_deref(), Some("v1"));
         for (bad, why) in [
             ("https://h/r.git?ref=v1#v2", "conflicts"),
             ("https://h/r.git?ref=v1&ref=v1", "twice"),
@@ -285,7 +303,7 @@ mod tests {
             ("https://h/r.git?checksum=abc", "not supported"),
             ("https://h/r.git?ref=%zz", "escape"),
         ] {
-            let e = parse_git(bad).unwrap_err();
+            let e = GitSource::parse(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
     }
@@ -308,14 +326,15 @@ mod tests {
 
     #[test]
     fn git_fragments() {
-        let g = parse_git("https://github.com/a/b.git#v1.2:docs/api/").unwrap();
+        let g = GitSource::parse("https://github.com/a/b.git#v1.2:docs/api/").unwrap();
         assert_eq!(g.remote, "https://github.com/a/b.git");
         assert_eq!(g.reference.as_deref(), Some("v1.2"));
         assert_eq!(g.subdir.as_deref(), Some("docs/api"));
         assert_eq!(g.to_string(), "https://github.com/a/b.git#v1.2:docs/api");
-        let g = parse_git("git@github.com:a/b.git").unwrap();
+        assert_eq!((g.host.as_str(), g.path.as_str()), ("github.com", "/a/b.git"));
+        let g = GitSource::parse("git@github.com:a/b.git").unwrap();
         assert_eq!((g.reference, g.subdir), (None, None));
-        let g = parse_git("git://h/x#:sub").unwrap();
+        let g = GitSource::parse("git://h/x#:sub").unwrap();
         assert_eq!((g.reference, g.subdir.as_deref()), (None, Some("sub")));
         for bad in [
             "https:///x.git",
@@ -325,10 +344,11 @@ mod tests {
             "https://h/a b.git",
             "git://h/.",
             "git@h:./",
+            "git@h/x:y",
             "git://h/x#main:../up",
             "nohost",
         ] {
-            assert!(parse_git(bad).is_err(), "{bad}");
+            assert!(GitSource::parse(bad).is_err(), "{bad}");
         }
     }
 
