@@ -43,6 +43,25 @@ impl std::fmt::Display for GitSource {
     }
 }
 
+/// A remote source: a git repository or a file to download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    Git(GitSource),
+    /// An http(s) URL, checked.
+    Http(String),
+}
+
+impl Remote {
+    /// The remote `s` is written as: `None` when it is neither a git repository ([`is_git`]) nor
+    /// an http(s) URL; an error says what is wrong with one that is.
+    pub fn parse(s: &str) -> Option<Result<Remote, String>> {
+        if is_git(s) {
+            return Some(GitSource::parse(s).map(Remote::Git));
+        }
+        is_url(s).then(|| validate_url(s).map(|()| Remote::Http(s.to_string())))
+    }
+}
+
 /// An `http://` or `https://` URL (a file to download when it is a `copy` source).
 pub fn is_url(s: &str) -> bool {
     let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();

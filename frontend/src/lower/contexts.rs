@@ -6,7 +6,7 @@ use crate::image::ImageConfig;
 use crate::llb::{self, pb, OpMeta, State};
 use crate::plan::{ImageRef, Platform};
 use crate::reference::Digest;
-use crate::remote::{self, GitSource};
+use crate::remote::{GitSource, Remote};
 
 /// A named context as lowering uses it: a filesystem and, for images, their config.
 #[derive(Debug, Clone)]
@@ -60,14 +60,12 @@ impl ContextValue {
             let store = non_empty(store.split(':').next().unwrap_or(store), "oci-layout store")?;
             return Ok(ContextValue::OciLayout { store, digest });
         }
-        if remote::is_git(value) {
-            return GitSource::parse(value).map(ContextValue::Git);
+        match Remote::parse(value) {
+            Some(Ok(Remote::Git(g))) => Ok(ContextValue::Git(g)),
+            Some(Ok(Remote::Http(url))) => Ok(ContextValue::Http(url)),
+            Some(Err(e)) => Err(e),
+            None => Err(format!("unsupported context value `{value}`: expected docker-image://, local:, input:, oci-layout://, a git URL or an https URL")),
         }
-        if remote::is_url(value) {
-            remote::validate_url(value)?;
-            return Ok(ContextValue::Http(value.to_string()));
-        }
-        Err(format!("unsupported context value `{value}`: expected docker-image://, local:, input:, oci-layout://, a git URL or an https URL"))
     }
 }
 

@@ -97,6 +97,8 @@ pub struct Stage {
     pub number: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Where the stage starts: an image, `scratch`, a stage or a named context (never the
+    /// build context or a git repository).
     pub base: Source,
     pub platform: Platform,
     /// Args with another value in this stage (its `args:`, unless `--build-arg` gave one).
