@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::plan::{self, Base, BuildOptions, CopyFrom, MountFrom, StepKind};
+use crate::plan::{self, BuildOptions, Reader, Source};
 use crate::spec::Spec;
 
 /// Nodes and labelled edges between them.
@@ -40,21 +40,11 @@ impl StageGraph {
         };
         for stage in &p.stages {
             g.stages.push(stage.name.clone());
-            match &stage.base {
-                Base::Image { reference } => {
-                    g.images.insert(reference.to_string());
-                    g.edges.push((reference.to_string(), stage.name.clone(), "from".into(), true));
-                }
-                Base::Stage { name } => g.edges.push((name.clone(), stage.name.clone(), "from".into(), true)),
-                Base::Named { name } => {
-                    g.named.insert(name.clone());
-                    g.edges.push((name.clone(), stage.name.clone(), "from".into(), true));
-                }
-                Base::Scratch => {}
-            }
-            for step in &stage.steps {
-                let (from, label): (&MountFrom, String) = match &step.kind {
-                    StepKind::Copy(c) => {
+            for (from, reader) in stage.sources() {
+                let label = match reader {
+                    Reader::Base => "from".to_string(),
+                    Reader::Mount(_) => "mount".to_string(),
+                    Reader::Copy(c) => {
                         let sources: Vec<String> = c.sources.iter().map(plan::Word::text).collect();
                         for url in sources.iter().filter(|s| plan::Copy::is_url(s)) {
                             g.remotes.insert(url.clone());
@@ -65,43 +55,35 @@ impl StageGraph {
                         if local.is_empty() {
                             continue;
                         }
-                        (&c.from, format!("copy {}", local.join(" ")))
+                        format!("copy {}", local.join(" "))
                     }
-                    StepKind::Run(r) => {
-                        for m in &r.mounts {
-                            if let Some(from) = m.from() {
-                                g.link(from, &stage.name, "mount".into());
-                            }
-                        }
-                        continue;
-                    }
-                    _ => continue,
                 };
-                g.link(from, &stage.name, label);
+                g.link(from, &stage.name, label, matches!(reader, Reader::Base));
             }
         }
         g
     }
 
-    fn link(&mut self, from: &CopyFrom, to: &str, label: String) {
+    /// An edge from a source to stage `to` (solid for its base); nothing from `scratch`.
+    fn link(&mut self, from: &Source, to: &str, label: String, base: bool) {
         let src = match from {
-            CopyFrom::Context => "context".to_string(),
-            CopyFrom::Stage { name } => name.clone(),
-            CopyFrom::Image { reference } => {
+            Source::Context => "context".to_string(),
+            Source::Stage { name } => name.clone(),
+            Source::Image { reference } => {
                 self.images.insert(reference.to_string());
                 reference.to_string()
             }
-            CopyFrom::Scratch => return,
-            CopyFrom::Git(git) => {
+            Source::Scratch => return,
+            Source::Git(git) => {
                 self.remotes.insert(git.to_string());
                 git.to_string()
             }
-            CopyFrom::Named { name } => {
+            Source::Named { name } => {
                 self.named.insert(name.clone());
                 name.clone()
             }
         };
-        self.edges.push((src, to.to_string(), label, false));
+        self.edges.push((src, to.to_string(), label, base));
     }
 
     fn uses_context(&self) -> bool {

@@ -18,5 +18,6 @@ pub mod llb;
 pub mod lower;
 pub mod plan;
 pub mod reference;
+pub mod remote;
 pub mod sourcemap;
 pub mod spec;

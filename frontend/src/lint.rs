@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::plan::{mentioned_vars, mentions_var, value_span, Word, BUILTIN_ARGS};
-use crate::spec::{KeyValue, Sp, Spec, StepKind};
+use crate::spec::{self, KeyValue, Sp, Spec, StepKind};
 
 /// Rule ids, as `decant check` and the `frontend.lint` subrequest report them.
 pub const RULES: &[(&str, &str)] = &[
@@ -36,18 +36,9 @@ pub fn lint(spec: &Spec) -> Vec<Diagnostic> {
         );
     }
     let stage_names: HashSet<&str> = spec.stages.iter().map(|s| s.name.value.as_str()).collect();
-    let mut image_refs = Vec::new();
-    for stage in &spec.stages {
-        image_refs.extend(stage.from.iter());
-        for step in &stage.steps {
-            if let StepKind::Copy(c) = &step.kind {
-                image_refs.extend(c.from.iter());
-            }
-        }
-    }
-    for r in image_refs {
+    for r in spec.stages.iter().flat_map(spec::Stage::froms) {
         let v = r.value.as_str();
-        let remote = crate::plan::remote::is_git(v) || crate::plan::remote::is_url(v);
+        let remote = crate::remote::is_git(v) || crate::remote::is_url(v);
         let is_image = v != "scratch" && v != "context" && !stage_names.contains(&v) && !v.contains("${") && !remote;
         let last = v.rsplit('/').next().unwrap_or(v);
         if is_image && !last.contains(':') && !v.contains('@') {
@@ -264,6 +255,15 @@ mod tests {
 
     fn rules(text: &str) -> Vec<&'static str> {
         lint_configured(&spec(text)).0.iter().map(|d| d.rule.unwrap()).collect()
+    }
+
+    #[test]
+    fn untagged_images_in_copies_and_mounts() {
+        let text = "# syntax=img\nstages:\n  app:\n    from: busybox:1\n    steps:\n      - copy: /x\n        from: alpine\n      \
+                    - run: make\n        mounts:\n          - bind: /src\n            from: golang\n";
+        let s = spec(text);
+        let lines: Vec<u32> = lint(&s).iter().map(|d| s.file.position(d.span.unwrap().start).line).collect();
+        assert_eq!(lines, [7, 11]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Image references: validation and normalisation to the fully qualified form BuildKit wants
-//! (`alpine:3.20` -> `docker.io/library/alpine:3.20`). Shared vocabulary: the plan validates
-//! references with it, and LLB image sources take only references it made.
+//! (`alpine:3.20` -> `docker.io/library/alpine:3.20`); and content digests. Shared vocabulary:
+//! the plan validates references and digests with it, and LLB sources take only values it made.
 
 use std::fmt;
 
@@ -35,9 +35,46 @@ impl fmt::Display for ImageRef {
     }
 }
 
+/// A content digest BuildKit can verify: `sha256:<64 hex>`, `sha384:<96>` or `sha512:<128>`,
+/// lowercase. A download's `checksum:`, a manifest digest an image is pinned to, an OCI layout's.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Digest(String);
+
+impl Digest {
+    /// Parses a digest; the error says what is wrong with it.
+    pub fn parse(s: &str) -> Result<Digest, String> {
+        let Some((alg, hex)) = s.split_once(':') else {
+            return Err(format!("`{s}` is not a digest: expected `sha256:<64 hex digits>`"));
+        };
+        let len = match alg {
+            "sha256" => 64,
+            "sha384" => 96,
+            "sha512" => 128,
+            other => return Err(format!("`{other}` is not a supported digest algorithm (sha256, sha384, sha512)")),
+        };
+        if hex.len() != len || !hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+            return Err(format!(
+                "`{s}` is not a valid {alg} digest: expected {len} lowercase hex digits after `{alg}:`"
+            ));
+        }
+        Ok(Digest(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl ImageRef {
     /// The same image pinned to `digest` (the tag is kept for readability, as BuildKit does).
-    pub fn pinned(&self, digest: &str) -> ImageRef {
+    pub fn pinned(&self, digest: &Digest) -> ImageRef {
         ImageRef { digest: Some(digest.to_string()), ..self.clone() }
     }
 
@@ -45,7 +82,7 @@ impl ImageRef {
     /// answered (`ResolveImageConfig`'s `Ref`, which a source policy may have rewritten; `None`
     /// from daemons before v0.12), pinned to the resolved manifest `digest` unless it names a
     /// digest already.
-    pub fn resolved(&self, answered: Option<&ImageRef>, digest: Option<&str>) -> ImageRef {
+    pub fn resolved(&self, answered: Option<&ImageRef>, digest: Option<&Digest>) -> ImageRef {
         let base = answered.unwrap_or(self);
         match digest {
             Some(d) if base.digest.is_none() => base.pinned(d),
@@ -192,13 +229,13 @@ mod tests {
     #[test]
     fn resolved_prefers_the_answered_reference() {
         let asked = ImageRef::parse("alpine:3.20").unwrap();
-        let d = format!("sha256:{}", "a".repeat(64));
+        let d = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
         let mirror = ImageRef::parse("mirror.example.com/alpine:3.20").unwrap();
         assert_eq!(asked.resolved(None, Some(&d)).to_string(), format!("docker.io/library/alpine:3.20@{d}"));
         assert_eq!(asked.resolved(Some(&mirror), Some(&d)).to_string(), format!("mirror.example.com/alpine:3.20@{d}"));
         assert_eq!(asked.resolved(Some(&mirror), None), mirror);
         // A policy that pins a digest itself keeps it.
-        let pinned = mirror.pinned(&format!("sha256:{}", "b".repeat(64)));
+        let pinned = mirror.pinned(&Digest::parse(&format!("sha256:{}", "b".repeat(64))).unwrap());
         assert_eq!(asked.resolved(Some(&pinned), Some(&d)), pinned);
     }
 
@@ -227,6 +264,22 @@ mod tests {
         assert_eq!(f("docker.io/library/alpine:3.20"), "alpine:3.20");
         assert_eq!(f("org/app:latest"), "org/app");
         assert_eq!(f("ghcr.io/a/b:v1"), "ghcr.io/a/b:v1");
+    }
+
+    #[test]
+    fn digests() {
+        let ok = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(Digest::parse(&ok).unwrap().as_str(), ok);
+        assert!(Digest::parse(&format!("sha512:{}", "0".repeat(128))).is_ok());
+        for bad in [
+            "abc",
+            "md5:0123",
+            "sha256:abc",
+            &format!("sha256:{}", "AB".repeat(32)),
+            &format!("sha256:{}", "g".repeat(64)),
+        ] {
+            assert!(Digest::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -113,7 +113,7 @@ fn scanner() -> Scanner {
     Scanner {
         reference: ImageRef::parse("docker/buildkit-syft-scanner:stable-1")
             .unwrap()
-            .pinned(&format!("sha256:{}", "5".repeat(64))),
+            .pinned(&decant::reference::Digest::parse(&format!("sha256:{}", "5".repeat(64))).unwrap()),
         platform: Platform::parse("linux/amd64").unwrap(),
         config,
         params: BTreeMap::from([("MODE".into(), "fast".into())]),

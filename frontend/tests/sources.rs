@@ -100,7 +100,7 @@ fn deps_input() -> (State, pb::Definition) {
     let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
     let base = llb::image(
         &decant::reference::ImageRef::parse("golang:1.22").unwrap(),
-        llb::ImageOpts { platform: Some(plat.clone()), resolve_mode: None },
+        llb::ImageOpts { platform: Some(plat.clone()), ..Default::default() },
         OpMeta::named("[deps 1/2] FROM golang:1.22"),
     )
     .unwrap();

@@ -4,7 +4,7 @@
 //! scoped per stage). What a Dockerfile cannot say as the spec does (a step's own env, workdir
 //! or user) is written with the nearest equivalent and a `# decant eject:` comment.
 
-use crate::plan::remote::{is_git, is_url};
+use crate::remote::{is_git, is_url};
 use crate::spec::{Command, Copy, File, KeyValue, Mount, Run, Spec, Stage, StepKind};
 
 /// The Dockerfile for a parsed spec.

@@ -121,7 +121,8 @@ fn source_ids(definition: &[u8]) -> Vec<String> {
 }
 
 fn git_input(url: &str) -> Vec<u8> {
-    let state = crate::llb::git(url, Some("main"), Default::default(), Default::default()).unwrap();
+    let source = crate::remote::GitSource::parse(&format!("{url}#main")).unwrap();
+    let state = crate::llb::git(&source, false, Default::default()).unwrap();
     crate::llb::encode(&crate::llb::marshal(&state))
 }
 

@@ -498,7 +498,7 @@ async fn lower_inputs(
         let config = ImageConfig::from_json(&resolved.config)
             .map_err(|e| BuildError::Other(format!("the config of image {reference} is not valid JSON: {e}")))?;
         // Pin only to a well-formed digest (an engine resolving a local-only image sends none).
-        let digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
+        let digest = crate::reference::Digest::parse(&resolved.digest).ok();
         let answered = super::sources::answered_reference(&reference, resolved.reference.as_deref())?;
         images.insert((reference, platform), BaseImage { digest, reference: answered, config });
     }
@@ -512,7 +512,7 @@ async fn lower_inputs(
         hostname: opts.hostname().filter(|h| !h.is_empty()).map(str::to_string),
         extra_hosts: opts.add_hosts()?.into_iter().map(|h| (h.host, h.ip.to_string())).collect(),
         labels: opts.labels(),
-        resolve_mode: resolve_mode.image_attr(),
+        resolve_mode,
         features: lower::Features {
             merge_op: caps.has_llb(cap::MERGE_OP),
             copy_mode_string: caps.has_llb(llb::MODE_STRING_CAP),

@@ -53,36 +53,8 @@ fn invalid(opt: &str, value: &str, reason: impl Into<String>) -> OptsError {
     OptsError::Invalid { opt: opt.to_string(), value: value.to_string(), reason: reason.into() }
 }
 
-/// Image resolve mode (`image-resolve-mode`, and ResolveImageConfig's `ResolveMode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ResolveMode {
-    /// Use the local image if present, else pull.
-    #[default]
-    Default,
-    /// Always check the registry.
-    Pull,
-    /// Only use local images.
-    Local,
-}
-
-impl ResolveMode {
-    /// Wire spelling: `default`, `pull` or `local`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResolveMode::Default => "default",
-            ResolveMode::Pull => "pull",
-            ResolveMode::Local => "local",
-        }
-    }
-
-    /// The mode image sources carry in LLB: none for the default.
-    pub fn image_attr(self) -> Option<String> {
-        match self {
-            ResolveMode::Default => None,
-            mode => Some(mode.as_str().to_string()),
-        }
-    }
-}
+/// Image resolve mode (`image-resolve-mode`): the LLB type.
+pub use crate::llb::ResolveMode;
 
 /// `no-cache`: lowering's own type (`None`; `All` when present and empty; else `Stages`).
 pub use crate::lower::NoCache;
@@ -847,8 +819,6 @@ mod tests {
         assert!(opts(&["force-network-mode=bridge"]).force_network_mode().is_err());
         assert_eq!(opts(&["image-resolve-mode=pull"]).image_resolve_mode().unwrap(), ResolveMode::Pull);
         assert!(opts(&["image-resolve-mode=never"]).image_resolve_mode().is_err());
-        assert_eq!(ResolveMode::Default.image_attr(), None);
-        assert_eq!(ResolveMode::Local.image_attr().as_deref(), Some("local"));
         assert_eq!(NetworkMode::Sandbox.forced(), None);
         assert_eq!(NetworkMode::Host.forced(), Some(crate::plan::Network::Host));
     }

@@ -19,40 +19,26 @@ use super::failure::BuildError;
 use super::{Client, FrontendOpts, SolveParams};
 use crate::llb::pb::Definition;
 use crate::llb::{self, OpMeta, State};
-use crate::plan::remote;
+use crate::remote::{GitSource, Remote};
 
 /// The file an http(s) context is saved as, as in the Dockerfile frontend.
 const HTTP_CONTEXT_FILE: &str = "context";
 
-/// A remote main context named by the opt `context` (the `contextkey` name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RemoteContext {
-    /// A git repository.
-    Git(remote::GitSource),
-    /// An http(s) URL (a tarball, or the spec itself).
-    Http(String),
-}
-
 /// The remote context the options name, if any. `github.com/org/repo` without a scheme is a
 /// repository here, as in the Dockerfile frontend (for contexts only).
-pub(crate) fn detect(opts: &FrontendOpts) -> Result<Option<RemoteContext>, BuildError> {
+pub(crate) fn detect(opts: &FrontendOpts) -> Result<Option<Remote>, BuildError> {
     let key = opts.context_key();
     let Some(value) = opts.get(key).filter(|v| !v.is_empty()) else { return Ok(None) };
     let bad = |e: String| BuildError::InvalidArgument(format!("the build context {value:?}: {e}"));
     if value.starts_with("github.com/") {
-        let mut g = remote::parse_git(&format!("https://{value}")).map_err(bad)?;
+        // Fetched over https; named as written.
+        let mut g = GitSource::parse(&format!("https://{value}")).map_err(bad)?;
         g.remote = g.remote.trim_start_matches("https://").to_string();
-        return Ok(Some(RemoteContext::Git(g)));
+        return Ok(Some(Remote::Git(g)));
     }
-    if remote::is_git(value) {
-        return remote::parse_git(value).map(|g| Some(RemoteContext::Git(g))).map_err(bad);
-    }
-    if remote::is_url(value) {
-        remote::validate_url(value).map_err(bad)?;
-        return Ok(Some(RemoteContext::Http(value.to_string())));
-    }
-    // Anything else (e.g. `input:context` from buildx) is not a remote context.
-    Ok(None)
+    // Anything else (e.g. `input:context` from buildx) is not a remote context. An http(s) URL
+    // is a tarball, or the spec itself.
+    Remote::parse(value).transpose().map_err(bad)
 }
 
 /// `inputs` with the remote context (if the options name one) as the inputs `context` and
@@ -64,11 +50,11 @@ pub(crate) async fn with_remote_context(
 ) -> Result<BTreeMap<String, Definition>, BuildError> {
     let Some(remote) = detect(opts)? else { return Ok(inputs) };
     let (context, spec_dir) = match remote {
-        RemoteContext::Git(g) => {
+        Remote::Git(g) => {
             let state = git_context(&g, opts)?;
             (state.clone(), state)
         }
-        RemoteContext::Http(url) => http_context(client, opts, &url).await?,
+        Remote::Http(url) => http_context(client, opts, &url).await?,
     };
     inputs.insert(opts.context_key().to_string(), llb::marshal(&context));
     if !opts.has_dockerfile_key() {
@@ -82,7 +68,7 @@ fn llb_error(e: llb::LlbError) -> BuildError {
 }
 
 /// The checkout of a git context.
-fn git_context(g: &remote::GitSource, opts: &FrontendOpts) -> Result<State, BuildError> {
+fn git_context(g: &GitSource, opts: &FrontendOpts) -> Result<State, BuildError> {
     let keep_arg = "build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR";
     let keep = match opts.get(keep_arg).filter(|v| !v.is_empty()) {
         None => false,
@@ -94,9 +80,7 @@ fn git_context(g: &remote::GitSource, opts: &FrontendOpts) -> Result<State, Buil
             )))
         }
     };
-    let git_opts = llb::GitOpts { keep_git_dir: keep || g.keep_git_dir, subdir: g.subdir.clone() };
-    llb::git(&g.remote, g.reference.as_deref(), git_opts, OpMeta::named(format!("[internal] load git source {g}")))
-        .map_err(llb_error)
+    llb::git(g, keep, OpMeta::named(format!("[internal] load git source {g}"))).map_err(llb_error)
 }
 
 /// An http(s) context: `(context, spec directory)`. The download is solved and its first
@@ -185,24 +169,25 @@ mod tests {
     fn detects_git_and_http_contexts() {
         assert_eq!(detect(&opts(&[])).unwrap(), None);
         assert_eq!(detect(&opts(&[("context", "input:context")])).unwrap(), None);
-        let Some(RemoteContext::Git(g)) =
+        let Some(Remote::Git(g)) =
             detect(&opts(&[("context", "https://github.com/org/repo.git?ref=v1&subdir=app")])).unwrap()
         else {
             panic!("git")
         };
         assert_eq!((g.reference.as_deref(), g.subdir.as_deref()), (Some("v1"), Some("app")));
-        let Some(RemoteContext::Git(g)) = detect(&opts(&[("context", "github.com/org/repo#main")])).unwrap() else {
+        let Some(Remote::Git(g)) = detect(&opts(&[("context", "github.com/org/repo#main")])).unwrap() else {
             panic!("git")
         };
         assert_eq!((g.remote.as_str(), g.reference.as_deref()), ("github.com/org/repo", Some("main")));
+        assert_eq!(g.url, "https://github.com/org/repo", "fetched over https");
         assert_eq!(
             detect(&opts(&[("context", "http://build-context-abc123")])).unwrap(),
-            Some(RemoteContext::Http("http://build-context-abc123".into()))
+            Some(Remote::Http("http://build-context-abc123".into()))
         );
         // The opt named by `contextkey`.
         assert_eq!(
             detect(&opts(&[("contextkey", "src"), ("src", "https://h/ctx.tar.gz")])).unwrap(),
-            Some(RemoteContext::Http("https://h/ctx.tar.gz".into()))
+            Some(Remote::Http("https://h/ctx.tar.gz".into()))
         );
         assert!(detect(&opts(&[("context", "https://h/r.git?depth=1")])).is_err());
     }
@@ -221,7 +206,7 @@ mod tests {
 
     #[test]
     fn keep_git_dir_build_arg() {
-        let g = remote::parse_git("https://github.com/org/repo.git#main").unwrap();
+        let g = GitSource::parse("https://github.com/org/repo.git#main").unwrap();
         let keep = |v: &str| {
             let s = git_context(&g, &opts(&[("build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR", v)])).unwrap();
             let def = llb::marshal(&s);

@@ -66,9 +66,9 @@ pub(crate) async fn prepare(
     if c.entrypoint.iter().chain(c.cmd.iter()).all(Vec::is_empty) {
         return Err(BuildError::Other(format!("scanner {generator} does not have cmd")));
     }
-    let digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
+    let digest = crate::reference::Digest::parse(&resolved.digest).ok();
     let answered = super::sources::answered_reference(&generator, resolved.reference.as_deref())?;
-    let reference = generator.resolved(answered.as_ref(), digest.as_deref());
+    let reference = generator.resolved(answered.as_ref(), digest.as_ref());
     Ok(Sbom::Scan(Box::new(Scanner { reference, platform: build_platform.clone(), config, params })))
 }
 

@@ -133,7 +133,7 @@ pub async fn named_contexts(
         let value = ContextValue::parse(&raw).map_err(|e| invalid(format!("context:{name}: {e}")))?;
         let mut copts = ContextOpts {
             session_id: Some(opts.session_id().to_string()).filter(|s| !s.is_empty()),
-            resolve_mode: resolve_mode.image_attr(),
+            resolve_mode,
             ..Default::default()
         };
         let (state, config) = match &value {
@@ -159,7 +159,7 @@ pub async fn named_contexts(
                     ))
                 })?;
                 copts.reference = answered_reference(reference, resolved.reference.as_deref())?;
-                copts.digest = Some(resolved.digest).filter(|d| crate::plan::remote::parse_checksum(d).is_ok());
+                copts.digest = crate::reference::Digest::parse(&resolved.digest).ok();
                 let state = context_state(&name, &value, &platform, &copts)
                     .map_err(|e| invalid(format!("context:{name}: {e}")))?;
                 (state, Some(config))

@@ -252,7 +252,7 @@ mod tests {
         let loc = |l: u32| SourceLocation { file: spec.clone(), ranges: vec![Range::new(l, 1, l, 10)] };
         let base = image(
             &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
-            ImageOpts { platform: Some(plat.clone()), resolve_mode: None },
+            ImageOpts { platform: Some(plat.clone()), ..Default::default() },
             OpMeta { name: Some("base".into()), location: Some(loc(1)), ..Default::default() },
         )
         .unwrap();

@@ -4,15 +4,40 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::pb;
 use super::state::{LlbError, OpMeta, State, Vertex};
-use crate::reference::ImageRef;
+use crate::reference::{Digest, ImageRef};
+use crate::remote::GitSource;
+
+/// Image resolve mode (attr `image.resolvemode`; also the gateway's `image-resolve-mode` option
+/// and ResolveImageConfig's `ResolveMode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResolveMode {
+    /// Use the local image if present, else pull.
+    #[default]
+    Default,
+    /// Always check the registry.
+    Pull,
+    /// Only use local images.
+    Local,
+}
+
+impl ResolveMode {
+    /// Wire spelling: `default`, `pull` or `local`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolveMode::Default => "default",
+            ResolveMode::Pull => "pull",
+            ResolveMode::Local => "local",
+        }
+    }
+}
 
 /// Options of an image source.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageOpts {
     /// Platform to pull; goes to `Op.platform` (daemon default when `None`).
     pub platform: Option<pb::Platform>,
-    /// `default`, `pull` or `local` (attr `image.resolvemode`).
-    pub resolve_mode: Option<String>,
+    /// The resolve mode; the default mode is not written (no attr, no cap).
+    pub resolve_mode: ResolveMode,
 }
 
 /// Options of a local-directory source.
@@ -33,20 +58,11 @@ pub struct LocalOpts {
     pub differ: Option<String>,
 }
 
-/// Options of a git source.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GitOpts {
-    /// Keep the `.git` directory (attr `git.keepgitdir`).
-    pub keep_git_dir: bool,
-    /// Only check out this sub-directory (BuildKit v0.9+).
-    pub subdir: Option<String>,
-}
-
 /// Options of an HTTP source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpOpts {
     /// Expected digest of the content (attr `http.checksum`).
-    pub checksum: Option<String>,
+    pub checksum: Option<Digest>,
     /// File name to save the download as (attr `http.filename`).
     pub filename: Option<String>,
     /// Permission bits of the file (attr `http.perm`, octal).
@@ -74,11 +90,8 @@ fn source_state(
 pub fn image(reference: &ImageRef, opts: ImageOpts, meta: OpMeta) -> Result<State, LlbError> {
     let mut attrs = BTreeMap::new();
     let mut caps = BTreeSet::from(["source.image"]);
-    if let Some(mode) = opts.resolve_mode {
-        if !matches!(mode.as_str(), "default" | "pull" | "local") {
-            return Err(LlbError::Invalid { what: "image resolve mode", value: mode });
-        }
-        attrs.insert("image.resolvemode".to_string(), mode);
+    if opts.resolve_mode != ResolveMode::Default {
+        attrs.insert("image.resolvemode".to_string(), opts.resolve_mode.as_str().to_string());
         caps.insert("source.image.resolvemode");
     }
     Ok(source_state(format!("docker-image://{reference}"), attrs, opts.platform, caps, meta))
@@ -125,59 +138,23 @@ pub fn local(name: &str, opts: LocalOpts, meta: OpMeta) -> Result<State, LlbErro
     Ok(source_state(format!("local://{name}"), attrs, None, caps, meta))
 }
 
-/// Split a git remote into `(host, path)`; `None` when it cannot be parsed.
-fn parse_git_remote(remote: &str) -> Option<(String, String)> {
-    let (host_part, path) = if let Some((_scheme, rest)) = remote.split_once("://") {
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        (host.to_string(), path.to_string())
-    } else if let Some((userhost, path)) = remote.split_once(':') {
-        // scp-like `user@host:path`.
-        if userhost.contains('/') {
-            return None;
-        }
-        let host = userhost.rsplit_once('@').map_or(userhost, |(_, h)| h);
-        (host.to_string(), path.to_string())
-    } else {
-        // Bare `host/path`: treated as https.
-        let (host, path) = remote.split_once('/')?;
-        (host.to_string(), path.to_string())
-    };
-    let path = path.split('#').next().unwrap_or_default();
-    let cleaned: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
-    if host_part.is_empty() || cleaned.is_empty() {
-        return None;
-    }
-    Some((host_part, format!("/{}", cleaned.join("/"))))
-}
-
-/// A git repository, `git://<host>/<path>[#<ref>[:<subdir>]]` with the real remote in
-/// `git.fullurl`. A remote without a scheme (`github.com/org/repo`) is fetched over https.
-pub fn git(remote_url: &str, reference: Option<&str>, opts: GitOpts, meta: OpMeta) -> Result<State, LlbError> {
-    if remote_url.is_empty() {
-        return Err(LlbError::EmptySource("git remote"));
-    }
-    let has_scheme = remote_url.contains("://");
-    let scp_like = !has_scheme && remote_url.split_once(':').is_some_and(|(a, _)| !a.contains('/') && a.contains('@'));
-    let full_url = if has_scheme || scp_like { remote_url.to_string() } else { format!("https://{remote_url}") };
-    let (host, path) = parse_git_remote(&full_url)
-        .ok_or_else(|| LlbError::Invalid { what: "git remote", value: remote_url.to_string() })?;
-    let mut id = format!("git://{host}{path}");
-    let reference = reference.filter(|r| !r.is_empty());
-    let subdir = opts.subdir.filter(|s| !s.is_empty() && s != "/" && s != ".");
-    if reference.is_some() || subdir.is_some() {
+/// A git repository, `git://<host>/<path>[#<ref>[:<subdir>]]`, with the URL fetched in
+/// `git.fullurl`. `.git` is kept when the source asks for it or `keep_git_dir` is set.
+pub fn git(source: &GitSource, keep_git_dir: bool, meta: OpMeta) -> Result<State, LlbError> {
+    let mut id = format!("git://{}{}", source.host, source.path);
+    if source.reference.is_some() || source.subdir.is_some() {
         id.push('#');
-        id.push_str(reference.unwrap_or_default());
+        id.push_str(source.reference.as_deref().unwrap_or_default());
     }
     let mut caps = BTreeSet::from(["source.git", "source.git.fullurl"]);
-    if let Some(s) = &subdir {
+    if let Some(s) = &source.subdir {
         id.push(':');
         id.push_str(s);
         caps.insert("source.git.subdir");
     }
     let mut attrs = BTreeMap::new();
-    attrs.insert("git.fullurl".to_string(), full_url);
-    if opts.keep_git_dir {
+    attrs.insert("git.fullurl".to_string(), source.url.clone());
+    if keep_git_dir || source.keep_git_dir {
         attrs.insert("git.keepgitdir".to_string(), "true".to_string());
         caps.insert("source.git.keepgitdir");
     }
@@ -195,7 +172,7 @@ pub fn http(url: &str, opts: HttpOpts, meta: OpMeta) -> Result<State, LlbError> 
     let mut attrs = BTreeMap::new();
     let mut caps = BTreeSet::from(["source.http"]);
     if let Some(c) = opts.checksum {
-        attrs.insert("http.checksum".to_string(), c);
+        attrs.insert("http.checksum".to_string(), c.to_string());
         caps.insert("source.http.checksum");
     }
     if let Some(f) = opts.filename {
@@ -270,7 +247,7 @@ mod tests {
         let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
         let s = image(
             &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
-            ImageOpts { platform: Some(plat.clone()), resolve_mode: Some("pull".into()) },
+            ImageOpts { platform: Some(plat.clone()), resolve_mode: ResolveMode::Pull },
             OpMeta::default(),
         )
         .unwrap();
@@ -280,12 +257,10 @@ mod tests {
         assert_eq!(platform, Some(plat));
         let caps = s.output().unwrap().caps();
         assert!(caps.contains("source.image") && caps.contains("source.image.resolvemode"));
-        assert!(image(
-            &crate::reference::ImageRef::parse("x").unwrap(),
-            ImageOpts { resolve_mode: Some("bogus".into()), ..Default::default() },
-            OpMeta::default()
-        )
-        .is_err());
+        let s =
+            image(&crate::reference::ImageRef::parse("x").unwrap(), ImageOpts::default(), OpMeta::default()).unwrap();
+        let (src, _) = source_of(&s);
+        assert!(src.attrs.is_empty(), "the default mode is not written");
     }
 
     #[test]
@@ -327,30 +302,28 @@ mod tests {
 
     #[test]
     fn git_identifiers() {
-        let id = |url: &str, r: Option<&str>, sub: Option<&str>| {
-            let s =
-                git(url, r, GitOpts { keep_git_dir: false, subdir: sub.map(Into::into) }, OpMeta::default()).unwrap();
+        let id = |url: &str| {
+            let s = git(&GitSource::parse(url).unwrap(), false, OpMeta::default()).unwrap();
             let (src, _) = source_of(&s);
             (src.identifier, src.attrs["git.fullurl"].clone())
         };
         assert_eq!(
-            id("https://github.com/moby/buildkit.git", Some("v0.8.3"), None),
+            id("https://github.com/moby/buildkit.git#v0.8.3"),
             ("git://github.com/moby/buildkit.git#v0.8.3".into(), "https://github.com/moby/buildkit.git".into())
         );
         assert_eq!(
-            id("github.com/moby/buildkit", None, None),
-            ("git://github.com/moby/buildkit".into(), "https://github.com/moby/buildkit".into())
+            id("ssh://git@h:2222//org/./repo?keep-git-dir=1"),
+            ("git://h:2222/org/repo".into(), "ssh://git@h:2222//org/./repo".into())
         );
-        assert_eq!(
-            id("git@github.com:moby/buildkit.git", Some("main"), Some("docs")).0,
-            "git://github.com/moby/buildkit.git#main:docs"
-        );
-        let s = git("https://h/x", None, GitOpts { keep_git_dir: true, subdir: Some("a".into()) }, OpMeta::default())
-            .unwrap();
-        let caps = s.output().unwrap().caps();
-        assert!(caps.contains("source.git.keepgitdir") && caps.contains("source.git.subdir"));
-        assert!(git("", None, GitOpts::default(), OpMeta::default()).is_err());
-        assert!(git("nohost", None, GitOpts::default(), OpMeta::default()).is_err());
+        assert_eq!(id("git@github.com:moby/buildkit.git#main:docs").0, "git://github.com/moby/buildkit.git#main:docs");
+        assert_eq!(id("git://h/x#:sub").0, "git://h/x#:sub");
+        let caps = |url: &str, keep: bool| {
+            git(&GitSource::parse(url).unwrap(), keep, OpMeta::default()).unwrap().output().unwrap().caps().clone()
+        };
+        let c = caps("https://h/x.git#main:a", true);
+        assert!(c.contains("source.git.keepgitdir") && c.contains("source.git.subdir"));
+        assert!(caps("https://h/x.git?keep-git-dir=true", false).contains("source.git.keepgitdir"));
+        assert!(!caps("https://h/x.git", false).contains("source.git.keepgitdir"));
     }
 
     #[test]
@@ -358,7 +331,7 @@ mod tests {
         let s = http(
             "https://example.com/f.tgz",
             HttpOpts {
-                checksum: Some("sha256:abc".into()),
+                checksum: Some(Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap()),
                 filename: Some("f.tgz".into()),
                 perm: Some(0o644),
                 uid: Some(1000),

@@ -155,7 +155,7 @@ mod tests {
         });
         let base = image(
             &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
-            ImageOpts { platform: Some(plat()), resolve_mode: None },
+            ImageOpts { platform: Some(plat()), ..Default::default() },
             OpMeta::named("[1/3] FROM alpine"),
         )
         .unwrap();
@@ -206,7 +206,7 @@ mod tests {
         // We build the same alpine image op ourselves and copy from the spliced state onto it.
         let ours = image(
             &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
-            ImageOpts { platform: Some(plat()), resolve_mode: None },
+            ImageOpts { platform: Some(plat()), ..Default::default() },
             OpMeta::named("ours"),
         )
         .unwrap();

@@ -4,7 +4,7 @@
 
 use super::Inputs;
 use crate::image::ImageConfig;
-use crate::plan::{Base, Plan};
+use crate::plan::{Plan, Source};
 
 /// The config of the image the target's filesystem starts from, following `from: <stage>`
 /// back to an image or a named context with a config; `None` for `scratch`, a context without
@@ -14,14 +14,14 @@ pub fn base_image_config<'a>(plan: &'a Plan, inputs: &'a Inputs) -> Option<&'a I
     // Each step goes to an earlier stage (the plan has no cycles); the bound is for safety.
     for _ in 0..=plan.stages.len() {
         match &stage.base {
-            Base::Scratch => return None,
-            Base::Image { reference } => {
+            Source::Scratch | Source::Context | Source::Git(_) => return None,
+            Source::Image { reference } => {
                 return inputs.images.get(&(reference.clone(), stage.platform.clone())).map(|b| &b.config)
             }
-            Base::Named { name } => {
+            Source::Named { name } => {
                 return inputs.named_contexts.get(&(name.clone(), stage.platform.clone()))?.config.as_ref()
             }
-            Base::Stage { name } => stage = plan.stage(name)?,
+            Source::Stage { name } => stage = plan.stage(name)?,
         }
     }
     None

@@ -4,8 +4,9 @@
 
 use crate::image::ImageConfig;
 use crate::llb::{self, pb, OpMeta, State};
-use crate::plan::remote::{self, GitSource};
 use crate::plan::{ImageRef, Platform};
+use crate::reference::Digest;
+use crate::remote::{GitSource, Remote};
 
 /// A named context as lowering uses it: a filesystem and, for images, their config.
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ pub enum ContextValue {
     /// Any other `http(s)://` URL: one file, saved as `/context`.
     Http(String),
     /// `oci-layout://<store>@<digest>` (BuildKit v0.11+).
-    OciLayout { store: String, digest: String },
+    OciLayout { store: String, digest: Digest },
 }
 
 impl ContextValue {
@@ -55,18 +56,16 @@ impl ContextValue {
             let (store, digest) = r
                 .split_once('@')
                 .ok_or_else(|| format!("`{value}` has no digest: expected oci-layout://<store>@sha256:<hex>"))?;
-            let digest = remote::parse_checksum(digest)?;
+            let digest = Digest::parse(digest)?;
             let store = non_empty(store.split(':').next().unwrap_or(store), "oci-layout store")?;
             return Ok(ContextValue::OciLayout { store, digest });
         }
-        if remote::is_git(value) {
-            return remote::parse_git(value).map(ContextValue::Git);
+        match Remote::parse(value) {
+            Some(Ok(Remote::Git(g))) => Ok(ContextValue::Git(g)),
+            Some(Ok(Remote::Http(url))) => Ok(ContextValue::Http(url)),
+            Some(Err(e)) => Err(e),
+            None => Err(format!("unsupported context value `{value}`: expected docker-image://, local:, input:, oci-layout://, a git URL or an https URL")),
         }
-        if remote::is_url(value) {
-            remote::validate_url(value)?;
-            return Ok(ContextValue::Http(value.to_string()));
-        }
-        Err(format!("unsupported context value `{value}`: expected docker-image://, local:, input:, oci-layout://, a git URL or an https URL"))
     }
 }
 
@@ -84,11 +83,11 @@ pub struct ContextOpts {
     /// The session of the client (for `local:` and `oci-layout://`).
     pub session_id: Option<String>,
     /// The manifest digest the image resolved to (pins `docker-image://` sources).
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// The reference BuildKit answered for the image, after source policies.
     pub reference: Option<ImageRef>,
     /// `image-resolve-mode` for image sources.
-    pub resolve_mode: Option<String>,
+    pub resolve_mode: llb::ResolveMode,
     /// The paths the build reads from a `local:` context (see [`crate::plan::Plan::local_reads`]);
     /// empty: all of it.
     pub follow_paths: Vec<String>,
@@ -124,11 +123,8 @@ pub fn context_state(
     let state = match value {
         ContextValue::Scratch => Ok(State::scratch()),
         ContextValue::Image(r) => {
-            let pinned = r.resolved(opts.reference.as_ref(), opts.digest.as_deref());
-            let o = llb::ImageOpts {
-                platform: Some(pb::Platform::from(platform)),
-                resolve_mode: opts.resolve_mode.clone(),
-            };
+            let pinned = r.resolved(opts.reference.as_ref(), opts.digest.as_ref());
+            let o = llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: opts.resolve_mode };
             llb::image(&pinned, o, meta(&r.to_string()))
         }
         ContextValue::Local(local) => {
@@ -140,10 +136,7 @@ pub fn context_state(
             o.shared_key_hint = Some(shared_key_hint(&format!("context:{name}"), &o));
             llb::local(local, o, meta("load from client"))
         }
-        ContextValue::Git(g) => {
-            let o = llb::GitOpts { keep_git_dir: g.keep_git_dir, subdir: g.subdir.clone() };
-            llb::git(&g.remote, g.reference.as_deref(), o, meta(&g.to_string()))
-        }
+        ContextValue::Git(g) => llb::git(g, false, meta(&g.to_string())),
         ContextValue::Http(url) => {
             let o = llb::HttpOpts { filename: Some("context".into()), ..Default::default() };
             llb::http(url, o, meta(url))
@@ -156,8 +149,7 @@ pub fn context_state(
                 store_id: store.clone(),
                 platform: Some(pb::Platform::from(platform)),
             };
-            let reference =
-                ImageRef::parse(&format!("{dummy}@{digest}")).map_err(|e| format!("context `{name}`: {e}"))?;
+            let reference = ImageRef { name: dummy, tag: None, digest: Some(digest.to_string()) };
             llb::oci_layout(&reference, o, meta("OCI load from client"))
         }
         ContextValue::Input(input) => return Err(format!("input `{input}` needs the client's frontend inputs")),
@@ -206,7 +198,7 @@ mod tests {
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(
             p(&format!("oci-layout://store@{d}")).unwrap(),
-            ContextValue::OciLayout { store: "store".into(), digest: d }
+            ContextValue::OciLayout { store: "store".into(), digest: Digest::parse(&d).unwrap() }
         );
         for bad in ["", "alpine", "docker-image://Bad", "local:", "input:", "oci-layout://store", "ftp://x", "https://"]
         {

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::image::{ImageConfig, DEFAULT_PATH};
 use crate::llb::{self, pb, OpMeta, State};
-use crate::plan::{Base, GitSource, ImageRef, MountFrom, Network, Plan, Platform, Stage};
+use crate::plan::{GitSource, ImageRef, Network, Plan, Platform, Source, Stage};
+use crate::reference::Digest;
 
 pub use base::base_image_config;
 pub use contexts::{ContextValue, NamedContext};
@@ -27,7 +28,7 @@ pub use run_opts::RunOptions;
 #[derive(Debug, Clone)]
 pub struct BaseImage {
     /// The manifest digest, to pin the source op (absent for local-only images).
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// The reference BuildKit answered, after source policies (absent before BuildKit 0.12):
     /// the source op names this one.
     pub reference: Option<ImageRef>,
@@ -72,7 +73,7 @@ pub struct Inputs {
     /// `label:` options: added to the target image's labels.
     pub labels: BTreeMap<String, String>,
     /// `image-resolve-mode` for image sources.
-    pub resolve_mode: Option<String>,
+    pub resolve_mode: llb::ResolveMode,
     /// The build context when the client passed it as a frontend input (replaces the local
     /// source `context_name`).
     pub context: Option<State>,
@@ -113,7 +114,7 @@ impl Default for Inputs {
             hostname: None,
             extra_hosts: Vec::new(),
             labels: BTreeMap::new(),
-            resolve_mode: None,
+            resolve_mode: llb::ResolveMode::Default,
             context: None,
             named_contexts: BTreeMap::new(),
             features: Features::default(),
@@ -259,13 +260,11 @@ impl<'a> Lowerer<'a> {
     fn image_state(&self, reference: &ImageRef, platform: &Platform, meta: OpMeta) -> Result<State, llb::LlbError> {
         let resolved = self.inputs.images.get(&(reference.clone(), platform.clone()));
         let pinned = match resolved {
-            Some(r) => reference.resolved(r.reference.as_ref(), r.digest.as_deref()),
+            Some(r) => reference.resolved(r.reference.as_ref(), r.digest.as_ref()),
             None => reference.clone(),
         };
-        let opts = llb::ImageOpts {
-            platform: Some(pb::Platform::from(platform)),
-            resolve_mode: self.inputs.resolve_mode.clone(),
-        };
+        let opts =
+            llb::ImageOpts { platform: Some(pb::Platform::from(platform)), resolve_mode: self.inputs.resolve_mode };
         llb::image(&pinned, opts, meta)
     }
 
@@ -288,29 +287,28 @@ impl<'a> Lowerer<'a> {
         span: Span,
     ) -> Result<State, Diagnostic> {
         let meta = self.meta(stage, format!("[{}] load git {g}", stage.name), span);
-        let opts = llb::GitOpts { keep_git_dir: keep_git_dir || g.keep_git_dir, subdir: g.subdir.clone() };
-        llb::git(&g.remote, g.reference.as_deref(), opts, meta).map_err(|e| self.llb_error(span, e))
+        llb::git(g, keep_git_dir, meta).map_err(|e| self.llb_error(span, e))
     }
 
     /// The state a copy or mount reads from, and the directory relative paths start at.
-    fn source(&mut self, stage: &Stage, from: &MountFrom, span: Span) -> Result<(State, String), Diagnostic> {
+    fn source(&mut self, stage: &Stage, from: &Source, span: Span) -> Result<(State, String), Diagnostic> {
         Ok(match from {
-            MountFrom::Context => (self.context().map_err(|e| self.llb_error(span, e))?, "/".into()),
-            MountFrom::Scratch => (State::scratch(), "/".into()),
-            MountFrom::Stage { name } => {
+            Source::Context => (self.context().map_err(|e| self.llb_error(span, e))?, "/".into()),
+            Source::Scratch => (State::scratch(), "/".into()),
+            Source::Stage { name } => {
                 let built = self
                     .built
                     .get(name)
                     .ok_or_else(|| Diagnostic::error(span, format!("stage `{name}` was not built")))?;
                 (built.state.clone(), workdir_of(Some(&built.config)))
             }
-            MountFrom::Image { reference } => {
+            Source::Image { reference } => {
                 let meta = self.meta(stage, format!("[{}] load {reference}", stage.name), span);
                 let state = self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(span, e))?;
                 (state, workdir_of(self.image_config(reference, &stage.platform)))
             }
-            MountFrom::Git(g) => (self.git_state(stage, g, false, span)?, "/".into()),
-            MountFrom::Named { name } => {
+            Source::Git(g) => (self.git_state(stage, g, false, span)?, "/".into()),
+            Source::Named { name } => {
                 let nc = self.named(name, &stage.platform, span)?;
                 (nc.state.clone(), workdir_of(nc.config.as_ref()))
             }
@@ -323,15 +321,15 @@ impl<'a> Lowerer<'a> {
             l.meta(stage, naming::step_name(&stage.name, 1, total, &format!("from {what}")), stage.from_span)
         };
         let (state, mut config) = match &stage.base {
-            Base::Scratch => (State::scratch(), empty_config(&stage.platform)),
-            Base::Stage { name } => {
+            Source::Scratch => (State::scratch(), empty_config(&stage.platform)),
+            Source::Stage { name } => {
                 let built = self
                     .built
                     .get(name)
                     .ok_or_else(|| Diagnostic::error(stage.span, format!("stage `{name}` was not built")))?;
                 (built.state.clone(), built.config.clone())
             }
-            Base::Image { reference } => {
+            Source::Image { reference } => {
                 let meta = from_meta(self, &reference.to_string());
                 let state =
                     self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(stage.span, e))?;
@@ -341,10 +339,14 @@ impl<'a> Lowerer<'a> {
                 };
                 (state, config)
             }
-            Base::Named { name } => {
+            Source::Named { name } => {
                 let nc = self.named(name, &stage.platform, stage.span)?;
                 let config = nc.config.as_ref().map(inherit).unwrap_or_else(|| empty_config(&stage.platform));
                 (nc.state.clone(), config)
+            }
+            // Not a base the plan makes; read as a copy would, with no config.
+            from @ (Source::Context | Source::Git(_)) => {
+                (self.source(stage, from, stage.from_span)?.0, empty_config(&stage.platform))
             }
         };
         config.architecture = stage.platform.architecture.clone();

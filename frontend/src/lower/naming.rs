@@ -1,6 +1,6 @@
 //! Progress names for vertices: `[build 2/4] run: make`.
 
-use crate::plan::{CommandLine, CopyFrom, StepKind, Word};
+use crate::plan::{CommandLine, Source, StepKind, Word};
 
 pub(crate) fn step_name(stage: &str, n: usize, total: usize, what: &str) -> String {
     format!("[{stage} {n}/{total}] {what}")
@@ -19,12 +19,12 @@ pub(crate) fn describe(step: &StepKind) -> String {
         StepKind::Run(run) => format!("run: {}", command(&run.command)),
         StepKind::Copy(c) => {
             let from = match &c.from {
-                CopyFrom::Context => String::new(),
-                CopyFrom::Stage { name } => format!("--from={name} "),
-                CopyFrom::Image { reference } => format!("--from={reference} "),
-                CopyFrom::Scratch => "--from=scratch ".into(),
-                CopyFrom::Git(g) => format!("--from={g} "),
-                CopyFrom::Named { name } => format!("--from={name} "),
+                Source::Context => String::new(),
+                Source::Stage { name } => format!("--from={name} "),
+                Source::Image { reference } => format!("--from={reference} "),
+                Source::Scratch => "--from=scratch ".into(),
+                Source::Git(g) => format!("--from={g} "),
+                Source::Named { name } => format!("--from={name} "),
             };
             let to = c.to.as_ref().map_or_else(|| ".".to_string(), Word::text);
             let sources: Vec<String> = c.sources.iter().map(Word::text).collect();

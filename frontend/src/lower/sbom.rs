@@ -74,7 +74,7 @@ impl Scanner {
             env.0.push(format!("PATH={DEFAULT_PATH}"));
         }
         let platform = pb::Platform::from(&self.platform);
-        let image_opts = llb::ImageOpts { platform: Some(platform.clone()), resolve_mode: None };
+        let image_opts = llb::ImageOpts { platform: Some(platform.clone()), resolve_mode: llb::ResolveMode::Default };
         let root = llb::image(&self.reference, image_opts, OpMeta::default())?;
         let bind = |dest: String, source: &State, readonly: bool| MountSpec {
             dest,

@@ -10,7 +10,7 @@ use crate::image::{Empty, HealthConfig, History, ImageConfig};
 use crate::llb::{self, pb, State};
 use crate::plan::values::{self, Mode};
 use crate::plan::{
-    check_volume, CommandLine, Copy, Mount, Network, Run, Security, Sharing, Stage, Step, StepKind, Word,
+    check_volume, CommandLine, Copy, Mount, Network, Run, Security, Sharing, Source, Stage, Step, StepKind, Word,
 };
 
 impl Lowerer<'_> {
@@ -286,11 +286,9 @@ impl Lowerer<'_> {
         let to = copy.to.as_ref().map(|t| expand(t, env, step.span)).transpose()?;
         let chown = copy.chown.as_ref().map(|o| expand(o, env, step.span)).transpose()?;
         let (src_state, src_dir) = match &copy.from {
-            crate::plan::CopyFrom::Git(g) if copy.keep_git_dir => {
-                (self.git_state(stage, g, true, step.span)?, "/".into())
-            }
+            Source::Git(g) if copy.keep_git_dir => (self.git_state(stage, g, true, step.span)?, "/".into()),
             // Only URL sources: nothing is read from the context.
-            crate::plan::CopyFrom::Context if sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
+            Source::Context if sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
             from => self.source(stage, from, step.span)?,
         };
         let workdir = non_empty(&built.config.config.working_dir, "/");
@@ -403,7 +401,7 @@ impl Lowerer<'_> {
     /// An http(s) source: the file saved under its URL's last path component, as Dockerfile
     /// `ADD <url>` does (archives are not unpacked).
     fn download(&self, stage: &Stage, step: &Step, copy: &Copy, url: &str) -> Result<(State, String), Diagnostic> {
-        let file = crate::plan::remote::url_filename(url);
+        let file = crate::remote::url_filename(url);
         let meta = self.meta(stage, format!("[{}] download {url}", stage.name), step.span);
         let opts =
             llb::HttpOpts { checksum: copy.checksum.clone(), filename: Some(file.clone()), ..Default::default() };

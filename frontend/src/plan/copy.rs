@@ -2,10 +2,11 @@
 
 use serde::Serialize;
 
-use super::remote;
-use super::steps::{CopyFrom, MountFrom};
+use super::Source;
 use super::{values, Resolver, Word};
 use crate::diag::Diagnostic;
+use crate::reference::Digest;
+use crate::remote;
 use crate::spec;
 
 /// A `copy` step.
@@ -13,7 +14,7 @@ use crate::spec;
 pub struct Copy {
     /// Sources; one with a reference to the environment expands at build time (a path then).
     pub sources: Vec<Word>,
-    pub from: CopyFrom,
+    pub from: Source,
     /// Destination as written (relative ones resolve against the workdir); `None` = the workdir.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<Word>,
@@ -33,7 +34,7 @@ pub struct Copy {
     pub unpack: bool,
     /// Expected digest of the downloaded file (the one source is a URL).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub checksum: Option<String>,
+    pub checksum: Option<Digest>,
     /// Keep the `.git` directory of a git `from:`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub keep_git_dir: bool,
@@ -54,9 +55,9 @@ impl Resolver {
         // A bad `from:` is reported, and the sources are still checked (against the context).
         let resolved = match &c.from {
             Some(f) => self.resolve_from(f, names, this),
-            None => Some(MountFrom::Context),
+            None => Some(Source::Context),
         };
-        let from = resolved.clone().unwrap_or(MountFrom::Context);
+        let from = resolved.clone().unwrap_or(Source::Context);
         // Each source with its place in the spec: one that fails to parse is reported and left
         // out, and the rest keep their own spans.
         let sources: Vec<(Word, &spec::Sp<String>)> = c
@@ -88,13 +89,13 @@ impl Resolver {
                 urls += 1;
                 if let Err(msg) = remote::validate_url(s) {
                     self.error(raw.span, format!("invalid URL `{s}`: {msg}"));
-                } else if from != MountFrom::Context {
+                } else if from != Source::Context {
                     let d =
                         Diagnostic::error(raw.span, "a URL source is downloaded; it cannot be combined with `from:`")
                             .help("put the download in its own `copy` step");
                     self.diags.push(d);
                 }
-            } else if from == MountFrom::Context && (s == ".." || s.starts_with("../")) {
+            } else if from == Source::Context && (s == ".." || s.starts_with("../")) {
                 self.error(raw.span, format!("`{s}` is outside the build context"));
             } else if let Some((_, rest)) = s.split_once("/./").filter(|_| c.parents.as_ref().is_some_and(|p| p.value))
             {
@@ -111,7 +112,7 @@ impl Resolver {
         let checksum = match &c.checksum {
             None => None,
             Some(raw) => {
-                let sum = self.parsed(raw, remote::parse_checksum);
+                let sum = self.parsed(raw, Digest::parse);
                 if sum.is_some() && (urls != 1 || sources.len() != 1) {
                     let d = Diagnostic::error(
                         raw.span,
@@ -125,13 +126,13 @@ impl Resolver {
         };
         let keep_git_dir = c.keep_git_dir.as_ref().is_some_and(|k| k.value);
         if let Some(k) = &c.keep_git_dir {
-            if !matches!(from, MountFrom::Git(_)) {
+            if !matches!(from, Source::Git(_)) {
                 self.error(k.span, "`keep_git_dir` needs `from:` a git repository URL");
             }
         }
         let unpack = c.unpack.as_ref().is_some_and(|u| u.value);
         if let Some(u) = c.unpack.as_ref().filter(|u| u.value) {
-            if urls > 0 || matches!(from, MountFrom::Git(_)) {
+            if urls > 0 || matches!(from, Source::Git(_)) {
                 self.diags.push(
                     Diagnostic::error(
                         u.span,

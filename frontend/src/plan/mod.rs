@@ -8,8 +8,8 @@
 mod args;
 mod copy;
 mod reads;
-pub mod remote;
 mod run;
+mod sources;
 mod steps;
 pub mod values;
 pub mod word;
@@ -20,15 +20,15 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use crate::reference::ImageRef;
+pub use crate::remote::GitSource;
 pub(crate) use args::value_span;
 pub use args::{mentions_var, scan_enabled_for, Args, BUILTIN_ARGS, SBOM_SCAN_CONTEXT, SBOM_SCAN_STAGE};
 pub use copy::Copy;
 pub use reads::{LocalPaths, LocalReads};
-pub use remote::GitSource;
 #[cfg(test)]
 pub(crate) use run::MOUNT_OPTIONS;
 pub use run::{ssh_default_target, Mount, Network, Run, Security, Sharing};
-pub use steps::{CopyFrom, MountFrom};
+pub use sources::{Reader, Source};
 pub use values::Platform;
 pub use word::Word;
 
@@ -102,69 +102,6 @@ impl Plan {
         out.extend(self.args.iter().map(|(k, v)| (k.clone(), v.clone())));
         out
     }
-
-    /// Every image the plan reads (bases and copy/mount sources), each once, sorted.
-    pub fn images(&self) -> BTreeSet<(ImageRef, Platform)> {
-        let mut out = BTreeSet::new();
-        for stage in &self.stages {
-            if let Base::Image { reference } = &stage.base {
-                out.insert((reference.clone(), stage.platform.clone()));
-            }
-            for step in &stage.steps {
-                if let StepKind::Copy(Copy { from: CopyFrom::Image { reference }, .. }) = &step.kind {
-                    out.insert((reference.clone(), stage.platform.clone()));
-                }
-                if let StepKind::Run(run) = &step.kind {
-                    for m in &run.mounts {
-                        if let Some(MountFrom::Image { reference }) = m.from() {
-                            out.insert((reference.clone(), stage.platform.clone()));
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Every named context the plan reads, with the platform of the stage that reads it.
-    pub fn named_contexts(&self) -> BTreeSet<(String, Platform)> {
-        let mut out = BTreeSet::new();
-        for stage in &self.stages {
-            if let Base::Named { name } = &stage.base {
-                out.insert((name.clone(), stage.platform.clone()));
-            }
-            for step in &stage.steps {
-                let mut add = |from: &MountFrom| {
-                    if let MountFrom::Named { name } = from {
-                        out.insert((name.clone(), stage.platform.clone()));
-                    }
-                };
-                match &step.kind {
-                    StepKind::Copy(c) => add(&c.from),
-                    StepKind::Run(run) => run.mounts.iter().filter_map(Mount::from).for_each(add),
-                    _ => {}
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Where a stage starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Base {
-    Image {
-        reference: ImageRef,
-    },
-    Scratch,
-    Stage {
-        name: String,
-    },
-    /// A named context given with the build (`context:<name>`).
-    Named {
-        name: String,
-    },
 }
 
 /// One stage of the plan.
@@ -175,7 +112,9 @@ pub struct Stage {
     pub number: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    pub base: Base,
+    /// Where the stage starts: an image, `scratch`, a stage or a named context (never the
+    /// build context or a git repository).
+    pub base: Source,
     pub platform: Platform,
     /// Args with another value in this stage (its `args:`, unless `--build-arg` gave one).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -568,14 +507,14 @@ impl Resolver {
             return None;
         }
         if let Some(name) = self.named_context(&value) {
-            return Some(Source::Named(name));
+            return Some(Source::Named { name });
         }
         if names.binary_search(&value.as_str()).is_ok() {
             if value == this {
                 self.error(raw.span, format!("stage `{this}` cannot use itself"));
                 return None;
             }
-            return Some(Source::Stage(value));
+            return Some(Source::Stage { name: value });
         }
         // A bare word that is almost a stage name is a typo, not an image.
         let bare = !value.contains([':', '/', '@']);
@@ -589,7 +528,7 @@ impl Resolver {
             }
         }
         match ImageRef::parse(&value) {
-            Ok(r) => Some(Source::Image(r)),
+            Ok(reference) => Some(Source::Image { reference }),
             Err(msg) => {
                 let d = Diagnostic::error(raw.span, format!("invalid image reference `{value}`: {msg}"));
                 self.diags.push(d);
@@ -657,18 +596,13 @@ impl Resolver {
         let this = s.name.value.as_str();
         // A bad `from:` is reported, and the rest of the stage is still checked.
         let base = match &s.from {
-            Some(from) if remote::is_url(&from.value) || remote::is_git(&from.value) => {
+            Some(from) if crate::remote::is_url(&from.value) || crate::remote::is_git(&from.value) => {
                 let d = Diagnostic::error(from.span, "a stage cannot start from a URL")
                     .help("start from an image and copy from the repository or URL in a step (`copy: .` with `from: <git URL>`, or `copy: <https URL>`)");
                 self.diags.push(d);
                 None
             }
-            Some(from) => self.source_ref(from, names, this).map(|source| match source {
-                Source::Scratch => Base::Scratch,
-                Source::Stage(name) => Base::Stage { name },
-                Source::Image(reference) => Base::Image { reference },
-                Source::Named(name) => Base::Named { name },
-            }),
+            Some(from) => self.source_ref(from, names, this),
             None => None,
         };
         let platform = match &s.platform {
@@ -704,26 +638,7 @@ impl Resolver {
         if self.diags.len() > errors_before {
             return None;
         }
-        let mut deps = BTreeSet::new();
-        if let Base::Stage { name } = &base {
-            deps.insert(name.clone());
-        }
-        for step in &steps {
-            match &step.kind {
-                StepKind::Copy(Copy { from: CopyFrom::Stage { name }, .. }) => {
-                    deps.insert(name.clone());
-                }
-                StepKind::Run(run) => {
-                    for m in &run.mounts {
-                        if let Some(MountFrom::Stage { name }) = m.from() {
-                            deps.insert(name.clone());
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        Some(Stage {
+        let mut stage = Stage {
             name: this.to_string(),
             number,
             description: s.description.as_ref().map(|d| d.value.clone()),
@@ -732,12 +647,14 @@ impl Resolver {
             args: BTreeMap::new(),
             steps,
             config,
-            depends_on: deps.into_iter().collect(),
+            depends_on: Vec::new(),
             span: s.name.span,
             from_span: s.from.as_ref().map_or(s.name.span, |f| f.span),
             shell,
             sbom_scan: SbomScan::default(),
-        })
+        };
+        stage.depends_on = stage.stages_read();
+        Some(stage)
     }
 
     pub(crate) fn env_vars(&mut self, kvs: &[spec::KeyValue]) -> Vec<(String, Word)> {
@@ -891,14 +808,6 @@ pub fn check_volume(path: &str) -> Result<String, String> {
     }
 }
 
-/// What a `from:` names.
-pub(crate) enum Source {
-    Scratch,
-    Stage(String),
-    Image(ImageRef),
-    Named(String),
-}
-
 /// A stage `from:` another stage without a `platform:` of its own runs on that stage's platform,
 /// as a Dockerfile `FROM build` stage does. Stages have no cycles here.
 fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
@@ -914,7 +823,7 @@ fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
             done[at] = true;
             chain.push(at);
             match &stages[at].base {
-                Base::Stage { name } if !explicit.contains(stages[at].name.as_str()) => match index.get(name) {
+                Source::Stage { name } if !explicit.contains(stages[at].name.as_str()) => match index.get(name) {
                     Some(&parent) => at = parent,
                     None => break,
                 },
@@ -923,7 +832,7 @@ fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
         }
         let platform = stages[at].platform.clone();
         for i in chain {
-            if !explicit.contains(stages[i].name.as_str()) && matches!(stages[i].base, Base::Stage { .. }) {
+            if !explicit.contains(stages[i].name.as_str()) && matches!(stages[i].base, Source::Stage { .. }) {
                 stages[i].platform = platform.clone();
             }
         }

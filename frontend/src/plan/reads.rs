@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Base, Copy, Mount, MountFrom, Plan, StepKind};
+use super::{Mount, Plan, Reader, Source};
 
 /// The paths a build reads from one directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,11 +74,11 @@ impl LocalReads {
         self.named.get(name).unwrap_or(&LocalPaths::Nothing)
     }
 
-    fn of(&mut self, from: &MountFrom) -> Option<&mut LocalPaths> {
+    fn of(&mut self, from: &Source) -> Option<&mut LocalPaths> {
         match from {
-            MountFrom::Context => Some(&mut self.context),
-            MountFrom::Named { name } => Some(self.named.entry(name.clone()).or_default()),
-            MountFrom::Stage { .. } | MountFrom::Image { .. } | MountFrom::Scratch | MountFrom::Git(_) => None,
+            Source::Context => Some(&mut self.context),
+            Source::Named { name } => Some(self.named.entry(name.clone()).or_default()),
+            Source::Stage { .. } | Source::Image { .. } | Source::Scratch | Source::Git(_) => None,
         }
     }
 }
@@ -90,40 +90,25 @@ impl Plan {
     /// target and the stages it needs, so `--target` narrows this too.
     pub fn local_reads(&self) -> LocalReads {
         let mut reads = LocalReads::default();
-        for stage in &self.stages {
-            if let Base::Named { name } = &stage.base {
-                *reads.named.entry(name.clone()).or_default() = LocalPaths::All;
-            }
-            for step in &stage.steps {
-                match &step.kind {
-                    StepKind::Copy(copy) => {
-                        if let Some(paths) = reads.of(&copy.from) {
-                            for src in &copy.sources {
-                                match src.as_literal() {
-                                    Some(s) if Copy::is_url(&s) => {}
-                                    Some(s) => paths.add(&s),
-                                    // A path that expands from the stage's environment is only
-                                    // known at build time: the whole context.
-                                    None => paths.add("/"),
-                                }
-                            }
+        for (from, reader) in self.stages.iter().flat_map(|s| s.sources()) {
+            let Some(paths) = reads.of(from) else { continue };
+            match reader {
+                Reader::Base => *paths = LocalPaths::All,
+                Reader::Copy(copy) => {
+                    for src in &copy.sources {
+                        match src.as_literal() {
+                            Some(s) if super::Copy::is_url(&s) => {}
+                            Some(s) => paths.add(&s),
+                            // A path that expands from the stage's environment is only known
+                            // at build time: the whole context.
+                            None => paths.add("/"),
                         }
-                    }
-                    StepKind::Run(run) => {
-                        for m in &run.mounts {
-                            let (from, source) = match m {
-                                Mount::Bind { from, source, .. } => (from, source),
-                                Mount::Cache { from: Some(from), source, .. } => (from, source),
-                                _ => continue,
-                            };
-                            if let Some(paths) = reads.of(from) {
-                                paths.add(source.as_deref().unwrap_or("/"));
-                            }
-                        }
-                    }
-                    StepKind::Env { .. } | StepKind::Workdir { .. } | StepKind::User { .. } | StepKind::File { .. } => {
                     }
                 }
+                Reader::Mount(Mount::Bind { source, .. } | Mount::Cache { source, .. }) => {
+                    paths.add(source.as_deref().unwrap_or("/"))
+                }
+                Reader::Mount(_) => {}
             }
         }
         reads

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::steps::MountFrom;
+use super::Source;
 use super::{values, CommandLine, Resolver, Word};
 use crate::diag::{Diagnostic, Span};
 use crate::spec;
@@ -61,7 +61,7 @@ pub enum Mount {
         id: String,
         sharing: Sharing,
         #[serde(skip_serializing_if = "Option::is_none")]
-        from: Option<MountFrom>,
+        from: Option<Source>,
         #[serde(skip_serializing_if = "Option::is_none")]
         source: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,7 +106,7 @@ pub enum Mount {
     },
     Bind {
         target: String,
-        from: MountFrom,
+        from: Source,
         #[serde(skip_serializing_if = "Option::is_none")]
         source: Option<String>,
         readwrite: bool,
@@ -115,7 +115,7 @@ pub enum Mount {
 
 impl Mount {
     /// The stage or image a mount reads, if any.
-    pub fn from(&self) -> Option<&MountFrom> {
+    pub fn from(&self) -> Option<&Source> {
         match self {
             Mount::Cache { from, .. } => from.as_ref(),
             Mount::Bind { from, .. } => Some(from),
@@ -311,7 +311,7 @@ impl Resolver {
             _ => {
                 let from = match opt("from") {
                     Some(f) => self.resolve_from(f, names, this)?,
-                    None => MountFrom::Context,
+                    None => Source::Context,
                 };
                 Mount::Bind {
                     target: value,

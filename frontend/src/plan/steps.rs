@@ -1,35 +1,10 @@
 //! Resolving steps: the dispatch by kind, and where `copy` and mounts read from. `run` (with
 //! its mounts) and `copy` have modules of their own; `env`, `workdir` and `user` are simple.
 
-use serde::Serialize;
-
-use super::remote::{self, GitSource};
-use super::{ImageRef, Resolver, Source, StepKind};
+use super::{Resolver, Source, StepKind};
 use crate::diag::Diagnostic;
+use crate::remote;
 use crate::spec::{self, Sp};
-
-/// Where a mount's or copy's files come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum MountFrom {
-    Context,
-    Stage {
-        name: String,
-    },
-    Image {
-        reference: ImageRef,
-    },
-    Scratch,
-    /// A git repository (`from: https://host/repo.git#ref:dir`).
-    Git(GitSource),
-    /// A named context given with the build (`context:<name>`).
-    Named {
-        name: String,
-    },
-}
-
-/// Where copied files come from.
-pub type CopyFrom = MountFrom;
 
 impl Resolver {
     pub(crate) fn step(&mut self, step: &spec::Step, names: &[&str], this: &str) -> Option<StepKind> {
@@ -70,14 +45,15 @@ impl Resolver {
         }
     }
 
-    pub(crate) fn resolve_from(&mut self, raw: &Sp<String>, names: &[&str], this: &str) -> Option<MountFrom> {
+    /// Resolves the `from:` of a copy or mount: also `context` and git repositories.
+    pub(crate) fn resolve_from(&mut self, raw: &Sp<String>, names: &[&str], this: &str) -> Option<Source> {
         if raw.value == "context" {
-            return Some(MountFrom::Context);
+            return Some(Source::Context);
         }
         let value = self.text(raw)?;
         if remote::is_git(&value) {
-            return match remote::parse_git(&value) {
-                Ok(g) => Some(MountFrom::Git(g)),
+            return match remote::GitSource::parse(&value) {
+                Ok(g) => Some(Source::Git(g)),
                 Err(msg) => {
                     self.error(raw.span, format!("invalid git URL `{value}`: {msg}"));
                     None
@@ -91,11 +67,6 @@ impl Resolver {
             self.diags.push(d);
             return None;
         }
-        Some(match self.source_value(value, raw, names, this)? {
-            Source::Scratch => MountFrom::Scratch,
-            Source::Stage(name) => MountFrom::Stage { name },
-            Source::Image(reference) => MountFrom::Image { reference },
-            Source::Named(name) => MountFrom::Named { name },
-        })
+        self.source_value(value, raw, names, this)
     }
 }

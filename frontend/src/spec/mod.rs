@@ -109,6 +109,23 @@ pub struct Stage {
     pub stop_signal: Option<Sp<String>>,
 }
 
+impl Stage {
+    /// Every `from:` the stage writes, as written: its own, then those of its copies and
+    /// mounts, in step order.
+    pub fn froms(&self) -> impl Iterator<Item = &Sp<String>> {
+        let steps = self.steps.iter().flat_map(|step| {
+            let (copy, mounts): (Option<&Sp<String>>, &[Mount]) = match &step.kind {
+                StepKind::Copy(c) => (c.from.as_ref(), &[]),
+                StepKind::Run(r) => (None, &r.mounts),
+                _ => (None, &[]),
+            };
+            let mounts = mounts.iter().flat_map(|m| m.options.iter().filter(|o| o.key.value == "from"));
+            copy.into_iter().chain(mounts.map(|o| &o.value))
+        });
+        self.from.iter().chain(steps)
+    }
+}
+
 /// `healthcheck:`; `cmd: none` disables a check inherited from the base image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Healthcheck {

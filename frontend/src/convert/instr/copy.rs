@@ -5,7 +5,7 @@ use super::{Converter, ARCHIVE_SUFFIXES};
 use crate::convert::parse::Instruction;
 use crate::convert::yaml::{Entry, Node};
 use crate::convert::NoteKind;
-use crate::plan::remote::{is_git, is_url};
+use crate::remote::{is_git, is_url};
 
 impl Converter<'_> {
     pub(super) fn copy(&mut self, ins: &Instruction, comments: Vec<String>) {

@@ -1,13 +1,24 @@
-//! Remote sources: HTTP(S) files as `copy` sources, git repositories as `from:`, and the
-//! `checksum:` digests that pin downloads. Syntax only: nothing here touches the network.
+//! Remote sources: HTTP(S) files as `copy` sources and git repositories as `from:` (and as
+//! contexts). Syntax only: nothing here touches the network. Shared vocabulary, as
+//! [`crate::reference`] is: the plan parses git URLs into [`GitSource`]s, and LLB git sources
+//! take only those.
 
 use serde::Serialize;
 
 /// A git repository and what to check out of it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct GitSource {
-    /// The remote as written, without the `#fragment`.
+    /// The remote as written, without the `?query` and `#fragment` (shown in progress names).
     pub remote: String,
+    /// The URL fetched (LLB's `git.fullurl`).
+    #[serde(skip)]
+    pub url: String,
+    /// The remote's host (with its port), without the user.
+    #[serde(skip)]
+    pub host: String,
+    /// The repository's path from `/`, with empty and `.` components dropped.
+    #[serde(skip)]
+    pub path: String,
     /// Branch, tag or commit (`#ref`); the remote's default branch when `None`.
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -32,6 +43,25 @@ impl std::fmt::Display for GitSource {
     }
 }
 
+/// A remote source: a git repository or a file to download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    Git(GitSource),
+    /// An http(s) URL, checked.
+    Http(String),
+}
+
+impl Remote {
+    /// The remote `s` is written as: `None` when it is neither a git repository ([`is_git`]) nor
+    /// an http(s) URL; an error says what is wrong with one that is.
+    pub fn parse(s: &str) -> Option<Result<Remote, String>> {
+        if is_git(s) {
+            return Some(GitSource::parse(s).map(Remote::Git));
+        }
+        is_url(s).then(|| validate_url(s).map(|()| Remote::Http(s.to_string())))
+    }
+}
+
 /// An `http://` or `https://` URL (a file to download when it is a `copy` source).
 pub fn is_url(s: &str) -> bool {
     let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
@@ -51,61 +81,68 @@ fn bad_char(s: &str) -> Option<char> {
     s.chars().find(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Parses a git source `remote[?query][#ref[:subdir]]`; the error says what is wrong. The
-/// query takes BuildKit's keys `ref`, `tag`, `branch`, `subdir` and `keep-git-dir`.
-pub fn parse_git(s: &str) -> Result<GitSource, String> {
-    if let Some(c) = bad_char(s) {
-        return Err(format!("a git URL cannot contain {c:?}"));
-    }
-    let (remote, fragment) = match s.split_once('#') {
-        Some((r, f)) => (r, Some(f)),
-        None => (s, None),
-    };
-    let (remote, query) = match remote.split_once('?') {
-        Some((r, q)) => (r, Some(q)),
-        None => (remote, None),
-    };
-    let (host, path) = if let Some((scheme, rest)) = remote.split_once("://") {
-        if !matches!(scheme, "git" | "ssh" | "http" | "https") {
-            return Err(format!("`{scheme}://` is not a git transport (https, ssh, git)"));
+impl GitSource {
+    /// Parses a git source `remote[?query][#ref[:subdir]]`; the error says what is wrong. The
+    /// query takes BuildKit's keys `ref`, `tag`, `branch`, `subdir` and `keep-git-dir`.
+    pub fn parse(s: &str) -> Result<GitSource, String> {
+        if let Some(c) = bad_char(s) {
+            return Err(format!("a git URL cannot contain {c:?}"));
         }
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        (authority.rsplit_once('@').map_or(authority, |(_, h)| h), path)
-    } else if let Some((user_host, path)) = remote.split_once(':') {
-        (user_host.rsplit_once('@').map_or(user_host, |(_, h)| h), path)
-    } else {
-        return Err("expected `https://host/repo.git`, `ssh://host/repo`, `git://host/repo` or `git@host:repo`".into());
-    };
-    if host.is_empty() {
-        return Err("the git URL has no host".into());
-    }
-    if path.split('/').all(|c| c.is_empty() || c == ".") {
-        return Err("the git URL has no repository path".into());
-    }
-    let (reference, subdir) = match fragment {
-        None => (None, None),
-        Some(f) => {
-            let (r, d) = match f.split_once(':') {
-                Some((r, d)) => (r, Some(d)),
-                None => (f, None),
-            };
-            if f.is_empty() {
-                return Err("empty `#` fragment: give a branch, tag or commit after `#`".into());
+        let (remote, fragment) = match s.split_once('#') {
+            Some((r, f)) => (r, Some(f)),
+            None => (s, None),
+        };
+        let (remote, query) = match remote.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (remote, None),
+        };
+        let (host, path) = if let Some((scheme, rest)) = remote.split_once("://") {
+            if !matches!(scheme, "git" | "ssh" | "http" | "https") {
+                return Err(format!("`{scheme}://` is not a git transport (https, ssh, git)"));
             }
-            let d = d.map(|d| d.trim_matches('/')).filter(|d| !d.is_empty() && *d != ".");
-            if let Some(d) = d {
-                if d.split('/').any(|c| c == "..") {
-                    return Err(format!("the subdirectory `{d}` leaves the repository"));
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            (authority.rsplit_once('@').map_or(authority, |(_, h)| h), path)
+        } else if let Some((user_host, path)) = remote.split_once(':').filter(|(u, _)| !u.contains('/')) {
+            (user_host.rsplit_once('@').map_or(user_host, |(_, h)| h), path)
+        } else {
+            return Err(
+                "expected `https://host/repo.git`, `ssh://host/repo`, `git://host/repo` or `git@host:repo`".into()
+            );
+        };
+        if host.is_empty() {
+            return Err("the git URL has no host".into());
+        }
+        let path: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        if path.is_empty() {
+            return Err("the git URL has no repository path".into());
+        }
+        let (host, path) = (host.to_string(), format!("/{}", path.join("/")));
+        let (reference, subdir) = match fragment {
+            None => (None, None),
+            Some(f) => {
+                let (r, d) = match f.split_once(':') {
+                    Some((r, d)) => (r, Some(d)),
+                    None => (f, None),
+                };
+                if f.is_empty() {
+                    return Err("empty `#` fragment: give a branch, tag or commit after `#`".into());
                 }
+                let d = d.map(|d| d.trim_matches('/')).filter(|d| !d.is_empty() && *d != ".");
+                if let Some(d) = d {
+                    if d.split('/').any(|c| c == "..") {
+                        return Err(format!("the subdirectory `{d}` leaves the repository"));
+                    }
+                }
+                (Some(r.to_string()).filter(|r| !r.is_empty()), d.map(str::to_string))
             }
-            (Some(r.to_string()).filter(|r| !r.is_empty()), d.map(str::to_string))
+        };
+        let (remote, url) = (remote.to_string(), remote.to_string());
+        let mut git = GitSource { remote, url, host, path, reference, subdir, keep_git_dir: false };
+        if let Some(q) = query {
+            apply_git_query(&mut git, q)?;
         }
-    };
-    let mut git = GitSource { remote: remote.to_string(), reference, subdir, keep_git_dir: false };
-    if let Some(q) = query {
-        apply_git_query(&mut git, q)?;
+        Ok(git)
     }
-    Ok(git)
 }
 
 /// Applies a git URL's query (`?ref=v1&subdir=app`), with BuildKit's rules: every key once,
@@ -254,43 +291,26 @@ pub fn url_filename(url: &str) -> String {
     }
 }
 
-/// Checks a `checksum:` digest (`sha256:<64 hex>`, `sha384:<96>`, `sha512:<128>`, lowercase).
-pub fn parse_checksum(s: &str) -> Result<String, String> {
-    let Some((alg, hex)) = s.split_once(':') else {
-        return Err(format!("`{s}` is not a digest: expected `sha256:<64 hex digits>`"));
-    };
-    let len = match alg {
-        "sha256" => 64,
-        "sha384" => 96,
-        "sha512" => 128,
-        other => return Err(format!("`{other}` is not a supported digest algorithm (sha256, sha384, sha512)")),
-    };
-    if hex.len() != len || !hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
-        return Err(format!("`{s}` is not a valid {alg} digest: expected {len} lowercase hex digits after `{alg}:`"));
-    }
-    Ok(s.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn git_urls_with_a_query() {
-        let g = parse_git("https://github.com/org/repo.git?ref=v1&subdir=app").unwrap();
+        let g = GitSource::parse("https://github.com/org/repo.git?ref=v1&subdir=app").unwrap();
         assert_eq!(
             (g.remote.as_str(), g.reference.as_deref(), g.subdir.as_deref()),
             ("https://github.com/org/repo.git", Some("v1"), Some("app"))
         );
         assert!(!g.keep_git_dir);
         assert!(is_git("https://github.com/org/repo.git?ref=v1&subdir=app"));
-        let g = parse_git("https://github.com/org/repo.git?tag=v1.2&keep-git-dir=true").unwrap();
+        let g = GitSource::parse("https://github.com/org/repo.git?tag=v1.2&keep-git-dir=true").unwrap();
         assert_eq!(g.reference.as_deref(), Some("refs/tags/v1.2"));
         assert!(g.keep_git_dir);
-        let g = parse_git("git@github.com:org/repo.git?branch=main&subdir=a%20b/c").unwrap();
+        let g = GitSource::parse("git@github.com:org/repo.git?branch=main&subdir=a%20b/c").unwrap();
         assert_eq!((g.reference.as_deref(), g.subdir.as_deref()), (Some("refs/heads/main"), Some("a b/c")));
         // The fragment and the query may say the same thing, never different things.
-        assert_eq!(parse_git("https://h/r.git?ref=v1#v1").unwrap().reference.as_deref(), Some("v1"));
+        assert_eq!(GitSource::parse("https://h/r.git?ref=v1#v1").unwrap().reference.as_deref(), Some("v1"));
         for (bad, why) in [
             ("https://h/r.git?ref=v1#v2", "conflicts"),
             ("https://h/r.git?ref=v1&ref=v1", "twice"),
@@ -302,7 +322,7 @@ mod tests {
             ("https://h/r.git?checksum=abc", "not supported"),
             ("https://h/r.git?ref=%zz", "escape"),
         ] {
-            let e = parse_git(bad).unwrap_err();
+            let e = GitSource::parse(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
     }
@@ -325,14 +345,15 @@ mod tests {
 
     #[test]
     fn git_fragments() {
-        let g = parse_git("https://github.com/a/b.git#v1.2:docs/api/").unwrap();
+        let g = GitSource::parse("https://github.com/a/b.git#v1.2:docs/api/").unwrap();
         assert_eq!(g.remote, "https://github.com/a/b.git");
         assert_eq!(g.reference.as_deref(), Some("v1.2"));
         assert_eq!(g.subdir.as_deref(), Some("docs/api"));
         assert_eq!(g.to_string(), "https://github.com/a/b.git#v1.2:docs/api");
-        let g = parse_git("git@github.com:a/b.git").unwrap();
+        assert_eq!((g.host.as_str(), g.path.as_str()), ("github.com", "/a/b.git"));
+        let g = GitSource::parse("git@github.com:a/b.git").unwrap();
         assert_eq!((g.reference, g.subdir), (None, None));
-        let g = parse_git("git://h/x#:sub").unwrap();
+        let g = GitSource::parse("git://h/x#:sub").unwrap();
         assert_eq!((g.reference, g.subdir.as_deref()), (None, Some("sub")));
         for bad in [
             "https:///x.git",
@@ -342,10 +363,11 @@ mod tests {
             "https://h/a b.git",
             "git://h/.",
             "git@h:./",
+            "git@h/x:y",
             "git://h/x#main:../up",
             "nohost",
         ] {
-            assert!(parse_git(bad).is_err(), "{bad}");
+            assert!(GitSource::parse(bad).is_err(), "{bad}");
         }
     }
 
@@ -361,21 +383,5 @@ mod tests {
         assert_eq!(url_filename("https://example.com/dir/"), "dir");
         assert_eq!(url_filename("https://example.com"), "__unnamed__");
         assert_eq!(lowercase_scheme("HTTPS://EXAMPLE.COM/X.tgz"), "https://EXAMPLE.COM/X.tgz");
-    }
-
-    #[test]
-    fn checksums() {
-        let ok = format!("sha256:{}", "ab".repeat(32));
-        assert_eq!(parse_checksum(&ok).unwrap(), ok);
-        assert!(parse_checksum(&format!("sha512:{}", "0".repeat(128))).is_ok());
-        for bad in [
-            "abc",
-            "md5:0123",
-            "sha256:abc",
-            &format!("sha256:{}", "AB".repeat(32)),
-            &format!("sha256:{}", "g".repeat(64)),
-        ] {
-            assert!(parse_checksum(bad).is_err(), "{bad}");
-        }
     }
 }
