@@ -25,8 +25,6 @@ pub use args::{mentions_var, Args, BUILTIN_ARGS};
 pub use copy::Copy;
 pub use reads::{LocalPaths, LocalReads};
 pub use remote::GitSource;
-#[cfg(test)]
-pub(crate) use run::MOUNT_OPTIONS;
 pub use run::{ssh_default_target, Mount, Network, Run, Security, Sharing};
 pub use steps::{CopyFrom, MountFrom};
 pub use values::Platform;
