@@ -677,19 +677,40 @@ impl Decoder {
                 continue;
             };
             let Some(value) = map.get_node(kind.as_str()).and_then(|n| self.string(n, "a mount")) else { continue };
-            let kind_sp = Sp::new(kind.as_str().to_string(), self.key_span(kind));
-            let options = map
-                .iter()
-                .filter(|(k, _)| k.as_str() != kind.as_str())
-                .filter_map(|(k, v)| {
-                    let key = Sp::new(k.as_str().to_string(), self.key_span(k));
-                    let value = self.string(v, &format!("mount option `{}`", key.value))?;
-                    Some(KeyValue { key, value })
-                })
-                .collect();
-            out.push(Mount { span, kind: kind_sp, value, options });
+            if let Some(kind) = self.mount_options(map, kind.as_str(), value) {
+                out.push(Mount { span, kind });
+            }
         }
         out
+    }
+
+    /// The options of a mount of the kind `kind`, by the kind's keys. An unknown option is
+    /// reported (`x-` keys too: mounts have no extensions) and drops the mount; an option that
+    /// is not a string is reported and left out.
+    fn mount_options(&mut self, map: &MarkedMappingNode, kind: &str, value: Sp<String>) -> Option<MountKind> {
+        let at = MOUNT_KINDS.iter().position(|k| *k == kind)?;
+        let allowed = &shape::Mount::KEYS_OF[at][1..];
+        let mut options: [Option<Sp<String>>; super::MOUNT_OPTIONS_MAX] = Default::default();
+        let mut ok = true;
+        for (k, v) in map.iter().filter(|(k, _)| k.as_str() != kind) {
+            let Some(v) = self.string(v, &format!("mount option `{}`", k.as_str())) else { continue };
+            match allowed.iter().position(|a| *a == k.as_str()) {
+                Some(i) => options[i] = Some(v),
+                None => {
+                    let d = Diagnostic::error(
+                        self.key_span(k),
+                        format!("unknown option `{}` for a {kind} mount", k.as_str()),
+                    )
+                    .suggest(k.as_str(), allowed.iter().copied());
+                    self.diags.push(d);
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        MountKind::from_options(kind, value, options)
     }
 }
 

@@ -43,6 +43,9 @@ macro_rules! one_of {
         impl $name {
             /// The kind keys, in the order written here.
             pub(super) const KINDS: &'static [&'static str] = &[$($ty::KEYS[0]),*];
+            /// The keys of each kind (kind key first), in the order of `KINDS`.
+            #[allow(dead_code)]
+            pub(super) const KEYS_OF: &'static [&'static [&'static str]] = &[$($ty::KEYS),*];
         }
     };
 }
