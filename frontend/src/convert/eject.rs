@@ -5,7 +5,7 @@
 //! or user) is written with the nearest equivalent and a `# decant eject:` comment.
 
 use crate::remote::{is_git, is_url};
-use crate::spec::{Command, Copy, File, KeyValue, Mount, Run, Spec, Stage, StepKind};
+use crate::spec::{Command, Copy, File, KeyValue, Mount, MountKind, Run, Spec, Stage, StepKind};
 
 /// The Dockerfile for a parsed spec.
 pub fn eject(spec: &Spec) -> String {
@@ -270,13 +270,13 @@ fn mount(m: &Mount, run_workdir: Option<&str>) -> String {
         None if t.is_empty() => ".".to_string(),
         None => t.to_string(),
     };
-    let mut parts = vec![format!("type={}", m.kind.value)];
-    match m.kind.value.as_str() {
-        "secret" | "ssh" => parts.push(format!("id={}", m.value.value)),
-        _ => parts.push(format!("target={}", target(&m.value.value))),
+    let mut parts = vec![format!("type={}", m.kind.name())];
+    match &m.kind {
+        MountKind::Secret(_) | MountKind::Ssh(_) => parts.push(format!("id={}", m.kind.value().value)),
+        _ => parts.push(format!("target={}", target(&m.kind.value().value))),
     }
-    for kv in &m.options {
-        let k = match (kv.key.value.as_str(), kv.value.value.as_str()) {
+    for (key, value) in m.kind.options() {
+        let k = match (key, value.value.as_str()) {
             ("readwrite", "true") => {
                 parts.push("rw".into());
                 continue;
@@ -293,7 +293,7 @@ fn mount(m: &Mount, run_workdir: Option<&str>) -> String {
             }
             (k, _) => k,
         };
-        parts.push(format!("{k}={}", kv.value.value));
+        parts.push(format!("{k}={}", value.value));
     }
     parts.join(",")
 }

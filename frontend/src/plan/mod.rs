@@ -25,8 +25,6 @@ pub(crate) use args::value_span;
 pub use args::{mentions_var, scan_enabled_for, Args, BUILTIN_ARGS, SBOM_SCAN_CONTEXT, SBOM_SCAN_STAGE};
 pub use copy::Copy;
 pub use reads::{LocalPaths, LocalReads};
-#[cfg(test)]
-pub(crate) use run::MOUNT_OPTIONS;
 pub use run::{ssh_default_target, Mount, Network, Run, Security, Sharing};
 pub use sources::{Reader, Source};
 pub use values::Platform;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Source;
 use super::{values, CommandLine, Resolver, Word};
 use crate::diag::{Diagnostic, Span};
-use crate::spec;
+use crate::spec::{self, Sp};
 
 /// A `run` step.
 #[derive(Debug, Clone, Serialize)]
@@ -124,15 +124,6 @@ impl Mount {
     }
 }
 
-/// The options of each kind of mount.
-pub(crate) const MOUNT_OPTIONS: &[(&str, &[&str])] = &[
-    ("cache", &["id", "sharing", "from", "source", "mode", "uid", "gid", "readonly"]),
-    ("secret", &["target", "env", "required", "mode", "uid", "gid"]),
-    ("ssh", &["target", "required", "mode", "uid", "gid"]),
-    ("tmpfs", &["size"]),
-    ("bind", &["from", "source", "readwrite"]),
-];
-
 impl Resolver {
     pub(crate) fn run(&mut self, run: &spec::Run, names: &[&str], this: &str) -> Option<Run> {
         let command = match &run.command {
@@ -184,8 +175,11 @@ impl Resolver {
             };
             if let Some(place) = place {
                 if !places.insert(place.trim_end_matches('/').to_string()) {
-                    let span =
-                        m.options.iter().find(|kv| kv.key.value == "target").map_or(m.value.span, |kv| kv.value.span);
+                    let span = match &m.kind {
+                        spec::MountKind::Secret(spec::SecretMount { target: Some(t), .. })
+                        | spec::MountKind::Ssh(spec::SshMount { target: Some(t), .. }) => t.span,
+                        kind => kind.value().span,
+                    };
                     self.error(span, format!("another mount of this step is at `{place}` already"));
                 }
             }
@@ -203,28 +197,13 @@ impl Resolver {
     }
 
     fn mount(&mut self, m: &spec::Mount, names: &[&str], this: &str) -> Option<Mount> {
-        let kind = m.kind.value.as_str();
-        let allowed = MOUNT_OPTIONS.iter().find(|(k, _)| *k == kind).map(|(_, o)| *o).unwrap_or(&[]);
-        let mut ok = true;
-        for kv in &m.options {
-            let k = kv.key.value.as_str();
-            if !allowed.contains(&k) {
-                let d = Diagnostic::error(kv.key.span, format!("unknown option `{k}` for a {kind} mount"))
-                    .suggest(k, allowed.iter().copied());
-                self.diags.push(d);
-                ok = false;
-            }
-        }
-        if !ok {
-            return None;
-        }
-        let opt = |name: &str| m.options.iter().find(|kv| kv.key.value == name).map(|kv| &kv.value);
-        let value = self.text(&m.value)?;
-        let num = |r: &mut Self, name: &str| opt(name).and_then(|v| r.parsed(v, values::parse_count));
-        let mode = |r: &mut Self| opt("mode").and_then(|v| r.parsed(v, values::parse_mode));
-        let flag = |r: &mut Self, name: &str, default: bool| {
-            opt(name).and_then(|v| r.parsed(v, parse_bool)).unwrap_or(default)
-        };
+        let raw = m.kind.value();
+        let value = self.text(raw)?;
+        let num = |r: &mut Self, v: &Option<Sp<String>>| v.as_ref().and_then(|v| r.parsed(v, values::parse_count));
+        let mode = |r: &mut Self, v: &Option<Sp<String>>| v.as_ref().and_then(|v| r.parsed(v, values::parse_mode));
+        let flag =
+            |r: &mut Self, v: &Option<Sp<String>>| v.as_ref().and_then(|v| r.parsed(v, parse_bool)).unwrap_or(false);
+        let text = |r: &mut Self, v: &Option<Sp<String>>| v.as_ref().and_then(|v| r.text(v));
         // Relative targets resolve against the workdir at build time; `/` itself cannot be
         // mounted over.
         let root = |r: &mut Self, path: &str, span: Span| {
@@ -238,18 +217,18 @@ impl Resolver {
                 r.error(span, "a mount cannot replace `/`: mount it somewhere below");
             }
         };
-        let target_opt = |r: &mut Self| {
-            let raw = opt("target")?;
+        let target_opt = |r: &mut Self, raw: &Option<Sp<String>>| {
+            let raw = raw.as_ref()?;
             let target = r.text(raw)?;
             root(r, &target, raw.span);
             Some(target)
         };
-        if matches!(kind, "cache" | "tmpfs" | "bind") {
-            root(self, &value, m.value.span);
+        if matches!(m.kind, spec::MountKind::Cache(_) | spec::MountKind::Tmpfs(_) | spec::MountKind::Bind(_)) {
+            root(self, &value, raw.span);
         }
-        Some(match kind {
-            "cache" => {
-                let sharing = match opt("sharing") {
+        Some(match &m.kind {
+            spec::MountKind::Cache(c) => {
+                let sharing = match &c.sharing {
                     Some(s) => self.parsed(s, |v| match v {
                         "shared" => Ok(Sharing::Shared),
                         "private" => Ok(Sharing::Private),
@@ -258,25 +237,25 @@ impl Resolver {
                     })?,
                     None => Sharing::Shared,
                 };
-                let from = match opt("from") {
+                let from = match &c.from {
                     Some(f) => Some(self.resolve_from(f, names, this)?),
                     None => None,
                 };
                 Mount::Cache {
-                    id: opt("id").and_then(|v| self.text(v)).unwrap_or_else(|| value.clone()),
+                    id: text(self, &c.id).unwrap_or_else(|| value.clone()),
                     target: value,
                     sharing,
                     from,
-                    source: opt("source").and_then(|v| self.text(v)),
-                    mode: mode(self),
-                    uid: num(self, "uid"),
-                    gid: num(self, "gid"),
-                    readonly: flag(self, "readonly", false),
+                    source: text(self, &c.source),
+                    mode: mode(self, &c.mode),
+                    uid: num(self, &c.uid),
+                    gid: num(self, &c.gid),
+                    readonly: flag(self, &c.readonly),
                 }
             }
-            "secret" => {
-                let target = target_opt(self);
-                let env = opt("env").and_then(|v| {
+            spec::MountKind::Secret(s) => {
+                let target = target_opt(self, &s.target);
+                let env = s.env.as_ref().and_then(|v| {
                     let name = self.text(v)?;
                     if name.is_empty() {
                         self.error(v.span, "`env` needs the name of the variable to put the secret in");
@@ -293,32 +272,29 @@ impl Resolver {
                     },
                     env,
                     id: value,
-                    required: flag(self, "required", false),
-                    mode: mode(self),
-                    uid: num(self, "uid"),
-                    gid: num(self, "gid"),
+                    required: flag(self, &s.required),
+                    mode: mode(self, &s.mode),
+                    uid: num(self, &s.uid),
+                    gid: num(self, &s.gid),
                 }
             }
-            "ssh" => Mount::Ssh {
-                target: target_opt(self),
+            spec::MountKind::Ssh(s) => Mount::Ssh {
+                target: target_opt(self, &s.target),
                 id: value,
-                required: flag(self, "required", false),
-                mode: mode(self),
-                uid: num(self, "uid"),
-                gid: num(self, "gid"),
+                required: flag(self, &s.required),
+                mode: mode(self, &s.mode),
+                uid: num(self, &s.uid),
+                gid: num(self, &s.gid),
             },
-            "tmpfs" => Mount::Tmpfs { target: value, size: opt("size").and_then(|v| self.parsed(v, parse_size)) },
-            _ => {
-                let from = match opt("from") {
+            spec::MountKind::Tmpfs(t) => {
+                Mount::Tmpfs { target: value, size: t.size.as_ref().and_then(|v| self.parsed(v, parse_size)) }
+            }
+            spec::MountKind::Bind(b) => {
+                let from = match &b.from {
                     Some(f) => self.resolve_from(f, names, this)?,
                     None => Source::Context,
                 };
-                Mount::Bind {
-                    target: value,
-                    from,
-                    source: opt("source").and_then(|v| self.text(v)),
-                    readwrite: flag(self, "readwrite", false),
-                }
+                Mount::Bind { target: value, from, source: text(self, &b.source), readwrite: flag(self, &b.readwrite) }
             }
         })
     }

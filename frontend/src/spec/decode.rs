@@ -13,52 +13,15 @@ use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::limits;
 
-/// The keys the decoder accepts, by place (the JSON schema is checked against these).
-pub(crate) mod keys {
-    pub const TOP: &[&str] = &["args", "stages"];
-    pub const ARG: &[&str] = &["default", "description", "env"];
-    pub const STAGE: &[&str] = &[
-        "from",
-        "platform",
-        "description",
-        "args",
-        "workdir",
-        "env",
-        "user",
-        "shell",
-        "steps",
-        "cmd",
-        "entrypoint",
-        "expose",
-        "healthcheck",
-        "labels",
-        "volumes",
-        "stop_signal",
-    ];
-    pub const STEP_KINDS: &[&str] = &["run", "copy", "env", "workdir", "user", "file"];
-    pub const FILE_OPTIONS: &[&str] = &["content", "chmod", "chown"];
-    pub const RUN_OPTIONS: &[&str] = &["env", "workdir", "user", "network", "security", "mounts"];
-    pub const COPY_OPTIONS: &[&str] = &[
-        "from",
-        "to",
-        "chown",
-        "chmod",
-        "exclude",
-        "follow_symlinks",
-        "link",
-        "parents",
-        "unpack",
-        "checksum",
-        "keep_git_dir",
-    ];
-    pub const HEALTHCHECK: &[&str] = &["cmd", "interval", "timeout", "start_period", "start_interval", "retries"];
-    pub const MOUNT_KINDS: &[&str] = &["cache", "secret", "ssh", "tmpfs", "bind"];
-}
-use keys::{COPY_OPTIONS, FILE_OPTIONS, MOUNT_KINDS, RUN_OPTIONS, STEP_KINDS};
-const TOP_KEYS: &[&str] = keys::TOP;
-const ARG_KEYS: &[&str] = keys::ARG;
-const STAGE_KEYS: &[&str] = keys::STAGE;
-const HEALTHCHECK_KEYS: &[&str] = keys::HEALTHCHECK;
+// The keys accepted at each place come from the one description of the shape (`schema.rs`),
+// which the JSON schema is derived from too.
+use super::schema as shape;
+const TOP_KEYS: &[&str] = shape::Spec::KEYS;
+const ARG_KEYS: &[&str] = shape::ArgDetail::KEYS;
+const STAGE_KEYS: &[&str] = shape::Stage::KEYS;
+const HEALTHCHECK_KEYS: &[&str] = shape::Healthcheck::KEYS;
+const STEP_KINDS: &[&str] = shape::Step::KINDS;
+const MOUNT_KINDS: &[&str] = shape::Mount::KINDS;
 
 /// Parses `text` (the contents of the file called `name`) into a [`Spec`].
 pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
@@ -453,7 +416,8 @@ impl Decoder {
                 "labels" => stage.labels = self.key_values(value, "`labels`"),
                 "volumes" => stage.volumes = self.strings(value, "a path in `volumes`"),
                 "stop_signal" => stage.stop_signal = self.string(value, "`stop_signal`"),
-                _ => {}
+                // Unknown keys were reported above; a described key must have its arm here.
+                k => debug_assert!(!STAGE_KEYS.contains(&k), "stage key `{k}` is described but not decoded"),
             }
         }
         // A typo of `from` was reported as an unknown key with a suggestion already.
@@ -534,10 +498,9 @@ impl Decoder {
             [one] => (*one, map.get_node(one.as_str())?),
             [] => {
                 // No kind key: every key is unknown; suggest the nearest kind for each.
-                let allowed: Vec<&str> = STEP_KINDS.to_vec();
-                self.check_keys(map, &allowed, "a step");
+                self.check_keys(map, STEP_KINDS, "a step");
                 if map.keys().all(|k| k.as_str().starts_with("x-")) {
-                    self.error(span, "a step needs one of `run`, `copy`, `env`, `workdir`, `user`, `file`");
+                    self.error(span, format!("a step needs one of {}", ticked(STEP_KINDS)));
                 }
                 return None;
             }
@@ -555,7 +518,7 @@ impl Decoder {
         let key_span = self.key_span(key);
         let kind = match key.as_str() {
             "run" => {
-                self.check_keys(map, &with(RUN_OPTIONS, "run"), "a `run` step");
+                self.check_keys(map, shape::RunStep::KEYS, "a `run` step");
                 let command = self.command(value, "`run`")?;
                 let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
                 StepKind::Run(Run {
@@ -569,7 +532,7 @@ impl Decoder {
                 })
             }
             "copy" => {
-                self.check_keys(map, &with(COPY_OPTIONS, "copy"), "a `copy` step");
+                self.check_keys(map, shape::CopyStep::KEYS, "a `copy` step");
                 if let Node::Mapping(inner) = value {
                     self.copy_mapping(key_span, inner);
                     return None;
@@ -599,7 +562,7 @@ impl Decoder {
                 })
             }
             "file" => {
-                self.check_keys(map, &with(FILE_OPTIONS, "file"), "a `file` step");
+                self.check_keys(map, shape::FileStep::KEYS, "a `file` step");
                 let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
                 let content = get(self, "content");
                 if content.is_none() && !map.contains_key("content") {
@@ -639,7 +602,7 @@ impl Decoder {
         let mut options = Vec::new();
         for (k, v) in inner.iter() {
             let name = k.as_str();
-            let as_key = synonym(name, &with(COPY_OPTIONS, "copy")).unwrap_or(name);
+            let as_key = synonym(name, shape::CopyStep::KEYS).unwrap_or(name);
             match (as_key, scalar(v)) {
                 ("copy", Some(v)) => sources = Some(v),
                 (key, Some(v)) => options.push(format!("`{key}: {v}`")),
@@ -664,7 +627,7 @@ impl Decoder {
         let target_keys = ["target", "destination", "dst", "dest"];
         let target = target_keys.iter().find_map(|k| text(k));
         let mut shape = if !MOUNT_KINDS.contains(&kind.as_str()) {
-            "one of `cache`, `secret`, `ssh`, `tmpfs`, `bind` with its target".to_string()
+            format!("one of {} with its target", ticked(MOUNT_KINDS))
         } else if matches!(kind.as_str(), "secret" | "ssh") {
             let id = text("id").unwrap_or_else(|| if kind == "ssh" { "default".into() } else { "<id>".into() });
             match &target {
@@ -709,25 +672,45 @@ impl Decoder {
                 continue;
             }
             let [kind] = kinds.as_slice() else {
-                let diag =
-                    Diagnostic::error(span, "a mount needs exactly one of `cache`, `secret`, `ssh`, `tmpfs`, `bind`");
+                let diag = Diagnostic::error(span, format!("a mount needs exactly one of {}", ticked(MOUNT_KINDS)));
                 self.diags.push(diag);
                 continue;
             };
             let Some(value) = map.get_node(kind.as_str()).and_then(|n| self.string(n, "a mount")) else { continue };
-            let kind_sp = Sp::new(kind.as_str().to_string(), self.key_span(kind));
-            let options = map
-                .iter()
-                .filter(|(k, _)| k.as_str() != kind.as_str())
-                .filter_map(|(k, v)| {
-                    let key = Sp::new(k.as_str().to_string(), self.key_span(k));
-                    let value = self.string(v, &format!("mount option `{}`", key.value))?;
-                    Some(KeyValue { key, value })
-                })
-                .collect();
-            out.push(Mount { span, kind: kind_sp, value, options });
+            if let Some(kind) = self.mount_options(map, kind.as_str(), value) {
+                out.push(Mount { span, kind });
+            }
         }
         out
+    }
+
+    /// The options of a mount of the kind `kind`, by the kind's keys. An unknown option is
+    /// reported (`x-` keys too: mounts have no extensions) and drops the mount; an option that
+    /// is not a string is reported and left out.
+    fn mount_options(&mut self, map: &MarkedMappingNode, kind: &str, value: Sp<String>) -> Option<MountKind> {
+        let at = MOUNT_KINDS.iter().position(|k| *k == kind)?;
+        let allowed = &shape::Mount::KEYS_OF[at][1..];
+        let mut options: [Option<Sp<String>>; super::MOUNT_OPTIONS_MAX] = Default::default();
+        let mut ok = true;
+        for (k, v) in map.iter().filter(|(k, _)| k.as_str() != kind) {
+            let Some(v) = self.string(v, &format!("mount option `{}`", k.as_str())) else { continue };
+            match allowed.iter().position(|a| *a == k.as_str()) {
+                Some(i) => options[i] = Some(v),
+                None => {
+                    let d = Diagnostic::error(
+                        self.key_span(k),
+                        format!("unknown option `{}` for a {kind} mount", k.as_str()),
+                    )
+                    .suggest(k.as_str(), allowed.iter().copied());
+                    self.diags.push(d);
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        MountKind::from_options(kind, value, options)
     }
 }
 
@@ -762,10 +745,9 @@ fn synonym(key: &str, allowed: &[&str]) -> Option<&'static str> {
     SYNONYMS.iter().find(|(k, v)| *k == lower && allowed.contains(v)).map(|(_, v)| *v)
 }
 
-fn with(options: &[&'static str], kind: &'static str) -> Vec<&'static str> {
-    let mut v = vec![kind];
-    v.extend_from_slice(options);
-    v
+/// `a`, `b`, `c`: keys as a message lists them.
+fn ticked(keys: &[&str]) -> String {
+    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
 }
 
 /// An empty value (`key:`), `~` or `null`.

@@ -119,8 +119,12 @@ impl Stage {
                 StepKind::Run(r) => (None, &r.mounts),
                 _ => (None, &[]),
             };
-            let mounts = mounts.iter().flat_map(|m| m.options.iter().filter(|o| o.key.value == "from"));
-            copy.into_iter().chain(mounts.map(|o| &o.value))
+            let mounts = mounts.iter().filter_map(|m| match &m.kind {
+                MountKind::Cache(c) => c.from.as_ref(),
+                MountKind::Bind(b) => b.from.as_ref(),
+                _ => None,
+            });
+            copy.into_iter().chain(mounts)
         });
         self.from.iter().chain(steps)
     }
@@ -196,12 +200,193 @@ pub struct Run {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
     pub span: Span,
-    /// `cache`, `secret`, `ssh`, `tmpfs` or `bind`: the one kind key of the mount.
-    pub kind: Sp<String>,
+    pub kind: MountKind,
+}
+
+/// A mount by its kind key. Option values are text here (as YAML gave them); `plan` reads them.
+/// The fields are in the order of the keys in the description (`schema.rs`), the decoder fills
+/// them in that order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    Cache(CacheMount),
+    Secret(SecretMount),
+    Ssh(SshMount),
+    Tmpfs(TmpfsMount),
+    Bind(BindMount),
+}
+
+/// `- cache: <target>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheMount {
+    pub target: Sp<String>,
+    pub id: Option<Sp<String>>,
+    pub sharing: Option<Sp<String>>,
+    pub from: Option<Sp<String>>,
+    pub source: Option<Sp<String>>,
+    pub mode: Option<Sp<String>>,
+    pub uid: Option<Sp<String>>,
+    pub gid: Option<Sp<String>>,
+    pub readonly: Option<Sp<String>>,
+}
+
+/// `- secret: <id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretMount {
+    pub id: Sp<String>,
+    pub target: Option<Sp<String>>,
+    pub env: Option<Sp<String>>,
+    pub required: Option<Sp<String>>,
+    pub mode: Option<Sp<String>>,
+    pub uid: Option<Sp<String>>,
+    pub gid: Option<Sp<String>>,
+}
+
+/// `- ssh: <id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshMount {
+    pub id: Sp<String>,
+    pub target: Option<Sp<String>>,
+    pub required: Option<Sp<String>>,
+    pub mode: Option<Sp<String>>,
+    pub uid: Option<Sp<String>>,
+    pub gid: Option<Sp<String>>,
+}
+
+/// `- tmpfs: <target>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TmpfsMount {
+    pub target: Sp<String>,
+    pub size: Option<Sp<String>>,
+}
+
+/// `- bind: <target>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    pub target: Sp<String>,
+    pub from: Option<Sp<String>>,
+    pub source: Option<Sp<String>>,
+    pub readwrite: Option<Sp<String>>,
+}
+
+/// The most options a kind of mount has (cache's 8); checked against the description when
+/// compiling.
+const MOUNT_OPTIONS_MAX: usize = 8;
+const _: () = {
+    let mut i = 0;
+    while i < schema::Mount::KEYS_OF.len() {
+        assert!(schema::Mount::KEYS_OF[i].len() <= MOUNT_OPTIONS_MAX + 1, "raise MOUNT_OPTIONS_MAX");
+        i += 1;
+    }
+};
+
+impl MountKind {
+    /// Builds a mount of the kind `kind` (one of `shape::Mount::KINDS`) from its kind key's value
+    /// and its options, given in the order of its keys (`None` for `kind` not a mount kind).
+    fn from_options(
+        kind: &str,
+        value: Sp<String>,
+        options: [Option<Sp<String>>; MOUNT_OPTIONS_MAX],
+    ) -> Option<MountKind> {
+        let mut o = options.into_iter();
+        let mut next = || o.next().flatten();
+        Some(match kind {
+            "cache" => MountKind::Cache(CacheMount {
+                target: value,
+                id: next(),
+                sharing: next(),
+                from: next(),
+                source: next(),
+                mode: next(),
+                uid: next(),
+                gid: next(),
+                readonly: next(),
+            }),
+            "secret" => MountKind::Secret(SecretMount {
+                id: value,
+                target: next(),
+                env: next(),
+                required: next(),
+                mode: next(),
+                uid: next(),
+                gid: next(),
+            }),
+            "ssh" => MountKind::Ssh(SshMount {
+                id: value,
+                target: next(),
+                required: next(),
+                mode: next(),
+                uid: next(),
+                gid: next(),
+            }),
+            "tmpfs" => MountKind::Tmpfs(TmpfsMount { target: value, size: next() }),
+            "bind" => MountKind::Bind(BindMount { target: value, from: next(), source: next(), readwrite: next() }),
+            _ => return None,
+        })
+    }
+
+    /// The options written, by name, in document order (for `decant eject`).
+    pub fn options(&self) -> Vec<(&'static str, &Sp<String>)> {
+        // The keys of the kind and its options in their order (as `from_options` takes them).
+        let (keys, values): (&[&str], Vec<Option<&Sp<String>>>) = match self {
+            MountKind::Cache(m) => (
+                schema::CacheMount::KEYS,
+                vec![
+                    m.id.as_ref(),
+                    m.sharing.as_ref(),
+                    m.from.as_ref(),
+                    m.source.as_ref(),
+                    m.mode.as_ref(),
+                    m.uid.as_ref(),
+                    m.gid.as_ref(),
+                    m.readonly.as_ref(),
+                ],
+            ),
+            MountKind::Secret(m) => (
+                schema::SecretMount::KEYS,
+                vec![
+                    m.target.as_ref(),
+                    m.env.as_ref(),
+                    m.required.as_ref(),
+                    m.mode.as_ref(),
+                    m.uid.as_ref(),
+                    m.gid.as_ref(),
+                ],
+            ),
+            MountKind::Ssh(m) => (
+                schema::SshMount::KEYS,
+                vec![m.target.as_ref(), m.required.as_ref(), m.mode.as_ref(), m.uid.as_ref(), m.gid.as_ref()],
+            ),
+            MountKind::Tmpfs(m) => (schema::TmpfsMount::KEYS, vec![m.size.as_ref()]),
+            MountKind::Bind(m) => {
+                (schema::BindMount::KEYS, vec![m.from.as_ref(), m.source.as_ref(), m.readwrite.as_ref()])
+            }
+        };
+        let mut written: Vec<(&'static str, &Sp<String>)> =
+            keys[1..].iter().zip(values).filter_map(|(k, v)| Some((*k, v?))).collect();
+        written.sort_by_key(|(_, v)| v.span.start);
+        written
+    }
+
+    /// `cache`, `secret`, `ssh`, `tmpfs` or `bind`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MountKind::Cache(_) => schema::CacheMount::KEYS[0],
+            MountKind::Secret(_) => schema::SecretMount::KEYS[0],
+            MountKind::Ssh(_) => schema::SshMount::KEYS[0],
+            MountKind::Tmpfs(_) => schema::TmpfsMount::KEYS[0],
+            MountKind::Bind(_) => schema::BindMount::KEYS[0],
+        }
+    }
+
     /// The kind key's value: the target path (cache, tmpfs, bind) or the id (secret, ssh).
-    pub value: Sp<String>,
-    /// Other options, by name, in document order.
-    pub options: Vec<KeyValue>,
+    pub fn value(&self) -> &Sp<String> {
+        match self {
+            MountKind::Cache(CacheMount { target, .. })
+            | MountKind::Tmpfs(TmpfsMount { target, .. })
+            | MountKind::Bind(BindMount { target, .. }) => target,
+            MountKind::Secret(SecretMount { id, .. }) | MountKind::Ssh(SshMount { id, .. }) => id,
+        }
+    }
 }
 
 /// `- copy: <sources>` and its options.
@@ -226,4 +411,59 @@ pub struct Copy {
     pub checksum: Option<Sp<String>>,
     /// Keep the `.git` directory of a git `from:`.
     pub keep_git_dir: Option<Sp<bool>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mounts of the one `run` step of `mounts` (a YAML list).
+    fn mounts(mounts: &str) -> Vec<Mount> {
+        let text = format!("stages:\n  a:\n    from: scratch\n    steps:\n      - run: x\n        mounts: {mounts}\n");
+        let spec = parse_spec("decant.yaml", &text).unwrap_or_else(|d| panic!("{}", d.render()));
+        match &spec.stages[0].steps[0].kind {
+            StepKind::Run(run) => run.mounts.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Every option, written as `name: name` in reverse key order, lands in the field of its
+    /// name, and `options()` gives them back by name in document order.
+    #[test]
+    fn mount_options_land_in_their_fields() {
+        let v = |o: &Option<Sp<String>>| o.as_ref().map(|s| s.value.clone()).unwrap_or_default();
+        let kinds = [
+            schema::CacheMount::KEYS,
+            schema::SecretMount::KEYS,
+            schema::SshMount::KEYS,
+            schema::TmpfsMount::KEYS,
+            schema::BindMount::KEYS,
+        ];
+        for keys in kinds {
+            let options: Vec<String> = keys[1..].iter().rev().map(|k| format!("{k}: {k}")).collect();
+            let m = mounts(&format!("[{{ {}: kind, {} }}]", keys[0], options.join(", "))).remove(0);
+            assert_eq!((m.kind.name(), m.kind.value().value.as_str()), (keys[0], "kind"));
+            let got: Vec<(&str, &str)> = m.kind.options().into_iter().map(|(k, s)| (k, s.value.as_str())).collect();
+            let want: Vec<(&str, &str)> = keys[1..].iter().rev().map(|k| (*k, *k)).collect();
+            assert_eq!(got, want);
+            let fields: Vec<String> = match &m.kind {
+                MountKind::Cache(c) => {
+                    [&c.id, &c.sharing, &c.from, &c.source, &c.mode, &c.uid, &c.gid, &c.readonly].map(v).to_vec()
+                }
+                MountKind::Secret(s) => [&s.target, &s.env, &s.required, &s.mode, &s.uid, &s.gid].map(v).to_vec(),
+                MountKind::Ssh(s) => [&s.target, &s.required, &s.mode, &s.uid, &s.gid].map(v).to_vec(),
+                MountKind::Tmpfs(t) => [&t.size].map(v).to_vec(),
+                MountKind::Bind(b) => [&b.from, &b.source, &b.readwrite].map(v).to_vec(),
+            };
+            // The field names, written out: the fields hold the options of these names.
+            let named: Vec<&str> = match &m.kind {
+                MountKind::Cache(_) => vec!["id", "sharing", "from", "source", "mode", "uid", "gid", "readonly"],
+                MountKind::Secret(_) => vec!["target", "env", "required", "mode", "uid", "gid"],
+                MountKind::Ssh(_) => vec!["target", "required", "mode", "uid", "gid"],
+                MountKind::Tmpfs(_) => vec!["size"],
+                MountKind::Bind(_) => vec!["from", "source", "readwrite"],
+            };
+            assert_eq!(fields, named, "{}", keys[0]);
+        }
+    }
 }
