@@ -80,11 +80,11 @@ const NEWER_SYNTAX: [(&str, &str, &str); 9] = [
     (" <<EOF", "heredocs", "1.4"),
     (" <<'EOF", "heredocs", "1.4"),
     (" --link", "COPY --link", "1.4"),
-    (" --exclude=", "COPY --exclude", "1.4"),
-    (" --parents", "COPY --parents", "1.4"),
-    (" --checksum=", "ADD --checksum", "1.4"),
+    (" --exclude=", "COPY --exclude", "1.19"),
+    (" --parents", "COPY --parents", "1.20"),
+    (" --checksum=", "ADD --checksum", "1.6"),
     (" --keep-git-dir", "ADD --keep-git-dir", "1.4"),
-    (",env=", "secret mounts as env", "1.4"),
+    (",env=", "secret mounts as env", "1.10"),
     (" --start-interval=", "HEALTHCHECK --start-interval", "1.6"),
 ];
 
