@@ -47,20 +47,7 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
             .label("NUL character");
         return (None, Diagnostics::new(file, vec![diag]));
     }
-    let aliased = match super::depth::scan(text) {
-        Ok(aliased) => aliased,
-        Err((line, column)) => {
-            let start = file.offset(line, column);
-            let end = start + file.text[start..].chars().next().map_or(0, char::len_utf8);
-            let diag = Diagnostic::error(
-                Span { start, end },
-                format!("the spec nests lists and mappings more than {} deep", super::depth::MAX_NESTING),
-            )
-            .label("too deep");
-            return (None, Diagnostics::new(file, vec![diag]));
-        }
-    };
-    let root = match super::load::load(&file, &aliased) {
+    let root = match super::load::load(&file) {
         super::load::Loaded::Tree(root, uses) => {
             let file = file.with_aliases(uses);
             d.file = file;
@@ -72,6 +59,16 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
         }
         super::load::Loaded::Located(diag, uses) => {
             return (None, Diagnostics::new(file.with_aliases(uses), vec![diag]))
+        }
+        super::load::Loaded::TooDeep(line, column) => {
+            let start = file.offset(line, column);
+            let end = start + file.text[start..].chars().next().map_or(0, char::len_utf8);
+            let diag = Diagnostic::error(
+                Span { start, end },
+                format!("the spec nests lists and mappings more than {} deep", super::depth::MAX_NESTING),
+            )
+            .label("too deep");
+            return (None, Diagnostics::new(file, vec![diag]));
         }
     };
     let file = d.file.clone();

@@ -28,14 +28,41 @@ pub(super) enum Loaded {
     Yaml(LoadError),
     /// An error of anchors, aliases or merge keys, and the alias uses before it.
     Located(Diagnostic, Vec<AliasUse>),
+    /// The first collection that opens deeper than [`MAX_NESTING`]: 1-based line and column.
+    TooDeep(usize, usize),
 }
 
-/// Loads the first document of `text` (`aliased`: the ids of the anchors some alias uses, from
-/// the nesting pre-pass). Duplicate keys are errors; a quoted scalar may not be coerced.
-pub(super) fn load(file: &SourceFile, aliased: &HashSet<usize>) -> Loaded {
+/// Loads the first document of `file.text`. Duplicate keys are errors; a quoted scalar may not
+/// be coerced.
+///
+/// One pass over the parser's events: the nesting bound is checked as collections open, and
+/// every anchored node is kept for the aliases that may follow. Keeping them costs a copy of
+/// each anchored node; should those copies pass [`MAX_ALIAS_NODES`] nodes (anchors nested in
+/// anchors), the text is loaded again, after a pre-pass that finds which anchors some alias
+/// uses, keeping only those.
+pub(super) fn load(file: &SourceFile) -> Loaded {
+    if let Some(done) = load_with(file, Keep::Every { budget: MAX_ALIAS_NODES }) {
+        return done;
+    }
+    match super::depth::scan(&file.text) {
+        Ok(aliased) => load_with(file, Keep::Only(&aliased)).unwrap_or_else(|| unreachable!("no budget")),
+        Err((line, column)) => Loaded::TooDeep(line, column),
+    }
+}
+
+/// Which anchored nodes the builder keeps a copy of.
+enum Keep<'a> {
+    /// Every one, while their nodes add up to less than `budget`.
+    Every { budget: usize },
+    /// Those with these ids (the ones some alias uses).
+    Only(&'a HashSet<usize>),
+}
+
+/// The load, or `None` when [`Keep::Every`] ran out of budget.
+fn load_with(file: &SourceFile, keep: Keep<'_>) -> Option<Loaded> {
     let mut b = Builder {
         file,
-        aliased,
+        keep,
         stack: Vec::new(),
         root: None,
         anchors: HashMap::new(),
@@ -43,18 +70,41 @@ pub(super) fn load(file: &SourceFile, aliased: &HashSet<usize>) -> Loaded {
         uses: Vec::new(),
         error: None,
     };
+    // The events `Parser::load` would hand the builder for the first document, pulled one by
+    // one: the parser is iterative, its loader recurses once per level of nesting.
     let mut parser = Parser::new_from_str(&file.text);
-    if let Err(e) = parser.load(&mut b, false) {
-        return b.scan_error(e);
+    let mut depth = 0usize;
+    loop {
+        let (ev, mark) = match parser.next_token() {
+            Ok(next) => next,
+            Err(e) => return Some(b.scan_error(e)),
+        };
+        match ev {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(Loaded::TooDeep(mark.line(), mark.col() + 1));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        let last = matches!(ev, Event::DocumentEnd | Event::StreamEnd);
+        b.on_event(ev, mark);
+        if matches!(b.keep, Keep::Every { budget: 0 }) {
+            return None;
+        }
+        if last {
+            break;
+        }
     }
     match b.error {
-        Some(Loaded::Located(d, _)) => return Loaded::Located(d, b.uses),
-        Some(e) => return e,
+        Some(Loaded::Located(d, _)) => return Some(Loaded::Located(d, b.uses)),
+        Some(e) => return Some(e),
         None => {}
     }
     let root = b.root.unwrap_or_else(|| Node::from(MarkedMappingNode::new_empty(Marks::new_blank())));
-    let uses = b.uses;
-    Loaded::Tree(root, uses)
+    Some(Loaded::Tree(root, b.uses))
 }
 
 /// A collection being built.
@@ -90,7 +140,7 @@ struct Anchored {
 
 struct Builder<'a> {
     file: &'a SourceFile,
-    aliased: &'a HashSet<usize>,
+    keep: Keep<'a>,
     stack: Vec<Frame>,
     root: Option<Node>,
     anchors: HashMap<usize, Anchored>,
@@ -172,12 +222,26 @@ impl Builder<'_> {
         Span { start, end }
     }
 
+    /// Keeps a copy of an anchored node for the aliases that may use it (see [`Keep`]).
+    fn keep_anchored(&mut self, anchor: usize, node: &Node) {
+        let (size, height) = measure(node);
+        match &mut self.keep {
+            Keep::Only(aliased) if !aliased.contains(&anchor) => return,
+            Keep::Only(_) => {}
+            Keep::Every { budget } if size >= *budget => {
+                *budget = 0;
+                return;
+            }
+            Keep::Every { budget } => *budget -= size,
+        }
+        let target = self.text_span(node);
+        self.anchors.insert(anchor, Anchored { node: node.clone(), size, height, target });
+    }
+
     /// Puts a finished node where it belongs.
     fn place(&mut self, node: Node, anchor: usize, mark: Marker) {
-        if anchor != 0 && self.aliased.contains(&anchor) {
-            let (size, height) = measure(&node);
-            let target = self.text_span(&node);
-            self.anchors.insert(anchor, Anchored { node: node.clone(), size, height, target });
+        if anchor != 0 {
+            self.keep_anchored(anchor, &node);
         }
         match self.stack.last_mut() {
             None => match node {
@@ -403,15 +467,47 @@ mod tests {
                 marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true),
             );
             let file = SourceFile::new("t", text.as_str());
-            let ours = match load(&file, &HashSet::new()) {
+            let ours = match load(&file) {
                 Loaded::Tree(node, uses) => {
                     assert!(uses.is_empty());
                     Ok(node)
                 }
                 Loaded::Yaml(e) => Err(e),
                 Loaded::Located(d, _) => panic!("{text:?}: {}", d.message),
+                // Past the nesting bound (which marked-yaml does not have): tested below.
+                Loaded::TooDeep(..) => {
+                    assert!(text.contains("deeper than the loader allows"), "{text:?}");
+                    continue;
+                }
             };
             assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{text:?}");
         }
+    }
+
+    /// Anchored nodes past the budget of kept copies: the second pass keeps only the aliased
+    /// ones, and the result is the same as if every copy had been kept.
+    #[test]
+    fn anchors_past_the_copy_budget_load_through_the_pre_pass() {
+        let big = vec!["a"; MAX_ALIAS_NODES + 10].join(", ");
+        let text = format!("big: &big [{big}]\nsmall: &small {{k: v}}\nuse: *small\n");
+        let file = SourceFile::new("t", text.as_str());
+        let Loaded::Tree(Node::Mapping(root), uses) = load(&file) else { panic!("not loaded") };
+        assert_eq!(uses.len(), 1);
+        assert_eq!(format!("{:?}", root.get_node("use")), format!("{:?}", root.get_node("small")));
+        // Aliasing the big one is refused by the alias budget, as it always was.
+        let text = format!("big: &big [{big}]\nuse: *big\n");
+        let file = SourceFile::new("t", text.as_str());
+        let Loaded::Located(d, _) = load(&file) else { panic!("not refused") };
+        assert!(d.message.contains("MAX_ALIAS_NODES"), "{}", d.message);
+    }
+
+    #[test]
+    fn nesting_is_bounded_in_the_same_pass() {
+        let deep = format!("cmd:\n{}x\n", "- ".repeat(MAX_NESTING));
+        let file = SourceFile::new("t", deep.as_str());
+        assert!(matches!(load(&file), Loaded::TooDeep(2, c) if c == 2 * MAX_NESTING - 1));
+        let ok = format!("cmd:\n{}x\n", "- ".repeat(MAX_NESTING - 1));
+        let file = SourceFile::new("t", ok.as_str());
+        assert!(matches!(load(&file), Loaded::Tree(..)));
     }
 }
