@@ -8,6 +8,7 @@ mod base;
 mod config;
 pub mod contexts;
 mod naming;
+mod run;
 pub mod run_opts;
 pub mod sbom;
 mod steps;

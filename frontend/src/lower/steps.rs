@@ -1,12 +1,12 @@
 //! Lowering each kind of step.
 
-use super::config::{expand, push_history, set_env, set_envs, shell};
+use super::config::{expand, push_history, set_envs};
 use super::naming;
 use super::{Built, Lowerer};
 use crate::diag::Diagnostic;
 use crate::llb::{self, pb, State};
 use crate::plan::values::Mode;
-use crate::plan::{CommandLine, Copy, Mount, Network, Run, Security, Sharing, Source, Stage, Step, StepKind};
+use crate::plan::{Copy, Source, Stage, Step, StepKind};
 
 impl Lowerer<'_> {
     pub(super) fn step(
@@ -87,185 +87,6 @@ impl Lowerer<'_> {
             }
         }
         Ok(())
-    }
-
-    fn run(&mut self, stage: &Stage, step: &Step, run: &Run, name: String, built: &Built) -> Result<State, Diagnostic> {
-        let config = &built.config.config;
-        let args = match &run.command {
-            CommandLine::Shell(cmd) => {
-                let mut a = shell(stage, &built.config);
-                a.push(cmd.clone());
-                a
-            }
-            CommandLine::Exec(args) => args.clone(),
-        };
-        // A command sees the args it mentions (so changing another arg keeps its cache); they are
-        // not kept in the image, and the image's env wins over them.
-        // (The variables the command mentions, looked up among the args: not every arg looked
-        // for in the command.)
-        let mut mentioned: Vec<&str> = match &run.command {
-            CommandLine::Shell(cmd) => crate::plan::mentioned_vars(cmd).collect(),
-            CommandLine::Exec(args) => args.iter().flat_map(|a| crate::plan::mentioned_vars(a)).collect(),
-        };
-        // Args marked `env: true` reach every run.
-        mentioned.extend(self.plan.env_args.iter().map(String::as_str));
-        mentioned.sort_unstable();
-        mentioned.dedup();
-        // Built-in args (TARGETARCH, ...) as well as declared ones.
-        let mut build_args = self.plan.all_args();
-        build_args.extend(stage.args.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut env: Vec<String> = mentioned
-            .into_iter()
-            .filter_map(|name| build_args.get_key_value(name))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let run_env: Vec<(&str, String)> = run
-            .env
-            .iter()
-            .map(|(k, v)| Ok((k.as_str(), expand(v, &config.env, step.span)?)))
-            .collect::<Result<_, Diagnostic>>()?;
-        let image_env = config.env.iter().filter_map(|kv| kv.split_once('='));
-        set_envs(&mut env, image_env.chain(run_env.iter().map(|(k, v)| (*k, v.as_str()))));
-        let cwd = match &run.workdir {
-            Some(w) => join_path(&config.working_dir, &expand(w, &config.env, step.span)?),
-            None => non_empty(&config.working_dir, "/"),
-        };
-        let user = match &run.user {
-            Some(u) => expand(u, &config.env, step.span)?,
-            None => config.user.clone(),
-        };
-        let network = match run.network.or(self.inputs.network) {
-            None | Some(Network::Default) => pb::NetMode::Unset,
-            Some(Network::None) => pb::NetMode::None,
-            Some(Network::Host) => pb::NetMode::Host,
-        };
-        let security = match run.security {
-            Security::Sandbox => pb::SecurityMode::Sandbox,
-            Security::Insecure => pb::SecurityMode::Insecure,
-        };
-        let mut mounts = Vec::new();
-        let mut secret_env = Vec::new();
-        let mut ssh_count = 0;
-        for m in &run.mounts {
-            match m {
-                Mount::Cache { target, id, sharing, from, source, mode, uid, gid, readonly } => {
-                    let sharing = match sharing {
-                        Sharing::Shared => pb::CacheSharingOpt::Shared,
-                        Sharing::Private => pb::CacheSharingOpt::Private,
-                        Sharing::Locked => pb::CacheSharingOpt::Locked,
-                    };
-                    let (source, selector) = match from {
-                        Some(f) => (Some(self.source(stage, f, step.span)?.0), source.clone()),
-                        None if mode.is_some() || uid.is_some() || gid.is_some() => {
-                            // A cache directory with an owner or mode starts as that directory.
-                            let owner = (uid.is_some() || gid.is_some()).then(|| llb::Chown {
-                                user: uid.map(llb::UserSpec::Id),
-                                group: gid.map(llb::UserSpec::Id),
-                            });
-                            let meta = self.meta(stage, format!("[{}] cache dir {target}", stage.name), step.span);
-                            let dir = llb::FileChain::on(State::scratch())
-                                .mkdir("/cache", mode.unwrap_or(0o755), true, owner)
-                                .finish(Some(pb::Platform::from(&stage.platform)), meta);
-                            (Some(dir), Some("/cache".into()))
-                        }
-                        None => (None, None),
-                    };
-                    mounts.push(llb::MountSpec {
-                        dest: join_path(&cwd, target),
-                        kind: llb::MountKind::Cache {
-                            id: self.inputs.run.cache_id(id),
-                            sharing,
-                            source,
-                            selector,
-                            readonly: *readonly,
-                        },
-                    });
-                }
-                Mount::Secret { id, target, env: env_name, required, mode, uid, gid } => {
-                    if let Some(target) = target {
-                        let kind = llb::MountKind::Secret {
-                            id: id.clone(),
-                            uid: uid.unwrap_or(0),
-                            gid: gid.unwrap_or(0),
-                            mode: mode.unwrap_or(0o400),
-                            optional: !required,
-                        };
-                        mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
-                    }
-                    if let Some(name) = env_name {
-                        secret_env.push((id.clone(), name.clone(), !required));
-                    }
-                }
-                Mount::Ssh { id, target, required, mode, uid, gid } => {
-                    let dest = match target {
-                        Some(t) => join_path(&cwd, t),
-                        None => crate::plan::ssh_default_target(ssh_count),
-                    };
-                    if ssh_count == 0 {
-                        set_env(&mut env, "SSH_AUTH_SOCK", &dest);
-                    }
-                    ssh_count += 1;
-                    let kind = llb::MountKind::Ssh {
-                        id: id.clone(),
-                        uid: uid.unwrap_or(0),
-                        gid: gid.unwrap_or(0),
-                        mode: mode.unwrap_or(0o600),
-                        optional: !required,
-                    };
-                    mounts.push(llb::MountSpec { dest, kind });
-                }
-                Mount::Tmpfs { target, size } => {
-                    let kind = llb::MountKind::Tmpfs { size: size.map(|s| s as i64) };
-                    mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
-                }
-                Mount::Bind { target, from, source, readwrite } => {
-                    let (state, _) = self.source(stage, from, step.span)?;
-                    let kind = llb::MountKind::Bind { source: state, selector: source.clone(), readonly: !readwrite };
-                    mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
-                }
-            }
-        }
-        let run_opts = &self.inputs.run;
-        // `shm-size`: a tmpfs of that size on /dev/shm, unless the step mounts something there.
-        if let Some(size) = run_opts.shm_size {
-            if !mounts.iter().any(|m| m.dest.trim_end_matches('/') == "/dev/shm") {
-                mounts
-                    .push(llb::MountSpec { dest: "/dev/shm".into(), kind: llb::MountKind::Tmpfs { size: Some(size) } });
-            }
-        }
-        // A script whose first line is a shebang runs under that interpreter, as a Dockerfile
-        // heredoc does: written to a file, mounted read-only, and run as the command.
-        let args = match &run.command {
-            CommandLine::Shell(script) if script.starts_with("#!") => {
-                let meta = self.meta(stage, format!("[{}] script", stage.name), step.span);
-                let file = llb::FileChain::on(State::scratch())
-                    .mkfile("/script", 0o755, script.as_bytes(), None)
-                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
-                let kind = llb::MountKind::Bind { source: file, selector: None, readonly: true };
-                mounts.push(llb::MountSpec { dest: "/dev/pipes".into(), kind });
-                vec!["/dev/pipes/script".to_string()]
-            }
-            _ => args,
-        };
-        let exec = llb::Exec {
-            root: built.state.clone(),
-            args,
-            env,
-            cwd,
-            user,
-            hostname: self.inputs.hostname.clone().unwrap_or_default(),
-            extra_hosts: self.inputs.extra_hosts.clone(),
-            network,
-            security,
-            platform: Some(pb::Platform::from(&stage.platform)),
-            mounts,
-            secret_env,
-            proxy_env: run_opts.proxy.clone(),
-            ulimits: run_opts.ulimits.clone(),
-            cgroup_parent: run_opts.cgroup_parent.clone().unwrap_or_default(),
-        };
-        let meta = self.meta(stage, name, step.span);
-        llb::exec(exec, meta).map(|r| r.root).map_err(|e| self.llb_error(step.span, e))
     }
 
     fn copy(
@@ -405,7 +226,7 @@ impl Lowerer<'_> {
     }
 }
 
-fn non_empty(s: &str, default: &str) -> String {
+pub(super) fn non_empty(s: &str, default: &str) -> String {
     if s.is_empty() {
         default.into()
     } else {
