@@ -101,44 +101,32 @@ impl Lowerer<'_> {
         let sources: Vec<String> = copy.sources.iter().map(|s| expand(s, env, step.span)).collect::<Result<_, _>>()?;
         let to = copy.to.as_ref().map(|t| expand(t, env, step.span)).transpose()?;
         let chown = copy.chown.as_ref().map(|o| expand(o, env, step.span)).transpose()?;
-        let (src_state, src_dir) = match &copy.from {
-            Source::Git(g) if copy.keep_git_dir => (self.git_state(stage, g, true, step.span)?, "/".into()),
-            // Only URL sources: nothing is read from the context.
-            Source::Context if sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
-            from => self.source(stage, from, step.span)?,
-        };
-        let workdir = non_empty(&built.config.config.working_dir, "/");
-        let mut dest = match &to {
-            Some(to) => join_path_keep_slash(&workdir, to),
-            None => format!("{}/", workdir.trim_end_matches('/')),
-        };
-        // Several sources, or a pattern, always go into a directory.
-        let many = sources.len() > 1 || sources.iter().any(|s| has_wildcard(s));
-        if many && !dest.ends_with('/') {
-            dest.push('/');
-        }
-        let owner = chown.as_deref().and_then(llb::Chown::parse);
+        let (src_state, src_dir) = self.copy_source(stage, step, copy, &sources)?;
         let (mode, mode_str) = match &copy.chmod {
             Some(Mode::Octal(m)) => (Some(*m), None),
             Some(Mode::Symbolic(s)) => (None, Some(self.mode_string(step, s)?)),
             None => (None, None),
         };
+        // What every copy of the step shares.
+        let into = llb::Copy {
+            dest: copy_dest(&built.config.config.working_dir, to.as_deref(), &sources),
+            owner: chown.as_deref().and_then(llb::Chown::parse),
+            mode,
+            mode_str,
+            create_dest_path: true,
+            ..Default::default()
+        };
         let action = |src: String, include_patterns: Vec<String>| llb::Copy {
             src,
-            dest: dest.clone(),
-            owner: owner.clone(),
-            mode,
-            mode_str: mode_str.clone(),
             follow_symlink: copy.follow_symlinks,
             dir_copy_contents: true,
-            create_dest_path: true,
             allow_wildcard: true,
             // As Dockerfile COPY: a pattern may match nothing (`yarn.lock*`); a plain path must exist.
             allow_empty_wildcard: true,
             attempt_unpack: copy.unpack,
             include_patterns,
             exclude_patterns: copy.exclude.clone(),
-            ..Default::default()
+            ..into.clone()
         };
         // With `link`, the files go into an empty layer merged on top (where BuildKit can).
         let link = copy.link && self.inputs.features.merge_op;
@@ -149,16 +137,7 @@ impl Lowerer<'_> {
         for src in &sources {
             if Copy::is_url(src) {
                 let (download, file) = self.download(stage, step, copy, src)?;
-                let from_download = llb::Copy {
-                    src: format!("/{file}"),
-                    dest: dest.clone(),
-                    owner: owner.clone(),
-                    mode,
-                    mode_str: mode_str.clone(),
-                    follow_symlink: true,
-                    create_dest_path: true,
-                    ..Default::default()
-                };
+                let from_download = llb::Copy { src: format!("/{file}"), follow_symlink: true, ..into.clone() };
                 chain = chain.copy(&download, from_download);
             } else if copy.parents {
                 kept_paths.push(src);
@@ -166,30 +145,8 @@ impl Lowerer<'_> {
                 chain = chain.copy(&src_state, action(join_path(&src_dir, src), Vec::new()));
             }
         }
-        if !kept_paths.is_empty() {
-            // One copy of a root, keeping only the named paths: their parents come along.
-            // Relative sources keep their path below the source's directory; once one source is
-            // absolute, all keep their path from `/`. A source with a `/./` pivot
-            // (`src/./app/x.txt`) keeps only the part after it, below its own root (`src`), as
-            // Dockerfile's `COPY --parents` does: one copy per root, in the order of the sources.
-            let pivot = |s: &str| s.split_once("/./").map(|(root, rest)| (root.to_string(), rest.to_string()));
-            let absolute = kept_paths.iter().any(|s| s.starts_with('/') && pivot(s).is_none());
-            let (root, base) = if absolute { ("/".to_string(), src_dir.as_str()) } else { (src_dir.clone(), "/") };
-            let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-            for s in kept_paths {
-                let (root, pattern) = match pivot(s) {
-                    Some((parent, rest)) => (join_path(&src_dir, &parent), join_path("/", &rest)),
-                    None => (root.clone(), join_path(base, s)),
-                };
-                let pattern = pattern.trim_start_matches('/').to_string();
-                match groups.iter_mut().find(|(r, _)| *r == root) {
-                    Some((_, patterns)) => patterns.push(pattern),
-                    None => groups.push((root, vec![pattern])),
-                }
-            }
-            for (root, patterns) in groups {
-                chain = chain.copy(&src_state, action(root, patterns));
-            }
+        for (root, patterns) in parents_groups(&src_dir, &kept_paths) {
+            chain = chain.copy(&src_state, action(root, patterns));
         }
         let meta = self.meta(stage, name.clone(), step.span);
         let copied = chain.finish(Some(pb::Platform::from(&stage.platform)), meta);
@@ -201,7 +158,62 @@ impl Lowerer<'_> {
     }
 }
 
+/// Where a copy puts its sources: `to` against the workdir, else the workdir; a directory
+/// (trailing `/`) for several sources or a pattern.
+fn copy_dest(workdir: &str, to: Option<&str>, sources: &[String]) -> String {
+    let workdir = non_empty(workdir, "/");
+    let mut dest = match to {
+        Some(to) => join_path_keep_slash(&workdir, to),
+        None => format!("{}/", workdir.trim_end_matches('/')),
+    };
+    let many = sources.len() > 1 || sources.iter().any(|s| has_wildcard(s));
+    if many && !dest.ends_with('/') {
+        dest.push('/');
+    }
+    dest
+}
+
+/// The copies of `parents: true`: one per root, in the order of the sources, each keeping only
+/// the named paths (their parents come along). Relative sources keep their path below the
+/// source's directory; once one source is absolute, all keep their path from `/`. A source with
+/// a `/./` pivot (`src/./app/x.txt`) keeps only the part after it, below its own root (`src`),
+/// as Dockerfile's `COPY --parents` does.
+fn parents_groups(src_dir: &str, kept_paths: &[&String]) -> Vec<(String, Vec<String>)> {
+    let pivot = |s: &str| s.split_once("/./").map(|(root, rest)| (root.to_string(), rest.to_string()));
+    let absolute = kept_paths.iter().any(|s| s.starts_with('/') && pivot(s).is_none());
+    let (root, base) = if absolute { ("/".to_string(), src_dir) } else { (src_dir.to_string(), "/") };
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for s in kept_paths {
+        let (root, pattern) = match pivot(s) {
+            Some((parent, rest)) => (join_path(src_dir, &parent), join_path("/", &rest)),
+            None => (root.clone(), join_path(base, s)),
+        };
+        let pattern = pattern.trim_start_matches('/').to_string();
+        match groups.iter_mut().find(|(r, _)| *r == root) {
+            Some((_, patterns)) => patterns.push(pattern),
+            None => groups.push((root, vec![pattern])),
+        }
+    }
+    groups
+}
+
 impl Lowerer<'_> {
+    /// What a copy reads from, and the directory its relative sources start at.
+    fn copy_source(
+        &mut self,
+        stage: &Stage,
+        step: &Step,
+        copy: &Copy,
+        sources: &[String],
+    ) -> Result<(State, String), Diagnostic> {
+        Ok(match &copy.from {
+            Source::Git(g) if copy.keep_git_dir => (self.git_state(stage, g, true, step.span)?, "/".into()),
+            // Only URL sources: nothing is read from the context.
+            Source::Context if sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
+            from => self.source(stage, from, step.span)?,
+        })
+    }
+
     /// A symbolic `chmod`, where the daemon can apply one.
     fn mode_string(&self, step: &Step, mode: &str) -> Result<String, Diagnostic> {
         if self.inputs.features.copy_mode_string {
