@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use crate::diag::{Diagnostic, Span};
 use crate::image::{Empty, HealthConfig, History, ImageConfig, DEFAULT_PATH};
 use crate::plan::values;
-use crate::plan::{check_volume, CommandLine, Platform, Stage, Word};
+use crate::plan::{check_volume, CommandLine, Healthcheck, Platform, Stage, Word};
 
 /// A base image's config, as a new stage starts from it.
 pub(super) fn inherit(base: &ImageConfig) -> ImageConfig {
@@ -75,18 +75,7 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Re
         c.stop_signal = checked(sig, values::parse_signal)?;
     }
     if let Some(h) = &rc.healthcheck {
-        c.healthcheck = Some(HealthConfig {
-            test: match &h.cmd {
-                None => vec!["NONE".into()],
-                Some(CommandLine::Shell(s)) => vec!["CMD-SHELL".into(), s.clone()],
-                Some(CommandLine::Exec(a)) => std::iter::once("CMD".to_string()).chain(a.iter().cloned()).collect(),
-            },
-            interval: h.interval.unwrap_or(0),
-            timeout: h.timeout.unwrap_or(0),
-            start_period: h.start_period.unwrap_or(0),
-            start_interval: h.start_interval.unwrap_or(0),
-            retries: h.retries.unwrap_or(0),
-        });
+        c.healthcheck = Some(health_config(h));
     }
     if let Some(shell) = &stage.shell {
         c.shell = Some(shell.clone());
@@ -103,6 +92,22 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Re
         push_history(image, format!("config: {}", what.join(", ")), true);
     }
     Ok(())
+}
+
+/// A healthcheck as Docker's config keeps it (`NONE` for `cmd: none`; 0 for Docker's default).
+fn health_config(h: &Healthcheck) -> HealthConfig {
+    HealthConfig {
+        test: match &h.cmd {
+            None => vec!["NONE".into()],
+            Some(CommandLine::Shell(s)) => vec!["CMD-SHELL".into(), s.clone()],
+            Some(CommandLine::Exec(a)) => std::iter::once("CMD".to_string()).chain(a.iter().cloned()).collect(),
+        },
+        interval: h.interval.unwrap_or(0),
+        timeout: h.timeout.unwrap_or(0),
+        start_period: h.start_period.unwrap_or(0),
+        start_interval: h.start_interval.unwrap_or(0),
+        retries: h.retries.unwrap_or(0),
+    }
 }
 
 /// A value expanded against an image config's environment (`K=V` entries); a name that is not
