@@ -45,7 +45,7 @@ impl Lowerer<'_> {
             set_env(&mut env, "SSH_AUTH_SOCK", socket);
         }
         // The mounts decant adds come after the step's own, in this order.
-        self.shm_mount(&mut mounts.specs);
+        self.inputs.run.add_shm(&mut mounts.specs);
         let (args, script) = self.command(stage, step.span, &run.command, &built.config);
         mounts.specs.extend(script);
         let exec = llb::Exec {
@@ -250,14 +250,6 @@ impl Lowerer<'_> {
             .mkdir("/cache", mode.unwrap_or(0o755), true, owner)
             .finish(Some(pb::Platform::from(&stage.platform)), meta);
         Some((dir, "/cache".into()))
-    }
-
-    /// `shm-size`: a tmpfs of that size on /dev/shm, unless the step mounts something there.
-    fn shm_mount(&self, mounts: &mut Vec<llb::MountSpec>) {
-        let Some(size) = self.inputs.run.shm_size else { return };
-        if !mounts.iter().any(|m| m.dest.trim_end_matches('/') == "/dev/shm") {
-            mounts.push(llb::MountSpec { dest: "/dev/shm".into(), kind: llb::MountKind::Tmpfs { size: Some(size) } });
-        }
     }
 }
 
