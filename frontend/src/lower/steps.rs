@@ -1,4 +1,4 @@
-//! Lowering each kind of step.
+//! Lowering each kind of step (a `run` step in `run.rs`), and the path helpers they share.
 
 use super::config::{expand, push_history, set_envs};
 use super::naming;
