@@ -5,8 +5,10 @@
 //! independent stages stay independent subgraphs that BuildKit runs in parallel.
 
 mod base;
+mod config;
 pub mod contexts;
 mod naming;
+mod run;
 pub mod run_opts;
 pub mod sbom;
 mod steps;
@@ -15,10 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
-use crate::image::{ImageConfig, DEFAULT_PATH};
+use crate::image::ImageConfig;
 use crate::llb::{self, pb, OpMeta, State};
 use crate::plan::{GitSource, ImageRef, Network, Plan, Platform, Source, Stage};
 use crate::reference::Digest;
+use config::{empty_config, inherit};
 
 pub use base::base_image_config;
 pub use contexts::{ContextValue, NamedContext};
@@ -159,7 +162,7 @@ pub fn lower(plan: &Plan, inputs: &Inputs) -> Result<Lowered, Diagnostics> {
         Some(mut t) if l.diags.is_empty() => {
             t.config.config.labels.extend(inputs.labels.clone());
             if let Some(epoch) = plan.source_date_epoch {
-                steps::stamp(&mut t.config, epoch);
+                config::stamp(&mut t.config, epoch);
             }
             let sbom = l.scan_targets(&t.state).map_err(|d| Diagnostics::new(plan.file.clone(), vec![d]))?;
             Ok(Lowered {
@@ -357,29 +360,9 @@ impl<'a> Lowerer<'a> {
             let name = naming::step_name(&stage.name, i + 2, total, &naming::describe(&step.kind));
             self.step(stage, step, name, &mut built)?;
         }
-        steps::apply_runtime_config(stage, &mut built.config)?;
+        config::apply_runtime_config(stage, &mut built.config)?;
         Ok(built)
     }
-}
-
-/// A base image's config, as a new stage starts from it.
-fn inherit(base: &ImageConfig) -> ImageConfig {
-    let mut c = base.clone();
-    c.created = None;
-    c.rootfs.diff_ids.clear();
-    c
-}
-
-/// The config of an image with no base (`scratch`), as Docker gives it.
-fn empty_config(platform: &Platform) -> ImageConfig {
-    let mut c = ImageConfig {
-        architecture: platform.architecture.clone(),
-        os: platform.os.clone(),
-        variant: platform.variant.clone(),
-        ..Default::default()
-    };
-    c.config.env = vec![format!("PATH={DEFAULT_PATH}")];
-    c
 }
 
 /// The directory relative paths start at in an image: its workdir, or `/`.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::llb::pb;
+use crate::llb::{self, pb};
 
 /// Build args that become the proxy settings of every run step (matched case-insensitively;
 /// with both spellings given, the lower-case one wins, as in the Dockerfile frontend).
@@ -44,6 +44,14 @@ impl RunOptions {
         match &self.cache_namespace {
             Some(ns) => format!("{ns}/{id}"),
             None => id.to_string(),
+        }
+    }
+
+    /// `shm-size`: a tmpfs of that size on /dev/shm, unless the step mounts something there.
+    pub(super) fn add_shm(&self, mounts: &mut Vec<llb::MountSpec>) {
+        let Some(size) = self.shm_size else { return };
+        if !mounts.iter().any(|m| m.dest.trim_end_matches('/') == "/dev/shm") {
+            mounts.push(llb::MountSpec { dest: "/dev/shm".into(), kind: llb::MountKind::Tmpfs { size: Some(size) } });
         }
     }
 }

@@ -1,17 +1,12 @@
-//! Lowering each kind of step, and the stage's runtime image config.
+//! Lowering each kind of step (a `run` step in `run.rs`), and the path helpers they share.
 
-use std::collections::{BTreeSet, HashMap};
-
+use super::config::{expand, push_history, set_envs};
 use super::naming;
 use super::{Built, Lowerer};
 use crate::diag::Diagnostic;
-use crate::diag::Span;
-use crate::image::{Empty, HealthConfig, History, ImageConfig};
 use crate::llb::{self, pb, State};
-use crate::plan::values::{self, Mode};
-use crate::plan::{
-    check_volume, CommandLine, Copy, Mount, Network, Run, Security, Sharing, Source, Stage, Step, StepKind, Word,
-};
+use crate::plan::values::Mode;
+use crate::plan::{Copy, Source, Stage, Step, StepKind};
 
 impl Lowerer<'_> {
     pub(super) fn step(
@@ -94,185 +89,6 @@ impl Lowerer<'_> {
         Ok(())
     }
 
-    fn run(&mut self, stage: &Stage, step: &Step, run: &Run, name: String, built: &Built) -> Result<State, Diagnostic> {
-        let config = &built.config.config;
-        let args = match &run.command {
-            CommandLine::Shell(cmd) => {
-                let mut a = shell(stage, &built.config);
-                a.push(cmd.clone());
-                a
-            }
-            CommandLine::Exec(args) => args.clone(),
-        };
-        // A command sees the args it mentions (so changing another arg keeps its cache); they are
-        // not kept in the image, and the image's env wins over them.
-        // (The variables the command mentions, looked up among the args: not every arg looked
-        // for in the command.)
-        let mut mentioned: Vec<&str> = match &run.command {
-            CommandLine::Shell(cmd) => crate::plan::mentioned_vars(cmd).collect(),
-            CommandLine::Exec(args) => args.iter().flat_map(|a| crate::plan::mentioned_vars(a)).collect(),
-        };
-        // Args marked `env: true` reach every run.
-        mentioned.extend(self.plan.env_args.iter().map(String::as_str));
-        mentioned.sort_unstable();
-        mentioned.dedup();
-        // Built-in args (TARGETARCH, ...) as well as declared ones.
-        let mut build_args = self.plan.all_args();
-        build_args.extend(stage.args.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut env: Vec<String> = mentioned
-            .into_iter()
-            .filter_map(|name| build_args.get_key_value(name))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let run_env: Vec<(&str, String)> = run
-            .env
-            .iter()
-            .map(|(k, v)| Ok((k.as_str(), expand(v, &config.env, step.span)?)))
-            .collect::<Result<_, Diagnostic>>()?;
-        let image_env = config.env.iter().filter_map(|kv| kv.split_once('='));
-        set_envs(&mut env, image_env.chain(run_env.iter().map(|(k, v)| (*k, v.as_str()))));
-        let cwd = match &run.workdir {
-            Some(w) => join_path(&config.working_dir, &expand(w, &config.env, step.span)?),
-            None => non_empty(&config.working_dir, "/"),
-        };
-        let user = match &run.user {
-            Some(u) => expand(u, &config.env, step.span)?,
-            None => config.user.clone(),
-        };
-        let network = match run.network.or(self.inputs.network) {
-            None | Some(Network::Default) => pb::NetMode::Unset,
-            Some(Network::None) => pb::NetMode::None,
-            Some(Network::Host) => pb::NetMode::Host,
-        };
-        let security = match run.security {
-            Security::Sandbox => pb::SecurityMode::Sandbox,
-            Security::Insecure => pb::SecurityMode::Insecure,
-        };
-        let mut mounts = Vec::new();
-        let mut secret_env = Vec::new();
-        let mut ssh_count = 0;
-        for m in &run.mounts {
-            match m {
-                Mount::Cache { target, id, sharing, from, source, mode, uid, gid, readonly } => {
-                    let sharing = match sharing {
-                        Sharing::Shared => pb::CacheSharingOpt::Shared,
-                        Sharing::Private => pb::CacheSharingOpt::Private,
-                        Sharing::Locked => pb::CacheSharingOpt::Locked,
-                    };
-                    let (source, selector) = match from {
-                        Some(f) => (Some(self.source(stage, f, step.span)?.0), source.clone()),
-                        None if mode.is_some() || uid.is_some() || gid.is_some() => {
-                            // A cache directory with an owner or mode starts as that directory.
-                            let owner = (uid.is_some() || gid.is_some()).then(|| llb::Chown {
-                                user: uid.map(llb::UserSpec::Id),
-                                group: gid.map(llb::UserSpec::Id),
-                            });
-                            let meta = self.meta(stage, format!("[{}] cache dir {target}", stage.name), step.span);
-                            let dir = llb::FileChain::on(State::scratch())
-                                .mkdir("/cache", mode.unwrap_or(0o755), true, owner)
-                                .finish(Some(pb::Platform::from(&stage.platform)), meta);
-                            (Some(dir), Some("/cache".into()))
-                        }
-                        None => (None, None),
-                    };
-                    mounts.push(llb::MountSpec {
-                        dest: join_path(&cwd, target),
-                        kind: llb::MountKind::Cache {
-                            id: self.inputs.run.cache_id(id),
-                            sharing,
-                            source,
-                            selector,
-                            readonly: *readonly,
-                        },
-                    });
-                }
-                Mount::Secret { id, target, env: env_name, required, mode, uid, gid } => {
-                    if let Some(target) = target {
-                        let kind = llb::MountKind::Secret {
-                            id: id.clone(),
-                            uid: uid.unwrap_or(0),
-                            gid: gid.unwrap_or(0),
-                            mode: mode.unwrap_or(0o400),
-                            optional: !required,
-                        };
-                        mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
-                    }
-                    if let Some(name) = env_name {
-                        secret_env.push((id.clone(), name.clone(), !required));
-                    }
-                }
-                Mount::Ssh { id, target, required, mode, uid, gid } => {
-                    let dest = match target {
-                        Some(t) => join_path(&cwd, t),
-                        None => crate::plan::ssh_default_target(ssh_count),
-                    };
-                    if ssh_count == 0 {
-                        set_env(&mut env, "SSH_AUTH_SOCK", &dest);
-                    }
-                    ssh_count += 1;
-                    let kind = llb::MountKind::Ssh {
-                        id: id.clone(),
-                        uid: uid.unwrap_or(0),
-                        gid: gid.unwrap_or(0),
-                        mode: mode.unwrap_or(0o600),
-                        optional: !required,
-                    };
-                    mounts.push(llb::MountSpec { dest, kind });
-                }
-                Mount::Tmpfs { target, size } => {
-                    let kind = llb::MountKind::Tmpfs { size: size.map(|s| s as i64) };
-                    mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
-                }
-                Mount::Bind { target, from, source, readwrite } => {
-                    let (state, _) = self.source(stage, from, step.span)?;
-                    let kind = llb::MountKind::Bind { source: state, selector: source.clone(), readonly: !readwrite };
-                    mounts.push(llb::MountSpec { dest: join_path(&cwd, target), kind });
-                }
-            }
-        }
-        let run_opts = &self.inputs.run;
-        // `shm-size`: a tmpfs of that size on /dev/shm, unless the step mounts something there.
-        if let Some(size) = run_opts.shm_size {
-            if !mounts.iter().any(|m| m.dest.trim_end_matches('/') == "/dev/shm") {
-                mounts
-                    .push(llb::MountSpec { dest: "/dev/shm".into(), kind: llb::MountKind::Tmpfs { size: Some(size) } });
-            }
-        }
-        // A script whose first line is a shebang runs under that interpreter, as a Dockerfile
-        // heredoc does: written to a file, mounted read-only, and run as the command.
-        let args = match &run.command {
-            CommandLine::Shell(script) if script.starts_with("#!") => {
-                let meta = self.meta(stage, format!("[{}] script", stage.name), step.span);
-                let file = llb::FileChain::on(State::scratch())
-                    .mkfile("/script", 0o755, script.as_bytes(), None)
-                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
-                let kind = llb::MountKind::Bind { source: file, selector: None, readonly: true };
-                mounts.push(llb::MountSpec { dest: "/dev/pipes".into(), kind });
-                vec!["/dev/pipes/script".to_string()]
-            }
-            _ => args,
-        };
-        let exec = llb::Exec {
-            root: built.state.clone(),
-            args,
-            env,
-            cwd,
-            user,
-            hostname: self.inputs.hostname.clone().unwrap_or_default(),
-            extra_hosts: self.inputs.extra_hosts.clone(),
-            network,
-            security,
-            platform: Some(pb::Platform::from(&stage.platform)),
-            mounts,
-            secret_env,
-            proxy_env: run_opts.proxy.clone(),
-            ulimits: run_opts.ulimits.clone(),
-            cgroup_parent: run_opts.cgroup_parent.clone().unwrap_or_default(),
-        };
-        let meta = self.meta(stage, name, step.span);
-        llb::exec(exec, meta).map(|r| r.root).map_err(|e| self.llb_error(step.span, e))
-    }
-
     fn copy(
         &mut self,
         stage: &Stage,
@@ -285,44 +101,32 @@ impl Lowerer<'_> {
         let sources: Vec<String> = copy.sources.iter().map(|s| expand(s, env, step.span)).collect::<Result<_, _>>()?;
         let to = copy.to.as_ref().map(|t| expand(t, env, step.span)).transpose()?;
         let chown = copy.chown.as_ref().map(|o| expand(o, env, step.span)).transpose()?;
-        let (src_state, src_dir) = match &copy.from {
-            Source::Git(g) if copy.keep_git_dir => (self.git_state(stage, g, true, step.span)?, "/".into()),
-            // Only URL sources: nothing is read from the context.
-            Source::Context if sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
-            from => self.source(stage, from, step.span)?,
-        };
-        let workdir = non_empty(&built.config.config.working_dir, "/");
-        let mut dest = match &to {
-            Some(to) => join_path_keep_slash(&workdir, to),
-            None => format!("{}/", workdir.trim_end_matches('/')),
-        };
-        // Several sources, or a pattern, always go into a directory.
-        let many = sources.len() > 1 || sources.iter().any(|s| has_wildcard(s));
-        if many && !dest.ends_with('/') {
-            dest.push('/');
-        }
-        let owner = chown.as_deref().and_then(llb::Chown::parse);
+        let (src_state, src_dir) = self.copy_source(stage, step, copy, &sources)?;
         let (mode, mode_str) = match &copy.chmod {
             Some(Mode::Octal(m)) => (Some(*m), None),
             Some(Mode::Symbolic(s)) => (None, Some(self.mode_string(step, s)?)),
             None => (None, None),
         };
+        // What every copy of the step shares.
+        let into = llb::Copy {
+            dest: copy_dest(&built.config.config.working_dir, to.as_deref(), &sources),
+            owner: chown.as_deref().and_then(llb::Chown::parse),
+            mode,
+            mode_str,
+            create_dest_path: true,
+            ..Default::default()
+        };
         let action = |src: String, include_patterns: Vec<String>| llb::Copy {
             src,
-            dest: dest.clone(),
-            owner: owner.clone(),
-            mode,
-            mode_str: mode_str.clone(),
             follow_symlink: copy.follow_symlinks,
             dir_copy_contents: true,
-            create_dest_path: true,
             allow_wildcard: true,
             // As Dockerfile COPY: a pattern may match nothing (`yarn.lock*`); a plain path must exist.
             allow_empty_wildcard: true,
             attempt_unpack: copy.unpack,
             include_patterns,
             exclude_patterns: copy.exclude.clone(),
-            ..Default::default()
+            ..into.clone()
         };
         // With `link`, the files go into an empty layer merged on top (where BuildKit can).
         let link = copy.link && self.inputs.features.merge_op;
@@ -333,16 +137,7 @@ impl Lowerer<'_> {
         for src in &sources {
             if Copy::is_url(src) {
                 let (download, file) = self.download(stage, step, copy, src)?;
-                let from_download = llb::Copy {
-                    src: format!("/{file}"),
-                    dest: dest.clone(),
-                    owner: owner.clone(),
-                    mode,
-                    mode_str: mode_str.clone(),
-                    follow_symlink: true,
-                    create_dest_path: true,
-                    ..Default::default()
-                };
+                let from_download = llb::Copy { src: format!("/{file}"), follow_symlink: true, ..into.clone() };
                 chain = chain.copy(&download, from_download);
             } else if copy.parents {
                 kept_paths.push(src);
@@ -350,30 +145,8 @@ impl Lowerer<'_> {
                 chain = chain.copy(&src_state, action(join_path(&src_dir, src), Vec::new()));
             }
         }
-        if !kept_paths.is_empty() {
-            // One copy of a root, keeping only the named paths: their parents come along.
-            // Relative sources keep their path below the source's directory; once one source is
-            // absolute, all keep their path from `/`. A source with a `/./` pivot
-            // (`src/./app/x.txt`) keeps only the part after it, below its own root (`src`), as
-            // Dockerfile's `COPY --parents` does: one copy per root, in the order of the sources.
-            let pivot = |s: &str| s.split_once("/./").map(|(root, rest)| (root.to_string(), rest.to_string()));
-            let absolute = kept_paths.iter().any(|s| s.starts_with('/') && pivot(s).is_none());
-            let (root, base) = if absolute { ("/".to_string(), src_dir.as_str()) } else { (src_dir.clone(), "/") };
-            let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-            for s in kept_paths {
-                let (root, pattern) = match pivot(s) {
-                    Some((parent, rest)) => (join_path(&src_dir, &parent), join_path("/", &rest)),
-                    None => (root.clone(), join_path(base, s)),
-                };
-                let pattern = pattern.trim_start_matches('/').to_string();
-                match groups.iter_mut().find(|(r, _)| *r == root) {
-                    Some((_, patterns)) => patterns.push(pattern),
-                    None => groups.push((root, vec![pattern])),
-                }
-            }
-            for (root, patterns) in groups {
-                chain = chain.copy(&src_state, action(root, patterns));
-            }
+        for (root, patterns) in parents_groups(&src_dir, &kept_paths) {
+            chain = chain.copy(&src_state, action(root, patterns));
         }
         let meta = self.meta(stage, name.clone(), step.span);
         let copied = chain.finish(Some(pb::Platform::from(&stage.platform)), meta);
@@ -385,7 +158,62 @@ impl Lowerer<'_> {
     }
 }
 
+/// Where a copy puts its sources: `to` against the workdir, else the workdir; a directory
+/// (trailing `/`) for several sources or a pattern.
+fn copy_dest(workdir: &str, to: Option<&str>, sources: &[String]) -> String {
+    let workdir = non_empty(workdir, "/");
+    let mut dest = match to {
+        Some(to) => join_path_keep_slash(&workdir, to),
+        None => format!("{}/", workdir.trim_end_matches('/')),
+    };
+    let many = sources.len() > 1 || sources.iter().any(|s| has_wildcard(s));
+    if many && !dest.ends_with('/') {
+        dest.push('/');
+    }
+    dest
+}
+
+/// The copies of `parents: true`: one per root, in the order of the sources, each keeping only
+/// the named paths (their parents come along). Relative sources keep their path below the
+/// source's directory; once one source is absolute, all keep their path from `/`. A source with
+/// a `/./` pivot (`src/./app/x.txt`) keeps only the part after it, below its own root (`src`),
+/// as Dockerfile's `COPY --parents` does.
+fn parents_groups(src_dir: &str, kept_paths: &[&String]) -> Vec<(String, Vec<String>)> {
+    let pivot = |s: &str| s.split_once("/./").map(|(root, rest)| (root.to_string(), rest.to_string()));
+    let absolute = kept_paths.iter().any(|s| s.starts_with('/') && pivot(s).is_none());
+    let (root, base) = if absolute { ("/".to_string(), src_dir) } else { (src_dir.to_string(), "/") };
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for s in kept_paths {
+        let (root, pattern) = match pivot(s) {
+            Some((parent, rest)) => (join_path(src_dir, &parent), join_path("/", &rest)),
+            None => (root.clone(), join_path(base, s)),
+        };
+        let pattern = pattern.trim_start_matches('/').to_string();
+        match groups.iter_mut().find(|(r, _)| *r == root) {
+            Some((_, patterns)) => patterns.push(pattern),
+            None => groups.push((root, vec![pattern])),
+        }
+    }
+    groups
+}
+
 impl Lowerer<'_> {
+    /// What a copy reads from, and the directory its relative sources start at.
+    fn copy_source(
+        &mut self,
+        stage: &Stage,
+        step: &Step,
+        copy: &Copy,
+        sources: &[String],
+    ) -> Result<(State, String), Diagnostic> {
+        Ok(match &copy.from {
+            Source::Git(g) if copy.keep_git_dir => (self.git_state(stage, g, true, step.span)?, "/".into()),
+            // Only URL sources: nothing is read from the context.
+            Source::Context if sources.iter().all(|s| Copy::is_url(s)) => (State::scratch(), "/".into()),
+            from => self.source(stage, from, step.span)?,
+        })
+    }
+
     /// A symbolic `chmod`, where the daemon can apply one.
     fn mode_string(&self, step: &Step, mode: &str) -> Result<String, Diagnostic> {
         if self.inputs.features.copy_mode_string {
@@ -410,174 +238,7 @@ impl Lowerer<'_> {
     }
 }
 
-/// Applies the stage's runtime settings (cmd, ports, ...) to its image config; their values
-/// expand against the stage's final environment.
-pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Result<(), Diagnostic> {
-    let rc = &stage.config;
-    let sh = shell(stage, image);
-    let env = image.config.env.clone();
-    let x = |w: &Word| expand(w, &env, stage.span);
-    let checked = |w: &Word, check: fn(&str) -> Result<String, String>| {
-        check(&x(w)?).map_err(|msg| Diagnostic::error(stage.span, format!("in stage `{}`: {msg}", stage.name)))
-    };
-    let c = &mut image.config;
-    if let Some(user) = &rc.user {
-        c.user = x(user)?;
-    }
-    let as_args = |cmd: &CommandLine| match cmd {
-        CommandLine::Shell(s) => {
-            let mut a = sh.clone();
-            a.push(s.clone());
-            a
-        }
-        CommandLine::Exec(a) => a.clone(),
-    };
-    if let Some(ep) = &rc.entrypoint {
-        c.entrypoint = Some(as_args(ep));
-        // As in Dockerfiles, a new entrypoint drops the base image's cmd.
-        if rc.cmd.is_none() {
-            c.cmd = None;
-        }
-    }
-    if let Some(cmd) = &rc.cmd {
-        c.cmd = Some(as_args(cmd));
-    }
-    for p in &rc.expose {
-        for port in values::port_range(&checked(p, values::parse_port)?) {
-            c.exposed_ports.insert(port, Empty {});
-        }
-    }
-    for v in &rc.volumes {
-        c.volumes.insert(checked(v, check_volume)?, Empty {});
-    }
-    for (k, v) in &rc.labels {
-        c.labels.insert(k.clone(), x(v)?);
-    }
-    if let Some(sig) = &rc.stop_signal {
-        c.stop_signal = checked(sig, values::parse_signal)?;
-    }
-    if let Some(h) = &rc.healthcheck {
-        c.healthcheck = Some(HealthConfig {
-            test: match &h.cmd {
-                None => vec!["NONE".into()],
-                Some(CommandLine::Shell(s)) => vec!["CMD-SHELL".into(), s.clone()],
-                Some(CommandLine::Exec(a)) => std::iter::once("CMD".to_string()).chain(a.iter().cloned()).collect(),
-            },
-            interval: h.interval.unwrap_or(0),
-            timeout: h.timeout.unwrap_or(0),
-            start_period: h.start_period.unwrap_or(0),
-            start_interval: h.start_interval.unwrap_or(0),
-            retries: h.retries.unwrap_or(0),
-        });
-    }
-    if let Some(shell) = &stage.shell {
-        c.shell = Some(shell.clone());
-    }
-    let mut changed: BTreeSet<&str> = BTreeSet::new();
-    if rc.cmd.is_some() {
-        changed.insert("cmd");
-    }
-    if rc.entrypoint.is_some() {
-        changed.insert("entrypoint");
-    }
-    if !changed.is_empty() {
-        let what: Vec<&str> = changed.into_iter().collect();
-        push_history(image, format!("config: {}", what.join(", ")), true);
-    }
-    Ok(())
-}
-
-/// A value expanded against an image config's environment (`K=V` entries); a name that is not
-/// there is unset.
-fn expand(w: &Word, env: &[String], span: Span) -> Result<String, Diagnostic> {
-    if let Some(text) = w.as_literal() {
-        return Ok(text);
-    }
-    let lookup = |name: &str| {
-        env.iter().rev().find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
-    };
-    w.expand(&lookup).map_err(|e| Diagnostic::error(span, format!("`{w}`: {}", e.message)))
-}
-
-/// The shell for shell-form commands: the stage's `shell:`, the base image's, or `/bin/sh -c`.
-fn shell(stage: &Stage, image: &ImageConfig) -> Vec<String> {
-    stage.shell.clone().or_else(|| image.config.shell.clone()).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
-}
-
-/// Sets the image's creation time, and that of the history entries decant added, to `epoch`.
-pub(super) fn stamp(image: &mut ImageConfig, epoch: i64) {
-    let created = rfc3339(epoch);
-    image.created = Some(created.clone());
-    for h in image.history.iter_mut().filter(|h| h.comment.as_deref() == Some("decant")) {
-        h.created = Some(created.clone());
-    }
-}
-
-/// `1970-01-01T00:00:00Z` for Unix seconds (UTC; proleptic Gregorian calendar).
-pub(crate) fn rfc3339(epoch: i64) -> String {
-    let days = epoch.div_euclid(86_400);
-    let secs = epoch.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
-fn push_history(image: &mut ImageConfig, created_by: String, empty_layer: bool) {
-    image.history.push(History {
-        created_by: Some(created_by),
-        comment: Some("decant".into()),
-        empty_layer,
-        ..Default::default()
-    });
-}
-
-/// Sets `key=value` in a `K=V` list, replacing an earlier value in place.
-pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
-    let entry = format!("{key}={value}");
-    match env.iter_mut().find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(key)) {
-        Some(slot) => *slot = entry,
-        None => env.push(entry),
-    }
-}
-
-/// [`set_env`] for each pair in turn, with one index of the list instead of a search per key.
-/// (A short list is searched: an index only pays off past a few dozen variables.)
-pub(crate) fn set_envs<'a>(env: &mut Vec<String>, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
-    let mut pairs = pairs.into_iter();
-    while env.len() < 32 {
-        let Some((key, value)) = pairs.next() else { return };
-        set_env(env, key, value);
-    }
-    let key_of = |kv: &str| kv.split_once('=').map(|(k, _)| k.to_string());
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for (i, kv) in env.iter().enumerate() {
-        if let Some(k) = key_of(kv) {
-            index.entry(k).or_insert(i);
-        }
-    }
-    for (key, value) in pairs {
-        let entry = format!("{key}={value}");
-        match index.get(key) {
-            Some(&i) => env[i] = entry,
-            None => {
-                if let Some(k) = key_of(&entry) {
-                    index.entry(k).or_insert(env.len());
-                }
-                env.push(entry);
-            }
-        }
-    }
-}
-
-fn non_empty(s: &str, default: &str) -> String {
+pub(super) fn non_empty(s: &str, default: &str) -> String {
     if s.is_empty() {
         default.into()
     } else {
@@ -627,44 +288,5 @@ mod tests {
         assert_eq!(join_path_keep_slash("/w", "out/"), "/w/out/");
         assert_eq!(join_path_keep_slash("/w", "."), "/w/");
         assert_eq!(join_path_keep_slash("/w", "f"), "/w/f");
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
-    }
-
-    #[test]
-    fn env_replaces_in_place() {
-        let mut env = vec!["A=1".to_string(), "B=2".to_string()];
-        set_env(&mut env, "A", "3");
-        set_env(&mut env, "C", "x=y");
-        assert_eq!(env, ["A=3", "B=2", "C=x=y"]);
-    }
-
-    #[test]
-    fn set_envs_is_set_env_in_turn() {
-        let start: Vec<String> = ["A=1", "B=2", "A=dup", "NOEQ", "C="].map(String::from).to_vec();
-        let pairs =
-            [("A", "3"), ("D", "4"), ("A", "5"), ("NOEQ", "x"), ("C", "c"), ("D", "6"), ("E=F", "g"), ("E", "h")];
-        let mut one_by_one = start.clone();
-        for (k, v) in pairs {
-            set_env(&mut one_by_one, k, v);
-        }
-        let mut at_once = start.clone();
-        set_envs(&mut at_once, pairs);
-        assert_eq!(at_once, one_by_one);
-        // The same past the length where the index takes over.
-        let long: Vec<String> = (0..40).map(|i| format!("V{i}={i}")).chain(start).collect();
-        let mut one_by_one = long.clone();
-        for (k, v) in pairs {
-            set_env(&mut one_by_one, k, v);
-        }
-        let mut at_once = long;
-        set_envs(&mut at_once, pairs);
-        assert_eq!(at_once, one_by_one);
     }
 }

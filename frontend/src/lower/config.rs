@@ -1,0 +1,245 @@
+//! The image config a stage builds: what it starts as, what its steps add (environment,
+//! history), its runtime settings, and its creation time.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::diag::{Diagnostic, Span};
+use crate::image::{Empty, HealthConfig, History, ImageConfig, DEFAULT_PATH};
+use crate::plan::values;
+use crate::plan::{check_volume, CommandLine, Healthcheck, Platform, Stage, Word};
+
+/// A base image's config, as a new stage starts from it.
+pub(super) fn inherit(base: &ImageConfig) -> ImageConfig {
+    let mut c = base.clone();
+    c.created = None;
+    c.rootfs.diff_ids.clear();
+    c
+}
+
+/// The config of an image with no base (`scratch`), as Docker gives it.
+pub(super) fn empty_config(platform: &Platform) -> ImageConfig {
+    let mut c = ImageConfig {
+        architecture: platform.architecture.clone(),
+        os: platform.os.clone(),
+        variant: platform.variant.clone(),
+        ..Default::default()
+    };
+    c.config.env = vec![format!("PATH={DEFAULT_PATH}")];
+    c
+}
+
+/// Applies the stage's runtime settings (cmd, ports, ...) to its image config; their values
+/// expand against the stage's final environment.
+pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Result<(), Diagnostic> {
+    let rc = &stage.config;
+    let sh = shell(stage, image);
+    let env = image.config.env.clone();
+    let x = |w: &Word| expand(w, &env, stage.span);
+    let checked = |w: &Word, check: fn(&str) -> Result<String, String>| {
+        check(&x(w)?).map_err(|msg| Diagnostic::error(stage.span, format!("in stage `{}`: {msg}", stage.name)))
+    };
+    let c = &mut image.config;
+    if let Some(user) = &rc.user {
+        c.user = x(user)?;
+    }
+    let as_args = |cmd: &CommandLine| match cmd {
+        CommandLine::Shell(s) => {
+            let mut a = sh.clone();
+            a.push(s.clone());
+            a
+        }
+        CommandLine::Exec(a) => a.clone(),
+    };
+    if let Some(ep) = &rc.entrypoint {
+        c.entrypoint = Some(as_args(ep));
+        // As in Dockerfiles, a new entrypoint drops the base image's cmd.
+        if rc.cmd.is_none() {
+            c.cmd = None;
+        }
+    }
+    if let Some(cmd) = &rc.cmd {
+        c.cmd = Some(as_args(cmd));
+    }
+    for p in &rc.expose {
+        for port in values::port_range(&checked(p, values::parse_port)?) {
+            c.exposed_ports.insert(port, Empty {});
+        }
+    }
+    for v in &rc.volumes {
+        c.volumes.insert(checked(v, check_volume)?, Empty {});
+    }
+    for (k, v) in &rc.labels {
+        c.labels.insert(k.clone(), x(v)?);
+    }
+    if let Some(sig) = &rc.stop_signal {
+        c.stop_signal = checked(sig, values::parse_signal)?;
+    }
+    if let Some(h) = &rc.healthcheck {
+        c.healthcheck = Some(health_config(h));
+    }
+    if let Some(shell) = &stage.shell {
+        c.shell = Some(shell.clone());
+    }
+    let mut changed: BTreeSet<&str> = BTreeSet::new();
+    if rc.cmd.is_some() {
+        changed.insert("cmd");
+    }
+    if rc.entrypoint.is_some() {
+        changed.insert("entrypoint");
+    }
+    if !changed.is_empty() {
+        let what: Vec<&str> = changed.into_iter().collect();
+        push_history(image, format!("config: {}", what.join(", ")), true);
+    }
+    Ok(())
+}
+
+/// A healthcheck as Docker's config keeps it (`NONE` for `cmd: none`; 0 for Docker's default).
+fn health_config(h: &Healthcheck) -> HealthConfig {
+    HealthConfig {
+        test: match &h.cmd {
+            None => vec!["NONE".into()],
+            Some(CommandLine::Shell(s)) => vec!["CMD-SHELL".into(), s.clone()],
+            Some(CommandLine::Exec(a)) => std::iter::once("CMD".to_string()).chain(a.iter().cloned()).collect(),
+        },
+        interval: h.interval.unwrap_or(0),
+        timeout: h.timeout.unwrap_or(0),
+        start_period: h.start_period.unwrap_or(0),
+        start_interval: h.start_interval.unwrap_or(0),
+        retries: h.retries.unwrap_or(0),
+    }
+}
+
+/// A value expanded against an image config's environment (`K=V` entries); a name that is not
+/// there is unset.
+pub(super) fn expand(w: &Word, env: &[String], span: Span) -> Result<String, Diagnostic> {
+    if let Some(text) = w.as_literal() {
+        return Ok(text);
+    }
+    let lookup = |name: &str| {
+        env.iter().rev().find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    };
+    w.expand(&lookup).map_err(|e| Diagnostic::error(span, format!("`{w}`: {}", e.message)))
+}
+
+/// The shell for shell-form commands: the stage's `shell:`, the base image's, or `/bin/sh -c`.
+pub(super) fn shell(stage: &Stage, image: &ImageConfig) -> Vec<String> {
+    stage.shell.clone().or_else(|| image.config.shell.clone()).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+}
+
+/// Sets the image's creation time, and that of the history entries decant added, to `epoch`.
+pub(super) fn stamp(image: &mut ImageConfig, epoch: i64) {
+    let created = rfc3339(epoch);
+    image.created = Some(created.clone());
+    for h in image.history.iter_mut().filter(|h| h.comment.as_deref() == Some("decant")) {
+        h.created = Some(created.clone());
+    }
+}
+
+/// `1970-01-01T00:00:00Z` for Unix seconds (UTC; proleptic Gregorian calendar).
+fn rfc3339(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+pub(super) fn push_history(image: &mut ImageConfig, created_by: String, empty_layer: bool) {
+    image.history.push(History {
+        created_by: Some(created_by),
+        comment: Some("decant".into()),
+        empty_layer,
+        ..Default::default()
+    });
+}
+
+/// Sets `key=value` in a `K=V` list, replacing an earlier value in place.
+pub(super) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
+    let entry = format!("{key}={value}");
+    match env.iter_mut().find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(key)) {
+        Some(slot) => *slot = entry,
+        None => env.push(entry),
+    }
+}
+
+/// [`set_env`] for each pair in turn, with one index of the list instead of a search per key.
+/// (A short list is searched: an index only pays off past a few dozen variables.)
+pub(super) fn set_envs<'a>(env: &mut Vec<String>, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let mut pairs = pairs.into_iter();
+    while env.len() < 32 {
+        let Some((key, value)) = pairs.next() else { return };
+        set_env(env, key, value);
+    }
+    let key_of = |kv: &str| kv.split_once('=').map(|(k, _)| k.to_string());
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, kv) in env.iter().enumerate() {
+        if let Some(k) = key_of(kv) {
+            index.entry(k).or_insert(i);
+        }
+    }
+    for (key, value) in pairs {
+        let entry = format!("{key}={value}");
+        match index.get(key) {
+            Some(&i) => env[i] = entry,
+            None => {
+                if let Some(k) = key_of(&entry) {
+                    index.entry(k).or_insert(env.len());
+                }
+                env.push(entry);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn env_replaces_in_place() {
+        let mut env = vec!["A=1".to_string(), "B=2".to_string()];
+        set_env(&mut env, "A", "3");
+        set_env(&mut env, "C", "x=y");
+        assert_eq!(env, ["A=3", "B=2", "C=x=y"]);
+    }
+
+    #[test]
+    fn set_envs_is_set_env_in_turn() {
+        let start: Vec<String> = ["A=1", "B=2", "A=dup", "NOEQ", "C="].map(String::from).to_vec();
+        let pairs =
+            [("A", "3"), ("D", "4"), ("A", "5"), ("NOEQ", "x"), ("C", "c"), ("D", "6"), ("E=F", "g"), ("E", "h")];
+        let mut one_by_one = start.clone();
+        for (k, v) in pairs {
+            set_env(&mut one_by_one, k, v);
+        }
+        let mut at_once = start.clone();
+        set_envs(&mut at_once, pairs);
+        assert_eq!(at_once, one_by_one);
+        // The same past the length where the index takes over.
+        let long: Vec<String> = (0..40).map(|i| format!("V{i}={i}")).chain(start).collect();
+        let mut one_by_one = long.clone();
+        for (k, v) in pairs {
+            set_env(&mut one_by_one, k, v);
+        }
+        let mut at_once = long;
+        set_envs(&mut at_once, pairs);
+        assert_eq!(at_once, one_by_one);
+    }
+}
