@@ -190,6 +190,8 @@ struct Lowerer<'a> {
     built: BTreeMap<String, Built>,
     context: Option<State>,
     diags: Vec<Diagnostic>,
+    /// Every arg a `run` can see, built-ins included ([`Plan::all_args`]), computed once.
+    all_args: BTreeMap<String, String>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -199,7 +201,8 @@ impl<'a> Lowerer<'a> {
             data: plan.file.text.as_bytes().to_vec(),
             language: Some("yaml".into()),
         });
-        Lowerer { plan, inputs, file, built: BTreeMap::new(), context: None, diags: Vec::new() }
+        let all_args = plan.all_args();
+        Lowerer { plan, inputs, file, built: BTreeMap::new(), context: None, diags: Vec::new(), all_args }
     }
 
     /// Op metadata: a progress name, the source location, and the stage's cache policy.

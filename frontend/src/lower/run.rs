@@ -123,12 +123,10 @@ impl Lowerer<'_> {
         mentioned.extend(self.plan.env_args.iter().map(String::as_str));
         mentioned.sort_unstable();
         mentioned.dedup();
-        // Built-in args (TARGETARCH, ...) as well as declared ones.
-        let mut build_args = self.plan.all_args();
-        build_args.extend(stage.args.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // The stage's own value, else the build's (built-in args such as TARGETARCH too).
         mentioned
             .into_iter()
-            .filter_map(|name| build_args.get_key_value(name))
+            .filter_map(|name| stage.args.get_key_value(name).or_else(|| self.all_args.get_key_value(name)))
             .map(|(k, v)| format!("{k}={v}"))
             .collect()
     }
