@@ -81,6 +81,49 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
     (Some(spec), Diagnostics::new(file, d.diags))
 }
 
+/// A mapping read key by key, against the keys its place is described with (`schema.rs`).
+/// In debug builds (the tests), [`Fields::done`] checks that the decoder asked for every
+/// described key: a key added to the description cannot be accepted and then silently ignored.
+struct Fields<'m> {
+    map: &'m MarkedMappingNode,
+    #[cfg(debug_assertions)]
+    described: &'static [&'static str],
+    #[cfg(debug_assertions)]
+    asked: std::cell::RefCell<Vec<String>>,
+}
+
+impl<'m> Fields<'m> {
+    /// `described`: the place's keys; `read` the ones its caller reads without [`Fields::get`]
+    /// (the step kind's own key).
+    #[cfg_attr(not(debug_assertions), allow(unused_variables))]
+    fn new(map: &'m MarkedMappingNode, described: &'static [&'static str], read: &[&str]) -> Self {
+        Fields {
+            map,
+            #[cfg(debug_assertions)]
+            described,
+            #[cfg(debug_assertions)]
+            asked: std::cell::RefCell::new(read.iter().map(|k| k.to_string()).collect()),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'m Node> {
+        #[cfg(debug_assertions)]
+        self.asked.borrow_mut().push(key.to_string());
+        self.map.get_node(key)
+    }
+
+    /// The place is read (not on early returns after an error).
+    fn done(self) {
+        #[cfg(debug_assertions)]
+        {
+            let asked = self.asked.borrow();
+            let unread = self.described.iter().find(|k| !asked.iter().any(|a| a == *k));
+            let key = unread.copied().unwrap_or_default();
+            debug_assert!(unread.is_none(), "`{key}` is described (schema.rs) but the decoder never reads it");
+        }
+    }
+}
+
 struct Decoder {
     file: Arc<SourceFile>,
     diags: Vec<Diagnostic>,
@@ -304,10 +347,11 @@ impl Decoder {
             return spec;
         };
         self.check_keys(top, TOP_KEYS, "the spec");
-        if let Some(args) = top.get_node("args") {
+        let fields = Fields::new(top, TOP_KEYS, &[]);
+        if let Some(args) = fields.get("args") {
             spec.args = self.args(args);
         }
-        match top.get_node("stages") {
+        match fields.get("stages") {
             Some(stages) => {
                 if let Some(map) = self.expect_mapping(stages, "`stages`") {
                     for (name, body) in map.iter() {
@@ -329,6 +373,7 @@ impl Decoder {
                 self.no_stages(at);
             }
         }
+        fields.done();
         spec
     }
 
@@ -348,9 +393,11 @@ impl Decoder {
                 Node::Scalar(s) => (Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))), None, None),
                 Node::Mapping(m) => {
                     self.check_keys(m, ARG_KEYS, &format!("arg `{}`", name.value));
-                    let default = m.get_node("default").and_then(|n| self.string(n, "an arg default"));
-                    let description = m.get_node("description").and_then(|n| self.string(n, "a description"));
-                    let env = m.get_node("env").and_then(|n| self.boolean(n, "an arg's `env`"));
+                    let f = Fields::new(m, ARG_KEYS, &[]);
+                    let default = f.get("default").and_then(|n| self.string(n, "an arg default"));
+                    let description = f.get("description").and_then(|n| self.string(n, "a description"));
+                    let env = f.get("env").and_then(|n| self.boolean(n, "an arg's `env`"));
+                    f.done();
                     (default, description, env)
                 }
                 Node::Sequence(_) => {
@@ -437,7 +484,8 @@ impl Decoder {
         let span = self.entry_span(key, node);
         let map = self.expect_mapping(node, "`healthcheck`")?;
         self.check_keys(map, HEALTHCHECK_KEYS, "`healthcheck`");
-        let cmd = match map.get_node("cmd") {
+        let f = Fields::new(map, HEALTHCHECK_KEYS, &[]);
+        let cmd = match f.get("cmd") {
             Some(n) => self.command(n, "`healthcheck.cmd`"),
             None => {
                 self.error(
@@ -447,8 +495,8 @@ impl Decoder {
                 None
             }
         };
-        let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`healthcheck.{k}`")));
-        Some(Healthcheck {
+        let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`healthcheck.{k}`")));
+        let healthcheck = Healthcheck {
             span,
             cmd,
             interval: get(self, "interval"),
@@ -456,7 +504,9 @@ impl Decoder {
             start_period: get(self, "start_period"),
             start_interval: get(self, "start_interval"),
             retries: get(self, "retries"),
-        })
+        };
+        f.done();
+        Some(healthcheck)
     }
 
     fn steps(&mut self, node: &Node) -> Vec<Step> {
@@ -516,20 +566,24 @@ impl Decoder {
         let kind = match key.as_str() {
             "run" => {
                 self.check_keys(map, shape::RunStep::KEYS, "a `run` step");
+                let f = Fields::new(map, shape::RunStep::KEYS, &["run"]);
                 let command = self.command(value, "`run`")?;
-                let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
-                StepKind::Run(Run {
+                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let run = Run {
                     command,
-                    env: map.get_node("env").map(|n| self.key_values(n, "`env`")).unwrap_or_default(),
+                    env: f.get("env").map(|n| self.key_values(n, "`env`")).unwrap_or_default(),
                     workdir: get(self, "workdir"),
                     user: get(self, "user"),
                     network: get(self, "network"),
                     security: get(self, "security"),
-                    mounts: map.get_node("mounts").map(|n| self.mounts(n)).unwrap_or_default(),
-                })
+                    mounts: f.get("mounts").map(|n| self.mounts(n)).unwrap_or_default(),
+                };
+                f.done();
+                StepKind::Run(run)
             }
             "copy" => {
                 self.check_keys(map, shape::CopyStep::KEYS, "a `copy` step");
+                let f = Fields::new(map, shape::CopyStep::KEYS, &["copy"]);
                 if let Node::Mapping(inner) = value {
                     self.copy_mapping(key_span, inner);
                     return None;
@@ -538,39 +592,41 @@ impl Decoder {
                 if sources.is_empty() {
                     self.error(key_span, "`copy` needs at least one source");
                 }
-                let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
-                StepKind::Copy(Copy {
+                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let copy = Copy {
                     sources,
                     sources_list: matches!(value, Node::Sequence(_)),
                     from: get(self, "from"),
                     to: get(self, "to"),
                     chown: get(self, "chown"),
                     chmod: get(self, "chmod"),
-                    exclude: map
-                        .get_node("exclude")
-                        .map(|n| self.strings(n, "an `exclude` pattern"))
-                        .unwrap_or_default(),
-                    follow_symlinks: map.get_node("follow_symlinks").and_then(|n| self.boolean(n, "`follow_symlinks`")),
-                    link: map.get_node("link").and_then(|n| self.boolean(n, "`link`")),
-                    parents: map.get_node("parents").and_then(|n| self.boolean(n, "`parents`")),
-                    unpack: map.get_node("unpack").and_then(|n| self.boolean(n, "`unpack`")),
+                    exclude: f.get("exclude").map(|n| self.strings(n, "an `exclude` pattern")).unwrap_or_default(),
+                    follow_symlinks: f.get("follow_symlinks").and_then(|n| self.boolean(n, "`follow_symlinks`")),
+                    link: f.get("link").and_then(|n| self.boolean(n, "`link`")),
+                    parents: f.get("parents").and_then(|n| self.boolean(n, "`parents`")),
+                    unpack: f.get("unpack").and_then(|n| self.boolean(n, "`unpack`")),
                     checksum: get(self, "checksum"),
-                    keep_git_dir: map.get_node("keep_git_dir").and_then(|n| self.boolean(n, "`keep_git_dir`")),
-                })
+                    keep_git_dir: f.get("keep_git_dir").and_then(|n| self.boolean(n, "`keep_git_dir`")),
+                };
+                f.done();
+                StepKind::Copy(copy)
             }
             "file" => {
                 self.check_keys(map, shape::FileStep::KEYS, "a `file` step");
-                let get = |d: &mut Self, k: &str| map.get_node(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let f = Fields::new(map, shape::FileStep::KEYS, &["file"]);
+                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
                 let content = get(self, "content");
                 if content.is_none() && !map.contains_key("content") {
                     self.error(key_span, "a `file` step needs `content:` (use `content: \"\"` for an empty file)");
                 }
-                StepKind::File(File {
+                let file = File {
                     path: self.string(value, "`file`")?,
                     content,
                     chmod: get(self, "chmod"),
                     chown: get(self, "chown"),
-                })
+                };
+                f.done();
+                StepKind::File(file)
             }
             other => {
                 self.check_keys(map, &[other], &format!("a `{other}` step"));
