@@ -75,8 +75,10 @@ async fn subrequest_outline_lists_args_secrets_ssh_and_caches() {
         subrequest(SUBREQUEST_SPEC, "frontend.outline", &[("build-arg:VERSION", "2.0"), ("target", "build")]).await;
     let v = result_json(&res.expect("outline"));
     assert_eq!(v["name"], "build", "{v}");
+    assert_eq!(v["description"], "compiles things", "the target's description: {v}");
     let args = v["args"].as_array().expect("args");
-    assert_eq!(args[0]["name"], "VERSION");
+    let names: Vec<&str> = args.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["VERSION"], "UNUSED is used by no stage: {v}");
     assert_eq!(args[0]["value"], "2.0", "--build-arg overrides the default: {v}");
     assert_eq!(args[0]["description"], "the release");
     assert_eq!(
@@ -87,6 +89,54 @@ async fn subrequest_outline_lists_args_secrets_ssh_and_caches() {
     assert_eq!(v["ssh"][0]["name"], "default");
     assert_eq!(v["ssh"][0]["required"], false);
     assert_eq!(v["cache"][0]["ID"], "gocache");
+}
+
+/// As the Dockerfile frontend's outline: only the args the target and the stages it needs use
+/// (through their defaults too, and `env: true` ones when something runs), with the value the
+/// target sees; each secret once.
+#[tokio::test]
+async fn subrequest_outline_lists_what_the_target_uses() {
+    let spec = "# syntax=decant/frontend:dev
+args:
+  BASE: \"1\"
+  VERSION: \"${BASE}.2\"
+  TOOLS: x
+  EVERYWHERE: { default: y, env: true }
+  LATER: z
+stages:
+  tools:
+    from: busybox:local
+    steps:
+      - run: echo $TOOLS $VERSION
+        mounts:
+          - secret: tok
+  app:
+    from: busybox:local
+    args: { VERSION: \"9\" }
+    steps:
+      - run: echo ${VERSION}
+        mounts:
+          - secret: tok
+      - copy: /x
+        from: tools
+  other:
+    from: busybox:local
+    steps:
+      - run: echo $LATER
+";
+    let (res, _) = subrequest(spec, "frontend.outline", &[("target", "app")]).await;
+    let v = result_json(&res.expect("outline"));
+    let args: Vec<(&str, &str)> = v["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(args, [("BASE", "1"), ("VERSION", "9"), ("TOOLS", "x"), ("EVERYWHERE", "y")], "{v}");
+    let secrets = v["secrets"].as_array().unwrap();
+    assert_eq!(secrets.len(), 1, "one secret, once: {v}");
+    assert_eq!(secrets[0]["location"]["ranges"][0]["start"]["line"], 12, "its first use: {v}");
+    assert!(v.get("description").is_none(), "{v}");
 }
 
 #[tokio::test]

@@ -107,13 +107,15 @@ fn targets(spec: &Spec) -> FrontendResult {
     result(json!({"targets": list, "sources": sources(&spec.file)}), text)
 }
 
+/// The target's parameters, as the Dockerfile frontend's outline gives them: the args the
+/// target and the stages it needs use (with the value the first of them sees: the target's own
+/// `args:` value, else the build's), and their secrets, SSH agents and caches, each once, in
+/// document order.
 fn outline(spec: &Spec, p: &plan::Plan) -> FrontendResult {
     let mut text = String::from("BUILD ARG\tVALUE\tDESCRIPTION\n");
-    let args: Vec<Value> = spec
-        .args
-        .iter()
-        .map(|a| {
-            let value = p.args.get(&a.name.value).cloned().unwrap_or_default();
+    let args: Vec<Value> = used_args(spec, p)
+        .into_iter()
+        .map(|(a, value)| {
             let desc = a.description.as_ref().map(|d| d.value.clone()).unwrap_or_default();
             text.push_str(&format!("{}\t{value}\t{desc}\n", a.name.value));
             let mut v = json!({"name": a.name.value, "value": value, "location": location(&spec.file, a.name.span)});
@@ -123,6 +125,7 @@ fn outline(spec: &Spec, p: &plan::Plan) -> FrontendResult {
             v
         })
         .collect();
+    // (line, name, entry): each name once, at its first place in the document.
     let (mut secrets, mut ssh, mut caches) = (Vec::new(), Vec::new(), Vec::new());
     for stage in &p.stages {
         for step in &stage.steps {
@@ -131,19 +134,91 @@ fn outline(spec: &Spec, p: &plan::Plan) -> FrontendResult {
             for m in &run.mounts {
                 match m {
                     Mount::Secret { id, required, .. } => {
-                        secrets.push(json!({"name": id, "required": required, "location": loc}))
+                        secrets.push((step.span.start, id, json!({"name": id, "required": required, "location": loc})))
                     }
                     Mount::Ssh { id, required, .. } => {
-                        ssh.push(json!({"name": id, "required": required, "location": loc}))
+                        ssh.push((step.span.start, id, json!({"name": id, "required": required, "location": loc})))
                     }
-                    Mount::Cache { id, .. } => caches.push(json!({"ID": id, "location": loc})),
+                    Mount::Cache { id, .. } => caches.push((step.span.start, id, json!({"ID": id, "location": loc}))),
                     _ => {}
                 }
             }
         }
     }
-    let value = json!({"name": p.target, "args": args, "secrets": secrets, "ssh": ssh, "cache": caches, "sources": sources(&spec.file)});
+    let [secrets, ssh, caches] = [secrets, ssh, caches].map(first_by_name);
+    let mut value = json!({"name": p.target, "args": args, "secrets": secrets, "ssh": ssh, "cache": caches, "sources": sources(&spec.file)});
+    if let Some(d) = p.stage(&p.target).and_then(|s| s.description.as_ref()) {
+        value["description"] = json!(d);
+    }
     result(value, text)
+}
+
+/// Each name's first entry, in document order.
+fn first_by_name(mut entries: Vec<(usize, &String, Value)>) -> Vec<Value> {
+    entries.sort_by_key(|(at, _, _)| *at);
+    let mut seen = std::collections::BTreeSet::new();
+    entries.into_iter().filter(|(_, name, _)| seen.insert(name.as_str())).map(|(_, _, v)| v).collect()
+}
+
+/// The declared args the planned stages use, in declaration order, each with the value the
+/// first stage that uses it sees (the target first). An arg is used when a stage's text
+/// mentions it (`$NAME`, `${NAME...}`), when it is `env: true` and a stage runs something, or
+/// when the default of a used arg mentions it.
+fn used_args<'s>(spec: &'s Spec, p: &plan::Plan) -> Vec<(&'s spec::ArgDecl, String)> {
+    let texts = stage_texts(spec);
+    // The target first, then the stages it needs.
+    let order = p.stages.iter().rev();
+    let runs = p.stages.iter().any(|s| s.steps.iter().any(|st| matches!(st.kind, StepKind::Run(_))));
+    let mut used: std::collections::BTreeMap<&str, String> = std::collections::BTreeMap::new();
+    for stage in order {
+        let Some(text) = texts.get(stage.name.as_str()) else { continue };
+        let mentioned: std::collections::BTreeSet<&str> = plan::mentioned_vars(text).collect();
+        for a in &spec.args {
+            let name = a.name.value.as_str();
+            let reaches = mentioned.contains(name) || (runs && a.env.as_ref().is_some_and(|e| e.value));
+            if reaches && !used.contains_key(name) {
+                let value = stage.args.get(name).or_else(|| p.args.get(name)).cloned().unwrap_or_default();
+                used.insert(name, value);
+            }
+        }
+    }
+    // Defaults that mention other args make those used too (with the build's value).
+    loop {
+        let more: Vec<&str> = spec
+            .args
+            .iter()
+            .filter(|a| used.contains_key(a.name.value.as_str()))
+            .filter_map(|a| a.default.as_ref())
+            .flat_map(|d| plan::mentioned_vars(&d.value))
+            .filter(|n| !used.contains_key(n) && spec.args.iter().any(|a| a.name.value == *n))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        for n in more {
+            let value = p.args.get(n).cloned().unwrap_or_default();
+            let name = spec.args.iter().find(|a| a.name.value == n).map_or(n, |a| a.name.value.as_str());
+            used.insert(name, value);
+        }
+    }
+    spec.args.iter().filter_map(|a| used.get(a.name.value.as_str()).map(|v| (a, v.clone()))).collect()
+}
+
+/// Each stage's text: from its name to the next stage's name, or to the next top-level key
+/// decant knows of after it (`args:` written after `stages:`), or to the end of the file.
+fn stage_texts(spec: &Spec) -> std::collections::BTreeMap<&str, &str> {
+    let text = spec.file.text.as_str();
+    let starts: Vec<usize> = spec.stages.iter().map(|s| s.name.span.start).collect();
+    let mut out = std::collections::BTreeMap::new();
+    for (i, stage) in spec.stages.iter().enumerate() {
+        let start = starts[i];
+        let end = starts.get(i + 1).copied().unwrap_or_else(|| {
+            let later_args = spec.args.iter().map(|a| a.name.span.start).filter(|&a| a > start).min();
+            later_args.map_or(text.len(), |a| text[..a].rfind("\nargs:").unwrap_or(a))
+        });
+        out.insert(stage.name.value.as_str(), text.get(start..end.max(start)).unwrap_or(""));
+    }
+    out
 }
 
 /// The build `--call check` checks: the one the user asked for (`target`, build args, named
