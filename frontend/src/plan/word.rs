@@ -91,6 +91,15 @@ impl Word {
         Some(out)
     }
 
+    /// The text without copying it, when the word is one piece of text (or empty).
+    pub fn as_literal_str(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
+
     /// The literal text, or the word as it could be written again (for names and JSON).
     pub fn text(&self) -> String {
         self.as_literal().unwrap_or_else(|| self.to_string())
