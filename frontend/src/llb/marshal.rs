@@ -22,6 +22,7 @@ pub fn marshal(state: &State) -> pb::Definition {
         return pb::Definition::default();
     };
     let mut def = pb::Definition::default();
+    // Borrowed from the graph, which `state` keeps alive: no digest copies, no reference counts.
     let mut seen = DigestSet::default();
     // Sorted once at the end: inserting each op into the map searched it by digest every time.
     let mut metadata: Vec<(String, pb::OpMetadata)> = Vec::new();
@@ -29,24 +30,28 @@ pub fn marshal(state: &State) -> pb::Definition {
     let mut meta_caps: BTreeSet<String> = BTreeSet::new();
 
     // Iterative post-order walk, so deep chains cannot overflow the stack.
-    let mut stack: Vec<(Arc<Vertex>, usize)> = vec![(out.vertex.clone(), 0)];
+    let mut stack: Vec<(&Vertex, usize)> = vec![(&out.vertex, 0)];
     while let Some((vertex, next)) = stack.last_mut() {
         if let Some(input) = vertex.inputs.get(*next) {
             *next += 1;
-            let child = input.vertex.clone();
-            if !seen.contains(&child.digest) {
+            let child: &Vertex = &input.vertex;
+            if !seen.contains(child.digest.as_str()) {
                 stack.push((child, 0));
             }
             continue;
         }
-        let vertex = vertex.clone();
+        let vertex: &Vertex = vertex;
         stack.pop();
-        if !seen.insert(vertex.digest.clone()) {
+        if !seen.insert(vertex.digest.as_str()) {
             continue;
         }
         def.def.push(vertex.bytes.clone());
-        let md = op_metadata(&vertex);
-        meta_caps.extend(md.caps.iter().filter(|(c, on)| **on && c.starts_with("meta.")).map(|(c, _)| c.clone()));
+        let md = op_metadata(vertex);
+        for (c, on) in &md.caps {
+            if *on && c.starts_with("meta.") && !meta_caps.contains(c) {
+                meta_caps.insert(c.clone());
+            }
+        }
         metadata.push((vertex.digest.clone(), md));
         if let Some(loc) = &vertex.meta.location {
             sources.add(&vertex.digest, &loc.file, &loc.ranges);
@@ -80,7 +85,7 @@ impl State {
 
 /// The digests already marshalled. They are hex of sha256, so a cheap mix of their bytes hashes
 /// them well (the B-tree of them compared whole strings, a cache miss each, on every edge).
-type DigestSet = HashSet<String, BuildHasherDefault<DigestHasher>>;
+type DigestSet<'a> = HashSet<&'a str, BuildHasherDefault<DigestHasher>>;
 
 #[derive(Default)]
 struct DigestHasher(u64);
