@@ -64,8 +64,8 @@ impl Remote {
 
 /// An `http://` or `https://` URL (a file to download when it is a `copy` source).
 pub fn is_url(s: &str) -> bool {
-    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
+    let scheme = |p: &str| s.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p));
+    scheme("http://") || scheme("https://")
 }
 
 /// Written as a git repository, by Dockerfile's rules: `git://`, `ssh://`, `git@host:path`,

@@ -22,6 +22,7 @@ pub fn marshal(state: &State) -> pb::Definition {
         return pb::Definition::default();
     };
     let mut def = pb::Definition::default();
+    // Borrowed from the graph, which `state` keeps alive: no digest copies, no reference counts.
     let mut seen = DigestSet::default();
     // Sorted once at the end: inserting each op into the map searched it by digest every time.
     let mut metadata: Vec<(String, pb::OpMetadata)> = Vec::new();
@@ -29,24 +30,28 @@ pub fn marshal(state: &State) -> pb::Definition {
     let mut meta_caps: BTreeSet<String> = BTreeSet::new();
 
     // Iterative post-order walk, so deep chains cannot overflow the stack.
-    let mut stack: Vec<(Arc<Vertex>, usize)> = vec![(out.vertex.clone(), 0)];
+    let mut stack: Vec<(&Vertex, usize)> = vec![(&out.vertex, 0)];
     while let Some((vertex, next)) = stack.last_mut() {
         if let Some(input) = vertex.inputs.get(*next) {
             *next += 1;
-            let child = input.vertex.clone();
-            if !seen.contains(&child.digest) {
+            let child: &Vertex = &input.vertex;
+            if !seen.contains(child.digest.as_str()) {
                 stack.push((child, 0));
             }
             continue;
         }
-        let vertex = vertex.clone();
+        let vertex: &Vertex = vertex;
         stack.pop();
-        if !seen.insert(vertex.digest.clone()) {
+        if !seen.insert(vertex.digest.as_str()) {
             continue;
         }
         def.def.push(vertex.bytes.clone());
-        let md = op_metadata(&vertex);
-        meta_caps.extend(md.caps.iter().filter(|(c, on)| **on && c.starts_with("meta.")).map(|(c, _)| c.clone()));
+        let md = op_metadata(vertex);
+        for (c, on) in &md.caps {
+            if *on && c.starts_with("meta.") && !meta_caps.contains(c) {
+                meta_caps.insert(c.clone());
+            }
+        }
         metadata.push((vertex.digest.clone(), md));
         if let Some(loc) = &vertex.meta.location {
             sources.add(&vertex.digest, &loc.file, &loc.ranges);
@@ -63,9 +68,9 @@ pub fn marshal(state: &State) -> pb::Definition {
         [("constraints", true), ("platform", true)].map(|(k, v)| (k.to_string(), v)).into();
     caps.extend(meta_caps.into_iter().map(|c| (c, true)));
     metadata.push((digest, pb::OpMetadata { caps, ..Default::default() }));
-    // A stable sort and `collect` keep the last of equal digests, as inserting did.
-    metadata.sort_by(|a, b| a.0.cmp(&b.0));
-    def.metadata = metadata.into_iter().collect();
+    // In digest order, so that `collect` builds the map without moving entries around again;
+    // it keeps the last of equal digests, as inserting did.
+    def.metadata = by_digest(metadata).collect();
     def.def.push(bytes);
     def.source = sources.finish();
     def
@@ -80,7 +85,7 @@ impl State {
 
 /// The digests already marshalled. They are hex of sha256, so a cheap mix of their bytes hashes
 /// them well (the B-tree of them compared whole strings, a cache miss each, on every edge).
-type DigestSet = HashSet<String, BuildHasherDefault<DigestHasher>>;
+type DigestSet<'a> = HashSet<&'a str, BuildHasherDefault<DigestHasher>>;
 
 #[derive(Default)]
 struct DigestHasher(u64);
@@ -97,6 +102,27 @@ impl Hasher for DigestHasher {
     fn finish(&self) -> u64 {
         self.0
     }
+}
+
+/// `entries` sorted by digest, stably. The entries are large and their digests `sha256:<hex>`:
+/// sorting small (prefix, index) pairs and moving each entry once costs a fraction of sorting
+/// the entries themselves by whole-string comparisons.
+fn by_digest<T: Default>(mut entries: Vec<(String, T)>) -> impl Iterator<Item = (String, T)> {
+    // The 8 bytes after `sha256:`, big-endian: ordered as the strings are on those bytes.
+    let prefix = |d: &str| {
+        let mut word = [0u8; 8];
+        let tail = d.as_bytes().get(7..).unwrap_or_default();
+        let n = tail.len().min(8);
+        word[..n].copy_from_slice(&tail[..n]);
+        u64::from_be_bytes(word)
+    };
+    let all_sha256 = entries.iter().all(|(d, _)| d.starts_with("sha256:"));
+    let mut order: Vec<(u64, usize)> =
+        entries.iter().enumerate().map(|(i, (d, _))| (if all_sha256 { prefix(d) } else { 0 }, i)).collect();
+    // Equal prefixes (or digests not of that form) fall back to the whole string, then to the
+    // position, which keeps the sort stable.
+    order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| entries[a.1].0.cmp(&entries[b.1].0)).then(a.1.cmp(&b.1)));
+    order.into_iter().map(move |(_, i)| std::mem::take(&mut entries[i]))
 }
 
 /// Encode a Definition to bytes (deterministic: maps are ordered).
@@ -156,10 +182,9 @@ impl SourceCollector {
             return None;
         }
         // Grouped by digest, each op's locations in the order added (the sort is stable).
-        let mut added = self.locations;
-        added.sort_by(|a, b| a.0.cmp(&b.0));
+        let added = self.locations;
         let mut locations: Vec<(String, pb::Locations)> = Vec::with_capacity(added.len());
-        for (digest, location) in added {
+        for (digest, location) in by_digest(added) {
             match locations.last_mut() {
                 Some((last, group)) if *last == digest => group.locations.push(location),
                 _ => locations.push((digest, pb::Locations { locations: vec![location] })),

@@ -136,7 +136,8 @@ impl Vertex {
         op.inputs = inputs.iter().map(|o| pb::Input { digest: o.vertex.digest.clone(), index: o.index }).collect();
         let bytes = op.encode_to_vec();
         let digest = digest_of(&bytes);
-        if !meta.description_map().is_empty() {
+        // As `!meta.description_map().is_empty()`, without building the map.
+        if meta.name.is_some() || !meta.description.is_empty() {
             caps.insert("meta.description");
         }
         if meta.ignore_cache {

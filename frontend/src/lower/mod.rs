@@ -14,6 +14,7 @@ pub mod sbom;
 mod steps;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
@@ -210,7 +211,12 @@ impl<'a> Lowerer<'a> {
         // The spec location in the name too: clients that print no source snippets (Docker
         // 20.10) still show which line failed.
         let line = self.plan.file.position(span.start).line;
-        let mut meta = OpMeta::named(format!("{name} ({}:{line})", self.plan.file.name));
+        let mut name = name;
+        name.reserve(self.plan.file.name.len() + 14);
+        name.push_str(" (");
+        name.push_str(&self.plan.file.name);
+        let _ = write!(name, ":{line})");
+        let mut meta = OpMeta::named(name);
         meta.ignore_cache = self.inputs.no_cache.applies(&stage.name);
         meta.location =
             Some(llb::SourceLocation { file: self.file.clone(), ranges: vec![range(&self.plan.file, span)] });
@@ -360,8 +366,9 @@ impl<'a> Lowerer<'a> {
         config.variant = stage.platform.variant.clone();
         let mut built = Built { state, config };
         for (i, step) in stage.steps.iter().enumerate() {
-            let name = naming::step_name(&stage.name, i + 2, total, &naming::describe(&step.kind));
-            self.step(stage, step, name, &mut built)?;
+            let history = naming::describe(&step.kind);
+            let name = naming::step_name(&stage.name, i + 2, total, &history);
+            self.step(stage, step, name, history, &mut built)?;
         }
         config::apply_runtime_config(stage, &mut built.config)?;
         Ok(built)

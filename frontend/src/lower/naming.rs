@@ -1,9 +1,20 @@
 //! Progress names for vertices: `[build 2/4] run: make`.
 
+use std::fmt::Write as _;
+
 use crate::plan::{CommandLine, Source, StepKind, Word};
 
+/// Room left in a step name for the ` (file:line)` that [`super::Lowerer::meta`] appends, so
+/// that appending does not move the name.
+const SUFFIX_ROOM: usize = 48;
+
 pub(crate) fn step_name(stage: &str, n: usize, total: usize, what: &str) -> String {
-    format!("[{stage} {n}/{total}] {what}")
+    let mut s = String::with_capacity(stage.len() + what.len() + 24 + SUFFIX_ROOM);
+    s.push('[');
+    s.push_str(stage);
+    let _ = write!(s, " {n}/{total}] ");
+    s.push_str(what);
+    s
 }
 
 pub(crate) fn command(c: &CommandLine) -> String {
@@ -13,29 +24,77 @@ pub(crate) fn command(c: &CommandLine) -> String {
     }
 }
 
+/// Appends the text of `w` (its literal text, or the word as written).
+fn push_word(out: &mut String, w: &Word) {
+    match w.as_literal_str() {
+        Some(t) => out.push_str(t),
+        None => out.push_str(&w.text()),
+    }
+}
+
 /// What a step does, in one line, as shown in progress output and image history.
 pub(crate) fn describe(step: &StepKind) -> String {
+    let mut out = String::with_capacity(64);
     match step {
-        StepKind::Run(run) => format!("run: {}", command(&run.command)),
+        StepKind::Run(run) => {
+            out.push_str("run: ");
+            match &run.command {
+                CommandLine::Shell(s) => out.push_str(s),
+                c => out.push_str(&command(c)),
+            }
+        }
         StepKind::Copy(c) => {
-            let from = match &c.from {
-                Source::Context => String::new(),
-                Source::Stage { name } => format!("--from={name} "),
-                Source::Image { reference } => format!("--from={reference} "),
-                Source::Scratch => "--from=scratch ".into(),
-                Source::Git(g) => format!("--from={g} "),
-                Source::Named { name } => format!("--from={name} "),
-            };
-            let to = c.to.as_ref().map_or_else(|| ".".to_string(), Word::text);
-            let sources: Vec<String> = c.sources.iter().map(Word::text).collect();
-            format!("copy: {from}{} -> {to}", sources.join(" "))
+            out.push_str("copy: ");
+            match &c.from {
+                Source::Context => {}
+                Source::Stage { name } | Source::Named { name } => {
+                    out.push_str("--from=");
+                    out.push_str(name);
+                    out.push(' ');
+                }
+                Source::Image { reference } => {
+                    let _ = write!(out, "--from={reference} ");
+                }
+                Source::Scratch => out.push_str("--from=scratch "),
+                Source::Git(g) => {
+                    let _ = write!(out, "--from={g} ");
+                }
+            }
+            for (i, s) in c.sources.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                push_word(&mut out, s);
+            }
+            out.push_str(" -> ");
+            match &c.to {
+                Some(to) => push_word(&mut out, to),
+                None => out.push('.'),
+            }
         }
         StepKind::Env { vars } => {
-            let kv: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", v.text())).collect();
-            format!("env: {}", kv.join(" "))
+            out.push_str("env: ");
+            for (i, (k, v)) in vars.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(k);
+                out.push('=');
+                push_word(&mut out, v);
+            }
         }
-        StepKind::Workdir { path } => format!("workdir: {}", path.text()),
-        StepKind::User { user } => format!("user: {}", user.text()),
-        StepKind::File { path, .. } => format!("file: {}", path.text()),
+        StepKind::Workdir { path } => {
+            out.push_str("workdir: ");
+            push_word(&mut out, path);
+        }
+        StepKind::User { user } => {
+            out.push_str("user: ");
+            push_word(&mut out, user);
+        }
+        StepKind::File { path, .. } => {
+            out.push_str("file: ");
+            push_word(&mut out, path);
+        }
     }
+    out
 }

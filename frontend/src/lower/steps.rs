@@ -1,7 +1,6 @@
 //! Lowering each kind of step (a `run` step in `run.rs`), and the path helpers they share.
 
 use super::config::{expand, push_history, set_envs};
-use super::naming;
 use super::{Built, Lowerer};
 use crate::diag::Diagnostic;
 use crate::llb::{self, pb, State};
@@ -14,9 +13,9 @@ impl Lowerer<'_> {
         stage: &Stage,
         step: &Step,
         name: String,
+        history: String,
         built: &mut Built,
     ) -> Result<(), Diagnostic> {
-        let history = naming::describe(&step.kind);
         match &step.kind {
             StepKind::Env { vars } => {
                 // Every value expands against the environment before this step, as in one ENV.

@@ -356,7 +356,7 @@ impl Resolver {
         for stage in &spec.stages {
             self.check_stage_name(&stage.name);
         }
-        let mut stages: Vec<Stage> = Vec::new();
+        let mut stages: Vec<Stage> = Vec::with_capacity(spec.stages.len());
         for (i, stage) in spec.stages.iter().enumerate() {
             if let Some(s) = self.stage(stage, i + 1, &names, &target_platform) {
                 stages.push(s);
@@ -607,7 +607,8 @@ impl Resolver {
             Some(p) => self.parsed(p, Platform::parse).unwrap_or_else(|| target.clone()),
             None => target.clone(),
         };
-        let mut steps = Vec::new();
+        // Its env and workdir, then its steps.
+        let mut steps = Vec::with_capacity(s.steps.len() + 2);
         // The stage's env first, so that its workdir can refer to it.
         if !s.env.is_empty() {
             let span = s.env[0].key.span;

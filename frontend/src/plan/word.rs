@@ -91,6 +91,15 @@ impl Word {
         Some(out)
     }
 
+    /// The text without copying it, when the word is one piece of text (or empty).
+    pub fn as_literal_str(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
+
     /// The literal text, or the word as it could be written again (for names and JSON).
     pub fn text(&self) -> String {
         self.as_literal().unwrap_or_else(|| self.to_string())
@@ -132,7 +141,7 @@ impl Word {
                 Part::Text(t) => out.push_text(t),
                 Part::Ref(r) => match lookup(&r.name) {
                     Some(value) => match r.apply(value.as_deref())? {
-                        Applied::Value(v) => out.push_text(&v),
+                        Applied::Value(v) => out.push_text(v),
                         Applied::Word(w) => out.extend(w.bind(lookup)?),
                     },
                     None => {
@@ -174,19 +183,21 @@ impl Word {
     }
 }
 
-enum Applied {
-    Value(String),
-    Word(Word),
+/// What a reference stands for: borrowed from the value or the reference, copied only into
+/// the bound word.
+enum Applied<'a> {
+    Value(&'a str),
+    Word(&'a Word),
 }
 
 impl Ref {
-    fn apply(&self, value: Option<&str>) -> Result<Applied, WordError> {
-        let Some(m) = &self.op else { return Ok(Applied::Value(value.unwrap_or_default().to_string())) };
+    fn apply<'a>(&'a self, value: Option<&'a str>) -> Result<Applied<'a>, WordError> {
+        let Some(m) = &self.op else { return Ok(Applied::Value(value.unwrap_or_default())) };
         let unset = value.is_none() || (m.colon && value == Some(""));
         Ok(match m.kind {
-            '-' if unset => Applied::Word(m.word.clone()),
-            '+' if unset => Applied::Value(String::new()),
-            '+' => Applied::Word(m.word.clone()),
+            '-' if unset => Applied::Word(&m.word),
+            '+' if unset => Applied::Value(""),
+            '+' => Applied::Word(&m.word),
             '?' if unset => {
                 let message = match m.word.as_literal() {
                     Some(msg) if !msg.is_empty() => msg,
@@ -200,7 +211,7 @@ impl Ref {
                     unclosed: false,
                 });
             }
-            _ => Applied::Value(value.unwrap_or_default().to_string()),
+            _ => Applied::Value(value.unwrap_or_default()),
         })
     }
 }
