@@ -23,8 +23,10 @@ pub fn compile_checked(text: &str) {
                     Ok(l) => l,
                     // A name that is no arg expands from the stage's environment, which the base
                     // image's config completes at build time: such a value can fail only then
-                    // (`${NAME:?msg}`, a volume that expands to nothing), as in a Dockerfile.
-                    Err(d) if from_environment(text, &p) => {
+                    // (`${NAME:?msg}`, a volume that expands to nothing), as in a Dockerfile. So can
+                    // a relative mount target, which lands under the image's working directory
+                    // (on `/` when it has none: refused, as the Dockerfile frontend refuses it).
+                    Err(d) if from_environment(text, &p) || relative_mount_target(&p) => {
                         assert!(d.has_errors(), "a failed lowering without an error");
                         let _ = d.render();
                         continue;
@@ -46,4 +48,17 @@ pub fn compile_checked(text: &str) {
 fn from_environment(text: &str, plan: &decant::plan::Plan) -> bool {
     let args = plan.all_args();
     decant::plan::mentioned_vars(text).any(|name| !args.contains_key(name))
+}
+
+/// Whether a run step of the plan mounts at a relative (or empty) target.
+fn relative_mount_target(plan: &decant::plan::Plan) -> bool {
+    use decant::plan::{Mount, StepKind};
+    let relative = |t: &str| !t.starts_with('/');
+    plan.stages.iter().flat_map(|s| &s.steps).any(|step| match &step.kind {
+        StepKind::Run(run) => run.mounts.iter().any(|m| match m {
+            Mount::Cache { target, .. } | Mount::Tmpfs { target, .. } | Mount::Bind { target, .. } => relative(target),
+            Mount::Secret { target, .. } | Mount::Ssh { target, .. } => target.as_deref().is_some_and(relative),
+        }),
+        _ => false,
+    })
 }
