@@ -494,13 +494,9 @@ async fn lower_inputs(
     while let Some(joined) = resolving.join_next().await {
         let (reference, platform, resolved) =
             joined.map_err(|e| BuildError::Other(format!("resolving an image failed: {e}")))?;
-        let resolved = resolved?;
-        let config = ImageConfig::from_json(&resolved.config)
-            .map_err(|e| BuildError::Other(format!("the config of image {reference} is not valid JSON: {e}")))?;
-        // Pin only to a well-formed digest (an engine resolving a local-only image sends none).
-        let digest = crate::reference::Digest::parse(&resolved.digest).ok();
-        let answered = super::sources::answered_reference(&reference, resolved.reference.as_deref())?;
-        images.insert((reference, platform), BaseImage { digest, reference: answered, config });
+        let answer = super::sources::answer(&reference, &format!("image {reference}"), &resolved?)?;
+        let image = BaseImage { digest: answer.digest, reference: answer.reference, config: answer.config };
+        images.insert((reference, platform), image);
     }
     Ok(lower::Inputs {
         context_name: opts.context_key().to_string(),

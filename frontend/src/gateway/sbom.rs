@@ -12,7 +12,6 @@ use super::client::cap;
 use super::failure::BuildError;
 use super::opts::SbomOpts;
 use super::{pb, Caps, Client, FrontendOpts, FrontendResult, ResolveImageParams, SolveParams, Warning};
-use crate::image::ImageConfig;
 use crate::llb;
 use crate::lower::sbom::{ScanTargets, Scanner, CORE_NAME};
 use crate::plan::{Platform, SbomTargets};
@@ -60,16 +59,13 @@ pub(crate) async fn prepare(
         .resolve_image_config(params_resolve)
         .await
         .map_err(|e| BuildError::Other(format!("cannot resolve the SBOM scanner {generator}: {e}")))?;
-    let config = ImageConfig::from_json(&resolved.config)
-        .map_err(|e| BuildError::Other(format!("the config of SBOM scanner {generator} is not valid JSON: {e}")))?;
-    let c = &config.config;
+    let answer = super::sources::answer(&generator, &format!("SBOM scanner {generator}"), &resolved)?;
+    let c = &answer.config.config;
     if c.entrypoint.iter().chain(c.cmd.iter()).all(Vec::is_empty) {
         return Err(BuildError::Other(format!("scanner {generator} does not have cmd")));
     }
-    let digest = crate::reference::Digest::parse(&resolved.digest).ok();
-    let answered = super::sources::answered_reference(&generator, resolved.reference.as_deref())?;
-    let reference = generator.resolved(answered.as_ref(), digest.as_ref());
-    Ok(Sbom::Scan(Box::new(Scanner { reference, platform: build_platform.clone(), config, params })))
+    let reference = generator.resolved(answer.reference.as_ref(), answer.digest.as_ref());
+    Ok(Sbom::Scan(Box::new(Scanner { reference, platform: build_platform.clone(), config: answer.config, params })))
 }
 
 /// Scans every platform's target at once and adds each SBOM to `result`, under the key

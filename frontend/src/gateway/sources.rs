@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 
 use super::failure::BuildError;
-use super::{pb, Client, FrontendOpts, ResolveImageParams, ResolveMode};
+use super::{pb, Client, FrontendOpts, ResolveImageParams, ResolveMode, ResolvedImage};
 use crate::image::ImageConfig;
 use crate::llb::pb::Definition;
 use crate::llb::{self, State};
 use crate::lower::contexts::{context_state, ContextOpts};
 use crate::lower::{ContextValue, NamedContext};
 use crate::plan::{Plan, Platform};
+use crate::reference::{Digest, ImageRef};
 
 /// The frontend capabilities decant implements; the frontend image's
 /// `moby.buildkit.frontend.caps` label lists exactly these.
@@ -103,18 +104,31 @@ fn input_config(opts: &FrontendOpts, input: &str) -> Result<Option<ImageConfig>,
         .map_err(|e| bad(format!("containerimage.config is not an image config: {e}")))
 }
 
-/// The reference BuildKit answered when resolving `requested` (v0.12+; a source policy may
-/// have rewritten it), parsed; `None` when it answered none.
-pub(crate) fn answered_reference(
-    requested: &crate::reference::ImageRef,
-    answered: Option<&str>,
-) -> Result<Option<crate::reference::ImageRef>, BuildError> {
-    let Some(text) = answered.filter(|a| !a.is_empty()) else { return Ok(None) };
-    crate::reference::ImageRef::parse(text).map(Some).map_err(|e| {
-        BuildError::Other(format!(
-            "BuildKit resolved image {requested} to {text:?}, which is not an image reference: {e}"
-        ))
-    })
+/// What BuildKit answered when resolving the image `requested`, read once for every caller.
+pub(crate) struct Answer {
+    /// The image config.
+    pub config: ImageConfig,
+    /// The manifest digest to pin to: only a well-formed one (an engine resolving a local-only
+    /// image sends none).
+    pub digest: Option<Digest>,
+    /// The reference BuildKit answered (v0.12+; a source policy may have rewritten it).
+    pub reference: Option<ImageRef>,
+}
+
+/// Reads `resolved`, the answer for `requested`; `what` names the image in errors (`image
+/// alpine:3.20`, `SBOM scanner ...`).
+pub(crate) fn answer(requested: &ImageRef, what: &str, resolved: &ResolvedImage) -> Result<Answer, BuildError> {
+    let config = ImageConfig::from_json(&resolved.config)
+        .map_err(|e| BuildError::Other(format!("the config of {what} is not valid JSON: {e}")))?;
+    let reference = match resolved.reference.as_deref().filter(|a| !a.is_empty()) {
+        None => None,
+        Some(text) => Some(ImageRef::parse(text).map_err(|e| {
+            BuildError::Other(format!(
+                "BuildKit resolved image {requested} to {text:?}, which is not an image reference: {e}"
+            ))
+        })?),
+    };
+    Ok(Answer { config, digest: Digest::parse(&resolved.digest).ok(), reference })
 }
 
 /// Loads every named context the plan reads.
@@ -153,16 +167,11 @@ pub async fn named_contexts(
                     log_name: Some(format!("[context {name}] load metadata for {reference}")),
                 };
                 let resolved = client.resolve_image_config(params).await?;
-                let config = ImageConfig::from_json(&resolved.config).map_err(|e| {
-                    BuildError::Other(format!(
-                        "the config of image {reference} (context {name}) is not valid JSON: {e}"
-                    ))
-                })?;
-                copts.reference = answered_reference(reference, resolved.reference.as_deref())?;
-                copts.digest = crate::reference::Digest::parse(&resolved.digest).ok();
+                let answer = answer(reference, &format!("image {reference} (context {name})"), &resolved)?;
+                (copts.reference, copts.digest) = (answer.reference, answer.digest);
                 let state = context_state(&name, &value, &platform, &copts)
                     .map_err(|e| invalid(format!("context:{name}: {e}")))?;
-                (state, Some(config))
+                (state, Some(answer.config))
             }
             ContextValue::Local(local) => {
                 copts.session_id = Some(opts.session_id_for(local).to_string()).filter(|s| !s.is_empty());
