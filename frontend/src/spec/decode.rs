@@ -300,6 +300,19 @@ impl Decoder {
     }
 
     /// Reports keys of `map` not in `allowed` (keys starting with `x-` are extensions).
+    /// Reports the keys of `map` its place (`what`) does not describe, and reads it through
+    /// [`Fields`] (`read`: the keys the caller reads itself).
+    fn fields<'m>(
+        &mut self,
+        map: &'m MarkedMappingNode,
+        described: &'static [&'static str],
+        what: &str,
+        read: &[&str],
+    ) -> Fields<'m> {
+        self.check_keys(map, described, what);
+        Fields::new(map, described, read)
+    }
+
     fn check_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], what: &str) {
         for key in map.keys() {
             let k = key.as_str();
@@ -346,8 +359,7 @@ impl Decoder {
             }
             return spec;
         };
-        self.check_keys(top, TOP_KEYS, "the spec");
-        let fields = Fields::new(top, TOP_KEYS, &[]);
+        let fields = self.fields(top, TOP_KEYS, "the spec", &[]);
         if let Some(args) = fields.get("args") {
             spec.args = self.args(args);
         }
@@ -392,8 +404,7 @@ impl Decoder {
                 Node::Scalar(s) if is_null(s) => (None, None, None),
                 Node::Scalar(s) => (Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))), None, None),
                 Node::Mapping(m) => {
-                    self.check_keys(m, ARG_KEYS, &format!("arg `{}`", name.value));
-                    let f = Fields::new(m, ARG_KEYS, &[]);
+                    let f = self.fields(m, ARG_KEYS, &format!("arg `{}`", name.value), &[]);
                     let default = f.get("default").and_then(|n| self.string(n, "an arg default"));
                     let description = f.get("description").and_then(|n| self.string(n, "a description"));
                     let env = f.get("env").and_then(|n| self.boolean(n, "an arg's `env`"));
@@ -483,8 +494,7 @@ impl Decoder {
     fn healthcheck(&mut self, key: &MarkedScalarNode, node: &Node) -> Option<Healthcheck> {
         let span = self.entry_span(key, node);
         let map = self.expect_mapping(node, "`healthcheck`")?;
-        self.check_keys(map, HEALTHCHECK_KEYS, "`healthcheck`");
-        let f = Fields::new(map, HEALTHCHECK_KEYS, &[]);
+        let f = self.fields(map, HEALTHCHECK_KEYS, "`healthcheck`", &[]);
         let cmd = match f.get("cmd") {
             Some(n) => self.command(n, "`healthcheck.cmd`"),
             None => {
@@ -565,8 +575,7 @@ impl Decoder {
         let key_span = self.key_span(key);
         let kind = match key.as_str() {
             "run" => {
-                self.check_keys(map, shape::RunStep::KEYS, "a `run` step");
-                let f = Fields::new(map, shape::RunStep::KEYS, &["run"]);
+                let f = self.fields(map, shape::RunStep::KEYS, "a `run` step", &["run"]);
                 let command = self.command(value, "`run`")?;
                 let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
                 let run = Run {
@@ -582,8 +591,7 @@ impl Decoder {
                 StepKind::Run(run)
             }
             "copy" => {
-                self.check_keys(map, shape::CopyStep::KEYS, "a `copy` step");
-                let f = Fields::new(map, shape::CopyStep::KEYS, &["copy"]);
+                let f = self.fields(map, shape::CopyStep::KEYS, "a `copy` step", &["copy"]);
                 if let Node::Mapping(inner) = value {
                     self.copy_mapping(key_span, inner);
                     return None;
@@ -612,8 +620,7 @@ impl Decoder {
                 StepKind::Copy(copy)
             }
             "file" => {
-                self.check_keys(map, shape::FileStep::KEYS, "a `file` step");
-                let f = Fields::new(map, shape::FileStep::KEYS, &["file"]);
+                let f = self.fields(map, shape::FileStep::KEYS, "a `file` step", &["file"]);
                 let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
                 let content = get(self, "content");
                 if content.is_none() && !map.contains_key("content") {
