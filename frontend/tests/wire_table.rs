@@ -107,23 +107,15 @@ fn differences(a: &DynamicMessage, b: &DynamicMessage) -> Vec<String> {
 /// The table: each Rust wire type and the described message it encodes.
 macro_rules! table {
     ($($rust:ty => $proto:literal,)*) => {
-        /// (Rust type name, message full name, round trip)
-        const TABLE: &[(&str, &str, fn(&str))] = &[$((last(stringify!($rust)), $proto, round_trip::<$rust>),)*];
+        /// (Rust type's path, message full name, round trip)
+        const TABLE: &[(fn() -> &'static str, &str, fn(&str))] =
+            &[$((std::any::type_name::<$rust>, $proto, round_trip::<$rust>),)*];
     };
 }
 
-const fn last(path: &'static str) -> &'static str {
-    // `stringify!` of `pb :: Name` ends with the name after the last space.
-    let bytes = path.as_bytes();
-    let mut i = bytes.len();
-    while i > 0 && bytes[i - 1] != b' ' && bytes[i - 1] != b':' {
-        i -= 1;
-    }
-    let (_, tail) = bytes.split_at(i);
-    match std::str::from_utf8(tail) {
-        Ok(s) => s,
-        Err(_) => path,
-    }
+/// The Rust type's own name, as its file declares it.
+fn rust_name(path: fn() -> &'static str) -> &'static str {
+    path().rsplit("::").next().unwrap_or_default()
 }
 
 table! {
@@ -266,7 +258,7 @@ fn declared_numbers(file: &str) -> BTreeMap<String, BTreeSet<u32>> {
 
 #[test]
 fn every_rust_field_is_described() {
-    let table: BTreeMap<&str, &str> = TABLE.iter().map(|(r, p, _)| (*r, *p)).collect();
+    let table: BTreeMap<&str, &str> = TABLE.iter().map(|(r, p, _)| (rust_name(*r), *p)).collect();
     for file in ["frontend/src/llb/pb.rs", "frontend/src/gateway/pb.rs"] {
         for (rust, numbers) in declared_numbers(file) {
             let proto = table.get(rust.as_str()).unwrap_or_else(|| panic!("{file}: {rust} is not in the table"));
