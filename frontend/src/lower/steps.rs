@@ -251,18 +251,28 @@ fn has_wildcard(s: &str) -> bool {
 
 /// `path` resolved against `dir`, cleaned (`.` and `..` folded), absolute.
 pub(crate) fn join_path(dir: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') { path.to_string() } else { format!("{}/{path}", non_empty(dir, "/")) };
-    let mut parts: Vec<&str> = Vec::new();
-    for p in joined.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
+    // Built in place: each component is pushed as `/name`, and `..` cuts the last one off.
+    fn push(out: &mut String, path: &str) {
+        for p in path.split('/') {
+            match p {
+                "" | "." => {}
+                ".." => out.truncate(out.rfind('/').unwrap_or(0)),
+                p => {
+                    out.push('/');
+                    out.push_str(p);
+                }
             }
-            p => parts.push(p),
         }
     }
-    format!("/{}", parts.join("/"))
+    let mut out = String::with_capacity(dir.len() + path.len() + 2);
+    if !path.starts_with('/') {
+        push(&mut out, dir);
+    }
+    push(&mut out, path);
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 /// Like [`join_path`], keeping a trailing `/` (which makes the destination a directory).
@@ -284,6 +294,11 @@ mod tests {
         assert_eq!(join_path("/src", "/x/../y"), "/y");
         assert_eq!(join_path("", "."), "/");
         assert_eq!(join_path("/a/b", "../../.."), "/");
+        assert_eq!(join_path("/a/b", "../c/./d/"), "/a/c/d");
+        assert_eq!(join_path("rel//dir/", "x"), "/rel/dir/x");
+        assert_eq!(join_path("/w", ""), "/w");
+        assert_eq!(join_path("/w", "/"), "/");
+        assert_eq!(join_path("/w", "../../x/.."), "/");
         assert_eq!(join_path_keep_slash("/w", "out/"), "/w/out/");
         assert_eq!(join_path_keep_slash("/w", "."), "/w/");
         assert_eq!(join_path_keep_slash("/w", "f"), "/w/f");

@@ -111,6 +111,9 @@ impl Args {
         };
         let w = Word::parse(&s.value).map_err(diag)?;
         self.bound_size(file, s, &w)?;
+        if w.first_ref().is_none() {
+            return Ok(w);
+        }
         let bound = w.bind(&|name| self.values.get(name).map(|v| Some(v.clone()))).map_err(diag)?;
         // A NUL written in the value is the decoder's error; one that appears here came from an arg.
         if bound.has_nul() && !s.value.contains('\0') {

@@ -67,6 +67,10 @@ impl Word {
 
     /// Parses `text`.
     pub fn parse(text: &str) -> Result<Word, WordError> {
+        if !text.contains('$') {
+            // No reference and no `\$`: the text as it is (most values).
+            return Ok(Word::literal(text));
+        }
         let mut p = Parser { text, pos: 0 };
         p.word(false)
     }
@@ -135,7 +139,10 @@ impl Word {
     /// Replaces the references `lookup` knows (it returns `Some` for a known name, set or not:
     /// `Some(None)` is known and unset); others stay, with their nested words bound.
     pub fn bind(&self, lookup: &dyn Fn(&str) -> Option<Option<String>>) -> Result<Word, WordError> {
-        let mut out = Word::default();
+        if self.first_ref().is_none() {
+            return Ok(self.clone());
+        }
+        let mut out = Word { parts: Vec::with_capacity(self.parts.len()) };
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_text(t),
@@ -263,8 +270,13 @@ impl Parser<'_> {
                     }
                 },
                 c => {
-                    w.push_text(c.encode_utf8(&mut [0; 4]));
-                    self.pos += c.len_utf8();
+                    // The run of plain text up to the next character that may start something.
+                    let rest = &self.text[self.pos..];
+                    let end = rest[c.len_utf8()..]
+                        .find(|c| c == '$' || c == '\\' || (nested && c == '}'))
+                        .map_or(rest.len(), |i| i + c.len_utf8());
+                    w.push_text(&rest[..end]);
+                    self.pos += end;
                 }
             }
         }
@@ -391,6 +403,9 @@ mod tests {
         assert_eq!(x("${EMPTY?}").unwrap(), "");
         assert_eq!(x("${UNSET?}").unwrap_err(), "UNSET: is not allowed to be unset");
         assert_eq!(x("é$V€").unwrap(), "é1.2€");
+        // Runs of text between references, with backslashes and braces that start nothing.
+        assert_eq!(x("a\\b}c$V\\d${UNSET:-x\\y é}z}").unwrap(), "a\\b}c1.2\\dx\\y éz}");
+        assert_eq!(Word::parse("no refs \\ } here").unwrap(), Word::literal("no refs \\ } here"));
     }
 
     #[test]
