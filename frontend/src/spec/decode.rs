@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
 use marked_yaml::LoadError;
 
+use super::tree::{Mapping as MarkedMappingNode, Node, Scalar as MarkedScalarNode, Sequence};
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::limits;
@@ -47,11 +47,11 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
             .label("NUL character");
         return (None, Diagnostics::new(file, vec![diag]));
     }
-    let root = match super::load::load(&file) {
-        super::load::Loaded::Tree(root, uses) => {
+    let (root, nul) = match super::load::load(&file) {
+        super::load::Loaded::Tree(root, uses, nul) => {
             let file = file.with_aliases(uses);
             d.file = file;
-            root
+            (root, nul)
         }
         super::load::Loaded::Yaml(e) => {
             let diag = d.load_error(e);
@@ -76,7 +76,9 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
     if !over.is_empty() {
         return (None, Diagnostics::new(file, over));
     }
-    d.refuse_nul(&root);
+    if nul {
+        d.refuse_nul(&root);
+    }
     let spec = d.spec(&root, syntax);
     (Some(spec), Diagnostics::new(file, d.diags))
 }
@@ -156,7 +158,9 @@ impl Decoder {
                     .start()
                     .map(|p| format!(" (first defined on line {})", p.line()))
                     .unwrap_or_default();
-                return Diagnostic::error(self.scalar_span(key), format!("duplicate key `{}`{first}", key.as_str()));
+                let start = key.span().start().map(|m| self.file.offset(m.line(), m.column()));
+                let span = start.map_or_else(Span::default, |start| self.scalar_span_at(start, key.as_str()));
+                return Diagnostic::error(span, format!("duplicate key `{}`{first}", key.as_str()));
             }
         };
         let start = self.file.offset(marker.line(), marker.column());
@@ -165,13 +169,16 @@ impl Decoder {
     }
 
     fn scalar_span(&self, s: &MarkedScalarNode) -> Span {
-        let Some(m) = s.span().start() else { return Span::default() };
-        let start = self.file.offset(m.line(), m.column());
+        self.scalar_span_at(s.start.offset, s.as_str())
+    }
+
+    /// The span of a scalar that starts at byte `start` and has the value `value`.
+    fn scalar_span_at(&self, start: usize, value: &str) -> Span {
         let line = self.file.rest_of_line(start);
         let len = match line.chars().next() {
             Some(q @ ('"' | '\'')) => quoted_len(line, q),
             Some('|' | '>') => line.trim_end().len(),
-            _ if line.starts_with(s.as_str()) => s.as_str().len(),
+            _ if line.starts_with(value) => value.len(),
             _ => line.trim_end().len(),
         };
         Span { start, end: start + len }
@@ -181,9 +188,8 @@ impl Decoder {
         match node {
             Node::Scalar(s) => self.scalar_span(s),
             _ => {
-                let span = node.span();
-                let start = span.start().map(|m| self.file.offset(m.line(), m.column())).unwrap_or_default();
-                let end = span.end().map(|m| self.file.offset(m.line(), m.column())).unwrap_or(start);
+                let start = node.start().map(|m| m.offset).unwrap_or_default();
+                let end = node.end().map(|m| m.offset).unwrap_or(start);
                 // Block collections end where the next thing starts: trim back to real text.
                 let end = start + self.file.text[start..end.max(start)].trim_end().len();
                 Span { start, end: end.max(start) }
@@ -248,7 +254,7 @@ impl Decoder {
     /// A string or a list of strings.
     fn strings(&mut self, node: &Node, what: &str) -> Vec<Sp<String>> {
         match node {
-            Node::Sequence(items) => items.iter().filter_map(|n| self.string(n, what)).collect(),
+            Node::Sequence(Sequence { items, .. }) => items.iter().filter_map(|n| self.string(n, what)).collect(),
             Node::Scalar(s) if is_null(s) => Vec::new(),
             other => self.string(other, what).into_iter().collect(),
         }
@@ -257,7 +263,7 @@ impl Decoder {
     /// A list of strings (a single string is not accepted where order or arity matters).
     fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<Sp<String>>> {
         match node {
-            Node::Sequence(items) => Some(items.iter().filter_map(|n| self.string(n, what)).collect()),
+            Node::Sequence(Sequence { items, .. }) => Some(items.iter().filter_map(|n| self.string(n, what)).collect()),
             other => {
                 let span = self.node_span(other);
                 self.error(span, format!("{what} must be a list of strings, found {}", Self::type_name(other)));
@@ -283,7 +289,7 @@ impl Decoder {
     fn command(&mut self, node: &Node, what: &str) -> Option<Command> {
         match node {
             Node::Scalar(s) => Some(Command::Shell(Sp::new(s.as_str().to_string(), self.scalar_span(s)))),
-            Node::Sequence(items) => {
+            Node::Sequence(Sequence { items, .. }) => {
                 let span = self.node_span(node);
                 let args = items.iter().filter_map(|n| self.string(n, what)).collect();
                 Some(Command::Exec(args, span))
@@ -340,7 +346,7 @@ impl Decoder {
         };
         match node {
             Node::Scalar(s) => nul(self, s),
-            Node::Sequence(items) => items.iter().for_each(|n| self.refuse_nul(n)),
+            Node::Sequence(Sequence { items, .. }) => items.iter().for_each(|n| self.refuse_nul(n)),
             Node::Mapping(m) => {
                 for (k, v) in m.iter().filter(|(k, _)| !k.as_str().starts_with("x-")) {
                     nul(self, k);
@@ -521,7 +527,7 @@ impl Decoder {
 
     fn steps(&mut self, node: &Node) -> Vec<Step> {
         let items = match node {
-            Node::Sequence(items) => items,
+            Node::Sequence(Sequence { items, .. }) => items,
             Node::Scalar(s) if is_null(s) => return Vec::new(),
             other => {
                 let span = self.node_span(other);
@@ -651,7 +657,7 @@ impl Decoder {
     fn copy_mapping(&mut self, key_span: Span, inner: &MarkedMappingNode) {
         let scalar = |n: &Node| match n {
             Node::Scalar(s) => Some(s.as_str().to_string()),
-            Node::Sequence(items) => {
+            Node::Sequence(Sequence { items, .. }) => {
                 let v: Vec<String> =
                     items.iter().filter_map(|i| i.as_scalar().map(|s| s.as_str().to_string())).collect();
                 Some(format!("[{}]", v.join(", ")))
@@ -715,7 +721,7 @@ impl Decoder {
 
     fn mounts(&mut self, node: &Node) -> Vec<Mount> {
         let items = match node {
-            Node::Sequence(items) => items,
+            Node::Sequence(Sequence { items, .. }) => items,
             other => {
                 let span = self.node_span(other);
                 self.error(span, format!("`mounts` must be a list, found {}", Self::type_name(other)));
