@@ -4,6 +4,7 @@
 //! rather than through serde, so that one pass reports *all* unknown keys and wrong types, each
 //! with a did-you-mean, instead of stopping at the first.
 
+use std::fmt;
 use std::sync::Arc;
 
 use marked_yaml::LoadError;
@@ -22,6 +23,11 @@ const STAGE_KEYS: &[&str] = shape::Stage::KEYS;
 const HEALTHCHECK_KEYS: &[&str] = shape::Healthcheck::KEYS;
 const STEP_KINDS: &[&str] = shape::Step::KINDS;
 const MOUNT_KINDS: &[&str] = shape::Mount::KINDS;
+
+/// What a value is, in the messages about it: text or `format_args!`, formatted only when a
+/// message is (not on the way to a spec).
+trait What: fmt::Display + std::marker::Copy {}
+impl<T: fmt::Display + std::marker::Copy> What for T {}
 
 /// Parses `text` (the contents of the file called `name`) into a [`Spec`].
 pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
@@ -158,8 +164,8 @@ impl Decoder {
                     .start()
                     .map(|p| format!(" (first defined on line {})", p.line()))
                     .unwrap_or_default();
-                let start = key.span().start().map(|m| self.file.offset(m.line(), m.column()));
-                let span = start.map_or_else(Span::default, |start| self.scalar_span_at(start, key.as_str()));
+                let start = key.span().start().map(|m| (m.line(), self.file.offset(m.line(), m.column())));
+                let span = start.map_or_else(Span::default, |(l, start)| self.scalar_span_at(l, start, key.as_str()));
                 return Diagnostic::error(span, format!("duplicate key `{}`{first}", key.as_str()));
             }
         };
@@ -169,12 +175,12 @@ impl Decoder {
     }
 
     fn scalar_span(&self, s: &MarkedScalarNode) -> Span {
-        self.scalar_span_at(s.start.offset, s.as_str())
+        self.scalar_span_at(s.start.line, s.start.offset, s.as_str())
     }
 
-    /// The span of a scalar that starts at byte `start` and has the value `value`.
-    fn scalar_span_at(&self, start: usize, value: &str) -> Span {
-        let line = self.file.rest_of_line(start);
+    /// The span of a scalar that starts at byte `start` of line `line` and has the value `value`.
+    fn scalar_span_at(&self, line: usize, start: usize, value: &str) -> Span {
+        let line = self.file.rest_of_line_on(line, start);
         let len = match line.chars().next() {
             Some(q @ ('"' | '\'')) => quoted_len(line, q),
             Some('|' | '>') => line.trim_end().len(),
@@ -216,7 +222,7 @@ impl Decoder {
         }
     }
 
-    fn expect_mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
+    fn expect_mapping<'n>(&mut self, node: &'n Node, what: impl What) -> Option<&'n MarkedMappingNode> {
         match node {
             Node::Mapping(m) => Some(m),
             Node::Scalar(s) if is_null(s) => None,
@@ -228,7 +234,7 @@ impl Decoder {
         }
     }
 
-    fn string(&mut self, node: &Node, what: &str) -> Option<Sp<String>> {
+    fn string(&mut self, node: &Node, what: impl What) -> Option<Sp<String>> {
         match node {
             Node::Scalar(s) => Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))),
             other => {
@@ -239,7 +245,7 @@ impl Decoder {
         }
     }
 
-    fn boolean(&mut self, node: &Node, what: &str) -> Option<Sp<bool>> {
+    fn boolean(&mut self, node: &Node, what: impl What) -> Option<Sp<bool>> {
         let s = self.string(node, what)?;
         match s.value.as_str() {
             "true" | "True" | "TRUE" | "yes" => Some(Sp::new(true, s.span)),
@@ -252,7 +258,7 @@ impl Decoder {
     }
 
     /// A string or a list of strings.
-    fn strings(&mut self, node: &Node, what: &str) -> Vec<Sp<String>> {
+    fn strings(&mut self, node: &Node, what: impl What) -> Vec<Sp<String>> {
         match node {
             Node::Sequence(Sequence { items, .. }) => items.iter().filter_map(|n| self.string(n, what)).collect(),
             Node::Scalar(s) if is_null(s) => Vec::new(),
@@ -261,7 +267,7 @@ impl Decoder {
     }
 
     /// A list of strings (a single string is not accepted where order or arity matters).
-    fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<Sp<String>>> {
+    fn string_list(&mut self, node: &Node, what: impl What) -> Option<Vec<Sp<String>>> {
         match node {
             Node::Sequence(Sequence { items, .. }) => Some(items.iter().filter_map(|n| self.string(n, what)).collect()),
             other => {
@@ -272,21 +278,21 @@ impl Decoder {
         }
     }
 
-    fn key_values(&mut self, node: &Node, what: &str) -> Vec<KeyValue> {
+    fn key_values(&mut self, node: &Node, what: impl What) -> Vec<KeyValue> {
         let Some(map) = self.expect_mapping(node, what) else { return Vec::new() };
         map.iter()
             .filter_map(|(k, v)| {
                 let key = Sp::new(k.as_str().to_string(), self.key_span(k));
                 let value = match v {
                     Node::Scalar(s) if is_null(s) => Sp::new(String::new(), self.scalar_span(s)),
-                    _ => self.string(v, &format!("the value of `{}` in {what}", key.value))?,
+                    _ => self.string(v, format_args!("the value of `{}` in {what}", key.value))?,
                 };
                 Some(KeyValue { key, value })
             })
             .collect()
     }
 
-    fn command(&mut self, node: &Node, what: &str) -> Option<Command> {
+    fn command(&mut self, node: &Node, what: impl What) -> Option<Command> {
         match node {
             Node::Scalar(s) => Some(Command::Shell(Sp::new(s.as_str().to_string(), self.scalar_span(s)))),
             Node::Sequence(Sequence { items, .. }) => {
@@ -511,7 +517,7 @@ impl Decoder {
                 None
             }
         };
-        let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`healthcheck.{k}`")));
+        let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`healthcheck.{k}`")));
         let healthcheck = Healthcheck {
             span,
             cmd,
@@ -550,16 +556,14 @@ impl Decoder {
         };
         // `run` and `copy` take options named like the other kinds (`env`, `workdir`, `user`):
         // when one of them is present, it is the kind.
-        let primary: Vec<&MarkedScalarNode> =
-            map.keys().filter(|k| matches!(k.as_str(), "run" | "copy" | "file")).collect();
-        let kinds: Vec<&MarkedScalarNode> = if primary.is_empty() {
-            map.keys().filter(|k| STEP_KINDS.contains(&k.as_str())).collect()
-        } else {
-            primary
+        let primary = first_two(map.keys().filter(|k| matches!(k.as_str(), "run" | "copy" | "file")));
+        let kinds = match primary {
+            (None, _) => first_two(map.keys().filter(|k| STEP_KINDS.contains(&k.as_str()))),
+            some => some,
         };
-        let (key, value) = match kinds.as_slice() {
-            [one] => (*one, map.get_node(one.as_str())?),
-            [] => {
+        let (key, value) = match kinds {
+            (Some(one), None) => (one, map.get_node(one.as_str())?),
+            (None, _) => {
                 // No kind key: every key is unknown; suggest the nearest kind for each.
                 self.check_keys(map, STEP_KINDS, "a step");
                 if map.keys().all(|k| k.as_str().starts_with("x-")) {
@@ -567,7 +571,7 @@ impl Decoder {
                 }
                 return None;
             }
-            [first, second, ..] => {
+            (Some(first), Some(second)) => {
                 let s = self.key_span(second);
                 let diag = Diagnostic::error(
                     s,
@@ -583,7 +587,7 @@ impl Decoder {
             "run" => {
                 let f = self.fields(map, shape::RunStep::KEYS, "a `run` step", &["run"]);
                 let command = self.command(value, "`run`")?;
-                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`{k}`")));
                 let run = Run {
                     command,
                     env: f.get("env").map(|n| self.key_values(n, "`env`")).unwrap_or_default(),
@@ -606,7 +610,7 @@ impl Decoder {
                 if sources.is_empty() {
                     self.error(key_span, "`copy` needs at least one source");
                 }
-                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`{k}`")));
                 let copy = Copy {
                     sources,
                     sources_list: matches!(value, Node::Sequence(_)),
@@ -627,7 +631,7 @@ impl Decoder {
             }
             "file" => {
                 let f = self.fields(map, shape::FileStep::KEYS, "a `file` step", &["file"]);
-                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`{k}`")));
                 let content = get(self, "content");
                 if content.is_none() && !map.contains_key("content") {
                     self.error(key_span, "a `file` step needs `content:` (use `content: \"\"` for an empty file)");
@@ -732,12 +736,12 @@ impl Decoder {
         for item in items.iter() {
             let span = self.node_span(item);
             let Some(map) = self.expect_mapping(item, "a mount") else { continue };
-            let kinds: Vec<&MarkedScalarNode> = map.keys().filter(|k| MOUNT_KINDS.contains(&k.as_str())).collect();
-            if kinds.is_empty() && map.contains_key("type") {
+            let kinds = first_two(map.keys().filter(|k| MOUNT_KINDS.contains(&k.as_str())));
+            if kinds.0.is_none() && map.contains_key("type") {
                 self.mount_with_type(span, map);
                 continue;
             }
-            let [kind] = kinds.as_slice() else {
+            let (Some(kind), None) = kinds else {
                 let diag = Diagnostic::error(span, format!("a mount needs exactly one of {}", ticked(MOUNT_KINDS)));
                 self.diags.push(diag);
                 continue;
@@ -759,7 +763,7 @@ impl Decoder {
         let mut options: [Option<Sp<String>>; super::MOUNT_OPTIONS_MAX] = Default::default();
         let mut ok = true;
         for (k, v) in map.iter().filter(|(k, _)| k.as_str() != kind) {
-            let Some(v) = self.string(v, &format!("mount option `{}`", k.as_str())) else { continue };
+            let Some(v) = self.string(v, format_args!("mount option `{}`", k.as_str())) else { continue };
             match allowed.iter().position(|a| *a == k.as_str()) {
                 Some(i) => options[i] = Some(v),
                 None => {
@@ -809,6 +813,12 @@ const SYNONYMS: &[(&str, &str)] = &[
 fn synonym(key: &str, allowed: &[&str]) -> Option<&'static str> {
     let lower = key.to_ascii_lowercase();
     SYNONYMS.iter().find(|(k, v)| *k == lower && allowed.contains(v)).map(|(_, v)| *v)
+}
+
+/// The first two items of `items`, if there are so many.
+fn first_two<T>(mut items: impl Iterator<Item = T>) -> (Option<T>, Option<T>) {
+    let first = items.next();
+    (first, items.next())
 }
 
 /// `a`, `b`, `c`: keys as a message lists them.
