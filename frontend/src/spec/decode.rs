@@ -1,6 +1,6 @@
 //! YAML text -> [`Spec`], collecting every shape error with its span.
 //!
-//! The YAML loader (`marked-yaml`) gives a node tree with positions; this walks it by hand
+//! The YAML loader (`load.rs`) gives a node tree with positions (`tree.rs`); this walks it by hand
 //! rather than through serde, so that one pass reports *all* unknown keys and wrong types, each
 //! with a did-you-mean, instead of stopping at the first.
 

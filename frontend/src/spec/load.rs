@@ -1,12 +1,13 @@
-//! The YAML loader: the event parser's events -> a `marked-yaml` node tree, with anchors
+//! The YAML loader: the event parser's events -> a node tree (`tree.rs`), with anchors
 //! (`&name`), aliases (`*name`) and merge keys (`<<: *name`) resolved.
 //!
-//! `marked-yaml`'s own loader refuses anchors; this one builds the same tree (the same markers
-//! for the same text) and copies an anchored node where an alias names it. A copy keeps the
-//! anchored text's positions, so an error inside it points at what the user wrote; the alias
-//! uses are returned so that diagnostics can say which alias reached it. Copies are bounded by
-//! [`limits::MAX_ALIAS_NODES`] (checked before copying, so a "billion laughs" document fails at
-//! once) and by [`MAX_NESTING`] (an alias inside an alias nests deeper than its text shows).
+//! `marked-yaml`'s own loader refuses anchors; this one builds the tree it would (the same
+//! values and markers for the same text, tested below) and copies an anchored node where an
+//! alias names it. A copy keeps the anchored text's positions, so an error inside it points at
+//! what the user wrote; the alias uses are returned so that diagnostics can say which alias
+//! reached it. Copies are bounded by [`limits::MAX_ALIAS_NODES`] (checked before copying, so a
+//! "billion laughs" document fails at once) and by [`MAX_NESTING`] (an alias inside an alias
+//! nests deeper than its text shows).
 //! The builder keeps its own stack: nothing here recurses on the document's nesting.
 
 use std::collections::{HashMap, HashSet};
