@@ -95,8 +95,11 @@ impl SourceFile {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
             return self.text.len();
         };
-        let end = self.line_end(start);
+        let end = self.end_of_line(line);
         let column = column.saturating_sub(1);
+        if self.wide.is_empty() {
+            return (start + column).min(end);
+        }
         // The wide characters of the line, and how many of them come before the column.
         let first = self.wide.partition_point(|&(i, _)| i < start);
         let last = self.wide.partition_point(|&(i, _)| i < end);
@@ -120,6 +123,18 @@ impl SourceFile {
     fn line_end(&self, offset: usize) -> usize {
         let next = self.line_starts.partition_point(|&s| s <= offset);
         self.line_starts.get(next).map_or(self.text.len(), |&s| s - 1)
+    }
+
+    /// The end of 1-based line `line` (its `\n`, or the end of the text); line 0 is line 1.
+    fn end_of_line(&self, line: usize) -> usize {
+        self.line_starts.get(line.max(1)).map_or(self.text.len(), |&s| s - 1)
+    }
+
+    /// Like [`SourceFile::rest_of_line`], for an `offset` that [`SourceFile::offset`] gave for
+    /// a place on line `line`: without a search for the line.
+    pub fn rest_of_line_on(&self, line: usize, offset: usize) -> &str {
+        let offset = offset.min(self.text.len());
+        self.text.get(offset..self.end_of_line(line).max(offset)).unwrap_or("")
     }
 
     /// The text from byte `offset` to the end of its line (without the `\n`).
@@ -444,8 +459,15 @@ mod tests {
         Pos { line: line as u32, column: column as u32 }
     }
 
-    const TRICKY: &[&str] =
-        &["", "\n", "ab\nçd\n\nxyz", "é€😀\nx: \"ééé/${NOPE}\"\r\n\n  - [a, é, 😀, b]\nlast", "k: v\n\nñ\n", "😀😀😀"];
+    const TRICKY: &[&str] = &[
+        "",
+        "\n",
+        "ab\nçd\n\nxyz",
+        "é€😀\nx: \"ééé/${NOPE}\"\r\n\n  - [a, é, 😀, b]\nlast",
+        "k: v\n\nñ\n",
+        "😀😀😀",
+        "a: b\r\n  - [c, d]\n\nlast  ",
+    ];
 
     #[test]
     fn positions_match_a_plain_scan() {
@@ -457,7 +479,9 @@ mod tests {
             let lines = text.split('\n').count();
             for line in 0..=lines + 1 {
                 for column in 0..=text.len() + 2 {
-                    assert_eq!(f.offset(line, column), naive_offset(text, line, column), "{text:?} {line}:{column}");
+                    let o = f.offset(line, column);
+                    assert_eq!(o, naive_offset(text, line, column), "{text:?} {line}:{column}");
+                    assert_eq!(f.rest_of_line_on(line, o), f.rest_of_line(o), "{text:?} {line}:{column}");
                 }
             }
         }

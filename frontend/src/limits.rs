@@ -4,7 +4,7 @@
 //! hostile or generated spec can cost: a spec over one gets a located error before it is
 //! decoded. The README's spec reference lists them.
 
-use marked_yaml::types::Node;
+use crate::spec::tree::{Mark, Node, Sequence};
 
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 
@@ -58,8 +58,8 @@ enum Place {
 pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // From a node's start to the end of its line, or of the node's own text when it starts so.
-    let at = |m: Option<&marked_yaml::Marker>, text: Option<&str>| {
-        let start = m.map_or(0, |m| file.offset(m.line(), m.column()));
+    let at = |m: Option<&Mark>, text: Option<&str>| {
+        let start = m.map_or(0, |m| m.offset);
         let line = file.rest_of_line(start);
         let len = text.filter(|t| line.starts_with(t)).map_or(line.len(), str::len);
         Span { start, end: start + len }
@@ -71,7 +71,7 @@ pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
                 let len = s.as_str().len();
                 if len > MAX_STRING_BYTES {
                     let msg = format!("a string of {len} bytes, more than the limit of {MAX_STRING_BYTES} bytes");
-                    out.push(Diagnostic::error(at(s.span().start(), None), msg));
+                    out.push(Diagnostic::error(at(Some(&s.start), None), msg));
                 }
             }
             Node::Mapping(map) => {
@@ -82,7 +82,7 @@ pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
                 if let Some((key, _)) = map.iter().nth(limit) {
                     let msg = format!("more than {limit} {what}");
                     out.push(
-                        Diagnostic::error(at(key.span().start(), Some(key.as_str())), msg)
+                        Diagnostic::error(at(Some(&key.start), Some(key.as_str())), msg)
                             .label("the limit is reached here"),
                     );
                 }
@@ -97,11 +97,11 @@ pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
                     let len = key.as_str().len();
                     if len > MAX_STRING_BYTES {
                         let msg = format!("a key of {len} bytes, more than the limit of {MAX_STRING_BYTES} bytes");
-                        out.push(Diagnostic::error(at(key.span().start(), None), msg));
+                        out.push(Diagnostic::error(at(Some(&key.start), None), msg));
                     }
                 }
             }
-            Node::Sequence(items) => {
+            Node::Sequence(Sequence { items, .. }) => {
                 let (limit, what) = match place {
                     Place::Steps => (MAX_STEPS, "steps in one stage"),
                     _ => (MAX_ENTRIES, "items in one list"),
@@ -110,12 +110,12 @@ pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
                     let msg = format!("more than {limit} {what}");
                     // A mapping's marker is after its first key: point at the key.
                     let (marker, text) = match item {
-                        Node::Scalar(s) => (s.span().start(), Some(s.as_str())),
+                        Node::Scalar(s) => (Some(&s.start), Some(s.as_str())),
                         Node::Mapping(m) => match m.keys().next() {
-                            Some(k) => (k.span().start(), Some(k.as_str())),
-                            None => (item.span().start(), None),
+                            Some(k) => (Some(&k.start), Some(k.as_str())),
+                            None => (item.start(), None),
                         },
-                        Node::Sequence(_) => (item.span().start(), None),
+                        Node::Sequence(_) => (item.start(), None),
                     };
                     out.push(Diagnostic::error(at(marker, text), msg).label("the limit is reached here"));
                 }

@@ -1,14 +1,15 @@
 //! YAML text -> [`Spec`], collecting every shape error with its span.
 //!
-//! The YAML loader (`marked-yaml`) gives a node tree with positions; this walks it by hand
+//! The YAML loader (`load.rs`) gives a node tree with positions (`tree.rs`); this walks it by hand
 //! rather than through serde, so that one pass reports *all* unknown keys and wrong types, each
 //! with a did-you-mean, instead of stopping at the first.
 
+use std::fmt;
 use std::sync::Arc;
 
-use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
 use marked_yaml::LoadError;
 
+use super::tree::{Mapping as MarkedMappingNode, Node, Scalar as MarkedScalarNode, Sequence};
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::limits;
@@ -22,6 +23,11 @@ const STAGE_KEYS: &[&str] = shape::Stage::KEYS;
 const HEALTHCHECK_KEYS: &[&str] = shape::Healthcheck::KEYS;
 const STEP_KINDS: &[&str] = shape::Step::KINDS;
 const MOUNT_KINDS: &[&str] = shape::Mount::KINDS;
+
+/// What a value is, in the messages about it: text or `format_args!`, formatted only when a
+/// message is (not on the way to a spec).
+trait What: fmt::Display + std::marker::Copy {}
+impl<T: fmt::Display + std::marker::Copy> What for T {}
 
 /// Parses `text` (the contents of the file called `name`) into a [`Spec`].
 pub fn parse_spec(name: &str, text: &str) -> Result<Spec, Diagnostics> {
@@ -47,11 +53,11 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
             .label("NUL character");
         return (None, Diagnostics::new(file, vec![diag]));
     }
-    let root = match super::load::load(&file) {
-        super::load::Loaded::Tree(root, uses) => {
+    let (root, nul) = match super::load::load(&file) {
+        super::load::Loaded::Tree(root, uses, nul) => {
             let file = file.with_aliases(uses);
             d.file = file;
-            root
+            (root, nul)
         }
         super::load::Loaded::Yaml(e) => {
             let diag = d.load_error(e);
@@ -76,7 +82,9 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
     if !over.is_empty() {
         return (None, Diagnostics::new(file, over));
     }
-    d.refuse_nul(&root);
+    if nul {
+        d.refuse_nul(&root);
+    }
     let spec = d.spec(&root, syntax);
     (Some(spec), Diagnostics::new(file, d.diags))
 }
@@ -156,7 +164,9 @@ impl Decoder {
                     .start()
                     .map(|p| format!(" (first defined on line {})", p.line()))
                     .unwrap_or_default();
-                return Diagnostic::error(self.scalar_span(key), format!("duplicate key `{}`{first}", key.as_str()));
+                let start = key.span().start().map(|m| (m.line(), self.file.offset(m.line(), m.column())));
+                let span = start.map_or_else(Span::default, |(l, start)| self.scalar_span_at(l, start, key.as_str()));
+                return Diagnostic::error(span, format!("duplicate key `{}`{first}", key.as_str()));
             }
         };
         let start = self.file.offset(marker.line(), marker.column());
@@ -165,13 +175,16 @@ impl Decoder {
     }
 
     fn scalar_span(&self, s: &MarkedScalarNode) -> Span {
-        let Some(m) = s.span().start() else { return Span::default() };
-        let start = self.file.offset(m.line(), m.column());
-        let line = self.file.rest_of_line(start);
+        self.scalar_span_at(s.start.line, s.start.offset, s.as_str())
+    }
+
+    /// The span of a scalar that starts at byte `start` of line `line` and has the value `value`.
+    fn scalar_span_at(&self, line: usize, start: usize, value: &str) -> Span {
+        let line = self.file.rest_of_line_on(line, start);
         let len = match line.chars().next() {
             Some(q @ ('"' | '\'')) => quoted_len(line, q),
             Some('|' | '>') => line.trim_end().len(),
-            _ if line.starts_with(s.as_str()) => s.as_str().len(),
+            _ if line.starts_with(value) => value.len(),
             _ => line.trim_end().len(),
         };
         Span { start, end: start + len }
@@ -181,9 +194,8 @@ impl Decoder {
         match node {
             Node::Scalar(s) => self.scalar_span(s),
             _ => {
-                let span = node.span();
-                let start = span.start().map(|m| self.file.offset(m.line(), m.column())).unwrap_or_default();
-                let end = span.end().map(|m| self.file.offset(m.line(), m.column())).unwrap_or(start);
+                let start = node.start().map(|m| m.offset).unwrap_or_default();
+                let end = node.end().map(|m| m.offset).unwrap_or(start);
                 // Block collections end where the next thing starts: trim back to real text.
                 let end = start + self.file.text[start..end.max(start)].trim_end().len();
                 Span { start, end: end.max(start) }
@@ -210,7 +222,7 @@ impl Decoder {
         }
     }
 
-    fn expect_mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
+    fn expect_mapping<'n>(&mut self, node: &'n Node, what: impl What) -> Option<&'n MarkedMappingNode> {
         match node {
             Node::Mapping(m) => Some(m),
             Node::Scalar(s) if is_null(s) => None,
@@ -222,7 +234,7 @@ impl Decoder {
         }
     }
 
-    fn string(&mut self, node: &Node, what: &str) -> Option<Sp<String>> {
+    fn string(&mut self, node: &Node, what: impl What) -> Option<Sp<String>> {
         match node {
             Node::Scalar(s) => Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))),
             other => {
@@ -233,7 +245,7 @@ impl Decoder {
         }
     }
 
-    fn boolean(&mut self, node: &Node, what: &str) -> Option<Sp<bool>> {
+    fn boolean(&mut self, node: &Node, what: impl What) -> Option<Sp<bool>> {
         let s = self.string(node, what)?;
         match s.value.as_str() {
             "true" | "True" | "TRUE" | "yes" => Some(Sp::new(true, s.span)),
@@ -246,18 +258,18 @@ impl Decoder {
     }
 
     /// A string or a list of strings.
-    fn strings(&mut self, node: &Node, what: &str) -> Vec<Sp<String>> {
+    fn strings(&mut self, node: &Node, what: impl What) -> Vec<Sp<String>> {
         match node {
-            Node::Sequence(items) => items.iter().filter_map(|n| self.string(n, what)).collect(),
+            Node::Sequence(Sequence { items, .. }) => items.iter().filter_map(|n| self.string(n, what)).collect(),
             Node::Scalar(s) if is_null(s) => Vec::new(),
             other => self.string(other, what).into_iter().collect(),
         }
     }
 
     /// A list of strings (a single string is not accepted where order or arity matters).
-    fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<Sp<String>>> {
+    fn string_list(&mut self, node: &Node, what: impl What) -> Option<Vec<Sp<String>>> {
         match node {
-            Node::Sequence(items) => Some(items.iter().filter_map(|n| self.string(n, what)).collect()),
+            Node::Sequence(Sequence { items, .. }) => Some(items.iter().filter_map(|n| self.string(n, what)).collect()),
             other => {
                 let span = self.node_span(other);
                 self.error(span, format!("{what} must be a list of strings, found {}", Self::type_name(other)));
@@ -266,24 +278,24 @@ impl Decoder {
         }
     }
 
-    fn key_values(&mut self, node: &Node, what: &str) -> Vec<KeyValue> {
+    fn key_values(&mut self, node: &Node, what: impl What) -> Vec<KeyValue> {
         let Some(map) = self.expect_mapping(node, what) else { return Vec::new() };
         map.iter()
             .filter_map(|(k, v)| {
                 let key = Sp::new(k.as_str().to_string(), self.key_span(k));
                 let value = match v {
                     Node::Scalar(s) if is_null(s) => Sp::new(String::new(), self.scalar_span(s)),
-                    _ => self.string(v, &format!("the value of `{}` in {what}", key.value))?,
+                    _ => self.string(v, format_args!("the value of `{}` in {what}", key.value))?,
                 };
                 Some(KeyValue { key, value })
             })
             .collect()
     }
 
-    fn command(&mut self, node: &Node, what: &str) -> Option<Command> {
+    fn command(&mut self, node: &Node, what: impl What) -> Option<Command> {
         match node {
             Node::Scalar(s) => Some(Command::Shell(Sp::new(s.as_str().to_string(), self.scalar_span(s)))),
-            Node::Sequence(items) => {
+            Node::Sequence(Sequence { items, .. }) => {
                 let span = self.node_span(node);
                 let args = items.iter().filter_map(|n| self.string(n, what)).collect();
                 Some(Command::Exec(args, span))
@@ -340,7 +352,7 @@ impl Decoder {
         };
         match node {
             Node::Scalar(s) => nul(self, s),
-            Node::Sequence(items) => items.iter().for_each(|n| self.refuse_nul(n)),
+            Node::Sequence(Sequence { items, .. }) => items.iter().for_each(|n| self.refuse_nul(n)),
             Node::Mapping(m) => {
                 for (k, v) in m.iter().filter(|(k, _)| !k.as_str().starts_with("x-")) {
                     nul(self, k);
@@ -505,7 +517,7 @@ impl Decoder {
                 None
             }
         };
-        let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`healthcheck.{k}`")));
+        let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`healthcheck.{k}`")));
         let healthcheck = Healthcheck {
             span,
             cmd,
@@ -521,7 +533,7 @@ impl Decoder {
 
     fn steps(&mut self, node: &Node) -> Vec<Step> {
         let items = match node {
-            Node::Sequence(items) => items,
+            Node::Sequence(Sequence { items, .. }) => items,
             Node::Scalar(s) if is_null(s) => return Vec::new(),
             other => {
                 let span = self.node_span(other);
@@ -544,16 +556,14 @@ impl Decoder {
         };
         // `run` and `copy` take options named like the other kinds (`env`, `workdir`, `user`):
         // when one of them is present, it is the kind.
-        let primary: Vec<&MarkedScalarNode> =
-            map.keys().filter(|k| matches!(k.as_str(), "run" | "copy" | "file")).collect();
-        let kinds: Vec<&MarkedScalarNode> = if primary.is_empty() {
-            map.keys().filter(|k| STEP_KINDS.contains(&k.as_str())).collect()
-        } else {
-            primary
+        let primary = first_two(map.keys().filter(|k| matches!(k.as_str(), "run" | "copy" | "file")));
+        let kinds = match primary {
+            (None, _) => first_two(map.keys().filter(|k| STEP_KINDS.contains(&k.as_str()))),
+            some => some,
         };
-        let (key, value) = match kinds.as_slice() {
-            [one] => (*one, map.get_node(one.as_str())?),
-            [] => {
+        let (key, value) = match kinds {
+            (Some(one), None) => (one, map.get_node(one.as_str())?),
+            (None, _) => {
                 // No kind key: every key is unknown; suggest the nearest kind for each.
                 self.check_keys(map, STEP_KINDS, "a step");
                 if map.keys().all(|k| k.as_str().starts_with("x-")) {
@@ -561,7 +571,7 @@ impl Decoder {
                 }
                 return None;
             }
-            [first, second, ..] => {
+            (Some(first), Some(second)) => {
                 let s = self.key_span(second);
                 let diag = Diagnostic::error(
                     s,
@@ -577,7 +587,7 @@ impl Decoder {
             "run" => {
                 let f = self.fields(map, shape::RunStep::KEYS, "a `run` step", &["run"]);
                 let command = self.command(value, "`run`")?;
-                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`{k}`")));
                 let run = Run {
                     command,
                     env: f.get("env").map(|n| self.key_values(n, "`env`")).unwrap_or_default(),
@@ -600,7 +610,7 @@ impl Decoder {
                 if sources.is_empty() {
                     self.error(key_span, "`copy` needs at least one source");
                 }
-                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`{k}`")));
                 let copy = Copy {
                     sources,
                     sources_list: matches!(value, Node::Sequence(_)),
@@ -621,7 +631,7 @@ impl Decoder {
             }
             "file" => {
                 let f = self.fields(map, shape::FileStep::KEYS, "a `file` step", &["file"]);
-                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, &format!("`{k}`")));
+                let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`{k}`")));
                 let content = get(self, "content");
                 if content.is_none() && !map.contains_key("content") {
                     self.error(key_span, "a `file` step needs `content:` (use `content: \"\"` for an empty file)");
@@ -651,7 +661,7 @@ impl Decoder {
     fn copy_mapping(&mut self, key_span: Span, inner: &MarkedMappingNode) {
         let scalar = |n: &Node| match n {
             Node::Scalar(s) => Some(s.as_str().to_string()),
-            Node::Sequence(items) => {
+            Node::Sequence(Sequence { items, .. }) => {
                 let v: Vec<String> =
                     items.iter().filter_map(|i| i.as_scalar().map(|s| s.as_str().to_string())).collect();
                 Some(format!("[{}]", v.join(", ")))
@@ -715,7 +725,7 @@ impl Decoder {
 
     fn mounts(&mut self, node: &Node) -> Vec<Mount> {
         let items = match node {
-            Node::Sequence(items) => items,
+            Node::Sequence(Sequence { items, .. }) => items,
             other => {
                 let span = self.node_span(other);
                 self.error(span, format!("`mounts` must be a list, found {}", Self::type_name(other)));
@@ -726,12 +736,12 @@ impl Decoder {
         for item in items.iter() {
             let span = self.node_span(item);
             let Some(map) = self.expect_mapping(item, "a mount") else { continue };
-            let kinds: Vec<&MarkedScalarNode> = map.keys().filter(|k| MOUNT_KINDS.contains(&k.as_str())).collect();
-            if kinds.is_empty() && map.contains_key("type") {
+            let kinds = first_two(map.keys().filter(|k| MOUNT_KINDS.contains(&k.as_str())));
+            if kinds.0.is_none() && map.contains_key("type") {
                 self.mount_with_type(span, map);
                 continue;
             }
-            let [kind] = kinds.as_slice() else {
+            let (Some(kind), None) = kinds else {
                 let diag = Diagnostic::error(span, format!("a mount needs exactly one of {}", ticked(MOUNT_KINDS)));
                 self.diags.push(diag);
                 continue;
@@ -753,7 +763,7 @@ impl Decoder {
         let mut options: [Option<Sp<String>>; super::MOUNT_OPTIONS_MAX] = Default::default();
         let mut ok = true;
         for (k, v) in map.iter().filter(|(k, _)| k.as_str() != kind) {
-            let Some(v) = self.string(v, &format!("mount option `{}`", k.as_str())) else { continue };
+            let Some(v) = self.string(v, format_args!("mount option `{}`", k.as_str())) else { continue };
             match allowed.iter().position(|a| *a == k.as_str()) {
                 Some(i) => options[i] = Some(v),
                 None => {
@@ -803,6 +813,12 @@ const SYNONYMS: &[(&str, &str)] = &[
 fn synonym(key: &str, allowed: &[&str]) -> Option<&'static str> {
     let lower = key.to_ascii_lowercase();
     SYNONYMS.iter().find(|(k, v)| *k == lower && allowed.contains(v)).map(|(_, v)| *v)
+}
+
+/// The first two items of `items`, if there are so many.
+fn first_two<T>(mut items: impl Iterator<Item = T>) -> (Option<T>, Option<T>) {
+    let first = items.next();
+    (first, items.next())
 }
 
 /// `a`, `b`, `c`: keys as a message lists them.

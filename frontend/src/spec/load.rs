@@ -1,29 +1,32 @@
-//! The YAML loader: the event parser's events -> a `marked-yaml` node tree, with anchors
+//! The YAML loader: the event parser's events -> a node tree (`tree.rs`), with anchors
 //! (`&name`), aliases (`*name`) and merge keys (`<<: *name`) resolved.
 //!
-//! `marked-yaml`'s own loader refuses anchors; this one builds the same tree (the same markers
-//! for the same text) and copies an anchored node where an alias names it. A copy keeps the
-//! anchored text's positions, so an error inside it points at what the user wrote; the alias
-//! uses are returned so that diagnostics can say which alias reached it. Copies are bounded by
-//! [`limits::MAX_ALIAS_NODES`] (checked before copying, so a "billion laughs" document fails at
-//! once) and by [`MAX_NESTING`] (an alias inside an alias nests deeper than its text shows).
+//! `marked-yaml`'s own loader refuses anchors; this one builds the tree it would (the same
+//! values and markers for the same text, tested below) and copies an anchored node where an
+//! alias names it. A copy keeps the anchored text's positions, so an error inside it points at
+//! what the user wrote; the alias uses are returned so that diagnostics can say which alias
+//! reached it. Copies are bounded by [`limits::MAX_ALIAS_NODES`] (checked before copying, so a
+//! "billion laughs" document fails at once) and by [`MAX_NESTING`] (an alias inside an alias
+//! nests deeper than its text shows).
 //! The builder keeps its own stack: nothing here recurses on the document's nesting.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 
 use marked_yaml::loader::DuplicateKeyInner;
-use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode, Node};
-use marked_yaml::{LoadError, Marker, Span as Marks};
+use marked_yaml::{LoadError, Marker};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker as YamlMarker, ScanError, TScalarStyle};
 
 use super::depth::MAX_NESTING;
+use super::tree::{Mapping, Mark, Node, Scalar, Sequence};
 use crate::diag::{did_you_mean, AliasUse, Diagnostic, SourceFile, Span};
 use crate::limits::MAX_ALIAS_NODES;
 
-/// What the loader gives: the tree and the alias uses, or one error.
+/// What the loader gives: the tree, the alias uses and whether a value holds a NUL character
+/// (written as an escape: the text has none), or one error.
 pub(super) enum Loaded {
-    Tree(Node, Vec<AliasUse>),
+    Tree(Node, Vec<AliasUse>, bool),
     /// An error of the kinds `marked-yaml` reports.
     Yaml(LoadError),
     /// An error of anchors, aliases or merge keys, and the alias uses before it.
@@ -69,6 +72,8 @@ fn load_with(file: &SourceFile, keep: Keep<'_>) -> Option<Loaded> {
         copied: 0,
         uses: Vec::new(),
         error: None,
+        nul: false,
+        hasher: RandomState::new(),
     };
     // The events `Parser::load` would hand the builder for the first document, pulled one by
     // one: the parser is iterative, its loader recurses once per level of nesting.
@@ -103,29 +108,35 @@ fn load_with(file: &SourceFile, keep: Keep<'_>) -> Option<Loaded> {
         Some(e) => return Some(e),
         None => {}
     }
-    let root = b.root.unwrap_or_else(|| Node::from(MarkedMappingNode::new_empty(Marks::new_blank())));
-    Some(Loaded::Tree(root, b.uses))
+    let root = b.root.unwrap_or_else(|| Node::Mapping(Mapping::empty(None, None)));
+    Some(Loaded::Tree(root, b.uses, b.nul))
 }
 
 /// A collection being built.
 enum Frame {
     Seq {
-        start: Marker,
+        start: Mark,
         anchor: usize,
         items: Vec<Node>,
     },
     Map {
-        start: Marker,
+        start: Mark,
         anchor: usize,
-        map: Box<MarkedMappingNode>,
-        key: Option<Box<MarkedScalarNode>>,
+        entries: Vec<(Scalar, Node)>,
+        /// The hashes of the keys, once there are [`INDEXED`] of them: a duplicate is looked
+        /// for by a scan only when its hash is there.
+        hashes: Option<HashSet<u64>>,
+        key: Option<Scalar>,
         merges: Vec<Merge>,
     },
 }
 
+/// The number of keys from which a mapping being built indexes them (see [`Frame::Map`]).
+const INDEXED: usize = 8;
+
 /// A `<<` entry: its key, its value, and how many explicit entries came before it.
 struct Merge {
-    key: MarkedScalarNode,
+    key: Scalar,
     after: usize,
     value: Node,
 }
@@ -148,6 +159,9 @@ struct Builder<'a> {
     copied: usize,
     uses: Vec<AliasUse>,
     error: Option<Loaded>,
+    /// A scalar's value holds a NUL character.
+    nul: bool,
+    hasher: RandomState,
 }
 
 fn marker(m: YamlMarker) -> Marker {
@@ -158,16 +172,18 @@ fn marker(m: YamlMarker) -> Marker {
 fn measure(node: &Node) -> (usize, usize) {
     match node {
         Node::Scalar(_) => (1, 0),
-        Node::Sequence(items) => items.iter().map(measure).fold((1, 1), |(n, h), (s, d)| (n + s, h.max(d + 1))),
+        Node::Sequence(seq) => seq.items.iter().map(measure).fold((1, 1), |(n, h), (s, d)| (n + s, h.max(d + 1))),
         Node::Mapping(map) => {
-            map.values().map(measure).fold((1 + map.len(), 1), |(n, h), (s, d)| (n + s, h.max(d + 1)))
+            map.entries.iter().map(|(_, v)| measure(v)).fold((1 + map.len(), 1), |(n, h), (s, d)| (n + s, h.max(d + 1)))
         }
     }
 }
 
 impl Builder<'_> {
-    fn offset(&self, m: &Marker) -> usize {
-        self.file.offset(m.line(), m.column())
+    /// The parser's marker, with its byte offset.
+    fn mark(&self, m: YamlMarker) -> Mark {
+        let column = m.col() + 1;
+        Mark { line: m.line(), column, index: m.index(), offset: self.file.offset(m.line(), column) }
     }
 
     fn fail(&mut self, e: Loaded) {
@@ -210,13 +226,13 @@ impl Builder<'_> {
 
     /// The span of the anchored node's text, for notes on diagnostics inside it.
     fn text_span(&self, node: &Node) -> Span {
-        let start = node.span().start().map_or(0, |m| self.offset(m));
+        let start = node.start().map_or(0, |m| m.offset);
         let end = match node {
             Node::Scalar(s) => {
                 let line = self.file.rest_of_line(start);
                 start + if line.starts_with(s.as_str()) { s.as_str().len() } else { line.trim_end().len() }
             }
-            _ => node.span().end().map_or(start, |m| self.offset(m)),
+            _ => node.end().map_or(start, |m| m.offset),
         };
         let end = start + self.file.text[start..end.max(start)].trim_end().len();
         Span { start, end }
@@ -250,27 +266,39 @@ impl Builder<'_> {
             },
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map { key: key @ None, .. }) => match node {
-                Node::Scalar(s) => *key = Some(Box::new(s)),
+                Node::Scalar(s) => *key = Some(s),
                 _ => self.fail(Loaded::Yaml(LoadError::MappingKeyMustBeScalar(mark))),
             },
-            Some(Frame::Map { map, key: key @ Some(_), merges, .. }) => {
-                let Some(k) = key.take().map(|k| *k) else { return };
+            Some(Frame::Map { entries, hashes, key: key @ Some(_), merges, .. }) => {
+                let Some(k) = key.take() else { return };
                 let merge = k.may_coerce() && k.as_str() == "<<";
                 if merge && merges.is_empty() {
-                    merges.push(Merge { key: k, after: map.len(), value: node });
+                    merges.push(Merge { key: k, after: entries.len(), value: node });
                     return;
                 }
+                let hash = hashes.as_ref().map(|_| self.hasher.hash_one(k.as_str()));
                 let prev = match merge {
-                    true => merges.first().map(|m| m.key.clone()),
-                    false if map.contains_key(k.as_str()) => map.keys().find(|p| p.as_str() == k.as_str()).cloned(),
-                    false => None,
+                    true => merges.first().map(|m| &m.key),
+                    // Without the hash, the key is new; with it, most likely a duplicate.
+                    false if hash.is_some_and(|h| !hashes.as_ref().is_some_and(|s| s.contains(&h))) => None,
+                    false => entries.iter().map(|(p, _)| p).find(|p| p.as_str() == k.as_str()),
                 };
                 if let Some(prev) = prev {
-                    let inner = DuplicateKeyInner { prev_key: prev, key: k };
+                    let inner = DuplicateKeyInner { prev_key: prev.to_marked(), key: k.to_marked() };
                     self.fail(Loaded::Yaml(LoadError::DuplicateKey(Box::new(inner))));
                     return;
                 }
-                map.insert(k, node);
+                match (hashes.as_mut(), hash) {
+                    (Some(set), Some(h)) => {
+                        set.insert(h);
+                    }
+                    _ if entries.len() + 1 == INDEXED => {
+                        let set = entries.iter().map(|(p, _)| p).chain([&k]);
+                        *hashes = Some(set.map(|p| self.hasher.hash_one(p.as_str())).collect());
+                    }
+                    _ => {}
+                }
+                entries.push((k, node));
             }
         }
     }
@@ -311,40 +339,43 @@ impl Builder<'_> {
 
     /// Finishes a mapping: the `<<` entries add the keys the mapping does not set itself, at
     /// their place; of several merged mappings the first that sets a key wins (YAML 1.1).
-    fn merged(&mut self, map: MarkedMappingNode, merges: Vec<Merge>) -> MarkedMappingNode {
+    fn merged(&mut self, map: Mapping, merges: Vec<Merge>) -> Mapping {
         if merges.is_empty() {
             return map;
         }
-        let span = *map.span();
-        let mut out = MarkedMappingNode::new_empty(span);
-        let explicit: Vec<(MarkedScalarNode, Node)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let Mapping { entries: explicit, start, end } = map;
+        let mut out = Mapping::empty(start, end);
+        // The keys set so far and those the mapping sets itself.
+        let mut taken: HashSet<String> = explicit.iter().map(|(k, _)| k.value.clone()).collect();
         let mut merges = merges.into_iter().peekable();
-        for i in 0..=explicit.len() {
+        let mut explicit = explicit.into_iter();
+        for i in 0.. {
             while let Some(m) = merges.next_if(|m| m.after == i) {
                 for (k, v) in self.merge_sources(m.value) {
-                    if !map.contains_key(k.as_str()) && !out.contains_key(k.as_str()) {
-                        out.insert(k, v);
+                    if taken.insert(k.value.clone()) {
+                        out.entries.push((k, v));
                     }
                 }
             }
-            if let Some((k, v)) = explicit.get(i) {
-                out.insert(k.clone(), v.clone());
+            match explicit.next() {
+                Some(entry) => out.entries.push(entry),
+                None => break,
             }
         }
         out
     }
 
     /// The entries a `<<` value merges, in order.
-    fn merge_sources(&mut self, value: Node) -> Vec<(MarkedScalarNode, Node)> {
+    fn merge_sources(&mut self, value: Node) -> Vec<(Scalar, Node)> {
         let maps = match value {
             Node::Mapping(m) => vec![Node::Mapping(m)],
-            Node::Sequence(items) => items.to_vec(),
+            Node::Sequence(seq) => seq.items,
             other => vec![other],
         };
         let mut out = Vec::new();
         for item in maps {
             match item {
-                Node::Mapping(m) => out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                Node::Mapping(m) => out.extend(m.entries),
                 other => {
                     let at = self.text_span(&other);
                     let what = if matches!(other, Node::Scalar(_)) { "a string" } else { "a list" };
@@ -369,33 +400,40 @@ impl MarkedEventReceiver for Builder<'_> {
                 if tag.is_some() {
                     return self.fail(Loaded::Yaml(LoadError::UnexpectedTag(m)));
                 }
-                let mut node = MarkedScalarNode::new(Marks::new_start(m), value);
-                node.set_coerce(matches!(style, TScalarStyle::Plain));
-                self.place(Node::from(node), anchor, m);
+                // The text has no NUL (see `parse_spec_partial`): only an escape writes one.
+                if matches!(style, TScalarStyle::DoubleQuoted) && value.contains('\0') {
+                    self.nul = true;
+                }
+                let coerce = matches!(style, TScalarStyle::Plain);
+                let node = Scalar { value, start: self.mark(mark), coerce };
+                self.place(Node::Scalar(node), anchor, m);
             }
             Event::SequenceStart(_, Some(_)) | Event::MappingStart(_, Some(_)) => {
                 self.fail(Loaded::Yaml(LoadError::UnexpectedTag(m)))
             }
-            Event::SequenceStart(anchor, _) => self.open(Frame::Seq { start: m, anchor, items: Vec::new() }, m),
+            Event::SequenceStart(anchor, _) => {
+                self.open(Frame::Seq { start: self.mark(mark), anchor, items: Vec::new() }, m)
+            }
             Event::MappingStart(anchor, _) => {
-                let map = Box::new(MarkedMappingNode::new_empty(Marks::new_blank()));
-                self.open(Frame::Map { start: m, anchor, map, key: None, merges: Vec::new() }, m)
+                let (entries, hashes, merges) = (Vec::new(), None, Vec::new());
+                self.open(Frame::Map { start: self.mark(mark), anchor, entries, hashes, key: None, merges }, m)
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { start, anchor, items }) = self.stack.pop() {
-                    let node = MarkedSequenceNode::new(Marks::new_with_marks(start, m), items);
-                    self.place(Node::from(node), anchor, m);
+                    let node = Sequence { items, start: Some(start), end: Some(self.mark(mark)) };
+                    self.place(Node::Sequence(node), anchor, m);
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { start, anchor, map, merges, .. }) = self.stack.pop() {
-                    let mut map = self.merged(*map, merges);
-                    *map.span_mut() = Marks::new_with_marks(start, m);
-                    self.place(Node::from(map), anchor, m);
+                if let Some(Frame::Map { start, anchor, entries, merges, .. }) = self.stack.pop() {
+                    let map = Mapping { entries, start: Some(start), end: Some(self.mark(mark)) };
+                    let map = self.merged(map, merges);
+                    self.place(Node::Mapping(map), anchor, m);
                 }
             }
             Event::StreamEnd if self.root.is_none() => {
-                self.root = Some(Node::from(MarkedMappingNode::new_empty(Marks::new_with_marks(m, m))));
+                let at = Some(self.mark(mark));
+                self.root = Some(Node::Mapping(Mapping::empty(at, at)));
             }
             _ => {}
         }
@@ -448,6 +486,10 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        // Mappings large enough for the loader to index their keys, with a duplicate key.
+        let many: String = (0..20).map(|i| format!("k{i}: {i}\n")).collect();
+        texts.push(format!("{many}k5: again\n"));
+        texts.push(format!("a:\n  b: 1\n{many}k19: last\n"));
         for dir in ["examples", "frontend/tests/testdata/invalid", "frontend/tests/testdata/eject", "tests/corpus"] {
             let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
             for e in entries.flatten() {
@@ -468,9 +510,9 @@ mod tests {
             );
             let file = SourceFile::new("t", text.as_str());
             let ours = match load(&file) {
-                Loaded::Tree(node, uses) => {
+                Loaded::Tree(node, uses, _) => {
                     assert!(uses.is_empty());
-                    Ok(node)
+                    Ok(node.to_marked())
                 }
                 Loaded::Yaml(e) => Err(e),
                 Loaded::Located(d, _) => panic!("{text:?}: {}", d.message),
@@ -491,7 +533,7 @@ mod tests {
         let big = vec!["a"; MAX_ALIAS_NODES + 10].join(", ");
         let text = format!("big: &big [{big}]\nsmall: &small {{k: v}}\nuse: *small\n");
         let file = SourceFile::new("t", text.as_str());
-        let Loaded::Tree(Node::Mapping(root), uses) = load(&file) else { panic!("not loaded") };
+        let Loaded::Tree(Node::Mapping(root), uses, _) = load(&file) else { panic!("not loaded") };
         assert_eq!(uses.len(), 1);
         assert_eq!(format!("{:?}", root.get_node("use")), format!("{:?}", root.get_node("small")));
         // Aliasing the big one is refused by the alias budget, as it always was.

@@ -11,6 +11,7 @@ mod load;
 mod scalar;
 mod schema;
 mod text;
+pub(crate) mod tree;
 
 use std::sync::Arc;
 
