@@ -60,7 +60,7 @@ pub fn spec(n: usize) -> String {
 pub fn compile_all(text: &str) -> Vec<u8> {
     let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).expect("plan");
     let lowered = lower::lower(&plan, &lower::Inputs::default()).expect("lower");
-    llb::encode(&lowered.definition())
+    lowered.definition_bytes()
 }
 
 /// `DECANT_BENCH_PHASES=1 cargo bench -p decant --bench compile`: print the time of each

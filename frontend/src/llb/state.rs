@@ -102,15 +102,6 @@ impl OpMeta {
     pub fn named(name: impl Into<String>) -> Self {
         OpMeta { name: Some(name.into()), ..Default::default() }
     }
-
-    /// The full description map (custom name merged in).
-    pub(crate) fn description_map(&self) -> BTreeMap<String, String> {
-        let mut d = self.description.clone();
-        if let Some(n) = &self.name {
-            d.insert("llb.customname".to_string(), n.clone());
-        }
-        d
-    }
 }
 
 /// A marshalled op: its bytes, digest, input edges and metadata. Immutable once built.
@@ -136,7 +127,7 @@ impl Vertex {
         op.inputs = inputs.iter().map(|o| pb::Input { digest: o.vertex.digest.clone(), index: o.index }).collect();
         let bytes = op.encode_to_vec();
         let digest = digest_of(&bytes);
-        // As `!meta.description_map().is_empty()`, without building the map.
+        // When the op's description (custom name included) is not empty.
         if meta.name.is_some() || !meta.description.is_empty() {
             caps.insert("meta.description");
         }
