@@ -38,8 +38,9 @@ pub fn marshal_bytes(state: &State) -> Vec<u8> {
         return Vec::new();
     };
     let Graph { entries, files } = graph(out);
-    let size: usize = entries.iter().map(|e| e.bytes.len() + 8 + e.digest.len() + 256).sum::<usize>()
-        + files.iter().map(|f| f.data.len() + f.filename.len() + 16).sum::<usize>();
+    // Generous, so that the buffer is never moved: the pages it does not use are never touched.
+    let size: usize = entries.iter().map(|e| e.bytes.len() + 2 * e.digest.len() + 1024).sum::<usize>()
+        + files.iter().map(|f| f.data.len() + f.filename.len() + 64).sum::<usize>();
     let mut buf = Vec::with_capacity(size);
     // Definition.def (1)
     for e in &entries {
@@ -77,6 +78,8 @@ pub fn marshal_bytes(state: &State) -> Vec<u8> {
             }
         });
     }
+    // Cheap: the slack is at the end, and a buffer this large is mapped on its own.
+    buf.shrink_to_fit();
     buf
 }
 
