@@ -272,13 +272,13 @@ fn description(meta: &super::OpMeta) -> impl Iterator<Item = (&str, &str)> {
 
 /// A Location message's fields: source_index (1), ranges (2).
 fn location(buf: &mut Vec<u8>, index: usize, ranges: &[Range]) {
-    int32(buf, 1, to_i32(crate::sourcemap::to_u32(index)));
+    int(buf, 1, i64::from(to_i32(crate::sourcemap::to_u32(index))));
     for r in ranges {
         message(buf, 2, |b| {
             for (tag, p) in [(1, r.start), (2, r.end)] {
                 message(b, tag, |b| {
-                    int32(b, 1, to_i32(p.line));
-                    int32(b, 2, to_i32(p.character));
+                    int(b, 1, i64::from(to_i32(p.line)));
+                    int(b, 2, i64::from(to_i32(p.character)));
                 });
             }
         });
@@ -287,7 +287,7 @@ fn location(buf: &mut Vec<u8>, index: usize, ranges: &[Range]) {
 
 /// A length-delimited field whose payload `body` writes, always written (a set message field,
 /// a map entry, an element of a repeated field).
-fn message(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn message(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
     encode_key(tag, WireType::LengthDelimited, buf);
     let at = buf.len();
     // One byte for the length, which fits most payloads; moved when it does not.
@@ -317,7 +317,7 @@ fn message_unless_empty(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<
 }
 
 /// A string or bytes field, left out when empty.
-fn string(buf: &mut Vec<u8>, tag: u32, s: &[u8]) {
+pub(crate) fn string(buf: &mut Vec<u8>, tag: u32, s: &[u8]) {
     if !s.is_empty() {
         encode_key(tag, WireType::LengthDelimited, buf);
         encode_varint(s.len() as u64, buf);
@@ -325,11 +325,12 @@ fn string(buf: &mut Vec<u8>, tag: u32, s: &[u8]) {
     }
 }
 
-/// An int32 field, left out when zero (negative values sign-extended, as protobuf does).
-fn int32(buf: &mut Vec<u8>, tag: u32, v: i32) {
+/// An int32 or int64 field, left out when zero (negative values sign-extended, as protobuf
+/// does).
+pub(crate) fn int(buf: &mut Vec<u8>, tag: u32, v: i64) {
     if v != 0 {
         encode_key(tag, WireType::Varint, buf);
-        encode_varint(i64::from(v) as u64, buf);
+        encode_varint(v as u64, buf);
     }
 }
 
