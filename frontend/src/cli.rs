@@ -207,20 +207,19 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }),
         Command::Llb { build, json } => with_plan(&build, |p| {
             let lowered = lower_offline(p, &build)?;
-            let def = lowered.definition();
             if json {
-                println!("{}", serde_json::to_string_pretty(&llb::dump_json(&def))?);
+                println!("{}", serde_json::to_string_pretty(&llb::dump_json(&lowered.definition()))?);
             } else {
                 let mut out = std::io::stdout().lock();
                 if out.is_terminal() {
                     bail!("refusing to write binary protobuf to a terminal: pipe it (`| buildctl build ...`) or use --json");
                 }
-                out.write_all(&llb::encode(&def))?;
+                out.write_all(&lowered.definition_bytes())?;
                 out.flush()?;
             }
             // The process ends next: not freeing the graph node by node saves a few percent of
             // the run on large specs.
-            std::mem::forget((lowered, def));
+            std::mem::forget(lowered);
             Ok(())
         }),
         Command::Graph { file, format } => {

@@ -123,7 +123,7 @@ fn source_ids(definition: &[u8]) -> Vec<String> {
 fn git_input(url: &str) -> Vec<u8> {
     let source = crate::remote::GitSource::parse(&format!("{url}#main")).unwrap();
     let state = crate::llb::git(&source, false, Default::default()).unwrap();
-    crate::llb::encode(&crate::llb::marshal(&state))
+    crate::llb::marshal_bytes(&state)
 }
 
 /// bake's `dockerfile-inline` with a context given as a state: buildx passes the context (and a

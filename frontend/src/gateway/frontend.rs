@@ -300,7 +300,8 @@ async fn parse_and_lint(
 /// One target platform, compiled.
 struct TargetBuild {
     platform: Platform,
-    definition: crate::llb::pb::Definition,
+    /// The encoded Definition.
+    definition: Vec<u8>,
     config: ImageConfig,
     /// The config of the image the target starts from.
     base_config: Option<ImageConfig>,
@@ -326,9 +327,9 @@ async fn plan_and_lower(
     let inputs = t.time("resolve images", lower_inputs(client, opts, read, &plan)).await?;
     let started = Instant::now();
     let lowered = lower::lower(&plan, &inputs)?;
-    let definition = lowered.definition();
+    let definition = lowered.definition_bytes();
     t.record("compile", started);
-    if let Some(m) = llb::missing_caps(&definition, |cap| read.caps.has_llb(cap)).first() {
+    if let Some(m) = llb::missing_caps_of(&lowered.state, |cap| read.caps.has_llb(cap)).first() {
         return Err(BuildError::Unimplemented(format!(
             "{m}: this BuildKit does not support LLB capability `{}`; upgrade BuildKit or drop that feature",
             m.cap
@@ -358,7 +359,7 @@ async fn solve(
     for (i, build) in builds.iter().enumerate() {
         let client = client.clone();
         let params = SolveParams {
-            definition: llb::encode(&build.definition),
+            definition: build.definition.clone(),
             cache_imports: cache_imports.clone(),
             ..Default::default()
         };

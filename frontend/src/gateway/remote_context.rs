@@ -90,8 +90,7 @@ async fn http_context(client: &Client, opts: &FrontendOpts, url: &str) -> Result
     let http_opts = llb::HttpOpts { filename: Some(HTTP_CONTEXT_FILE.into()), ..Default::default() };
     let download =
         llb::http(url, http_opts, OpMeta::named("[internal] load remote build context")).map_err(llb_error)?;
-    let solved =
-        client.solve(SolveParams { definition: llb::encode(&llb::marshal(&download)), ..Default::default() }).await?;
+    let solved = client.solve(SolveParams { definition: llb::marshal_bytes(&download), ..Default::default() }).await?;
     let head = client
         .read_file(&solved.id, HTTP_CONTEXT_FILE, Some(super::pb::FileRange { offset: 0, length: 1024 }))
         .await

@@ -79,7 +79,7 @@ pub(crate) async fn attest(
     let mut solves = tokio::task::JoinSet::new();
     for (id, scan) in targets {
         let state = scanner.scan(&id, &scan).map_err(|e| BuildError::Other(e.to_string()))?;
-        let params = SolveParams { definition: llb::encode(&llb::marshal(&state)), ..Default::default() };
+        let params = SolveParams { definition: llb::marshal_bytes(&state), ..Default::default() };
         let client = client.clone();
         solves.spawn(async move { (id, client.solve(params).await) });
     }

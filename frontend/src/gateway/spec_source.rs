@@ -127,7 +127,7 @@ pub(crate) async fn solve_dockerignore_source(client: &Client, opts: &FrontendOp
         OpMeta::named("[internal] load .dockerignore"),
     )
     .ok()?;
-    client.solve(SolveParams { definition: llb::encode(&llb::marshal(&local)), ..Default::default() }).await.ok()
+    client.solve(SolveParams { definition: llb::marshal_bytes(&local), ..Default::default() }).await.ok()
 }
 
 /// The context's `.dockerignore` patterns from its solved source (none when it has no such file).

@@ -128,9 +128,9 @@ impl Timings {
     pub async fn show(&self, client: &Client) {
         let vertex = self.vertex.lock().map(|v| v.clone()).unwrap_or_default();
         let lines = self.lines();
-        let def = llb::marshal(&progress_state(&lines));
+        let definition = llb::marshal_bytes(&progress_state(&lines));
         let evaluate = client.caps().is_some_and(|c| c.has_gateway(cap::SOLVE_EVALUATE));
-        let params = SolveParams { definition: llb::encode(&def), evaluate, ..Default::default() };
+        let params = SolveParams { definition, evaluate, ..Default::default() };
         match client.solve(params).await {
             // Without `evaluate` the solve is lazy: reading a file makes the vertices run.
             Ok(r) if !evaluate => {

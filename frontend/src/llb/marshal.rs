@@ -1,33 +1,102 @@
-//! Turning a [`State`] into a [`pb::Definition`], and checking its caps.
+//! Turning a [`State`] into a Definition's wire bytes (or a [`pb::Definition`]), and checking
+//! its caps.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Bound;
 use std::sync::Arc;
 
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
 
 use super::pb;
-use super::state::{digest_of, SourceFile, State, Vertex};
+use super::state::{digest_of, Output, Range, SourceFile, State, Vertex};
 use crate::sourcemap::to_i32;
 
 /// Marshal the graph ending at `state` into a Definition.
 ///
+/// The Definition [`marshal_bytes`] encodes, decoded: that function alone decides what goes in
+/// and in which order. Use it directly where only the bytes are needed.
+pub fn marshal(state: &State) -> pb::Definition {
+    // The bytes were produced by encoding a Definition, so decoding cannot fail; fall back to an
+    // empty Definition rather than panic.
+    pb::Definition::decode(marshal_bytes(state).as_slice()).unwrap_or_default()
+}
+
+/// The protobuf encoding of the Definition of the graph ending at `state`, written in one pass
+/// from the graph, laid out as Go's deterministic marshal (and prost) lays it out: fields in
+/// number order, map entries sorted by key, no field at its proto3 default.
+///
 /// Ops are listed inputs first (post-order, inputs in op order), each digest once; the
 /// last entry is the terminal op whose single input is `state`. When two vertices have
 /// the same digest, the metadata of the first one reached wins. Scratch gives an empty
-/// Definition (no `def`), which BuildKit solves to an empty result.
-pub fn marshal(state: &State) -> pb::Definition {
+/// Definition (no bytes), which BuildKit solves to an empty result.
+pub fn marshal_bytes(state: &State) -> Vec<u8> {
     let Some(out) = state.output() else {
-        return pb::Definition::default();
+        return Vec::new();
     };
-    let mut def = pb::Definition::default();
+    let Graph { entries, files } = graph(out);
+    // Generous, so that the buffer is never moved: the pages it does not use are never touched.
+    let size: usize = entries.iter().map(|e| e.bytes.len() + 2 * e.digest.len() + 1024).sum::<usize>()
+        + files.iter().map(|f| f.data.len() + f.filename.len() + 64).sum::<usize>();
+    let mut buf = Vec::with_capacity(size);
+    // Definition.def (1)
+    for e in &entries {
+        encode_key(1, WireType::LengthDelimited, &mut buf);
+        encode_varint(e.bytes.len() as u64, &mut buf);
+        buf.extend_from_slice(&e.bytes);
+    }
+    // Definition.metadata (2): map<digest, OpMetadata>; of equal digests the last one is kept,
+    // as a map built entry by entry would keep it.
+    let sorted = by_digest(&entries);
+    for e in &sorted {
+        message(&mut buf, 2, |b| {
+            string(b, 1, e.digest.as_bytes());
+            message_unless_empty(b, 2, |b| e.meta.encode(b));
+        });
+    }
+    // Definition.source (3)
+    if !files.is_empty() {
+        message(&mut buf, 3, |b| {
+            // Source.locations (1): map<digest, Locations>; each op has at most one location.
+            for e in &sorted {
+                let Some((index, ranges)) = e.location else { continue };
+                message(b, 1, |b| {
+                    string(b, 1, e.digest.as_bytes());
+                    message_unless_empty(b, 2, |b| message(b, 1, |b| location(b, index, ranges)));
+                });
+            }
+            // Source.infos (2)
+            for f in &files {
+                message(b, 2, |b| {
+                    string(b, 1, f.filename.as_bytes());
+                    string(b, 2, &f.data);
+                    string(b, 4, f.language.as_deref().unwrap_or_default().as_bytes());
+                });
+            }
+        });
+    }
+    // Cheap: the slack is at the end, and a buffer this large is mapped on its own.
+    buf.shrink_to_fit();
+    buf
+}
+
+/// The ops of a Definition, in def order (the terminal op last), and its source files.
+struct Graph<'a> {
+    entries: Vec<Entry<'a>>,
+    /// Source files, deduplicated by content, in order of first use.
+    files: Vec<&'a Arc<SourceFile>>,
+}
+
+/// What the Definition of the graph ending at `out` lists.
+fn graph(out: &Output) -> Graph<'_> {
     // Borrowed from the graph, which `state` keeps alive: no digest copies, no reference counts.
     let mut seen = DigestSet::default();
-    // Sorted once at the end: inserting each op into the map searched it by digest every time.
-    let mut metadata: Vec<(String, pb::OpMetadata)> = Vec::new();
-    let mut sources = SourceCollector::default();
-    let mut meta_caps: BTreeSet<String> = BTreeSet::new();
+    // In def order; the terminal op is added last.
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut files: Vec<&Arc<SourceFile>> = Vec::new();
 
     // Iterative post-order walk, so deep chains cannot overflow the stack.
     let mut stack: Vec<(&Vertex, usize)> = vec![(&out.vertex, 0)];
@@ -45,41 +114,223 @@ pub fn marshal(state: &State) -> pb::Definition {
         if !seen.insert(vertex.digest.as_str()) {
             continue;
         }
-        def.def.push(vertex.bytes.clone());
-        let md = op_metadata(vertex);
-        for (c, on) in &md.caps {
-            if *on && c.starts_with("meta.") && !meta_caps.contains(c) {
-                meta_caps.insert(c.clone());
-            }
-        }
-        metadata.push((vertex.digest.clone(), md));
-        if let Some(loc) = &vertex.meta.location {
-            sources.add(&vertex.digest, &loc.file, &loc.ranges);
-        }
+        let location = vertex.meta.location.as_ref().map(|loc| {
+            let index = match files.iter().position(|f| Arc::ptr_eq(f, &loc.file) || ***f == *loc.file) {
+                Some(i) => i,
+                None => {
+                    files.push(&loc.file);
+                    files.len() - 1
+                }
+            };
+            (index, loc.ranges.as_slice())
+        });
+        let meta = match &vertex.raw_meta {
+            Some(raw) => Meta::Raw(raw),
+            None => Meta::Built(vertex),
+        };
+        entries.push(Entry {
+            digest: Cow::Borrowed(&vertex.digest),
+            bytes: Cow::Borrowed(&vertex.bytes),
+            meta,
+            location,
+        });
     }
 
+    // The terminal op: its input is `state`; its caps those of the definition plus every `meta.`
+    // cap an op asks for.
     let terminal = pb::Op {
         inputs: vec![pb::Input { digest: out.digest().to_string(), index: out.index() }],
         ..Default::default()
     };
-    let bytes = terminal.encode_to_vec();
-    let digest = digest_of(&bytes);
-    let mut caps: BTreeMap<String, bool> =
-        [("constraints", true), ("platform", true)].map(|(k, v)| (k.to_string(), v)).into();
-    caps.extend(meta_caps.into_iter().map(|c| (c, true)));
-    metadata.push((digest, pb::OpMetadata { caps, ..Default::default() }));
-    // In digest order, so that `collect` builds the map without moving entries around again;
-    // it keeps the last of equal digests, as inserting did.
-    def.metadata = by_digest(metadata).collect();
-    def.def.push(bytes);
-    def.source = sources.finish();
-    def
+    let terminal_bytes = terminal.encode_to_vec();
+    let terminal_digest = digest_of(&terminal_bytes);
+    let mut terminal_caps: BTreeSet<&str> = ["constraints", "platform"].into();
+    for e in &entries {
+        e.meta.for_each_cap(|c| {
+            if c.starts_with("meta.") {
+                terminal_caps.insert(c);
+            }
+        });
+    }
+    entries.push(Entry {
+        digest: Cow::Owned(terminal_digest),
+        bytes: Cow::Owned(terminal_bytes),
+        meta: Meta::Terminal(terminal_caps),
+        location: None,
+    });
+
+    Graph { entries, files }
 }
 
 impl State {
     /// Same as [`marshal`].
     pub fn marshal(&self) -> pb::Definition {
         marshal(self)
+    }
+}
+
+/// One op of a Definition being written.
+struct Entry<'a> {
+    digest: Cow<'a, str>,
+    bytes: Cow<'a, [u8]>,
+    meta: Meta<'a>,
+    /// Index of its source file and its ranges there.
+    location: Option<(usize, &'a [Range])>,
+}
+
+/// Where an op's metadata comes from.
+#[derive(Clone)]
+enum Meta<'a> {
+    /// Received with a spliced Definition: written as is.
+    Raw(&'a pb::OpMetadata),
+    /// An op built here: from its [`super::OpMeta`] and caps.
+    Built(&'a Vertex),
+    /// The terminal op: only caps.
+    Terminal(BTreeSet<&'a str>),
+}
+
+impl<'a> Meta<'a> {
+    /// Calls `f` with each cap set to true.
+    fn for_each_cap(&self, mut f: impl FnMut(&'a str)) {
+        match *self {
+            Meta::Raw(raw) => raw.caps.iter().filter(|(_, on)| **on).for_each(|(c, _)| f(c)),
+            Meta::Built(v) => v.caps.iter().for_each(|c| f(c)),
+            Meta::Terminal(ref caps) => caps.iter().for_each(|c| f(c)),
+        }
+    }
+
+    /// The op's `llb.customname`.
+    fn name(&self) -> Option<&'a str> {
+        match *self {
+            Meta::Raw(raw) => raw.description.get(NAME).map(String::as_str),
+            Meta::Built(v) => v.meta.name.as_deref().or_else(|| v.meta.description.get(NAME).map(String::as_str)),
+            Meta::Terminal(_) => None,
+        }
+    }
+
+    /// The OpMetadata message's fields.
+    fn encode(&self, buf: &mut Vec<u8>) {
+        match self {
+            Meta::Raw(raw) => raw.encode_raw(buf),
+            Meta::Built(v) => {
+                // ignore_cache (1)
+                if v.meta.ignore_cache {
+                    encode_key(1, WireType::Varint, buf);
+                    buf.push(1);
+                }
+                // description (2): map<string, string>, the custom name under `llb.customname`.
+                for (k, val) in description(&v.meta) {
+                    message(buf, 2, |b| {
+                        string(b, 1, k.as_bytes());
+                        string(b, 2, val.as_bytes());
+                    });
+                }
+                caps(buf, v.caps.iter().copied());
+                // progress_group (6)
+                if let Some((id, name)) = &v.meta.progress_group {
+                    message(buf, 6, |b| {
+                        string(b, 1, id.as_bytes());
+                        string(b, 2, name.as_bytes());
+                    });
+                }
+            }
+            Meta::Terminal(set) => caps(buf, set.iter().copied()),
+        }
+    }
+}
+
+/// OpMetadata.caps (5): map<string, bool>, every cap true.
+fn caps<'a>(buf: &mut Vec<u8>, caps: impl Iterator<Item = &'a str>) {
+    for c in caps {
+        message(buf, 5, |b| {
+            string(b, 1, c.as_bytes());
+            encode_key(2, WireType::Varint, b);
+            b.push(1);
+        });
+    }
+}
+
+/// The description key of an op's vertex name.
+const NAME: &str = "llb.customname";
+
+/// An op's description entries in key order: its `description` with its name (if any) as
+/// `llb.customname`.
+fn description(meta: &super::OpMeta) -> impl Iterator<Item = (&str, &str)> {
+    let d = &meta.description;
+    let name = match &meta.name {
+        Some(n) => Some((NAME, n.as_str())),
+        None => d.get_key_value(NAME).map(|(k, v)| (k.as_str(), v.as_str())),
+    };
+    fn pair<'a>((k, v): (&'a String, &'a String)) -> (&'a str, &'a str) {
+        (k.as_str(), v.as_str())
+    }
+    d.range::<str, _>((Bound::Unbounded, Bound::Excluded(NAME)))
+        .map(pair)
+        .chain(name)
+        .chain(d.range::<str, _>((Bound::Excluded(NAME), Bound::Unbounded)).map(pair))
+}
+
+/// A Location message's fields: source_index (1), ranges (2).
+fn location(buf: &mut Vec<u8>, index: usize, ranges: &[Range]) {
+    int(buf, 1, i64::from(to_i32(crate::sourcemap::to_u32(index))));
+    for r in ranges {
+        message(buf, 2, |b| {
+            for (tag, p) in [(1, r.start), (2, r.end)] {
+                message(b, tag, |b| {
+                    int(b, 1, i64::from(to_i32(p.line)));
+                    int(b, 2, i64::from(to_i32(p.character)));
+                });
+            }
+        });
+    }
+}
+
+/// A length-delimited field whose payload `body` writes, always written (a set message field,
+/// a map entry, an element of a repeated field).
+pub(crate) fn message(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    let at = buf.len();
+    // One byte for the length, which fits most payloads; moved when it does not.
+    buf.push(0);
+    body(buf);
+    let len = buf.len() - at - 1;
+    let n = encoded_len_varint(len as u64);
+    if n > 1 {
+        let end = buf.len();
+        buf.resize(end + n - 1, 0);
+        buf.copy_within(at + 1..end, at + n);
+    }
+    let mut prefix = [0u8; 10];
+    let mut slot = &mut prefix[..];
+    encode_varint(len as u64, &mut slot);
+    buf[at..at + n].copy_from_slice(&prefix[..n]);
+}
+
+/// A message-valued map entry's value: left out when empty (at its default), as prost and Go
+/// leave it out.
+fn message_unless_empty(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    let start = buf.len();
+    message(buf, tag, body);
+    if buf.len() == start + 1 + encoded_len_varint(u64::from(tag << 3 | 2)) {
+        buf.truncate(start);
+    }
+}
+
+/// A string or bytes field, left out when empty.
+pub(crate) fn string(buf: &mut Vec<u8>, tag: u32, s: &[u8]) {
+    if !s.is_empty() {
+        encode_key(tag, WireType::LengthDelimited, buf);
+        encode_varint(s.len() as u64, buf);
+        buf.extend_from_slice(s);
+    }
+}
+
+/// An int32 or int64 field, left out when zero (negative values sign-extended, as protobuf
+/// does).
+pub(crate) fn int(buf: &mut Vec<u8>, tag: u32, v: i64) {
+    if v != 0 {
+        encode_key(tag, WireType::Varint, buf);
+        encode_varint(v as u64, buf);
     }
 }
 
@@ -104,10 +355,10 @@ impl Hasher for DigestHasher {
     }
 }
 
-/// `entries` sorted by digest, stably. The entries are large and their digests `sha256:<hex>`:
-/// sorting small (prefix, index) pairs and moving each entry once costs a fraction of sorting
-/// the entries themselves by whole-string comparisons.
-fn by_digest<T: Default>(mut entries: Vec<(String, T)>) -> impl Iterator<Item = (String, T)> {
+/// `entries` sorted by digest, of equal digests only the last one. Their digests are
+/// `sha256:<hex>`: sorting small (prefix, index) pairs costs a fraction of sorting by
+/// whole-string comparisons.
+fn by_digest<'e, 'a>(entries: &'e [Entry<'a>]) -> Vec<&'e Entry<'a>> {
     // The 8 bytes after `sha256:`, big-endian: ordered as the strings are on those bytes.
     let prefix = |d: &str| {
         let mut word = [0u8; 8];
@@ -116,94 +367,28 @@ fn by_digest<T: Default>(mut entries: Vec<(String, T)>) -> impl Iterator<Item = 
         word[..n].copy_from_slice(&tail[..n]);
         u64::from_be_bytes(word)
     };
-    let all_sha256 = entries.iter().all(|(d, _)| d.starts_with("sha256:"));
+    let all_sha256 = entries.iter().all(|e| e.digest.starts_with("sha256:"));
     let mut order: Vec<(u64, usize)> =
-        entries.iter().enumerate().map(|(i, (d, _))| (if all_sha256 { prefix(d) } else { 0 }, i)).collect();
+        entries.iter().enumerate().map(|(i, e)| (if all_sha256 { prefix(&e.digest) } else { 0 }, i)).collect();
     // Equal prefixes (or digests not of that form) fall back to the whole string, then to the
     // position, which keeps the sort stable.
-    order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| entries[a.1].0.cmp(&entries[b.1].0)).then(a.1.cmp(&b.1)));
-    order.into_iter().map(move |(_, i)| std::mem::take(&mut entries[i]))
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| entries[a.1].digest.cmp(&entries[b.1].digest)).then(a.1.cmp(&b.1))
+    });
+    let mut sorted: Vec<&Entry> = Vec::with_capacity(order.len());
+    for (_, i) in order {
+        let e = &entries[i];
+        match sorted.last_mut() {
+            Some(last) if last.digest == e.digest => *last = e,
+            _ => sorted.push(e),
+        }
+    }
+    sorted
 }
 
 /// Encode a Definition to bytes (deterministic: maps are ordered).
 pub fn encode(def: &pb::Definition) -> Vec<u8> {
     def.encode_to_vec()
-}
-
-fn op_metadata(v: &Vertex) -> pb::OpMetadata {
-    if let Some(raw) = &v.raw_meta {
-        return raw.clone();
-    }
-    pb::OpMetadata {
-        ignore_cache: v.meta.ignore_cache,
-        description: v.meta.description_map(),
-        export_cache: None,
-        caps: v.caps.iter().map(|c| (c.to_string(), true)).collect(),
-        progress_group: v.meta.progress_group.as_ref().map(|(id, name)| pb::ProgressGroup {
-            id: id.clone(),
-            name: name.clone(),
-            weak: false,
-        }),
-    }
-}
-
-/// Collects source files (deduplicated by content, in order of first use) and locations.
-#[derive(Default)]
-struct SourceCollector {
-    files: Vec<Arc<SourceFile>>,
-    /// Each op's digest and location, in the order added; grouped and sorted by `finish`.
-    locations: Vec<(String, pb::Location)>,
-}
-
-impl SourceCollector {
-    fn add(&mut self, digest: &str, file: &Arc<SourceFile>, ranges: &[super::state::Range]) {
-        let index = match self.files.iter().position(|f| Arc::ptr_eq(f, file) || **f == **file) {
-            Some(i) => i,
-            None => {
-                self.files.push(file.clone());
-                self.files.len() - 1
-            }
-        };
-        let location = pb::Location {
-            source_index: to_i32(crate::sourcemap::to_u32(index)),
-            ranges: ranges
-                .iter()
-                .map(|r| pb::Range {
-                    start: Some(pb::Position { line: to_i32(r.start.line), character: to_i32(r.start.character) }),
-                    end: Some(pb::Position { line: to_i32(r.end.line), character: to_i32(r.end.character) }),
-                })
-                .collect(),
-        };
-        self.locations.push((digest.to_string(), location));
-    }
-
-    fn finish(self) -> Option<pb::Source> {
-        if self.files.is_empty() {
-            return None;
-        }
-        // Grouped by digest, each op's locations in the order added (the sort is stable).
-        let added = self.locations;
-        let mut locations: Vec<(String, pb::Locations)> = Vec::with_capacity(added.len());
-        for (digest, location) in by_digest(added) {
-            match locations.last_mut() {
-                Some((last, group)) if *last == digest => group.locations.push(location),
-                _ => locations.push((digest, pb::Locations { locations: vec![location] })),
-            }
-        }
-        Some(pb::Source {
-            locations: locations.into_iter().collect(),
-            infos: self
-                .files
-                .iter()
-                .map(|f| pb::SourceInfo {
-                    filename: f.filename.clone(),
-                    data: f.data.clone(),
-                    definition: None,
-                    language: f.language.clone().unwrap_or_default(),
-                })
-                .collect(),
-        })
-    }
 }
 
 /// Every LLB cap a Definition asks for (the union of its metadata `caps` set to true),
@@ -243,21 +428,35 @@ pub fn missing_caps(def: &pb::Definition, is_supported: impl Fn(&str) -> bool) -
     let known: BTreeSet<&String> = digests.iter().collect();
     let extra: Vec<String> = def.metadata.keys().filter(|k| !known.contains(k)).cloned().collect();
     digests.extend(extra);
+    let ops = digests.iter().filter_map(|d| def.metadata.get(d).map(|md| (d.as_str(), Meta::Raw(md))));
+    first_missing(ops, is_supported)
+}
+
+/// [`missing_caps`] of [`marshal`]`(state)`, read from the graph without building the
+/// Definition.
+pub fn missing_caps_of(state: &State, is_supported: impl Fn(&str) -> bool) -> Vec<MissingCap> {
+    let Some(out) = state.output() else { return Vec::new() };
+    let graph = graph(out);
+    first_missing(graph.entries.iter().map(|e| (&*e.digest, e.meta.clone())), is_supported)
+}
+
+/// The caps for which `is_supported` is false, each once, with the first of `ops` needing it.
+fn first_missing<'a>(
+    ops: impl Iterator<Item = (&'a str, Meta<'a>)>,
+    is_supported: impl Fn(&str) -> bool,
+) -> Vec<MissingCap> {
     let mut reported = BTreeSet::new();
     let mut missing = Vec::new();
-    for digest in digests {
-        let Some(md) = def.metadata.get(&digest) else {
-            continue;
-        };
-        for (cap, on) in &md.caps {
-            if *on && !is_supported(cap) && reported.insert(cap.clone()) {
+    for (digest, meta) in ops {
+        meta.for_each_cap(|cap| {
+            if !is_supported(cap) && reported.insert(cap) {
                 missing.push(MissingCap {
-                    cap: cap.clone(),
-                    op_digest: digest.clone(),
-                    op_name: md.description.get("llb.customname").cloned(),
+                    cap: cap.to_string(),
+                    op_digest: digest.to_string(),
+                    op_name: meta.name().map(str::to_string),
                 });
             }
-        }
+        });
     }
     missing
 }
@@ -310,6 +509,148 @@ mod tests {
             data: b"a\nb\nc\n".to_vec(),
             language: Some("yaml".into()),
         })
+    }
+
+    /// The Definition as a plain reading of the rules builds it: the oracle for the one-pass
+    /// writer.
+    fn reference(state: &State) -> pb::Definition {
+        fn walk<'a>(v: &'a Vertex, seen: &mut BTreeSet<&'a str>, order: &mut Vec<&'a Vertex>) {
+            if seen.contains(v.digest.as_str()) {
+                return;
+            }
+            for i in &v.inputs {
+                walk(&i.vertex, seen, order);
+            }
+            if seen.insert(&v.digest) {
+                order.push(v);
+            }
+        }
+        let Some(out) = state.output() else { return pb::Definition::default() };
+        let mut order = Vec::new();
+        walk(&out.vertex, &mut BTreeSet::new(), &mut order);
+        let mut def = pb::Definition::default();
+        let mut files: Vec<Arc<SourceFile>> = Vec::new();
+        let mut locations = std::collections::BTreeMap::new();
+        let mut terminal_caps: std::collections::BTreeMap<String, bool> =
+            [("constraints".to_string(), true), ("platform".to_string(), true)].into();
+        for v in order {
+            def.def.push(v.bytes.clone());
+            let md = v.raw_meta.clone().unwrap_or_else(|| pb::OpMetadata {
+                ignore_cache: v.meta.ignore_cache,
+                description: {
+                    let mut d = v.meta.description.clone();
+                    if let Some(n) = &v.meta.name {
+                        d.insert("llb.customname".into(), n.clone());
+                    }
+                    d
+                },
+                export_cache: None,
+                caps: v.caps.iter().map(|c| (c.to_string(), true)).collect(),
+                progress_group: v.meta.progress_group.clone().map(|(id, name)| pb::ProgressGroup {
+                    id,
+                    name,
+                    weak: false,
+                }),
+            });
+            for (c, on) in &md.caps {
+                if *on && c.starts_with("meta.") {
+                    terminal_caps.insert(c.clone(), true);
+                }
+            }
+            def.metadata.insert(v.digest.clone(), md);
+            if let Some(loc) = &v.meta.location {
+                let index = files.iter().position(|f| **f == *loc.file).unwrap_or_else(|| {
+                    files.push(loc.file.clone());
+                    files.len() - 1
+                });
+                let ranges = loc
+                    .ranges
+                    .iter()
+                    .map(|r| pb::Range {
+                        start: Some(pb::Position { line: r.start.line as i32, character: r.start.character as i32 }),
+                        end: Some(pb::Position { line: r.end.line as i32, character: r.end.character as i32 }),
+                    })
+                    .collect();
+                locations.insert(
+                    v.digest.clone(),
+                    pb::Locations { locations: vec![pb::Location { source_index: index as i32, ranges }] },
+                );
+            }
+        }
+        let terminal = pb::Op {
+            inputs: vec![pb::Input { digest: out.digest().into(), index: out.index() }],
+            ..Default::default()
+        }
+        .encode_to_vec();
+        def.metadata.insert(digest_of(&terminal), pb::OpMetadata { caps: terminal_caps, ..Default::default() });
+        def.def.push(terminal);
+        if !files.is_empty() {
+            let infos = files
+                .iter()
+                .map(|f| pb::SourceInfo {
+                    filename: f.filename.clone(),
+                    data: f.data.clone(),
+                    definition: None,
+                    language: f.language.clone().unwrap_or_default(),
+                })
+                .collect();
+            def.source = Some(pb::Source { locations, infos });
+        }
+        def
+    }
+
+    #[test]
+    fn one_pass_bytes_are_prost_encoding_of_the_definition() {
+        let spec = spec_file();
+        let other = Arc::new(SourceFile { filename: "other.yaml".into(), data: b"x\n".to_vec(), language: None });
+        let mut described = OpMeta {
+            description: [("a.before", "1"), ("llb.customname", "overridden"), ("z.after", "")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+            progress_group: Some(("pg".into(), "group".into())),
+            location: Some(SourceLocation { file: other.clone(), ranges: vec![Range::new(1, 1, 300, 200)] }),
+            ..OpMeta::named("named")
+        };
+        // Equal ops built separately: the first one's metadata is kept.
+        let first =
+            image(&crate::reference::ImageRef::parse("busybox").unwrap(), ImageOpts::default(), described.clone())
+                .unwrap();
+        described.name = None;
+        described.ignore_cache = true;
+        described.progress_group = Some((String::new(), String::new()));
+        let second =
+            image(&crate::reference::ImageRef::parse("busybox").unwrap(), ImageOpts::default(), described).unwrap();
+        let unnamed = local(
+            "other",
+            LocalOpts::default(),
+            OpMeta {
+                description: [("llb.customname".to_string(), "from description".to_string())].into(),
+                location: Some(SourceLocation { file: other, ranges: vec![Range::new(0, 0, 0, 0)] }),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // Spliced ops, with metadata as received: a cap set to false, export_cache, a default one.
+        let mut theirs = marshal(&build(&spec));
+        for md in theirs.metadata.values_mut() {
+            md.caps.insert("zz.off".into(), false);
+            md.export_cache = Some(pb::ExportCache { value: false });
+        }
+        let plain = theirs.def[0].clone();
+        theirs.metadata.insert(digest_of(&plain), pb::OpMetadata::default());
+        let spliced = State::from_definition(&theirs).unwrap();
+        let st = merge(
+            vec![first, crate::llb::merge::diff(&second, &unnamed, OpMeta::default()), spliced, build(&spec)],
+            OpMeta::named("all"),
+        );
+
+        let want = reference(&st);
+        assert!(want.source.as_ref().is_some_and(|s| s.infos.len() == 2));
+        assert_eq!(marshal_bytes(&st), want.encode_to_vec());
+        assert_eq!(marshal(&st), want);
+        let none = |_: &str| false;
+        assert_eq!(missing_caps_of(&st, none), missing_caps(&want, none));
+        assert!(marshal_bytes(&State::scratch()).is_empty());
     }
 
     #[test]
@@ -405,6 +746,7 @@ mod tests {
         }
         let v08 = |c: &str| c != "mergeop";
         let missing = missing_caps(&def, v08);
+        assert_eq!(missing_caps_of(&build(&spec_file()), v08), missing);
         assert_eq!(missing.len(), 1);
         assert_eq!(missing[0].cap, "mergeop");
         assert!(missing[0].to_string().contains("mergeop"));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use super::pb;
+use super::{marshal, pb};
 
 /// Errors from building LLB with invalid parameters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,15 +102,6 @@ impl OpMeta {
     pub fn named(name: impl Into<String>) -> Self {
         OpMeta { name: Some(name.into()), ..Default::default() }
     }
-
-    /// The full description map (custom name merged in).
-    pub(crate) fn description_map(&self) -> BTreeMap<String, String> {
-        let mut d = self.description.clone();
-        if let Some(n) = &self.name {
-            d.insert("llb.customname".to_string(), n.clone());
-        }
-        d
-    }
 }
 
 /// A marshalled op: its bytes, digest, input edges and metadata. Immutable once built.
@@ -133,10 +124,21 @@ impl Vertex {
         meta: OpMeta,
         mut caps: BTreeSet<&'static str>,
     ) -> Arc<Vertex> {
-        op.inputs = inputs.iter().map(|o| pb::Input { digest: o.vertex.digest.clone(), index: o.index }).collect();
-        let bytes = op.encode_to_vec();
+        // The inputs are the op's first field: written here straight from the digests, then the
+        // rest of the op, as encoding `op` with its `inputs` filled would (without copying the
+        // digests into it).
+        op.inputs.clear();
+        let mut bytes =
+            Vec::with_capacity(op.encoded_len() + inputs.iter().map(|o| o.vertex.digest.len() + 16).sum::<usize>());
+        for o in &inputs {
+            marshal::message(&mut bytes, 1, |b| {
+                marshal::string(b, 1, o.vertex.digest.as_bytes());
+                marshal::int(b, 2, o.index);
+            });
+        }
+        op.encode_raw(&mut bytes);
         let digest = digest_of(&bytes);
-        // As `!meta.description_map().is_empty()`, without building the map.
+        // When the op's description (custom name included) is not empty.
         if meta.name.is_some() || !meta.description.is_empty() {
             caps.insert("meta.description");
         }
@@ -297,6 +299,24 @@ mod tests {
     fn digest_format() {
         let d = digest_of(b"");
         assert_eq!(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    #[test]
+    fn op_bytes_are_prost_encoding_of_the_op_with_its_inputs() {
+        let leaf = Vertex::new(pb::Op::default(), Vec::new(), OpMeta::default(), BTreeSet::new());
+        let inputs = [0, 1, 0].map(|index| Output { vertex: leaf.clone(), index }).to_vec();
+        let op = pb::Op {
+            platform: Some(pb::Platform { os: "linux".into(), ..Default::default() }),
+            op: Some(pb::op::Op::Merge(pb::MergeOp::default())),
+            ..Default::default()
+        };
+        let v = Vertex::new(op.clone(), inputs.clone(), OpMeta::default(), BTreeSet::new());
+        let want = pb::Op {
+            inputs: inputs.iter().map(|o| pb::Input { digest: o.vertex.digest.clone(), index: o.index }).collect(),
+            ..op
+        };
+        assert_eq!(v.bytes, want.encode_to_vec());
+        assert_eq!(v.digest, digest_of(&v.bytes));
     }
 
     #[test]

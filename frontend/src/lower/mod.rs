@@ -142,6 +142,11 @@ impl Lowered {
     pub fn definition(&self) -> pb::Definition {
         llb::marshal(&self.state)
     }
+
+    /// The encoded [`Lowered::definition`], written straight from the graph.
+    pub fn definition_bytes(&self) -> Vec<u8> {
+        llb::marshal_bytes(&self.state)
+    }
 }
 
 /// Lowers `plan` to the target's state and image config.
