@@ -101,6 +101,14 @@ pub(crate) enum Node {
 }
 
 impl Node {
+    /// Moves the node out, leaving an empty scalar in its place (the decoder takes the values
+    /// it keeps instead of copying them).
+    pub fn take(&mut self) -> Node {
+        let empty =
+            Scalar { value: String::new(), start: Mark { line: 0, column: 0, index: 0, offset: 0 }, coerce: false };
+        std::mem::replace(self, Node::Scalar(empty))
+    }
+
     pub fn as_scalar(&self) -> Option<&Scalar> {
         match self {
             Node::Scalar(s) => Some(s),
