@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use marked_yaml::LoadError;
 
-use super::tree::{Mapping as MarkedMappingNode, Node, Scalar as MarkedScalarNode, Sequence};
+use super::tree::{Mapping as MarkedMappingNode, Mark, Node, Scalar as MarkedScalarNode, Sequence};
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::limits;
@@ -184,7 +184,7 @@ impl Decoder {
     }
 
     fn scalar_span(&self, s: &MarkedScalarNode) -> Span {
-        self.scalar_span_at(s.start.line, s.start.offset, s.as_str())
+        self.scalar_span_at(s.start.line(), s.start.offset(), s.as_str())
     }
 
     /// The span of a scalar that starts at byte `start` of line `line` and has the value `value`.
@@ -203,8 +203,8 @@ impl Decoder {
         match node {
             Node::Scalar(s) => self.scalar_span(s),
             _ => {
-                let start = node.start().map(|m| m.offset).unwrap_or_default();
-                let end = node.end().map(|m| m.offset).unwrap_or(start);
+                let start = node.start().map(Mark::offset).unwrap_or_default();
+                let end = node.end().map(Mark::offset).unwrap_or(start);
                 // Block collections end where the next thing starts: trim back to real text.
                 let end = start + self.file.text[start..end.max(start)].trim_end().len();
                 Span { start, end: end.max(start) }

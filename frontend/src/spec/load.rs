@@ -183,7 +183,7 @@ impl Builder<'_> {
     /// The parser's marker, with its byte offset.
     fn mark(&self, m: YamlMarker) -> Mark {
         let column = m.col() + 1;
-        Mark { line: m.line(), column, index: m.index(), offset: self.file.offset(m.line(), column) }
+        Mark::new(m.line(), column, m.index(), self.file.offset(m.line(), column))
     }
 
     fn fail(&mut self, e: Loaded) {
@@ -226,13 +226,13 @@ impl Builder<'_> {
 
     /// The span of the anchored node's text, for notes on diagnostics inside it.
     fn text_span(&self, node: &Node) -> Span {
-        let start = node.start().map_or(0, |m| m.offset);
+        let start = node.start().map_or(0, Mark::offset);
         let end = match node {
             Node::Scalar(s) => {
                 let line = self.file.rest_of_line(start);
                 start + if line.starts_with(s.as_str()) { s.as_str().len() } else { line.trim_end().len() }
             }
-            _ => node.end().map_or(start, |m| m.offset),
+            _ => node.end().map_or(start, Mark::offset),
         };
         let end = start + self.file.text[start..end.max(start)].trim_end().len();
         Span { start, end }
