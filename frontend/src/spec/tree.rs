@@ -177,3 +177,16 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Nodes stay small: the loader moves them as it builds the tree, the decoder as it reads it.
+    #[test]
+    fn nodes_are_small() {
+        use std::mem::size_of;
+        // With `usize` positions: 32, 64, 112 and 176 bytes.
+        assert_eq!(size_of::<super::Mark>(), 16);
+        assert!(size_of::<super::Node>() <= 72, "{}", size_of::<super::Node>());
+        assert!(size_of::<(super::Scalar, super::Node)>() <= 120);
+    }
+}
