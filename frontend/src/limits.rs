@@ -59,7 +59,7 @@ pub(crate) fn check_tree(file: &SourceFile, root: &Node) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // From a node's start to the end of its line, or of the node's own text when it starts so.
     let at = |m: Option<&Mark>, text: Option<&str>| {
-        let start = m.map_or(0, |m| m.offset);
+        let start = m.map_or(0, Mark::offset);
         let line = file.rest_of_line(start);
         let len = text.filter(|t| line.starts_with(t)).map_or(line.len(), str::len);
         Span { start, end: start + len }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use marked_yaml::LoadError;
 
-use super::tree::{Mapping as MarkedMappingNode, Node, Scalar as MarkedScalarNode, Sequence};
+use super::tree::{Mapping as MarkedMappingNode, Mark, Node, Scalar as MarkedScalarNode, Sequence};
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::limits;
@@ -85,7 +85,7 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
     if nul {
         d.refuse_nul(&root);
     }
-    let spec = d.spec(&root, syntax);
+    let spec = d.spec(root, syntax);
     (Some(spec), Diagnostics::new(file, d.diags))
 }
 
@@ -93,7 +93,7 @@ pub fn parse_spec_partial(name: &str, text: &str) -> (Option<Spec>, Diagnostics)
 /// In debug builds (the tests), [`Fields::done`] checks that the decoder asked for every
 /// described key: a key added to the description cannot be accepted and then silently ignored.
 struct Fields<'m> {
-    map: &'m MarkedMappingNode,
+    map: std::cell::RefCell<&'m mut MarkedMappingNode>,
     #[cfg(debug_assertions)]
     described: &'static [&'static str],
     #[cfg(debug_assertions)]
@@ -104,9 +104,9 @@ impl<'m> Fields<'m> {
     /// `described`: the place's keys; `read` the ones its caller reads without [`Fields::get`]
     /// (the step kind's own key).
     #[cfg_attr(not(debug_assertions), allow(unused_variables))]
-    fn new(map: &'m MarkedMappingNode, described: &'static [&'static str], read: &[&str]) -> Self {
+    fn new(map: &'m mut MarkedMappingNode, described: &'static [&'static str], read: &[&str]) -> Self {
         Fields {
-            map,
+            map: std::cell::RefCell::new(map),
             #[cfg(debug_assertions)]
             described,
             #[cfg(debug_assertions)]
@@ -114,10 +114,19 @@ impl<'m> Fields<'m> {
         }
     }
 
-    fn get(&self, key: &str) -> Option<&'m Node> {
+    /// The value of `key`, moved out of the mapping (each key is asked for once).
+    fn get(&self, key: &str) -> Option<Node> {
         #[cfg(debug_assertions)]
-        self.asked.borrow_mut().push(key.to_string());
-        self.map.get_node(key)
+        {
+            let mut asked = self.asked.borrow_mut();
+            debug_assert!(!asked.iter().any(|a| a == key), "`{key}` asked for twice");
+            asked.push(key.to_string());
+        }
+        self.map.borrow_mut().entries.iter_mut().find(|(k, _)| k.value == key).map(|(_, v)| v.take())
+    }
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.map.borrow().contains_key(key)
     }
 
     /// The place is read (not on early returns after an error).
@@ -175,7 +184,7 @@ impl Decoder {
     }
 
     fn scalar_span(&self, s: &MarkedScalarNode) -> Span {
-        self.scalar_span_at(s.start.line, s.start.offset, s.as_str())
+        self.scalar_span_at(s.start.line(), s.start.offset(), s.as_str())
     }
 
     /// The span of a scalar that starts at byte `start` of line `line` and has the value `value`.
@@ -194,8 +203,8 @@ impl Decoder {
         match node {
             Node::Scalar(s) => self.scalar_span(s),
             _ => {
-                let start = node.start().map(|m| m.offset).unwrap_or_default();
-                let end = node.end().map(|m| m.offset).unwrap_or(start);
+                let start = node.start().map(Mark::offset).unwrap_or_default();
+                let end = node.end().map(Mark::offset).unwrap_or(start);
                 // Block collections end where the next thing starts: trim back to real text.
                 let end = start + self.file.text[start..end.max(start)].trim_end().len();
                 Span { start, end: end.max(start) }
@@ -222,30 +231,34 @@ impl Decoder {
         }
     }
 
-    fn expect_mapping<'n>(&mut self, node: &'n Node, what: impl What) -> Option<&'n MarkedMappingNode> {
+    fn expect_mapping(&mut self, node: Node, what: impl What) -> Option<MarkedMappingNode> {
         match node {
             Node::Mapping(m) => Some(m),
-            Node::Scalar(s) if is_null(s) => None,
+            Node::Scalar(s) if is_null(&s) => None,
             other => {
-                let span = self.node_span(other);
-                self.error(span, format!("{what} must be a mapping, found {}", Self::type_name(other)));
+                let span = self.node_span(&other);
+                self.error(span, format!("{what} must be a mapping, found {}", Self::type_name(&other)));
                 None
             }
         }
     }
 
-    fn string(&mut self, node: &Node, what: impl What) -> Option<Sp<String>> {
+    /// A scalar's value, moved out of the tree.
+    fn string(&mut self, node: Node, what: impl What) -> Option<Sp<String>> {
         match node {
-            Node::Scalar(s) => Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))),
+            Node::Scalar(s) => {
+                let span = self.scalar_span(&s);
+                Some(Sp::new(s.value, span))
+            }
             other => {
-                let span = self.node_span(other);
-                self.error(span, format!("{what} must be a string, found {}", Self::type_name(other)));
+                let span = self.node_span(&other);
+                self.error(span, format!("{what} must be a string, found {}", Self::type_name(&other)));
                 None
             }
         }
     }
 
-    fn boolean(&mut self, node: &Node, what: impl What) -> Option<Sp<bool>> {
+    fn boolean(&mut self, node: Node, what: impl What) -> Option<Sp<bool>> {
         let s = self.string(node, what)?;
         match s.value.as_str() {
             "true" | "True" | "TRUE" | "yes" => Some(Sp::new(true, s.span)),
@@ -258,33 +271,37 @@ impl Decoder {
     }
 
     /// A string or a list of strings.
-    fn strings(&mut self, node: &Node, what: impl What) -> Vec<Sp<String>> {
+    fn strings(&mut self, node: Node, what: impl What) -> Vec<Sp<String>> {
         match node {
-            Node::Sequence(Sequence { items, .. }) => items.iter().filter_map(|n| self.string(n, what)).collect(),
-            Node::Scalar(s) if is_null(s) => Vec::new(),
+            Node::Sequence(Sequence { items, .. }) => items.into_iter().filter_map(|n| self.string(n, what)).collect(),
+            Node::Scalar(s) if is_null(&s) => Vec::new(),
             other => self.string(other, what).into_iter().collect(),
         }
     }
 
     /// A list of strings (a single string is not accepted where order or arity matters).
-    fn string_list(&mut self, node: &Node, what: impl What) -> Option<Vec<Sp<String>>> {
+    fn string_list(&mut self, node: Node, what: impl What) -> Option<Vec<Sp<String>>> {
         match node {
-            Node::Sequence(Sequence { items, .. }) => Some(items.iter().filter_map(|n| self.string(n, what)).collect()),
+            Node::Sequence(Sequence { items, .. }) => {
+                Some(items.into_iter().filter_map(|n| self.string(n, what)).collect())
+            }
             other => {
-                let span = self.node_span(other);
-                self.error(span, format!("{what} must be a list of strings, found {}", Self::type_name(other)));
+                let span = self.node_span(&other);
+                self.error(span, format!("{what} must be a list of strings, found {}", Self::type_name(&other)));
                 None
             }
         }
     }
 
-    fn key_values(&mut self, node: &Node, what: impl What) -> Vec<KeyValue> {
+    fn key_values(&mut self, node: Node, what: impl What) -> Vec<KeyValue> {
         let Some(map) = self.expect_mapping(node, what) else { return Vec::new() };
-        map.iter()
+        map.entries
+            .into_iter()
             .filter_map(|(k, v)| {
-                let key = Sp::new(k.as_str().to_string(), self.key_span(k));
+                let span = self.key_span(&k);
+                let key = Sp::new(k.value, span);
                 let value = match v {
-                    Node::Scalar(s) if is_null(s) => Sp::new(String::new(), self.scalar_span(s)),
+                    Node::Scalar(s) if is_null(&s) => Sp::new(String::new(), self.scalar_span(&s)),
                     _ => self.string(v, format_args!("the value of `{}` in {what}", key.value))?,
                 };
                 Some(KeyValue { key, value })
@@ -292,16 +309,15 @@ impl Decoder {
             .collect()
     }
 
-    fn command(&mut self, node: &Node, what: impl What) -> Option<Command> {
+    fn command(&mut self, node: Node, what: impl What) -> Option<Command> {
+        let span = self.node_span(&node);
         match node {
-            Node::Scalar(s) => Some(Command::Shell(Sp::new(s.as_str().to_string(), self.scalar_span(s)))),
+            Node::Scalar(s) => Some(Command::Shell(Sp::new(s.value, span))),
             Node::Sequence(Sequence { items, .. }) => {
-                let span = self.node_span(node);
-                let args = items.iter().filter_map(|n| self.string(n, what)).collect();
+                let args = items.into_iter().filter_map(|n| self.string(n, what)).collect();
                 Some(Command::Exec(args, span))
             }
             Node::Mapping(_) => {
-                let span = self.node_span(node);
                 self.error(
                     span,
                     format!("{what} must be a string (shell form) or a list (exec form), found a mapping"),
@@ -316,7 +332,7 @@ impl Decoder {
     /// [`Fields`] (`read`: the keys the caller reads itself).
     fn fields<'m>(
         &mut self,
-        map: &'m MarkedMappingNode,
+        map: &'m mut MarkedMappingNode,
         described: &'static [&'static str],
         what: &str,
         read: &[&str],
@@ -362,40 +378,43 @@ impl Decoder {
         }
     }
 
-    fn spec(&mut self, root: &Node, syntax: Option<Sp<String>>) -> Spec {
+    fn spec(&mut self, root: Node, syntax: Option<Sp<String>>) -> Spec {
         let mut spec = Spec { file: self.file.clone(), syntax, args: Vec::new(), stages: Vec::new() };
-        let Some(top) = self.expect_mapping(root, "the spec") else {
-            if matches!(root, Node::Scalar(s) if is_null(s)) {
+        let null = matches!(&root, Node::Scalar(s) if is_null(s));
+        // Where `stages:` would go: at the first key of the spec (`args:`, say), beside it; in
+        // `{}`, or a file of comments, at `{}`, or else the start of the file.
+        let no_stages_at = match &root {
+            Node::Mapping(top) => match top.keys().next() {
+                Some(k) => self.key_span(k),
+                None => Some(self.node_span(&root)).filter(|s| s.end > s.start).unwrap_or_default(),
+            },
+            _ => Span::default(),
+        };
+        let Some(mut top) = self.expect_mapping(root, "the spec") else {
+            if null {
                 // Nothing but comments: still say what is missing, on the first line.
                 self.no_stages(Span::default());
             }
             return spec;
         };
-        let fields = self.fields(top, TOP_KEYS, "the spec", &[]);
+        let fields = self.fields(&mut top, TOP_KEYS, "the spec", &[]);
         if let Some(args) = fields.get("args") {
             spec.args = self.args(args);
         }
         match fields.get("stages") {
             Some(stages) => {
+                let span = self.node_span(&stages);
                 if let Some(map) = self.expect_mapping(stages, "`stages`") {
-                    for (name, body) in map.iter() {
+                    spec.stages.reserve_exact(map.len());
+                    for (name, body) in map.entries {
                         spec.stages.push(self.stage(name, body));
                     }
                 }
                 if spec.stages.is_empty() {
-                    let span = self.node_span(stages);
                     self.error(span, "`stages` is empty: a spec needs at least one stage");
                 }
             }
-            None => {
-                // At the first key of the spec (`args:`, say), where `stages:` would go beside it.
-                let at = match top.keys().next() {
-                    Some(k) => self.key_span(k),
-                    // `{}`, or a file of comments: at `{}`, or else the start of the file.
-                    None => Some(self.node_span(root)).filter(|s| s.end > s.start).unwrap_or_default(),
-                };
-                self.no_stages(at);
-            }
+            None => self.no_stages(no_stages_at),
         }
         fields.done();
         spec
@@ -407,24 +426,28 @@ impl Decoder {
         self.diags.push(diag);
     }
 
-    fn args(&mut self, node: &Node) -> Vec<ArgDecl> {
+    fn args(&mut self, node: Node) -> Vec<ArgDecl> {
         let Some(map) = self.expect_mapping(node, "`args`") else { return Vec::new() };
-        let mut out = Vec::new();
-        for (k, v) in map.iter() {
-            let name = Sp::new(k.as_str().to_string(), self.key_span(k));
+        let mut out = Vec::with_capacity(map.len());
+        for (k, v) in map.entries {
+            let span = self.key_span(&k);
+            let name = Sp::new(k.value, span);
             let (default, description, env) = match v {
-                Node::Scalar(s) if is_null(s) => (None, None, None),
-                Node::Scalar(s) => (Some(Sp::new(s.as_str().to_string(), self.scalar_span(s))), None, None),
-                Node::Mapping(m) => {
-                    let f = self.fields(m, ARG_KEYS, &format!("arg `{}`", name.value), &[]);
+                Node::Scalar(s) if is_null(&s) => (None, None, None),
+                Node::Scalar(s) => {
+                    let span = self.scalar_span(&s);
+                    (Some(Sp::new(s.value, span)), None, None)
+                }
+                Node::Mapping(mut m) => {
+                    let f = self.fields(&mut m, ARG_KEYS, &format!("arg `{}`", name.value), &[]);
                     let default = f.get("default").and_then(|n| self.string(n, "an arg default"));
                     let description = f.get("description").and_then(|n| self.string(n, "a description"));
                     let env = f.get("env").and_then(|n| self.boolean(n, "an arg's `env`"));
                     f.done();
                     (default, description, env)
                 }
-                Node::Sequence(_) => {
-                    let span = self.node_span(v);
+                v @ Node::Sequence(_) => {
+                    let span = self.node_span(&v);
                     self.error(
                         span,
                         format!("arg `{}` must be a default value or a mapping with `default`", name.value),
@@ -437,8 +460,9 @@ impl Decoder {
         out
     }
 
-    fn stage(&mut self, name: &MarkedScalarNode, body: &Node) -> Stage {
-        let name = Sp::new(name.as_str().to_string(), self.key_span(name));
+    fn stage(&mut self, name: MarkedScalarNode, body: Node) -> Stage {
+        let span = self.key_span(&name);
+        let name = Sp::new(name.value, span);
         let mut stage = Stage {
             name,
             from: None,
@@ -459,13 +483,14 @@ impl Decoder {
             stop_signal: None,
         };
         let what = format!("stage `{}`", stage.name.value);
-        let Some(map) = self.expect_mapping(body, &what) else {
+        let Some(mut map) = self.expect_mapping(body, &what) else {
             let span = stage.name.span;
             self.error(span, format!("{what} is empty: it needs at least `from:`"));
             return stage;
         };
-        self.check_keys(map, STAGE_KEYS, &what);
-        for (key, value) in map.iter() {
+        self.check_keys(&map, STAGE_KEYS, &what);
+        for (key, value) in map.entries.iter_mut() {
+            let value = value.take();
             match key.as_str() {
                 "from" => stage.from = self.string(value, "`from`"),
                 "platform" => stage.platform = self.string(value, "`platform`"),
@@ -503,10 +528,10 @@ impl Decoder {
         stage
     }
 
-    fn healthcheck(&mut self, key: &MarkedScalarNode, node: &Node) -> Option<Healthcheck> {
-        let span = self.entry_span(key, node);
-        let map = self.expect_mapping(node, "`healthcheck`")?;
-        let f = self.fields(map, HEALTHCHECK_KEYS, "`healthcheck`", &[]);
+    fn healthcheck(&mut self, key: &MarkedScalarNode, node: Node) -> Option<Healthcheck> {
+        let span = self.entry_span(key, &node);
+        let mut map = self.expect_mapping(node, "`healthcheck`")?;
+        let f = self.fields(&mut map, HEALTHCHECK_KEYS, "`healthcheck`", &[]);
         let cmd = match f.get("cmd") {
             Some(n) => self.command(n, "`healthcheck.cmd`"),
             None => {
@@ -531,28 +556,34 @@ impl Decoder {
         Some(healthcheck)
     }
 
-    fn steps(&mut self, node: &Node) -> Vec<Step> {
+    fn steps(&mut self, node: Node) -> Vec<Step> {
         let items = match node {
             Node::Sequence(Sequence { items, .. }) => items,
-            Node::Scalar(s) if is_null(s) => return Vec::new(),
+            Node::Scalar(s) if is_null(&s) => return Vec::new(),
             other => {
-                let span = self.node_span(other);
-                self.error(span, format!("`steps` must be a list, found {}", Self::type_name(other)));
+                let span = self.node_span(&other);
+                self.error(span, format!("`steps` must be a list, found {}", Self::type_name(&other)));
                 return Vec::new();
             }
         };
-        items.iter().filter_map(|item| self.step(item)).collect()
+        items.into_iter().filter_map(|item| self.step(item)).collect()
     }
 
-    fn step(&mut self, node: &Node) -> Option<Step> {
-        let span = self.node_span(node);
-        let Node::Mapping(map) = node else {
-            let diag = Diagnostic::error(
-                span,
-                format!("a step must be a mapping like `run: ...` or `copy: ...`, found {}", Self::type_name(node)),
-            );
-            self.diags.push(diag);
-            return None;
+    fn step(&mut self, node: Node) -> Option<Step> {
+        let span = self.node_span(&node);
+        let mut map = match node {
+            Node::Mapping(map) => map,
+            other => {
+                let diag = Diagnostic::error(
+                    span,
+                    format!(
+                        "a step must be a mapping like `run: ...` or `copy: ...`, found {}",
+                        Self::type_name(&other)
+                    ),
+                );
+                self.diags.push(diag);
+                return None;
+            }
         };
         // `run` and `copy` take options named like the other kinds (`env`, `workdir`, `user`):
         // when one of them is present, it is the kind.
@@ -561,11 +592,11 @@ impl Decoder {
             (None, _) => first_two(map.keys().filter(|k| STEP_KINDS.contains(&k.as_str()))),
             some => some,
         };
-        let (key, value) = match kinds {
-            (Some(one), None) => (one, map.get_node(one.as_str())?),
+        let key = match kinds {
+            (Some(one), None) => one,
             (None, _) => {
                 // No kind key: every key is unknown; suggest the nearest kind for each.
-                self.check_keys(map, STEP_KINDS, "a step");
+                self.check_keys(&map, STEP_KINDS, "a step");
                 if map.keys().all(|k| k.as_str().starts_with("x-")) {
                     self.error(span, format!("a step needs one of {}", ticked(STEP_KINDS)));
                 }
@@ -583,9 +614,12 @@ impl Decoder {
             }
         };
         let key_span = self.key_span(key);
-        let kind = match key.as_str() {
+        let kind_key = STEP_KINDS.iter().copied().find(|k| *k == key.as_str())?;
+        // The kind's value, moved out (keys are unique: the first entry with the key is it).
+        let value = map.entries.iter_mut().find(|(k, _)| k.as_str() == kind_key).map(|(_, v)| v.take())?;
+        let kind = match kind_key {
             "run" => {
-                let f = self.fields(map, shape::RunStep::KEYS, "a `run` step", &["run"]);
+                let f = self.fields(&mut map, shape::RunStep::KEYS, "a `run` step", &["run"]);
                 let command = self.command(value, "`run`")?;
                 let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`{k}`")));
                 let run = Run {
@@ -601,11 +635,12 @@ impl Decoder {
                 StepKind::Run(run)
             }
             "copy" => {
-                let f = self.fields(map, shape::CopyStep::KEYS, "a `copy` step", &["copy"]);
-                if let Node::Mapping(inner) = value {
+                let f = self.fields(&mut map, shape::CopyStep::KEYS, "a `copy` step", &["copy"]);
+                if let Node::Mapping(inner) = &value {
                     self.copy_mapping(key_span, inner);
                     return None;
                 }
+                let sources_list = matches!(value, Node::Sequence(_));
                 let sources = self.strings(value, "a `copy` source");
                 if sources.is_empty() {
                     self.error(key_span, "`copy` needs at least one source");
@@ -613,7 +648,7 @@ impl Decoder {
                 let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`{k}`")));
                 let copy = Copy {
                     sources,
-                    sources_list: matches!(value, Node::Sequence(_)),
+                    sources_list,
                     from: get(self, "from"),
                     to: get(self, "to"),
                     chown: get(self, "chown"),
@@ -630,10 +665,10 @@ impl Decoder {
                 StepKind::Copy(copy)
             }
             "file" => {
-                let f = self.fields(map, shape::FileStep::KEYS, "a `file` step", &["file"]);
+                let f = self.fields(&mut map, shape::FileStep::KEYS, "a `file` step", &["file"]);
                 let get = |d: &mut Self, k: &str| f.get(k).and_then(|n| d.string(n, format_args!("`{k}`")));
                 let content = get(self, "content");
-                if content.is_none() && !map.contains_key("content") {
+                if content.is_none() && !f.contains_key("content") {
                     self.error(key_span, "a `file` step needs `content:` (use `content: \"\"` for an empty file)");
                 }
                 let file = File {
@@ -646,7 +681,7 @@ impl Decoder {
                 StepKind::File(file)
             }
             other => {
-                self.check_keys(map, &[other], &format!("a `{other}` step"));
+                self.check_keys(&map, &[other], &format!("a `{other}` step"));
                 match other {
                     "env" => StepKind::Env(self.key_values(value, "`env`")),
                     "workdir" => StepKind::Workdir(self.string(value, "`workdir`")?),
@@ -723,22 +758,22 @@ impl Decoder {
         self.diags.push(d);
     }
 
-    fn mounts(&mut self, node: &Node) -> Vec<Mount> {
+    fn mounts(&mut self, node: Node) -> Vec<Mount> {
         let items = match node {
             Node::Sequence(Sequence { items, .. }) => items,
             other => {
-                let span = self.node_span(other);
-                self.error(span, format!("`mounts` must be a list, found {}", Self::type_name(other)));
+                let span = self.node_span(&other);
+                self.error(span, format!("`mounts` must be a list, found {}", Self::type_name(&other)));
                 return Vec::new();
             }
         };
-        let mut out = Vec::new();
-        for item in items.iter() {
-            let span = self.node_span(item);
-            let Some(map) = self.expect_mapping(item, "a mount") else { continue };
-            let kinds = first_two(map.keys().filter(|k| MOUNT_KINDS.contains(&k.as_str())));
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let span = self.node_span(&item);
+            let Some(mut map) = self.expect_mapping(item, "a mount") else { continue };
+            let kinds = first_two(map.keys().filter_map(|k| MOUNT_KINDS.iter().copied().find(|m| *m == k.as_str())));
             if kinds.0.is_none() && map.contains_key("type") {
-                self.mount_with_type(span, map);
+                self.mount_with_type(span, &map);
                 continue;
             }
             let (Some(kind), None) = kinds else {
@@ -746,8 +781,9 @@ impl Decoder {
                 self.diags.push(diag);
                 continue;
             };
-            let Some(value) = map.get_node(kind.as_str()).and_then(|n| self.string(n, "a mount")) else { continue };
-            if let Some(kind) = self.mount_options(map, kind.as_str(), value) {
+            let value = map.entries.iter_mut().find(|(k, _)| k.as_str() == kind).map(|(_, v)| v.take());
+            let Some(value) = value.and_then(|n| self.string(n, "a mount")) else { continue };
+            if let Some(kind) = self.mount_options(map, kind, value) {
                 out.push(Mount { span, kind });
             }
         }
@@ -757,18 +793,18 @@ impl Decoder {
     /// The options of a mount of the kind `kind`, by the kind's keys. An unknown option is
     /// reported (`x-` keys too: mounts have no extensions) and drops the mount; an option that
     /// is not a string is reported and left out.
-    fn mount_options(&mut self, map: &MarkedMappingNode, kind: &str, value: Sp<String>) -> Option<MountKind> {
+    fn mount_options(&mut self, map: MarkedMappingNode, kind: &str, value: Sp<String>) -> Option<MountKind> {
         let at = MOUNT_KINDS.iter().position(|k| *k == kind)?;
         let allowed = &shape::Mount::KEYS_OF[at][1..];
         let mut options: [Option<Sp<String>>; super::MOUNT_OPTIONS_MAX] = Default::default();
         let mut ok = true;
-        for (k, v) in map.iter().filter(|(k, _)| k.as_str() != kind) {
+        for (k, v) in map.entries.into_iter().filter(|(k, _)| k.as_str() != kind) {
             let Some(v) = self.string(v, format_args!("mount option `{}`", k.as_str())) else { continue };
             match allowed.iter().position(|a| *a == k.as_str()) {
                 Some(i) => options[i] = Some(v),
                 None => {
                     let d = Diagnostic::error(
-                        self.key_span(k),
+                        self.key_span(&k),
                         format!("unknown option `{}` for a {kind} mount", k.as_str()),
                     )
                     .suggest(k.as_str(), allowed.iter().copied());

@@ -67,6 +67,8 @@ fn load_with(file: &SourceFile, keep: Keep<'_>) -> Option<Loaded> {
         file,
         keep,
         stack: Vec::new(),
+        items: Vec::new(),
+        entries: Vec::new(),
         root: None,
         anchors: HashMap::new(),
         copied: 0,
@@ -117,12 +119,14 @@ enum Frame {
     Seq {
         start: Mark,
         anchor: usize,
-        items: Vec<Node>,
+        /// Where its items start in [`Builder::items`].
+        base: usize,
     },
     Map {
         start: Mark,
         anchor: usize,
-        entries: Vec<(Scalar, Node)>,
+        /// Where its entries start in [`Builder::entries`].
+        base: usize,
         /// The hashes of the keys, once there are [`INDEXED`] of them: a duplicate is looked
         /// for by a scan only when its hash is there.
         hashes: Option<HashSet<u64>>,
@@ -153,6 +157,10 @@ struct Builder<'a> {
     file: &'a SourceFile,
     keep: Keep<'a>,
     stack: Vec<Frame>,
+    /// The items and entries of the open collections, innermost last: a collection takes its
+    /// own when it ends, in a `Vec` of their number (one allocation, no growth, no spare room).
+    items: Vec<Node>,
+    entries: Vec<(Scalar, Node)>,
     root: Option<Node>,
     anchors: HashMap<usize, Anchored>,
     /// Nodes copied by aliases so far.
@@ -183,7 +191,7 @@ impl Builder<'_> {
     /// The parser's marker, with its byte offset.
     fn mark(&self, m: YamlMarker) -> Mark {
         let column = m.col() + 1;
-        Mark { line: m.line(), column, index: m.index(), offset: self.file.offset(m.line(), column) }
+        Mark::new(m.line(), column, m.index(), self.file.offset(m.line(), column))
     }
 
     fn fail(&mut self, e: Loaded) {
@@ -226,13 +234,13 @@ impl Builder<'_> {
 
     /// The span of the anchored node's text, for notes on diagnostics inside it.
     fn text_span(&self, node: &Node) -> Span {
-        let start = node.start().map_or(0, |m| m.offset);
+        let start = node.start().map_or(0, Mark::offset);
         let end = match node {
             Node::Scalar(s) => {
                 let line = self.file.rest_of_line(start);
                 start + if line.starts_with(s.as_str()) { s.as_str().len() } else { line.trim_end().len() }
             }
-            _ => node.end().map_or(start, |m| m.offset),
+            _ => node.end().map_or(start, Mark::offset),
         };
         let end = start + self.file.text[start..end.max(start)].trim_end().len();
         Span { start, end }
@@ -264,16 +272,18 @@ impl Builder<'_> {
                 Node::Mapping(_) => self.root = Some(node),
                 _ => self.fail(Loaded::Yaml(LoadError::TopLevelMustBeMapping(mark))),
             },
-            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Seq { .. }) => self.items.push(node),
             Some(Frame::Map { key: key @ None, .. }) => match node {
                 Node::Scalar(s) => *key = Some(s),
                 _ => self.fail(Loaded::Yaml(LoadError::MappingKeyMustBeScalar(mark))),
             },
-            Some(Frame::Map { entries, hashes, key: key @ Some(_), merges, .. }) => {
+            Some(Frame::Map { base, hashes, key: key @ Some(_), merges, .. }) => {
+                let entries = &mut self.entries;
+                let base = *base;
                 let Some(k) = key.take() else { return };
                 let merge = k.may_coerce() && k.as_str() == "<<";
                 if merge && merges.is_empty() {
-                    merges.push(Merge { key: k, after: entries.len(), value: node });
+                    merges.push(Merge { key: k, after: entries.len() - base, value: node });
                     return;
                 }
                 let hash = hashes.as_ref().map(|_| self.hasher.hash_one(k.as_str()));
@@ -281,7 +291,7 @@ impl Builder<'_> {
                     true => merges.first().map(|m| &m.key),
                     // Without the hash, the key is new; with it, most likely a duplicate.
                     false if hash.is_some_and(|h| !hashes.as_ref().is_some_and(|s| s.contains(&h))) => None,
-                    false => entries.iter().map(|(p, _)| p).find(|p| p.as_str() == k.as_str()),
+                    false => entries[base..].iter().map(|(p, _)| p).find(|p| p.as_str() == k.as_str()),
                 };
                 if let Some(prev) = prev {
                     let inner = DuplicateKeyInner { prev_key: prev.to_marked(), key: k.to_marked() };
@@ -292,8 +302,8 @@ impl Builder<'_> {
                     (Some(set), Some(h)) => {
                         set.insert(h);
                     }
-                    _ if entries.len() + 1 == INDEXED => {
-                        let set = entries.iter().map(|(p, _)| p).chain([&k]);
+                    _ if entries.len() - base + 1 == INDEXED => {
+                        let set = entries[base..].iter().map(|(p, _)| p).chain([&k]);
                         *hashes = Some(set.map(|p| self.hasher.hash_one(p.as_str())).collect());
                     }
                     _ => {}
@@ -412,20 +422,22 @@ impl MarkedEventReceiver for Builder<'_> {
                 self.fail(Loaded::Yaml(LoadError::UnexpectedTag(m)))
             }
             Event::SequenceStart(anchor, _) => {
-                self.open(Frame::Seq { start: self.mark(mark), anchor, items: Vec::new() }, m)
+                self.open(Frame::Seq { start: self.mark(mark), anchor, base: self.items.len() }, m)
             }
             Event::MappingStart(anchor, _) => {
-                let (entries, hashes, merges) = (Vec::new(), None, Vec::new());
-                self.open(Frame::Map { start: self.mark(mark), anchor, entries, hashes, key: None, merges }, m)
+                let (base, hashes, merges) = (self.entries.len(), None, Vec::new());
+                self.open(Frame::Map { start: self.mark(mark), anchor, base, hashes, key: None, merges }, m)
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { start, anchor, items }) = self.stack.pop() {
+                if let Some(Frame::Seq { start, anchor, base }) = self.stack.pop() {
+                    let items = self.items.drain(base..).collect();
                     let node = Sequence { items, start: Some(start), end: Some(self.mark(mark)) };
                     self.place(Node::Sequence(node), anchor, m);
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { start, anchor, entries, merges, .. }) = self.stack.pop() {
+                if let Some(Frame::Map { start, anchor, base, merges, .. }) = self.stack.pop() {
+                    let entries = self.entries.drain(base..).collect();
                     let map = Mapping { entries, start: Some(start), end: Some(self.mark(mark)) };
                     let map = self.merged(map, merges);
                     self.place(Node::Mapping(map), anchor, m);

@@ -10,19 +10,39 @@ use marked_yaml::types::MarkedScalarNode;
 use marked_yaml::{Marker, Span as Marks};
 
 /// A place in the text: the parser's line (1-based), column (1-based, in characters) and
-/// character index, and the byte offset of that line and column in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// character index, and the byte offset of that line and column in the file. Kept as `u32`
+/// (a spec is at most `limits::MAX_SPEC_BYTES`, 16 MiB), which makes nodes smaller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Mark {
-    pub line: usize,
-    pub column: usize,
-    pub index: usize,
-    pub offset: usize,
+    line: u32,
+    column: u32,
+    index: u32,
+    offset: u32,
+}
+
+/// `n` as a `u32`: a spec's positions fit (see [`Mark`]).
+fn small(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl Mark {
+    pub fn new(line: usize, column: usize, index: usize, offset: usize) -> Self {
+        Mark { line: small(line), column: small(column), index: small(index), offset: small(offset) }
+    }
+
+    /// The 1-based line.
+    pub fn line(&self) -> usize {
+        self.line as usize
+    }
+
+    /// The byte offset in the file.
+    pub fn offset(&self) -> usize {
+        self.offset as usize
+    }
+
     /// The same place as `marked-yaml` writes it.
     pub fn marker(&self) -> Marker {
-        Marker::new(0, self.index, self.line, self.column)
+        Marker::new(0, self.index as usize, self.line as usize, self.column as usize)
     }
 }
 
@@ -101,6 +121,13 @@ pub(crate) enum Node {
 }
 
 impl Node {
+    /// Moves the node out, leaving an empty scalar in its place (the decoder takes the values
+    /// it keeps instead of copying them).
+    pub fn take(&mut self) -> Node {
+        let empty = Scalar { value: String::new(), start: Mark::default(), coerce: false };
+        std::mem::replace(self, Node::Scalar(empty))
+    }
+
     pub fn as_scalar(&self) -> Option<&Scalar> {
         match self {
             Node::Scalar(s) => Some(s),
@@ -148,5 +175,18 @@ impl Node {
                 out.into()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Nodes stay small: the loader moves them as it builds the tree, the decoder as it reads it.
+    #[test]
+    fn nodes_are_small() {
+        use std::mem::size_of;
+        // With `usize` positions: 32, 64, 112 and 176 bytes.
+        assert_eq!(size_of::<super::Mark>(), 16);
+        assert!(size_of::<super::Node>() <= 72, "{}", size_of::<super::Node>());
+        assert!(size_of::<(super::Scalar, super::Node)>() <= 120);
     }
 }
