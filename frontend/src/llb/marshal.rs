@@ -535,7 +535,7 @@ mod tests {
             [("constraints".to_string(), true), ("platform".to_string(), true)].into();
         for v in order {
             def.def.push(v.bytes.clone());
-            let md = v.raw_meta.clone().unwrap_or_else(|| pb::OpMetadata {
+            let md = v.raw_meta.as_deref().cloned().unwrap_or_else(|| pb::OpMetadata {
                 ignore_cache: v.meta.ignore_cache,
                 description: {
                     let mut d = v.meta.description.clone();

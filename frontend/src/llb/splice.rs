@@ -87,7 +87,7 @@ impl State {
                 inputs: outs,
                 meta,
                 caps: BTreeSet::new(),
-                raw_meta: Some(raw),
+                raw_meta: Some(Box::new(raw)),
             });
             on_stack.remove(&digest);
             built.insert(digest, vertex);

@@ -113,7 +113,7 @@ pub(crate) struct Vertex {
     pub(crate) caps: BTreeSet<&'static str>,
     /// Metadata received with a spliced Definition, marshalled as is (then `meta` and `caps`
     /// are unused). `None` for the ops built here.
-    pub(crate) raw_meta: Option<pb::OpMetadata>,
+    pub(crate) raw_meta: Option<Box<pb::OpMetadata>>,
 }
 
 impl Vertex {
