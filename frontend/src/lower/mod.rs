@@ -215,7 +215,9 @@ impl<'a> Lowerer<'a> {
     fn meta(&self, stage: &Stage, name: String, span: Span) -> OpMeta {
         // The spec location in the name too: clients that print no source snippets (Docker
         // 20.10) still show which line failed.
-        let line = self.plan.file.position(span.start).line;
+        // The line is the range's start: the position is looked up once.
+        let range = range(&self.plan.file, span);
+        let line = range.start.line;
         let mut name = name;
         name.reserve(self.plan.file.name.len() + 14);
         name.push_str(" (");
@@ -223,8 +225,7 @@ impl<'a> Lowerer<'a> {
         let _ = write!(name, ":{line})");
         let mut meta = OpMeta::named(name);
         meta.ignore_cache = self.inputs.no_cache.applies(&stage.name);
-        meta.location =
-            Some(llb::SourceLocation { file: self.file.clone(), ranges: vec![range(&self.plan.file, span)] });
+        meta.location = Some(llb::SourceLocation { file: self.file.clone(), ranges: vec![range] });
         meta
     }
 
