@@ -13,7 +13,7 @@ pub mod run_opts;
 pub mod sbom;
 mod steps;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -189,6 +189,21 @@ struct Built {
     config: ImageConfig,
 }
 
+impl Built {
+    /// The config, for the last stage that starts from this one (no copy of its history and
+    /// env). What stays is the workdir: copies from this stage read relative paths from it.
+    fn take_config(&mut self) -> ImageConfig {
+        let rest = ImageConfig {
+            config: crate::image::ContainerConfig {
+                working_dir: self.config.config.working_dir.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        std::mem::replace(&mut self.config, rest)
+    }
+}
+
 struct Lowerer<'a> {
     plan: &'a Plan,
     inputs: &'a Inputs,
@@ -198,6 +213,8 @@ struct Lowerer<'a> {
     diags: Vec<Diagnostic>,
     /// Every arg a `run` can see, built-ins included ([`Plan::all_args`]), computed once.
     all_args: BTreeMap<String, String>,
+    /// How many stages still to lower start from each stage: the last one takes its config.
+    base_uses: HashMap<&'a str, usize>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -208,7 +225,13 @@ impl<'a> Lowerer<'a> {
             language: Some("yaml".into()),
         });
         let all_args = plan.all_args();
-        Lowerer { plan, inputs, file, built: BTreeMap::new(), context: None, diags: Vec::new(), all_args }
+        let mut base_uses: HashMap<&str, usize> = HashMap::new();
+        for stage in &plan.stages {
+            if let Source::Stage { name } = &stage.base {
+                *base_uses.entry(name.as_str()).or_default() += 1;
+            }
+        }
+        Lowerer { plan, inputs, file, built: BTreeMap::new(), context: None, diags: Vec::new(), all_args, base_uses }
     }
 
     /// Op metadata: a progress name, the source location, and the stage's cache policy.
@@ -341,11 +364,19 @@ impl<'a> Lowerer<'a> {
         let (state, mut config) = match &stage.base {
             Source::Scratch => (State::scratch(), empty_config(&stage.platform)),
             Source::Stage { name } => {
+                let last = match self.base_uses.get_mut(name.as_str()) {
+                    Some(n) => {
+                        *n = n.saturating_sub(1);
+                        *n == 0
+                    }
+                    None => false,
+                };
                 let built = self
                     .built
-                    .get(name)
+                    .get_mut(name)
                     .ok_or_else(|| Diagnostic::error(stage.span, format!("stage `{name}` was not built")))?;
-                (built.state.clone(), built.config.clone())
+                let config = if last { built.take_config() } else { built.config.clone() };
+                (built.state.clone(), config)
             }
             Source::Image { reference } => {
                 let meta = from_meta(self, &reference.to_string());
