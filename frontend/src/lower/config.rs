@@ -156,7 +156,7 @@ fn rfc3339(epoch: i64) -> String {
 pub(super) fn push_history(image: &mut ImageConfig, created_by: String, empty_layer: bool) {
     image.history.push(History {
         created_by: Some(created_by),
-        comment: Some("decant".into()),
+        comment: Some(std::borrow::Cow::Borrowed("decant")),
         empty_layer,
         ..Default::default()
     });
@@ -164,11 +164,20 @@ pub(super) fn push_history(image: &mut ImageConfig, created_by: String, empty_la
 
 /// Sets `key=value` in a `K=V` list, replacing an earlier value in place.
 pub(super) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
-    let entry = format!("{key}={value}");
+    let entry = env_entry(key, value);
     match env.iter_mut().find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(key)) {
         Some(slot) => *slot = entry,
         None => env.push(entry),
     }
+}
+
+/// `key=value`, in one allocation of its size (`format!` grows its buffer two or three times).
+fn env_entry(key: &str, value: &str) -> String {
+    let mut entry = String::with_capacity(key.len() + 1 + value.len());
+    entry.push_str(key);
+    entry.push('=');
+    entry.push_str(value);
+    entry
 }
 
 /// [`set_env`] for each pair in turn, with one index of the list instead of a search per key.
@@ -187,7 +196,7 @@ pub(super) fn set_envs<'a>(env: &mut Vec<String>, pairs: impl IntoIterator<Item 
         }
     }
     for (key, value) in pairs {
-        let entry = format!("{key}={value}");
+        let entry = env_entry(key, value);
         match index.get(key) {
             Some(&i) => env[i] = entry,
             None => {
