@@ -31,34 +31,39 @@ pub(super) fn empty_config(platform: &Platform) -> ImageConfig {
 /// Applies the stage's runtime settings (cmd, ports, ...) to its image config; their values
 /// expand against the stage's final environment.
 pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Result<(), Diagnostic> {
+    // The environment is lent out while the rest of the config changes (no copy of it).
+    let env = std::mem::take(&mut image.config.env);
+    let applied = apply_with_env(stage, image, &env);
+    image.config.env = env;
+    applied
+}
+
+/// [`apply_runtime_config`] with the config's environment `env` (not in `image` meanwhile).
+fn apply_with_env(stage: &Stage, image: &mut ImageConfig, env: &[String]) -> Result<(), Diagnostic> {
     let rc = &stage.config;
-    let sh = shell(stage, image);
-    let env = image.config.env.clone();
-    let x = |w: &Word| expand(w, &env, stage.span);
+    let x = |w: &Word| expand(w, env, stage.span);
     let checked = |w: &Word, check: fn(&str) -> Result<String, String>| {
         check(&x(w)?).map_err(|msg| Diagnostic::error(stage.span, format!("in stage `{}`: {msg}", stage.name)))
     };
+    let as_args = |cmd: &CommandLine| match cmd {
+        CommandLine::Shell(s) => shell_command(stage, image, s),
+        CommandLine::Exec(a) => a.clone(),
+    };
+    let entrypoint = rc.entrypoint.as_ref().map(as_args);
+    let cmd = rc.cmd.as_ref().map(as_args);
     let c = &mut image.config;
     if let Some(user) = &rc.user {
         c.user = x(user)?;
     }
-    let as_args = |cmd: &CommandLine| match cmd {
-        CommandLine::Shell(s) => {
-            let mut a = sh.clone();
-            a.push(s.clone());
-            a
-        }
-        CommandLine::Exec(a) => a.clone(),
-    };
-    if let Some(ep) = &rc.entrypoint {
-        c.entrypoint = Some(as_args(ep));
+    if let Some(ep) = entrypoint {
+        c.entrypoint = Some(ep);
         // As in Dockerfiles, a new entrypoint drops the base image's cmd.
         if rc.cmd.is_none() {
             c.cmd = None;
         }
     }
-    if let Some(cmd) = &rc.cmd {
-        c.cmd = Some(as_args(cmd));
+    if let Some(cmd) = cmd {
+        c.cmd = Some(cmd);
     }
     for p in &rc.expose {
         for port in values::port_range(&checked(p, values::parse_port)?) {
@@ -122,9 +127,17 @@ pub(super) fn expand(w: &Word, env: &[String], span: Span) -> Result<String, Dia
     w.expand(&lookup).map_err(|e| Diagnostic::error(span, format!("`{w}`: {}", e.message)))
 }
 
-/// The shell for shell-form commands: the stage's `shell:`, the base image's, or `/bin/sh -c`.
-pub(super) fn shell(stage: &Stage, image: &ImageConfig) -> Vec<String> {
-    stage.shell.clone().or_else(|| image.config.shell.clone()).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+/// A shell-form command under the shell: the stage's `shell:`, the base image's, or
+/// `/bin/sh -c`; in one allocation of its size.
+pub(super) fn shell_command(stage: &Stage, image: &ImageConfig, cmd: &str) -> Vec<String> {
+    let shell = stage.shell.as_deref().or(image.config.shell.as_deref());
+    let mut args = Vec::with_capacity(shell.map_or(2, <[String]>::len) + 1);
+    match shell {
+        Some(sh) => args.extend(sh.iter().cloned()),
+        None => args.extend(["/bin/sh".to_string(), "-c".to_string()]),
+    }
+    args.push(cmd.to_string());
+    args
 }
 
 /// Sets the image's creation time, and that of the history entries decant added, to `epoch`.

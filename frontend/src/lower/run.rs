@@ -1,7 +1,7 @@
 //! Lowering a `run` step: its process (command, environment, user, directory, container
 //! settings) and its mounts, one function per kind of mount.
 
-use super::config::{expand, set_env, set_envs, shell};
+use super::config::{expand, set_env, set_envs, shell_command};
 use super::steps::{join_path, non_empty};
 use super::{Built, Lowerer};
 use crate::diag::{Diagnostic, Span};
@@ -82,11 +82,7 @@ impl Lowerer<'_> {
                 let kind = llb::MountKind::Bind { source: file, selector: None, readonly: true };
                 (vec!["/dev/pipes/script".to_string()], Some(llb::MountSpec { dest: "/dev/pipes".into(), kind }))
             }
-            CommandLine::Shell(cmd) => {
-                let mut args = shell(stage, image);
-                args.push(cmd.clone());
-                (args, None)
-            }
+            CommandLine::Shell(cmd) => (shell_command(stage, image, cmd), None),
         }
     }
 

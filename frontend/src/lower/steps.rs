@@ -147,12 +147,13 @@ impl Lowerer<'_> {
         for (root, patterns) in parents_groups(&src_dir, &kept_paths) {
             chain = chain.copy(&src_state, action(root, patterns));
         }
-        let meta = self.meta(stage, name.clone(), step.span);
+        let link_name = link.then(|| format!("{name}: link"));
+        let meta = self.meta(stage, name, step.span);
         let copied = chain.finish(Some(pb::Platform::from(&stage.platform)), meta);
-        if !link {
+        let Some(link_name) = link_name else {
             return Ok(copied);
-        }
-        let meta = self.meta(stage, format!("{name}: link"), step.span);
+        };
+        let meta = self.meta(stage, link_name, step.span);
         Ok(llb::merge(vec![built.state.clone(), copied], meta))
     }
 }
@@ -160,9 +161,9 @@ impl Lowerer<'_> {
 /// Where a copy puts its sources: `to` against the workdir, else the workdir; a directory
 /// (trailing `/`) for several sources or a pattern.
 fn copy_dest(workdir: &str, to: Option<&str>, sources: &[String]) -> String {
-    let workdir = non_empty(workdir, "/");
+    let workdir = if workdir.is_empty() { "/" } else { workdir };
     let mut dest = match to {
-        Some(to) => join_path_keep_slash(&workdir, to),
+        Some(to) => join_path_keep_slash(workdir, to),
         None => format!("{}/", workdir.trim_end_matches('/')),
     };
     let many = sources.len() > 1 || sources.iter().any(|s| has_wildcard(s));
