@@ -20,7 +20,63 @@ use serde::{Serialize, Serializer};
 /// A parsed value: text and references.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Word {
+    repr: Repr,
+}
+
+/// Each word has one representation (so equality compares what the words hold).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Repr {
+    /// No reference: the text (most values), in one allocation.
+    Literal(String),
+    /// At least one reference, with the texts around them: adjacent texts merged, none empty.
+    Parts(Vec<Part>),
+}
+
+impl Default for Repr {
+    fn default() -> Repr {
+        Repr::Literal(String::new())
+    }
+}
+
+/// A word being built: its parts, made [`Word::Literal`] when they hold no reference.
+#[derive(Default)]
+struct Builder {
     parts: Vec<Part>,
+}
+
+impl Builder {
+    fn push_text(&mut self, t: &str) {
+        if t.is_empty() {
+            return;
+        }
+        match self.parts.last_mut() {
+            Some(Part::Text(last)) => last.push_str(t),
+            _ => self.parts.push(Part::Text(t.to_string())),
+        }
+    }
+
+    fn extend(&mut self, w: Word) {
+        match w.repr {
+            Repr::Literal(t) => self.push_text(&t),
+            Repr::Parts(parts) => {
+                for p in parts {
+                    match p {
+                        Part::Text(t) => self.push_text(&t),
+                        r => self.parts.push(r),
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Word {
+        let repr = match self.parts.as_mut_slice() {
+            [] => Repr::default(),
+            [Part::Text(t)] => Repr::Literal(std::mem::take(t)),
+            _ => Repr::Parts(self.parts),
+        };
+        Word { repr }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +117,7 @@ pub struct WordError {
 impl Word {
     /// A word without references.
     pub fn literal(text: impl Into<String>) -> Word {
-        let text = text.into();
-        Word { parts: if text.is_empty() { Vec::new() } else { vec![Part::Text(text)] } }
+        Word { repr: Repr::Literal(text.into()) }
     }
 
     /// Parses `text`.
@@ -77,7 +132,10 @@ impl Word {
 
     /// Whether the text holds a NUL character (which no path, name or value can carry).
     pub fn has_nul(&self) -> bool {
-        self.parts.iter().any(|p| match p {
+        if let Repr::Literal(t) = &self.repr {
+            return t.contains('\0');
+        }
+        self.parts().iter().any(|p| match p {
             Part::Text(t) => t.contains('\0'),
             Part::Ref(r) => r.op.as_ref().is_some_and(|m| m.word.has_nul()),
         })
@@ -85,22 +143,22 @@ impl Word {
 
     /// The text, when nothing is left to expand.
     pub fn as_literal(&self) -> Option<String> {
-        let mut out = String::new();
-        for p in &self.parts {
-            match p {
-                Part::Text(t) => out.push_str(t),
-                Part::Ref(_) => return None,
-            }
-        }
-        Some(out)
+        self.as_literal_str().map(str::to_string)
     }
 
     /// The text without copying it, when the word is one piece of text (or empty).
     pub fn as_literal_str(&self) -> Option<&str> {
-        match self.parts.as_slice() {
-            [] => Some(""),
-            [Part::Text(t)] => Some(t),
-            _ => None,
+        match &self.repr {
+            Repr::Literal(t) => Some(t),
+            Repr::Parts(_) => None,
+        }
+    }
+
+    /// The parts of a word with references; none for a literal.
+    fn parts(&self) -> &[Part] {
+        match &self.repr {
+            Repr::Literal(_) => &[],
+            Repr::Parts(parts) => parts,
         }
     }
 
@@ -117,7 +175,7 @@ impl Word {
     /// [`Self::names`] with the place of each reference in the value (offset, length).
     pub fn refs(&self) -> Vec<(&str, usize, usize)> {
         let mut out = Vec::new();
-        for p in &self.parts {
+        for p in self.parts() {
             if let Part::Ref(r) = p {
                 out.push((r.name.as_str(), r.at, r.len));
                 if let Some(m) = &r.op {
@@ -130,7 +188,7 @@ impl Word {
 
     /// The first reference left: its name and place in the value.
     pub fn first_ref(&self) -> Option<(&str, usize, usize)> {
-        self.parts.iter().find_map(|p| match p {
+        self.parts().iter().find_map(|p| match p {
             Part::Ref(r) => Some((r.name.as_str(), r.at, r.len)),
             Part::Text(_) => None,
         })
@@ -139,11 +197,9 @@ impl Word {
     /// Replaces the references `lookup` knows (it returns `Some` for a known name, set or not:
     /// `Some(None)` is known and unset); others stay, with their nested words bound.
     pub fn bind(&self, lookup: &dyn Fn(&str) -> Option<Option<String>>) -> Result<Word, WordError> {
-        if self.first_ref().is_none() {
-            return Ok(self.clone());
-        }
-        let mut out = Word { parts: Vec::with_capacity(self.parts.len()) };
-        for p in &self.parts {
+        let Repr::Parts(parts) = &self.repr else { return Ok(self.clone()) };
+        let mut out = Builder { parts: Vec::with_capacity(parts.len()) };
+        for p in parts {
             match p {
                 Part::Text(t) => out.push_text(t),
                 Part::Ref(r) => match lookup(&r.name) {
@@ -161,32 +217,13 @@ impl Word {
                 },
             }
         }
-        Ok(out)
+        Ok(out.finish())
     }
 
     /// Expands every reference: `lookup` gives a name's value, `None` when it is unset.
     pub fn expand(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, WordError> {
         let w = self.bind(&|name| Some(lookup(name)))?;
         Ok(w.as_literal().unwrap_or_default())
-    }
-
-    fn push_text(&mut self, t: &str) {
-        if t.is_empty() {
-            return;
-        }
-        match self.parts.last_mut() {
-            Some(Part::Text(last)) => last.push_str(t),
-            _ => self.parts.push(Part::Text(t.to_string())),
-        }
-    }
-
-    fn extend(&mut self, w: Word) {
-        for p in w.parts {
-            match p {
-                Part::Text(t) => self.push_text(&t),
-                r => self.parts.push(r),
-            }
-        }
     }
 }
 
@@ -241,10 +278,10 @@ impl Parser<'_> {
 
     /// Text and references up to the end, or (`nested`) up to the `}` that closes a reference.
     fn word(&mut self, nested: bool) -> Result<Word, WordError> {
-        let mut w = Word::default();
+        let mut w = Builder::default();
         while let Some(c) = self.peek() {
             match c {
-                '}' if nested => return Ok(w),
+                '}' if nested => return Ok(w.finish()),
                 '\\' if self.peek2() == Some('$') => {
                     w.push_text("$");
                     self.pos += 2;
@@ -280,7 +317,7 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(w)
+        Ok(w.finish())
     }
 
     fn name(&mut self) -> String {
@@ -350,7 +387,10 @@ impl Parser<'_> {
 impl fmt::Display for Word {
     /// The value as it could be written again: `$` doubled, references as `${NAME...}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for p in &self.parts {
+        if let Repr::Literal(t) = &self.repr {
+            return f.write_str(&t.replace('$', "$$"));
+        }
+        for p in self.parts() {
             match p {
                 Part::Text(t) => f.write_str(&t.replace('$', "$$"))?,
                 Part::Ref(Ref { name, op: None, .. }) => write!(f, "${{{name}}}")?,
