@@ -464,7 +464,7 @@ mod tests {
                 ..Default::default()
             },
             OpMeta {
-                location: Some(SourceLocation { file, ranges: vec![Range::new(1, 1, 1, 5)] }),
+                location: Some(SourceLocation { file, ranges: Range::new(1, 1, 1, 5).into() }),
                 ..OpMeta::named("run")
             },
         )

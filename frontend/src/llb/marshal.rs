@@ -503,7 +503,7 @@ mod tests {
 
     fn build(spec: &Arc<SourceFile>) -> State {
         let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
-        let loc = |l: u32| SourceLocation { file: spec.clone(), ranges: vec![Range::new(l, 1, l, 10)] };
+        let loc = |l: u32| SourceLocation { file: spec.clone(), ranges: Range::new(l, 1, l, 10).into() };
         let base = image(
             &crate::reference::ImageRef::parse("alpine:3.19").unwrap(),
             ImageOpts { platform: Some(plat.clone()), ..Default::default() },
@@ -638,7 +638,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .into(),
             progress_group: Some(("pg".into(), "group".into())),
-            location: Some(SourceLocation { file: other.clone(), ranges: vec![Range::new(1, 1, 300, 200)] }),
+            location: Some(SourceLocation { file: other.clone(), ranges: Range::new(1, 1, 300, 200).into() }),
             ..OpMeta::named("named")
         };
         // Equal ops built separately: the first one's metadata is kept.
@@ -655,7 +655,7 @@ mod tests {
             LocalOpts::default(),
             OpMeta {
                 description: [("llb.customname".to_string(), "from description".to_string())].into(),
-                location: Some(SourceLocation { file: other, ranges: vec![Range::new(0, 0, 0, 0)] }),
+                location: Some(SourceLocation { file: other, ranges: Range::new(0, 0, 0, 0).into() }),
                 ..Default::default()
             },
         )

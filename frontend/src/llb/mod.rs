@@ -21,4 +21,4 @@ pub use file::{Chown, Copy, FileChain, UserSpec, MODE_STRING_CAP};
 pub use marshal::{encode, marshal, marshal_bytes, missing_caps, missing_caps_of, required_caps, MissingCap};
 pub use merge::{diff, merge};
 pub use source::{git, http, image, local, oci_layout, HttpOpts, ImageOpts, LocalOpts, OciLayoutOpts, ResolveMode};
-pub use state::{digest_of, LlbError, OpMeta, Output, Position, Range, SourceFile, SourceLocation, State};
+pub use state::{digest_of, LlbError, OpMeta, Output, Position, Range, Ranges, SourceFile, SourceLocation, State};

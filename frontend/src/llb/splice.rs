@@ -178,7 +178,7 @@ mod tests {
             },
             OpMeta {
                 ignore_cache: true,
-                location: Some(SourceLocation { file, ranges: vec![Range::new(2, 1, 2, 9)] }),
+                location: Some(SourceLocation { file, ranges: Range::new(2, 1, 2, 9).into() }),
                 ..OpMeta::named("[3/3] RUN make")
             },
         )

@@ -79,7 +79,64 @@ pub struct SourceLocation {
     /// The file (shared between many ops; deduplicated by content when marshalling).
     pub file: Arc<SourceFile>,
     /// Ranges in that file.
-    pub ranges: Vec<Range>,
+    pub ranges: Ranges,
+}
+
+/// The ranges of a [`SourceLocation`]: one held inline (an op's usual case), or several.
+#[derive(Debug, Clone)]
+pub struct Ranges(RangesRepr);
+
+#[derive(Debug, Clone)]
+enum RangesRepr {
+    One(Range),
+    Many(Vec<Range>),
+}
+
+impl Ranges {
+    /// The ranges in order.
+    pub fn as_slice(&self) -> &[Range] {
+        match &self.0 {
+            RangesRepr::One(r) => std::slice::from_ref(r),
+            RangesRepr::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::Deref for Ranges {
+    type Target = [Range];
+
+    fn deref(&self) -> &[Range] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Ranges {
+    fn eq(&self, other: &Ranges) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Ranges {}
+
+impl From<Range> for Ranges {
+    fn from(r: Range) -> Ranges {
+        Ranges(RangesRepr::One(r))
+    }
+}
+
+impl From<Vec<Range>> for Ranges {
+    fn from(v: Vec<Range>) -> Ranges {
+        match v.as_slice() {
+            [r] => Ranges::from(*r),
+            _ => Ranges(RangesRepr::Many(v)),
+        }
+    }
+}
+
+impl FromIterator<Range> for Ranges {
+    fn from_iter<I: IntoIterator<Item = Range>>(iter: I) -> Ranges {
+        Ranges::from(iter.into_iter().collect::<Vec<_>>())
+    }
 }
 
 /// Per-op metadata. None of it is part of the op digest.

@@ -248,7 +248,7 @@ impl<'a> Lowerer<'a> {
         let _ = write!(name, ":{line})");
         let mut meta = OpMeta::named(name);
         meta.ignore_cache = self.inputs.no_cache.applies(&stage.name);
-        meta.location = Some(llb::SourceLocation { file: self.file.clone(), ranges: vec![range] });
+        meta.location = Some(llb::SourceLocation { file: self.file.clone(), ranges: range.into() });
         meta
     }
 
