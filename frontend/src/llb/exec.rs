@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::pb;
-use super::state::{InputSet, LlbError, OpMeta, State, Vertex};
+use super::state::{cap, Caps, InputSet, LlbError, OpMeta, State, Vertex};
 
 /// A command to run. `Default` gives scratch root, no args (invalid until set), sandboxed
 /// network and security.
@@ -136,16 +136,13 @@ fn opt_string(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
-/// The LLB caps an op needs.
-type Caps = BTreeSet<&'static str>;
-
 /// Build an exec op. Output 0 is the root; writable bind mounts get outputs 1, 2, ... in
 /// mount order; cache, tmpfs, secret, SSH and readonly mounts produce no output.
 pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
     if e.args.is_empty() {
         return Err(LlbError::EmptyArgs);
     }
-    let mut caps = Caps::from(["exec.meta.base"]);
+    let mut caps = Caps::of(&[cap!("exec.meta.base")]);
     let mut inputs = InputSet::default();
     let (mounts, outputs) = mounts(&e.root, &e.mounts, &mut inputs, &mut caps)?;
     let secretenv = secret_env(&e.secret_env, &mut caps)?;
@@ -193,19 +190,19 @@ fn mounts(
             }
             MountKind::Tmpfs { size } => tmpfs_mount(*size, caps)?,
             MountKind::Secret { id, uid, gid, mode, optional } => {
-                caps.insert("exec.mount.secret");
+                caps.insert(cap!("exec.mount.secret"));
                 let opt = pb::SecretOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional };
                 mount(pb::MountType::Secret, pb::Mount { secret_opt: Some(opt), ..Default::default() })
             }
             MountKind::Ssh { id, uid, gid, mode, optional } => {
-                caps.insert("exec.mount.ssh");
+                caps.insert(cap!("exec.mount.ssh"));
                 let opt = pb::SshOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional };
                 mount(pb::MountType::Ssh, pb::Mount { ssh_opt: Some(opt), ..Default::default() })
             }
         };
         pm.dest = dest;
         if !pm.selector.is_empty() {
-            caps.insert("exec.mount.selector");
+            caps.insert(cap!("exec.mount.selector"));
         }
         let writable = matches!(m.kind, MountKind::Bind { readonly: false, .. });
         outputs.push(writable.then(|| {
@@ -230,7 +227,7 @@ fn bind_mount(
     inputs: &mut InputSet,
     caps: &mut Caps,
 ) -> pb::Mount {
-    caps.insert("exec.mount.bind");
+    caps.insert(cap!("exec.mount.bind"));
     let fields = pb::Mount { selector: opt_string(selector), readonly, ..Default::default() };
     pb::Mount { input: inputs.index_of(source), ..mount(pb::MountType::Bind, fields) }
 }
@@ -244,7 +241,7 @@ fn cache_mount(
     inputs: &mut InputSet,
     caps: &mut Caps,
 ) -> pb::Mount {
-    caps.extend(["exec.mount.cache", "exec.mount.cache.sharing"]);
+    caps.extend([cap!("exec.mount.cache"), cap!("exec.mount.cache.sharing")]);
     let fields = pb::Mount {
         selector: opt_string(selector),
         readonly,
@@ -259,11 +256,11 @@ fn cache_mount(
 }
 
 fn tmpfs_mount(size: Option<i64>, caps: &mut Caps) -> Result<pb::Mount, LlbError> {
-    caps.insert("exec.mount.tmpfs");
+    caps.insert(cap!("exec.mount.tmpfs"));
     let size = match size {
         Some(size) if size < 0 => return Err(LlbError::Invalid { what: "tmpfs size", value: size.to_string() }),
         Some(size) if size > 0 => {
-            caps.insert("exec.mount.tmpfs.size");
+            caps.insert(cap!("exec.mount.tmpfs.size"));
             Some(pb::TmpfsOpt { size })
         }
         _ => None,
@@ -281,7 +278,7 @@ fn secret_env(vars: &[(String, String, bool)], caps: &mut Caps) -> Result<Vec<pb
         out.push(pb::SecretEnv { id: id.clone(), name: name.clone(), optional: *optional });
     }
     if !out.is_empty() {
-        caps.insert("exec.secretenv");
+        caps.insert(cap!("exec.secretenv"));
     }
     Ok(out)
 }
@@ -289,11 +286,11 @@ fn secret_env(vars: &[(String, String, bool)], caps: &mut Caps) -> Result<Vec<pb
 /// The caps the process settings need.
 fn process_caps(e: &Exec, caps: &mut Caps) {
     let needs = [
-        (e.network != pb::NetMode::Unset, "exec.meta.network"),
-        (e.security != pb::SecurityMode::Sandbox, "exec.meta.security"),
-        (e.proxy_env.is_some(), "exec.meta.proxyenv"),
-        (!e.ulimits.is_empty(), "exec.meta.ulimit"),
-        (!e.cgroup_parent.is_empty(), "exec.meta.cgroup.parent"),
+        (e.network != pb::NetMode::Unset, cap!("exec.meta.network")),
+        (e.security != pb::SecurityMode::Sandbox, cap!("exec.meta.security")),
+        (e.proxy_env.is_some(), cap!("exec.meta.proxyenv")),
+        (!e.ulimits.is_empty(), cap!("exec.meta.ulimit")),
+        (!e.cgroup_parent.is_empty(), cap!("exec.meta.cgroup.parent")),
     ];
     caps.extend(needs.into_iter().filter(|(needed, _)| *needed).map(|(_, cap)| cap));
 }

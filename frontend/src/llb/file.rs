@@ -1,9 +1,7 @@
 //! File ops: a chain of mkdir / mkfile / rm / symlink / copy actions applied in order.
 
-use std::collections::BTreeSet;
-
 use super::pb;
-use super::state::{InputSet, OpMeta, State, Vertex};
+use super::state::{cap, Caps, InputSet, OpMeta, State, Vertex};
 
 /// A user or group, by numeric id or by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,7 +205,7 @@ impl FileChain {
         let n_inputs = inputs.len();
         let last = self.actions.len() - 1;
 
-        let mut caps = BTreeSet::from(["file.base"]);
+        let mut caps = Caps::of(&[cap!("file.base")]);
         let mut actions = Vec::with_capacity(self.actions.len());
         for (k, (a, secondary_input)) in self.actions.into_iter().zip(secondary).enumerate() {
             let input = if k == 0 { base_index } else { n_inputs + k as i64 - 1 };
@@ -231,12 +229,12 @@ impl FileChain {
                 }),
                 Action::Rm { path, allow_not_found, allow_wildcard } => {
                     if allow_wildcard {
-                        caps.insert("file.rm.wildcard");
+                        caps.insert(cap!("file.rm.wildcard"));
                     }
                     pb::file_action::Action::Rm(pb::FileActionRm { path, allow_not_found, allow_wildcard })
                 }
                 Action::Symlink { oldpath, newpath } => {
-                    caps.insert("file.symlink.create");
+                    caps.insert(cap!("file.symlink.create"));
                     pb::file_action::Action::Symlink(pb::FileActionSymlink {
                         oldpath,
                         newpath,
@@ -246,15 +244,15 @@ impl FileChain {
                 }
                 Action::Copy { spec, .. } => {
                     if !spec.include_patterns.is_empty() || !spec.exclude_patterns.is_empty() {
-                        caps.insert("file.copy.includeexcludepatterns");
+                        caps.insert(cap!("file.copy.includeexcludepatterns"));
                     }
                     if spec.always_replace_existing_dest_paths {
-                        caps.insert("file.copy.alwaysreplaceexistingdestpaths");
+                        caps.insert(cap!("file.copy.alwaysreplaceexistingdestpaths"));
                     }
                     // As BuildKit's client: a mode string leaves `mode` at 0.
                     let mode = match &spec.mode_str {
                         Some(_) => {
-                            caps.insert(MODE_STRING_CAP);
+                            caps.insert(cap!(MODE_STRING_CAP));
                             0
                         }
                         None => spec.mode.map_or(-1, perm),
@@ -344,7 +342,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(s.output().unwrap().caps().iter().copied().collect::<Vec<_>>(), vec!["file.base"]);
+        assert_eq!(s.output().unwrap().caps().iter().collect::<Vec<_>>(), vec!["file.base"]);
     }
 
     #[test]

@@ -199,7 +199,11 @@ impl<'a> Meta<'a> {
     fn for_each_cap(&self, mut f: impl FnMut(&'a str)) {
         match *self {
             Meta::Raw(raw) => raw.caps.iter().filter(|(_, on)| **on).for_each(|(c, _)| f(c)),
-            Meta::Built(v) => v.caps.iter().for_each(|c| f(c)),
+            Meta::Built(v) => {
+                for c in v.caps.iter() {
+                    f(c);
+                }
+            }
             Meta::Terminal(ref caps) => caps.iter().for_each(|c| f(c)),
         }
     }
@@ -230,7 +234,7 @@ impl<'a> Meta<'a> {
                         string(b, 2, val.as_bytes());
                     });
                 }
-                caps(buf, v.caps.iter().copied());
+                caps(buf, v.caps.iter());
                 // progress_group (6)
                 if let Some((id, name)) = &v.meta.progress_group {
                     message(buf, 6, |b| {

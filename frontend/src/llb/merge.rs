@@ -1,9 +1,7 @@
 //! Merge and diff ops (BuildKit v0.10+, caps `mergeop` / `diffop`).
 
-use std::collections::BTreeSet;
-
 use super::pb;
-use super::state::{InputSet, OpMeta, State, Vertex};
+use super::state::{cap, Caps, InputSet, OpMeta, State, Vertex};
 
 /// Layer `states` on top of each other, first at the bottom.
 ///
@@ -19,7 +17,7 @@ pub fn merge(states: Vec<State>, meta: OpMeta) -> State {
     let mut inputs = InputSet::default();
     let merge_inputs = layers.iter().map(|s| pb::MergeInput { input: inputs.index_of(s) }).collect();
     let op = pb::Op { op: Some(pb::op::Op::Merge(pb::MergeOp { inputs: merge_inputs })), ..Default::default() };
-    State::from_vertex(Vertex::new(op, inputs.outputs, meta, BTreeSet::from(["mergeop"])), 0)
+    State::from_vertex(Vertex::new(op, inputs.outputs, meta, Caps::of(&[cap!("mergeop")])), 0)
 }
 
 /// The changes that turn `lower` into `upper`, as a filesystem of its own.
@@ -39,7 +37,7 @@ pub fn diff(lower: &State, upper: &State, meta: OpMeta) -> State {
         })),
         ..Default::default()
     };
-    State::from_vertex(Vertex::new(op, inputs.outputs, meta, BTreeSet::from(["diffop"])), 0)
+    State::from_vertex(Vertex::new(op, inputs.outputs, meta, Caps::of(&[cap!("diffop")])), 0)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Source ops: container images, local directories, git repositories, HTTP files.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::pb;
-use super::state::{LlbError, OpMeta, State, Vertex};
+use super::state::{cap, Caps, LlbError, OpMeta, State, Vertex};
 use crate::reference::{Digest, ImageRef};
 use crate::remote::GitSource;
 
@@ -77,7 +77,7 @@ fn source_state(
     identifier: String,
     attrs: BTreeMap<String, String>,
     platform: Option<pb::Platform>,
-    caps: BTreeSet<&'static str>,
+    caps: Caps,
     meta: OpMeta,
 ) -> State {
     let op =
@@ -89,10 +89,10 @@ fn source_state(
 /// reference (`docker.io/library/alpine:3.20`, optionally pinned `@sha256:...`).
 pub fn image(reference: &ImageRef, opts: ImageOpts, meta: OpMeta) -> Result<State, LlbError> {
     let mut attrs = BTreeMap::new();
-    let mut caps = BTreeSet::from(["source.image"]);
+    let mut caps = Caps::of(&[cap!("source.image")]);
     if opts.resolve_mode != ResolveMode::Default {
         attrs.insert("image.resolvemode".to_string(), opts.resolve_mode.as_str().to_string());
-        caps.insert("source.image.resolvemode");
+        caps.insert(cap!("source.image.resolvemode"));
     }
     Ok(source_state(format!("docker-image://{reference}"), attrs, opts.platform, caps, meta))
 }
@@ -107,26 +107,26 @@ pub fn local(name: &str, opts: LocalOpts, meta: OpMeta) -> Result<State, LlbErro
         return Err(LlbError::EmptySource("local name"));
     }
     let mut attrs = BTreeMap::new();
-    let mut caps = BTreeSet::from(["source.local"]);
+    let mut caps = Caps::of(&[cap!("source.local")]);
     if let Some(s) = opts.session_id {
         attrs.insert("local.session".to_string(), s);
-        caps.insert("source.local.sessionid");
+        caps.insert(cap!("source.local.sessionid"));
     }
     if !opts.include_patterns.is_empty() {
         attrs.insert("local.includepattern".to_string(), json_list(&opts.include_patterns));
-        caps.insert("source.local.includepatterns");
+        caps.insert(cap!("source.local.includepatterns"));
     }
     if !opts.exclude_patterns.is_empty() {
         attrs.insert("local.excludepatterns".to_string(), json_list(&opts.exclude_patterns));
-        caps.insert("source.local.excludepatterns");
+        caps.insert(cap!("source.local.excludepatterns"));
     }
     if !opts.follow_paths.is_empty() {
         attrs.insert("local.followpaths".to_string(), json_list(&opts.follow_paths));
-        caps.insert("source.local.followpaths");
+        caps.insert(cap!("source.local.followpaths"));
     }
     if let Some(h) = opts.shared_key_hint {
         attrs.insert("local.sharedkeyhint".to_string(), h);
-        caps.insert("source.local.sharedkeyhint");
+        caps.insert(cap!("source.local.sharedkeyhint"));
     }
     if let Some(d) = opts.differ {
         if !matches!(d.as_str(), "none" | "metadata") {
@@ -146,17 +146,17 @@ pub fn git(source: &GitSource, keep_git_dir: bool, meta: OpMeta) -> Result<State
         id.push('#');
         id.push_str(source.reference.as_deref().unwrap_or_default());
     }
-    let mut caps = BTreeSet::from(["source.git", "source.git.fullurl"]);
+    let mut caps = Caps::of(&[cap!("source.git"), cap!("source.git.fullurl")]);
     if let Some(s) = &source.subdir {
         id.push(':');
         id.push_str(s);
-        caps.insert("source.git.subdir");
+        caps.insert(cap!("source.git.subdir"));
     }
     let mut attrs = BTreeMap::new();
     attrs.insert("git.fullurl".to_string(), source.url.clone());
     if keep_git_dir || source.keep_git_dir {
         attrs.insert("git.keepgitdir".to_string(), "true".to_string());
-        caps.insert("source.git.keepgitdir");
+        caps.insert(cap!("source.git.keepgitdir"));
     }
     Ok(source_state(id, attrs, None, caps, meta))
 }
@@ -170,25 +170,25 @@ pub fn http(url: &str, opts: HttpOpts, meta: OpMeta) -> Result<State, LlbError> 
         return Err(LlbError::Invalid { what: "http url", value: url.to_string() });
     }
     let mut attrs = BTreeMap::new();
-    let mut caps = BTreeSet::from(["source.http"]);
+    let mut caps = Caps::of(&[cap!("source.http")]);
     if let Some(c) = opts.checksum {
         attrs.insert("http.checksum".to_string(), c.to_string());
-        caps.insert("source.http.checksum");
+        caps.insert(cap!("source.http.checksum"));
     }
     if let Some(f) = opts.filename {
         attrs.insert("http.filename".to_string(), f);
     }
     if let Some(p) = opts.perm {
         attrs.insert("http.perm".to_string(), format!("{:04o}", p & 0o7777));
-        caps.insert("source.http.perm");
+        caps.insert(cap!("source.http.perm"));
     }
     if let Some(u) = opts.uid {
         attrs.insert("http.uid".to_string(), u.to_string());
-        caps.insert("soruce.http.uidgid");
+        caps.insert(cap!("soruce.http.uidgid"));
     }
     if let Some(g) = opts.gid {
         attrs.insert("http.gid".to_string(), g.to_string());
-        caps.insert("soruce.http.uidgid");
+        caps.insert(cap!("soruce.http.uidgid"));
     }
     Ok(source_state(url.to_string(), attrs, None, caps, meta))
 }
@@ -225,7 +225,7 @@ pub fn oci_layout(reference: &ImageRef, opts: OciLayoutOpts, meta: OpMeta) -> Re
         format!("oci-layout://{reference}"),
         attrs,
         opts.platform,
-        BTreeSet::from(["source.ocilayout"]),
+        Caps::of(&[cap!("source.ocilayout")]),
         meta,
     ))
 }
@@ -318,7 +318,7 @@ mod tests {
         assert_eq!(id("git@github.com:moby/buildkit.git#main:docs").0, "git://github.com/moby/buildkit.git#main:docs");
         assert_eq!(id("git://h/x#:sub").0, "git://h/x#:sub");
         let caps = |url: &str, keep: bool| {
-            git(&GitSource::parse(url).unwrap(), keep, OpMeta::default()).unwrap().output().unwrap().caps().clone()
+            *git(&GitSource::parse(url).unwrap(), keep, OpMeta::default()).unwrap().output().unwrap().caps()
         };
         let c = caps("https://h/x.git#main:a", true);
         assert!(c.contains("source.git.keepgitdir") && c.contains("source.git.subdir"));

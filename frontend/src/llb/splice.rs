@@ -12,7 +12,7 @@ use std::sync::Arc;
 use prost::Message;
 
 use super::pb;
-use super::state::{digest_of, LlbError, OpMeta, Output, Range, SourceFile, SourceLocation, State, Vertex};
+use super::state::{digest_of, Caps, LlbError, OpMeta, Output, Range, SourceFile, SourceLocation, State, Vertex};
 
 fn invalid(value: impl Into<String>) -> LlbError {
     LlbError::Invalid { what: "definition", value: value.into() }
@@ -86,7 +86,7 @@ impl State {
                 bytes: (*bytes).clone(),
                 inputs: outs,
                 meta,
-                caps: BTreeSet::new(),
+                caps: Caps::default(),
                 raw_meta: Some(Box::new(raw)),
             });
             on_stack.remove(&digest);

@@ -1,6 +1,6 @@
 //! Content-addressed vertices and the immutable [`State`] handle.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -161,13 +161,149 @@ impl OpMeta {
     }
 }
 
+/// Every LLB cap an op built here can ask for, in byte order: bit `i` of [`Caps`] is the `i`th.
+const CAP_NAMES: [&str; 42] = [
+    "diffop",
+    "exec.meta.base",
+    "exec.meta.cgroup.parent",
+    "exec.meta.network",
+    "exec.meta.proxyenv",
+    "exec.meta.security",
+    "exec.meta.ulimit",
+    "exec.mount.bind",
+    "exec.mount.cache",
+    "exec.mount.cache.sharing",
+    "exec.mount.secret",
+    "exec.mount.selector",
+    "exec.mount.ssh",
+    "exec.mount.tmpfs",
+    "exec.mount.tmpfs.size",
+    "exec.secretenv",
+    "file.base",
+    "file.copy.alwaysreplaceexistingdestpaths",
+    "file.copy.includeexcludepatterns",
+    "file.copy.modestring",
+    "file.rm.wildcard",
+    "file.symlink.create",
+    "mergeop",
+    "meta.description",
+    "meta.ignorecache",
+    "soruce.http.uidgid",
+    "source.git",
+    "source.git.fullurl",
+    "source.git.keepgitdir",
+    "source.git.subdir",
+    "source.http",
+    "source.http.checksum",
+    "source.http.perm",
+    "source.image",
+    "source.image.resolvemode",
+    "source.local",
+    "source.local.excludepatterns",
+    "source.local.followpaths",
+    "source.local.includepatterns",
+    "source.local.sessionid",
+    "source.local.sharedkeyhint",
+    "source.ocilayout",
+];
+
+// Caps is a 64-bit set.
+const _: () = assert!(CAP_NAMES.len() <= 64);
+
+/// One of [`CAP_NAMES`], named by [`cap!`] (which fails to compile for any other name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cap(u8);
+
+impl Cap {
+    /// The cap `name`; only for constants (a name not in [`CAP_NAMES`] panics).
+    pub(crate) const fn named(name: &str) -> Cap {
+        let mut i = 0;
+        while i < CAP_NAMES.len() {
+            if is_same(CAP_NAMES[i], name) {
+                return Cap(i as u8);
+            }
+            i += 1;
+        }
+        panic!("not an LLB cap in CAP_NAMES");
+    }
+}
+
+const fn is_same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The [`Cap`] of a cap name, checked when compiling.
+macro_rules! cap {
+    ($name:expr) => {
+        const { $crate::llb::state::Cap::named($name) }
+    };
+}
+pub(crate) use cap;
+
+/// The LLB caps an op needs: a set of [`CAP_NAMES`], iterated in their (byte) order.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Caps(u64);
+
+impl Caps {
+    /// The set of `caps`.
+    pub(crate) fn of(caps: &[Cap]) -> Caps {
+        let mut set = Caps::default();
+        set.extend(caps.iter().copied());
+        set
+    }
+
+    pub(crate) fn insert(&mut self, cap: Cap) {
+        self.0 |= 1 << cap.0;
+    }
+
+    /// Whether the set holds the cap `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        CAP_NAMES.iter().position(|n| *n == name).is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The cap names in byte order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static str> + use<> {
+        let bits = self.0;
+        CAP_NAMES.iter().enumerate().filter(move |(i, _)| bits & (1 << i) != 0).map(|(_, n)| *n)
+    }
+}
+
+impl Extend<Cap> for Caps {
+    fn extend<I: IntoIterator<Item = Cap>>(&mut self, caps: I) {
+        for c in caps {
+            self.insert(c);
+        }
+    }
+}
+
+impl std::fmt::Debug for Caps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
 /// A marshalled op: its bytes, digest, input edges and metadata. Immutable once built.
 pub(crate) struct Vertex {
     pub(crate) digest: String,
     pub(crate) bytes: Vec<u8>,
     pub(crate) inputs: Vec<Output>,
     pub(crate) meta: OpMeta,
-    pub(crate) caps: BTreeSet<&'static str>,
+    pub(crate) caps: Caps,
     /// Metadata received with a spliced Definition, marshalled as is (then `meta` and `caps`
     /// are unused). `None` for the ops built here.
     pub(crate) raw_meta: Option<Box<pb::OpMetadata>>,
@@ -175,12 +311,7 @@ pub(crate) struct Vertex {
 
 impl Vertex {
     /// Encode `op` (whose `inputs` are filled from `inputs` here) and digest it.
-    pub(crate) fn new(
-        mut op: pb::Op,
-        inputs: Vec<Output>,
-        meta: OpMeta,
-        mut caps: BTreeSet<&'static str>,
-    ) -> Arc<Vertex> {
+    pub(crate) fn new(mut op: pb::Op, inputs: Vec<Output>, meta: OpMeta, mut caps: Caps) -> Arc<Vertex> {
         // The inputs are the op's first field: written here straight from the digests, then the
         // rest of the op, as encoding `op` with its `inputs` filled would (without copying the
         // digests into it).
@@ -197,10 +328,10 @@ impl Vertex {
         let digest = digest_of(&bytes);
         // When the op's description (custom name included) is not empty.
         if meta.name.is_some() || !meta.description.is_empty() {
-            caps.insert("meta.description");
+            caps.insert(cap!("meta.description"));
         }
         if meta.ignore_cache {
-            caps.insert("meta.ignorecache");
+            caps.insert(cap!("meta.ignorecache"));
         }
         Arc::new(Vertex { digest, bytes, inputs, meta, caps, raw_meta: None })
     }
@@ -251,7 +382,7 @@ impl Output {
     }
 
     /// The LLB caps used by the producing op itself (not its inputs).
-    pub fn caps(&self) -> &BTreeSet<&'static str> {
+    pub fn caps(&self) -> &Caps {
         &self.vertex.caps
     }
 
@@ -353,6 +484,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn caps_iterate_in_byte_order() {
+        // The marshaller writes an op's caps in this order (as a sorted set of names would).
+        assert!(CAP_NAMES.windows(2).all(|w| w[0] < w[1]), "CAP_NAMES sorted, without repeats");
+        let caps = Caps::of(&[cap!("meta.description"), cap!("exec.meta.base"), cap!("exec.mount.bind")]);
+        assert_eq!(caps.iter().collect::<Vec<_>>(), ["exec.meta.base", "exec.mount.bind", "meta.description"]);
+        assert!(caps.contains("exec.mount.bind") && !caps.contains("file.base") && !caps.contains("nope"));
+    }
+
+    #[test]
     fn digest_format() {
         let d = digest_of(b"");
         assert_eq!(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -360,14 +500,14 @@ mod tests {
 
     #[test]
     fn op_bytes_are_prost_encoding_of_the_op_with_its_inputs() {
-        let leaf = Vertex::new(pb::Op::default(), Vec::new(), OpMeta::default(), BTreeSet::new());
+        let leaf = Vertex::new(pb::Op::default(), Vec::new(), OpMeta::default(), Caps::default());
         let inputs = [0, 1, 0].map(|index| Output { vertex: leaf.clone(), index }).to_vec();
         let op = pb::Op {
             platform: Some(pb::Platform { os: "linux".into(), ..Default::default() }),
             op: Some(pb::op::Op::Merge(pb::MergeOp::default())),
             ..Default::default()
         };
-        let v = Vertex::new(op.clone(), inputs.clone(), OpMeta::default(), BTreeSet::new());
+        let v = Vertex::new(op.clone(), inputs.clone(), OpMeta::default(), Caps::default());
         let want = pb::Op {
             inputs: inputs.iter().map(|o| pb::Input { digest: o.vertex.digest.clone(), index: o.index }).collect(),
             ..op
