@@ -180,6 +180,8 @@ const CONFIG_FIELDS: &[&str] = &[
     "StopSignal",
     "Volumes",
     "Shell",
+    "ArgsEscaped",
+    "OnBuild",
 ];
 
 fn oracle(name: &str) {
@@ -325,9 +327,10 @@ fn corpus_comparison_reports_each_kind_of_difference() {
     }
 }
 
-/// `null`, `[]` and `{}` are the same absence in an image config.
+/// `null`, `[]`, `{}`, `""` and `false` are the same absence in an image config.
 fn normalise(v: &Value) -> String {
     match v {
+        Value::Bool(false) => "null".into(),
         Value::Array(a) if a.is_empty() => "null".into(),
         Value::Object(o) if o.is_empty() => "null".into(),
         Value::String(s) if s.is_empty() => "null".into(),

@@ -307,6 +307,11 @@ fn process(e: Exec) -> pb::Meta {
         proxy_env: e.proxy_env,
         ulimit: e.ulimits.into_iter().map(|(name, soft, hard)| pb::Ulimit { name, soft, hard }).collect(),
         cgroup_parent: e.cgroup_parent,
+        // As BuildKit's own LLB client sets on every exec: from v0.12 the executor then also
+        // removes the empty parent directories it created for a mount point (`/run/secrets` for
+        // a secret at `/run/secrets/token`), so they do not end up in the layer. Older daemons
+        // ignore the field.
+        remove_mount_stubs_recursive: true,
         ..Default::default()
     }
 }

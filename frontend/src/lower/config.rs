@@ -64,6 +64,8 @@ fn apply_with_env(stage: &Stage, image: &mut ImageConfig, env: &[String]) -> Res
     }
     if let Some(cmd) = cmd {
         c.cmd = Some(cmd);
+        // As the Dockerfile frontend does for every CMD (an ENTRYPOINT leaves it as it was).
+        c.args_escaped = true;
     }
     for p in &rc.expose {
         for port in values::port_range(&checked(p, values::parse_port)?) {
