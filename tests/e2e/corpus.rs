@@ -47,6 +47,7 @@ const PROJECTS: &[&str] = &[
     "heredoc-scripts",
     "mounts",
     "python-venv",
+    "scratch-platform",
     "shell-heavy",
     "user-workdir",
 ];
@@ -74,6 +75,7 @@ corpus_tests! {
     corpus_heredoc_scripts => "heredoc-scripts",
     corpus_mounts => "mounts",
     corpus_python_venv => "python-venv",
+    corpus_scratch_platform => "scratch-platform",
     corpus_shell_heavy => "shell-heavy",
     corpus_user_workdir => "user-workdir",
 }

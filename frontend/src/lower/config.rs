@@ -25,6 +25,7 @@ pub(super) fn empty_config(platform: &Platform) -> ImageConfig {
         ..Default::default()
     };
     c.config.env = vec![format!("PATH={DEFAULT_PATH}")];
+    c.config.working_dir = "/".to_string();
     c
 }
 
