@@ -472,3 +472,77 @@ fn a_stage_sets_declared_args_only() {
          decant.yaml:11:7: error: arg `NEW` is not declared in the top-level `args` (declare it: `args: { NEW: ... }` at the top of the spec)"
     );
 }
+
+/// Every file action of a definition, with the number of inputs of its op.
+fn file_actions(def: &pb::Definition) -> Vec<(usize, pb::FileAction)> {
+    def.def
+        .iter()
+        .filter_map(|b| match pb::Op::decode(b.as_slice()).unwrap() {
+            pb::Op { op: Some(pb::op::Op::File(f)), inputs, .. } => Some((inputs.len(), f.actions)),
+            _ => None,
+        })
+        .flat_map(|(n, actions)| actions.into_iter().map(move |a| (n, a)))
+        .collect()
+}
+
+fn by_name(name: &str, input: i64) -> Option<pb::UserOpt> {
+    Some(pb::UserOpt { user: Some(pb::user_opt::User::ByName(pb::NamedUserOpt { name: name.into(), input })) })
+}
+
+#[test]
+fn a_workdir_belongs_to_the_user_of_that_point_as_in_dockerfile() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - workdir: /before
+      - user: app
+      - workdir: /home/app/work
+      - user: 1000:1000
+      - workdir: numeric
+"#;
+    let owners: Vec<(String, Option<pb::ChownOpt>)> = file_actions(&common::definition(text, &BuildOptions::default()))
+        .into_iter()
+        .filter_map(|(_, a)| match a.action {
+            Some(pb::file_action::Action::Mkdir(m)) => Some((m.path, m.owner)),
+            _ => None,
+        })
+        .collect();
+    let by_id = |id| Some(pb::UserOpt { user: Some(pb::user_opt::User::ById(id)) });
+    assert_eq!(
+        owners,
+        [
+            ("/before".to_string(), None),
+            ("/home/app/work".to_string(), Some(pb::ChownOpt { user: by_name("app", 0), group: None })),
+            ("/home/app/work/numeric".to_string(), Some(pb::ChownOpt { user: by_id(1000), group: by_id(1000) })),
+        ]
+    );
+}
+
+#[test]
+fn a_chown_by_name_reads_the_base_in_every_action_of_a_copy() {
+    // Several sources are one file op whose actions chain; BuildKit looks a name up in the op's
+    // inputs only (an earlier action's output there is "invalid input index").
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - copy: [a.txt, b.txt, dir]
+        to: /srv/
+        chown: app:staff
+"#;
+    let copies: Vec<(usize, i64, pb::ChownOpt)> = file_actions(&common::definition(text, &BuildOptions::default()))
+        .into_iter()
+        .filter_map(|(n, a)| match a.action {
+            Some(pb::file_action::Action::Copy(c)) => Some((n, a.input, c.owner.unwrap())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copies.len(), 3);
+    for (n, input, owner) in copies {
+        assert!(input == 0 || input >= n as i64, "chained actions read the previous output");
+        assert_eq!(owner, pb::ChownOpt { user: by_name("app", 0), group: by_name("staff", 0) });
+    }
+}

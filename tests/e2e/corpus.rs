@@ -50,6 +50,7 @@ const PROJECTS: &[&str] = &[
     "scratch-platform",
     "shell-heavy",
     "user-workdir",
+    "users-chown",
 ];
 
 macro_rules! corpus_tests {
@@ -78,6 +79,7 @@ corpus_tests! {
     corpus_scratch_platform => "scratch-platform",
     corpus_shell_heavy => "shell-heavy",
     corpus_user_workdir => "user-workdir",
+    corpus_users_chown => "users-chown",
 }
 
 #[test]

@@ -209,7 +209,10 @@ impl FileChain {
         let mut actions = Vec::with_capacity(self.actions.len());
         for (k, (a, secondary_input)) in self.actions.into_iter().zip(secondary).enumerate() {
             let input = if k == 0 { base_index } else { n_inputs + k as i64 - 1 };
-            let chown = |o: &Option<Chown>| o.as_ref().map(|c| c.to_pb(input));
+            // A user or group by name is looked up in the base's /etc/passwd and /etc/group, for
+            // every action of the chain: BuildKit takes that index among the op's inputs only (an
+            // earlier action's output there is "invalid input index"), as its LLB client sets it.
+            let chown = |o: &Option<Chown>| o.as_ref().map(|c| c.to_pb(base_index));
             let action = match a {
                 Action::Mkdir { path, mode, make_parents, owner } => {
                     pb::file_action::Action::Mkdir(pb::FileActionMkDir {
@@ -310,7 +313,10 @@ mod tests {
         let ctx = local("context", LocalOpts::default(), OpMeta::default()).unwrap();
         let s = FileChain::on(base.clone())
             .mkdir("/app", 0o755, true, Chown::parse("app:1000"))
-            .copy(&ctx, Copy { src: "/src".into(), dest: "/app/".into(), ..Default::default() })
+            .copy(
+                &ctx,
+                Copy { src: "/src".into(), dest: "/app/".into(), owner: Chown::parse("app"), ..Default::default() },
+            )
             .copy(
                 &base,
                 Copy { src: "/etc/os-release".into(), dest: "/app/os".into(), mode: Some(0o644), ..Default::default() },
@@ -338,6 +344,13 @@ mod tests {
         match (&actions[1].action, &actions[2].action) {
             (Some(pb::file_action::Action::Copy(a)), Some(pb::file_action::Action::Copy(b))) => {
                 assert_eq!((a.mode, a.timestamp), (-1, -1));
+                // The second action's input is the first one's output (2); its owner by name
+                // still points at the base (0).
+                let owner = a.owner.as_ref().unwrap();
+                assert_eq!(
+                    owner.user.as_ref().unwrap().user,
+                    Some(pb::user_opt::User::ByName(pb::NamedUserOpt { name: "app".into(), input: 0 }))
+                );
                 assert_eq!(b.mode, 0o644);
             }
             other => panic!("{other:?}"),

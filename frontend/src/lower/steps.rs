@@ -35,8 +35,12 @@ impl Lowerer<'_> {
                 let dir = join_path(&built.config.config.working_dir, &path);
                 built.config.config.working_dir = dir.clone();
                 let meta = self.meta(stage, name, step.span);
+                // As Dockerfile's WORKDIR: the directories it makes belong to the image's user
+                // at that point (by name through the base's /etc/passwd), so that the user's
+                // later steps can write there.
+                let owner = llb::Chown::parse(&built.config.config.user);
                 built.state = llb::FileChain::on(built.state.clone())
-                    .mkdir(dir, 0o755, true, None)
+                    .mkdir(dir, 0o755, true, owner)
                     .finish(Some(pb::Platform::from(&stage.platform)), meta);
                 push_history(&mut built.config, history, false);
             }
