@@ -546,3 +546,37 @@ stages:
         assert_eq!(owner, pb::ChownOpt { user: by_name("app", 0), group: by_name("staff", 0) });
     }
 }
+
+/// Lowers `text` with `busybox:local` resolved to a config with this entrypoint and cmd.
+fn lower_with_base_command(text: &str, entrypoint: &[&str], cmd: &[&str]) -> decant::image::ContainerConfig {
+    let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap();
+    let mut config = decant::image::ImageConfig::default();
+    config.config.entrypoint = Some(entrypoint.iter().map(|s| s.to_string()).collect());
+    config.config.cmd = Some(cmd.iter().map(|s| s.to_string()).collect());
+    let mut inputs = lower::Inputs::default();
+    for (reference, platform) in plan.images() {
+        inputs
+            .images
+            .insert((reference, platform), lower::BaseImage { digest: None, reference: None, config: config.clone() });
+    }
+    lower::lower(&plan, &inputs).unwrap().config.config
+}
+
+#[test]
+fn an_empty_entrypoint_or_cmd_clears_it_as_in_dockerfile() {
+    let spec =
+        |runtime: &str| format!("# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n{runtime}");
+    // ENTRYPOINT []: no entrypoint, and the inherited cmd goes too.
+    let c = lower_with_base_command(&spec("    entrypoint: []\n"), &["/init"], &["serve"]);
+    assert_eq!((c.entrypoint, c.cmd, c.args_escaped), (None, None, false));
+    // ENTRYPOINT [] with CMD: only the cmd.
+    let c = lower_with_base_command(&spec("    entrypoint: []\n    cmd: [sh]\n"), &["/init"], &["serve"]);
+    assert_eq!((c.entrypoint, c.cmd, c.args_escaped), (None, Some(vec!["sh".to_string()]), true));
+    // CMD []: no cmd, the entrypoint stays.
+    let c = lower_with_base_command(&spec("    cmd: []\n"), &["/init"], &["serve"]);
+    assert_eq!((c.entrypoint, c.cmd, c.args_escaped), (Some(vec!["/init".to_string()]), None, true));
+    // A run still needs a command.
+    let text = spec("    steps:\n      - run: []\n");
+    let err = compile::plan("decant.yaml", &text, &BuildOptions::default()).unwrap_err().render();
+    assert!(err.contains("has an empty command list"), "{err}");
+}

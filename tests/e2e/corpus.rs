@@ -49,6 +49,7 @@ const PROJECTS: &[&str] = &[
     "python-venv",
     "scratch-platform",
     "shell-heavy",
+    "stage-refs",
     "user-workdir",
     "users-chown",
 ];
@@ -78,6 +79,7 @@ corpus_tests! {
     corpus_python_venv => "python-venv",
     corpus_scratch_platform => "scratch-platform",
     corpus_shell_heavy => "shell-heavy",
+    corpus_stage_refs => "stage-refs",
     corpus_user_workdir => "user-workdir",
     corpus_users_chown => "users-chown",
 }

@@ -57,14 +57,15 @@ fn apply_with_env(stage: &Stage, image: &mut ImageConfig, env: &[String]) -> Res
         c.user = x(user)?;
     }
     if let Some(ep) = entrypoint {
-        c.entrypoint = Some(ep);
+        // An empty one is no entrypoint, as Docker's config omits an empty list.
+        c.entrypoint = (!ep.is_empty()).then_some(ep);
         // As in Dockerfiles, a new entrypoint drops the base image's cmd.
         if rc.cmd.is_none() {
             c.cmd = None;
         }
     }
     if let Some(cmd) = cmd {
-        c.cmd = Some(cmd);
+        c.cmd = (!cmd.is_empty()).then_some(cmd);
         // As the Dockerfile frontend does for every CMD (an ENTRYPOINT leaves it as it was).
         c.args_escaped = true;
     }

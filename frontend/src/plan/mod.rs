@@ -686,11 +686,20 @@ impl Resolver {
         }
     }
 
+    /// A `cmd` or `entrypoint`: an empty list clears it, as Dockerfile's `CMD []` and
+    /// `ENTRYPOINT []` do (an empty entrypoint still drops the inherited cmd).
+    fn config_command(&mut self, c: &spec::Command, what: &str) -> Option<CommandLine> {
+        match c {
+            spec::Command::Exec(args, _) if args.is_empty() => Some(CommandLine::Exec(Vec::new())),
+            _ => self.command(c, what),
+        }
+    }
+
     fn runtime_config(&mut self, s: &spec::Stage) -> RuntimeConfig {
         let mut c = RuntimeConfig {
             user: s.user.as_ref().and_then(|u| self.word(u)),
-            cmd: s.cmd.as_ref().and_then(|cmd| self.command(cmd, "`cmd`")),
-            entrypoint: s.entrypoint.as_ref().and_then(|e| self.command(e, "`entrypoint`")),
+            cmd: s.cmd.as_ref().and_then(|cmd| self.config_command(cmd, "`cmd`")),
+            entrypoint: s.entrypoint.as_ref().and_then(|e| self.config_command(e, "`entrypoint`")),
             stop_signal: s.stop_signal.as_ref().and_then(|sig| self.checked_word(sig, values::parse_signal)),
             ..Default::default()
         };
