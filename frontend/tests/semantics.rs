@@ -580,3 +580,46 @@ fn an_empty_entrypoint_or_cmd_clears_it_as_in_dockerfile() {
     let err = compile::plan("decant.yaml", &text, &BuildOptions::default()).unwrap_err().render();
     assert!(err.contains("has an empty command list"), "{err}");
 }
+
+#[test]
+fn a_workdir_is_kept_as_dockerfile_keeps_it() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - workdir: /
+      - workdir: /w/
+      - workdir: sub/../x
+"#;
+    let lowered = lower_with_base_env(text, &[]).unwrap();
+    // An absolute path stays as written, a relative one is joined and cleaned.
+    assert_eq!(lowered.config.config.working_dir, "/w/x");
+    let history: Vec<(String, bool)> = lowered
+        .config
+        .history
+        .iter()
+        .map(|h| (h.created_by.clone().unwrap_or_default(), h.empty_layer))
+        .filter(|(by, _)| by.starts_with("workdir"))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("workdir: /".to_string(), true),
+            ("workdir: /w/".to_string(), false),
+            ("workdir: sub/../x".to_string(), false)
+        ]
+    );
+    // `workdir: /` makes nothing; the others make their clean path.
+    let made: Vec<String> = file_actions(&lowered.definition())
+        .into_iter()
+        .filter_map(|(_, a)| match a.action {
+            Some(pb::file_action::Action::Mkdir(m)) => Some(m.path),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(made, ["/w", "/w/x"]);
+
+    let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    steps:\n      - workdir: /srv/app/\n";
+    assert_eq!(lower_with_base_env(text, &[]).unwrap().config.config.working_dir, "/srv/app/");
+}

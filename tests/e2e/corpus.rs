@@ -46,6 +46,7 @@ const PROJECTS: &[&str] = &[
     "globs",
     "heredoc-scripts",
     "mounts",
+    "paths-modes",
     "python-venv",
     "scratch-platform",
     "shell-heavy",
@@ -76,6 +77,7 @@ corpus_tests! {
     corpus_globs => "globs",
     corpus_heredoc_scripts => "heredoc-scripts",
     corpus_mounts => "mounts",
+    corpus_paths_modes => "paths-modes",
     corpus_python_venv => "python-venv",
     corpus_scratch_platform => "scratch-platform",
     corpus_shell_heavy => "shell-heavy",
@@ -156,7 +158,11 @@ fn copy_dir(from: &Path, to: &Path) {
     for e in fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
+        let kind = e.file_type().unwrap();
+        if kind.is_symlink() {
+            // Links stay links (a project may copy them), whatever they point at.
+            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &target).unwrap();
+        } else if kind.is_dir() {
             copy_dir(&e.path(), &target);
         } else {
             fs::copy(e.path(), &target).unwrap();

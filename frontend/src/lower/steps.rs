@@ -33,7 +33,14 @@ impl Lowerer<'_> {
             StepKind::Workdir { path } => {
                 let path = expand(path, &built.config.config.env, step.span)?;
                 let dir = join_path(&built.config.config.working_dir, &path);
-                built.config.config.working_dir = dir.clone();
+                // The config keeps an absolute path as written (`/app/` stays `/app/`), a relative
+                // one joined and cleaned, as Dockerfile's WORKDIR does; the ops use the clean one.
+                built.config.config.working_dir = if path.starts_with('/') { path } else { dir.clone() };
+                if built.config.config.working_dir == "/" {
+                    // As Dockerfile's `WORKDIR /`: nothing to make, no layer.
+                    push_history(&mut built.config, history, true);
+                    return Ok(());
+                }
                 let meta = self.meta(stage, name, step.span);
                 // As Dockerfile's WORKDIR: the directories it makes belong to the image's user
                 // at that point (by name through the base's /etc/passwd), so that the user's
