@@ -128,7 +128,7 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
         sources::check_frontend_caps(opts)?;
         return super::subrequests::handle(client, opts, id).await;
     }
-    let read = read_sources(client, opts, t).await?;
+    let (read, mut excludes) = read_sources(client, opts, t).await?;
     let client: &Client = client;
     let targets = TargetPlatforms::new(opts, &read.caps)?;
     // A malformed `attest:sbom` fails before anything is compiled, as other bad options do.
@@ -147,7 +147,7 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
             all_stages: false,
             named_contexts: named_contexts.clone(),
         };
-        builds.push(plan_and_lower(client, opts, &read, &parsed, &build_opts, target, t).await?);
+        builds.push(plan_and_lower(client, opts, &read, &mut excludes, &parsed, &build_opts, target, t).await?);
     }
     // The scanner after the compile, so that spec errors come first (as without an SBOM).
     let sbom = t.time("sbom scanner", super::sbom::prepare(client, opts, &read.caps, &targets.build)).await?;
@@ -174,7 +174,30 @@ struct Sources {
     /// The build context when the client passed it as an input.
     context_input: Option<crate::llb::State>,
     spec_file: SpecFile,
-    excludes: Vec<String>,
+}
+
+/// The context's exclude patterns: known once the sources are read, or still being read (the
+/// context's `.dockerignore`), so that the images resolve meanwhile.
+enum Excludes {
+    Ready(Vec<String>),
+    /// The read, started at the instant given, answers the patterns and when they came.
+    Reading(Instant, tokio::task::JoinHandle<(Vec<String>, Instant)>),
+}
+
+impl Excludes {
+    /// The patterns, waiting for the read the first time (recorded in `t`).
+    async fn get(&mut self, t: &Timings) -> &[String] {
+        if let Excludes::Reading(started, read) = self {
+            // A read that failed or panicked excludes nothing, as a context without the file.
+            let (patterns, read_at) = read.await.unwrap_or_else(|_| (Vec::new(), Instant::now()));
+            t.record_until("read .dockerignore", *started, read_at);
+            *self = Excludes::Ready(patterns);
+        }
+        match self {
+            Excludes::Ready(patterns) => patterns,
+            Excludes::Reading(..) => unreachable!("just read"),
+        }
+    }
 }
 
 /// Pings the daemon and reads the sources.
@@ -182,8 +205,14 @@ struct Sources {
 /// The first round trips do not depend on each other, so they go out together: Ping, Inputs,
 /// and the solves of the spec's and the context's `.dockerignore` local sources (lazy: nothing
 /// is transferred before a read). The reads wait for Inputs only (a client's input can replace
-/// the spec's source or the context), not for Ping; the compile waits for both.
-async fn read_sources(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> Result<Sources, BuildError> {
+/// the spec's source or the context), not for Ping; the compile waits for both. The context's
+/// `.dockerignore` is only needed to lower: its read goes on while the spec is compiled and
+/// its images resolve.
+async fn read_sources(
+    client: &mut Client,
+    opts: &FrontendOpts,
+    t: &Timings,
+) -> Result<(Sources, Excludes), BuildError> {
     // Ping runs alongside everything up to the compile: a daemon answers it slowly, as it probes
     // the platforms it can emulate on every Ping. Until its reply the caps are unknown, so the
     // calls through this clone skip the client-side cap checks.
@@ -208,28 +237,26 @@ async fn read_sources(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> 
         // A remote context adds itself and the spec's directory to the inputs.
         let client_inputs = super::remote_context::with_remote_context(&early, opts, client_inputs).await?;
         let context_input = sources::context_input(opts, &client_inputs);
-        let (spec_file, context_ignore) = tokio::join!(
-            async {
-                // The client's `dockerfile` input replaces the local source solved above.
-                // (Not with `dockerfilekey`: the spec then comes from that local whatever the inputs hold.)
-                let from_input = client_inputs.contains_key(opts.dockerfile_key()) && !opts.has_dockerfile_key();
-                let file = match from_input {
-                    true => read_spec(&early, opts, &client_inputs).await,
-                    false => local_spec.read(&early, spec_solved).await,
-                };
-                t.record("read spec", started);
-                file
-            },
-            async {
-                // A context passed as an input is used as is: its .dockerignore is not read.
-                let ignore = match (&context_input, ignore_solved) {
-                    (Ok(None), Some(solved)) => read_dockerignore(&early, &solved).await,
-                    _ => Vec::new(),
-                };
-                t.record("read .dockerignore", started);
-                ignore
+        // A context passed as an input is used as is: its .dockerignore is not read.
+        let context_ignore = match (&context_input, ignore_solved) {
+            (Ok(None), Some(solved)) => {
+                let early = early.clone();
+                Some(tokio::spawn(async move { (read_dockerignore(&early, &solved).await, Instant::now()) }))
             }
-        );
+            _ => None,
+        };
+        let spec_file = async {
+            // The client's `dockerfile` input replaces the local source solved above.
+            // (Not with `dockerfilekey`: the spec then comes from that local whatever the inputs hold.)
+            let from_input = client_inputs.contains_key(opts.dockerfile_key()) && !opts.has_dockerfile_key();
+            let file = match from_input {
+                true => read_spec(&early, opts, &client_inputs).await,
+                false => local_spec.read(&early, spec_solved).await,
+            };
+            t.record("read spec", started);
+            file
+        }
+        .await;
         Ok::<_, BuildError>((decoded, client_inputs, context_input, spec_file, context_ignore))
     };
     let (pinged, read) = tokio::join!(t.time("ping", client.ping()), read_sources);
@@ -242,12 +269,12 @@ async fn read_sources(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> 
     let context_input = context_input?;
     let spec_file = spec_file?;
     t.set_vertex(&spec_file.vertex);
-    let excludes = match (&context_input, &spec_file.ignore) {
-        (Some(_), _) => Vec::new(),
-        (None, Some(text)) => parse_dockerignore(text),
-        (None, None) => context_ignore,
+    let excludes = match (&context_input, &spec_file.ignore, context_ignore) {
+        (Some(_), _, _) | (None, None, None) => Excludes::Ready(Vec::new()),
+        (None, Some(text), _) => Excludes::Ready(parse_dockerignore(text)),
+        (None, None, Some(reading)) => Excludes::Reading(started, reading),
     };
-    Ok(Sources { caps, client_inputs, context_input, spec_file, excludes })
+    Ok((Sources { caps, client_inputs, context_input, spec_file }, excludes))
 }
 
 /// The platforms to build for.
@@ -316,6 +343,7 @@ async fn plan_and_lower(
     client: &Client,
     opts: &FrontendOpts,
     read: &Sources,
+    excludes: &mut Excludes,
     parsed: &Parsed,
     build_opts: &BuildOptions,
     platform: Platform,
@@ -324,7 +352,9 @@ async fn plan_and_lower(
     let started = Instant::now();
     let plan = compile::plan_parsed(parsed.spec.as_ref(), &parsed.errors, build_opts)?;
     t.record("compile", started);
-    let inputs = t.time("resolve images", lower_inputs(client, opts, read, &plan)).await?;
+    let (inputs, excludes) =
+        tokio::join!(t.time("resolve images", lower_inputs(client, opts, read, &plan)), excludes.get(t));
+    let inputs = lower::Inputs { exclude_patterns: excludes.to_vec(), ..inputs? };
     let started = Instant::now();
     let lowered = lower::lower(&plan, &inputs)?;
     let definition = lowered.definition_bytes();
@@ -491,18 +521,25 @@ async fn lower_inputs(
         let client = client.clone();
         resolving.spawn(async move { (reference, platform, client.resolve_image_config(params).await) });
     }
-    let mut images = BTreeMap::new();
-    while let Some(joined) = resolving.join_next().await {
-        let (reference, platform, resolved) =
-            joined.map_err(|e| BuildError::Other(format!("resolving an image failed: {e}")))?;
-        let answer = super::sources::answer(&reference, &format!("image {reference}"), &resolved?)?;
-        let image = BaseImage { digest: answer.digest, reference: answer.reference, config: answer.config };
-        images.insert((reference, platform), image);
-    }
+    let images = async {
+        let mut images = BTreeMap::new();
+        while let Some(joined) = resolving.join_next().await {
+            let (reference, platform, resolved) =
+                joined.map_err(|e| BuildError::Other(format!("resolving an image failed: {e}")))?;
+            let answer = super::sources::answer(&reference, &format!("image {reference}"), &resolved?)?;
+            let image = BaseImage { digest: answer.digest, reference: answer.reference, config: answer.config };
+            images.insert((reference, platform), image);
+        }
+        Ok::<_, BuildError>(images)
+    };
+    // Named contexts resolve at the same time as the images.
+    let named_contexts = sources::named_contexts(client, opts, plan, &read.client_inputs, resolve_mode);
+    let (images, named_contexts) = tokio::join!(images, named_contexts);
+    let (images, named_contexts) = (images?, named_contexts?);
     Ok(lower::Inputs {
         context_name: opts.context_key().to_string(),
         session_id: Some(opts.session_id_for(opts.context_key()).to_string()).filter(|s| !s.is_empty()),
-        exclude_patterns: read.excludes.clone(),
+        exclude_patterns: Vec::new(),
         images,
         no_cache: opts.no_cache(),
         network: opts.force_network_mode()?.forced(),
@@ -516,7 +553,7 @@ async fn lower_inputs(
         },
         run: super::run_opts::run_options(opts, caps)?,
         context: read.context_input.clone(),
-        named_contexts: sources::named_contexts(client, opts, plan, &read.client_inputs, resolve_mode).await?,
+        named_contexts,
     })
 }
 

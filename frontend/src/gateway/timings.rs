@@ -75,7 +75,11 @@ impl Timings {
     /// Records phase `name` as running from `start` until now. A second record of the same
     /// name adds to its duration and keeps the first start.
     pub fn record(&self, name: &'static str, start: Instant) {
-        let now = Instant::now();
+        self.record_until(name, start, Instant::now());
+    }
+
+    /// Records phase `name` as running from `start` until `now` (see [`Timings::record`]).
+    pub fn record_until(&self, name: &'static str, start: Instant, now: Instant) {
         let phase = Phase {
             name,
             start: start.saturating_duration_since(self.origin),
