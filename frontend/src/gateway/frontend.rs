@@ -143,11 +143,11 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
             target: opts.target().filter(|t| !t.is_empty()).map(str::to_string),
             build_args: opts.build_args(),
             build_platform: targets.build.clone(),
-            target_platform: Some(target.clone()),
+            target_platform: Some(target),
             all_stages: false,
             named_contexts: named_contexts.clone(),
         };
-        builds.push(plan_and_lower(client, opts, &read, &mut excludes, &parsed, &build_opts, target, t).await?);
+        builds.push(plan_and_lower(client, opts, &read, &mut excludes, &parsed, &build_opts, t).await?);
     }
     // The scanner after the compile, so that spec errors come first (as without an SBOM).
     let sbom = t.time("sbom scanner", super::sbom::prepare(client, opts, &read.caps, &targets.build)).await?;
@@ -346,9 +346,9 @@ async fn plan_and_lower(
     excludes: &mut Excludes,
     parsed: &Parsed,
     build_opts: &BuildOptions,
-    platform: Platform,
     t: &Timings,
 ) -> Result<TargetBuild, BuildError> {
+    let platform = build_opts.target_platform.clone().unwrap_or_else(|| build_opts.build_platform.clone());
     let started = Instant::now();
     let plan = compile::plan_parsed(parsed.spec.as_ref(), &parsed.errors, build_opts)?;
     t.record("compile", started);
