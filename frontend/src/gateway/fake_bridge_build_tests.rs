@@ -304,3 +304,46 @@ async fn reads_do_not_wait_for_ping() {
     let resolve = calls.iter().position(|c| c == "ResolveImageConfig").expect("resolve");
     assert!(resolve > replied, "{calls:?}");
 }
+
+const CONTEXT_SPEC: &str = "# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - copy: src/
+        to: /src/
+";
+
+/// The images resolve while a slow read of the context's `.dockerignore` is still unanswered
+/// (only lowering needs its patterns), and the patterns still reach the context source.
+#[tokio::test]
+async fn images_resolve_while_the_context_dockerignore_is_read() {
+    let mut pong = pong(&[]);
+    pong.llb_caps = v08_llb_caps();
+    let (mut client, bridge) = start(Script {
+        pong,
+        solve: Some(Ok(ref_reply("r1"))),
+        files: BTreeMap::from([
+            (".dockerignore".to_string(), b"node_modules\n".to_vec()),
+            ("decant.yaml".to_string(), CONTEXT_SPEC.as_bytes().to_vec()),
+        ]),
+        inputs: Some(BTreeMap::new()),
+        resolve_digest: Some(format!("sha256:{}", "d".repeat(64))),
+        slow_reads: vec![".dockerignore"],
+        missing_files: vec!["decant.yaml.dockerignore"],
+        ..Default::default()
+    })
+    .await;
+    let opts = crate::gateway::FrontendOpts::from_map(BTreeMap::from([("filename".into(), "decant.yaml".into())]));
+    crate::gateway::frontend::build(&mut client, &opts).await.expect("build");
+    let calls = bridge.record(|r| r.calls.clone());
+    let replied = calls.iter().position(|c| c == "ReadFile replied .dockerignore").expect("slow read replied");
+    let resolve = calls.iter().position(|c| c == "ResolveImageConfig").expect("resolve");
+    assert!(resolve < replied, "{calls:?}");
+    // The build's solve comes after the patterns, and its context source excludes them.
+    let solves = bridge.record(|r| r.solve.clone());
+    let build = solves.last().expect("build solve");
+    let bytes = String::from_utf8_lossy(&build.definition);
+    let excluded = bytes.contains("local.excludepatterns") && bytes.contains(r#"["node_modules"]"#);
+    assert!(excluded, "the context source carries the .dockerignore patterns");
+}

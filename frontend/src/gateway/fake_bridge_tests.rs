@@ -59,6 +59,11 @@ struct Script {
     /// How long `Ping` takes to answer (a real daemon probes its platforms); its reply is then
     /// recorded as the call `Ping replied`.
     ping_delay: Option<std::time::Duration>,
+    /// `ReadFile` of these paths answers after 300 ms; its reply is then recorded as the call
+    /// `ReadFile replied PATH`.
+    slow_reads: Vec<&'static str>,
+    /// `ReadFile` of these paths fails as for a file the source does not have.
+    missing_files: Vec<&'static str>,
 }
 
 #[derive(Clone)]
@@ -181,12 +186,26 @@ impl FakeBridge {
                 .await
             }
             "ReadFile" => {
-                unary(req, move |r: pb::ReadFileRequest| {
+                let slow: Arc<Mutex<Option<String>>> = Arc::default();
+                let (flag, rec) = (slow.clone(), me.clone());
+                let resp = unary(req, move |r: pb::ReadFileRequest| {
+                    if s.missing_files.contains(&r.file_path.as_str()) {
+                        return Err(tonic::Status::unknown(format!("open {}: no such file or directory", r.file_path)));
+                    }
                     let data = s.files.get(&r.file_path).unwrap_or(&s.file_data).clone();
-                    me.record(|rec| rec.read_file.push(r));
+                    if s.slow_reads.contains(&r.file_path.as_str()) {
+                        *flag.lock().expect("lock") = Some(r.file_path.clone());
+                    }
+                    rec.record(|rec| rec.read_file.push(r));
                     Ok(pb::ReadFileResponse { data })
                 })
-                .await
+                .await;
+                let slow_path = slow.lock().expect("lock").take();
+                if let Some(path) = slow_path {
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                    me.record(|r| r.calls.push(format!("ReadFile replied {path}")));
+                }
+                resp
             }
             "ReadDir" => {
                 unary(req, move |r: pb::ReadDirRequest| {
