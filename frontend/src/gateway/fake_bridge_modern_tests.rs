@@ -344,17 +344,19 @@ async fn check_error_true_fails_the_build_on_warnings() {
     build_on(&fixed, &[], &[], Script::default()).await.0.expect("no warnings left");
 }
 
-/// `chmod: u+x` needs `file.copy.modestring` (BuildKit 0.17+): on a v0.8 daemon the build fails
-/// before solving, at the step; with the cap the copy carries the mode string.
+/// `chmod: u+x` needs BuildKit 0.17+, told by its `exec.validexitcode` (BuildKit never lists the
+/// `file.copy.modestring` it declares): on a v0.8 daemon the build fails before solving, at the
+/// step; on a newer one the copy carries the mode string, and its op asks for no such cap.
 #[tokio::test]
 async fn a_symbolic_chmod_needs_the_mode_string_cap() {
     let spec = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    steps:\n      - copy: run.sh\n        to: /bin/\n        chmod: u+x\n";
     let (res, bridge) = build_on(spec, &[], &[], Script::default()).await;
     let msg = res.expect_err("no mode strings on v0.8").message;
-    assert!(msg.contains("decant.yaml:6:9") && msg.contains("file.copy.modestring"), "{msg}");
+    assert!(msg.contains("decant.yaml:6:9") && msg.contains("BuildKit 0.17"), "{msg}");
     let solved = |b: &FakeBridge| (0..after_speculative(b).len()).map(|i| json_of(b, i)).collect::<Vec<_>>();
     assert!(solved(&bridge).iter().all(|j| !j.contains("u+x")), "the copy is not solved");
-    let (res, bridge) = build_on(spec, &[], &["file.copy.modestring"], Script::default()).await;
+    let (res, bridge) = build_on(spec, &[], &["exec.validexitcode"], Script::default()).await;
     res.expect("build");
     assert!(solved(&bridge).iter().any(|j| j.contains("\"modeStr\":\"u+x\"")), "{:?}", solved(&bridge));
+    assert!(solved(&bridge).iter().all(|j| !j.contains("file.copy.modestring")), "{:?}", solved(&bridge));
 }

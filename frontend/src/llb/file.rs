@@ -75,7 +75,7 @@ pub struct Copy {
     /// Permission bits of the copied files; source modes are kept when `None`.
     pub mode: Option<u32>,
     /// A symbolic mode (`u+x`, `g-w,o=r`) applied to each file's own mode; wins over `mode`
-    /// (BuildKit 0.17+, capability `file.copy.modestring`).
+    /// (BuildKit 0.17+; see [`MODE_STRING_CAP`]).
     pub mode_str: Option<String>,
     /// Resolve symlinks in `src`.
     pub follow_symlink: bool,
@@ -125,8 +125,14 @@ pub struct FileChain {
     actions: Vec<Action>,
 }
 
-/// The LLB capability of a copy with a symbolic mode (`FileActionCopy.modeStr`).
+/// The LLB capability named for a copy with a symbolic mode (`FileActionCopy.modeStr`). BuildKit
+/// declares it but never registers it, so no daemon lists it in Ping and an op that asked for it
+/// would fail cap validation (its own LLB client never sends it either); the daemons that apply
+/// `modeStr` are those from v0.17, told by [`MODE_STRING_SINCE_CAP`].
 pub const MODE_STRING_CAP: &str = "file.copy.modestring";
+
+/// A capability that BuildKit registered in the release (v0.17) that added `modeStr`.
+pub const MODE_STRING_SINCE_CAP: &str = "exec.validexitcode";
 
 /// Permission bits only: higher bits have no meaning for chmod.
 fn perm(mode: u32) -> i32 {
@@ -252,12 +258,10 @@ impl FileChain {
                     if spec.always_replace_existing_dest_paths {
                         caps.insert(cap!("file.copy.alwaysreplaceexistingdestpaths"));
                     }
-                    // As BuildKit's client: a mode string leaves `mode` at 0.
+                    // As BuildKit's client: a mode string leaves `mode` at 0, and asks for no cap
+                    // (see MODE_STRING_CAP).
                     let mode = match &spec.mode_str {
-                        Some(_) => {
-                            caps.insert(cap!(MODE_STRING_CAP));
-                            0
-                        }
+                        Some(_) => 0,
                         None => spec.mode.map_or(-1, perm),
                     };
                     pb::file_action::Action::Copy(pb::FileActionCopy {

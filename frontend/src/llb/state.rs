@@ -162,7 +162,7 @@ impl OpMeta {
 }
 
 /// Every LLB cap an op built here can ask for, in byte order: bit `i` of [`Caps`] is the `i`th.
-const CAP_NAMES: [&str; 42] = [
+const CAP_NAMES: [&str; 41] = [
     "diffop",
     "exec.meta.base",
     "exec.meta.cgroup.parent",
@@ -182,7 +182,6 @@ const CAP_NAMES: [&str; 42] = [
     "file.base",
     "file.copy.alwaysreplaceexistingdestpaths",
     "file.copy.includeexcludepatterns",
-    "file.copy.modestring",
     "file.rm.wildcard",
     "file.symlink.create",
     "mergeop",

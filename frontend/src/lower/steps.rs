@@ -230,10 +230,7 @@ impl Lowerer<'_> {
         if self.inputs.features.copy_mode_string {
             return Ok(mode.to_string());
         }
-        let msg = format!(
-            "`chmod: {mode}`: a symbolic mode needs BuildKit 0.17 or later (LLB capability `{}`), which this daemon lacks",
-            llb::MODE_STRING_CAP
-        );
+        let msg = format!("`chmod: {mode}`: a symbolic mode needs BuildKit 0.17 or later, and this daemon is older");
         Err(Diagnostic::error(step.span, msg).help("write the mode in octal, e.g. `chmod: \"0755\"`"))
     }
 

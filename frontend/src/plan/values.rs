@@ -119,8 +119,8 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
 pub enum Mode {
     /// `0755`: these permission bits.
     Octal(u32),
-    /// `u+x`, `g-w,o=r`: changes to each file's own mode, applied by BuildKit (0.17+, LLB
-    /// capability `file.copy.modestring`), as Dockerfile's `COPY --chmod=u+x` (1.10+).
+    /// `u+x`, `g-w,o=r`: changes to each file's own mode, applied by BuildKit (0.17+), as
+    /// Dockerfile's `COPY --chmod=u+x` (1.10+).
     Symbolic(String),
 }
 
