@@ -1,7 +1,7 @@
 //! COPY and ADD: local sources, stage and image sources, downloads, git repositories, unpacked
 //! archives and inline files (heredocs).
 
-use super::{Converter, ARCHIVE_SUFFIXES};
+use super::Converter;
 use crate::convert::parse::Instruction;
 use crate::convert::yaml::{Entry, Node};
 use crate::convert::NoteKind;
@@ -83,42 +83,86 @@ impl Converter<'_> {
         if sources.is_empty() {
             return;
         }
-        // Split remote sources (git, unpacked archives) from plain ones.
-        let mut plain = Vec::new();
+        // In source order: a git repository is a step of its own; runs of other sources are one
+        // step each, so that a later source still lands over an earlier one as in Dockerfile.
+        // ADD unpacks a local or stage source that is an archive, whatever its name (BuildKit
+        // looks at the content), and never a download: `unpack: true` on the local run.
+        let mut run: Vec<String> = Vec::new();
+        let mut run_unpacks = false;
         for s in sources {
             if add && from.is_none() && is_git(&s) {
+                self.copy_run(
+                    &mut comments,
+                    std::mem::take(&mut run),
+                    run_unpacks,
+                    &from,
+                    &dest,
+                    parents,
+                    &chown,
+                    &chmod,
+                    &exclude,
+                    &options,
+                );
                 let mut e = vec![Entry::str("copy", "."), Entry::str("from", s), Entry::str("to", dest.clone())];
                 if keep_git_dir {
                     e.push(Entry::new("keep_git_dir", Node::Bool(true)));
                 }
                 self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
                 self.push_step(comments.take().unwrap_or_default(), e);
-            } else if add && !is_url(&s) && ARCHIVE_SUFFIXES.iter().any(|x| s.to_ascii_lowercase().ends_with(x)) {
-                // ADD unpacks a local tar archive; `unpack: true` does the same.
-                let mut e =
-                    vec![Entry::str("copy", s), Entry::str("to", dest.clone()), Entry::new("unpack", Node::Bool(true))];
-                if let Some(f) = &from {
-                    e.insert(1, Entry::str("from", f.clone()));
-                }
-                self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
-                self.push_step(comments.take().unwrap_or_default(), e);
-            } else {
-                plain.push(s);
+                continue;
             }
+            let unpacks = add && !is_url(&s);
+            if unpacks != run_unpacks && !run.is_empty() {
+                self.copy_run(
+                    &mut comments,
+                    std::mem::take(&mut run),
+                    run_unpacks,
+                    &from,
+                    &dest,
+                    parents,
+                    &chown,
+                    &chmod,
+                    &exclude,
+                    &options,
+                );
+            }
+            run_unpacks = unpacks;
+            run.push(s);
         }
-        if plain.is_empty() {
+        self.copy_run(&mut comments, run, run_unpacks, &from, &dest, parents, &chown, &chmod, &exclude, &options);
+    }
+
+    /// One copy step of `sources` (none: no step).
+    #[allow(clippy::too_many_arguments)]
+    fn copy_run(
+        &mut self,
+        comments: &mut Option<Vec<String>>,
+        mut sources: Vec<String>,
+        unpack: bool,
+        from: &Option<String>,
+        dest: &str,
+        parents: bool,
+        chown: &Option<String>,
+        chmod: &Option<String>,
+        exclude: &[String],
+        options: &[Entry],
+    ) {
+        if sources.is_empty() {
             return;
         }
-        let src = if plain.len() == 1 { Node::Str(plain.remove(0)) } else { Node::Flow(plain) };
+        let src = if sources.len() == 1 { Node::Str(sources.remove(0)) } else { Node::Flow(sources) };
         let mut e = vec![Entry::new("copy", src)];
-        if let Some(f) = &from {
+        if let Some(f) = from {
             e.push(Entry::str("from", f.clone()));
         }
-        e.push(Entry::str("to", dest));
+        e.push(Entry::str("to", dest.to_string()));
         if parents {
             e.push(Entry::new("parents", Node::Bool(true)));
         }
-        self.copy_options(&mut e, &chown, &chmod, &exclude, &options);
+        if unpack {
+            e.push(Entry::new("unpack", Node::Bool(true)));
+        }
+        self.copy_options(&mut e, chown, chmod, exclude, options);
         self.push_step(comments.take().unwrap_or_default(), e);
     }
 

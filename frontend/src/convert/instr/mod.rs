@@ -15,10 +15,6 @@ pub(super) use crate::plan::BUILTIN_ARGS;
 const PROXY_ARGS: [&str; 8] =
     ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy"];
 
-/// Local sources that `ADD` unpacks (tar archives, plain or compressed), by name.
-const ARCHIVE_SUFFIXES: [&str; 11] =
-    [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst", ".tar.lz4"];
-
 struct ArgOut {
     comments: Vec<String>,
     name: String,

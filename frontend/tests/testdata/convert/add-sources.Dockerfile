@@ -9,3 +9,7 @@ ADD git@github.com:org/private.git /src/private
 COPY --from=rootfs / /rootfs/
 COPY --from=alpine:3.20 /etc/os-release /etc/alpine-release
 RUN --mount=type=bind,target=ctx ls ctx
+# Sources stay in order in one step (the archive unpacks over plain.txt); BuildKit unpacks by
+# content, so a tar without a suffix unpacks too; a download between them is a step of its own.
+ADD plain.txt layer.tar /order/
+ADD data.bin https://example.com/app.conf more.tgz /mixed/
