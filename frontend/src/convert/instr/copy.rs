@@ -87,22 +87,20 @@ impl Converter<'_> {
         // step each, so that a later source still lands over an earlier one as in Dockerfile.
         // ADD unpacks a local or stage source that is an archive, whatever its name (BuildKit
         // looks at the content), and never a download: `unpack: true` on the local run.
+        let shared = CopyRun {
+            from: &from,
+            dest: &dest,
+            parents,
+            chown: &chown,
+            chmod: &chmod,
+            exclude: &exclude,
+            options: &options,
+        };
         let mut run: Vec<String> = Vec::new();
         let mut run_unpacks = false;
         for s in sources {
             if add && from.is_none() && is_git(&s) {
-                self.copy_run(
-                    &mut comments,
-                    std::mem::take(&mut run),
-                    run_unpacks,
-                    &from,
-                    &dest,
-                    parents,
-                    &chown,
-                    &chmod,
-                    &exclude,
-                    &options,
-                );
+                self.copy_run(&mut comments, std::mem::take(&mut run), run_unpacks, &shared);
                 let mut e = vec![Entry::str("copy", "."), Entry::str("from", s), Entry::str("to", dest.clone())];
                 if keep_git_dir {
                     e.push(Entry::new("keep_git_dir", Node::Bool(true)));
@@ -113,56 +111,32 @@ impl Converter<'_> {
             }
             let unpacks = add && !is_url(&s);
             if unpacks != run_unpacks && !run.is_empty() {
-                self.copy_run(
-                    &mut comments,
-                    std::mem::take(&mut run),
-                    run_unpacks,
-                    &from,
-                    &dest,
-                    parents,
-                    &chown,
-                    &chmod,
-                    &exclude,
-                    &options,
-                );
+                self.copy_run(&mut comments, std::mem::take(&mut run), run_unpacks, &shared);
             }
             run_unpacks = unpacks;
             run.push(s);
         }
-        self.copy_run(&mut comments, run, run_unpacks, &from, &dest, parents, &chown, &chmod, &exclude, &options);
+        self.copy_run(&mut comments, run, run_unpacks, &shared);
     }
 
     /// One copy step of `sources` (none: no step).
-    #[allow(clippy::too_many_arguments)]
-    fn copy_run(
-        &mut self,
-        comments: &mut Option<Vec<String>>,
-        mut sources: Vec<String>,
-        unpack: bool,
-        from: &Option<String>,
-        dest: &str,
-        parents: bool,
-        chown: &Option<String>,
-        chmod: &Option<String>,
-        exclude: &[String],
-        options: &[Entry],
-    ) {
+    fn copy_run(&mut self, comments: &mut Option<Vec<String>>, mut sources: Vec<String>, unpack: bool, c: &CopyRun) {
         if sources.is_empty() {
             return;
         }
         let src = if sources.len() == 1 { Node::Str(sources.remove(0)) } else { Node::Flow(sources) };
         let mut e = vec![Entry::new("copy", src)];
-        if let Some(f) = from {
+        if let Some(f) = c.from {
             e.push(Entry::str("from", f.clone()));
         }
-        e.push(Entry::str("to", dest.to_string()));
-        if parents {
+        e.push(Entry::str("to", c.dest.to_string()));
+        if c.parents {
             e.push(Entry::new("parents", Node::Bool(true)));
         }
         if unpack {
             e.push(Entry::new("unpack", Node::Bool(true)));
         }
-        self.copy_options(&mut e, chown, chmod, exclude, options);
+        self.copy_options(&mut e, c.chown, c.chmod, c.exclude, c.options);
         self.push_step(comments.take().unwrap_or_default(), e);
     }
 
@@ -185,4 +159,15 @@ impl Converter<'_> {
         }
         e.extend(options.iter().cloned());
     }
+}
+
+/// What every copy step of one COPY or ADD shares.
+struct CopyRun<'a> {
+    from: &'a Option<String>,
+    dest: &'a str,
+    parents: bool,
+    chown: &'a Option<String>,
+    chmod: &'a Option<String>,
+    exclude: &'a [String],
+    options: &'a [Entry],
 }
