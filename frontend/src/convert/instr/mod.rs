@@ -57,6 +57,8 @@ struct StageOut {
     scope_args: Vec<String>,
     /// ARGs of this stage with another default than the spec's: the stage's `args:`.
     args: Vec<(String, String)>,
+    /// Names this stage's ENVs set.
+    env_names: Vec<String>,
     /// YAML comments for the next item (notes of instructions that made no item).
     pending: Vec<String>,
 }
@@ -388,14 +390,31 @@ impl<'a> Converter<'a> {
             }
             None => format!("stage-{index}"),
         };
-        let from = match self.stage_ref(&image) {
-            Some(s) if !image.chars().all(|c| c.is_ascii_digit()) => s,
-            _ => self.arg_value(ins, &image, "`from`"),
+        let parent = self.stage_ref(&image).filter(|_| !image.chars().all(|c| c.is_ascii_digit()));
+        // A stage built on another keeps its ARGs in scope with their values, as Dockerfile's
+        // state keeps them in its environment.
+        let (scope_args, args) = parent
+            .as_ref()
+            .and_then(|p| self.stages.iter().find(|st| &st.name == p))
+            .map(|st| (st.scope_args.clone(), st.args.clone()))
+            .unwrap_or_default();
+        let from = match parent {
+            Some(s) => s,
+            None => self.arg_value(ins, &image, "`from`"),
         };
         // Comments left over from the previous stage move above this one.
         let mut c = self.stages.last_mut().map(|s| std::mem::take(&mut s.pending)).unwrap_or_default();
         c.extend(comments);
-        self.stages.push(StageOut { comments: c, name, df_name, from, platform, ..Default::default() });
+        self.stages.push(StageOut {
+            comments: c,
+            name,
+            df_name,
+            from,
+            platform,
+            scope_args,
+            args,
+            ..Default::default()
+        });
     }
 
     fn arg(&mut self, ins: &Instruction, comments: Vec<String>, global: bool) {
@@ -439,29 +458,45 @@ impl<'a> Converter<'a> {
                 true => None,
                 false => self.stage().args.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()),
             };
-            match self.args.iter_mut().find(|a| a.name == name) {
-                Some(a) => match (&a.default, default) {
-                    (None, Some(d)) => a.default = Some(d),
-                    // Another default in a stage: that stage's own value.
-                    (Some(old), Some(d)) if *old != d && !global && in_stage.is_none() => {
-                        self.stage().args.push((name, d));
+            if !global && self.stage().env_names.contains(&name) {
+                self.note_arg_over_env(ins, &name);
+            }
+            let top = match self.args.iter().position(|a| a.name == name) {
+                Some(i) => i,
+                None => {
+                    // A default given in a stage is that stage's value, not the build's: other
+                    // stages that declare the arg without one leave it empty.
+                    let top_default = if global { default.clone() } else { None };
+                    self.args.push(ArgOut {
+                        comments: comments.clone(),
+                        name: name.clone(),
+                        default: top_default,
+                        loc: ins.loc,
+                        env: false,
+                    });
+                    self.args.len() - 1
+                }
+            };
+            let Some(d) = default else { continue };
+            let top_default = self.args[top].default.clone();
+            match (global, in_stage) {
+                (true, _) => match top_default {
+                    None => self.args[top].default = Some(d),
+                    Some(old) if old != d => {
+                        let first = self.args[top].loc;
+                        self.conflicting_defaults(ins, &name, &d, &old, first.line);
                     }
-                    (Some(old), Some(d)) if *old != d && in_stage.as_ref() != Some(&d) => {
-                        let first = a.loc;
-                        let old = old.clone();
-                        self.notes.push(Note {
-                            loc: ins.loc,
-                            kind: NoteKind::Differs,
-                            message: format!(
-                                "ARG {name} has the default {d:?} here and {old:?} at line {}: decant args have one \
-                                 default for the whole build and one value per stage (the first is kept)",
-                                first.line
-                            ),
-                        });
-                    }
-                    _ => {}
+                    Some(_) => {}
                 },
-                None => self.args.push(ArgOut { comments: comments.clone(), name, default, loc: ins.loc, env: false }),
+                // Declared again in this stage with another default: Dockerfile's uses before
+                // this line see the first one, decant has one value per stage.
+                (false, Some(v)) if v != d => {
+                    let first = self.args[top].loc;
+                    self.conflicting_defaults(ins, &name, &d, &v, first.line);
+                }
+                (false, Some(_)) => {}
+                (false, None) if top_default.as_ref() == Some(&d) => {}
+                (false, None) => self.stage().args.push((name, d)),
             }
         }
         if !global && !comments.is_empty() {
@@ -469,8 +504,58 @@ impl<'a> Converter<'a> {
         }
     }
 
+    /// An arg whose default only stages gave, all the same one and every stage that declares
+    /// it giving it: that default is the build's (the spec reads as the Dockerfile does), and no
+    /// stage needs its own value.
+    fn hoist_stage_defaults(&mut self) {
+        for a in self.args.iter_mut().filter(|a| a.default.is_none()) {
+            let declaring: Vec<&StageOut> = self.stages.iter().filter(|st| st.scope_args.contains(&a.name)).collect();
+            let values: Vec<Option<&String>> =
+                declaring.iter().map(|st| st.args.iter().find(|(n, _)| *n == a.name).map(|(_, v)| v)).collect();
+            let Some(Some(first)) = values.first() else { continue };
+            if values.iter().all(|v| *v == Some(*first)) {
+                a.default = Some((*first).clone());
+                for st in self.stages.iter_mut() {
+                    st.args.retain(|(n, _)| *n != a.name);
+                }
+            }
+        }
+    }
+
+    fn conflicting_defaults(&mut self, ins: &Instruction, name: &str, d: &str, old: &str, first_line: usize) {
+        self.note(
+            ins.loc,
+            NoteKind::Differs,
+            format!(
+                "ARG {name} has the default {d:?} here and {old:?} at line {first_line}: decant args have one \
+                 default for the whole build and one value per stage (the first is kept)"
+            ),
+        );
+    }
+
+    /// ARG and ENV of one name in a stage: Dockerfile's later one wins everywhere; decant
+    /// gives the arg's value in the spec's values and the env's in runs.
+    fn note_arg_over_env(&mut self, ins: &Instruction, name: &str) {
+        self.note(
+            ins.loc,
+            NoteKind::Differs,
+            format!(
+                "{name} is both an ARG and an ENV of this stage: Dockerfile uses whichever came last; decant \
+                 expands ${{{name}}} in spec values to the arg and gives runs the env"
+            ),
+        );
+    }
+
     fn env(&mut self, ins: &Instruction, comments: Vec<String>) {
         let pairs = self.pairs(ins);
+        for (k, _) in &pairs {
+            if self.stage().scope_args.contains(k) {
+                self.note_arg_over_env(ins, k);
+            }
+            if !self.stage().env_names.contains(k) {
+                self.stage().env_names.push(k.clone());
+            }
+        }
         let entries = pairs.into_iter().map(|(k, v)| Entry::str(&k, v)).collect();
         self.push_step(comments, vec![Entry::new("env", Node::Map(entries))]);
     }
@@ -601,6 +686,7 @@ impl<'a> Converter<'a> {
     }
 
     fn finish(mut self) -> Conversion {
+        self.hoist_stage_defaults();
         self.args_to_every_run();
         let mut doc = Vec::new();
         if !self.args.is_empty() {

@@ -1,0 +1,21 @@
+# A stage's ARG default is that stage's own: another stage that declares the ARG without one
+# leaves it empty.
+FROM busybox:local AS a
+ARG V=1
+RUN echo a$V > /a
+
+FROM busybox:local AS b
+ARG V
+RUN echo "[$V]" > /b
+
+# A stage built on another keeps its ARGs, with their values, for its runs.
+FROM a AS child
+RUN env | sort > /env
+
+# One name as ARG and ENV, and an ARG declared again with another default: notes.
+FROM busybox:local AS mixed
+ARG VERSION=1.0
+ENV VERSION=${VERSION}-r1
+ARG G=1
+ENV E=$G
+ARG G=2
