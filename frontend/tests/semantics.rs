@@ -623,3 +623,47 @@ stages:
     let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n    steps:\n      - workdir: /srv/app/\n";
     assert_eq!(lower_with_base_env(text, &[]).unwrap().config.config.working_dir, "/srv/app/");
 }
+
+#[test]
+fn an_arg_without_a_value_is_unset_in_runs_as_in_dockerfile() {
+    let text = r#"# syntax=decant/frontend:dev
+args:
+  NOVAL:
+  EMPTY: ""
+stages:
+  app:
+    from: busybox:local
+    env:
+      X: ${NOVAL-def}
+      Y: ${NOVAL+set}
+      Z: ${EMPTY-def}
+    steps:
+      - run: echo "${NOVAL-unset} ${EMPTY-unset}"
+  given:
+    from: busybox:local
+    args:
+      NOVAL: here
+    steps:
+      - run: echo "${NOVAL-unset} given"
+"#;
+    let env_of = |opts: &BuildOptions, needle: &str| {
+        let def = common::definition(text, opts);
+        exec_running(&execs(&def), needle).1.clone()
+    };
+    let app = common::target("app");
+    let env = env_of(&app, "EMPTY");
+    assert!(!env.iter().any(|e| e.starts_with("NOVAL=")), "{env:?}");
+    assert!(env.contains(&"EMPTY=".to_string()), "an empty default is a value: {env:?}");
+    // A stage's value or a build arg sets it.
+    assert!(env_of(&common::target("given"), "given").contains(&"NOVAL=here".to_string()));
+    // In the spec's values too: unset for `-` and `+`, as Dockerfile's ENV X=${NOVAL-def}.
+    let plan = common::plan(text, &app);
+    let lowered = decant::lower::lower(&plan, &lower::Inputs::default()).unwrap();
+    let env = &lowered.config.config.env;
+    for kv in ["X=def", "Y=", "Z="] {
+        assert!(env.contains(&kv.to_string()), "{kv} in {env:?}");
+    }
+    let mut given = app.clone();
+    given.build_args.insert("NOVAL".into(), String::new());
+    assert!(env_of(&given, "EMPTY").contains(&"NOVAL=".to_string()));
+}

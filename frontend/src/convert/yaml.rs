@@ -6,6 +6,8 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     Str(String),
+    /// No value (`key:` alone): YAML's null.
+    Null,
     /// `true` or `false`.
     Bool(bool),
     /// A list of strings written `[a, b]` when short enough.
@@ -86,6 +88,7 @@ fn write_value(out: &mut String, v: &Node, indent: usize) {
             out.push('\n');
         }
         Node::Bool(b) => out.push_str(if *b { " true\n" } else { " false\n" }),
+        Node::Null => out.push('\n'),
         Node::Flow(items) => {
             let flow = format!("[{}]", items.iter().map(|s| scalar(s, true)).collect::<Vec<_>>().join(", "));
             if items.iter().all(|s| !s.contains('\n')) && indent + flow.len() < 100 {

@@ -119,10 +119,16 @@ impl Lowerer<'_> {
         mentioned.extend(self.plan.env_args.iter().map(String::as_str));
         mentioned.sort_unstable();
         mentioned.dedup();
-        // The stage's own value, else the build's (built-in args such as TARGETARCH too).
+        // The stage's own value, else the build's (built-in args such as TARGETARCH too); an arg
+        // that has no value at all is not set, as Dockerfile's `ARG NAME` leaves it.
         mentioned
             .into_iter()
-            .filter_map(|name| stage.args.get_key_value(name).or_else(|| self.all_args.get_key_value(name)))
+            .filter_map(|name| {
+                stage
+                    .args
+                    .get_key_value(name)
+                    .or_else(|| self.all_args.get_key_value(name).filter(|(k, _)| !self.plan.unset_args.contains(*k)))
+            })
             .map(|(k, v)| format!("{k}={v}"))
             .collect()
     }

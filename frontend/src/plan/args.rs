@@ -42,6 +42,9 @@ pub fn scan_enabled_for(stage: &str, value: &str) -> bool {
 pub struct Args {
     values: BTreeMap<String, String>,
     declared: Vec<String>,
+    /// Declared args without a value (no default, no build arg): empty, but unset for the
+    /// `-`, `+` and `?` forms without `:`, as Dockerfile's `ARG NAME` leaves them.
+    unset: std::collections::BTreeSet<String>,
     /// Bytes added by expansions so far (bounded by [`MAX_EXPANDED_TOTAL`]).
     expanded: std::cell::Cell<usize>,
 }
@@ -56,7 +59,7 @@ impl Args {
             values.insert(format!("{prefix}ARCH"), p.architecture.clone());
             values.insert(format!("{prefix}VARIANT"), p.variant.clone().unwrap_or_default());
         }
-        Args { values, declared: Vec::new(), expanded: Default::default() }
+        Args { values, declared: Vec::new(), unset: Default::default(), expanded: Default::default() }
     }
 
     /// Declares a user arg with its value for this build.
@@ -65,8 +68,19 @@ impl Args {
         self.declared.push(name.to_string());
     }
 
+    /// Marks a declared arg as having no value (see `unset`).
+    pub fn mark_unset(&mut self, name: &str) {
+        self.unset.insert(name.to_string());
+    }
+
+    /// Whether a declared arg has no value.
+    pub fn is_unset(&self, name: &str) -> bool {
+        self.unset.contains(name)
+    }
+
     /// Gives a known arg another value (a stage's own); returns the value it had.
     pub fn set(&mut self, name: &str, value: String) -> Option<String> {
+        self.unset.remove(name);
         self.values.insert(name.to_string(), value)
     }
 
@@ -114,7 +128,12 @@ impl Args {
         if w.first_ref().is_none() {
             return Ok(w);
         }
-        let bound = w.bind(&|name| self.values.get(name).map(|v| Some(v.clone()))).map_err(diag)?;
+        let bound = w
+            .bind(&|name| match self.unset.contains(name) {
+                true => Some(None),
+                false => self.values.get(name).map(|v| Some(v.clone())),
+            })
+            .map_err(diag)?;
         // A NUL written in the value is the decoder's error; one that appears here came from an arg.
         if bound.has_nul() && !s.value.contains('\0') {
             return Err(Diagnostic::error(s.span, "this value contains a NUL character (from an arg)")

@@ -65,6 +65,11 @@ pub struct Plan {
     /// Args declared with `env: true`: every `run` gets them in its environment.
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub env_args: BTreeSet<String>,
+    /// Args declared without a default that no `--build-arg` gave: empty in values, and (as a
+    /// Dockerfile's `ARG NAME` leaves them) not set in a run's environment unless a stage's
+    /// `args:` gives them a value.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub unset_args: BTreeSet<String>,
     /// `SOURCE_DATE_EPOCH` (a build arg): the creation time of the image, in Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_date_epoch: Option<i64>,
@@ -416,6 +421,13 @@ impl Resolver {
                 .map(|a| a.name.value.clone())
                 .filter(|n| self.args.get(n).is_some())
                 .collect(),
+            unset_args: spec
+                .args
+                .iter()
+                .filter(|a| a.default.is_none() && !opts.build_args.contains_key(&a.name.value))
+                .map(|a| a.name.value.clone())
+                .filter(|n| self.args.get(n).is_some())
+                .collect(),
             stages,
         })
     }
@@ -441,6 +453,9 @@ impl Resolver {
                 (None, None) => String::new(),
             };
             self.args.declare(name, value);
+            if arg.default.is_none() && !opts.build_args.contains_key(name) {
+                self.args.mark_unset(name);
+            }
         }
     }
 
@@ -571,7 +586,7 @@ impl Resolver {
             }
             // The value may refer to args, this stage's earlier ones included.
             let Some(value) = self.text(&kv.value) else { continue };
-            restore.push((name.to_string(), old));
+            restore.push((name.to_string(), old, self.args.is_unset(name)));
             self.args.set(name, value.clone());
             values.insert(name.to_string(), value);
         }
@@ -583,8 +598,11 @@ impl Resolver {
             value.is_some_and(|v| scan_enabled_for(&s.name.value, v))
         };
         let sbom_scan = SbomScan { context: scan(SBOM_SCAN_CONTEXT), stage: scan(SBOM_SCAN_STAGE) };
-        for (name, old) in restore.into_iter().rev() {
+        for (name, old, unset) in restore.into_iter().rev() {
             self.args.set(&name, old);
+            if unset {
+                self.args.mark_unset(&name);
+            }
         }
         stage.map(|stage| Stage { args: values, sbom_scan, ..stage })
     }

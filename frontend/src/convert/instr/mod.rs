@@ -698,7 +698,8 @@ impl<'a> Converter<'a> {
                     key: a.name.clone(),
                     value: match (&a.default, a.env) {
                         (Some(d), false) => Node::Str(d.clone()),
-                        (None, false) => Node::Str(String::new()),
+                        // No default: the arg is unset unless a build gives it, as in Dockerfile.
+                        (None, false) => Node::Null,
                         (d, true) => {
                             let mut m: Vec<Entry> = d.iter().map(|d| Entry::str("default", d.clone())).collect();
                             m.push(Entry::new("env", Node::Bool(true)));

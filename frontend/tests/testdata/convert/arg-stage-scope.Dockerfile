@@ -19,3 +19,6 @@ ENV VERSION=${VERSION}-r1
 ARG G=1
 ENV E=$G
 ARG G=2
+# An ARG without a value stays unset (not empty) unless the build gives it.
+ARG NOVAL
+RUN echo "${NOVAL-unset}" > /noval
