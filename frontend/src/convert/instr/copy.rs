@@ -124,6 +124,13 @@ impl Converter<'_> {
         if sources.is_empty() {
             return;
         }
+        if c.from.is_some() {
+            // Dockerfile reads `COPY --from=X rel` from X's root; decant reads a relative source
+            // from the stage's or image's workdir: root it.
+            for s in sources.iter_mut().filter(|s| !s.starts_with('/') && !s.starts_with('$')) {
+                s.insert(0, '/');
+            }
+        }
         let src = if sources.len() == 1 { Node::Str(sources.remove(0)) } else { Node::Flow(sources) };
         let mut e = vec![Entry::new("copy", src)];
         if let Some(f) = c.from {

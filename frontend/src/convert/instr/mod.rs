@@ -268,6 +268,22 @@ impl<'a> Converter<'a> {
                         ins.keyword
                     ),
                 ),
+                // A global ARG that this stage does not declare is not in its scope in Dockerfile:
+                // the name comes from the environment there; in decant an arg wins everywhere.
+                (Ref::Name(name), None)
+                    if self.is_arg(&name) && self.stages.last().is_some_and(|st| !st.scope_args.contains(&name)) =>
+                {
+                    self.note(
+                        ins.args_loc,
+                        NoteKind::Differs,
+                        format!(
+                            "{} uses ${{{name}}}, an ARG this stage does not declare: Dockerfile takes it from \
+                             the environment (empty unless set), decant gives the arg's value (declare ARG {name} \
+                             in the stage to have the same in both)",
+                            ins.keyword
+                        ),
+                    )
+                }
                 (Ref::Name(_), _) => {}
                 (Ref::Backslash, _) => self.note(
                     ins.args_loc,

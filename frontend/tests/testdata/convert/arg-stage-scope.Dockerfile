@@ -22,3 +22,7 @@ ARG G=2
 # An ARG without a value stays unset (not empty) unless the build gives it.
 ARG NOVAL
 RUN echo "${NOVAL-unset}" > /noval
+
+# An ARG the stage does not declare: Dockerfile reads the environment there (a note).
+FROM busybox:local AS undeclared
+LABEL v=x$VERSION
