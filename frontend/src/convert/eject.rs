@@ -125,17 +125,23 @@ fn stage_body(out: &mut String, st: &Stage) {
     if let Some(shell) = &st.shell {
         out.push_str(&format!("SHELL {}\n", json(shell.iter().map(|s| s.value.as_str()))));
     }
+    // The stage's env comes before its workdir, which may refer to it (as in the spec).
+    env(out, &st.env);
     if let Some(w) = &st.workdir {
         out.push_str(&format!("WORKDIR {}\n", w.value));
     }
-    env(out, &st.env);
+    // The user a `user` step of this stage set, to restore after a run with its own user.
+    let mut user: Option<&str> = None;
     for step in &st.steps {
         match &step.kind {
-            StepKind::Run(r) => run(out, r),
+            StepKind::Run(r) => run(out, r, user),
             StepKind::Copy(c) => copy(out, c),
             StepKind::Env(kv) => env(out, kv),
             StepKind::Workdir(w) => out.push_str(&format!("WORKDIR {}\n", w.value)),
-            StepKind::User(u) => out.push_str(&format!("USER {}\n", u.value)),
+            StepKind::User(u) => {
+                user = Some(u.value.as_str());
+                out.push_str(&format!("USER {}\n", u.value));
+            }
             StepKind::File(f) => file(out, f),
         }
     }
@@ -191,7 +197,7 @@ fn env(out: &mut String, kv: &[KeyValue]) {
     out.push_str(&format!("ENV {}\n", pairs.join(" ")));
 }
 
-fn run(out: &mut String, r: &Run) {
+fn run(out: &mut String, r: &Run, user: Option<&str>) {
     let mut line = String::from("RUN");
     for m in &r.mounts {
         line.push_str(&format!(" --mount={}", mount(m, r.workdir.as_ref().map(|w| w.value.as_str()))));
@@ -203,7 +209,12 @@ fn run(out: &mut String, r: &Run) {
         line.push_str(&format!(" --security={}", s.value));
     }
     if let Some(u) = &r.user {
-        out.push_str(&format!("# decant eject: this run's user {} (restore the previous USER after it)\n", u.value));
+        if user.is_none() {
+            out.push_str(&format!(
+                "# decant eject: this run's user {} (the base's user is not known here: restore it after this run)\n",
+                u.value
+            ));
+        }
         out.push_str(&format!("USER {}\n", u.value));
     }
     match &r.command {
@@ -257,6 +268,9 @@ fn run(out: &mut String, r: &Run) {
     }
     out.push_str(&line);
     out.push('\n');
+    if let (Some(_), Some(previous)) = (&r.user, user) {
+        out.push_str(&format!("USER {previous}\n"));
+    }
 }
 
 /// A `--mount=` value. A relative target resolves against the step's working directory in
