@@ -288,11 +288,24 @@ stages:
             }
         }
     }
+    // As Dockerfile's COPY <<EOF: made 0644 in an empty layer, then copied in with the step's
+    // mode and owner (which the parent directories the copy makes get too).
     assert_eq!(
         files,
         [
-            ("/srv/app/start.sh".to_string(), 0o755, "#!/bin/sh\necho \"$HOME\"\n".to_string()),
-            ("/w/notes.txt".to_string(), 0o644, String::new())
+            ("/start.sh".to_string(), 0o644, "#!/bin/sh\necho \"$HOME\"\n".to_string()),
+            ("/notes.txt".to_string(), 0o644, String::new())
+        ]
+    );
+    let copied: Vec<(String, String, i32, bool, bool)> = common::copies(&def)
+        .into_iter()
+        .map(|c| (c.src, c.dest, c.mode, c.owner.is_some(), c.create_dest_path))
+        .collect();
+    assert_eq!(
+        copied,
+        [
+            ("/start.sh".to_string(), "/srv/app/start.sh".to_string(), 0o755, true, true),
+            ("/notes.txt".to_string(), "/w/notes.txt".to_string(), -1, false, true)
         ]
     );
 }

@@ -357,8 +357,12 @@ fn file(out: &mut String, f: &File) {
     if f.path.value.contains(char::is_whitespace) {
         out.push_str("# decant eject: a heredoc's destination cannot have spaces in a Dockerfile\n");
     }
-    // The spec's default mode is 0644: said, so the Dockerfile does not depend on its own.
-    let mut line = format!("COPY --chmod={}", f.chmod.as_ref().map_or("0644", |m| m.value.as_str()));
+    // Without a chmod both make the file 0644 and new parent directories 0755: a `--chmod` here
+    // would give the parents its mode too.
+    let mut line = String::from("COPY");
+    if let Some(m) = &f.chmod {
+        line.push_str(&format!(" --chmod={}", m.value));
+    }
     if let Some(c) = &f.chown {
         line.push_str(&format!(" --chown={}", c.value));
     }

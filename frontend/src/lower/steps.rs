@@ -58,33 +58,32 @@ impl Lowerer<'_> {
                     Some(o) => llb::Chown::parse(&expand(o, env, step.span)?),
                     None => None,
                 };
-                let (parent, file) = path.rsplit_once('/').unwrap_or(("", &path));
-                let parent = if parent.is_empty() { "/" } else { parent };
+                let file = path.rsplit_once('/').map_or(path.as_str(), |(_, f)| f);
                 let platform = Some(pb::Platform::from(&stage.platform));
-                built.state = match mode {
-                    Mode::Octal(mode) => llb::FileChain::on(built.state.clone())
-                        .mkdir(parent, 0o755, true, None)
-                        .mkfile(path.clone(), *mode, content.as_bytes(), owner),
-                    // As Dockerfile's `COPY --chmod=u+x <<EOF`: the file is made (0644) in an
-                    // empty layer, then copied in with the mode applied to it.
-                    Mode::Symbolic(s) => {
-                        let mode_str = Some(self.mode_string(step, s)?);
-                        let meta = self.meta(stage, format!("{name}: content"), step.span);
-                        let made = llb::FileChain::on(State::scratch())
-                            .mkfile(format!("/{file}"), 0o644, content.as_bytes(), None)
-                            .finish(platform.clone(), meta);
-                        let copy = llb::Copy {
-                            src: format!("/{file}"),
-                            dest: path.clone(),
-                            owner,
-                            mode_str,
-                            create_dest_path: true,
-                            ..Default::default()
-                        };
-                        llb::FileChain::on(built.state.clone()).copy(&made, copy)
-                    }
-                }
-                .finish(platform, self.meta(stage, name, step.span));
+                // As Dockerfile's `COPY <<EOF path`: the file is made (0644) in an empty layer, then
+                // copied in with its mode and owner, which the parent directories the copy makes
+                // get too.
+                let (mode, mode_str) = match mode {
+                    None => (None, None),
+                    Some(Mode::Octal(m)) => (Some(*m), None),
+                    Some(Mode::Symbolic(s)) => (None, Some(self.mode_string(step, s)?)),
+                };
+                let meta = self.meta(stage, format!("{name}: content"), step.span);
+                let made = llb::FileChain::on(State::scratch())
+                    .mkfile(format!("/{file}"), 0o644, content.as_bytes(), None)
+                    .finish(platform.clone(), meta);
+                let copy = llb::Copy {
+                    src: format!("/{file}"),
+                    dest: path.clone(),
+                    owner,
+                    mode,
+                    mode_str,
+                    create_dest_path: true,
+                    ..Default::default()
+                };
+                built.state = llb::FileChain::on(built.state.clone())
+                    .copy(&made, copy)
+                    .finish(platform, self.meta(stage, name, step.span));
                 push_history(&mut built.config, history, false);
             }
             StepKind::Run(run) => {

@@ -203,7 +203,9 @@ pub enum StepKind {
     File {
         path: Word,
         content: String,
-        mode: values::Mode,
+        /// `chmod:`; without it the file is 0644.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<values::Mode>,
         #[serde(skip_serializing_if = "Option::is_none")]
         chown: Option<Word>,
     },

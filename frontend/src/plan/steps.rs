@@ -29,8 +29,8 @@ impl Resolver {
                 if path.as_literal().is_some_and(|p| p.is_empty() || p.ends_with('/')) {
                     self.error(f.path.span, "`file` needs a file path (not empty, no trailing `/`)");
                 }
+                // None: the file is 0644 and new parent directories keep their default mode.
                 let mode = f.chmod.as_ref().and_then(|m| self.parsed(m, super::values::parse_chmod));
-                let mode = mode.unwrap_or(super::values::Mode::Octal(0o644));
                 let chown = f.chown.as_ref().and_then(|o| self.word(o));
                 let content = f.content.as_ref().map(|c| c.value.clone()).unwrap_or_default();
                 Some(StepKind::File { path, content, mode, chown })
