@@ -680,3 +680,11 @@ stages:
     given.build_args.insert("NOVAL".into(), String::new());
     assert!(env_of(&given, "EMPTY").contains(&"NOVAL=".to_string()));
 }
+
+#[test]
+fn a_target_names_its_stage_in_any_case_as_in_dockerfile() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  build:\n    from: busybox:local\n  app:\n    from: build\n";
+    assert_eq!(common::plan(text, &common::target("Build")).target, "build");
+    let err = compile::plan("decant.yaml", text, &common::target("nope")).unwrap_err().render();
+    assert!(err.contains("target stage `nope` is not in the spec"), "{err}");
+}

@@ -347,3 +347,28 @@ async fn images_resolve_while_the_context_dockerignore_is_read() {
     let excluded = bytes.contains("local.excludepatterns") && bytes.contains(r#"["node_modules"]"#);
     assert!(excluded, "the context source carries the .dockerignore patterns");
 }
+
+/// An image the daemon cannot resolve is a spec error at the `from:` that names it, as the
+/// Dockerfile frontend points at its FROM line.
+#[tokio::test]
+async fn an_image_that_cannot_be_resolved_is_located() {
+    let mut pong = pong(&[]);
+    pong.llb_caps = v08_llb_caps();
+    let (mut client, _bridge) = start(Script {
+        pong,
+        solve: Some(Ok(ref_reply("r1"))),
+        files: BTreeMap::from([("decant.yaml".to_string(), CONTEXT_SPEC.as_bytes().to_vec())]),
+        inputs: Some(BTreeMap::new()),
+        unimplemented: vec!["ResolveImageConfig"],
+        ..Default::default()
+    })
+    .await;
+    let opts = crate::gateway::FrontendOpts::from_map(BTreeMap::from([("filename".into(), "decant.yaml".into())]));
+    let err = crate::gateway::frontend::build(&mut client, &opts).await.expect_err("no image");
+    assert!(
+        err.message.contains("decant.yaml:4:11")
+            && err.message.contains("cannot resolve image `docker.io/library/busybox:local`"),
+        "{}",
+        err.message
+    );
+}

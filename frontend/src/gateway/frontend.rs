@@ -526,7 +526,16 @@ async fn lower_inputs(
         while let Some(joined) = resolving.join_next().await {
             let (reference, platform, resolved) =
                 joined.map_err(|e| BuildError::Other(format!("resolving an image failed: {e}")))?;
-            let answer = super::sources::answer(&reference, &format!("image {reference}"), &resolved?)?;
+            // An image that cannot be resolved is the spec's error, at the line that names it.
+            let resolved = match (resolved, plan.image_span(&reference)) {
+                (Ok(r), _) => r,
+                (Err(e), Some(span)) => {
+                    let d = crate::diag::Diagnostic::error(span, format!("cannot resolve image `{reference}`: {e}"));
+                    return Err(BuildError::Spec(Diagnostics::new(plan.file.clone(), vec![d])));
+                }
+                (Err(e), None) => return Err(e.into()),
+            };
+            let answer = super::sources::answer(&reference, &format!("image {reference}"), &resolved)?;
             let image = BaseImage { digest: answer.digest, reference: answer.reference, config: answer.config };
             images.insert((reference, platform), image);
         }

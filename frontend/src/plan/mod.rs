@@ -378,7 +378,8 @@ impl Resolver {
         }
         inherit_platforms(spec, &mut stages);
         let target = match &opts.target {
-            Some(t) => match stages.iter().find(|s| &s.name == t) {
+            // Stage names are lowercase; a target in any case names the same stage, as in Dockerfile.
+            Some(t) => match stages.iter().find(|s| s.name.eq_ignore_ascii_case(t)) {
                 Some(s) => s.name.clone(),
                 None => {
                     let mut d = Diagnostic::error(Span::default(), format!("target stage `{t}` is not in the spec"));

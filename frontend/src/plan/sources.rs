@@ -84,6 +84,27 @@ impl Plan {
         out
     }
 
+    /// Where the spec names `image` first: a stage's `from:`, else the step that reads it.
+    pub fn image_span(&self, image: &ImageRef) -> Option<crate::diag::Span> {
+        let is = |s: Option<&Source>| matches!(s, Some(Source::Image { reference }) if reference == image);
+        for stage in &self.stages {
+            if is(Some(&stage.base)) {
+                return Some(stage.from_span);
+            }
+            for step in &stage.steps {
+                let reads = match &step.kind {
+                    StepKind::Copy(c) => is(Some(&c.from)),
+                    StepKind::Run(r) => r.mounts.iter().any(|m| is(m.from())),
+                    _ => false,
+                };
+                if reads {
+                    return Some(step.span);
+                }
+            }
+        }
+        None
+    }
+
     /// Every image the plan reads (bases and copy/mount sources), each once, sorted.
     pub fn images(&self) -> BTreeSet<(ImageRef, Platform)> {
         self.read(|s| match s {
