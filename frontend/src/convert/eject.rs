@@ -229,7 +229,7 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
                 prefix.extend([
                     "/bin/sh".to_string(),
                     "-c".into(),
-                    format!("cd {} && exec \"$@\"", shell_quote(&w.value)),
+                    format!("mkdir -p {w} && cd {w} && exec \"$@\"", w = shell_quote(&w.value)),
                     "sh".into(),
                 ]);
             }
@@ -249,7 +249,8 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
                 script.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
             }
             if let Some(w) = &r.workdir {
-                script.push_str(&format!("cd {} && ", shell_quote(&w.value)));
+                // As the spec's run, which BuildKit starts in its workdir, made if missing.
+                script.push_str(&format!("mkdir -p {w} && cd {w} && ", w = shell_quote(&w.value)));
             }
             script.push_str(&s.value);
             let lines: Vec<&str> = script.trim_end_matches('\n').split('\n').collect();
@@ -342,7 +343,7 @@ fn shebang(out: &mut String, line: &mut String, r: &Run, script: &str) {
         cmd.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
     }
     if let Some(w) = &r.workdir {
-        cmd.push_str(&format!("cd {} && ", shell_quote(&w.value)));
+        cmd.push_str(&format!("mkdir -p {w} && cd {w} && ", w = shell_quote(&w.value)));
     }
     line.push_str(&format!(" {cmd}exec {interpreter} /dev/stdin <<'{name}'\n{body}\n{name}"));
 }
