@@ -111,7 +111,7 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
         out.push_str(&format!("ARG {}={}\n", kv.key.value, quote(&kv.value.value)));
     }
     let mut body = String::new();
-    stage_body(&mut body, st);
+    stage_body(&mut body, spec, st);
     // A Dockerfile stage sees a built-in arg only when it declares it.
     for b in crate::plan::BUILTIN_ARGS {
         if body.contains(&format!("${{{b}}}")) || body.contains(&format!("${b}")) {
@@ -121,7 +121,36 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
     out.push_str(&body);
 }
 
-fn stage_body(out: &mut String, st: &Stage) {
+/// The working directory stage `name` of `spec` ends with, when the spec alone says it (its
+/// workdirs are written without `$`, and it starts from scratch, a stage whose workdir is known,
+/// or sets an absolute one).
+fn final_workdir(spec: &Spec, name: &str, depth: usize) -> Option<String> {
+    let st = spec.stages.iter().find(|s| s.name.value == name)?;
+    let mut dir = match st.from.as_ref().map(|f| f.value.as_str()) {
+        None | Some("scratch") => Some("/".to_string()),
+        Some(base) if depth < 64 && spec.stages.iter().any(|s| s.name.value == base) => {
+            final_workdir(spec, base, depth + 1)
+        }
+        Some(_) => None,
+    };
+    let steps = st.steps.iter().filter_map(|s| match &s.kind {
+        StepKind::Workdir(w) => Some(w),
+        _ => None,
+    });
+    for w in st.workdir.iter().chain(steps) {
+        if w.value.contains('$') {
+            return None;
+        }
+        dir = match (dir, w.value.starts_with('/')) {
+            (_, true) => Some(w.value.clone()),
+            (Some(d), false) => Some(crate::lower::join_path(&d, &w.value)),
+            (None, false) => None,
+        };
+    }
+    dir
+}
+
+fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
     if let Some(shell) = &st.shell {
         out.push_str(&format!("SHELL {}\n", json(shell.iter().map(|s| s.value.as_str()))));
     }
@@ -135,7 +164,7 @@ fn stage_body(out: &mut String, st: &Stage) {
     for step in &st.steps {
         match &step.kind {
             StepKind::Run(r) => run(out, r, user),
-            StepKind::Copy(c) => copy(out, c),
+            StepKind::Copy(c) => copy(out, spec, c),
             StepKind::Env(kv) => env(out, kv),
             StepKind::Workdir(w) => out.push_str(&format!("WORKDIR {}\n", w.value)),
             StepKind::User(u) => {
@@ -376,7 +405,7 @@ fn file(out: &mut String, f: &File) {
     out.push_str(&line);
 }
 
-fn copy(out: &mut String, c: &Copy) {
+fn copy(out: &mut String, spec: &Spec, c: &Copy) {
     let git = c.from.as_ref().is_some_and(|f| is_git(&f.value));
     let url = c.sources.iter().any(|s| is_url(&s.value));
     let unpack = c.unpack.as_ref().is_some_and(|u| u.value);
@@ -412,6 +441,22 @@ fn copy(out: &mut String, c: &Copy) {
     } else {
         c.sources.iter().map(|s| s.value.clone()).collect()
     };
+    // decant reads a relative source from the stage's (or image's) workdir, Dockerfile from its
+    // root: joined when the spec says the workdir, else said.
+    let from = c.from.as_ref().map(|f| f.value.as_str()).filter(|f| !git && *f != "context");
+    let relative = |w: &String| !w.starts_with('/') && !w.starts_with('$') && !is_url(w);
+    if let Some(from) = from.filter(|_| words.iter().any(relative)) {
+        match final_workdir(spec, from, 0) {
+            Some(dir) => {
+                for w in words.iter_mut().filter(|w| relative(w)) {
+                    *w = crate::lower::join_path_keep_slash(&dir, w);
+                }
+            }
+            None => out.push_str(&format!(
+                "# decant eject: relative sources are read from {from}'s workdir in the spec and from its root here\n"
+            )),
+        }
+    }
     if git && c.sources.iter().any(|s| !matches!(s.value.as_str(), "." | "/" | "./")) {
         out.push_str("# decant eject: only a whole repository can be added; the spec copies part of it\n");
     }

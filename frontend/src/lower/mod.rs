@@ -27,6 +27,7 @@ use config::{empty_config, inherit};
 pub use base::base_image_config;
 pub use contexts::{ContextValue, NamedContext};
 pub use run_opts::RunOptions;
+pub(crate) use steps::{join_path, join_path_keep_slash};
 
 /// A base image as the daemon resolved it.
 #[derive(Debug, Clone)]

@@ -284,7 +284,7 @@ pub(crate) fn join_path(dir: &str, path: &str) -> String {
 }
 
 /// Like [`join_path`], keeping a trailing `/` (which makes the destination a directory).
-fn join_path_keep_slash(dir: &str, path: &str) -> String {
+pub(crate) fn join_path_keep_slash(dir: &str, path: &str) -> String {
     let mut p = join_path(dir, path);
     if (path.ends_with('/') || path.ends_with("/.") || path == ".") && !p.ends_with('/') {
         p.push('/');
