@@ -249,22 +249,26 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
     match &r.command {
         Command::Exec(args, _) => {
             let mut a: Vec<&str> = Vec::new();
-            let env: Vec<String> = r.env.iter().map(|kv| format!("{}={}", kv.key.value, kv.value.value)).collect();
-            if !env.is_empty() || r.workdir.is_some() {
-                out.push_str("# decant eject: this run's env and workdir go through env(1) and sh\n");
+            if !r.env.is_empty() || r.workdir.is_some() {
+                out.push_str("# decant eject: this run's env and workdir go through sh (or env(1))\n");
             }
+            // A Dockerfile expands nothing in an exec-form RUN: env values that refer to the
+            // environment (or hold a literal `$`) are set by sh, which expands them as decant does.
+            let needs_sh = r.workdir.is_some() || r.env.iter().any(|kv| kv.value.value.contains('$'));
             let mut prefix = Vec::new();
-            if let Some(w) = &r.workdir {
-                prefix.extend([
-                    "/bin/sh".to_string(),
-                    "-c".into(),
-                    format!("mkdir -p {w} && cd {w} && exec \"$@\"", w = shell_quote(&w.value)),
-                    "sh".into(),
-                ]);
-            }
-            if !env.is_empty() {
+            if needs_sh {
+                let mut script = String::new();
+                for kv in &r.env {
+                    script.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
+                }
+                if let Some(w) = &r.workdir {
+                    script.push_str(&format!("mkdir -p {w} && cd {w} && ", w = shell_quote(&w.value)));
+                }
+                script.push_str("exec \"$@\"");
+                prefix.extend(["/bin/sh".to_string(), "-c".into(), script, "sh".into()]);
+            } else if !r.env.is_empty() {
                 prefix.push("env".into());
-                prefix.extend(env);
+                prefix.extend(r.env.iter().map(|kv| format!("{}={}", kv.key.value, kv.value.value)));
             }
             a.extend(prefix.iter().map(String::as_str));
             a.extend(args.iter().map(|s| s.value.as_str()));
@@ -483,34 +487,69 @@ fn json<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 
 /// A value for ENV, LABEL and ARG: double-quoted when it has spaces or quotes.
 fn quote(s: &str) -> String {
-    if !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || "\"'\\".contains(c)) {
-        s.to_string()
-    } else {
-        let mut q = String::from("\"");
-        for c in s.chars() {
-            if c == '"' || c == '\\' {
-                q.push('\\');
-            }
-            q.push(c);
-        }
-        q.push('"');
-        q
+    // A spec value's literal `$` (`$$` or `\$`) is `\$` in a Dockerfile.
+    let (text, escaped) = dockerfile_dollars(s);
+    if !text.is_empty() && !escaped && !text.contains(|c: char| c.is_whitespace() || "\"'\\".contains(c)) {
+        return text;
     }
+    let mut q = String::from("\"");
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // The `\$` written above: kept as it is.
+            '\\' if chars.peek() == Some(&'$') => q.push('\\'),
+            '"' | '\\' => {
+                q.push('\\');
+                q.push(c);
+            }
+            _ => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+/// `s` with each literal `$` of the spec (`$$`, `\$`) written `\$`, and whether there was one.
+fn dockerfile_dollars(s: &str) -> (String, bool) {
+    let mut out = String::with_capacity(s.len());
+    let mut escaped = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if (c == '$' || c == '\\') && chars.peek() == Some(&'$') {
+            chars.next();
+            out.push_str("\\$");
+            escaped = true;
+        } else {
+            out.push(c);
+        }
+    }
+    (out, escaped)
 }
 
 /// A word for sh that still expands `${NAME}` (args reach the run as env, as in the spec).
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:=${}".contains(c)) {
-        s.to_string()
-    } else {
-        let mut q = String::from("\"");
-        for c in s.chars() {
-            if "\"\\`".contains(c) {
-                q.push('\\');
-            }
-            q.push(c);
-        }
-        q.push('"');
-        q
+    let literal = s.contains("$$") || s.contains("\\$") || s.contains("$(");
+    if !literal && !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:=${}".contains(c)) {
+        return s.to_string();
     }
+    // In double quotes sh still expands `${NAME}` and `$NAME`; a literal `$` of the spec, a
+    // command substitution (the spec runs none in a value), quotes and backslashes are escaped.
+    let mut q = String::from("\"");
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' | '\\' if chars.peek() == Some(&'$') => {
+                chars.next();
+                q.push_str("\\$");
+            }
+            '$' if chars.peek() == Some(&'(') => q.push_str("\\$"),
+            '"' | '\\' | '`' => {
+                q.push('\\');
+                q.push(c);
+            }
+            _ => q.push(c),
+        }
+    }
+    q.push('"');
+    q
 }
