@@ -245,18 +245,14 @@ async fn read_sources(
             }
             _ => None,
         };
-        let spec_file = async {
-            // The client's `dockerfile` input replaces the local source solved above.
-            // (Not with `dockerfilekey`: the spec then comes from that local whatever the inputs hold.)
-            let from_input = client_inputs.contains_key(opts.dockerfile_key()) && !opts.has_dockerfile_key();
-            let file = match from_input {
-                true => read_spec(&early, opts, &client_inputs).await,
-                false => local_spec.read(&early, spec_solved).await,
-            };
-            t.record("read spec", started);
-            file
-        }
-        .await;
+        // The client's `dockerfile` input replaces the local source solved above.
+        // (Not with `dockerfilekey`: the spec then comes from that local whatever the inputs hold.)
+        let from_input = client_inputs.contains_key(opts.dockerfile_key()) && !opts.has_dockerfile_key();
+        let spec_file = match from_input {
+            true => read_spec(&early, opts, &client_inputs).await,
+            false => local_spec.read(&early, spec_solved).await,
+        };
+        t.record("read spec", started);
         Ok::<_, BuildError>((decoded, client_inputs, context_input, spec_file, context_ignore))
     };
     let (pinged, read) = tokio::join!(t.time("ping", client.ping()), read_sources);

@@ -481,7 +481,7 @@ impl<'a> Converter<'a> {
                 Some(i) => i,
                 None => {
                     // A default given in a stage is that stage's value, not the build's: other
-                    // stages that declare the arg without one leave it empty.
+                    // stages that declare the arg without one leave it unset.
                     let top_default = if global { default.clone() } else { None };
                     self.args.push(ArgOut {
                         comments: comments.clone(),
