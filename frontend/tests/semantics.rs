@@ -688,3 +688,31 @@ fn a_target_names_its_stage_in_any_case_as_in_dockerfile() {
     let err = compile::plan("decant.yaml", text, &common::target("nope")).unwrap_err().render();
     assert!(err.contains("target stage `nope` is not in the spec"), "{err}");
 }
+
+#[test]
+fn a_base_images_docker_leftovers_and_triggers_do_not_pass_into_the_result() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n";
+    let base = br#"{"architecture":"amd64","os":"linux","os.version":"1","docker_version":"20.10.7","container":"abc",
+        "container_config":{"Cmd":["/bin/sh"]},"config":{"Hostname":"abc","AttachStdin":false,"Env":["A=1"],
+        "OnBuild":["RUN echo trigger"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[]},"history":[]}"#;
+    let config = decant::image::ImageConfig::from_json(base).unwrap();
+    let plan = common::plan(text, &BuildOptions::default());
+    let mut inputs = lower::Inputs::default();
+    for (reference, platform) in plan.images() {
+        inputs
+            .images
+            .insert((reference, platform), lower::BaseImage { digest: None, reference: None, config: config.clone() });
+    }
+    let out: serde_json::Value =
+        serde_json::from_slice(&lower::lower(&plan, &inputs).unwrap().config.to_json()).unwrap();
+    // What the Dockerfile frontend keeps of a base: the OCI image, Docker's healthcheck and shell.
+    assert_eq!(out["os.version"], "1");
+    assert_eq!(out["config"]["Env"][0], "A=1");
+    assert_eq!(out["config"]["Cmd"][0], "sh");
+    for gone in ["docker_version", "container", "container_config"] {
+        assert!(out.get(gone).is_none(), "{gone}: {out}");
+    }
+    for gone in ["Hostname", "AttachStdin", "OnBuild"] {
+        assert!(out["config"].get(gone).is_none(), "{gone}: {out}");
+    }
+}

@@ -8,11 +8,17 @@ use crate::image::{Empty, HealthConfig, History, ImageConfig, DEFAULT_PATH};
 use crate::plan::values;
 use crate::plan::{check_volume, CommandLine, Healthcheck, Platform, Stage, Word};
 
-/// A base image's config, as a new stage starts from it.
+/// A base image's config, as a new stage starts from it: what the Dockerfile frontend keeps of
+/// it (the OCI image with Docker's healthcheck and shell), so that old Docker-built bases'
+/// `container_config`, `docker_version` and container keys (`Hostname`, `AttachStdin`, ...) do
+/// not pass into the result. `OnBuild` triggers are for the image built on the base: the
+/// Dockerfile frontend runs them and clears them; decant does not run them, and clears them too.
 pub(super) fn inherit(base: &ImageConfig) -> ImageConfig {
     let mut c = base.clone();
     c.created = None;
     c.rootfs.diff_ids.clear();
+    c.extra.retain(|k, _| matches!(k.as_str(), "os.version" | "os.features"));
+    c.config.extra.clear();
     c
 }
 
