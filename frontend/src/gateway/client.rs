@@ -190,6 +190,9 @@ pub struct ResolveImageParams {
     pub resolve_mode: ResolveMode,
     /// Progress vertex name.
     pub log_name: Option<String>,
+    /// Resolve from the client's OCI layout store (session id, store id) instead of a registry
+    /// (BuildKit v0.11+, as `source.ocilayout`).
+    pub oci_layout: Option<(String, String)>,
 }
 
 /// A resolved image.
@@ -398,13 +401,19 @@ impl Client {
         if params.resolve_mode != ResolveMode::Default {
             self.need(cap::RESOLVE_IMAGE_MODE, "ResolveImageConfig with a resolve mode")?;
         }
-        let req = pb::ResolveImageConfigRequest {
+        let mut req = pb::ResolveImageConfigRequest {
             r#ref: params.reference,
             platform: params.platform,
             resolve_mode: params.resolve_mode.as_str().to_string(),
             log_name: params.log_name.unwrap_or_default(),
             ..Default::default()
         };
+        if let Some((session_id, store_id)) = params.oci_layout {
+            // BuildKit's resolver types: 0 registry, 1 OCI layout.
+            req.resolver_type = 1;
+            req.session_id = session_id;
+            req.store_id = store_id;
+        }
         let resp: pb::ResolveImageConfigResponse =
             self.call("ResolveImageConfig", bridge_path!("ResolveImageConfig"), req).await?;
         Ok(ResolvedImage {

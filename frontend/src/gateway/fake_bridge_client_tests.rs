@@ -165,6 +165,7 @@ async fn resolve_image_config_fields() {
             platform: Some(platform.clone()),
             resolve_mode: ResolveMode::Pull,
             log_name: Some("[internal] load metadata for alpine".into()),
+            oci_layout: None,
         })
         .await
         .expect("resolve");

@@ -360,3 +360,28 @@ async fn a_symbolic_chmod_needs_the_mode_string_cap() {
     assert!(solved(&bridge).iter().any(|j| j.contains("\"modeStr\":\"u+x\"")), "{:?}", solved(&bridge));
     assert!(solved(&bridge).iter().all(|j| !j.contains("file.copy.modestring")), "{:?}", solved(&bridge));
 }
+
+/// An `oci-layout://` named context brings its image config, resolved from the client's store
+/// (resolver type 1, with the store's id), as the Dockerfile frontend does.
+#[tokio::test]
+async fn an_oci_layout_context_brings_its_image_config() {
+    let digest = format!("sha256:{}", "e".repeat(64));
+    let spec = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: base\n";
+    let dummy = format!("docker.io/library/base@{digest}");
+    let script = Script {
+        resolve_configs: BTreeMap::from([(
+            dummy.clone(),
+            br#"{"architecture":"amd64","os":"linux","config":{"Env":["FROM_LAYOUT=1"],"WorkingDir":"/srv"}}"#.to_vec(),
+        )]),
+        ..Default::default()
+    };
+    let value = format!("oci-layout://mystore@{digest}");
+    let (res, bridge) = build_on(spec, &[("context:base", value.as_str())], &["source.ocilayout"], script).await;
+    let res = res.expect("build");
+    let resolved = bridge.record(|r| r.resolve.clone());
+    let layout = resolved.iter().find(|r| r.r#ref == dummy).expect("the layout's config is resolved");
+    assert_eq!((layout.resolver_type, layout.store_id.as_str()), (1, "mystore"));
+    let config: serde_json::Value = serde_json::from_slice(&res.metadata["containerimage.config"]).unwrap();
+    assert_eq!(config["config"]["Env"][0], "FROM_LAYOUT=1", "{config}");
+    assert_eq!(config["config"]["WorkingDir"], "/srv", "{config}");
+}

@@ -513,6 +513,7 @@ async fn lower_inputs(
             platform: Some(pb::Platform::from(&platform)),
             resolve_mode,
             log_name: Some(format!("[internal] load metadata for {reference}")),
+            ..Default::default()
         };
         let client = client.clone();
         resolving.spawn(async move { (reference, platform, client.resolve_image_config(params).await) });

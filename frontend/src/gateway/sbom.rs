@@ -54,6 +54,7 @@ pub(crate) async fn prepare(
         platform: Some(pb::Platform::from(build_platform)),
         resolve_mode: opts.image_resolve_mode()?,
         log_name: Some(format!("[internal] load metadata for {generator}")),
+        ..Default::default()
     };
     let resolved = client
         .resolve_image_config(params_resolve)

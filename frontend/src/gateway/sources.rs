@@ -165,12 +165,32 @@ pub async fn named_contexts(
                     platform: Some(pb::Platform::from(&platform)),
                     resolve_mode,
                     log_name: Some(format!("[context {name}] load metadata for {reference}")),
+                    ..Default::default()
                 };
                 let resolved = client.resolve_image_config(params).await?;
                 let answer = answer(reference, &format!("image {reference} (context {name})"), &resolved)?;
                 (copts.reference, copts.digest) = (answer.reference, answer.digest);
                 let state = context_state(&name, &value, &platform, &copts)
                     .map_err(|e| invalid(format!("context:{name}: {e}")))?;
+                (state, Some(answer.config))
+            }
+            // As the Dockerfile frontend: the image's config comes from the client's store, under
+            // the context's name pinned by digest.
+            ContextValue::OciLayout { store, digest } => {
+                let state = context_state(&name, &value, &platform, &copts)
+                    .map_err(|e| invalid(format!("context:{name}: {e}")))?;
+                let dummy =
+                    ImageRef::parse(&name).map(|r| r.name).unwrap_or_else(|_| "docker.io/library/context".into());
+                let reference = ImageRef { name: dummy, tag: None, digest: Some(digest.to_string()) };
+                let params = ResolveImageParams {
+                    reference: reference.to_string(),
+                    platform: Some(pb::Platform::from(&platform)),
+                    log_name: Some(format!("[context {name}] load metadata for {reference}")),
+                    oci_layout: Some((opts.session_id().to_string(), store.clone())),
+                    ..Default::default()
+                };
+                let resolved = client.resolve_image_config(params).await?;
+                let answer = answer(&reference, &format!("OCI layout image (context {name})"), &resolved)?;
                 (state, Some(answer.config))
             }
             ContextValue::Local(local) => {
