@@ -1,7 +1,7 @@
 //! What every fuzz target checks, shared by the targets in `fuzz_targets/`.
 
 use decant::plan::BuildOptions;
-use decant::{compile, llb, lower};
+use decant::{compile, lower};
 
 /// The spec generator of the tests (`frontend/tests/specgen`), driven by the fuzzer's bytes.
 #[path = "../../frontend/tests/specgen/mod.rs"]
