@@ -49,3 +49,14 @@ fn yaml_error_at_multibyte_character_renders() {
     let rendered = catch_unwind(AssertUnwindSafe(|| d.render())).expect("render must not panic");
     assert!(rendered.contains("decant.yaml:5:"), "{rendered}");
 }
+
+/// Fuzz (bytes): a stage whose only key is an `x-` extension key close to `from` (`x-om`) failed
+/// to plan with no error at all: the missing `from` was taken for a reported typo, but
+/// extension keys are never reported. Expected: "stage `app` has no `from`".
+#[test]
+fn an_extension_key_is_not_a_typo_of_from() {
+    let text = "stages:\n  app:\n    x-om: Alpine::3.\n";
+    let d = compile::plan("decant.yaml", text, &BuildOptions::default()).expect_err("no from");
+    assert!(d.has_errors());
+    assert!(d.render().contains("stage `app` has no `from`"), "{}", d.render());
+}

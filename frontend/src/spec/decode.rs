@@ -512,10 +512,12 @@ impl Decoder {
                 k => debug_assert!(!STAGE_KEYS.contains(&k), "stage key `{k}` is described but not decoded"),
             }
         }
-        // A typo of `from` was reported as an unknown key with a suggestion already.
+        // A typo of `from` was reported as an unknown key with a suggestion already (an `x-`
+        // extension key is no typo: it is not reported).
         let typo = || {
             map.keys().any(|k| {
                 !STAGE_KEYS.contains(&k.as_str())
+                    && !k.as_str().starts_with("x-")
                     && crate::diag::did_you_mean(k.as_str(), STAGE_KEYS.iter().copied()) == Some("from")
             })
         };
