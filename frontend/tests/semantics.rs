@@ -116,11 +116,9 @@ stages:
     assert!(copies.iter().all(|c| c.allow_wildcard && c.allow_empty_wildcard));
 }
 
-/// Lowers `text` with `busybox:local` resolved to a config with `env`.
-fn lower_with_base_env(text: &str, env: &[&str]) -> Result<lower::Lowered, String> {
+/// Lowers `text` with every image resolved to `config`.
+fn lower_with_base(text: &str, config: &decant::image::ImageConfig) -> Result<lower::Lowered, String> {
     let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).map_err(|d| d.render())?;
-    let mut config = decant::image::ImageConfig::default();
-    config.config.env = env.iter().map(|s| s.to_string()).collect();
     let mut inputs = lower::Inputs::default();
     for (reference, platform) in plan.images() {
         inputs
@@ -128,6 +126,13 @@ fn lower_with_base_env(text: &str, env: &[&str]) -> Result<lower::Lowered, Strin
             .insert((reference, platform), lower::BaseImage { digest: None, reference: None, config: config.clone() });
     }
     lower::lower(&plan, &inputs).map_err(|d| d.render())
+}
+
+/// Lowers `text` with `busybox:local` resolved to a config with `env`.
+fn lower_with_base_env(text: &str, env: &[&str]) -> Result<lower::Lowered, String> {
+    let mut config = decant::image::ImageConfig::default();
+    config.config.env = env.iter().map(|s| s.to_string()).collect();
+    lower_with_base(text, &config)
 }
 
 const VENV: &str = r#"# syntax=decant/frontend:dev
@@ -562,17 +567,10 @@ stages:
 
 /// Lowers `text` with `busybox:local` resolved to a config with this entrypoint and cmd.
 fn lower_with_base_command(text: &str, entrypoint: &[&str], cmd: &[&str]) -> decant::image::ContainerConfig {
-    let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).unwrap();
     let mut config = decant::image::ImageConfig::default();
     config.config.entrypoint = Some(entrypoint.iter().map(|s| s.to_string()).collect());
     config.config.cmd = Some(cmd.iter().map(|s| s.to_string()).collect());
-    let mut inputs = lower::Inputs::default();
-    for (reference, platform) in plan.images() {
-        inputs
-            .images
-            .insert((reference, platform), lower::BaseImage { digest: None, reference: None, config: config.clone() });
-    }
-    lower::lower(&plan, &inputs).unwrap().config.config
+    lower_with_base(text, &config).unwrap().config.config
 }
 
 #[test]
@@ -696,15 +694,8 @@ fn a_base_images_docker_leftovers_and_triggers_do_not_pass_into_the_result() {
         "container_config":{"Cmd":["/bin/sh"]},"config":{"Hostname":"abc","AttachStdin":false,"Env":["A=1"],
         "OnBuild":["RUN echo trigger"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[]},"history":[]}"#;
     let config = decant::image::ImageConfig::from_json(base).unwrap();
-    let plan = common::plan(text, &BuildOptions::default());
-    let mut inputs = lower::Inputs::default();
-    for (reference, platform) in plan.images() {
-        inputs
-            .images
-            .insert((reference, platform), lower::BaseImage { digest: None, reference: None, config: config.clone() });
-    }
     let out: serde_json::Value =
-        serde_json::from_slice(&lower::lower(&plan, &inputs).unwrap().config.to_json()).unwrap();
+        serde_json::from_slice(&lower_with_base(text, &config).unwrap().config.to_json()).unwrap();
     // What the Dockerfile frontend keeps of a base: the OCI image, Docker's healthcheck and shell.
     assert_eq!(out["os.version"], "1");
     assert_eq!(out["config"]["Env"][0], "A=1");
