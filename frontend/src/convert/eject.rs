@@ -485,55 +485,32 @@ fn json<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     serde_json::to_string(&items.into_iter().collect::<Vec<_>>()).unwrap_or_default()
 }
 
-/// A value for ENV, LABEL and ARG: double-quoted when it has spaces or quotes.
-fn quote(s: &str) -> String {
-    // A spec value's literal `$` (`$$` or `\$`) is `\$` in a Dockerfile.
-    let (text, escaped) = dockerfile_dollars(s);
-    if !text.is_empty() && !escaped && !text.contains(|c: char| c.is_whitespace() || "\"'\\".contains(c)) {
-        return text;
-    }
-    let mut q = String::from("\"");
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // The `\$` written above: kept as it is.
-            '\\' if chars.peek() == Some(&'$') => q.push('\\'),
-            '"' | '\\' => {
-                q.push('\\');
-                q.push(c);
-            }
-            _ => q.push(c),
-        }
-    }
-    q.push('"');
-    q
+/// Whether `s` has a literal `$` of the spec (`$$` or `\$`), which a Dockerfile writes `\$`.
+fn has_literal_dollar(s: &str) -> bool {
+    s.contains("$$") || s.contains("\\$")
 }
 
-/// `s` with each literal `$` of the spec (`$$`, `\$`) written `\$`, and whether there was one.
-fn dockerfile_dollars(s: &str) -> (String, bool) {
-    let mut out = String::with_capacity(s.len());
-    let mut escaped = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if (c == '$' || c == '\\') && chars.peek() == Some(&'$') {
-            chars.next();
-            out.push_str("\\$");
-            escaped = true;
-        } else {
-            out.push(c);
-        }
+/// A value for ENV, LABEL and ARG: double-quoted when it has spaces, quotes or a literal `$`.
+fn quote(s: &str) -> String {
+    if !s.is_empty() && !has_literal_dollar(s) && !s.contains(|c: char| c.is_whitespace() || "\"'\\".contains(c)) {
+        return s.to_string();
     }
-    (out, escaped)
+    double_quoted(s, false)
 }
 
 /// A word for sh that still expands `${NAME}` (args reach the run as env, as in the spec).
 fn shell_quote(s: &str) -> String {
-    let literal = s.contains("$$") || s.contains("\\$") || s.contains("$(");
+    let literal = has_literal_dollar(s) || s.contains("$(");
     if !literal && !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:=${}".contains(c)) {
         return s.to_string();
     }
-    // In double quotes sh still expands `${NAME}` and `$NAME`; a literal `$` of the spec, a
-    // command substitution (the spec runs none in a value), quotes and backslashes are escaped.
+    double_quoted(s, true)
+}
+
+/// `s` in double quotes, where `${NAME}` and `$NAME` still expand: a literal `$` of the spec
+/// (`$$`, `\$`) becomes `\$`, quotes and backslashes are escaped, and for sh (`sh`) also a
+/// command substitution (the spec runs none in a value) and backticks.
+fn double_quoted(s: &str, sh: bool) -> String {
     let mut q = String::from("\"");
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -542,11 +519,12 @@ fn shell_quote(s: &str) -> String {
                 chars.next();
                 q.push_str("\\$");
             }
-            '$' if chars.peek() == Some(&'(') => q.push_str("\\$"),
-            '"' | '\\' | '`' => {
+            '$' if sh && chars.peek() == Some(&'(') => q.push_str("\\$"),
+            '"' | '\\' => {
                 q.push('\\');
                 q.push(c);
             }
+            '`' if sh => q.push_str("\\`"),
             _ => q.push(c),
         }
     }
