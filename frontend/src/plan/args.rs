@@ -78,6 +78,11 @@ impl Args {
         self.unset.contains(name)
     }
 
+    /// The declared args without a value, sorted.
+    pub fn unset(&self) -> impl Iterator<Item = &str> {
+        self.unset.iter().map(String::as_str)
+    }
+
     /// Gives a known arg another value (a stage's own); returns the value it had.
     pub fn set(&mut self, name: &str, value: String) -> Option<String> {
         self.unset.remove(name);

@@ -424,13 +424,7 @@ impl Resolver {
                 .map(|a| a.name.value.clone())
                 .filter(|n| self.args.get(n).is_some())
                 .collect(),
-            unset_args: spec
-                .args
-                .iter()
-                .filter(|a| a.default.is_none() && !opts.build_args.contains_key(&a.name.value))
-                .map(|a| a.name.value.clone())
-                .filter(|n| self.args.get(n).is_some())
-                .collect(),
+            unset_args: self.args.unset().map(str::to_string).collect(),
             stages,
         })
     }
