@@ -264,10 +264,20 @@ fn parse_instruction(logical: &str, positions: &[Loc], escape: char) -> Result<I
         }
     };
     skip_ws(&mut k);
-    // Flags: leading `--name[=value]` words; `--` alone is not a flag.
+    // Flags: leading `--name[=value]` words; `--` alone ends them and is dropped (BuildKit's
+    // parser does so for every instruction: `COPY -- -file /dst`).
     let mut flags = Vec::new();
     let takes_flags = FLAG_INSTRUCTIONS.contains(&keyword.as_str());
     loop {
+        if k + 1 < chars.len()
+            && chars[k] == '-'
+            && chars[k + 1] == '-'
+            && chars.get(k + 2).is_none_or(|c| c.is_whitespace())
+        {
+            k += 2;
+            skip_ws(&mut k);
+            break;
+        }
         if takes_flags && k + 2 < chars.len() && chars[k] == '-' && chars[k + 1] == '-' && !chars[k + 2].is_whitespace()
         {
             let start = k;
