@@ -762,6 +762,9 @@ fn stage_entry(st: StageOut) -> Entry {
         e.push(Entry::new("args", Node::Map(st.args.into_iter().map(|(k, v)| Entry::str(&k, v)).collect())));
     }
     if let Some(s) = st.shell {
+        // Dockerfile's SHELL expands no variables (PowerShell's `$ErrorActionPreference`):
+        // every `$` is literal, which the spec writes `$$`.
+        let s = s.into_iter().map(|w| w.replace('$', "$$")).collect();
         e.push(Entry::new("shell", Node::Flow(s)));
     }
     if !st.steps.is_empty() {
