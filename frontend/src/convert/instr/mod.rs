@@ -564,8 +564,10 @@ impl<'a> Converter<'a> {
 
     fn env(&mut self, ins: &Instruction, comments: Vec<String>) {
         let pairs = self.pairs(ins);
-        for (k, _) in &pairs {
-            if self.stage().scope_args.contains(k) {
+        for (k, v) in &pairs {
+            // `ARG X` then `ENV X=$X` (a common way to keep an arg in the image): both have
+            // the arg's value, so which one wins makes no difference.
+            if self.stage().scope_args.contains(k) && *v != format!("${{{k}}}") {
                 self.note_arg_over_env(ins, k);
             }
             if !self.stage().env_names.contains(k) {
