@@ -20,7 +20,10 @@ impl Converter<'_> {
         for f in &ins.flags {
             let v = f.value.clone().unwrap_or_default();
             match f.name.as_str() {
-                "from" => from = Some(self.stage_ref(&v).unwrap_or_else(|| self.arg_value(ins, &v, "`from`"))),
+                "from" => {
+                    let stage = self.stages.len() - 1;
+                    from = Some(self.stage_ref(&v).unwrap_or_else(|| self.image_value(ins, &v, stage, "`from`")))
+                }
                 "chown" => chown = Some(self.value(ins, &v)),
                 "chmod" => chmod = Some(self.arg_value(ins, &v, "`chmod`")),
                 "link" => {

@@ -72,6 +72,9 @@ pub(super) struct Converter<'a> {
     runs: Vec<RunOut>,
     /// Comments for the first stage or the end of the document.
     header: Vec<String>,
+    /// Bare words (`set`, no tag) a `from` names that are no earlier stage: images, for the
+    /// Dockerfile. (stage index, word.)
+    bare_images: Vec<(usize, String)>,
 }
 
 impl<'a> Converter<'a> {
@@ -84,6 +87,7 @@ impl<'a> Converter<'a> {
             stages: Vec::new(),
             runs: Vec::new(),
             header: Vec::new(),
+            bare_images: Vec::new(),
         }
     }
 
@@ -358,6 +362,41 @@ impl<'a> Converter<'a> {
         None
     }
 
+    /// The image (or named context) a `from` names that is no earlier stage (`FROM`, `--from`,
+    /// a mount's `from=`) in stage `stage`.
+    fn image_value(&mut self, ins: &Instruction, v: &str, stage: usize, field: &str) -> String {
+        let value = self.arg_value(ins, v, field);
+        self.note_bare_image(stage, &value);
+        value
+    }
+
+    fn note_bare_image(&mut self, stage: usize, value: &str) {
+        if !value.is_empty() && !value.contains([':', '/', '@', '$']) && !["scratch", "context"].contains(&value) {
+            self.bare_images.push((stage, value.to_string()));
+        }
+    }
+
+    /// A bare image name close to a stage's name is a typo of it for decant (`COPY --from=set`
+    /// near a stage `test`), while the Dockerfile pulls the image: such a name gets its
+    /// implied `:latest`, which decant reads as an image and matches named contexts by as well.
+    fn tag_bare_images(&mut self) {
+        let names: Vec<String> = self.stages.iter().map(|s| s.name.clone()).collect();
+        for (stage, value) in std::mem::take(&mut self.bare_images) {
+            let others = names.iter().enumerate().filter(|(i, _)| *i != stage).map(|(_, n)| n.as_str());
+            if names.contains(&value) || crate::diag::did_you_mean(&value, others).is_none() {
+                continue;
+            }
+            let tagged = format!("{value}:latest");
+            let Some(st) = self.stages.get_mut(stage) else { continue };
+            if st.from == value {
+                st.from = tagged.clone();
+            }
+            for item in &mut st.steps {
+                retag(&mut item.value, &value, &tagged);
+            }
+        }
+    }
+
     fn flag_bool(&mut self, f: &Flag) -> bool {
         match f.value.as_deref() {
             None | Some("true") => true,
@@ -407,6 +446,10 @@ impl<'a> Converter<'a> {
             None => format!("stage-{index}"),
         };
         let parent = self.stage_ref(&image).filter(|_| !image.chars().all(|c| c.is_ascii_digit()));
+        let from = match &parent {
+            Some(s) => s.clone(),
+            None => self.image_value(ins, &image, index, "`from`"),
+        };
         // A stage built on another keeps its ARGs in scope with their values, as Dockerfile's
         // state keeps them in its environment.
         let (scope_args, args) = parent
@@ -414,10 +457,6 @@ impl<'a> Converter<'a> {
             .and_then(|p| self.stages.iter().find(|st| &st.name == p))
             .map(|st| (st.scope_args.clone(), st.args.clone()))
             .unwrap_or_default();
-        let from = match parent {
-            Some(s) => s,
-            None => self.arg_value(ins, &image, "`from`"),
-        };
         // Comments left over from the previous stage move above this one.
         let mut c = self.stages.last_mut().map(|s| std::mem::take(&mut s.pending)).unwrap_or_default();
         c.extend(comments);
@@ -704,6 +743,7 @@ impl<'a> Converter<'a> {
     }
 
     fn finish(mut self) -> Conversion {
+        self.tag_bare_images();
         self.hoist_stage_defaults();
         self.args_to_every_run();
         let mut doc = Vec::new();
@@ -815,6 +855,22 @@ fn stage_entry(st: StageOut) -> Entry {
         e.push(Entry { comments: c, key: "stop_signal".into(), value: Node::Str(s) });
     }
     Entry { comments: st.comments, key: st.name, value: Node::Map(e) }
+}
+
+/// Every `from: old` in a step (a copy's, a mount's) as `from: new`.
+fn retag(node: &mut Node, old: &str, new: &str) {
+    match node {
+        Node::Map(entries) => {
+            for e in entries {
+                match &mut e.value {
+                    Node::Str(v) if e.key == "from" && v == old => *v = new.to_string(),
+                    v => retag(v, old, new),
+                }
+            }
+        }
+        Node::List(items) => items.iter_mut().for_each(|i| retag(&mut i.value, old, new)),
+        _ => {}
+    }
 }
 
 /// A shell-form command (a string) as the exec form `shell + [command]`.

@@ -143,7 +143,13 @@ impl Converter<'_> {
                 "rw" | "readwrite" => readonly = Some(v == "false"),
                 "source" | "src" => opts.push(("source".into(), v)),
                 "from" => {
-                    let from = self.stage_ref(&v).unwrap_or(v);
+                    let from = match self.stage_ref(&v) {
+                        Some(s) => s,
+                        None => {
+                            self.note_bare_image(self.stages.len() - 1, &v);
+                            v
+                        }
+                    };
                     opts.push(("from".into(), from));
                 }
                 "sharing" | "mode" | "uid" | "gid" | "size" | "env" | "required" => opts.push((k, v)),
