@@ -411,6 +411,17 @@ pub fn heredoc_markers(logical: &str, escape: char) -> Vec<(String, bool, bool)>
 /// ARG, COPY and ADD: whitespace separates words, quotes group and are removed, the escape
 /// character escapes. Variable references are kept as written (see [`Word`]).
 pub fn split_words(text: &str, escape: char) -> Vec<Word> {
+    shell_words(text, escape, true)
+}
+
+/// `text` as one word, as BuildKit's `ProcessWord` reads the value of `ENV key value`,
+/// `WORKDIR`, `USER` and `STOPSIGNAL`: quotes and escapes removed, whitespace kept as written
+/// (`ENV DEPS a \t\tb` is `a \t\tb`).
+pub fn one_word(text: &str, escape: char) -> Word {
+    shell_words(text, escape, false).pop().unwrap_or_default()
+}
+
+fn shell_words(text: &str, escape: char, split: bool) -> Vec<Word> {
     let mut words = Vec::new();
     let mut cur: Option<Word> = None;
     let chars: Vec<char> = text.chars().collect();
@@ -440,7 +451,7 @@ pub fn split_words(text: &str, escape: char) -> Vec<Word> {
                 }
             }
             None => {
-                if c.is_whitespace() {
+                if c.is_whitespace() && split {
                     if let Some(w) = cur.take() {
                         words.push(w);
                     }

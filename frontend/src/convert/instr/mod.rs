@@ -5,7 +5,7 @@
 mod copy;
 mod run;
 
-use super::parse::{split_words, Args, Dockerfile, Flag, Instruction, Loc, Word};
+use super::parse::{one_word, split_words, Args, Dockerfile, Flag, Instruction, Loc, Word};
 use super::yaml::{render, Entry, Item, Node};
 use super::{Conversion, ConvertOptions, Note, NoteKind};
 
@@ -223,17 +223,13 @@ impl<'a> Converter<'a> {
     }
 
     /// The arguments as one word (WORKDIR, USER, STOPSIGNAL take the whole rest).
+    /// The instruction's arguments as one word (`WORKDIR`, `USER`, `STOPSIGNAL`): whitespace
+    /// between words kept as written, as BuildKit reads them.
     fn joined_words(&self, ins: &Instruction) -> Word {
-        let mut out = Word::default();
-        for (i, w) in self.words(ins).into_iter().enumerate() {
-            if i > 0 {
-                out.text.push(' ');
-            }
-            let base = out.text.len();
-            out.literal_dollars.extend(w.literal_dollars.iter().map(|d| d + base));
-            out.text.push_str(&w.text);
+        match &ins.args {
+            Args::Shell(s) => one_word(s, self.df.escape),
+            Args::Json(v) => Word { text: v.join(" "), literal_dollars: Vec::new() },
         }
-        out
     }
 
     fn is_arg(&self, name: &str) -> bool {
@@ -321,16 +317,14 @@ impl<'a> Converter<'a> {
         let words = self.words(ins);
         let mut out = Vec::new();
         if words.first().is_some_and(|w| !w.text.contains('=')) {
+            // `KEY name value`: the value is all after the name and the whitespace that ends
+            // it, as one word (its inner whitespace kept, tabs of continued lines included).
             let key = words[0].text.clone();
-            let mut rest = Word::default();
-            for (i, w) in words[1..].iter().enumerate() {
-                if i > 0 {
-                    rest.text.push(' ');
-                }
-                let base = rest.text.len();
-                rest.literal_dollars.extend(w.literal_dollars.iter().map(|d| d + base));
-                rest.text.push_str(&w.text);
-            }
+            let raw = match &ins.args {
+                Args::Shell(s) => s.split_once(|c: char| c.is_whitespace()).map_or("", |(_, r)| r.trim_start()),
+                Args::Json(_) => "",
+            };
+            let rest = one_word(raw, self.df.escape);
             let v = self.word_value(ins, &rest);
             out.push((key, v));
             return out;
