@@ -15,6 +15,9 @@ impl Converter<'_> {
         let mut exclude = Vec::new();
         let mut parents = false;
         let mut keep_git_dir = false;
+        // `ADD --unpack`: whether archives are unpacked (default: local and stage sources yes,
+        // downloads no).
+        let mut unpack = None;
         let mut chmod = None;
         let mut chown = None;
         for f in &ins.flags {
@@ -35,6 +38,7 @@ impl Converter<'_> {
                 "parents" => parents = self.flag_bool(f),
                 "checksum" if add => options.push(Entry::str("checksum", self.arg_value(ins, &v, "`checksum`"))),
                 "keep-git-dir" if add => keep_git_dir = self.flag_bool(f),
+                "unpack" if add => unpack = Some(self.flag_bool(f)),
                 other => self.note(f.loc, NoteKind::NotConverted, format!("{} --{other}: unknown flag", ins.keyword)),
             }
         }
@@ -112,7 +116,16 @@ impl Converter<'_> {
                 self.push_step(comments.take().unwrap_or_default(), e);
                 continue;
             }
-            let unpacks = add && !is_url(&s);
+            let unpacks = add && unpack.unwrap_or(!is_url(&s));
+            if unpacks && is_url(&s) {
+                self.note(
+                    ins.loc,
+                    NoteKind::NeedsFeature,
+                    format!(
+                        "ADD --unpack of the download {s}: decant does not unpack downloads (`unpack: true` on a URL)"
+                    ),
+                );
+            }
             if unpacks != run_unpacks && !run.is_empty() {
                 self.copy_run(&mut comments, std::mem::take(&mut run), run_unpacks, &shared);
             }
