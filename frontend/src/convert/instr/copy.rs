@@ -65,8 +65,10 @@ impl Converter<'_> {
         for h in &heredocs {
             let path = if many { format!("{}/{}", dest.trim_end_matches('/'), h.name) } else { dest.clone() };
             // A file step's content is taken as written. So is a heredoc with a quoted delimiter;
-            // an unquoted one Dockerfile expands, which decant cannot say.
-            if !h.quoted && h.body.contains('$') {
+            // an unquoted one Dockerfile expands: without a `$` to expand, that is only its
+            // backslash escapes, done here; with one, decant cannot say it.
+            let unescaped = if h.quoted { None } else { unescape_heredoc(&h.body) };
+            if !h.quoted && unescaped.is_none() {
                 self.note(
                     ins.loc,
                     NoteKind::Differs,
@@ -77,7 +79,7 @@ impl Converter<'_> {
                     ),
                 );
             }
-            let content = h.body.clone();
+            let content = unescaped.unwrap_or_else(|| h.body.clone());
             let mut e = vec![Entry::str("file", path), Entry::str("content", content)];
             if let Some(c) = &chmod {
                 e.push(Entry::str("chmod", c.clone()));
@@ -193,4 +195,21 @@ struct CopyRun<'a> {
     chmod: &'a Option<String>,
     exclude: &'a [String],
     options: &'a [Entry],
+}
+
+/// The content BuildKit writes for an unquoted `COPY <<EOF` heredoc that expands no variable:
+/// each backslash escapes the next character (`\\` is `\`, `\$` is `$`, `\n` is `n`, a
+/// backslash before a newline is dropped), whatever the `escape` directive. `None` when the
+/// body has an unescaped `$`, which Dockerfile expands.
+fn unescape_heredoc(body: &str) -> Option<String> {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            '$' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }
