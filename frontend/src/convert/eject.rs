@@ -152,7 +152,9 @@ fn final_workdir(spec: &Spec, name: &str, depth: usize) -> Option<String> {
 
 fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
     if let Some(shell) = &st.shell {
-        out.push_str(&format!("SHELL {}\n", json(shell.iter().map(|s| s.value.as_str()))));
+        // SHELL expands no variables: the spec's literal `$$` is a plain `$` there.
+        let words: Vec<String> = shell.iter().map(|s| s.value.replace("$$", "$")).collect();
+        out.push_str(&format!("SHELL {}\n", json(words.iter().map(String::as_str))));
     }
     // The stage's env comes before its workdir, which may refer to it (as in the spec).
     env(out, &st.env);

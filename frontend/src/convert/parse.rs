@@ -264,10 +264,20 @@ fn parse_instruction(logical: &str, positions: &[Loc], escape: char) -> Result<I
         }
     };
     skip_ws(&mut k);
-    // Flags: leading `--name[=value]` words; `--` alone is not a flag.
+    // Flags: leading `--name[=value]` words; `--` alone ends them and is dropped (BuildKit's
+    // parser does so for every instruction: `COPY -- -file /dst`).
     let mut flags = Vec::new();
     let takes_flags = FLAG_INSTRUCTIONS.contains(&keyword.as_str());
     loop {
+        if k + 1 < chars.len()
+            && chars[k] == '-'
+            && chars[k + 1] == '-'
+            && chars.get(k + 2).is_none_or(|c| c.is_whitespace())
+        {
+            k += 2;
+            skip_ws(&mut k);
+            break;
+        }
         if takes_flags && k + 2 < chars.len() && chars[k] == '-' && chars[k + 1] == '-' && !chars[k + 2].is_whitespace()
         {
             let start = k;
@@ -401,6 +411,17 @@ pub fn heredoc_markers(logical: &str, escape: char) -> Vec<(String, bool, bool)>
 /// ARG, COPY and ADD: whitespace separates words, quotes group and are removed, the escape
 /// character escapes. Variable references are kept as written (see [`Word`]).
 pub fn split_words(text: &str, escape: char) -> Vec<Word> {
+    shell_words(text, escape, true)
+}
+
+/// `text` as one word, as BuildKit's `ProcessWord` reads the value of `ENV key value`,
+/// `WORKDIR`, `USER` and `STOPSIGNAL`: quotes and escapes removed, whitespace kept as written
+/// (`ENV DEPS a \t\tb` is `a \t\tb`).
+pub fn one_word(text: &str, escape: char) -> Word {
+    shell_words(text, escape, false).pop().unwrap_or_default()
+}
+
+fn shell_words(text: &str, escape: char, split: bool) -> Vec<Word> {
     let mut words = Vec::new();
     let mut cur: Option<Word> = None;
     let chars: Vec<char> = text.chars().collect();
@@ -430,7 +451,7 @@ pub fn split_words(text: &str, escape: char) -> Vec<Word> {
                 }
             }
             None => {
-                if c.is_whitespace() {
+                if c.is_whitespace() && split {
                     if let Some(w) = cur.take() {
                         words.push(w);
                     }

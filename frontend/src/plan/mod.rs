@@ -540,7 +540,16 @@ impl Resolver {
         match ImageRef::parse(&value) {
             Ok(reference) => Some(Source::Image { reference }),
             Err(msg) => {
-                let d = Diagnostic::error(raw.span, format!("invalid image reference `{value}`: {msg}"));
+                let mut d = Diagnostic::error(raw.span, format!("invalid image reference `{value}`: {msg}"));
+                if raw.value.contains('$') {
+                    // `FROM ${BASE}` with `ARG BASE` and no default: the build must give it.
+                    let is = if value.is_empty() { "empty".to_string() } else { format!("`{value}`") };
+                    d = d.help(format!(
+                        "`{}` is {is} with the args as this build sets them: an arg without a default is empty \
+                         unless the build gives it (`--build-arg NAME=...`)",
+                        raw.value
+                    ));
+                }
                 self.diags.push(d);
                 None
             }

@@ -15,12 +15,18 @@ impl Converter<'_> {
         let mut exclude = Vec::new();
         let mut parents = false;
         let mut keep_git_dir = false;
+        // `ADD --unpack`: whether archives are unpacked (default: local and stage sources yes,
+        // downloads no).
+        let mut unpack = None;
         let mut chmod = None;
         let mut chown = None;
         for f in &ins.flags {
             let v = f.value.clone().unwrap_or_default();
             match f.name.as_str() {
-                "from" => from = Some(self.stage_ref(&v).unwrap_or_else(|| self.arg_value(ins, &v, "`from`"))),
+                "from" => {
+                    let stage = self.stages.len() - 1;
+                    from = Some(self.stage_ref(&v).unwrap_or_else(|| self.image_value(ins, &v, stage, "`from`")))
+                }
                 "chown" => chown = Some(self.value(ins, &v)),
                 "chmod" => chmod = Some(self.arg_value(ins, &v, "`chmod`")),
                 "link" => {
@@ -32,6 +38,7 @@ impl Converter<'_> {
                 "parents" => parents = self.flag_bool(f),
                 "checksum" if add => options.push(Entry::str("checksum", self.arg_value(ins, &v, "`checksum`"))),
                 "keep-git-dir" if add => keep_git_dir = self.flag_bool(f),
+                "unpack" if add => unpack = Some(self.flag_bool(f)),
                 other => self.note(f.loc, NoteKind::NotConverted, format!("{} --{other}: unknown flag", ins.keyword)),
             }
         }
@@ -58,8 +65,10 @@ impl Converter<'_> {
         for h in &heredocs {
             let path = if many { format!("{}/{}", dest.trim_end_matches('/'), h.name) } else { dest.clone() };
             // A file step's content is taken as written. So is a heredoc with a quoted delimiter;
-            // an unquoted one Dockerfile expands, which decant cannot say.
-            if !h.quoted && h.body.contains('$') {
+            // an unquoted one Dockerfile expands: without a `$` to expand, that is only its
+            // backslash escapes, done here; with one, decant cannot say it.
+            let unescaped = if h.quoted { None } else { unescape_heredoc(&h.body) };
+            if !h.quoted && unescaped.is_none() {
                 self.note(
                     ins.loc,
                     NoteKind::Differs,
@@ -70,7 +79,7 @@ impl Converter<'_> {
                     ),
                 );
             }
-            let content = h.body.clone();
+            let content = unescaped.unwrap_or_else(|| h.body.clone());
             let mut e = vec![Entry::str("file", path), Entry::str("content", content)];
             if let Some(c) = &chmod {
                 e.push(Entry::str("chmod", c.clone()));
@@ -109,7 +118,16 @@ impl Converter<'_> {
                 self.push_step(comments.take().unwrap_or_default(), e);
                 continue;
             }
-            let unpacks = add && !is_url(&s);
+            let unpacks = add && unpack.unwrap_or(!is_url(&s));
+            if unpacks && is_url(&s) {
+                self.note(
+                    ins.loc,
+                    NoteKind::NeedsFeature,
+                    format!(
+                        "ADD --unpack of the download {s}: decant does not unpack downloads (`unpack: true` on a URL)"
+                    ),
+                );
+            }
             if unpacks != run_unpacks && !run.is_empty() {
                 self.copy_run(&mut comments, std::mem::take(&mut run), run_unpacks, &shared);
             }
@@ -177,4 +195,21 @@ struct CopyRun<'a> {
     chmod: &'a Option<String>,
     exclude: &'a [String],
     options: &'a [Entry],
+}
+
+/// The content BuildKit writes for an unquoted `COPY <<EOF` heredoc that expands no variable:
+/// each backslash escapes the next character (`\\` is `\`, `\$` is `$`, `\n` is `n`, a
+/// backslash before a newline is dropped), whatever the `escape` directive. `None` when the
+/// body has an unescaped `$`, which Dockerfile expands.
+fn unescape_heredoc(body: &str) -> Option<String> {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            '$' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }

@@ -5,7 +5,7 @@
 mod copy;
 mod run;
 
-use super::parse::{split_words, Args, Dockerfile, Flag, Instruction, Loc, Word};
+use super::parse::{one_word, split_words, Args, Dockerfile, Flag, Instruction, Loc, Word};
 use super::yaml::{render, Entry, Item, Node};
 use super::{Conversion, ConvertOptions, Note, NoteKind};
 
@@ -72,6 +72,9 @@ pub(super) struct Converter<'a> {
     runs: Vec<RunOut>,
     /// Comments for the first stage or the end of the document.
     header: Vec<String>,
+    /// Bare words (`set`, no tag) a `from` names that are no earlier stage: images, for the
+    /// Dockerfile. (stage index, word.)
+    bare_images: Vec<(usize, String)>,
 }
 
 impl<'a> Converter<'a> {
@@ -84,6 +87,7 @@ impl<'a> Converter<'a> {
             stages: Vec::new(),
             runs: Vec::new(),
             header: Vec::new(),
+            bare_images: Vec::new(),
         }
     }
 
@@ -219,17 +223,13 @@ impl<'a> Converter<'a> {
     }
 
     /// The arguments as one word (WORKDIR, USER, STOPSIGNAL take the whole rest).
+    /// The instruction's arguments as one word (`WORKDIR`, `USER`, `STOPSIGNAL`): whitespace
+    /// between words kept as written, as BuildKit reads them.
     fn joined_words(&self, ins: &Instruction) -> Word {
-        let mut out = Word::default();
-        for (i, w) in self.words(ins).into_iter().enumerate() {
-            if i > 0 {
-                out.text.push(' ');
-            }
-            let base = out.text.len();
-            out.literal_dollars.extend(w.literal_dollars.iter().map(|d| d + base));
-            out.text.push_str(&w.text);
+        match &ins.args {
+            Args::Shell(s) => one_word(s, self.df.escape),
+            Args::Json(v) => Word { text: v.join(" "), literal_dollars: Vec::new() },
         }
-        out
     }
 
     fn is_arg(&self, name: &str) -> bool {
@@ -317,16 +317,14 @@ impl<'a> Converter<'a> {
         let words = self.words(ins);
         let mut out = Vec::new();
         if words.first().is_some_and(|w| !w.text.contains('=')) {
+            // `KEY name value`: the value is all after the name and the whitespace that ends
+            // it, as one word (its inner whitespace kept, tabs of continued lines included).
             let key = words[0].text.clone();
-            let mut rest = Word::default();
-            for (i, w) in words[1..].iter().enumerate() {
-                if i > 0 {
-                    rest.text.push(' ');
-                }
-                let base = rest.text.len();
-                rest.literal_dollars.extend(w.literal_dollars.iter().map(|d| d + base));
-                rest.text.push_str(&w.text);
-            }
+            let raw = match &ins.args {
+                Args::Shell(s) => s.split_once(|c: char| c.is_whitespace()).map_or("", |(_, r)| r.trim_start()),
+                Args::Json(_) => "",
+            };
+            let rest = one_word(raw, self.df.escape);
             let v = self.word_value(ins, &rest);
             out.push((key, v));
             return out;
@@ -356,6 +354,41 @@ impl<'a> Converter<'a> {
             return self.stages.get(i).map(|st| st.name.clone());
         }
         None
+    }
+
+    /// The image (or named context) a `from` names that is no earlier stage (`FROM`, `--from`,
+    /// a mount's `from=`) in stage `stage`.
+    fn image_value(&mut self, ins: &Instruction, v: &str, stage: usize, field: &str) -> String {
+        let value = self.arg_value(ins, v, field);
+        self.note_bare_image(stage, &value);
+        value
+    }
+
+    fn note_bare_image(&mut self, stage: usize, value: &str) {
+        if !value.is_empty() && !value.contains([':', '/', '@', '$']) && !["scratch", "context"].contains(&value) {
+            self.bare_images.push((stage, value.to_string()));
+        }
+    }
+
+    /// A bare image name close to a stage's name is a typo of it for decant (`COPY --from=set`
+    /// near a stage `test`), while the Dockerfile pulls the image: such a name gets its
+    /// implied `:latest`, which decant reads as an image and matches named contexts by as well.
+    fn tag_bare_images(&mut self) {
+        let names: Vec<String> = self.stages.iter().map(|s| s.name.clone()).collect();
+        for (stage, value) in std::mem::take(&mut self.bare_images) {
+            let others = names.iter().enumerate().filter(|(i, _)| *i != stage).map(|(_, n)| n.as_str());
+            if names.contains(&value) || crate::diag::did_you_mean(&value, others).is_none() {
+                continue;
+            }
+            let tagged = format!("{value}:latest");
+            let Some(st) = self.stages.get_mut(stage) else { continue };
+            if st.from == value {
+                st.from = tagged.clone();
+            }
+            for item in &mut st.steps {
+                retag(&mut item.value, &value, &tagged);
+            }
+        }
     }
 
     fn flag_bool(&mut self, f: &Flag) -> bool {
@@ -407,6 +440,10 @@ impl<'a> Converter<'a> {
             None => format!("stage-{index}"),
         };
         let parent = self.stage_ref(&image).filter(|_| !image.chars().all(|c| c.is_ascii_digit()));
+        let from = match &parent {
+            Some(s) => s.clone(),
+            None => self.image_value(ins, &image, index, "`from`"),
+        };
         // A stage built on another keeps its ARGs in scope with their values, as Dockerfile's
         // state keeps them in its environment.
         let (scope_args, args) = parent
@@ -414,10 +451,6 @@ impl<'a> Converter<'a> {
             .and_then(|p| self.stages.iter().find(|st| &st.name == p))
             .map(|st| (st.scope_args.clone(), st.args.clone()))
             .unwrap_or_default();
-        let from = match parent {
-            Some(s) => s,
-            None => self.arg_value(ins, &image, "`from`"),
-        };
         // Comments left over from the previous stage move above this one.
         let mut c = self.stages.last_mut().map(|s| std::mem::take(&mut s.pending)).unwrap_or_default();
         c.extend(comments);
@@ -564,8 +597,10 @@ impl<'a> Converter<'a> {
 
     fn env(&mut self, ins: &Instruction, comments: Vec<String>) {
         let pairs = self.pairs(ins);
-        for (k, _) in &pairs {
-            if self.stage().scope_args.contains(k) {
+        for (k, v) in &pairs {
+            // `ARG X` then `ENV X=$X` (a common way to keep an arg in the image): both have
+            // the arg's value, so which one wins makes no difference.
+            if self.stage().scope_args.contains(k) && *v != format!("${{{k}}}") {
                 self.note_arg_over_env(ins, k);
             }
             if !self.stage().env_names.contains(k) {
@@ -702,6 +737,7 @@ impl<'a> Converter<'a> {
     }
 
     fn finish(mut self) -> Conversion {
+        self.tag_bare_images();
         self.hoist_stage_defaults();
         self.args_to_every_run();
         let mut doc = Vec::new();
@@ -762,6 +798,9 @@ fn stage_entry(st: StageOut) -> Entry {
         e.push(Entry::new("args", Node::Map(st.args.into_iter().map(|(k, v)| Entry::str(&k, v)).collect())));
     }
     if let Some(s) = st.shell {
+        // Dockerfile's SHELL expands no variables (PowerShell's `$ErrorActionPreference`):
+        // every `$` is literal, which the spec writes `$$`.
+        let s = s.into_iter().map(|w| w.replace('$', "$$")).collect();
         e.push(Entry::new("shell", Node::Flow(s)));
     }
     if !st.steps.is_empty() {
@@ -810,6 +849,22 @@ fn stage_entry(st: StageOut) -> Entry {
         e.push(Entry { comments: c, key: "stop_signal".into(), value: Node::Str(s) });
     }
     Entry { comments: st.comments, key: st.name, value: Node::Map(e) }
+}
+
+/// Every `from: old` in a step (a copy's, a mount's) as `from: new`.
+fn retag(node: &mut Node, old: &str, new: &str) {
+    match node {
+        Node::Map(entries) => {
+            for e in entries {
+                match &mut e.value {
+                    Node::Str(v) if e.key == "from" && v == old => *v = new.to_string(),
+                    v => retag(v, old, new),
+                }
+            }
+        }
+        Node::List(items) => items.iter_mut().for_each(|i| retag(&mut i.value, old, new)),
+        _ => {}
+    }
 }
 
 /// A shell-form command (a string) as the exec form `shell + [command]`.

@@ -99,10 +99,22 @@ impl Converter<'_> {
     }
 
     /// The RUN's lines as written, when sh reads them as the Dockerfile does: backslash
-    /// continuations outside single quotes, the command starting on the first line.
+    /// continuations outside single quotes, the command starting on the first line, and a
+    /// POSIX shell (PowerShell or cmd, as a SHELL sets, reads `\` at a line end as written).
     fn layout(&self, ins: &Instruction) -> Option<String> {
         let first = ins.args_loc.line.checked_sub(ins.loc.line)?;
         if ins.raw_lines.len() < first + 2 || self.df.escape != '\\' {
+            return None;
+        }
+        // The stage's SHELL, or that of the stage it is built on.
+        let mut st = self.stages.last();
+        for _ in 0..self.stages.len() {
+            match st {
+                Some(s) if s.shell.is_none() => st = self.stages.iter().find(|p| p.name == s.from),
+                _ => break,
+            }
+        }
+        if st.and_then(|s| s.shell.as_deref()).is_some_and(|sh| !is_posix_shell(sh)) {
             return None;
         }
         // Raw line 0 starts at the keyword; later lines at column 1.
@@ -143,7 +155,13 @@ impl Converter<'_> {
                 "rw" | "readwrite" => readonly = Some(v == "false"),
                 "source" | "src" => opts.push(("source".into(), v)),
                 "from" => {
-                    let from = self.stage_ref(&v).unwrap_or(v);
+                    let from = match self.stage_ref(&v) {
+                        Some(s) => s,
+                        None => {
+                            self.note_bare_image(self.stages.len() - 1, &v);
+                            v
+                        }
+                    };
                     opts.push(("from".into(), from));
                 }
                 "sharing" | "mode" | "uid" | "gid" | "size" | "env" | "required" => opts.push((k, v)),
@@ -202,4 +220,17 @@ impl Converter<'_> {
         }
         Some(entries)
     }
+}
+
+/// Whether a SHELL is a POSIX shell (`/bin/bash -o pipefail -c`, `/usr/bin/env sh -c`), which
+/// reads a backslash at a line end as a continuation.
+fn is_posix_shell(shell: &[String]) -> bool {
+    let name = |s: &str| s.rsplit(['/', '\\']).next().unwrap_or(s).trim_end_matches(".exe").to_ascii_lowercase();
+    let mut words = shell.iter().map(|s| name(s));
+    let first = match words.next() {
+        Some(w) if w == "env" => words.next().unwrap_or_default(),
+        Some(w) => w,
+        None => return false,
+    };
+    ["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"].contains(&first.as_str())
 }
