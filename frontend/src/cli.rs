@@ -25,6 +25,10 @@ enum Command {
     Check {
         /// The spec (default: `decant.yaml`, else `Dockerfile`, as the frontend looks).
         file: Option<PathBuf>,
+        /// Check with a build arg set, as a build gives it: `--build-arg NAME=value` (e.g. an
+        /// arg without a default that a `from:` uses).
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
     },
     /// Print the resolved stage graph of a build as JSON.
     Plan(BuildArgs),
@@ -139,10 +143,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&spec::json_schema())?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { file } => {
+        Command::Check { file, build_args } => {
             let (name, text) = read(file.as_deref())?;
             // Every stage is checked, not only those the default target needs.
-            let opts = BuildOptions { all_stages: true, ..Default::default() };
+            let opts =
+                BuildOptions { all_stages: true, build_args: parse_build_args(&build_args)?, ..Default::default() };
             let (parsed, parse_errors) = spec::parse_spec_partial(&name, &text);
             match (compile::plan_parsed(parsed.as_ref(), &parse_errors, &opts), parsed) {
                 (Ok(_), Some(s)) => {
@@ -247,11 +252,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>) -> anyhow::Result<ExitCode> {
     let (name, text) = read(args.file.as_deref())?;
-    let mut build_args = BTreeMap::new();
-    for kv in &args.build_args {
-        let Some((k, v)) = kv.split_once('=') else { bail!("--build-arg `{kv}` must be NAME=VALUE") };
-        build_args.insert(k.to_string(), v.to_string());
-    }
+    let build_args = parse_build_args(&args.build_args)?;
     let target_platform = match &args.platform {
         Some(p) => Some(Platform::parse(p).map_err(anyhow::Error::msg)?),
         None => None,
@@ -285,6 +286,16 @@ fn with_plan(args: &BuildArgs, f: impl FnOnce(&plan::Plan) -> anyhow::Result<()>
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `--build-arg NAME=VALUE` options, by name.
+fn parse_build_args(args: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for kv in args {
+        let Some((k, v)) = kv.split_once('=') else { bail!("--build-arg `{kv}` must be NAME=VALUE") };
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
 }
 
 fn build_contexts(args: &BuildArgs) -> anyhow::Result<BTreeMap<String, String>> {

@@ -186,3 +186,28 @@ fn convert_never_panics() {
         let _ = convert(text, &ConvertOptions::default());
     }
 }
+
+/// `ARG BASE` without a default and `FROM ${BASE}` (tailscale's, containerd's shape): the
+/// converted spec fails `decant check` with a help line naming `--build-arg`, and passes with it.
+#[test]
+fn cli_check_takes_build_args() {
+    let bin = env!("CARGO_BIN_EXE_decant");
+    let want = convert("ARG BASE\nFROM ${BASE}\nRUN echo hi\n", &ConvertOptions::default()).unwrap();
+    let tmp = std::env::temp_dir().join(format!("decant-check-args-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("decant.yaml"), &want.yaml).unwrap();
+    let out = std::process::Command::new(bin).arg("check").current_dir(&tmp).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("decant.yaml:") && stderr.contains("--build-arg"), "{stderr}");
+    let out = std::process::Command::new(bin)
+        .args(["check", "--build-arg", "BASE=busybox:local"])
+        .current_dir(&tmp)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        std::process::Command::new(bin).args(["check", "--build-arg", "BASE"]).current_dir(&tmp).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
