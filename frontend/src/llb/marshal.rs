@@ -12,7 +12,7 @@ use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
 
 use super::pb;
-use super::state::{digest_of, Output, Range, SourceFile, State, Vertex};
+use super::state::{digest_of, OpDigest, Output, Range, SourceFile, State, Vertex};
 use crate::sourcemap::to_i32;
 
 /// Marshal the graph ending at `state` into a Definition.
@@ -116,7 +116,7 @@ fn graph(out: &Output) -> Graph<'_> {
         if let Some(input) = vertex.inputs.get(*next) {
             *next += 1;
             let child: &Vertex = &input.vertex;
-            if !walked.contains(&std::ptr::from_ref(child)) && !seen.contains(child.digest.as_str()) {
+            if !walked.contains(&std::ptr::from_ref(child)) && !seen.contains(&child.digest) {
                 stack.push((child, 0));
             }
             continue;
@@ -124,7 +124,7 @@ fn graph(out: &Output) -> Graph<'_> {
         let vertex: &Vertex = vertex;
         stack.pop();
         walked.insert(std::ptr::from_ref(vertex));
-        if !seen.insert(vertex.digest.as_str()) {
+        if !seen.insert(&vertex.digest) {
             continue;
         }
         let location = vertex.meta.location.as_ref().map(|loc| {
@@ -142,7 +142,7 @@ fn graph(out: &Output) -> Graph<'_> {
             None => Meta::Built(vertex),
         };
         entries.push(Entry {
-            digest: Cow::Borrowed(&vertex.digest),
+            digest: Cow::Borrowed(vertex.digest.as_str()),
             bytes: Cow::Borrowed(&vertex.bytes),
             meta,
             location,
@@ -372,7 +372,7 @@ pub(crate) fn int(buf: &mut Vec<u8>, tag: u32, v: i64) {
 
 /// The digests already marshalled. They are hex of sha256, so a cheap mix of their bytes hashes
 /// them well (the B-tree of them compared whole strings, a cache miss each, on every edge).
-type DigestSet<'a> = HashSet<&'a str, BuildHasherDefault<DigestHasher>>;
+type DigestSet<'a> = HashSet<&'a OpDigest, BuildHasherDefault<DigestHasher>>;
 
 /// Hashes a vertex address: one multiply (the low bits are alignment, the high ones spread).
 #[derive(Default)]
@@ -582,7 +582,7 @@ mod tests {
             for i in &v.inputs {
                 walk(&i.vertex, seen, order);
             }
-            if seen.insert(&v.digest) {
+            if seen.insert(v.digest.as_str()) {
                 order.push(v);
             }
         }
@@ -618,7 +618,7 @@ mod tests {
                     terminal_caps.insert(c.clone(), true);
                 }
             }
-            def.metadata.insert(v.digest.clone(), md);
+            def.metadata.insert(v.digest.to_string(), md);
             if let Some(loc) = &v.meta.location {
                 let index = files.iter().position(|f| **f == *loc.file).unwrap_or_else(|| {
                     files.push(loc.file.clone());
@@ -633,7 +633,7 @@ mod tests {
                     })
                     .collect();
                 locations.insert(
-                    v.digest.clone(),
+                    v.digest.to_string(),
                     pb::Locations { locations: vec![pb::Location { source_index: index as i32, ranges }] },
                 );
             }
