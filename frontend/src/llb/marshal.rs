@@ -12,7 +12,7 @@ use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
 
 use super::pb;
-use super::state::{digest_of, Output, Range, SourceFile, State, Vertex};
+use super::state::{digest_of, OpDigest, Output, Range, SourceFile, State, Vertex};
 use crate::sourcemap::to_i32;
 
 /// Marshal the graph ending at `state` into a Definition.
@@ -50,16 +50,23 @@ pub fn marshal_bytes(state: &State) -> Vec<u8> {
     }
     // Definition.metadata (2): map<digest, OpMetadata>; of equal digests the last one is kept,
     // as a map built entry by entry would keep it.
+    // Their lengths are guessed from the entry before (most are alike), so that the length
+    // prefix is rarely wider than the room left for it, and the entry is rarely moved.
     let sorted = by_digest(&entries);
+    let (mut entry_len, mut meta_len) = (0, 0);
     for e in &sorted {
-        message(&mut buf, 2, |b| {
+        entry_len = message_sized(&mut buf, 2, entry_len, |b| {
             string(b, 1, e.digest.as_bytes());
-            message_unless_empty(b, 2, |b| e.meta.encode(b));
+            meta_len = message_sized_unless_empty(b, 2, meta_len, |b| e.meta.encode(b));
         });
     }
     // Definition.source (3)
     if !files.is_empty() {
-        message(&mut buf, 3, |b| {
+        // Its length guessed from the files and the number of locations (a location entry is
+        // about a hundred bytes): the source file would be moved if the guess were short.
+        let guess = files.iter().map(|f| f.data.len() + f.filename.len() + 16).sum::<usize>()
+            + sorted.iter().filter(|e| e.location.is_some()).map(|e| e.digest.len() + 32).sum::<usize>();
+        message_sized(&mut buf, 3, guess, |b| {
             // Source.locations (1): map<digest, Locations>; each op has at most one location.
             for e in &sorted {
                 let Some((index, ranges)) = e.location else { continue };
@@ -70,7 +77,8 @@ pub fn marshal_bytes(state: &State) -> Vec<u8> {
             }
             // Source.infos (2)
             for f in &files {
-                message(b, 2, |b| {
+                let guess = f.data.len() + f.filename.len() + 16;
+                message_sized(b, 2, guess, |b| {
                     string(b, 1, f.filename.as_bytes());
                     string(b, 2, &f.data);
                     string(b, 4, f.language.as_deref().unwrap_or_default().as_bytes());
@@ -108,7 +116,7 @@ fn graph(out: &Output) -> Graph<'_> {
         if let Some(input) = vertex.inputs.get(*next) {
             *next += 1;
             let child: &Vertex = &input.vertex;
-            if !walked.contains(&std::ptr::from_ref(child)) && !seen.contains(child.digest.as_str()) {
+            if !walked.contains(&std::ptr::from_ref(child)) && !seen.contains(&child.digest) {
                 stack.push((child, 0));
             }
             continue;
@@ -116,7 +124,7 @@ fn graph(out: &Output) -> Graph<'_> {
         let vertex: &Vertex = vertex;
         stack.pop();
         walked.insert(std::ptr::from_ref(vertex));
-        if !seen.insert(vertex.digest.as_str()) {
+        if !seen.insert(&vertex.digest) {
             continue;
         }
         let location = vertex.meta.location.as_ref().map(|loc| {
@@ -134,7 +142,7 @@ fn graph(out: &Output) -> Graph<'_> {
             None => Meta::Built(vertex),
         };
         entries.push(Entry {
-            digest: Cow::Borrowed(&vertex.digest),
+            digest: Cow::Borrowed(vertex.digest.as_str()),
             bytes: Cow::Borrowed(&vertex.bytes),
             meta,
             location,
@@ -297,32 +305,51 @@ fn location(buf: &mut Vec<u8>, index: usize, ranges: &[Range]) {
 /// A length-delimited field whose payload `body` writes, always written (a set message field,
 /// a map entry, an element of a repeated field).
 pub(crate) fn message(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    // One byte for the length, which fits most payloads.
+    message_sized(buf, tag, 0, body);
+}
+
+/// [`message`] with room for the length of a payload of about `guess` bytes; returns the
+/// payload's length. The payload is written once, after the room, and moved only when its
+/// length needs another number of bytes than the guess.
+fn message_sized(buf: &mut Vec<u8>, tag: u32, guess: usize, body: impl FnOnce(&mut Vec<u8>)) -> usize {
     encode_key(tag, WireType::LengthDelimited, buf);
     let at = buf.len();
-    // One byte for the length, which fits most payloads; moved when it does not.
-    buf.push(0);
+    let room = encoded_len_varint(guess as u64);
+    buf.resize(at + room, 0);
     body(buf);
-    let len = buf.len() - at - 1;
+    let end = buf.len();
+    let len = end - at - room;
     let n = encoded_len_varint(len as u64);
-    if n > 1 {
-        let end = buf.len();
-        buf.resize(end + n - 1, 0);
-        buf.copy_within(at + 1..end, at + n);
+    if n > room {
+        buf.resize(end + n - room, 0);
+        buf.copy_within(at + room..end, at + n);
+    } else if n < room {
+        buf.copy_within(at + room..end, at + n);
+        buf.truncate(end - (room - n));
     }
     let mut prefix = [0u8; 10];
     let mut slot = &mut prefix[..];
     encode_varint(len as u64, &mut slot);
     buf[at..at + n].copy_from_slice(&prefix[..n]);
+    len
 }
 
 /// A message-valued map entry's value: left out when empty (at its default), as prost and Go
 /// leave it out.
 fn message_unless_empty(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    message_sized_unless_empty(buf, tag, 0, body);
+}
+
+/// [`message_unless_empty`] with room for the length of about `guess` bytes (see
+/// [`message_sized`]); returns the payload's length.
+fn message_sized_unless_empty(buf: &mut Vec<u8>, tag: u32, guess: usize, body: impl FnOnce(&mut Vec<u8>)) -> usize {
     let start = buf.len();
-    message(buf, tag, body);
-    if buf.len() == start + 1 + encoded_len_varint(u64::from(tag << 3 | 2)) {
+    let len = message_sized(buf, tag, guess, body);
+    if len == 0 {
         buf.truncate(start);
     }
+    len
 }
 
 /// A string or bytes field, left out when empty.
@@ -345,7 +372,7 @@ pub(crate) fn int(buf: &mut Vec<u8>, tag: u32, v: i64) {
 
 /// The digests already marshalled. They are hex of sha256, so a cheap mix of their bytes hashes
 /// them well (the B-tree of them compared whole strings, a cache miss each, on every edge).
-type DigestSet<'a> = HashSet<&'a str, BuildHasherDefault<DigestHasher>>;
+type DigestSet<'a> = HashSet<&'a OpDigest, BuildHasherDefault<DigestHasher>>;
 
 /// Hashes a vertex address: one multiply (the low bits are alignment, the high ones spread).
 #[derive(Default)]
@@ -555,7 +582,7 @@ mod tests {
             for i in &v.inputs {
                 walk(&i.vertex, seen, order);
             }
-            if seen.insert(&v.digest) {
+            if seen.insert(v.digest.as_str()) {
                 order.push(v);
             }
         }
@@ -591,7 +618,7 @@ mod tests {
                     terminal_caps.insert(c.clone(), true);
                 }
             }
-            def.metadata.insert(v.digest.clone(), md);
+            def.metadata.insert(v.digest.to_string(), md);
             if let Some(loc) = &v.meta.location {
                 let index = files.iter().position(|f| **f == *loc.file).unwrap_or_else(|| {
                     files.push(loc.file.clone());
@@ -606,7 +633,7 @@ mod tests {
                     })
                     .collect();
                 locations.insert(
-                    v.digest.clone(),
+                    v.digest.to_string(),
                     pb::Locations { locations: vec![pb::Location { source_index: index as i32, ranges }] },
                 );
             }
@@ -685,6 +712,22 @@ mod tests {
         let none = |_: &str| false;
         assert_eq!(missing_caps_of(&st, none), missing_caps(&want, none));
         assert!(marshal_bytes(&State::scratch()).is_empty());
+    }
+
+    #[test]
+    fn a_wrong_length_guess_still_writes_the_minimal_prefix() {
+        for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let payload = vec![7u8; len];
+            let want = pb::SourceInfo { data: payload.clone(), ..Default::default() };
+            let mut want_bytes = Vec::new();
+            prost::encoding::message::encode(2, &want, &mut want_bytes);
+            for guess in [0usize, 1, 127, 128, 16_384, 3_000_000, len] {
+                let mut buf = vec![9u8];
+                let got = message_sized(&mut buf, 2, guess, |b| string(b, 2, &payload));
+                assert_eq!(&buf[1..], want_bytes.as_slice(), "payload {len}, guess {guess}");
+                assert_eq!(got, want.encoded_len());
+            }
+        }
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub fn image(reference: &ImageRef, opts: ImageOpts, meta: OpMeta) -> Result<Stat
 }
 
 fn json_list(items: &[String]) -> String {
-    serde_json::Value::from(items.to_vec()).to_string()
+    // Serialized in place: a list of strings cannot fail to serialize.
+    serde_json::to_string(items).unwrap_or_default()
 }
 
 /// A directory exposed by the client session, `local://<name>`. No platform is set.

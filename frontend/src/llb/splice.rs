@@ -12,7 +12,9 @@ use std::sync::Arc;
 use prost::Message;
 
 use super::pb;
-use super::state::{digest_of, Caps, LlbError, OpMeta, Output, Range, SourceFile, SourceLocation, State, Vertex};
+use super::state::{
+    digest_of, Caps, LlbError, OpDigest, OpMeta, Output, Range, SourceFile, SourceLocation, State, Vertex,
+};
 
 fn invalid(value: impl Into<String>) -> LlbError {
     LlbError::Invalid { what: "definition", value: value.into() }
@@ -82,7 +84,8 @@ impl State {
                 location: locations.get(&digest).cloned(),
             };
             let vertex = Arc::new(Vertex {
-                digest: digest.clone(),
+                // A key of `ops`, made by `digest_of`.
+                digest: OpDigest::parse(&digest).ok_or_else(|| invalid(format!("invalid op digest {digest}")))?,
                 bytes: (*bytes).clone(),
                 inputs: outs,
                 meta,

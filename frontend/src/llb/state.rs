@@ -298,7 +298,7 @@ impl std::fmt::Debug for Caps {
 
 /// A marshalled op: its bytes, digest, input edges and metadata. Immutable once built.
 pub(crate) struct Vertex {
-    pub(crate) digest: String,
+    pub(crate) digest: OpDigest,
     pub(crate) bytes: Vec<u8>,
     pub(crate) inputs: Vec<Output>,
     pub(crate) meta: OpMeta,
@@ -316,7 +316,7 @@ impl Vertex {
         // digests into it).
         op.inputs.clear();
         let mut bytes =
-            Vec::with_capacity(op.encoded_len() + inputs.iter().map(|o| o.vertex.digest.len() + 16).sum::<usize>());
+            Vec::with_capacity(op.encoded_len() + inputs.iter().map(|o| o.vertex.digest.0.len() + 16).sum::<usize>());
         for o in &inputs {
             marshal::message(&mut bytes, 1, |b| {
                 marshal::string(b, 1, o.vertex.digest.as_bytes());
@@ -324,7 +324,7 @@ impl Vertex {
             });
         }
         op.encode_raw(&mut bytes);
-        let digest = digest_of(&bytes);
+        let digest = OpDigest::of(&bytes);
         // When the op's description (custom name included) is not empty.
         if meta.name.is_some() || !meta.description.is_empty() {
             caps.insert(cap!("meta.description"));
@@ -350,16 +350,56 @@ impl Drop for Vertex {
 
 /// `"sha256:" + hex(sha256(bytes))`: the digest BuildKit computes for an op.
 pub fn digest_of(bytes: &[u8]) -> String {
-    // Written into one allocation of the final size: every op is digested once, and
-    // `format!` over `hex::encode` cost about a sixth of the hashing itself.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for b in Sha256::digest(bytes) {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    OpDigest::of(bytes).as_str().to_string()
+}
+
+/// An op's digest, `sha256:<hex>`, held in place: no allocation of its own, and read from
+/// the vertex it names (every op is digested once, and its digest read on every edge to it).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct OpDigest([u8; 71]);
+
+impl OpDigest {
+    const PREFIX: &'static [u8; 7] = b"sha256:";
+
+    /// The digest of the op encoded as `bytes`.
+    pub(crate) fn of(bytes: &[u8]) -> OpDigest {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 71];
+        out[..7].copy_from_slice(Self::PREFIX);
+        for (pair, b) in out[7..].chunks_exact_mut(2).zip(Sha256::digest(bytes)) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
+        }
+        OpDigest(out)
     }
-    out
+
+    /// A digest as [`digest_of`] writes it; `None` for any other string.
+    pub(crate) fn parse(s: &str) -> Option<OpDigest> {
+        let bytes = <[u8; 71]>::try_from(s.as_bytes()).ok()?;
+        let hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+        (bytes.starts_with(Self::PREFIX) && bytes[7..].iter().all(hex)).then_some(OpDigest(bytes))
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // ASCII by construction (`of` and `parse`): never the empty fallback.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for OpDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for OpDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One output of a vertex.
@@ -372,7 +412,7 @@ pub struct Output {
 impl Output {
     /// Digest of the op producing this output.
     pub fn digest(&self) -> &str {
-        &self.vertex.digest
+        self.vertex.digest.as_str()
     }
 
     /// Output index within that op.
@@ -495,6 +535,10 @@ mod tests {
     fn digest_format() {
         let d = digest_of(b"");
         assert_eq!(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(OpDigest::parse(&d).map(|d| d.to_string()), Some(d.clone()));
+        for bad in ["", "sha256:", &d[..70], &d.to_uppercase(), &d.replace("sha256", "sha512"), &format!("{d}0")] {
+            assert_eq!(OpDigest::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -508,11 +552,11 @@ mod tests {
         };
         let v = Vertex::new(op.clone(), inputs.clone(), OpMeta::default(), Caps::default());
         let want = pb::Op {
-            inputs: inputs.iter().map(|o| pb::Input { digest: o.vertex.digest.clone(), index: o.index }).collect(),
+            inputs: inputs.iter().map(|o| pb::Input { digest: o.digest().to_string(), index: o.index }).collect(),
             ..op
         };
         assert_eq!(v.bytes, want.encode_to_vec());
-        assert_eq!(v.digest, digest_of(&v.bytes));
+        assert_eq!(v.digest.as_str(), digest_of(&v.bytes));
     }
 
     #[test]

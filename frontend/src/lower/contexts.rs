@@ -103,12 +103,16 @@ pub struct ContextOpts {
 /// file set keeps a snapshot of its own, and a cached rebuild sends only file headers.
 pub fn shared_key_hint(base: &str, opts: &llb::LocalOpts) -> String {
     use sha2::Digest as _;
-    let set = serde_json::json!({
-        "follow": opts.follow_paths,
-        "include": opts.include_patterns,
-        "exclude": opts.exclude_patterns,
-    });
-    let digest = sha2::Sha256::digest(set.to_string().as_bytes());
+    /// The JSON object hashed, its keys in the sorted order a JSON value's map writes them,
+    /// serialized from the lists in place (a `serde_json::Value` copied every path).
+    #[derive(serde::Serialize)]
+    struct Set<'a> {
+        exclude: &'a [String],
+        follow: &'a [String],
+        include: &'a [String],
+    }
+    let set = Set { exclude: &opts.exclude_patterns, follow: &opts.follow_paths, include: &opts.include_patterns };
+    let digest = sha2::Sha256::digest(serde_json::to_vec(&set).unwrap_or_default());
     format!("{base}:decant-{}", &hex::encode(digest)[..16])
 }
 
@@ -179,6 +183,25 @@ pub fn offline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_key_hint_hashes_the_sorted_json_object() {
+        use sha2::Digest as _;
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let opts = llb::LocalOpts {
+            follow_paths: l(&["src/a \"q\".c", "é/\\x", "*.go"]),
+            include_patterns: l(&["\u{1}ctl"]),
+            exclude_patterns: l(&[]),
+            ..Default::default()
+        };
+        let set = serde_json::json!({
+            "follow": opts.follow_paths,
+            "include": opts.include_patterns,
+            "exclude": opts.exclude_patterns,
+        });
+        let want = format!("ctx:decant-{}", &hex::encode(sha2::Sha256::digest(set.to_string()))[..16]);
+        assert_eq!(shared_key_hint("ctx", &opts), want);
+    }
 
     #[test]
     fn values() {

@@ -156,9 +156,16 @@ pub fn lower(plan: &Plan, inputs: &Inputs) -> Result<Lowered, Diagnostics> {
     let mut target = None;
     for stage in &plan.stages {
         match l.stage(stage) {
-            Ok(built) => {
+            Ok(mut built) => {
+                // Of a stage no later stage starts from, the others read only the state and the
+                // workdir: its config (history, env) goes to the result if it is the target, and
+                // is not kept otherwise.
+                let based_on = l.base_uses.get(stage.name.as_str()).is_some_and(|n| *n > 0);
                 if stage.name == plan.target {
-                    target = Some(built.clone());
+                    let config = if based_on { built.config.clone() } else { built.take_config() };
+                    target = Some(Built { state: built.state.clone(), config });
+                } else if !based_on {
+                    built.take_config();
                 }
                 l.built.insert(stage.name.clone(), built);
             }
@@ -192,7 +199,8 @@ struct Built {
 
 impl Built {
     /// The config, for the last stage that starts from this one (no copy of its history and
-    /// env). What stays is the workdir: copies from this stage read relative paths from it.
+    /// env), or for the result. What stays is the workdir: copies from this stage read relative
+    /// paths from it.
     fn take_config(&mut self) -> ImageConfig {
         let rest = ImageConfig {
             config: crate::image::ContainerConfig {

@@ -904,5 +904,9 @@ fn order_needed(stages: Vec<Stage>, target: &str, all: bool) -> Vec<Stage> {
         }
     }
     let mut slots: Vec<Option<Stage>> = stages.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
+    // At its final size: collected from `filter_map`, the list (of stages, a few hundred bytes
+    // each) grew by doubling, moved each time.
+    let mut needed_stages = Vec::with_capacity(order.len());
+    needed_stages.extend(order.into_iter().filter_map(|i| slots[i].take()));
+    needed_stages
 }

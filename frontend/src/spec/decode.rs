@@ -568,7 +568,10 @@ impl Decoder {
                 return Vec::new();
             }
         };
-        items.into_iter().filter_map(|item| self.step(item)).collect()
+        // At its final size, as `filter_map` would not.
+        let mut steps = Vec::with_capacity(items.len());
+        steps.extend(items.into_iter().filter_map(|item| self.step(item)));
+        steps
     }
 
     fn step(&mut self, node: Node) -> Option<Step> {
