@@ -1,7 +1,7 @@
 //! Compile-time benchmark: spec text -> plan -> lower -> marshal -> encode, for generated specs
 //! of 10, 100, 1,000 and 10,000 stages.
 //!
-//!     CARGO_TARGET_DIR=/work/target-shared cargo bench -p decant --bench compile -- --warm-up-time 1 --measurement-time 3
+//!     cargo bench -p decant --bench compile -- --warm-up-time 1 --measurement-time 3
 //!
 //! Each generated stage starts from an image or an earlier stage, runs a few commands, copies
 //! from the context and from earlier stages; every stage is reachable from the last (each one
