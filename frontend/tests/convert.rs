@@ -141,7 +141,9 @@ fn cli_convert_and_eject() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), want.yaml);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("notes-remaining.Dockerfile:5:5: needs a decant feature: ENV uses `${SUFFIX#.}`"),
+        stderr.contains(
+            "notes-remaining.Dockerfile:5:20: needs a decant feature: COPY uses ${MODE}, which is not an arg"
+        ),
         "{stderr}"
     );
 

@@ -707,3 +707,44 @@ fn a_base_images_docker_leftovers_and_triggers_do_not_pass_into_the_result() {
         assert!(out["config"].get(gone).is_none(), "{gone}: {out}");
     }
 }
+
+/// The pattern forms, as moby/moby's Dockerfile uses them: args in the plan, the base image's
+/// environment at build time, both in the image config and a run's environment.
+#[test]
+fn pattern_forms_expand_as_in_dockerfile() {
+    let text = r#"# syntax=decant/frontend:dev
+args:
+  VERSION: v1.2.3
+stages:
+  app:
+    from: busybox:local
+    env:
+      NUMBER: ${VERSION#v}
+      SUFFIX: "${TARGETPLATFORM#linux/amd64}"
+      DASHED: ${TARGETPLATFORM//\//-}
+      MINOR: ${VERSION%.*}
+      MAJOR: ${VERSION%%.*}
+      FIRST_PATH: ${PATH%%:*}
+      LAST_PATH: ${PATH##*:}
+    steps:
+      - run: echo pattern
+        env: { TAG: "${VERSION/v/release-}${TARGETVARIANT:+-${TARGETVARIANT}}" }
+"#;
+    let lowered = lower_with_base_env(text, &["PATH=/usr/local/bin:/usr/bin:/bin"]).unwrap();
+    let env: std::collections::BTreeMap<&str, &str> =
+        lowered.config.config.env.iter().filter_map(|kv| kv.split_once('=')).collect();
+    assert_eq!(env["NUMBER"], "1.2.3");
+    assert_eq!(env["SUFFIX"], "", "the target platform is linux/amd64");
+    assert_eq!(env["DASHED"], "linux-amd64");
+    assert_eq!(env["MINOR"], "v1.2");
+    assert_eq!(env["MAJOR"], "v1");
+    assert_eq!(env["FIRST_PATH"], "/usr/local/bin");
+    assert_eq!(env["LAST_PATH"], "/bin");
+    let def = lowered.definition();
+    let (_, run_env, _) = exec_running(&execs(&def), "echo pattern").clone();
+    assert!(run_env.contains(&"TAG=release-1.2.3".to_string()), "{run_env:?}");
+
+    let bad = text.replace("${VERSION%.*}", "${VERSION%\\x}");
+    let e = compile::plan("decant.yaml", &bad, &BuildOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("decant.yaml:11:14") && e.contains("is not an escape"), "{e}");
+}

@@ -133,12 +133,24 @@ impl Args {
         if w.first_ref().is_none() {
             return Ok(w);
         }
-        let bound = w
-            .bind(&|name| match self.unset.contains(name) {
+        let (bound, replaced) = w
+            .bind_counting(&|name| match self.unset.contains(name) {
                 true => Some(None),
                 false => self.values.get(name).map(|v| Some(v.clone())),
             })
             .map_err(diag)?;
+        // What pattern replacements wrote (`${A//x/$B}` repeats `B`) counts towards the build's total.
+        let total = self.expanded.get().saturating_add(replaced);
+        self.expanded.set(total);
+        if total > MAX_EXPANDED_TOTAL {
+            return Err(Diagnostic::error(
+                s.span,
+                format!(
+                    "pattern replacements make all arg expansions of this build longer than {MAX_EXPANDED_TOTAL} bytes"
+                ),
+            )
+            .label("replaced here"));
+        }
         // A NUL written in the value is the decoder's error; one that appears here came from an arg.
         if bound.has_nul() && !s.value.contains('\0') {
             return Err(Diagnostic::error(s.span, "this value contains a NUL character (from an arg)")

@@ -7,6 +7,7 @@
 
 mod args;
 mod copy;
+pub mod pattern;
 mod reads;
 mod run;
 mod sources;

@@ -17,6 +17,12 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use super::pattern;
+
+/// The most that pattern replacements (`${NAME//a/b}`) may write for one value (1 MiB, as
+/// [`super::args::MAX_EXPANDED_LEN`]).
+pub const MAX_REPLACED_LEN: usize = super::args::MAX_EXPANDED_LEN;
+
 /// A parsed value: text and references.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Word {
@@ -97,10 +103,21 @@ struct Ref {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Modifier {
-    /// `-`, `+` or `?`.
+    /// `-`, `+`, `?`, or a pattern form: `#` (prefix removal), `%` (suffix removal), `/`
+    /// (replacement).
     kind: char,
     /// `:-` rather than `-`: an empty value counts as unset.
     colon: bool,
+    /// The default, message or pattern. For `#` and `%` a second `#`/`%` (longest match) is the
+    /// pattern's first character, as BuildKit reads it once the pattern is expanded.
+    word: Word,
+    /// `/` only: the replacement, and whether it replaces every match (`//`).
+    with: Option<Box<Replace>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Replace {
+    all: bool,
     word: Word,
 }
 
@@ -127,7 +144,7 @@ impl Word {
             return Ok(Word::literal(text));
         }
         let mut p = Parser { text, pos: 0 };
-        p.word(false)
+        p.word(Stop::End)
     }
 
     /// Whether the text holds a NUL character (which no path, name or value can carry).
@@ -137,7 +154,9 @@ impl Word {
         }
         self.parts().iter().any(|p| match p {
             Part::Text(t) => t.contains('\0'),
-            Part::Ref(r) => r.op.as_ref().is_some_and(|m| m.word.has_nul()),
+            Part::Ref(r) => {
+                r.op.as_ref().is_some_and(|m| m.word.has_nul() || m.with.as_ref().is_some_and(|w| w.word.has_nul()))
+            }
         })
     }
 
@@ -180,6 +199,9 @@ impl Word {
                 out.push((r.name.as_str(), r.at, r.len));
                 if let Some(m) = &r.op {
                     out.extend(m.word.refs());
+                    if let Some(w) = &m.with {
+                        out.extend(w.word.refs());
+                    }
                 }
             }
         }
@@ -197,19 +219,46 @@ impl Word {
     /// Replaces the references `lookup` knows (it returns `Some` for a known name, set or not:
     /// `Some(None)` is known and unset); others stay, with their nested words bound.
     pub fn bind(&self, lookup: &dyn Fn(&str) -> Option<Option<String>>) -> Result<Word, WordError> {
+        self.bind_counting(lookup).map(|(w, _)| w)
+    }
+
+    /// [`Self::bind`], with the bytes that pattern replacements wrote (they can make a value
+    /// longer than its references are: at most [`MAX_REPLACED_LEN`] for one word).
+    pub fn bind_counting(&self, lookup: &dyn Fn(&str) -> Option<Option<String>>) -> Result<(Word, usize), WordError> {
+        let budget = std::cell::Cell::new(MAX_REPLACED_LEN);
+        let w = self.bind_in(lookup, &budget)?;
+        Ok((w, MAX_REPLACED_LEN - budget.get()))
+    }
+
+    fn bind_in(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<Option<String>>,
+        budget: &std::cell::Cell<usize>,
+    ) -> Result<Word, WordError> {
         let Repr::Parts(parts) = &self.repr else { return Ok(self.clone()) };
         let mut out = Builder { parts: Vec::with_capacity(parts.len()) };
         for p in parts {
             match p {
                 Part::Text(t) => out.push_text(t),
                 Part::Ref(r) => match lookup(&r.name) {
-                    Some(value) => match r.apply(value.as_deref())? {
+                    Some(value) => match r.apply(value.as_deref(), lookup, budget)? {
                         Applied::Value(v) => out.push_text(v),
-                        Applied::Word(w) => out.extend(w.bind(lookup)?),
+                        Applied::Owned(v) => out.push_text(&v),
+                        Applied::Word(w) => out.extend(w.bind_in(lookup, budget)?),
                     },
                     None => {
                         let op = match &r.op {
-                            Some(m) => Some(Modifier { kind: m.kind, colon: m.colon, word: m.word.bind(lookup)? }),
+                            Some(m) => Some(Modifier {
+                                kind: m.kind,
+                                colon: m.colon,
+                                word: m.word.bind_in(lookup, budget)?,
+                                with: match &m.with {
+                                    Some(w) => {
+                                        Some(Box::new(Replace { all: w.all, word: w.word.bind_in(lookup, budget)? }))
+                                    }
+                                    None => None,
+                                },
+                            }),
                             None => None,
                         };
                         out.parts.push(Part::Ref(Ref { op, ..r.clone() }));
@@ -232,11 +281,46 @@ impl Word {
 enum Applied<'a> {
     Value(&'a str),
     Word(&'a Word),
+    /// What a pattern form made of the value.
+    Owned(String),
 }
 
 impl Ref {
-    fn apply<'a>(&'a self, value: Option<&'a str>) -> Result<Applied<'a>, WordError> {
+    fn apply<'a>(
+        &'a self,
+        value: Option<&'a str>,
+        lookup: &dyn Fn(&str) -> Option<Option<String>>,
+        budget: &std::cell::Cell<usize>,
+    ) -> Result<Applied<'a>, WordError> {
         let Some(m) = &self.op else { return Ok(Applied::Value(value.unwrap_or_default())) };
+        if matches!(m.kind, '#' | '%' | '/') {
+            let err = |message: String| WordError { at: self.at, len: self.len, message, unclosed: false };
+            // The pattern and the replacement are expanded first; an unset name is empty.
+            let literal = |w: &Word, what: &str| -> Result<String, WordError> {
+                let bound = w.bind_in(lookup, budget)?;
+                match bound.first_ref() {
+                    None => Ok(bound.as_literal().unwrap_or_default()),
+                    Some((name, _, _)) => Err(err(format!(
+                        "the {what} of `${{{}...}}` uses `{name}`, which is not an arg: the pattern and replacement of an arg can use only args",
+                        self.name
+                    ))),
+                }
+            };
+            let pattern = literal(&m.word, "pattern")?;
+            let value = value.unwrap_or_default();
+            let done = match &m.with {
+                None => pattern::trim(value, &pattern, m.kind == '%'),
+                Some(w) => {
+                    let with = literal(&w.word, "replacement")?;
+                    pattern::replace(value, &pattern, &with, w.all, budget.get())
+                }
+            };
+            let done = done.map_err(|e| err(format!("`${{{}{}...}}`: {e}", self.name, m.kind)))?;
+            if m.with.is_some() {
+                budget.set(budget.get().saturating_sub(done.len()));
+            }
+            return Ok(Applied::Owned(done));
+        }
         let unset = value.is_none() || (m.colon && value == Some(""));
         Ok(match m.kind {
             '-' if unset => Applied::Word(&m.word),
@@ -260,6 +344,17 @@ impl Ref {
     }
 }
 
+/// Where a word ends.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// At the end of the value.
+    End,
+    /// At the `}` closing a reference.
+    Brace,
+    /// At this character (`}` or the `/` after a replacement's pattern), backslash pairs kept.
+    Pattern(char),
+}
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
@@ -276,15 +371,28 @@ impl Parser<'_> {
         c.next()
     }
 
-    /// Text and references up to the end, or (`nested`) up to the `}` that closes a reference.
-    fn word(&mut self, nested: bool) -> Result<Word, WordError> {
+    /// Text and references up to the end, or up to the character that ends a nested word.
+    fn word(&mut self, stop: Stop) -> Result<Word, WordError> {
         let mut w = Builder::default();
+        let end = match stop {
+            Stop::End => None,
+            Stop::Brace => Some('}'),
+            Stop::Pattern(c) => Some(c),
+        };
+        let raw = matches!(stop, Stop::Pattern(_));
         while let Some(c) = self.peek() {
             match c {
-                '}' if nested => return Ok(w.finish()),
+                c if Some(c) == end => return Ok(w.finish()),
                 '\\' if self.peek2() == Some('$') => {
                     w.push_text("$");
                     self.pos += 2;
+                }
+                // In a pattern or replacement a backslash keeps the next character with it, so
+                // `\}` and `\/` do not end it (BuildKit's raw escapes there).
+                '\\' if raw && self.peek2().is_some() => {
+                    let n = 1 + self.peek2().map_or(0, char::len_utf8);
+                    w.push_text(&self.text[self.pos..self.pos + n]);
+                    self.pos += n;
                 }
                 '$' => match self.peek2() {
                     Some('$') => {
@@ -310,7 +418,7 @@ impl Parser<'_> {
                     // The run of plain text up to the next character that may start something.
                     let rest = &self.text[self.pos..];
                     let end = rest[c.len_utf8()..]
-                        .find(|c| c == '$' || c == '\\' || (nested && c == '}'))
+                        .find(|c| c == '$' || c == '\\' || Some(c) == end)
                         .map_or(rest.len(), |i| i + c.len_utf8());
                     w.push_text(&rest[..end]);
                     self.pos += end;
@@ -363,24 +471,46 @@ impl Parser<'_> {
         };
         let kind = match kind {
             Some(k @ ('-' | '+' | '?')) => k,
+            Some(k @ ('#' | '%' | '/')) if !colon => k,
             None => return Err(unclosed(self)),
             Some(other) => {
                 let op = if colon { format!(":{other}") } else { other.to_string() };
                 let msg = if "#%/".contains(other) {
-                    format!("`${{{name}{op}...}}` (pattern removal or replacement) is not supported; use `:-`, `:+` or `:?`, or do it in a `run`")
+                    format!("`${{{name}{op}...}}`: a pattern form takes no `:` (`${{{name}{other}...}}`)")
                 } else {
-                    format!("`{op}` is not a modifier in `${{{name}...}}` (`:-`, `-`, `:+`, `+`, `:?`, `?`)")
+                    format!(
+                        "`{op}` is not a modifier in `${{{name}...}}` (`:-`, `-`, `:+`, `+`, `:?`, `?`, `#`, `##`, `%`, `%%`, `/`, `//`)"
+                    )
                 };
                 return Err(bad(self, msg));
             }
         };
         self.pos += 1 + usize::from(colon);
-        let word = self.word(true)?;
+        let (word, with) = if kind == '/' {
+            let all = self.peek() == Some('/');
+            self.pos += usize::from(all);
+            let pattern = self.word(Stop::Pattern('/'))?;
+            if self.peek() != Some('/') {
+                return Err(WordError {
+                    at,
+                    len: self.text.len() - at,
+                    message: format!("`${{{name}/...}}` needs a `/` after its pattern: `${{{name}/pattern/replacement}}` (`\\/` is a `/` in the pattern)"),
+                    unclosed: false,
+                });
+            }
+            self.pos += 1;
+            let word = self.word(Stop::Pattern('}'))?;
+            (pattern, Some(Box::new(Replace { all, word })))
+        } else if kind == '#' || kind == '%' {
+            (self.word(Stop::Pattern('}'))?, None)
+        } else {
+            (self.word(Stop::Brace)?, None)
+        };
         if self.peek() != Some('}') {
             return Err(unclosed(self));
         }
         self.pos += 1;
-        Ok(Ref { name, op: Some(Modifier { kind, colon, word }), at, len: self.pos - at })
+        Ok(Ref { name, op: Some(Modifier { kind, colon, word, with }), at, len: self.pos - at })
     }
 }
 
@@ -396,7 +526,13 @@ impl fmt::Display for Word {
                 Part::Ref(Ref { name, op: None, .. }) => write!(f, "${{{name}}}")?,
                 Part::Ref(Ref { name, op: Some(m), .. }) => {
                     let colon = if m.colon { ":" } else { "" };
-                    write!(f, "${{{name}{colon}{}{}}}", m.kind, m.word)?
+                    match &m.with {
+                        None => write!(f, "${{{name}{colon}{}{}}}", m.kind, m.word)?,
+                        Some(w) => {
+                            let all = if w.all { "/" } else { "" };
+                            write!(f, "${{{name}/{all}{}/{}}}", m.word, w.word)?
+                        }
+                    }
                 }
             }
         }
@@ -450,14 +586,130 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_expand() {
-        for (bad, at) in
-            [("x${V", 1), ("${V:-a", 0), ("${}", 0), ("${a b}", 0), ("${V#x}", 0), ("${V:x}", 0), ("${1}", 0)]
-        {
+        for (bad, at) in [
+            ("x${V", 1),
+            ("${V:-a", 0),
+            ("${}", 0),
+            ("${a b}", 0),
+            ("${V:#x}", 0),
+            ("${V:%x}", 0),
+            ("${V:/x/y}", 0),
+            ("${V:x}", 0),
+            ("${1}", 0),
+            ("a${V/x}", 1),
+            ("${V//}", 0),
+            ("${V//ww}", 0),
+            ("${V#x", 0),
+            ("${V#x\\}", 0),
+        ] {
             let e = Word::parse(bad).unwrap_err();
             assert_eq!(e.at, at, "{bad}: {}", e.message);
         }
         assert!(Word::parse("${V").unwrap_err().unclosed);
-        assert!(Word::parse("${V%%.*}").unwrap_err().message.contains("not supported"));
+        assert!(Word::parse("${V:%%x}").unwrap_err().message.contains("takes no `:`"));
+    }
+
+    /// BuildKit's cases for the pattern forms (its lex_test.go), as decant writes them: the
+    /// value, the word, what it expands to (`Err`: part of the error).
+    #[test]
+    fn pattern_forms_as_buildkit() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
+            (&[("FOO", "()[]{}^$.*?|\\x")], "${FOO#()[]{\\}^$$.\\*\\?|\\\\}", Ok("x")),
+            (&[("FOO", "xx**")], "${FOO%%\\**}", Ok("xx")),
+            (&[("FOO", "xxyy")], "${FOO#*x*y}", Ok("y")),
+            (&[("FOO", "xxyy")], "${FOO#*}", Ok("xxyy")),
+            (&[("FOO", "xxyy"), ("BAR", "x")], "${FOO#$BAR}", Ok("xyy")),
+            (&[("FOO", "xxyy"), ("BAR", "")], "${FOO#$BAR}", Ok("xxyy")),
+            (&[("FOO", "xxyy")], "${FOO#}", Ok("xxyy")),
+            (&[("FOO", "xxyy")], "${FOO##*x}", Ok("yy")),
+            (&[("FOO", "xxyy")], "${FOO##}", Ok("xxyy")),
+            (&[("FOO", "???y")], "${FOO#?\\?}", Ok("?y")),
+            (&[("FOO", "xxyy")], "${ABC:-.}${FOO%x}${ABC:-.}", Ok(".xxyy.")),
+            (&[("FOO", "a***yy*")], "${FOO%%\\**\\*}", Ok("a")),
+            (&[("FOO", "xxyy")], "${FOO%}", Ok("xxyy")),
+            (&[("FOO", "xxyy"), ("BAR", "")], "${FOO%%$BAR}", Ok("xxyy")),
+            (
+                &[("FOO", "/foo*/*/*.txt"), ("N", "\\*/")],
+                "${FOO/$N/.} - ${FOO//$N/.}",
+                Ok("/foo.*/*.txt - /foo..*.txt"),
+            ),
+            (&[("FOO", "/tmp/tmp/bar.txt"), ("N", "/tmp")], "${FOO/$N/} - ${FOO//$N/}", Ok("/tmp/bar.txt - /bar.txt")),
+            (
+                &[("FOO", "/a/foo/b/c.txt"), ("N", "/?/"), ("R", "/")],
+                "${FOO/$N/$R} - ${FOO//$N/$R}",
+                Ok("/foo/b/c.txt - /foo/c.txt"),
+            ),
+            (
+                &[("FOO", "http://google.de"), ("N", "http://"), ("R", "https://")],
+                "${FOO/$N/$R}",
+                Ok("https://google.de"),
+            ),
+            (&[("FOO", "/tmp/foo.txt")], "${FOO//\\//\\/}", Ok("\\/tmp\\/foo.txt")),
+            (&[("FOO", "xxyy"), ("BAR", "")], "${FOO/$BAR/ww}", Ok("wwxxyy")),
+            (&[("FOO", "xxyy")], "${FOO///}", Ok("xxyy")),
+            (&[], "${FOO///}", Ok("")),
+            // Moby's Dockerfile, and its release names.
+            (&[("TARGETPLATFORM", "linux/amd64")], "${TARGETPLATFORM#linux/amd64}", Ok("")),
+            (&[("TARGETPLATFORM", "linux/arm/v7")], "${TARGETPLATFORM#linux/amd64}", Ok("linux/arm/v7")),
+            (&[("VERSION", "v1.2.3")], "${VERSION#v}", Ok("1.2.3")),
+            (&[("P", "linux/arm/v7")], "${P%/*} ${P%%/*} ${P#*/} ${P##*/}", Ok("linux/arm linux arm/v7 v7")),
+            (
+                &[("P", "linux/arm/v7")],
+                "${P/\\//-} ${P//\\//-} ${P//[/]/-}",
+                Ok("linux-arm/v7 linux-arm-v7 linux/arm/v7"),
+            ),
+            // `?` and `*` never match a newline; `[` is a literal.
+            (&[("V", "a\nb")], "${V#a?} ${V#a*b}|${V%*}", Ok("a\nb a\nb|a\nb")),
+            (&[("V", "[ab]c")], "${V#[ab]}", Ok("c")),
+            // The first match a backtracking matcher finds.
+            (&[("V", "abcabc")], "${V#*b} ${V##*b} ${V%b*} ${V%%b*}", Ok("cabc c abca a")),
+            (&[("V", "aXab")], "${V#*a*b} ${V/a*b/-} ${V//a/-}", Ok(" - -X-b")),
+            // Unset is empty: a pattern that matches nothing still replaces.
+            (&[], "${U#x}|${U/*/r}|${U//*/r}|${U/x/r}", Ok("|r|r|")),
+            // An empty match: between every character, not right after a match.
+            (&[("V", "abc")], "${V//*/-} ${V//x*/-}", Ok("- abc")),
+            (&[("V", "abc")], "${V///-}", Ok("-a-b-c-")),
+            // `//` writes `$0` as the match, as Go's regexp does; `/` as written.
+            (&[("V", "abc"), ("R", "<$0${0}$1$$x>")], "${V//b/$R}|${V/b/$R}", Ok("a<bb$x>c|a<$0${0}$1$$x>c")),
+            // A second `#` or `%` from an arg makes the match the longest, as in BuildKit.
+            (&[("V", "abab"), ("P", "#*b")], "${V#$P} ${V#\\#*b}", Err("not an escape")),
+            (&[("V", "abab"), ("P", "#*b")], "${V#$P}", Ok("")),
+            (&[("V", "a/b")], "${V%\\}}", Ok("a/b")),
+            (&[("V", "a}")], "${V%\\}}", Ok("a")),
+            (&[("V", "ab")], "${V#\\x}", Err("not an escape")),
+            (&[("V", "ab"), ("P", "a\\")], "${V#$P}", Err("lone")),
+        ];
+        for (vars, text, want) in cases {
+            let got = Word::parse(text)
+                .and_then(|w| w.expand(&|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())));
+            match (want, got) {
+                (Ok(want), Ok(got)) => assert_eq!(&got, want, "{text} with {vars:?}"),
+                (Err(want), Err(e)) => assert!(e.message.contains(want), "{text}: {}", e.message),
+                (want, got) => panic!("{text} with {vars:?}: want {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn binds_pattern_forms() {
+        let args = |n: &str| match n {
+            "V" => Some(Some("v1.2".to_string())),
+            "P" => Some(Some("v".to_string())),
+            _ => None,
+        };
+        let w = Word::parse("${V#$P}-${HOME/$P/$$}-${HOME//\\/x/${P}y}-${PATH%%:*}").unwrap().bind(&args).unwrap();
+        assert_eq!(w.to_string(), "1.2-${HOME/v/$$}-${HOME//\\/x/vy}-${PATH%%:*}");
+        assert_eq!(Word::parse(&w.to_string()).unwrap().to_string(), w.to_string());
+        assert_eq!(w.expand(&env).unwrap(), "1.2---/usr/bin");
+        let e = Word::parse("x${V#$HOME}").unwrap().bind(&args).unwrap_err();
+        assert_eq!((e.at, e.len), (1, 10));
+        assert!(e.message.contains("`HOME`, which is not an arg"), "{}", e.message);
+        let (_, wrote) = Word::parse("${V//?/$V}").unwrap().bind_counting(&args).unwrap();
+        assert_eq!(wrote, 16);
+        let big = |n: &str| (n == "B").then(|| Some("x".repeat(1 << 11)));
+        let e = Word::parse("${B//?/${B}}").unwrap().bind(&big).unwrap_err();
+        assert!(e.message.contains("longer than 1048576 bytes"), "{}", e.message);
     }
 
     #[test]

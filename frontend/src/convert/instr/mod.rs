@@ -298,8 +298,8 @@ impl<'a> Converter<'a> {
                     ins.args_loc,
                     NoteKind::NeedsFeature,
                     format!(
-                        "{} uses `${{{expr}}}`: decant has only the `-`, `+` and `?` forms (with or without `:`), \
-                         not pattern forms, and `decant check` rejects it",
+                        "{} uses `${{{expr}}}`: decant has the `-`, `+` and `?` forms (with or without `:`) \
+                         and the pattern forms (`#`, `%`, `/`), not this one, and `decant check` rejects it",
                         ins.keyword
                     ),
                 ),
@@ -953,7 +953,7 @@ fn mentions(text: &str, name: &str) -> bool {
 /// A variable reference found in a value.
 enum Ref {
     Name(String),
-    /// A form decant does not have (`${NAME#pattern}`, `${NAME/a/b}`, ...): the expression.
+    /// A form decant does not have (`${NAME:=word}`, ...): the expression.
     Operator(String),
     /// A `$` right after a literal `\`, which a spec value reads as an escaped `$`.
     Backslash,
@@ -992,7 +992,10 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
                 let name_len = expr.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(expr.len());
                 let name = &expr[..name_len];
                 let op = &expr[name_len..];
-                match MODIFIERS.iter().find(|m| op.starts_with(**m)) {
+                // The pattern forms keep their `#`, `%` or `/` in the word after the name, which
+                // is a value too (`${A#$B}`, `${A/$B/$C}`).
+                let pattern = op.starts_with(['#', '%', '/']).then_some("");
+                match pattern.or_else(|| MODIFIERS.iter().find(|m| op.starts_with(**m)).copied()) {
                     _ if op.is_empty() => {
                         refs.push(Ref::Name(name.to_string()));
                         out.push_str(&format!("${{{name}}}"));
@@ -1083,7 +1086,8 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(names("${A:-${B}}"), ["A", "B"]);
-        assert_eq!(names("${A#*/} ${B/x/y}"), ["op:A#*/", "op:B/x/y"]);
+        assert_eq!(names("${A#*/} ${B/$X/y} ${C:=x}"), ["A", "B", "X", "op:C:=x"]);
+        assert_eq!(expand(&w("${A##*/}${B%$C}${D//$E/${F:-x}}", &[])).0, "${A##*/}${B%${C}}${D//${E}/${F:-x}}");
         assert_eq!(names("C:\\$A"), ["backslash", "A"]);
     }
 

@@ -1,8 +1,6 @@
 # What decant still lacks or does differently: each line gets a note.
 FROM busybox:local AS base
 ARG SUFFIX=.txt
-# A pattern form.
-ENV EXT=${SUFFIX#.}
 # An environment variable where decant expands only args.
 COPY --chmod=$MODE a.txt /a.txt
 RUN --mount=type=cache,target=$HOME/.cache true
