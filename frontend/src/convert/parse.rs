@@ -438,6 +438,11 @@ fn shell_words(text: &str, escape: char, split: bool) -> Vec<Word> {
                 }
             }
             Some(_) => {
+                if let Some((end, expr)) = pattern_expression(&chars, k, escape) {
+                    cur.get_or_insert_with(Word::default).text.push_str(&expr);
+                    k = end;
+                    continue;
+                }
                 if c == '"' {
                     quote = None;
                 } else if c == escape
@@ -451,6 +456,11 @@ fn shell_words(text: &str, escape: char, split: bool) -> Vec<Word> {
                 }
             }
             None => {
+                if let Some((end, expr)) = pattern_expression(&chars, k, escape) {
+                    cur.get_or_insert_with(Word::default).text.push_str(&expr);
+                    k = end;
+                    continue;
+                }
                 if c.is_whitespace() && split {
                     if let Some(w) = cur.take() {
                         words.push(w);
@@ -472,6 +482,48 @@ fn shell_words(text: &str, escape: char, split: bool) -> Vec<Word> {
         words.push(w);
     }
     words
+}
+
+/// A pattern form (`${NAME#...}`, `${NAME%...}`, `${NAME/...}`) starting at `chars[k]`: the index
+/// after its closing `}` and its text as the spec writes it. BuildKit reads the escapes inside one
+/// itself (`${P//\//_}`: the `\/` is a `/` of the pattern, not its end), so they are kept, written
+/// with `\` whatever the `escape` directive, for decant's expander to read the same way.
+fn pattern_expression(chars: &[char], k: usize, escape: char) -> Option<(usize, String)> {
+    if chars.get(k) != Some(&'$') || chars.get(k + 1) != Some(&'{') {
+        return None;
+    }
+    let mut j = k + 2;
+    while chars.get(j).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_') {
+        j += 1;
+    }
+    if j == k + 2 || !matches!(chars.get(j), Some('#' | '%' | '/')) {
+        return None;
+    }
+    let mut text: String = chars[k..j].iter().collect();
+    let mut depth = 1;
+    while let Some(&c) = chars.get(j) {
+        if c == escape {
+            let next = *chars.get(j + 1)?;
+            text.push('\\');
+            text.push(next);
+            j += 2;
+            continue;
+        }
+        text.push(c);
+        j += 1;
+        match c {
+            '{' if text.ends_with("${") => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((j, text));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Not closed: left to the word splitter, which keeps it as written.
+    None
 }
 
 /// A word after quote removal: its text, and which `$` signs in it were escaped (literal).
@@ -550,5 +602,18 @@ mod tests {
         assert_eq!(w[1].literal_dollars, [2]);
         assert_eq!(w[2].literal_dollars, [2]);
         assert!(w[3].literal_dollars.is_empty());
+    }
+
+    #[test]
+    fn pattern_forms_keep_their_escapes() {
+        let t = |text: &str, escape: char| -> Vec<String> {
+            split_words(text, escape).into_iter().map(|w| w.text).collect()
+        };
+        assert_eq!(t(r"A=${P//\//_} B=\/x", '\\'), [r"A=${P//\//_}", "B=/x"]);
+        assert_eq!(t(r#"A="${V/a b/c\}}" C=${V#${W%\*}}"#, '\\'), [r"A=${V/a b/c\}}", r"C=${V#${W%\*}}"]);
+        // With `# escape=``, the pattern's escape is written `\` in the spec.
+        assert_eq!(t("A=${P//`//_} B=${V:-`}", '`'), [r"A=${P//\//_}", "B=${V:-}"]);
+        // Not closed: as any word.
+        assert_eq!(t(r"A=${P/\/", '\\'), ["A=${P//"]);
     }
 }

@@ -989,6 +989,20 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
         if rest.starts_with('{') {
             if let Some(end) = closing_brace(w, i + 2) {
                 let expr = &s[i + 2..end];
+                if let Some(value) = positional(w, i + 2, end) {
+                    match value {
+                        Some((v, r)) => {
+                            out.push_str(&v);
+                            refs.extend(r);
+                        }
+                        None => {
+                            refs.push(Ref::Operator(expr.to_string()));
+                            out.push_str(&format!("${{{expr}}}"));
+                        }
+                    }
+                    i = end + 1;
+                    continue;
+                }
                 let name_len = expr.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(expr.len());
                 let name = &expr[..name_len];
                 let op = &expr[name_len..];
@@ -1026,9 +1040,21 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
                 continue;
             }
         }
+        // `$0`, `$12`, `$@`, `$$`, ...: a positional or special parameter, which no build sets:
+        // Dockerfile expands it to nothing.
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        // (An escaped `$` after it is a literal, not the parameter `$$`.)
+        let escaped_next = w.literal_dollars.contains(&(i + 1));
+        let special = usize::from(digits == 0 && rest.starts_with(SPECIAL_PARAMS) && !escaped_next);
+        // After a kept `\` (in a pattern form's words) the `$` stays, with the note about it.
+        if digits + special > 0 && !out.ends_with('\\') {
+            i += 1 + digits + special;
+            continue;
+        }
         let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
         if name_len == 0 || rest.starts_with(|c: char| c.is_ascii_digit()) {
-            out.push('$');
+            // A lone `$`; before another `$` it is written `$$`, so the two do not read as one.
+            out.push_str(if rest.starts_with('$') { "$$" } else { "$" });
             i += 1;
             continue;
         }
@@ -1038,6 +1064,34 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
         i += 1 + name_len;
     }
     (out, refs)
+}
+
+/// The special parameters of the shell that Dockerfile's lexer reads as names (`$@`, `${#}`, ...).
+const SPECIAL_PARAMS: [char; 8] = ['@', '*', '#', '?', '-', '$', '!', '0'];
+
+/// `${...}` (body `w.text[from..end]`) when it names a positional or special parameter (`${0}`,
+/// `${12}`, `${@}`, `${1:-d}`), which no build sets: `Some(Some(value))` with what Dockerfile
+/// expands it to (nothing, or the default word of `-` and `:-`, expanded), `Some(None)` for a
+/// form that has no such value (`${1:?msg}` fails the Dockerfile build, the pattern forms), and
+/// `None` for any other expression.
+fn positional(w: &Word, from: usize, end: usize) -> Option<Option<(String, Vec<Ref>)>> {
+    let body = &w.text[from..end];
+    let digits = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
+    let name_len = if digits > 0 { digits } else { usize::from(body.starts_with(SPECIAL_PARAMS)) };
+    if name_len == 0 {
+        return None;
+    }
+    let op = &body[name_len..];
+    if op.is_empty() || op.starts_with(":+") || op.starts_with('+') {
+        return Some(Some((String::new(), Vec::new())));
+    }
+    let Some(m) = [":-", "-"].into_iter().find(|m| op.starts_with(m)) else { return Some(None) };
+    let at = from + name_len + m.len();
+    let inner = Word {
+        text: w.text[at..end].to_string(),
+        literal_dollars: w.literal_dollars.iter().filter(|&&d| d >= at && d < end).map(|d| d - at).collect(),
+    };
+    Some(Some(expand(&inner)))
 }
 
 /// The `}` that closes the `${` whose body starts at `from`, counting nested `${...}`.
@@ -1071,7 +1125,13 @@ mod tests {
         assert_eq!(expand(&w("${A:-x}/$B", &[])).0, "${A:-x}/${B}");
         assert_eq!(expand(&w("${A}x", &[0])).0, "$${A}x");
         assert_eq!(expand(&w("$HOME $ 5$", &[0, 6, 9])).0, "$$HOME $ 5$");
-        assert_eq!(expand(&w("$5 $ a", &[])).0, "$5 $ a");
+        assert_eq!(expand(&w("$5 $ a", &[])).0, " $ a");
+        // Positional and special parameters: Dockerfile expands them to nothing (or the default).
+        assert_eq!(expand(&w("a$0b$12c$@d$$e$!f$-g", &[])).0, "abcdefg");
+        assert_eq!(expand(&w("a${0}b${@}c${1:-d$X}e${2:+x}f${3-y}", &[])).0, "abcd${X}efy");
+        assert_eq!(expand(&w("a$$b", &[2])).0, "a$$$$b", "an escaped `$` after `$` is literal");
+        let (v, refs) = expand(&w("${1:?no}", &[]));
+        assert_eq!((v.as_str(), refs.len()), ("${1:?no}", 1));
         assert_eq!(expand(&w("${A:+on}${B-$C}${D:?need D}", &[])).0, "${A:+on}${B-${C}}${D:?need D}");
         assert_eq!(expand(&w("${A:-${B:-x}}/y", &[])).0, "${A:-${B:-x}}/y");
         let names = |t: &str| {
