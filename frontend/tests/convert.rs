@@ -213,3 +213,22 @@ fn cli_check_takes_build_args() {
     assert_eq!(out.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// What BuildKit's parser refuses, convert refuses, at the instruction: a name without `=` after
+/// one with it (`ENV A=1 B`, `LABEL a=1 b`), and a Dockerfile without a FROM.
+#[test]
+fn refused_as_buildkit_refuses() {
+    let err =
+        |text: &str| convert(text, &ConvertOptions::default()).err().map(|e| (e.loc.line, e.loc.column, e.message));
+    let (line, column, message) = err("FROM x\nENV A=1 B\n").expect("an error");
+    assert_eq!((line, column), (2, 5));
+    assert!(message.contains("`B` has no `=`"), "{message}");
+    let (line, _, message) = err("FROM x\nRUN true\nLABEL a=1 b c=2\n").expect("an error");
+    assert_eq!(line, 3);
+    assert!(message.starts_with("LABEL: `b`"), "{message}");
+    let (line, _, message) = err("ARG A=1\n").expect("an error");
+    assert_eq!(line, 1);
+    assert!(message.contains("no FROM"), "{message}");
+    // The old form takes the rest as the value; ARG takes names without defaults.
+    assert!(err("FROM x\nENV A 1 B\nLABEL a b c\nARG X=1 Y\n").is_none());
+}

@@ -77,5 +77,5 @@ impl Conversion {
 /// Converts a Dockerfile's text to a decant spec.
 pub fn convert(text: &str, opts: &ConvertOptions) -> Result<Conversion, ParseError> {
     let df = parse_dockerfile(text)?;
-    Ok(instr::Converter::new(&df, opts).run())
+    instr::Converter::new(&df, opts).run()
 }

@@ -5,7 +5,7 @@
 mod copy;
 mod run;
 
-use super::parse::{one_word, split_words, Args, Dockerfile, Flag, Instruction, Loc, Word};
+use super::parse::{one_word, split_words, Args, Dockerfile, Flag, Instruction, Loc, ParseError, Word};
 use super::yaml::{render, Entry, Item, Node};
 use super::{Conversion, ConvertOptions, Note, NoteKind};
 
@@ -75,6 +75,8 @@ pub(super) struct Converter<'a> {
     /// Bare words (`set`, no tag) a `from` names that are no earlier stage: images, for the
     /// Dockerfile. (stage index, word.)
     bare_images: Vec<(usize, String)>,
+    /// The first instruction BuildKit's parser refuses, found while converting.
+    error: Option<ParseError>,
 }
 
 impl<'a> Converter<'a> {
@@ -88,10 +90,16 @@ impl<'a> Converter<'a> {
             runs: Vec::new(),
             header: Vec::new(),
             bare_images: Vec::new(),
+            error: None,
         }
     }
 
-    pub(super) fn run(mut self) -> Conversion {
+    /// Records an error (the first one is reported; the conversion then fails).
+    fn fail(&mut self, loc: Loc, message: String) {
+        self.error.get_or_insert(ParseError { loc, message });
+    }
+
+    pub(super) fn run(mut self) -> Result<Conversion, ParseError> {
         for d in &self.df.directives {
             match d.name.as_str() {
                 "syntax" => self.header.push(format!("Dockerfile directive `syntax={}`: not needed", d.value)),
@@ -178,7 +186,14 @@ impl<'a> Converter<'a> {
             }
         }
         self.header.extend(global_comments);
-        self.finish()
+        if self.stages.is_empty() {
+            // As BuildKit: a Dockerfile without a stage builds nothing.
+            self.fail(Loc { line: 1, column: 1 }, "the Dockerfile has no FROM: there is no stage to convert".into());
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(self.finish()),
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -330,7 +345,11 @@ impl<'a> Converter<'a> {
             return out;
         }
         for w in words {
-            let (k, _) = w.text.split_once('=').unwrap_or((&w.text, ""));
+            let Some((k, _)) = w.text.split_once('=') else {
+                // `ENV A=1 B`: every word is `name=value` once the first one is.
+                self.fail(ins.args_loc, format!("{}: `{}` has no `=`: write each as name=value", ins.keyword, w.text));
+                continue;
+            };
             let k = k.to_string();
             let cut = k.len() + 1;
             let val = Word {
@@ -770,9 +789,6 @@ impl<'a> Converter<'a> {
                 trailing = st.pending.clone();
             }
             stages.push(stage_entry(st));
-        }
-        if stages.is_empty() {
-            self.note(Loc { line: 1, column: 1 }, NoteKind::NotConverted, "the Dockerfile has no FROM");
         }
         doc.push(Entry::new("stages", Node::Map(stages)));
         let mut out = format!("# syntax={}\n", self.opts.syntax);
