@@ -550,6 +550,29 @@ impl<'a> Converter<'a> {
             match (global, in_stage) {
                 (true, _) => match top_default {
                     None => self.args[top].default = Some(d),
+                    // `ARG X=${X#a}` after `ARG X=...` (moby's chains): the previous value
+                    // becomes an arg of its own that the new default reads.
+                    Some(old)
+                        if old != d
+                            && refers_to(&d, &name)
+                            && !self.args[top + 1..]
+                                .iter()
+                                .any(|a| a.default.as_deref().is_some_and(|v| refers_to(v, &name))) =>
+                    {
+                        let mut k = 1;
+                        while self.args.iter().any(|a| a.name == format!("{name}_{k}")) {
+                            k += 1;
+                        }
+                        let previous = format!("{name}_{k}");
+                        self.args[top].name = previous.clone();
+                        self.args.push(ArgOut {
+                            comments: comments.clone(),
+                            name: name.clone(),
+                            default: Some(rename_refs(&d, &name, &previous)),
+                            loc: ins.loc,
+                            env: false,
+                        });
+                    }
                     Some(old) if old != d => {
                         let first = self.args[top].loc;
                         self.conflicting_defaults(ins, &name, &d, &old, first.line);
@@ -1080,6 +1103,31 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
         i += 1 + name_len;
     }
     (out, refs)
+}
+
+/// Whether the spec value `v` expands the arg `name` (`${NAME}`, `${NAME:-x}`, `${NAME#p}`, ...).
+fn refers_to(v: &str, name: &str) -> bool {
+    let head = format!("${{{name}");
+    v.match_indices(&head).any(|(i, _)| v[i + head.len()..].starts_with(['}', ':', '-', '+', '?', '#', '%', '/']))
+}
+
+/// `v` with its references to the arg `from` made to `to`.
+fn rename_refs(v: &str, from: &str, to: &str) -> String {
+    let head = format!("${{{from}");
+    let mut out = String::new();
+    let mut rest = v;
+    while let Some(i) = rest.find(&head) {
+        let after = &rest[i + head.len()..];
+        out.push_str(&rest[..i]);
+        if after.starts_with(['}', ':', '-', '+', '?', '#', '%', '/']) {
+            out.push_str(&format!("${{{to}"));
+        } else {
+            out.push_str(&head);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The special parameters of the shell that Dockerfile's lexer reads as names (`$@`, `${#}`, ...).
