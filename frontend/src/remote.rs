@@ -28,6 +28,10 @@ pub struct GitSource {
     /// Keep `.git` (`?keep-git-dir=true`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub keep_git_dir: bool,
+    /// The commit the checkout must be (`?checksum=` or `?commit=`, or a copy's `checksum:`):
+    /// lowercase hex, the full sha or a prefix of it (LLB's `git.checksum`, BuildKit v0.23+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl std::fmt::Display for GitSource {
@@ -83,7 +87,8 @@ fn bad_char(s: &str) -> Option<char> {
 
 impl GitSource {
     /// Parses a git source `remote[?query][#ref[:subdir]]`; the error says what is wrong. The
-    /// query takes BuildKit's keys `ref`, `tag`, `branch`, `subdir` and `keep-git-dir`.
+    /// query takes BuildKit's keys `ref`, `tag`, `branch`, `subdir`, `keep-git-dir` and
+    /// `checksum` (or its alias `commit`).
     pub fn parse(s: &str) -> Result<GitSource, String> {
         if let Some(c) = bad_char(s) {
             return Err(format!("a git URL cannot contain {c:?}"));
@@ -137,12 +142,27 @@ impl GitSource {
             }
         };
         let (remote, url) = (remote.to_string(), remote.to_string());
-        let mut git = GitSource { remote, url, host, path, reference, subdir, keep_git_dir: false };
+        let mut git = GitSource { remote, url, host, path, reference, subdir, keep_git_dir: false, checksum: None };
         if let Some(q) = query {
             apply_git_query(&mut git, q)?;
         }
         Ok(git)
     }
+}
+
+/// The git query keys decant takes.
+const QUERY_KEYS: &str = "ref, tag, branch, subdir, keep-git-dir, checksum, commit";
+
+/// Checks a commit a git checkout must be (`?commit=`, a copy's `checksum:`): lowercase hex, the
+/// full sha (40, or 64 for a sha256 repository) or a prefix of it, as BuildKit compares it.
+pub fn commit_checksum(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`{s}` is not a commit id: expected a hex commit sha (or a prefix of one)"));
+    }
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(format!("`{s}` has uppercase letters: commit ids are lowercase hex, as git prints them"));
+    }
+    Ok(s.to_string())
 }
 
 /// Applies a git URL's query (`?ref=v1&subdir=app`), with BuildKit's rules: every key once,
@@ -188,12 +208,19 @@ fn apply_git_query(git: &mut GitSource, query: &str) -> Result<(), String> {
                     v => return Err(format!("keep-git-dir=`{v}` is not a boolean")),
                 }
             }
-            "checksum" | "commit" | "submodules" | "mtime" | "fetch-by-commit" => {
-                return Err(format!(
-                    "the git query key `{key}` is not supported by decant (use ref, tag, branch, subdir, keep-git-dir)"
-                ))
+            "checksum" | "commit" => {
+                let sum = commit_checksum(&value)?;
+                match &git.checksum {
+                    Some(old) if *old != sum => {
+                        return Err(format!("checksum conflicts: `{old}` and {key} `{sum}` in the query"))
+                    }
+                    _ => git.checksum = Some(sum),
+                }
             }
-            other => return Err(format!("unknown git query key `{other}` (ref, tag, branch, subdir, keep-git-dir)")),
+            "submodules" | "mtime" | "fetch-by-commit" => {
+                return Err(format!("the git query key `{key}` is not supported by decant (use {QUERY_KEYS})"))
+            }
+            other => return Err(format!("unknown git query key `{other}` ({QUERY_KEYS})")),
         }
     }
     if tag.is_some() && branch.is_some() {
@@ -319,12 +346,35 @@ mod tests {
             ("https://h/r.git?subdir=../x", "leaves"),
             ("https://h/r.git?keep-git-dir=maybe", "boolean"),
             ("https://h/r.git?depth=1", "unknown git query key `depth`"),
-            ("https://h/r.git?checksum=abc", "not supported"),
+            ("https://h/r.git?submodules=false", "not supported"),
+            ("https://h/r.git?commit=", "no value"),
+            ("https://h/r.git?commit=abc&commit=abc", "twice"),
+            ("https://h/r.git?commit=abc&checksum=abd", "checksum conflicts"),
+            ("https://h/r.git?checksum=v1.2", "not a commit id"),
+            ("https://h/r.git?commit=ABC", "lowercase"),
             ("https://h/r.git?ref=%zz", "escape"),
         ] {
             let e = GitSource::parse(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    /// `checksum` and `commit` are one key under two names (BuildKit's dfgitutil): the commit the
+    /// checkout must be, alone (the default branch's head must match) or with a ref.
+    #[test]
+    fn git_urls_pinned_to_a_commit() {
+        let sha = "b2b4c2e54c2a7d1c1a9a6e6a1e0b4f9b1c7a3d5e";
+        let g = GitSource::parse(&format!("https://github.com/org/u.git?commit={sha}&keep-git-dir=1")).unwrap();
+        assert_eq!((g.reference.as_deref(), g.checksum.as_deref(), g.keep_git_dir), (None, Some(sha), true));
+        let g = GitSource::parse("https://h/r.git?checksum=b2b4c2e&tag=v1#refs/tags/v1:docs").unwrap();
+        assert_eq!(g.checksum.as_deref(), Some("b2b4c2e"));
+        assert_eq!((g.reference.as_deref(), g.subdir.as_deref()), (Some("refs/tags/v1"), Some("docs")));
+        // Both names with one value are one pin.
+        let g = GitSource::parse("git@h:r.git?commit=abc&checksum=abc").unwrap();
+        assert_eq!(g.checksum.as_deref(), Some("abc"));
+        assert_eq!(g.to_string(), "git@h:r.git", "not part of the name");
+        assert!(commit_checksum(&"a".repeat(64)).is_ok());
+        assert!(commit_checksum(&"a".repeat(65)).is_err());
     }
 
     #[test]

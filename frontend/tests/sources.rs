@@ -42,13 +42,20 @@ fn sources(def: &pb::Definition) -> Vec<(String, BTreeMap<String, String>)> {
         .collect()
 }
 
+/// The plan and LLB of `testdata/sources/<file>`, each checked against its golden
+/// (`<golden>.plan`, `<golden>.llb`); the definition.
+fn plan_and_llb_goldens(file: &str, golden: &str) -> pb::Definition {
+    let (name, text) = testdata(file);
+    let p = plan(&name, &text, &BuildOptions::default());
+    insta::assert_snapshot!(format!("{golden}.plan"), serde_json::to_string_pretty(&p).unwrap());
+    let def = lower::lower(&p, &lower::Inputs::default()).unwrap().definition();
+    insta::assert_snapshot!(format!("{golden}.llb"), dump(&def));
+    def
+}
+
 #[test]
 fn remote_sources_plan_and_llb() {
-    let (name, text) = testdata("remote.yaml");
-    let p = plan(&name, &text, &BuildOptions::default());
-    insta::assert_snapshot!("remote.plan", serde_json::to_string_pretty(&p).unwrap());
-    let def = lower::lower(&p, &lower::Inputs::default()).unwrap().definition();
-    insta::assert_snapshot!("remote.llb", dump(&def));
+    let def = plan_and_llb_goldens("remote.yaml", "remote");
 
     let srcs = sources(&def);
     let http: Vec<_> = srcs.iter().filter(|(id, _)| id.starts_with("https://")).collect();
@@ -306,4 +313,47 @@ fn invalid_remote_specs_render_diagnostics() {
         insta::assert_snapshot!(rendered);
     });
     assert!(seen >= 7, "only {seen} invalid specs");
+}
+
+/// Git sources pinned to a commit: `git.checksum` and its cap on the source op, the identifier
+/// unchanged (the ref, or none for the default branch).
+#[test]
+fn pinned_git_sources_plan_and_llb() {
+    let def = plan_and_llb_goldens("git-pinned.yaml", "git_pinned");
+    let git: Vec<_> = sources(&def).into_iter().filter(|(id, _)| id.starts_with("git://")).collect();
+    let pins: Vec<(&str, &str)> = git.iter().map(|(id, a)| (id.as_str(), a["git.checksum"].as_str())).collect();
+    assert_eq!(
+        pins,
+        [
+            (
+                "git://github.com/docker-archive/windows-container-utility.git",
+                "aa1ba87e99b68e0113bd27ec26c60b88f9d4ccd9"
+            ),
+            ("git://github.com/moby/buildkit.git#v0.23.0", "8a7e5c1"),
+            ("git://github.com/org/repo.git#refs/tags/v1", "0123456789abcdef0123456789abcdef01234567"),
+        ]
+    );
+    assert_eq!(git[0].1["git.keepgitdir"], "true");
+    assert!(llb::required_caps(&def).contains(llb::GIT_CHECKSUM_CAP));
+}
+
+/// On a daemon without `source.git.checksum` (BuildKit before 0.23, Docker 20.10's v0.8) the pin
+/// would be dropped: the first pinned source is a located error instead.
+#[test]
+fn a_pinned_git_source_on_an_older_buildkit_is_a_located_error() {
+    let (name, text) = testdata("git-pinned.yaml");
+    let p = plan(&name, &text, &BuildOptions::default());
+    let features = lower::Features { git_checksum: false, ..Default::default() };
+    let d = lower::lower(&p, &lower::Inputs { features, ..Default::default() }).unwrap_err();
+    let summary = d.summary();
+    assert!(summary.starts_with("sources/git-pinned.yaml:8:9: error: "), "{summary}");
+    assert!(summary.contains("source.git.checksum") && summary.contains("BuildKit 0.23"), "{summary}");
+    // Unpinned git sources need no such cap.
+    let unpinned = text.replace("commit=aa1ba87e99b68e0113bd27ec26c60b88f9d4ccd9&", "");
+    let unpinned = unpinned
+        .replace("        checksum: 8a7e5c1\n", "")
+        .replace("&checksum=0123456789abcdef0123456789abcdef01234567", "");
+    let p = plan(&name, &unpinned, &BuildOptions::default());
+    let def = lower::lower(&p, &lower::Inputs { features, ..Default::default() }).unwrap().definition();
+    assert!(!llb::required_caps(&def).contains(llb::GIT_CHECKSUM_CAP));
 }

@@ -249,6 +249,40 @@ async fn a_git_context_holds_the_spec_and_the_context() {
     assert!(!reads.contains(&".dockerignore".to_string()), "no .dockerignore for a remote context: {reads:?}");
 }
 
+const PINNED_SPEC: &str = "# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - copy: /
+        from: https://github.com/org/tools.git?commit=0123abc&keep-git-dir=1
+        to: /tools/
+";
+
+/// A git source pinned to a commit needs `source.git.checksum` (BuildKit 0.23+): on Docker
+/// 20.10's v0.8 the build fails at the step, before the build is solved, rather than build an
+/// unpinned checkout. A remote build context pinned in its URL fails too, naming the cap.
+#[tokio::test]
+async fn a_pinned_git_source_needs_the_checksum_cap() {
+    let (res, bridge) = build_on(PINNED_SPEC, &[], &[], Script::default()).await;
+    let err = res.expect_err("v0.8 cannot check the pin");
+    assert!(
+        err.message.contains("decant.yaml:6:9: error: `https://github.com/org/tools.git` is pinned")
+            && err.message.contains("source.git.checksum"),
+        "{}",
+        err.message
+    );
+    let solved = all_sources(&bridge);
+    assert!(solved.iter().flatten().all(|s| !s.starts_with("git://")), "no build solved: {solved:?}");
+    let (res, bridge) = build_on(PINNED_SPEC, &[], &["source.git.checksum"], Script::default()).await;
+    res.expect("build");
+    let json = json_of(&bridge, after_speculative(&bridge).len() - 1);
+    assert!(json.contains(r#""git.checksum":"0123abc""#), "{json}");
+    let opts = [("context", "https://github.com/org/repo.git?commit=0123abc")];
+    let (res, _) = build_on(CONTEXT_SPEC, &opts, &[], Script::default()).await;
+    assert!(res.expect_err("a pinned context on v0.8").message.contains("source.git.checksum"));
+}
+
 /// `docker build -f decant.yaml - < ctx.tar` on Docker 20.10 (`context=http://build-context-<id>`)
 /// and `docker buildx build https://host/ctx.tar.gz`: the download is unpacked; the spec is
 /// read from it by its name.

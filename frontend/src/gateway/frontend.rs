@@ -556,6 +556,7 @@ async fn lower_inputs(
         features: lower::Features {
             merge_op: caps.has_llb(cap::MERGE_OP),
             copy_mode_string: caps.has_llb(llb::MODE_STRING_CAP) || caps.has_llb(llb::MODE_STRING_SINCE_CAP),
+            git_checksum: caps.has_llb(llb::GIT_CHECKSUM_CAP),
         },
         run: super::run_opts::run_options(opts, caps)?,
         context: read.context_input.clone(),

@@ -20,5 +20,7 @@ pub use exec::{exec, Exec, ExecResult, MountKind, MountSpec};
 pub use file::{Chown, Copy, FileChain, UserSpec, MODE_STRING_CAP, MODE_STRING_SINCE_CAP};
 pub use marshal::{encode, marshal, marshal_bytes, missing_caps, missing_caps_of, required_caps, MissingCap};
 pub use merge::{diff, merge};
-pub use source::{git, http, image, local, oci_layout, HttpOpts, ImageOpts, LocalOpts, OciLayoutOpts, ResolveMode};
+pub use source::{
+    git, http, image, local, oci_layout, HttpOpts, ImageOpts, LocalOpts, OciLayoutOpts, ResolveMode, GIT_CHECKSUM_CAP,
+};
 pub use state::{digest_of, LlbError, OpMeta, Output, Position, Range, Ranges, SourceFile, SourceLocation, State};

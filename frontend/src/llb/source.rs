@@ -139,8 +139,13 @@ pub fn local(name: &str, opts: LocalOpts, meta: OpMeta) -> Result<State, LlbErro
     Ok(source_state(format!("local://{name}"), attrs, None, caps, meta))
 }
 
+/// The LLB cap of a git source pinned to a commit (attr `git.checksum`; BuildKit 0.23+).
+pub const GIT_CHECKSUM_CAP: &str = "source.git.checksum";
+
 /// A git repository, `git://<host>/<path>[#<ref>[:<subdir>]]`, with the URL fetched in
-/// `git.fullurl`. `.git` is kept when the source asks for it or `keep_git_dir` is set.
+/// `git.fullurl`. `.git` is kept when the source asks for it or `keep_git_dir` is set. A
+/// checksum goes to `git.checksum` (cap `source.git.checksum`), apart from the identifier:
+/// the daemon checks the commit it resolves the ref (or the default branch) to against it.
 pub fn git(source: &GitSource, keep_git_dir: bool, meta: OpMeta) -> Result<State, LlbError> {
     let mut id = format!("git://{}{}", source.host, source.path);
     if source.reference.is_some() || source.subdir.is_some() {
@@ -158,6 +163,10 @@ pub fn git(source: &GitSource, keep_git_dir: bool, meta: OpMeta) -> Result<State
     if keep_git_dir || source.keep_git_dir {
         attrs.insert("git.keepgitdir".to_string(), "true".to_string());
         caps.insert(cap!("source.git.keepgitdir"));
+    }
+    if let Some(sum) = &source.checksum {
+        attrs.insert("git.checksum".to_string(), sum.clone());
+        caps.insert(cap!("source.git.checksum"));
     }
     Ok(source_state(id, attrs, None, caps, meta))
 }
@@ -325,6 +334,14 @@ mod tests {
         assert!(c.contains("source.git.keepgitdir") && c.contains("source.git.subdir"));
         assert!(caps("https://h/x.git?keep-git-dir=true", false).contains("source.git.keepgitdir"));
         assert!(!caps("https://h/x.git", false).contains("source.git.keepgitdir"));
+        assert!(!caps("https://h/x.git", false).contains("source.git.checksum"));
+        // A pin is an attr and a cap; the identifier keeps the ref (none: the default branch).
+        let pinned =
+            git(&GitSource::parse("https://h/x.git?commit=abc123").unwrap(), false, OpMeta::default()).unwrap();
+        let (src, _) = source_of(&pinned);
+        assert_eq!((src.identifier.as_str(), src.attrs["git.checksum"].as_str()), ("git://h/x.git", "abc123"));
+        assert!(pinned.output().unwrap().caps().contains("source.git.checksum"));
+        assert_eq!(id("https://h/x.git?ref=v1&checksum=abc123").0, "git://h/x.git#v1");
     }
 
     #[test]

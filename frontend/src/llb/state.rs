@@ -162,7 +162,7 @@ impl OpMeta {
 }
 
 /// Every LLB cap an op built here can ask for, in byte order: bit `i` of [`Caps`] is the `i`th.
-const CAP_NAMES: [&str; 41] = [
+const CAP_NAMES: [&str; 42] = [
     "diffop",
     "exec.meta.base",
     "exec.meta.cgroup.parent",
@@ -189,6 +189,7 @@ const CAP_NAMES: [&str; 41] = [
     "meta.ignorecache",
     "soruce.http.uidgid",
     "source.git",
+    "source.git.checksum",
     "source.git.fullurl",
     "source.git.keepgitdir",
     "source.git.subdir",

@@ -99,11 +99,14 @@ pub struct Features {
     /// Symbolic modes on copies (BuildKit 0.17+): `chmod: u+x`. No fallback: without it such a
     /// step is an error.
     pub copy_mode_string: bool,
+    /// Git sources pinned to a commit (cap `source.git.checksum`, BuildKit 0.23+). No fallback:
+    /// an older daemon would drop the pin, so a pinned git source is an error there.
+    pub git_checksum: bool,
 }
 
 impl Default for Features {
     fn default() -> Self {
-        Features { merge_op: true, copy_mode_string: true }
+        Features { merge_op: true, copy_mode_string: true, git_checksum: true }
     }
 }
 
@@ -336,6 +339,14 @@ impl<'a> Lowerer<'a> {
         keep_git_dir: bool,
         span: Span,
     ) -> Result<State, Diagnostic> {
+        if let Some(sum) = g.checksum.as_ref().filter(|_| !self.inputs.features.git_checksum) {
+            let msg = format!(
+                "`{g}` is pinned to the commit `{sum}`: checking it needs BuildKit 0.23 or later (LLB capability \
+                 `source.git.checksum`), and this daemon is older"
+            );
+            return Err(Diagnostic::error(span, msg)
+                .help("pin the commit as the ref instead (`#<full sha>`), or build on a newer BuildKit"));
+        }
         let meta = self.meta(stage, format!("[{}] load git {g}", stage.name), span);
         llb::git(g, keep_git_dir, meta).map_err(|e| self.llb_error(span, e))
     }

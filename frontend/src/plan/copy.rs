@@ -32,7 +32,8 @@ pub struct Copy {
     /// Local tar archives are unpacked into the destination.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unpack: bool,
-    /// Expected digest of the downloaded file (the one source is a URL).
+    /// Expected digest of the downloaded file (the one source is a URL). On a git `from:`, the
+    /// `checksum:` option is the commit, kept in the [`remote::GitSource`] instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Digest>,
     /// Keep the `.git` directory of a git `from:`.
@@ -109,9 +110,22 @@ impl Resolver {
                 }
             }
         }
-        let checksum = match &c.checksum {
-            None => None,
-            Some(raw) => {
+        let mut from = from;
+        let checksum = match (&c.checksum, &mut from) {
+            (None, _) => None,
+            // A git `from:`: the commit the checkout must be, as `ADD --checksum` of a git URL.
+            (Some(raw), Source::Git(g)) => {
+                match (self.parsed(raw, remote::commit_checksum), &g.checksum) {
+                    (Some(sum), Some(q)) if *q != sum => self.diags.push(
+                        Diagnostic::error(raw.span, format!("checksum mismatch: `{sum}` here, `{q}` in the git URL"))
+                            .help("give the commit once, here or in the URL"),
+                    ),
+                    (Some(sum), _) => g.checksum = Some(sum),
+                    (None, _) => {}
+                }
+                None
+            }
+            (Some(raw), _) => {
                 let sum = self.parsed(raw, Digest::parse);
                 if sum.is_some() && (urls != 1 || sources.len() != 1) {
                     let d = Diagnostic::error(

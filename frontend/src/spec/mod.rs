@@ -408,7 +408,7 @@ pub struct Copy {
     pub parents: Option<Sp<bool>>,
     /// Unpack local tar archives into the destination (like `ADD archive.tar.gz /`).
     pub unpack: Option<Sp<bool>>,
-    /// `checksum: sha256:...` of the one URL source.
+    /// `checksum: sha256:...` of the one URL source, or the commit of a git `from:`.
     pub checksum: Option<Sp<String>>,
     /// Keep the `.git` directory of a git `from:`.
     pub keep_git_dir: Option<Sp<bool>>,

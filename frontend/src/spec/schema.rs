@@ -364,7 +364,8 @@ shape! {
         /// Unpack local tar archives (plain, gzip, bzip2, xz) into the destination, as Dockerfile
         /// `ADD` does; other files are copied.
         unpack: Option<bool>,
-        /// Digest a downloaded URL must have: `sha256:...`.
+        /// Digest a downloaded URL must have: `sha256:...`; with a git `from`, the commit its ref
+        /// must be (hex, the full sha or a prefix; BuildKit 0.23+).
         checksum: Option<String>,
         /// Keep `.git` of a git `from`.
         keep_git_dir: Option<bool>,
