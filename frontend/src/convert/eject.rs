@@ -55,6 +55,13 @@ pub fn eject(spec: &Spec) -> String {
         newer.push("COPY --chmod with a symbolic mode");
         version = newest(version, "1.14");
     }
+    // Git sources: `ADD --checksum=<commit>` of one (1.16), and git URLs in the query form (1.18).
+    for (what, v) in git_syntax(&out) {
+        if !newer.contains(&what) {
+            newer.push(what);
+            version = newest(version, v);
+        }
+    }
     let mut head = String::new();
     if !newer.is_empty() {
         head.push_str("# syntax=docker/dockerfile:1\n");
@@ -87,6 +94,21 @@ const NEWER_SYNTAX: [(&str, &str, &str); 9] = [
     (",env=", "secret mounts as env", "1.10"),
     (" --start-interval=", "HEALTHCHECK --start-interval", "1.6"),
 ];
+
+/// The newer syntax the `ADD` lines of git sources in `out` need: their names and versions.
+fn git_syntax(out: &str) -> Vec<(&'static str, &'static str)> {
+    let mut found = Vec::new();
+    for line in out.lines().filter(|l| l.starts_with("ADD ")) {
+        let Some(url) = line.split_whitespace().find(|w| is_git(w)) else { continue };
+        if line.contains(" --checksum=") {
+            found.push(("ADD --checksum of a git URL", "1.16"));
+        }
+        if url.split('#').next().is_some_and(|u| u.contains('?')) {
+            found.push(("git URLs with a query", "1.18"));
+        }
+    }
+    found
+}
 
 fn stage(out: &mut String, spec: &Spec, st: &Stage) {
     if let Some(d) = &st.description {
