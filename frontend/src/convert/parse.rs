@@ -535,6 +535,15 @@ pub struct Word {
 }
 
 impl Word {
+    /// The part `text[from..to]` (byte offsets on character boundaries), its literal `$` signs
+    /// with it.
+    pub fn slice(&self, from: usize, to: usize) -> Word {
+        Word {
+            text: self.text[from..to].to_string(),
+            literal_dollars: self.literal_dollars.iter().filter(|&&d| d >= from && d < to).map(|d| d - from).collect(),
+        }
+    }
+
     fn push_literal(&mut self, c: char) {
         if c == '$' {
             self.literal_dollars.push(self.text.len());

@@ -352,10 +352,7 @@ impl<'a> Converter<'a> {
             };
             let k = k.to_string();
             let cut = k.len() + 1;
-            let val = Word {
-                text: w.text.get(cut..).unwrap_or("").to_string(),
-                literal_dollars: w.literal_dollars.iter().filter(|&&d| d >= cut).map(|d| d - cut).collect(),
-            };
+            let val = w.slice(cut, w.text.len());
             let v = self.word_value(ins, &val);
             out.push((k, v));
         }
@@ -491,10 +488,7 @@ impl<'a> Converter<'a> {
             let (name, default) = match w.text.split_once('=') {
                 Some((n, _)) => {
                     let cut = n.len() + 1;
-                    let val = Word {
-                        text: w.text[cut..].to_string(),
-                        literal_dollars: w.literal_dollars.iter().filter(|&&d| d >= cut).map(|d| d - cut).collect(),
-                    };
+                    let val = w.slice(cut, w.text.len());
                     (n.to_string(), Some(self.arg_word(ins, &val, "arg defaults")))
                 }
                 None => (w.text.clone(), None),
@@ -1056,15 +1050,7 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
                     Some(m) if !name.is_empty() => {
                         // The word after the modifier is a value too (`${A:-$B}`).
                         let at = i + 2 + name_len + m.len();
-                        let inner = Word {
-                            text: s[at..end].to_string(),
-                            literal_dollars: w
-                                .literal_dollars
-                                .iter()
-                                .filter(|&&d| d >= at && d < end)
-                                .map(|d| d - at)
-                                .collect(),
-                        };
+                        let inner = w.slice(at, end);
                         let (word, inner_refs) = expand(&inner);
                         refs.push(Ref::Name(name.to_string()));
                         refs.extend(inner_refs);
@@ -1151,11 +1137,7 @@ fn positional(w: &Word, from: usize, end: usize) -> Option<Option<(String, Vec<R
     }
     let Some(m) = [":-", "-"].into_iter().find(|m| op.starts_with(m)) else { return Some(None) };
     let at = from + name_len + m.len();
-    let inner = Word {
-        text: w.text[at..end].to_string(),
-        literal_dollars: w.literal_dollars.iter().filter(|&&d| d >= at && d < end).map(|d| d - at).collect(),
-    };
-    Some(Some(expand(&inner)))
+    Some(Some(expand(&w.slice(at, end))))
 }
 
 /// The `}` that closes the `${` whose body starts at `from`, counting nested `${...}`.
