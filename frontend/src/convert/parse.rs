@@ -429,6 +429,14 @@ fn shell_words(text: &str, escape: char, split: bool) -> Vec<Word> {
     let mut quote: Option<char> = None;
     while k < chars.len() {
         let c = chars[k];
+        // Outside single quotes, a pattern form is taken whole, its escapes kept.
+        if quote != Some('\'') {
+            if let Some((end, expr)) = pattern_expression(&chars, k, escape) {
+                cur.get_or_insert_with(Word::default).text.push_str(&expr);
+                k = end;
+                continue;
+            }
+        }
         match quote {
             Some('\'') => {
                 if c == '\'' {
@@ -438,11 +446,6 @@ fn shell_words(text: &str, escape: char, split: bool) -> Vec<Word> {
                 }
             }
             Some(_) => {
-                if let Some((end, expr)) = pattern_expression(&chars, k, escape) {
-                    cur.get_or_insert_with(Word::default).text.push_str(&expr);
-                    k = end;
-                    continue;
-                }
                 if c == '"' {
                     quote = None;
                 } else if c == escape
@@ -456,11 +459,6 @@ fn shell_words(text: &str, escape: char, split: bool) -> Vec<Word> {
                 }
             }
             None => {
-                if let Some((end, expr)) = pattern_expression(&chars, k, escape) {
-                    cur.get_or_insert_with(Word::default).text.push_str(&expr);
-                    k = end;
-                    continue;
-                }
                 if c.is_whitespace() && split {
                     if let Some(w) = cur.take() {
                         words.push(w);

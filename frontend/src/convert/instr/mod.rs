@@ -237,7 +237,6 @@ impl<'a> Converter<'a> {
         }
     }
 
-    /// The arguments as one word (WORKDIR, USER, STOPSIGNAL take the whole rest).
     /// The instruction's arguments as one word (`WORKDIR`, `USER`, `STOPSIGNAL`): whitespace
     /// between words kept as written, as BuildKit reads them.
     fn joined_words(&self, ins: &Instruction) -> Word {
@@ -548,10 +547,10 @@ impl<'a> Converter<'a> {
                     // becomes an arg of its own that the new default reads.
                     Some(old)
                         if old != d
-                            && refers_to(&d, &name)
+                            && mentions(&d, &name)
                             && !self.args[top + 1..]
                                 .iter()
-                                .any(|a| a.default.as_deref().is_some_and(|v| refers_to(v, &name))) =>
+                                .any(|a| a.default.as_deref().is_some_and(|v| mentions(v, &name))) =>
                     {
                         let mut k = 1;
                         while self.args.iter().any(|a| a.name == format!("{name}_{k}")) {
@@ -1067,13 +1066,14 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
         }
         // `$0`, `$12`, `$@`, `$$`, ...: a positional or special parameter, which no build sets:
         // Dockerfile expands it to nothing.
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         // (An escaped `$` after it is a literal, not the parameter `$$`.)
-        let escaped_next = w.literal_dollars.contains(&(i + 1));
-        let special = usize::from(digits == 0 && rest.starts_with(SPECIAL_PARAMS) && !escaped_next);
+        let param = match rest.starts_with('$') && w.literal_dollars.contains(&(i + 1)) {
+            true => 0,
+            false => parameter_len(rest),
+        };
         // After a kept `\` (in a pattern form's words) the `$` stays, with the note about it.
-        if digits + special > 0 && !out.ends_with('\\') {
-            i += 1 + digits + special;
+        if param > 0 && !out.ends_with('\\') {
+            i += 1 + param;
             continue;
         }
         let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
@@ -1091,13 +1091,8 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
     (out, refs)
 }
 
-/// Whether the spec value `v` expands the arg `name` (`${NAME}`, `${NAME:-x}`, `${NAME#p}`, ...).
-fn refers_to(v: &str, name: &str) -> bool {
-    let head = format!("${{{name}");
-    v.match_indices(&head).any(|(i, _)| v[i + head.len()..].starts_with(['}', ':', '-', '+', '?', '#', '%', '/']))
-}
-
-/// `v` with its references to the arg `from` made to `to`.
+/// The spec value `v` with its references to the arg `from` (`${FROM}`, `${FROM:-x}`, ...,
+/// whole names, as [`mentions`] finds them) made to `to`.
 fn rename_refs(v: &str, from: &str, to: &str) -> String {
     let head = format!("${{{from}");
     let mut out = String::new();
@@ -1105,7 +1100,7 @@ fn rename_refs(v: &str, from: &str, to: &str) -> String {
     while let Some(i) = rest.find(&head) {
         let after = &rest[i + head.len()..];
         out.push_str(&rest[..i]);
-        if after.starts_with(['}', ':', '-', '+', '?', '#', '%', '/']) {
+        if !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
             out.push_str(&format!("${{{to}"));
         } else {
             out.push_str(&head);
@@ -1119,6 +1114,15 @@ fn rename_refs(v: &str, from: &str, to: &str) -> String {
 /// The special parameters of the shell that Dockerfile's lexer reads as names (`$@`, `${#}`, ...).
 const SPECIAL_PARAMS: [char; 8] = ['@', '*', '#', '?', '-', '$', '!', '0'];
 
+/// The length of the positional or special parameter `s` starts with (`12` of `12a`, `@` of
+/// `@x`), or 0.
+fn parameter_len(s: &str) -> usize {
+    match s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()) {
+        0 => usize::from(s.starts_with(SPECIAL_PARAMS)),
+        digits => digits,
+    }
+}
+
 /// `${...}` (body `w.text[from..end]`) when it names a positional or special parameter (`${0}`,
 /// `${12}`, `${@}`, `${1:-d}`), which no build sets: `Some(Some(value))` with what Dockerfile
 /// expands it to (nothing, or the default word of `-` and `:-`, expanded), `Some(None)` for a
@@ -1126,8 +1130,7 @@ const SPECIAL_PARAMS: [char; 8] = ['@', '*', '#', '?', '-', '$', '!', '0'];
 /// `None` for any other expression.
 fn positional(w: &Word, from: usize, end: usize) -> Option<Option<(String, Vec<Ref>)>> {
     let body = &w.text[from..end];
-    let digits = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
-    let name_len = if digits > 0 { digits } else { usize::from(body.starts_with(SPECIAL_PARAMS)) };
+    let name_len = parameter_len(body);
     if name_len == 0 {
         return None;
     }
