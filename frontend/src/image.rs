@@ -59,6 +59,10 @@ pub struct ContainerConfig {
     pub healthcheck: Option<HealthConfig>,
     #[serde(rename = "Shell", default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<Vec<String>>,
+    /// Docker's `ONBUILD` triggers: Dockerfile instructions that a Dockerfile build starting
+    /// from this image runs first.
+    #[serde(rename = "OnBuild", default, skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable")]
+    pub on_build: Vec<String>,
     /// Docker's (deprecated, Windows-only in meaning) flag that the Dockerfile frontend sets with
     /// every `CMD`; kept so that images compare equal with theirs.
     #[serde(rename = "ArgsEscaped", default, skip_serializing_if = "std::ops::Not::not")]

@@ -748,3 +748,41 @@ stages:
     let e = compile::plan("decant.yaml", &bad, &BuildOptions::default()).unwrap_err().to_string();
     assert!(e.contains("decant.yaml:11:14") && e.contains("is not an escape"), "{e}");
 }
+
+#[test]
+fn onbuild_triggers_are_written_as_is_and_a_base_images_are_reported_not_inherited() {
+    // A stage's `onbuild` goes into its image config unexpanded, after the base image's
+    // triggers are dropped (a Dockerfile build runs those; decant does not, and says so).
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    onbuild: ["COPY . /app", "  RUN make -C /app PREFIX=$HOME  "]
+"#;
+    let mut base = decant::image::ImageConfig::default();
+    base.config.on_build = vec!["RUN touch /triggered".into()];
+    let lowered = lower_with_base(text, &base).unwrap();
+    assert_eq!(lowered.config.config.on_build, ["COPY . /app", "RUN make -C /app PREFIX=$HOME"]);
+    let json = serde_json::to_value(&lowered.config).unwrap();
+    assert_eq!(json["config"]["OnBuild"][1], "RUN make -C /app PREFIX=$HOME");
+
+    assert_eq!(lowered.notices.len(), 1, "{:?}", lowered.notices);
+    let notice = &lowered.notices[0];
+    assert_eq!(notice.severity, decant::diag::Severity::Warning);
+    assert!(notice.message.contains("has ONBUILD triggers, which decant does not run: `RUN touch /triggered`"));
+    let span = notice.span.unwrap();
+    assert_eq!(&text[span.start..span.end], "busybox:local", "the warning points at `from:`");
+    let def = lowered.definition();
+    let named = def.metadata.values().filter_map(|m| m.description.get("llb.customname")).collect::<Vec<_>>();
+    assert!(named.iter().any(|n| n.contains("(its ONBUILD triggers are not run)")), "{named:?}");
+
+    // A base image without triggers: no notice, no OnBuild.
+    let lowered = lower_with_base(
+        text.replace("    onbuild: [\"COPY . /app\", \"  RUN make -C /app PREFIX=$HOME  \"]\n", "").as_str(),
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(lowered.notices.is_empty());
+    assert!(lowered.config.config.on_build.is_empty());
+    assert!(serde_json::to_value(&lowered.config).unwrap()["config"].get("OnBuild").is_none());
+}

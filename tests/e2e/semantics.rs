@@ -64,3 +64,62 @@ fn semantics_env_extends_base_path_and_builtin_args_reach_runs() {
     assert_eq!(run(&[&tag, "cat", "/bound.txt"]).trim(), "A", "`bind: .` mounted the context on the workdir");
     assert_eq!(config(&tag)["Labels"]["seen"], "foo is bar");
 }
+
+/// `onbuild` against the oracle: the image decant makes with triggers carries the same
+/// `OnBuild` as the Dockerfile `ONBUILD` image, and Docker's own frontend runs them in a build
+/// `FROM` it. A decant build on such an image warns at its `from:`, by the vertex's name on this
+/// daemon (v0.8 has no build warnings), and does not run them.
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn semantics_onbuild_triggers_reach_the_image_and_are_reported() {
+    if mock() {
+        return;
+    }
+    let mut images = Images::new("onbuild");
+    let (with_decant, with_dockerfile) = (images.tag("decant"), images.tag("dockerfile"));
+    let nonce = unique("n");
+    let ctx = Context::new(&[("src/a.txt", "A\n")]);
+    let triggers = ["COPY src /app/src", "RUN cat /app/src/a.txt > /app/triggered && echo \"$HOME\" > /app/home"];
+    let s = spec(&format!(
+        "stages:\n  app:\n    from: busybox:local\n    steps:\n      - run: \": {nonce}\"\n    onbuild: {}\n",
+        serde_json::to_string(&triggers).unwrap()
+    ));
+    build(&ctx, &s, &with_decant, &[]).expect_ok("the decant image with triggers");
+    let dockerfile: String = std::iter::once(format!("FROM busybox:local\nRUN : {nonce}\n"))
+        .chain(triggers.iter().map(|t| format!("ONBUILD {t}\n")))
+        .collect();
+    ctx.write("Dockerfile.onbuild", &dockerfile);
+    let out = docker(
+        &["build", "--progress=plain", "-f", "Dockerfile.onbuild", "-t", &with_dockerfile, "."],
+        Some(&ctx.dir),
+        BUILD_TIMEOUT,
+    );
+    assert!(out.ok(), "Dockerfile build failed:\n{}", out.all());
+    let on_build = |tag: &str| config(tag)["OnBuild"].clone();
+    assert_eq!(on_build(&with_decant), on_build(&with_dockerfile), "the same triggers as the Dockerfile's ONBUILD");
+    assert_eq!(strs(&on_build(&with_decant)), triggers);
+
+    // Docker's own frontend runs the decant image's triggers.
+    let child = images.tag("child");
+    ctx.write("Dockerfile.child", &format!("FROM {with_decant}\n"));
+    let out = docker(
+        &["build", "--progress=plain", "-f", "Dockerfile.child", "-t", &child, "."],
+        Some(&ctx.dir),
+        BUILD_TIMEOUT,
+    );
+    assert!(out.ok(), "Dockerfile build on the decant image failed:\n{}", out.all());
+    assert_eq!(run(&["--entrypoint", "cat", &child, "/app/triggered"]), "A\n");
+    assert!(config(&child).get("OnBuild").is_none_or(Value::is_null), "the triggers ran and are gone");
+
+    // decant on the same image: the load vertex says the triggers are not run, and they are not.
+    let on = images.tag("on");
+    let s = spec(&format!("stages:\n  app:\n    from: {with_decant}\n    steps:\n      - run: \": {nonce} child\"\n"));
+    let b = build(&ctx, &s, &on, &[]);
+    b.expect_ok("decant on an image with triggers");
+    assert!(b.text().contains("(its ONBUILD triggers are not run)"), "{}", b.text());
+    assert_eq!(
+        run(&["--entrypoint", "sh", &on, "-c", "test -e /app/triggered && echo ran || echo not run"]),
+        "not run\n"
+    );
+    assert!(config(&on).get("OnBuild").is_none_or(Value::is_null), "{}", config(&on));
+}

@@ -240,6 +240,9 @@ fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
     if let Some(s) = &st.stop_signal {
         out.push_str(&format!("STOPSIGNAL {}\n", s.value));
     }
+    for t in &st.onbuild {
+        out.push_str(&format!("ONBUILD {}\n", t.value.trim()));
+    }
 }
 
 fn env(out: &mut String, kv: &[KeyValue]) {

@@ -185,7 +185,14 @@ pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, ParseError> {
         instr.comments = std::mem::take(&mut comments);
         instr.comments.extend(inner_comments);
         instr.end_line = i;
-        if HEREDOC_INSTRUCTIONS.contains(&instr.keyword.as_str()) {
+        // ONBUILD's trigger may open heredocs too, when it is an instruction that may.
+        let heredoc_keyword = match (instr.keyword.as_str(), &instr.args) {
+            ("ONBUILD", Args::Shell(trigger)) => {
+                trigger.split_whitespace().next().map(str::to_ascii_uppercase).unwrap_or_default()
+            }
+            (k, _) => k.to_string(),
+        };
+        if HEREDOC_INSTRUCTIONS.contains(&heredoc_keyword.as_str()) {
             let opened = heredoc_markers(&logical, escape);
             for (name, quoted, strip_tabs) in opened {
                 let mut body = String::new();

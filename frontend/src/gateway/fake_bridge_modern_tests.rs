@@ -419,3 +419,48 @@ async fn an_oci_layout_context_brings_its_image_config() {
     assert_eq!(config["config"]["Env"][0], "FROM_LAYOUT=1", "{config}");
     assert_eq!(config["config"]["WorkingDir"], "/srv", "{config}");
 }
+
+/// A base image's `ONBUILD` triggers are not run: each stage on it gets a warning at its
+/// `from:`, once however many platforms are built, and the image config drops them.
+#[tokio::test]
+async fn a_base_images_onbuild_triggers_are_reported() {
+    let script = || Script {
+        resolve_configs: BTreeMap::from([(
+            "docker.io/library/busybox:local".to_string(),
+            br#"{"os":"linux","architecture":"amd64","config":{"OnBuild":["COPY . /app","RUN make"]}}"#.to_vec(),
+        )]),
+        ..Default::default()
+    };
+    let opts = [("platform", "linux/amd64,linux/arm64")];
+    let mut with_warn = pong(&["gateway.warnings"]);
+    with_warn.llb_caps = v08_llb_caps();
+    let (res, bridge) = build_on(BUILD_SPEC, &opts, &[], Script { pong: with_warn, ..script() }).await;
+    let res = res.expect("build");
+    let warns = bridge.record(|r| r.warns.clone());
+    let shorts: Vec<String> = warns.iter().map(|w| String::from_utf8_lossy(&w.short).into_owned()).collect();
+    // `build` runs on the build platform (one notice); `app` on each target platform, with the
+    // same message and place (one notice).
+    assert_eq!(shorts.len(), 2, "{shorts:?}");
+    assert!(
+        shorts.iter().all(|s| s.starts_with("onbuild-not-run: ") && s.contains("`COPY . /app`, `RUN make`")),
+        "{shorts:?}"
+    );
+    let lines: Vec<i64> = warns.iter().map(|w| w.ranges[0].start.unwrap().line as i64).collect();
+    assert_eq!(lines, [4, 10], "at each stage's `from:`");
+    for key in res.metadata.keys().filter(|k| k.starts_with("containerimage.config/")) {
+        let config: serde_json::Value = serde_json::from_slice(&res.metadata[key]).unwrap();
+        assert!(config["config"].get("OnBuild").is_none(), "{config}");
+    }
+    // A daemon without Warn: the build goes on, the triggers named in the FROM step's name.
+    let (res, bridge) = build_on(BUILD_SPEC, &[], &[], script()).await;
+    res.expect("build");
+    assert!(bridge.record(|r| r.warns.is_empty()));
+    let named = bridge.record(|r| r.solve.clone()).iter().any(|s| {
+        crate::llb::decode_definition(&s.definition).is_ok_and(|d| {
+            d.metadata.values().any(|m| {
+                m.description.get("llb.customname").is_some_and(|n| n.contains("(its ONBUILD triggers are not run)"))
+            })
+        })
+    });
+    assert!(named);
+}

@@ -149,6 +149,12 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
         };
         builds.push(plan_and_lower(client, opts, &read, &mut excludes, &parsed, &build_opts, t).await?);
     }
+    if let Some(spec) = &parsed.spec {
+        // The same notice from several platforms is sent once.
+        let mut seen = std::collections::HashSet::new();
+        let notices = builds.iter_mut().flat_map(|b| std::mem::take(&mut b.notices)).filter(|d| seen.insert(d.clone()));
+        send_warnings(client, &spec.file, &read.spec_file.vertex, notices.collect::<Vec<_>>()).await;
+    }
     // The scanner after the compile, so that spec errors come first (as without an SBOM).
     let sbom = t.time("sbom scanner", super::sbom::prepare(client, opts, &read.caps, &targets.build)).await?;
     if let (Sbom::Unsupported, Some(spec)) = (&sbom, &parsed.spec) {
@@ -331,6 +337,8 @@ struct TargetBuild {
     /// What an SBOM scan reads, and which of the plan's extras were asked for.
     sbom: lower::sbom::ScanTargets,
     sbom_wanted: crate::plan::SbomTargets,
+    /// Warnings from lowering (see [`lower::Lowered::notices`]).
+    notices: Vec<crate::diag::Diagnostic>,
 }
 
 /// Plans the spec for one target platform, resolves its images and lowers it to LLB that this
@@ -368,6 +376,7 @@ async fn plan_and_lower(
         base_config: lowered.base_config,
         sbom: lowered.sbom,
         sbom_wanted: plan.sbom_targets(),
+        notices: lowered.notices,
     })
 }
 
@@ -464,26 +473,40 @@ async fn warn_lints(
             .collect();
         return Err(BuildError::Spec(Diagnostics::new(spec.file.clone(), as_errors)));
     }
-    if !client.caps().is_some_and(|c| c.has_gateway(cap::WARNINGS)) {
-        return Ok(());
-    }
-    let source = pb::SourceInfo {
-        filename: spec.file.name.clone(),
-        data: spec.file.text.as_bytes().to_vec(),
-        language: "yaml".into(),
-        ..Default::default()
-    };
     // (A build arg nothing reads is reported, never an error, as in Dockerfile builds.)
     let unconsumed = crate::lint::unconsumed_build_args(spec, build_args.keys().map(String::as_str))
         .filter(|_| config.enabled("unconsumed-build-arg"));
-    for d in lints.into_iter().chain(unconsumed) {
+    send_warnings(client, &spec.file, vertex, lints.into_iter().chain(unconsumed)).await;
+    Ok(())
+}
+
+/// Sends `warnings` (diagnostics in `file`) as build warnings attached to `vertex`, where the
+/// daemon shows them; elsewhere, only writes them to stderr (the daemon's log).
+async fn send_warnings(
+    client: &Client,
+    file: &crate::diag::SourceFile,
+    vertex: &str,
+    warnings: impl IntoIterator<Item = crate::diag::Diagnostic>,
+) {
+    let shown = client.caps().is_some_and(|c| c.has_gateway(cap::WARNINGS));
+    let source = pb::SourceInfo {
+        filename: file.name.clone(),
+        data: file.text.as_bytes().to_vec(),
+        language: "yaml".into(),
+        ..Default::default()
+    };
+    for d in warnings {
+        if !shown {
+            eprintln!("decant: warning: {}", crate::lint::short(&d, file));
+            continue;
+        }
         // Every warning carries a range (a warning about the whole file points at line 1).
-        let range = LineRange::of_or_first_line(&spec.file, d.span);
+        let range = LineRange::of_or_first_line(file, d.span);
         let rule = d.rule.unwrap_or("lint");
         let warning = super::Warning {
             vertex_digest: vertex.to_string(),
             level: 1,
-            short: crate::lint::short(&d, &spec.file),
+            short: crate::lint::short(&d, file),
             detail: d.help.clone().into_iter().collect(),
             url: crate::lint::rule_url(rule),
             source: Some(source.clone()),
@@ -493,7 +516,6 @@ async fn warn_lints(
             eprintln!("decant: sending a warning failed: {e}");
         }
     }
-    Ok(())
 }
 
 /// Resolves the plan's images and gathers what lowering needs from the options and the daemon.

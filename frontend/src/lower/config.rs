@@ -17,6 +17,7 @@ pub(super) fn inherit(base: &ImageConfig) -> ImageConfig {
     let mut c = base.clone();
     c.created = None;
     c.rootfs.diff_ids.clear();
+    c.config.on_build.clear();
     c.extra.retain(|k, _| matches!(k.as_str(), "os.version" | "os.features"));
     c.config.extra.clear();
     c
@@ -95,12 +96,16 @@ fn apply_with_env(stage: &Stage, image: &mut ImageConfig, env: &[String]) -> Res
     if let Some(shell) = &stage.shell {
         c.shell = Some(shell.clone());
     }
+    c.on_build.extend(rc.onbuild.iter().cloned());
     let mut changed: BTreeSet<&str> = BTreeSet::new();
     if rc.cmd.is_some() {
         changed.insert("cmd");
     }
     if rc.entrypoint.is_some() {
         changed.insert("entrypoint");
+    }
+    if !rc.onbuild.is_empty() {
+        changed.insert("onbuild");
     }
     if !changed.is_empty() {
         let what: Vec<&str> = changed.into_iter().collect();

@@ -15,7 +15,7 @@ mod steps;
 pub mod values;
 pub mod word;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -232,6 +232,10 @@ pub struct RuntimeConfig {
     pub volumes: Vec<Word>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<Word>,
+    /// Docker `ONBUILD` triggers, as written: the image stores them unexpanded, as the
+    /// Dockerfile frontend does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub onbuild: Vec<String>,
 }
 
 /// A healthcheck with durations in nanoseconds, as the image config stores them.
@@ -374,6 +378,7 @@ impl Resolver {
             return None;
         }
         self.check_cycles(&stages);
+        self.check_onbuild_bases(spec, &stages);
         if !self.diags.is_empty() {
             return None;
         }
@@ -742,6 +747,12 @@ impl Resolver {
                 }
             }
         }
+        for t in &s.onbuild {
+            match values::parse_onbuild_trigger(&t.value) {
+                Ok(trigger) => c.onbuild.push(trigger),
+                Err(msg) => self.error(t.span, msg),
+            }
+        }
         for kv in &s.labels {
             if kv.key.value.is_empty() {
                 self.error(kv.key.span, "a label needs a name");
@@ -769,6 +780,35 @@ impl Resolver {
         let start_interval = dur(&h.start_interval);
         let retries = h.retries.as_ref().and_then(|r| self.parsed(r, values::parse_count));
         Some(Healthcheck { cmd, interval, timeout, start_period, start_interval, retries })
+    }
+
+    /// A Dockerfile build runs the `ONBUILD` triggers of a stage that another stage starts
+    /// from; decant runs no triggers, so such a base is an error rather than another image.
+    fn check_onbuild_bases(&mut self, spec: &Spec, stages: &[Stage]) {
+        let with_triggers: HashMap<&str, &spec::Stage> =
+            spec.stages.iter().filter(|s| !s.onbuild.is_empty()).map(|s| (s.name.value.as_str(), s)).collect();
+        if with_triggers.is_empty() {
+            return;
+        }
+        for stage in stages {
+            let Source::Stage { name } = &stage.base else { continue };
+            let Some(base) = with_triggers.get(name.as_str()) else { continue };
+            let d = Diagnostic::error(
+                stage.from_span,
+                format!(
+                    "stage `{}` starts from stage `{name}`, which has `onbuild` triggers: a Dockerfile build \
+                     would run them here, and decant runs no triggers",
+                    stage.name
+                ),
+            )
+            .label("starts from a stage with triggers")
+            .help(format!(
+                "write `{name}`'s triggers (line {}) as steps of `{}`, or give `{name}` no `onbuild`",
+                self.file.position(base.onbuild[0].span.start).line,
+                stage.name
+            ));
+            self.diags.push(d);
+        }
     }
 
     fn check_cycles(&mut self, stages: &[Stage]) {

@@ -81,6 +81,53 @@ const SIGNALS: &[&str] = &[
     "VTALRM", "WINCH", "XCPU", "XFSZ",
 ];
 
+/// The Dockerfile instructions an `ONBUILD` trigger may be: all but `ONBUILD`, `FROM` and
+/// `MAINTAINER`, as BuildKit's parser allows.
+const TRIGGER_INSTRUCTIONS: &[&str] = &[
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "HEALTHCHECK",
+    "LABEL",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// An `ONBUILD` trigger: one Dockerfile instruction with its arguments, on one line, kept as
+/// written (trimmed): the image stores it and a Dockerfile build parses it later.
+pub fn parse_onbuild_trigger(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.contains(['\n', '\r']) {
+        return Err("an `onbuild` trigger is one instruction on one line".to_string());
+    }
+    let (word, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+    let name = word.to_ascii_uppercase();
+    if ["ONBUILD", "FROM", "MAINTAINER"].contains(&name.as_str()) {
+        return Err(format!("`{word}` is not allowed as an `onbuild` trigger, as in a Dockerfile"));
+    }
+    if !TRIGGER_INSTRUCTIONS.contains(&name.as_str()) {
+        let help = match crate::diag::did_you_mean(&name, TRIGGER_INSTRUCTIONS.iter().copied()) {
+            Some(near) => format!(" (did you mean `{near}`?)"),
+            None => String::new(),
+        };
+        return Err(format!(
+            "an `onbuild` trigger starts with a Dockerfile instruction such as `RUN` or `COPY`, not `{word}`{help}"
+        ));
+    }
+    if rest.trim().is_empty() {
+        return Err(format!("the `onbuild` trigger `{word}` has no arguments"));
+    }
+    Ok(t.to_string())
+}
+
 /// A stop signal: `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`. Names are kept as written in the
 /// `SIG...` form Docker prints.
 pub fn parse_signal(s: &str) -> Result<String, String> {

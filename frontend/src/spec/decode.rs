@@ -481,6 +481,7 @@ impl Decoder {
             labels: Vec::new(),
             volumes: Vec::new(),
             stop_signal: None,
+            onbuild: Vec::new(),
         };
         let what = format!("stage `{}`", stage.name.value);
         let Some(mut map) = self.expect_mapping(body, &what) else {
@@ -508,6 +509,7 @@ impl Decoder {
                 "labels" => stage.labels = self.key_values(value, "`labels`"),
                 "volumes" => stage.volumes = self.strings(value, "a path in `volumes`"),
                 "stop_signal" => stage.stop_signal = self.string(value, "`stop_signal`"),
+                "onbuild" => stage.onbuild = self.strings(value, "a trigger in `onbuild`"),
                 // Unknown keys were reported above; a described key must have its arm here.
                 k => debug_assert!(!STAGE_KEYS.contains(&k), "stage key `{k}` is described but not decoded"),
             }
@@ -845,6 +847,8 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("label", "labels"),
     ("volume", "volumes"),
     ("stopsignal", "stop_signal"),
+    ("on_build", "onbuild"),
+    ("triggers", "onbuild"),
     ("image", "from"),
     ("mount", "mounts"),
     ("arg", "args"),

@@ -108,6 +108,8 @@ pub struct Stage {
     pub labels: Vec<KeyValue>,
     pub volumes: Vec<Sp<String>>,
     pub stop_signal: Option<Sp<String>>,
+    /// Docker `ONBUILD` triggers the image carries, as written (Dockerfile instructions).
+    pub onbuild: Vec<Sp<String>>,
 }
 
 impl Stage {

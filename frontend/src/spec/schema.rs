@@ -157,6 +157,9 @@ shape! {
         volumes: Option<OneOrMany>,
         /// The signal that stops a container: `SIGTERM`, `TERM`, `15`, ...
         stop_signal: Option<Scalar>,
+        /// Docker `ONBUILD` triggers the image carries: Dockerfile instructions (`RUN make`,
+        /// `COPY . /app`) that a Dockerfile build starting from this image runs first.
+        onbuild: Option<OneOrMany>,
     }
 }
 

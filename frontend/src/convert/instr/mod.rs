@@ -53,6 +53,8 @@ struct StageOut {
     labels: Vec<(Vec<String>, String, String)>,
     volumes: Vec<(Vec<String>, String)>,
     stop_signal: Option<(Vec<String>, String)>,
+    /// ONBUILD triggers, as written.
+    onbuild: Vec<(Vec<String>, String)>,
     /// ARGs declared in this stage (they reach its runs as env).
     scope_args: Vec<String>,
     /// ARGs of this stage with another default than the spec's: the stage's `args:`.
@@ -172,11 +174,17 @@ impl<'a> Converter<'a> {
                 }
                 "HEALTHCHECK" => self.healthcheck(ins, comments),
                 "SHELL" => self.shell(ins, comments),
-                "ONBUILD" => self.not_converted(
-                    ins,
-                    comments,
-                    "decant has no ONBUILD triggers: run these steps in the stages that build on this image",
-                ),
+                "ONBUILD" => match &ins.args {
+                    Args::Shell(trigger) if ins.heredocs.is_empty() && ins.flags.is_empty() => {
+                        let trigger = trigger.trim().to_string();
+                        self.stage().onbuild.push((comments, trigger));
+                    }
+                    _ => self.not_converted(
+                        ins,
+                        comments,
+                        "an `onbuild` trigger is one instruction on one line, without a heredoc",
+                    ),
+                },
                 "MAINTAINER" => self.not_converted(
                     ins,
                     comments,
@@ -461,14 +469,15 @@ impl<'a> Converter<'a> {
         };
         // A stage built on another keeps its ARGs in scope with their values, as Dockerfile's
         // state keeps them in its environment.
-        let (scope_args, args) = parent
+        let (scope_args, args, triggered) = parent
             .as_ref()
             .and_then(|p| self.stages.iter().find(|st| &st.name == p))
-            .map(|st| (st.scope_args.clone(), st.args.clone()))
+            .map(|st| (st.scope_args.clone(), st.args.clone(), !st.onbuild.is_empty()))
             .unwrap_or_default();
         // Comments left over from the previous stage move above this one.
         let mut c = self.stages.last_mut().map(|s| std::mem::take(&mut s.pending)).unwrap_or_default();
         c.extend(comments);
+        let parent_name = from.clone();
         self.stages.push(StageOut {
             comments: c,
             name,
@@ -479,6 +488,13 @@ impl<'a> Converter<'a> {
             args,
             ..Default::default()
         });
+        if triggered {
+            let why = format!(
+                "a Dockerfile build runs the ONBUILD triggers of stage `{parent_name}` here, and decant runs no triggers \
+                 (`decant check` refuses this base): write them as this stage's first steps"
+            );
+            self.not_converted(ins, Vec::new(), &why);
+        }
     }
 
     fn arg(&mut self, ins: &Instruction, comments: Vec<String>, global: bool) {
@@ -879,6 +895,11 @@ fn stage_entry(st: StageOut) -> Entry {
     }
     if let Some((c, s)) = st.stop_signal {
         e.push(Entry { comments: c, key: "stop_signal".into(), value: Node::Str(s) });
+    }
+    if !st.onbuild.is_empty() {
+        let comments = dedup(st.onbuild.iter().flat_map(|(c, _)| c.clone()).collect());
+        let triggers = st.onbuild.into_iter().map(|(_, t)| t).collect();
+        e.push(Entry { comments, key: "onbuild".into(), value: Node::Flow(triggers) });
     }
     Entry { comments: st.comments, key: st.name, value: Node::Map(e) }
 }
