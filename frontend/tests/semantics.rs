@@ -750,9 +750,9 @@ stages:
 }
 
 #[test]
-fn onbuild_triggers_are_written_as_is_and_a_base_images_are_reported_not_inherited() {
-    // A stage's `onbuild` goes into its image config unexpanded, after the base image's
-    // triggers are dropped (a Dockerfile build runs those; decant does not, and says so).
+fn onbuild_triggers_are_written_as_is_and_a_base_images_are_not_inherited() {
+    // A stage's `onbuild` goes into its image config unexpanded; the base image's triggers
+    // (run by then, see `onbuild_triggers_of_the_base_run_first`) are not kept.
     let text = r#"# syntax=decant/frontend:dev
 stages:
   app:
@@ -766,23 +766,105 @@ stages:
     let json = serde_json::to_value(&lowered.config).unwrap();
     assert_eq!(json["config"]["OnBuild"][1], "RUN make -C /app PREFIX=$HOME");
 
-    assert_eq!(lowered.notices.len(), 1, "{:?}", lowered.notices);
-    let notice = &lowered.notices[0];
-    assert_eq!(notice.severity, decant::diag::Severity::Warning);
-    assert!(notice.message.contains("has ONBUILD triggers, which decant does not run: `RUN touch /triggered`"));
-    let span = notice.span.unwrap();
-    assert_eq!(&text[span.start..span.end], "busybox:local", "the warning points at `from:`");
-    let def = lowered.definition();
-    let named = def.metadata.values().filter_map(|m| m.description.get("llb.customname")).collect::<Vec<_>>();
-    assert!(named.iter().any(|n| n.contains("(its ONBUILD triggers are not run)")), "{named:?}");
-
-    // A base image without triggers: no notice, no OnBuild.
-    let lowered = lower_with_base(
-        text.replace("    onbuild: [\"COPY . /app\", \"  RUN make -C /app PREFIX=$HOME  \"]\n", "").as_str(),
-        &Default::default(),
-    )
-    .unwrap();
-    assert!(lowered.notices.is_empty());
+    let plain = text.replace("    onbuild: [\"COPY . /app\", \"  RUN make -C /app PREFIX=$HOME  \"]\n", "");
+    let lowered = lower_with_base(&plain, &base).unwrap();
     assert!(lowered.config.config.on_build.is_empty());
     assert!(serde_json::to_value(&lowered.config).unwrap()["config"].get("OnBuild").is_none());
+}
+
+/// The plan of `text` with the triggers `triggers` on every image base, run.
+fn with_triggers(text: &str, triggers: &[&str]) -> Result<decant::plan::Plan, String> {
+    let opts = BuildOptions::default();
+    let plan = compile::plan("decant.yaml", text, &opts).map_err(|d| d.render())?;
+    let triggers: Vec<String> = triggers.iter().map(|t| t.to_string()).collect();
+    decant::plan::onbuild::run_triggers(plan, &opts, |stage| match &stage.base {
+        decant::plan::Source::Image { reference } => Some((format!("the base image {reference}"), triggers.as_slice())),
+        _ => None,
+    })
+    .map_err(|d| d.render())
+}
+
+#[test]
+fn onbuild_triggers_of_the_base_run_first() {
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    workdir: /srv
+    steps:
+      - run: make install
+    entrypoint: [/srv/app]
+    expose: [8080]
+"#;
+    let triggers =
+        ["COPY . /app", "RUN make -C /app", "ENV MODE=release", "CMD [\"--serve\"]", "EXPOSE 9090", "LABEL a=b"];
+    let plan = with_triggers(text, &triggers).unwrap();
+    let app = &plan.stages[0];
+    let kinds: Vec<String> =
+        app.steps.iter().map(|s| serde_json::to_value(s).unwrap()["step"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, ["copy", "run", "env", "workdir", "run"], "the triggers, then the stage's own");
+    assert!(app.steps[..3].iter().all(|s| s.trigger && s.line == 4), "at the `from:` line");
+    assert!(app.steps[3..].iter().all(|s| !s.trigger));
+    // The stage's ENTRYPOINT comes after the trigger's CMD and drops it, as in a Dockerfile;
+    // ports and labels add up.
+    let c = serde_json::to_value(&app.config).unwrap();
+    assert!(c.get("cmd").is_none(), "{c}");
+    assert_eq!(c["expose"], serde_json::json!(["9090/tcp", "8080/tcp"]), "{c}");
+    assert_eq!(c["labels"]["a"], "b");
+    // The lowered graph reads the context for the trigger's copy, and names its steps.
+    let lowered = lower_with_base_env_plan(&plan);
+    let def = lowered.definition();
+    let names: Vec<&String> = def.metadata.values().filter_map(|m| m.description.get("llb.customname")).collect();
+    assert!(names.iter().any(|n| n.starts_with("[app 2/6] onbuild copy")), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("[app 3/6] onbuild run: make -C /app")), "{names:?}");
+}
+
+#[test]
+fn onbuild_triggers_decant_cannot_run_fail_at_the_stage() {
+    let text = "# syntax=decant/frontend:dev\nstages:\n  app:\n    from: busybox:local\n";
+    for (trigger, says) in [
+        ("COPY --from=builder /out /out", "a trigger reads the image `docker.io/library/builder:latest`"),
+        ("MAINTAINER me", "`MAINTAINER me`"),
+        ("RUN <<EOF", "`RUN <<EOF`"),
+    ] {
+        let err = with_triggers(text, &[trigger]).expect_err(trigger);
+        assert!(
+            err.contains("the ONBUILD triggers of the base image docker.io/library/busybox:local cannot run in decant"),
+            "{err}"
+        );
+        assert!(err.contains(says), "{trigger}: {err}");
+        assert!(err.contains("decant.yaml:4:11"), "at the `from:`: {err}");
+    }
+}
+
+/// Lowers an already planned `plan` with no base image configs.
+fn lower_with_base_env_plan(plan: &decant::plan::Plan) -> lower::Lowered {
+    lower::lower(plan, &lower::Inputs::default()).unwrap()
+}
+
+#[test]
+fn a_stages_onbuild_runs_first_in_the_stages_on_it_as_in_dockerfile() {
+    // Current Dockerfile frontends run a stage's ONBUILD in a stage `FROM` it; the stage's
+    // own image keeps them, the other's does not.
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  base:
+    from: busybox:local
+    onbuild: ["RUN echo triggered > /t", "ENV MODE=release"]
+  app:
+    from: base
+    steps:
+      - run: cat /t
+"#;
+    let plan = compile::plan("decant.yaml", text, &BuildOptions::default()).map_err(|d| d.render()).unwrap();
+    let app = plan.stage("app").unwrap();
+    let steps: Vec<(bool, u32)> = app.steps.iter().map(|s| (s.trigger, s.line)).collect();
+    assert_eq!(steps, [(true, 7), (true, 7), (false, 9)]);
+    assert!(plan.stage("base").unwrap().steps.is_empty());
+    let lowered = lower_with_base_env_plan(&plan);
+    assert!(lowered.config.config.on_build.is_empty(), "app's image has no triggers");
+    assert!(lowered.config.config.env.contains(&"MODE=release".to_string()), "{:?}", lowered.config.config.env);
+    let base = compile::plan("decant.yaml", text, &BuildOptions { target: Some("base".into()), ..Default::default() })
+        .unwrap();
+    assert_eq!(lower_with_base_env_plan(&base).config.config.on_build.len(), 2);
 }

@@ -420,47 +420,31 @@ async fn an_oci_layout_context_brings_its_image_config() {
     assert_eq!(config["config"]["WorkingDir"], "/srv", "{config}");
 }
 
-/// A base image's `ONBUILD` triggers are not run: each stage on it gets a warning at its
-/// `from:`, once however many platforms are built, and the image config drops them.
+/// A base image's `ONBUILD` triggers run first in each stage on it, on every platform, and the
+/// image config drops them; one decant cannot run fails the build at the stage's `from:`.
 #[tokio::test]
-async fn a_base_images_onbuild_triggers_are_reported() {
-    let script = || Script {
-        resolve_configs: BTreeMap::from([(
-            "docker.io/library/busybox:local".to_string(),
-            br#"{"os":"linux","architecture":"amd64","config":{"OnBuild":["COPY . /app","RUN make"]}}"#.to_vec(),
-        )]),
+async fn a_base_images_onbuild_triggers_run_first() {
+    let script = |config: &str| Script {
+        resolve_configs: BTreeMap::from([("docker.io/library/busybox:local".to_string(), config.as_bytes().to_vec())]),
         ..Default::default()
     };
+    let config = r#"{"os":"linux","architecture":"amd64","config":{"OnBuild":["RUN make triggered","EXPOSE 9090"]}}"#;
     let opts = [("platform", "linux/amd64,linux/arm64")];
-    let mut with_warn = pong(&["gateway.warnings"]);
-    with_warn.llb_caps = v08_llb_caps();
-    let (res, bridge) = build_on(BUILD_SPEC, &opts, &[], Script { pong: with_warn, ..script() }).await;
+    let (res, bridge) = build_on(BUILD_SPEC, &opts, &[], script(config)).await;
     let res = res.expect("build");
-    let warns = bridge.record(|r| r.warns.clone());
-    let shorts: Vec<String> = warns.iter().map(|w| String::from_utf8_lossy(&w.short).into_owned()).collect();
-    // `build` runs on the build platform (one notice); `app` on each target platform, with the
-    // same message and place (one notice).
-    assert_eq!(shorts.len(), 2, "{shorts:?}");
-    assert!(
-        shorts.iter().all(|s| s.starts_with("onbuild-not-run: ") && s.contains("`COPY . /app`, `RUN make`")),
-        "{shorts:?}"
-    );
-    let lines: Vec<i64> = warns.iter().map(|w| w.ranges[0].start.unwrap().line as i64).collect();
-    assert_eq!(lines, [4, 10], "at each stage's `from:`");
+    let execs = solved_execs(&bridge);
+    let triggered =
+        execs.iter().filter(|e| e.meta.as_ref().is_some_and(|m| m.args.join(" ").contains("make triggered")));
+    // `build` on the build platform (once), `app` on each of the two target platforms.
+    assert_eq!(triggered.count(), 3);
     for key in res.metadata.keys().filter(|k| k.starts_with("containerimage.config/")) {
         let config: serde_json::Value = serde_json::from_slice(&res.metadata[key]).unwrap();
         assert!(config["config"].get("OnBuild").is_none(), "{config}");
+        assert!(config["config"]["ExposedPorts"].get("9090/tcp").is_some(), "{config}");
     }
-    // A daemon without Warn: the build goes on, the triggers named in the FROM step's name.
-    let (res, bridge) = build_on(BUILD_SPEC, &[], &[], script()).await;
-    res.expect("build");
-    assert!(bridge.record(|r| r.warns.is_empty()));
-    let named = bridge.record(|r| r.solve.clone()).iter().any(|s| {
-        crate::llb::decode_definition(&s.definition).is_ok_and(|d| {
-            d.metadata.values().any(|m| {
-                m.description.get("llb.customname").is_some_and(|n| n.contains("(its ONBUILD triggers are not run)"))
-            })
-        })
-    });
-    assert!(named);
+    let bad = r#"{"os":"linux","config":{"OnBuild":["COPY --from=tools /bin/tool /bin/"]}}"#;
+    let (res, _) = build_on(BUILD_SPEC, &[], &[], script(bad)).await;
+    let err = res.expect_err("a trigger reading another image");
+    assert!(err.message.contains("decant.yaml:4:11"), "{}", err.message);
+    assert!(err.message.contains("cannot run in decant: a trigger reads the image"), "{}", err.message);
 }

@@ -149,12 +149,6 @@ async fn build_timed(client: &mut Client, opts: &FrontendOpts, t: &Timings) -> R
         };
         builds.push(plan_and_lower(client, opts, &read, &mut excludes, &parsed, &build_opts, t).await?);
     }
-    if let Some(spec) = &parsed.spec {
-        // The same notice from several platforms is sent once.
-        let mut seen = std::collections::HashSet::new();
-        let notices = builds.iter_mut().flat_map(|b| std::mem::take(&mut b.notices)).filter(|d| seen.insert(d.clone()));
-        send_warnings(client, &spec.file, &read.spec_file.vertex, notices.collect::<Vec<_>>()).await;
-    }
     // The scanner after the compile, so that spec errors come first (as without an SBOM).
     let sbom = t.time("sbom scanner", super::sbom::prepare(client, opts, &read.caps, &targets.build)).await?;
     if let (Sbom::Unsupported, Some(spec)) = (&sbom, &parsed.spec) {
@@ -337,8 +331,6 @@ struct TargetBuild {
     /// What an SBOM scan reads, and which of the plan's extras were asked for.
     sbom: lower::sbom::ScanTargets,
     sbom_wanted: crate::plan::SbomTargets,
-    /// Warnings from lowering (see [`lower::Lowered::notices`]).
-    notices: Vec<crate::diag::Diagnostic>,
 }
 
 /// Plans the spec for one target platform, resolves its images and lowers it to LLB that this
@@ -360,6 +352,7 @@ async fn plan_and_lower(
         tokio::join!(t.time("resolve images", lower_inputs(client, opts, read, &plan)), excludes.get(t));
     let inputs = lower::Inputs { exclude_patterns: excludes.to_vec(), ..inputs? };
     let started = Instant::now();
+    let plan = crate::plan::onbuild::run_triggers(plan, build_opts, |stage| base_triggers(stage, &inputs))?;
     let lowered = lower::lower(&plan, &inputs)?;
     let definition = lowered.definition_bytes();
     t.record("compile", started);
@@ -376,8 +369,25 @@ async fn plan_and_lower(
         base_config: lowered.base_config,
         sbom: lowered.sbom,
         sbom_wanted: plan.sbom_targets(),
-        notices: lowered.notices,
     })
+}
+
+/// The `ONBUILD` triggers of `stage`'s base, as BuildKit resolved it: an image's, or a named
+/// context's image's.
+fn base_triggers<'a>(stage: &crate::plan::Stage, inputs: &'a lower::Inputs) -> Option<(String, &'a [String])> {
+    use crate::plan::Source;
+    let (what, config) = match &stage.base {
+        Source::Image { reference } => {
+            let base = inputs.images.get(&(reference.clone(), stage.platform.clone()))?;
+            (format!("the base image {reference}"), &base.config)
+        }
+        Source::Named { name } => {
+            let nc = inputs.named_contexts.get(&(name.clone(), stage.platform.clone()))?;
+            (format!("the named context `{name}`"), nc.config.as_ref()?)
+        }
+        _ => return None,
+    };
+    Some((what, config.config.on_build.as_slice()))
 }
 
 /// Solves every target at once; the refs in the order of `builds`.

@@ -140,8 +140,6 @@ pub struct Lowered {
     pub base_config: Option<ImageConfig>,
     /// What an SBOM scan of the target reads (see [`Plan::sbom_targets`]).
     pub sbom: sbom::ScanTargets,
-    /// Warnings for the user: base images whose `ONBUILD` triggers were not run.
-    pub notices: Vec<Diagnostic>,
 }
 
 impl Lowered {
@@ -189,7 +187,6 @@ pub fn lower(plan: &Plan, inputs: &Inputs) -> Result<Lowered, Diagnostics> {
                 config: t.config,
                 base_config: base_image_config(plan, inputs).cloned(),
                 sbom,
-                notices: l.notices,
             })
         }
         _ => Err(Diagnostics::new(plan.file.clone(), l.diags)),
@@ -230,7 +227,6 @@ struct Lowerer<'a> {
     all_args: BTreeMap<String, String>,
     /// How many stages still to lower start from each stage: the last one takes its config.
     base_uses: HashMap<&'a str, usize>,
-    notices: Vec<Diagnostic>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -247,17 +243,7 @@ impl<'a> Lowerer<'a> {
                 *base_uses.entry(name.as_str()).or_default() += 1;
             }
         }
-        Lowerer {
-            plan,
-            inputs,
-            file,
-            built: BTreeMap::new(),
-            context: None,
-            diags: Vec::new(),
-            all_args,
-            base_uses,
-            notices: Vec::new(),
-        }
+        Lowerer { plan, inputs, file, built: BTreeMap::new(), context: None, diags: Vec::new(), all_args, base_uses }
     }
 
     /// Op metadata: a progress name, the source location, and the stage's cache policy.
@@ -416,28 +402,17 @@ impl<'a> Lowerer<'a> {
                 (built.state.clone(), config)
             }
             Source::Image { reference } => {
-                let base = self.image_config(reference, &stage.platform);
-                let what = reference.to_string();
-                let what = match base.map(|c| c.config.on_build.as_slice()).filter(|t| !t.is_empty()) {
-                    Some(triggers) => {
-                        self.notices.push(triggers_not_run(stage, &what, triggers));
-                        format!("{what} (its ONBUILD triggers are not run)")
-                    }
-                    None => what,
-                };
-                let meta = from_meta(self, &what);
+                let meta = from_meta(self, &reference.to_string());
                 let state =
                     self.image_state(reference, &stage.platform, meta).map_err(|e| self.llb_error(stage.span, e))?;
-                let config = base.map(inherit).unwrap_or_else(|| empty_config(&stage.platform));
+                let config = match self.image_config(reference, &stage.platform) {
+                    Some(c) => inherit(c),
+                    None => empty_config(&stage.platform),
+                };
                 (state, config)
             }
             Source::Named { name } => {
                 let nc = self.named(name, &stage.platform, stage.span)?;
-                if let Some(triggers) =
-                    nc.config.as_ref().map(|c| c.config.on_build.as_slice()).filter(|t| !t.is_empty())
-                {
-                    self.notices.push(triggers_not_run(stage, &format!("named context `{name}`"), triggers));
-                }
                 let config = nc.config.as_ref().map(inherit).unwrap_or_else(|| empty_config(&stage.platform));
                 (nc.state.clone(), config)
             }
@@ -451,30 +426,16 @@ impl<'a> Lowerer<'a> {
         config.variant = stage.platform.variant.clone();
         let mut built = Built { state, config };
         for (i, step) in stage.steps.iter().enumerate() {
-            let history = naming::describe(&step.kind);
+            let history = match step.trigger {
+                true => format!("onbuild {}", naming::describe(&step.kind)),
+                false => naming::describe(&step.kind),
+            };
             let name = naming::step_name(&stage.name, i + 2, total, &history);
             self.step(stage, step, name, history, &mut built)?;
         }
         config::apply_runtime_config(stage, &mut built.config)?;
         Ok(built)
     }
-}
-
-/// The warning for a base image with `ONBUILD` triggers: a Dockerfile build would run them
-/// before the stage's first instruction; decant does not.
-fn triggers_not_run(stage: &Stage, base: &str, triggers: &[String]) -> Diagnostic {
-    let list: Vec<String> = triggers.iter().map(|t| format!("`{t}`")).collect();
-    let mut d = Diagnostic::warning(
-        "onbuild-not-run",
-        stage.from_span,
-        format!(
-            "the base image {base} of stage `{}` has ONBUILD triggers, which decant does not run: {}",
-            stage.name,
-            list.join(", ")
-        ),
-    );
-    d.help = Some("a Dockerfile build runs them first: write the ones the stage needs as its first steps".into());
-    d
 }
 
 /// The directory relative paths start at in an image: its workdir, or `/`.

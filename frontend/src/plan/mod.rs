@@ -7,6 +7,7 @@
 
 mod args;
 mod copy;
+pub mod onbuild;
 pub mod pattern;
 mod reads;
 mod run;
@@ -15,7 +16,7 @@ mod steps;
 pub mod values;
 pub mod word;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -183,6 +184,9 @@ pub struct Step {
     pub line: u32,
     #[serde(skip)]
     pub span: Span,
+    /// One of the base image's `ONBUILD` triggers (see [`onbuild`]), not a step of the spec.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub trigger: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -267,7 +271,7 @@ pub fn resolve(spec: &Spec, opts: &BuildOptions) -> Result<Plan, Diagnostics> {
     };
     let plan = r.plan(spec, opts);
     match plan {
-        Some(plan) if r.diags.is_empty() => Ok(plan),
+        Some(plan) if r.diags.is_empty() => onbuild::run_stage_triggers(plan, opts),
         _ => Err(Diagnostics::new(spec.file.clone(), r.diags)),
     }
 }
@@ -378,7 +382,6 @@ impl Resolver {
             return None;
         }
         self.check_cycles(&stages);
-        self.check_onbuild_bases(spec, &stages);
         if !self.diags.is_empty() {
             return None;
         }
@@ -643,16 +646,21 @@ impl Resolver {
         if !s.env.is_empty() {
             let span = s.env[0].key.span;
             let vars = self.env_vars(&s.env);
-            steps.push(Step { kind: StepKind::Env { vars }, line: self.line(span), span });
+            steps.push(Step { kind: StepKind::Env { vars }, line: self.line(span), span, trigger: false });
         }
         if let Some(w) = &s.workdir {
             if let Some(path) = self.word(w) {
-                steps.push(Step { kind: StepKind::Workdir { path }, line: self.line(w.span), span: w.span });
+                steps.push(Step {
+                    kind: StepKind::Workdir { path },
+                    line: self.line(w.span),
+                    span: w.span,
+                    trigger: false,
+                });
             }
         }
         for step in &s.steps {
             if let Some(kind) = self.step(step, names, this) {
-                steps.push(Step { kind, line: self.line(step.key_span), span: step.key_span });
+                steps.push(Step { kind, line: self.line(step.key_span), span: step.key_span, trigger: false });
             }
         }
         let config = self.runtime_config(s);
@@ -780,35 +788,6 @@ impl Resolver {
         let start_interval = dur(&h.start_interval);
         let retries = h.retries.as_ref().and_then(|r| self.parsed(r, values::parse_count));
         Some(Healthcheck { cmd, interval, timeout, start_period, start_interval, retries })
-    }
-
-    /// A Dockerfile build runs the `ONBUILD` triggers of a stage that another stage starts
-    /// from; decant runs no triggers, so such a base is an error rather than another image.
-    fn check_onbuild_bases(&mut self, spec: &Spec, stages: &[Stage]) {
-        let with_triggers: HashMap<&str, &spec::Stage> =
-            spec.stages.iter().filter(|s| !s.onbuild.is_empty()).map(|s| (s.name.value.as_str(), s)).collect();
-        if with_triggers.is_empty() {
-            return;
-        }
-        for stage in stages {
-            let Source::Stage { name } = &stage.base else { continue };
-            let Some(base) = with_triggers.get(name.as_str()) else { continue };
-            let d = Diagnostic::error(
-                stage.from_span,
-                format!(
-                    "stage `{}` starts from stage `{name}`, which has `onbuild` triggers: a Dockerfile build \
-                     would run them here, and decant runs no triggers",
-                    stage.name
-                ),
-            )
-            .label("starts from a stage with triggers")
-            .help(format!(
-                "write `{name}`'s triggers (line {}) as steps of `{}`, or give `{name}` no `onbuild`",
-                self.file.position(base.onbuild[0].span.start).line,
-                stage.name
-            ));
-            self.diags.push(d);
-        }
     }
 
     fn check_cycles(&mut self, stages: &[Stage]) {

@@ -469,15 +469,14 @@ impl<'a> Converter<'a> {
         };
         // A stage built on another keeps its ARGs in scope with their values, as Dockerfile's
         // state keeps them in its environment.
-        let (scope_args, args, triggered) = parent
+        let (scope_args, args) = parent
             .as_ref()
             .and_then(|p| self.stages.iter().find(|st| &st.name == p))
-            .map(|st| (st.scope_args.clone(), st.args.clone(), !st.onbuild.is_empty()))
+            .map(|st| (st.scope_args.clone(), st.args.clone()))
             .unwrap_or_default();
         // Comments left over from the previous stage move above this one.
         let mut c = self.stages.last_mut().map(|s| std::mem::take(&mut s.pending)).unwrap_or_default();
         c.extend(comments);
-        let parent_name = from.clone();
         self.stages.push(StageOut {
             comments: c,
             name,
@@ -488,13 +487,6 @@ impl<'a> Converter<'a> {
             args,
             ..Default::default()
         });
-        if triggered {
-            let why = format!(
-                "a Dockerfile build runs the ONBUILD triggers of stage `{parent_name}` here, and decant runs no triggers \
-                 (`decant check` refuses this base): write them as this stage's first steps"
-            );
-            self.not_converted(ins, Vec::new(), &why);
-        }
     }
 
     fn arg(&mut self, ins: &Instruction, comments: Vec<String>, global: bool) {
