@@ -8,11 +8,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message;
 
 use super::pb;
 use super::state::{digest_of, OpDigest, Output, Range, SourceFile, State, Vertex};
+use super::wire::{int, message, message_sized, message_sized_unless_empty, message_unless_empty, string};
 use crate::sourcemap::to_i32;
 
 /// Marshal the graph ending at `state` into a Definition.
@@ -299,74 +300,6 @@ fn location(buf: &mut Vec<u8>, index: usize, ranges: &[Range]) {
                 });
             }
         });
-    }
-}
-
-/// A length-delimited field whose payload `body` writes, always written (a set message field,
-/// a map entry, an element of a repeated field).
-pub(crate) fn message(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
-    // One byte for the length, which fits most payloads.
-    message_sized(buf, tag, 0, body);
-}
-
-/// [`message`] with room for the length of a payload of about `guess` bytes; returns the
-/// payload's length. The payload is written once, after the room, and moved only when its
-/// length needs another number of bytes than the guess.
-fn message_sized(buf: &mut Vec<u8>, tag: u32, guess: usize, body: impl FnOnce(&mut Vec<u8>)) -> usize {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    let at = buf.len();
-    let room = encoded_len_varint(guess as u64);
-    buf.resize(at + room, 0);
-    body(buf);
-    let end = buf.len();
-    let len = end - at - room;
-    let n = encoded_len_varint(len as u64);
-    if n > room {
-        buf.resize(end + n - room, 0);
-        buf.copy_within(at + room..end, at + n);
-    } else if n < room {
-        buf.copy_within(at + room..end, at + n);
-        buf.truncate(end - (room - n));
-    }
-    let mut prefix = [0u8; 10];
-    let mut slot = &mut prefix[..];
-    encode_varint(len as u64, &mut slot);
-    buf[at..at + n].copy_from_slice(&prefix[..n]);
-    len
-}
-
-/// A message-valued map entry's value: left out when empty (at its default), as prost and Go
-/// leave it out.
-fn message_unless_empty(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
-    message_sized_unless_empty(buf, tag, 0, body);
-}
-
-/// [`message_unless_empty`] with room for the length of about `guess` bytes (see
-/// [`message_sized`]); returns the payload's length.
-fn message_sized_unless_empty(buf: &mut Vec<u8>, tag: u32, guess: usize, body: impl FnOnce(&mut Vec<u8>)) -> usize {
-    let start = buf.len();
-    let len = message_sized(buf, tag, guess, body);
-    if len == 0 {
-        buf.truncate(start);
-    }
-    len
-}
-
-/// A string or bytes field, left out when empty.
-pub(crate) fn string(buf: &mut Vec<u8>, tag: u32, s: &[u8]) {
-    if !s.is_empty() {
-        encode_key(tag, WireType::LengthDelimited, buf);
-        encode_varint(s.len() as u64, buf);
-        buf.extend_from_slice(s);
-    }
-}
-
-/// An int32 or int64 field, left out when zero (negative values sign-extended, as protobuf
-/// does).
-pub(crate) fn int(buf: &mut Vec<u8>, tag: u32, v: i64) {
-    if v != 0 {
-        encode_key(tag, WireType::Varint, buf);
-        encode_varint(v as u64, buf);
     }
 }
 
