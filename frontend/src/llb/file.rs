@@ -198,7 +198,7 @@ impl FileChain {
     /// `meta`). Only the last action is an output (output 0).
     ///
     /// The op is written straight to its bytes from the actions (no prost message in between).
-    pub fn finish(self, platform: Option<pb::Platform>, meta: OpMeta) -> State {
+    pub fn finish(self, platform: Option<&pb::Platform>, meta: OpMeta) -> State {
         if self.actions.is_empty() {
             return self.base;
         }
@@ -228,7 +228,7 @@ impl FileChain {
                 wire::message_sized(b, 2, a.size(), |b| a.write(b, input, secondary, output, base_index));
             }
         };
-        State::from_vertex(Vertex::write(inputs.outputs, platform.as_ref(), 4, size, body, meta, caps), 0)
+        State::from_vertex(Vertex::write(inputs.outputs, platform, 4, size, body, meta, caps), 0)
     }
 }
 
@@ -495,7 +495,7 @@ mod tests {
             FileChain::on(State::scratch()).mkfile("/big", 0o755, vec![7u8; 70_000], None),
         ];
         for chain in chains {
-            let s = chain.finish(Some(plat.clone()), OpMeta::default());
+            let s = chain.finish(Some(&plat), OpMeta::default());
             let bytes = s.output().unwrap().op_bytes();
             assert_eq!(pb::Op::decode(bytes).unwrap().encode_to_vec(), bytes);
         }

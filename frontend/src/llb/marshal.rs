@@ -478,7 +478,7 @@ mod tests {
             .unwrap();
         let copied = FileChain::on(base.clone())
             .copy(&ctx, Copy { src: "/".into(), dest: "/app".into(), ..Default::default() })
-            .finish(Some(plat.clone()), OpMeta { location: Some(loc(2)), ..OpMeta::named("copy") });
+            .finish(Some(&plat), OpMeta { location: Some(loc(2)), ..OpMeta::named("copy") });
         let run = exec(
             Exec {
                 root: copied,

@@ -1,5 +1,6 @@
 //! Content-addressed vertices and the immutable [`State`] handle.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -278,8 +279,13 @@ impl Caps {
 
     /// The cap names in byte order.
     pub fn iter(&self) -> impl Iterator<Item = &'static str> + use<> {
-        let bits = self.0;
-        CAP_NAMES.iter().enumerate().filter(move |(i, _)| bits & (1 << i) != 0).map(|(_, n)| *n)
+        // Lowest set bit first: one step per cap, not per name.
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits.checked_sub(1)?;
+            CAP_NAMES.get(i).copied()
+        })
     }
 }
 
@@ -334,15 +340,19 @@ impl Vertex {
         meta: OpMeta,
         caps: Caps,
     ) -> Arc<Vertex> {
-        let mut bytes = Vec::with_capacity(inputs_len(&inputs) + size + 64);
-        write_inputs(&mut bytes, &inputs);
+        // Written in a buffer kept for the next op, then copied to a block of the exact size: no
+        // growing, no shrinking (which left small free pieces all over the heap).
+        let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        buf.clear();
+        buf.reserve(inputs_len(&inputs) + size + 64);
+        write_inputs(&mut buf, &inputs);
         if let Some(p) = platform {
-            wire::message(&mut bytes, 10, |b| p.encode_raw(b));
+            wire::message(&mut buf, 10, |b| p.encode_raw(b));
         }
         // Room for a two-byte length: most op bodies are 128 bytes or more.
-        wire::message_sized(&mut bytes, tag, size.max(128), |b| body(b, &inputs));
-        // In place (the allocator shrinks the block): the guess was an upper bound.
-        bytes.shrink_to_fit();
+        wire::message_sized(&mut buf, tag, size.max(128), |b| body(b, &inputs));
+        let bytes = buf.to_vec();
+        let _ = SCRATCH.try_with(|scratch| scratch.set(buf));
         Vertex::finish(bytes, inputs, meta, caps)
     }
 
@@ -358,6 +368,11 @@ impl Vertex {
         }
         Arc::new(Vertex { digest, bytes, inputs, meta, caps, raw_meta: None })
     }
+}
+
+thread_local! {
+    /// The buffer [`Vertex::write`] writes each op in.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// The encoded length of an op's `inputs` field, about.
