@@ -140,8 +140,10 @@ pub async fn named_contexts(
     resolve_mode: ResolveMode,
 ) -> Result<BTreeMap<(String, Platform), NamedContext>, BuildError> {
     let mut out = BTreeMap::new();
-    let reads = plan.local_reads();
-    for (name, platform) in plan.named_contexts() {
+    let named = plan.named_contexts();
+    // What the stages read of each named context, looked for only when there is one.
+    let reads = if named.is_empty() { Default::default() } else { plan.local_reads() };
+    for (name, platform) in named {
         let raw = value_for(opts, &name, &platform)?
             .ok_or_else(|| invalid(format!("named context `{name}` has no value for platform {}", platform.id())))?;
         let value = ContextValue::parse(&raw).map_err(|e| invalid(format!("context:{name}: {e}")))?;

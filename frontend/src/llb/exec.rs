@@ -2,8 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use super::pb;
-use super::state::{cap, Caps, InputSet, LlbError, OpMeta, State, Vertex};
+use prost::Message;
+
+use super::state::{cap, Caps, InputSet, LlbError, OpMeta, Output, State, Vertex};
+use super::{pb, wire};
 
 /// A command to run. `Default` gives scratch root, no args (invalid until set), sandboxed
 /// network and security.
@@ -120,7 +122,8 @@ pub struct ExecResult {
     pub mounts: Vec<Option<State>>,
 }
 
-fn clean_dest(dest: &str) -> Result<String, LlbError> {
+/// `dest` without its trailing slashes; an error unless it is absolute and not `/`.
+fn clean_dest(dest: &str) -> Result<&str, LlbError> {
     let bad = || LlbError::InvalidMountDest(dest.to_string());
     if !dest.starts_with('/') || dest.contains('\0') {
         return Err(bad());
@@ -129,158 +132,106 @@ fn clean_dest(dest: &str) -> Result<String, LlbError> {
     if trimmed.is_empty() {
         return Err(bad());
     }
-    Ok(trimmed.to_string())
-}
-
-fn opt_string(s: &Option<String>) -> String {
-    s.clone().unwrap_or_default()
+    Ok(trimmed)
 }
 
 /// Build an exec op. Output 0 is the root; writable bind mounts get outputs 1, 2, ... in
 /// mount order; cache, tmpfs, secret, SSH and readonly mounts produce no output.
+///
+/// The op is written straight to its bytes from `e` (no prost message in between).
 pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
     if e.args.is_empty() {
         return Err(LlbError::EmptyArgs);
     }
     let mut caps = Caps::of(&[cap!("exec.meta.base")]);
     let mut inputs = InputSet::default();
-    let (mounts, outputs) = mounts(&e.root, &e.mounts, &mut inputs, &mut caps)?;
-    let secretenv = secret_env(&e.secret_env, &mut caps)?;
+    let root_input = inputs.index_of(&e.root);
+    let mounts = mounts(&e.mounts, &mut inputs, &mut caps)?;
+    secret_env_caps(&e.secret_env, &mut caps)?;
     process_caps(&e, &mut caps);
-    let (network, security, platform) = (e.network as i32, e.security as i32, e.platform.clone());
-    let op = pb::Op {
-        op: Some(pb::op::Op::Exec(pb::ExecOp { meta: Some(process(e)), mounts, network, security, secretenv })),
-        platform,
-        ..Default::default()
-    };
-    let vertex = Vertex::new(op, inputs.outputs, meta, caps);
+    let size = exec_size(&e);
+    let body = |b: &mut Vec<u8>, _: &[Output]| write_exec(b, &e, root_input, &mounts);
+    let vertex = Vertex::write(inputs.outputs, e.platform.as_ref(), 2, size, body, meta, caps);
     Ok(ExecResult {
         root: State::from_vertex(vertex.clone(), 0),
-        mounts: outputs.into_iter().map(|o| o.map(|i| State::from_vertex(vertex.clone(), i))).collect(),
+        mounts: mounts.iter().map(|m| (m.output >= 0).then(|| State::from_vertex(vertex.clone(), m.output))).collect(),
     })
 }
 
-/// The root mount and every other mount, with the output index of each user mount.
-fn mounts(
-    root: &State,
-    specs: &[MountSpec],
-    inputs: &mut InputSet,
-    caps: &mut Caps,
-) -> Result<(Vec<pb::Mount>, Vec<Option<i64>>), LlbError> {
-    let mut mounts = Vec::with_capacity(specs.len() + 1);
-    mounts.push(pb::Mount {
-        input: inputs.index_of(root),
-        dest: "/".to_string(),
-        output: 0,
-        mount_type: pb::MountType::Bind as i32,
-        ..Default::default()
-    });
-    let mut outputs = Vec::with_capacity(specs.len());
+/// What the op says of a mount besides its kind: where it is, its input and its output (-1
+/// for none).
+struct Placed<'a> {
+    dest: &'a str,
+    input: i64,
+    output: i64,
+}
+
+/// Every mount besides the root, checked, with its input (added to `inputs` in mount order)
+/// and its output, and the caps each needs.
+fn mounts<'a>(specs: &'a [MountSpec], inputs: &mut InputSet, caps: &mut Caps) -> Result<Vec<Placed<'a>>, LlbError> {
+    let mut placed = Vec::with_capacity(specs.len());
     let mut seen = BTreeSet::new();
     let mut next_output = 1i64;
     for m in specs {
         let dest = clean_dest(&m.dest)?;
-        if !seen.insert(dest.clone()) {
+        if !seen.insert(dest) {
             return Err(LlbError::DuplicateMountDest(m.dest.clone()));
         }
-        let mut pm = match &m.kind {
-            MountKind::Bind { source, selector, readonly } => bind_mount(source, selector, *readonly, inputs, caps),
-            MountKind::Cache { id, sharing, source, selector, readonly } => {
-                cache_mount(id, *sharing, source.as_ref(), selector, *readonly, inputs, caps)
+        let (input, selector) = match &m.kind {
+            MountKind::Bind { source, selector, .. } => {
+                caps.insert(cap!("exec.mount.bind"));
+                (inputs.index_of(source), selector)
             }
-            MountKind::Tmpfs { size } => tmpfs_mount(*size, caps)?,
-            MountKind::Secret { id, uid, gid, mode, optional } => {
+            MountKind::Cache { source, selector, .. } => {
+                caps.extend([cap!("exec.mount.cache"), cap!("exec.mount.cache.sharing")]);
+                (source.as_ref().map_or(-1, |s| inputs.index_of(s)), selector)
+            }
+            MountKind::Tmpfs { size } => {
+                caps.insert(cap!("exec.mount.tmpfs"));
+                match *size {
+                    Some(size) if size < 0 => {
+                        return Err(LlbError::Invalid { what: "tmpfs size", value: size.to_string() })
+                    }
+                    Some(size) if size > 0 => caps.insert(cap!("exec.mount.tmpfs.size")),
+                    _ => {}
+                }
+                (-1, &None)
+            }
+            MountKind::Secret { .. } => {
                 caps.insert(cap!("exec.mount.secret"));
-                let opt = pb::SecretOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional };
-                mount(pb::MountType::Secret, pb::Mount { secret_opt: Some(opt), ..Default::default() })
+                (-1, &None)
             }
-            MountKind::Ssh { id, uid, gid, mode, optional } => {
+            MountKind::Ssh { .. } => {
                 caps.insert(cap!("exec.mount.ssh"));
-                let opt = pb::SshOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional };
-                mount(pb::MountType::Ssh, pb::Mount { ssh_opt: Some(opt), ..Default::default() })
+                (-1, &None)
             }
         };
-        pm.dest = dest;
-        if !pm.selector.is_empty() {
+        if selector.as_ref().is_some_and(|s| !s.is_empty()) {
             caps.insert(cap!("exec.mount.selector"));
         }
-        let writable = matches!(m.kind, MountKind::Bind { readonly: false, .. });
-        outputs.push(writable.then(|| {
-            pm.output = next_output;
-            next_output += 1;
-            pm.output
-        }));
-        mounts.push(pm);
+        let output = match m.kind {
+            MountKind::Bind { readonly: false, .. } => {
+                next_output += 1;
+                next_output - 1
+            }
+            _ => -1,
+        };
+        placed.push(Placed { dest, input, output });
     }
-    Ok((mounts, outputs))
+    Ok(placed)
 }
 
-/// A mount of `kind` with no input and no output unless `fields` set them.
-fn mount(kind: pb::MountType, fields: pb::Mount) -> pb::Mount {
-    pb::Mount { mount_type: kind as i32, input: -1, output: -1, ..fields }
-}
-
-fn bind_mount(
-    source: &State,
-    selector: &Option<String>,
-    readonly: bool,
-    inputs: &mut InputSet,
-    caps: &mut Caps,
-) -> pb::Mount {
-    caps.insert(cap!("exec.mount.bind"));
-    let fields = pb::Mount { selector: opt_string(selector), readonly, ..Default::default() };
-    pb::Mount { input: inputs.index_of(source), ..mount(pb::MountType::Bind, fields) }
-}
-
-fn cache_mount(
-    id: &str,
-    sharing: pb::CacheSharingOpt,
-    source: Option<&State>,
-    selector: &Option<String>,
-    readonly: bool,
-    inputs: &mut InputSet,
-    caps: &mut Caps,
-) -> pb::Mount {
-    caps.extend([cap!("exec.mount.cache"), cap!("exec.mount.cache.sharing")]);
-    let fields = pb::Mount {
-        selector: opt_string(selector),
-        readonly,
-        cache_opt: Some(pb::CacheOpt { id: id.to_string(), sharing: sharing as i32 }),
-        ..Default::default()
-    };
-    let pm = mount(pb::MountType::Cache, fields);
-    match source {
-        Some(src) => pb::Mount { input: inputs.index_of(src), ..pm },
-        None => pm,
-    }
-}
-
-fn tmpfs_mount(size: Option<i64>, caps: &mut Caps) -> Result<pb::Mount, LlbError> {
-    caps.insert(cap!("exec.mount.tmpfs"));
-    let size = match size {
-        Some(size) if size < 0 => return Err(LlbError::Invalid { what: "tmpfs size", value: size.to_string() }),
-        Some(size) if size > 0 => {
-            caps.insert(cap!("exec.mount.tmpfs.size"));
-            Some(pb::TmpfsOpt { size })
-        }
-        _ => None,
-    };
-    Ok(mount(pb::MountType::Tmpfs, pb::Mount { tmpfs_opt: size, ..Default::default() }))
-}
-
-/// Environment variables filled from secrets.
-fn secret_env(vars: &[(String, String, bool)], caps: &mut Caps) -> Result<Vec<pb::SecretEnv>, LlbError> {
-    let mut out = Vec::with_capacity(vars.len());
-    for (id, name, optional) in vars {
+/// Checks the environment variables filled from secrets.
+fn secret_env_caps(vars: &[(String, String, bool)], caps: &mut Caps) -> Result<(), LlbError> {
+    for (_, name, _) in vars {
         if name.is_empty() || name.contains('=') {
             return Err(LlbError::Invalid { what: "secret env name", value: name.clone() });
         }
-        out.push(pb::SecretEnv { id: id.clone(), name: name.clone(), optional: *optional });
     }
-    if !out.is_empty() {
+    if !vars.is_empty() {
         caps.insert(cap!("exec.secretenv"));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The caps the process settings need.
@@ -295,24 +246,105 @@ fn process_caps(e: &Exec, caps: &mut Caps) {
     caps.extend(needs.into_iter().filter(|(needed, _)| *needed).map(|(_, cap)| cap));
 }
 
-/// The process: command, environment, directory, user and the rest of `Meta`.
-fn process(e: Exec) -> pb::Meta {
-    pb::Meta {
-        args: e.args,
-        env: e.env,
-        cwd: if e.cwd.is_empty() { "/".to_string() } else { e.cwd },
-        user: e.user,
-        extra_hosts: e.extra_hosts.into_iter().map(|(host, ip)| pb::HostIp { host, ip }).collect(),
-        hostname: e.hostname,
-        proxy_env: e.proxy_env,
-        ulimit: e.ulimits.into_iter().map(|(name, soft, hard)| pb::Ulimit { name, soft, hard }).collect(),
-        cgroup_parent: e.cgroup_parent,
-        // As BuildKit's own LLB client sets on every exec: from v0.12 the executor then also
-        // removes the empty parent directories it created for a mount point (`/run/secrets` for
-        // a secret at `/run/secrets/token`), so they do not end up in the layer. Older daemons
-        // ignore the field.
-        remove_mount_stubs_recursive: true,
-        ..Default::default()
+/// About the encoded size of the ExecOp of `e` (an upper bound for the usual ones).
+fn exec_size(e: &Exec) -> usize {
+    let strings = |v: &[String]| v.iter().map(|s| s.len() + 3).sum::<usize>();
+    let mounts = e.mounts.iter().map(|m| m.dest.len() + 64).sum::<usize>();
+    64 + strings(&e.args) + strings(&e.env) + e.cwd.len() + e.user.len() + e.hostname.len() + mounts
+}
+
+/// The ExecOp's fields (`pb::ExecOp`, in field order).
+fn write_exec(b: &mut Vec<u8>, e: &Exec, root_input: i64, mounts: &[Placed]) {
+    // meta (1)
+    let meta_size = exec_size(e);
+    wire::message_sized(b, 1, meta_size, |b| write_process(b, e));
+    // mounts (2): the root, then the others.
+    wire::message(b, 2, |b| {
+        wire::int(b, 1, root_input);
+        wire::string(b, 3, b"/");
+    });
+    for (spec, placed) in e.mounts.iter().zip(mounts) {
+        wire::message(b, 2, |b| write_mount(b, spec, placed));
+    }
+    // network (3), security (4)
+    wire::int(b, 3, e.network as i64);
+    wire::int(b, 4, e.security as i64);
+    // secretenv (5)
+    for (id, name, optional) in &e.secret_env {
+        wire::message(b, 5, |b| {
+            wire::string(b, 1, id.as_bytes());
+            wire::string(b, 2, name.as_bytes());
+            wire::boolean(b, 3, *optional);
+        });
+    }
+}
+
+/// The process (`pb::Meta`): command, environment, directory, user and the rest.
+fn write_process(b: &mut Vec<u8>, e: &Exec) {
+    wire::strings(b, 1, &e.args);
+    wire::strings(b, 2, &e.env);
+    wire::string(b, 3, if e.cwd.is_empty() { b"/" } else { e.cwd.as_bytes() });
+    wire::string(b, 4, e.user.as_bytes());
+    if let Some(p) = &e.proxy_env {
+        wire::message(b, 5, |b| p.encode_raw(b));
+    }
+    for (host, ip) in &e.extra_hosts {
+        wire::message(b, 6, |b| {
+            wire::string(b, 1, host.as_bytes());
+            wire::string(b, 2, ip.as_bytes());
+        });
+    }
+    wire::string(b, 7, e.hostname.as_bytes());
+    for (name, soft, hard) in &e.ulimits {
+        wire::message(b, 9, |b| {
+            wire::string(b, 1, name.as_bytes());
+            wire::int(b, 2, *soft);
+            wire::int(b, 3, *hard);
+        });
+    }
+    wire::string(b, 10, e.cgroup_parent.as_bytes());
+    // removeMountStubsRecursive (11), as BuildKit's own LLB client sets it on every exec: from
+    // v0.12 the executor then also removes the empty parent directories it created for a mount
+    // point (`/run/secrets` for a secret at `/run/secrets/token`), so they do not end up in the
+    // layer. Older daemons ignore the field.
+    wire::boolean(b, 11, true);
+}
+
+/// One mount besides the root (`pb::Mount`, in field order).
+fn write_mount(b: &mut Vec<u8>, spec: &MountSpec, placed: &Placed) {
+    let (selector, readonly, kind) = match &spec.kind {
+        MountKind::Bind { selector, readonly, .. } => (selector.as_deref(), *readonly, pb::MountType::Bind),
+        MountKind::Cache { selector, readonly, .. } => (selector.as_deref(), *readonly, pb::MountType::Cache),
+        MountKind::Tmpfs { .. } => (None, false, pb::MountType::Tmpfs),
+        MountKind::Secret { .. } => (None, false, pb::MountType::Secret),
+        MountKind::Ssh { .. } => (None, false, pb::MountType::Ssh),
+    };
+    wire::int(b, 1, placed.input);
+    wire::string(b, 2, selector.unwrap_or_default().as_bytes());
+    wire::string(b, 3, placed.dest.as_bytes());
+    wire::int(b, 4, placed.output);
+    wire::boolean(b, 5, readonly);
+    wire::int(b, 6, kind as i64);
+    match &spec.kind {
+        // tmpfsOpt (19), only with a size.
+        MountKind::Tmpfs { size: Some(size) } if *size > 0 => wire::message(b, 19, |b| wire::int(b, 1, *size)),
+        // cacheOpt (20)
+        MountKind::Cache { id, sharing, .. } => wire::message(b, 20, |b| {
+            wire::string(b, 1, id.as_bytes());
+            wire::int(b, 2, *sharing as i64);
+        }),
+        // secretOpt (21), SSHOpt (22): the same fields.
+        MountKind::Secret { id, uid, gid, mode, optional } | MountKind::Ssh { id, uid, gid, mode, optional } => {
+            let tag = if matches!(spec.kind, MountKind::Secret { .. }) { 21 } else { 22 };
+            wire::message(b, tag, |b| {
+                wire::string(b, 1, id.as_bytes());
+                wire::uint(b, 2, *uid);
+                wire::uint(b, 3, *gid);
+                wire::uint(b, 4, *mode);
+                wire::boolean(b, 5, *optional);
+            });
+        }
+        _ => {}
     }
 }
 
@@ -479,6 +511,64 @@ mod tests {
         assert!(e(vec![tmp("rel")], args.clone()).is_err());
         assert!(matches!(e(vec![tmp("/a"), tmp("/a/")], args.clone()), Err(LlbError::DuplicateMountDest(_))));
         assert!(e(vec![MountSpec { dest: "/t".into(), kind: MountKind::Tmpfs { size: Some(-1) } }], args).is_err());
+    }
+
+    /// The bytes written straight from `Exec` are prost's encoding of the op they decode to:
+    /// every field in its place, none at its default.
+    #[test]
+    fn bytes_are_prost_encoding_of_the_op() {
+        let other =
+            image(&crate::reference::ImageRef::parse("busybox").unwrap(), ImageOpts::default(), OpMeta::default())
+                .unwrap();
+        let cache = |source: Option<State>, selector: Option<&str>| MountKind::Cache {
+            id: "c".into(),
+            sharing: pb::CacheSharingOpt::Private,
+            source,
+            selector: selector.map(Into::into),
+            readonly: true,
+        };
+        let mount = |dest: &str, kind| MountSpec { dest: dest.into(), kind };
+        let full = Exec {
+            root: base(),
+            args: vec!["sh".into(), String::new(), "-c".into()],
+            env: vec!["A=1".into(), String::new()],
+            cwd: "/w".into(),
+            user: "1000:1000".into(),
+            hostname: "h".into(),
+            extra_hosts: vec![("db".into(), "10.0.0.2".into()), (String::new(), String::new())],
+            network: pb::NetMode::Host,
+            security: pb::SecurityMode::Insecure,
+            platform: Some(pb::Platform {
+                architecture: "arm".into(),
+                os: "linux".into(),
+                variant: "v7".into(),
+                ..Default::default()
+            }),
+            mounts: vec![
+                mount("/a", MountKind::Bind { source: other.clone(), selector: Some("/etc".into()), readonly: false }),
+                mount(
+                    "/b/",
+                    MountKind::Bind { source: State::scratch(), selector: Some(String::new()), readonly: true },
+                ),
+                mount("/c", cache(Some(other), Some("/x"))),
+                mount("/d", cache(None, None)),
+                mount("/e", MountKind::Tmpfs { size: Some(0) }),
+                mount("/f", MountKind::Tmpfs { size: Some(1 << 40) }),
+                mount("/g", MountKind::Secret { id: "s".into(), uid: 1, gid: 2, mode: 0o400, optional: true }),
+                mount("/h", MountKind::Ssh { id: String::new(), uid: 0, gid: 0, mode: 0, optional: false }),
+            ],
+            secret_env: vec![("s".into(), "S".into(), true), ("t".into(), "T".into(), false)],
+            proxy_env: Some(pb::ProxyEnv { no_proxy: "x".into(), ..Default::default() }),
+            ulimits: vec![("nofile".into(), -1, 0), ("core".into(), 0, 1 << 40)],
+            cgroup_parent: "/p".into(),
+        };
+        let long = Exec { args: vec!["x".repeat(20_000)], ..full.clone() };
+        let plain = Exec { args: vec!["true".into()], ..Default::default() };
+        for e in [full, long, plain] {
+            let r = exec(e, OpMeta::default()).unwrap();
+            let bytes = r.root.output().unwrap().op_bytes();
+            assert_eq!(pb::Op::decode(bytes).unwrap().encode_to_vec(), bytes);
+        }
     }
 
     #[test]

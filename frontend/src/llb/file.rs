@@ -1,7 +1,7 @@
 //! File ops: a chain of mkdir / mkfile / rm / symlink / copy actions applied in order.
 
-use super::pb;
-use super::state::{cap, Caps, InputSet, OpMeta, State, Vertex};
+use super::state::{cap, Caps, InputSet, OpMeta, Output, State, Vertex};
+use super::{pb, wire};
 
 /// A user or group, by numeric id or by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +23,15 @@ impl UserSpec {
         }
     }
 
-    fn to_pb(&self, base_input: i64) -> pb::UserOpt {
-        let user = match self {
-            UserSpec::Id(id) => pb::user_opt::User::ById(*id),
-            UserSpec::Name(name) => {
-                pb::user_opt::User::ByName(pb::NamedUserOpt { name: name.clone(), input: base_input })
-            }
-        };
-        pb::UserOpt { user: Some(user) }
+    /// The `UserOpt` fields: by name (looked up in the op's input `base_input`) or by id.
+    fn write(&self, b: &mut Vec<u8>, base_input: i64) {
+        match self {
+            UserSpec::Name(name) => wire::message(b, 1, |b| {
+                wire::string(b, 1, name.as_bytes());
+                wire::int(b, 2, base_input);
+            }),
+            UserSpec::Id(id) => wire::varint_always(b, 2, u64::from(*id)),
+        }
     }
 }
 
@@ -55,10 +56,12 @@ impl Chown {
         (c.user.is_some() || c.group.is_some()).then_some(c)
     }
 
-    fn to_pb(&self, base_input: i64) -> pb::ChownOpt {
-        pb::ChownOpt {
-            user: self.user.as_ref().map(|u| u.to_pb(base_input)),
-            group: self.group.as_ref().map(|g| g.to_pb(base_input)),
+    /// The `ChownOpt` fields: user (1), group (2).
+    fn write(&self, b: &mut Vec<u8>, base_input: i64) {
+        for (tag, part) in [(1, &self.user), (2, &self.group)] {
+            if let Some(u) = part {
+                wire::message(b, tag, |b| u.write(b, base_input));
+            }
         }
     }
 }
@@ -193,106 +196,152 @@ impl FileChain {
 
     /// Build the FileOp. A chain without actions returns the base unchanged (and drops
     /// `meta`). Only the last action is an output (output 0).
-    pub fn finish(self, platform: Option<pb::Platform>, meta: OpMeta) -> State {
+    ///
+    /// The op is written straight to its bytes from the actions (no prost message in between).
+    pub fn finish(self, platform: Option<&pb::Platform>, meta: OpMeta) -> State {
         if self.actions.is_empty() {
             return self.base;
         }
-        // Pass 1: inputs, base first, then copy sources in order, deduplicated.
+        // Inputs: base first, then copy sources in order, deduplicated.
         let mut inputs = InputSet::default();
         let base_index = inputs.index_of(&self.base);
-        let secondary: Vec<i64> = self
-            .actions
-            .iter()
-            .map(|a| match a {
-                Action::Copy { src, .. } => inputs.index_of(src),
-                _ => -1,
-            })
-            .collect();
-        let n_inputs = inputs.len();
-        let last = self.actions.len() - 1;
-
         let mut caps = Caps::of(&[cap!("file.base")]);
-        let mut actions = Vec::with_capacity(self.actions.len());
-        for (k, (a, secondary_input)) in self.actions.into_iter().zip(secondary).enumerate() {
-            let input = if k == 0 { base_index } else { n_inputs + k as i64 - 1 };
-            // A user or group by name is looked up in the base's /etc/passwd and /etc/group, for
-            // every action of the chain: BuildKit takes that index among the op's inputs only (an
-            // earlier action's output there is "invalid input index"), as its LLB client sets it.
-            let chown = |o: &Option<Chown>| o.as_ref().map(|c| c.to_pb(base_index));
-            let action = match a {
-                Action::Mkdir { path, mode, make_parents, owner } => {
-                    pb::file_action::Action::Mkdir(pb::FileActionMkDir {
-                        path,
-                        mode: perm(mode),
-                        make_parents,
-                        owner: chown(&owner),
-                        timestamp: -1,
-                    })
+        let mut size = 0;
+        for a in &self.actions {
+            if let Action::Copy { src, .. } = a {
+                inputs.index_of(src);
+            }
+            size += a.caps_and_size(&mut caps);
+        }
+        let n_inputs = inputs.len();
+        let body = |b: &mut Vec<u8>, inputs: &[Output]| {
+            let last = self.actions.len() - 1;
+            for (k, a) in self.actions.iter().enumerate() {
+                let input = if k == 0 { base_index } else { n_inputs + k as i64 - 1 };
+                // A copy's source, found again among the inputs (a few at most).
+                let secondary = match a {
+                    Action::Copy { src, .. } => InputSet::position(inputs, src),
+                    _ => -1,
+                };
+                let output = if k == last { 0 } else { -1 };
+                // actions (2)
+                wire::message_sized(b, 2, a.size(), |b| a.write(b, input, secondary, output, base_index));
+            }
+        };
+        State::from_vertex(Vertex::write(inputs.outputs, platform, 4, size, body, meta, caps), 0)
+    }
+}
+
+impl Action {
+    /// Adds the caps the action needs; returns about its encoded size.
+    fn caps_and_size(&self, caps: &mut Caps) -> usize {
+        match self {
+            Action::Rm { allow_wildcard: true, .. } => caps.insert(cap!("file.rm.wildcard")),
+            Action::Symlink { .. } => caps.insert(cap!("file.symlink.create")),
+            Action::Copy { spec, .. } => {
+                if !spec.include_patterns.is_empty() || !spec.exclude_patterns.is_empty() {
+                    caps.insert(cap!("file.copy.includeexcludepatterns"));
                 }
-                Action::Mkfile { path, mode, data, owner } => pb::file_action::Action::Mkfile(pb::FileActionMkFile {
-                    path,
-                    mode: perm(mode),
-                    data,
-                    owner: chown(&owner),
-                    timestamp: -1,
-                }),
-                Action::Rm { path, allow_not_found, allow_wildcard } => {
-                    if allow_wildcard {
-                        caps.insert(cap!("file.rm.wildcard"));
-                    }
-                    pb::file_action::Action::Rm(pb::FileActionRm { path, allow_not_found, allow_wildcard })
+                if spec.always_replace_existing_dest_paths {
+                    caps.insert(cap!("file.copy.alwaysreplaceexistingdestpaths"));
                 }
-                Action::Symlink { oldpath, newpath } => {
-                    caps.insert(cap!("file.symlink.create"));
-                    pb::file_action::Action::Symlink(pb::FileActionSymlink {
-                        oldpath,
-                        newpath,
-                        owner: None,
-                        timestamp: -1,
-                    })
-                }
-                Action::Copy { spec, .. } => {
-                    if !spec.include_patterns.is_empty() || !spec.exclude_patterns.is_empty() {
-                        caps.insert(cap!("file.copy.includeexcludepatterns"));
-                    }
-                    if spec.always_replace_existing_dest_paths {
-                        caps.insert(cap!("file.copy.alwaysreplaceexistingdestpaths"));
-                    }
+            }
+            _ => {}
+        }
+        self.size() + 4
+    }
+
+    /// About the encoded size of the action.
+    fn size(&self) -> usize {
+        let strings = |v: &[String]| v.iter().map(|s| s.len() + 3).sum::<usize>();
+        64 + match self {
+            Action::Mkdir { path, .. } | Action::Rm { path, .. } => path.len(),
+            Action::Mkfile { path, data, .. } => path.len() + data.len() + 5,
+            Action::Symlink { oldpath, newpath } => oldpath.len() + newpath.len(),
+            Action::Copy { spec, .. } => {
+                spec.src.len()
+                    + spec.dest.len()
+                    + strings(&spec.include_patterns)
+                    + strings(&spec.exclude_patterns)
+                    + spec.mode_str.as_ref().map_or(0, |m| m.len() + 2)
+            }
+        }
+    }
+
+    /// The `FileAction` fields: its input, secondary input and output, then the action (the
+    /// `oneof action` member). A user or group by name is looked up in the base's /etc/passwd
+    /// and /etc/group, for every action of the chain: BuildKit takes that index among the op's
+    /// inputs only (an earlier action's output there is "invalid input index"), as its LLB
+    /// client sets it.
+    fn write(&self, b: &mut Vec<u8>, input: i64, secondary: i64, output: i64, base_index: i64) {
+        wire::int(b, 1, input);
+        wire::int(b, 2, secondary);
+        wire::int(b, 3, output);
+        let owner = |b: &mut Vec<u8>, tag: u32, o: &Option<Chown>| {
+            if let Some(c) = o {
+                wire::message(b, tag, |b| c.write(b, base_index));
+            }
+        };
+        // No timestamp: -1.
+        const UNSET: i64 = -1;
+        match self {
+            // copy (4)
+            Action::Copy { spec, .. } => {
+                wire::message_sized(b, 4, self.size(), |b| {
+                    wire::string(b, 1, spec.src.as_bytes());
+                    wire::string(b, 2, spec.dest.as_bytes());
+                    owner(b, 3, &spec.owner);
                     // As BuildKit's client: a mode string leaves `mode` at 0, and asks for no cap
                     // (see MODE_STRING_CAP).
                     let mode = match &spec.mode_str {
                         Some(_) => 0,
                         None => spec.mode.map_or(-1, perm),
                     };
-                    pb::file_action::Action::Copy(pb::FileActionCopy {
-                        src: spec.src,
-                        dest: spec.dest,
-                        owner: chown(&spec.owner),
-                        mode,
-                        follow_symlink: spec.follow_symlink,
-                        dir_copy_contents: spec.dir_copy_contents,
-                        attempt_unpack_docker_compatibility: spec.attempt_unpack,
-                        create_dest_path: spec.create_dest_path,
-                        allow_wildcard: spec.allow_wildcard,
-                        allow_empty_wildcard: spec.allow_empty_wildcard,
-                        timestamp: -1,
-                        include_patterns: spec.include_patterns,
-                        exclude_patterns: spec.exclude_patterns,
-                        always_replace_existing_dest_paths: spec.always_replace_existing_dest_paths,
-                        mode_str: spec.mode_str.unwrap_or_default(),
-                        required_paths: Vec::new(),
-                    })
-                }
-            };
-            actions.push(pb::FileAction {
-                input,
-                secondary_input,
-                output: if k == last { 0 } else { -1 },
-                action: Some(action),
-            });
-        }
-        let op = pb::Op { op: Some(pb::op::Op::File(pb::FileOp { actions })), platform, ..Default::default() };
-        State::from_vertex(Vertex::new(op, inputs.outputs, meta, caps), 0)
+                    wire::int(b, 4, i64::from(mode));
+                    wire::boolean(b, 5, spec.follow_symlink);
+                    wire::boolean(b, 6, spec.dir_copy_contents);
+                    wire::boolean(b, 7, spec.attempt_unpack);
+                    wire::boolean(b, 8, spec.create_dest_path);
+                    wire::boolean(b, 9, spec.allow_wildcard);
+                    wire::boolean(b, 10, spec.allow_empty_wildcard);
+                    wire::int(b, 11, UNSET);
+                    wire::strings(b, 12, &spec.include_patterns);
+                    wire::strings(b, 13, &spec.exclude_patterns);
+                    wire::boolean(b, 14, spec.always_replace_existing_dest_paths);
+                    wire::string(b, 15, spec.mode_str.as_deref().unwrap_or_default().as_bytes());
+                });
+            }
+            // mkfile (5)
+            Action::Mkfile { path, mode, data, owner: o } => {
+                wire::message_sized(b, 5, self.size(), |b| {
+                    wire::string(b, 1, path.as_bytes());
+                    wire::int(b, 2, i64::from(perm(*mode)));
+                    wire::string(b, 3, data);
+                    owner(b, 4, o);
+                    wire::int(b, 5, UNSET);
+                });
+            }
+            // mkdir (6)
+            Action::Mkdir { path, mode, make_parents, owner: o } => wire::message(b, 6, |b| {
+                wire::string(b, 1, path.as_bytes());
+                wire::int(b, 2, i64::from(perm(*mode)));
+                wire::boolean(b, 3, *make_parents);
+                owner(b, 4, o);
+                wire::int(b, 5, UNSET);
+            }),
+            // rm (7)
+            Action::Rm { path, allow_not_found, allow_wildcard } => wire::message(b, 7, |b| {
+                wire::string(b, 1, path.as_bytes());
+                wire::boolean(b, 2, *allow_not_found);
+                wire::boolean(b, 3, *allow_wildcard);
+            }),
+            // symlink (8)
+            Action::Symlink { oldpath, newpath } => wire::message(b, 8, |b| {
+                wire::string(b, 1, oldpath.as_bytes());
+                wire::string(b, 2, newpath.as_bytes());
+                wire::int(b, 4, UNSET);
+            }),
+        };
     }
 }
 
@@ -309,12 +358,15 @@ mod tests {
         }
     }
 
+    fn alpine_and_context() -> (State, State) {
+        let alpine =
+            image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::default());
+        (alpine.unwrap(), local("context", LocalOpts::default(), OpMeta::default()).unwrap())
+    }
+
     #[test]
     fn chain_indexes_and_outputs() {
-        let base =
-            image(&crate::reference::ImageRef::parse("alpine").unwrap(), ImageOpts::default(), OpMeta::default())
-                .unwrap();
-        let ctx = local("context", LocalOpts::default(), OpMeta::default()).unwrap();
+        let (base, ctx) = alpine_and_context();
         let s = FileChain::on(base.clone())
             .mkdir("/app", 0o755, true, Chown::parse("app:1000"))
             .copy(
@@ -401,6 +453,51 @@ mod tests {
             "file.rm.wildcard",
         ] {
             assert!(caps.contains(c), "missing {c}");
+        }
+    }
+
+    /// The bytes written straight from the actions are prost's encoding of the op they decode
+    /// to: every field in its place, none at its default.
+    #[test]
+    fn bytes_are_prost_encoding_of_the_op() {
+        use prost::Message;
+        let (base, ctx) = alpine_and_context();
+        let every = Copy {
+            src: "/s".into(),
+            dest: "/d/".into(),
+            owner: Chown::parse("0:g"),
+            mode: Some(0o10755),
+            mode_str: None,
+            follow_symlink: true,
+            dir_copy_contents: true,
+            attempt_unpack: true,
+            create_dest_path: true,
+            allow_wildcard: true,
+            allow_empty_wildcard: true,
+            include_patterns: vec!["*.rs".into(), String::new()],
+            exclude_patterns: vec!["target".into()],
+            always_replace_existing_dest_paths: true,
+        };
+        let plat = pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() };
+        let chains = [
+            FileChain::on(base.clone())
+                .mkdir("/app", 0o40755, true, Chown::parse("app:1000"))
+                .mkdir("", 0, false, None)
+                .mkfile("/f", 0o644, "x".repeat(300), Chown::parse(":0"))
+                .mkfile("/empty", 0, "", None)
+                .copy(&ctx, every.clone())
+                .copy(&base, Copy { mode_str: Some("u+x".into()), ..every })
+                .copy(&State::scratch(), Copy::default())
+                .rm("/r*", true, true)
+                .rm("", false, false)
+                .symlink("/a", "/b")
+                .symlink("", ""),
+            FileChain::on(State::scratch()).mkfile("/big", 0o755, vec![7u8; 70_000], None),
+        ];
+        for chain in chains {
+            let s = chain.finish(Some(&plat), OpMeta::default());
+            let bytes = s.output().unwrap().op_bytes();
+            assert_eq!(pb::Op::decode(bytes).unwrap().encode_to_vec(), bytes);
         }
     }
 

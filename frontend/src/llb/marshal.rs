@@ -8,11 +8,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message;
 
 use super::pb;
 use super::state::{digest_of, OpDigest, Output, Range, SourceFile, State, Vertex};
+use super::wire::{
+    int, message, message_sized, message_sized_unless_empty, message_unless_empty, string, string_always,
+};
 use crate::sourcemap::to_i32;
 
 /// Marshal the graph ending at `state` into a Definition.
@@ -48,32 +51,27 @@ pub fn marshal_bytes(state: &State) -> Vec<u8> {
         encode_varint(e.bytes.len() as u64, &mut buf);
         buf.extend_from_slice(&e.bytes);
     }
+    // The entries of the maps metadata (2) and source locations, written in def order (the
+    // order the vertices were walked in, close to their order in memory), then copied out in
+    // digest order: that pass reads one buffer from start to end, not every vertex again.
+    let Maps { side, spans } = map_entries(&entries);
     // Definition.metadata (2): map<digest, OpMetadata>; of equal digests the last one is kept,
     // as a map built entry by entry would keep it.
-    // Their lengths are guessed from the entry before (most are alike), so that the length
-    // prefix is rarely wider than the room left for it, and the entry is rarely moved.
     let sorted = by_digest(&entries);
-    let (mut entry_len, mut meta_len) = (0, 0);
-    for e in &sorted {
-        entry_len = message_sized(&mut buf, 2, entry_len, |b| {
-            string(b, 1, e.digest.as_bytes());
-            meta_len = message_sized_unless_empty(b, 2, meta_len, |b| e.meta.encode(b));
-        });
+    for &i in &sorted {
+        string_always(&mut buf, 2, &side[spans[i].0.clone()]);
     }
     // Definition.source (3)
     if !files.is_empty() {
-        // Its length guessed from the files and the number of locations (a location entry is
-        // about a hundred bytes): the source file would be moved if the guess were short.
+        let locations = sorted.iter().filter_map(|&i| spans[i].1.clone());
+        // Its length guessed from the files and the locations: the source file would be moved
+        // if the guess were short.
         let guess = files.iter().map(|f| f.data.len() + f.filename.len() + 16).sum::<usize>()
-            + sorted.iter().filter(|e| e.location.is_some()).map(|e| e.digest.len() + 32).sum::<usize>();
+            + locations.clone().map(|r| r.len() + 4).sum::<usize>();
         message_sized(&mut buf, 3, guess, |b| {
             // Source.locations (1): map<digest, Locations>; each op has at most one location.
-            for e in &sorted {
-                let Some((index, ranges)) = e.location else { continue };
-                message(b, 1, |b| {
-                    string(b, 1, e.digest.as_bytes());
-                    message_unless_empty(b, 2, |b| message(b, 1, |b| location(b, index, ranges)));
-                });
+            for r in locations {
+                string_always(b, 1, &side[r]);
             }
             // Source.infos (2)
             for f in &files {
@@ -96,6 +94,37 @@ struct Graph<'a> {
     entries: Vec<Entry<'a>>,
     /// Source files, deduplicated by content, in order of first use.
     files: Vec<&'a Arc<SourceFile>>,
+}
+
+/// The map entries of a Definition's ops, in def order: `side` holds them one after the other,
+/// `spans` says where each op's metadata entry is, and its source location entry if it has one.
+struct Maps {
+    side: Vec<u8>,
+    spans: Vec<(std::ops::Range<usize>, Option<std::ops::Range<usize>>)>,
+}
+
+/// The map entries (key and value) of each op: metadata (`digest`, `OpMetadata`), and location
+/// (`digest`, `Locations`) for an op with a source location.
+fn map_entries(entries: &[Entry]) -> Maps {
+    let mut side = Vec::with_capacity(entries.iter().map(|e| 2 * e.digest.len() + 160).sum());
+    let mut spans = Vec::with_capacity(entries.len());
+    // Most metadata are alike: the length of the one before is a good guess for the room of
+    // the length prefix.
+    let mut meta_len = 0;
+    for e in entries {
+        let start = side.len();
+        string(&mut side, 1, e.digest.as_bytes());
+        meta_len = message_sized_unless_empty(&mut side, 2, meta_len, |b| e.meta.encode(b));
+        let meta = start..side.len();
+        let location = e.location.map(|(index, ranges)| {
+            let start = side.len();
+            string(&mut side, 1, e.digest.as_bytes());
+            message_unless_empty(&mut side, 2, |b| message(b, 1, |b| location(b, index, ranges)));
+            start..side.len()
+        });
+        spans.push((meta, location));
+    }
+    Maps { side, spans }
 }
 
 /// What the Definition of the graph ending at `out` lists.
@@ -302,74 +331,6 @@ fn location(buf: &mut Vec<u8>, index: usize, ranges: &[Range]) {
     }
 }
 
-/// A length-delimited field whose payload `body` writes, always written (a set message field,
-/// a map entry, an element of a repeated field).
-pub(crate) fn message(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
-    // One byte for the length, which fits most payloads.
-    message_sized(buf, tag, 0, body);
-}
-
-/// [`message`] with room for the length of a payload of about `guess` bytes; returns the
-/// payload's length. The payload is written once, after the room, and moved only when its
-/// length needs another number of bytes than the guess.
-fn message_sized(buf: &mut Vec<u8>, tag: u32, guess: usize, body: impl FnOnce(&mut Vec<u8>)) -> usize {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    let at = buf.len();
-    let room = encoded_len_varint(guess as u64);
-    buf.resize(at + room, 0);
-    body(buf);
-    let end = buf.len();
-    let len = end - at - room;
-    let n = encoded_len_varint(len as u64);
-    if n > room {
-        buf.resize(end + n - room, 0);
-        buf.copy_within(at + room..end, at + n);
-    } else if n < room {
-        buf.copy_within(at + room..end, at + n);
-        buf.truncate(end - (room - n));
-    }
-    let mut prefix = [0u8; 10];
-    let mut slot = &mut prefix[..];
-    encode_varint(len as u64, &mut slot);
-    buf[at..at + n].copy_from_slice(&prefix[..n]);
-    len
-}
-
-/// A message-valued map entry's value: left out when empty (at its default), as prost and Go
-/// leave it out.
-fn message_unless_empty(buf: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
-    message_sized_unless_empty(buf, tag, 0, body);
-}
-
-/// [`message_unless_empty`] with room for the length of about `guess` bytes (see
-/// [`message_sized`]); returns the payload's length.
-fn message_sized_unless_empty(buf: &mut Vec<u8>, tag: u32, guess: usize, body: impl FnOnce(&mut Vec<u8>)) -> usize {
-    let start = buf.len();
-    let len = message_sized(buf, tag, guess, body);
-    if len == 0 {
-        buf.truncate(start);
-    }
-    len
-}
-
-/// A string or bytes field, left out when empty.
-pub(crate) fn string(buf: &mut Vec<u8>, tag: u32, s: &[u8]) {
-    if !s.is_empty() {
-        encode_key(tag, WireType::LengthDelimited, buf);
-        encode_varint(s.len() as u64, buf);
-        buf.extend_from_slice(s);
-    }
-}
-
-/// An int32 or int64 field, left out when zero (negative values sign-extended, as protobuf
-/// does).
-pub(crate) fn int(buf: &mut Vec<u8>, tag: u32, v: i64) {
-    if v != 0 {
-        encode_key(tag, WireType::Varint, buf);
-        encode_varint(v as u64, buf);
-    }
-}
-
 /// The digests already marshalled. They are hex of sha256, so a cheap mix of their bytes hashes
 /// them well (the B-tree of them compared whole strings, a cache miss each, on every edge).
 type DigestSet<'a> = HashSet<&'a OpDigest, BuildHasherDefault<DigestHasher>>;
@@ -416,10 +377,10 @@ impl Hasher for DigestHasher {
     }
 }
 
-/// `entries` sorted by digest, of equal digests only the last one. Their digests are
+/// The indices of `entries` sorted by digest, of equal digests only the last one. Their digests are
 /// `sha256:<hex>`: sorting small (prefix, index) pairs costs a fraction of sorting by
 /// whole-string comparisons.
-fn by_digest<'e, 'a>(entries: &'e [Entry<'a>]) -> Vec<&'e Entry<'a>> {
+fn by_digest(entries: &[Entry]) -> Vec<usize> {
     // The 8 bytes after `sha256:`, big-endian: ordered as the strings are on those bytes.
     let prefix = |d: &str| {
         let mut word = [0u8; 8];
@@ -436,13 +397,15 @@ fn by_digest<'e, 'a>(entries: &'e [Entry<'a>]) -> Vec<&'e Entry<'a>> {
     order.sort_unstable_by(|a, b| {
         a.0.cmp(&b.0).then_with(|| entries[a.1].digest.cmp(&entries[b.1].digest)).then(a.1.cmp(&b.1))
     });
-    let mut sorted: Vec<&Entry> = Vec::with_capacity(order.len());
-    for (_, i) in order {
-        let e = &entries[i];
+    // Equal digests have equal prefixes: the digests are compared only then.
+    let mut sorted: Vec<usize> = Vec::with_capacity(order.len());
+    let mut last_prefix = None;
+    for (prefix, i) in order {
         match sorted.last_mut() {
-            Some(last) if last.digest == e.digest => *last = e,
-            _ => sorted.push(e),
+            Some(last) if last_prefix == Some(prefix) && entries[*last].digest == entries[i].digest => *last = i,
+            _ => sorted.push(i),
         }
+        last_prefix = Some(prefix);
     }
     sorted
 }
@@ -545,7 +508,7 @@ mod tests {
             .unwrap();
         let copied = FileChain::on(base.clone())
             .copy(&ctx, Copy { src: "/".into(), dest: "/app".into(), ..Default::default() })
-            .finish(Some(plat.clone()), OpMeta { location: Some(loc(2)), ..OpMeta::named("copy") });
+            .finish(Some(&plat), OpMeta { location: Some(loc(2)), ..OpMeta::named("copy") });
         let run = exec(
             Exec {
                 root: copied,

@@ -14,6 +14,7 @@ pub mod pb;
 pub mod source;
 pub mod splice;
 pub mod state;
+mod wire;
 
 pub use dump::{decode_definition, dump_json};
 pub use exec::{exec, Exec, ExecResult, MountKind, MountSpec};

@@ -170,7 +170,7 @@ mod tests {
         .unwrap();
         let copied = FileChain::on(base)
             .copy(&ctx, Copy { src: "/".into(), dest: "/src/".into(), ..Default::default() })
-            .finish(Some(plat()), OpMeta::named("[2/3] COPY"));
+            .finish(Some(&plat()), OpMeta::named("[2/3] COPY"));
         let run = exec(
             Exec {
                 root: copied,
@@ -215,7 +215,7 @@ mod tests {
         .unwrap();
         let out = FileChain::on(ours.clone())
             .copy(&spliced, Copy { src: "/src/app".into(), dest: "/app".into(), ..Default::default() })
-            .finish(Some(plat()), OpMeta::named("copy app"));
+            .finish(Some(&plat()), OpMeta::named("copy app"));
         let m = marshal(&out);
         let digests: Vec<String> = m.def.iter().map(|b| digest_of(b)).collect();
         let unique: BTreeSet<&String> = digests.iter().collect();

@@ -1,5 +1,6 @@
 //! Content-addressed vertices and the immutable [`State`] handle.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use super::{marshal, pb};
+use super::{pb, wire};
 
 /// Errors from building LLB with invalid parameters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -278,8 +279,13 @@ impl Caps {
 
     /// The cap names in byte order.
     pub fn iter(&self) -> impl Iterator<Item = &'static str> + use<> {
-        let bits = self.0;
-        CAP_NAMES.iter().enumerate().filter(move |(i, _)| bits & (1 << i) != 0).map(|(_, n)| *n)
+        // Lowest set bit first: one step per cap, not per name.
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits.checked_sub(1)?;
+            CAP_NAMES.get(i).copied()
+        })
     }
 }
 
@@ -311,20 +317,47 @@ pub(crate) struct Vertex {
 
 impl Vertex {
     /// Encode `op` (whose `inputs` are filled from `inputs` here) and digest it.
-    pub(crate) fn new(mut op: pb::Op, inputs: Vec<Output>, meta: OpMeta, mut caps: Caps) -> Arc<Vertex> {
+    pub(crate) fn new(mut op: pb::Op, inputs: Vec<Output>, meta: OpMeta, caps: Caps) -> Arc<Vertex> {
         // The inputs are the op's first field: written here straight from the digests, then the
         // rest of the op, as encoding `op` with its `inputs` filled would (without copying the
         // digests into it).
         op.inputs.clear();
-        let mut bytes =
-            Vec::with_capacity(op.encoded_len() + inputs.iter().map(|o| o.vertex.digest.0.len() + 16).sum::<usize>());
-        for o in &inputs {
-            marshal::message(&mut bytes, 1, |b| {
-                marshal::string(b, 1, o.vertex.digest.as_bytes());
-                marshal::int(b, 2, o.index);
-            });
-        }
+        let mut bytes = Vec::with_capacity(op.encoded_len() + inputs_len(&inputs));
+        write_inputs(&mut bytes, &inputs);
         op.encode_raw(&mut bytes);
+        Vertex::finish(bytes, inputs, meta, caps)
+    }
+
+    /// An op written straight to bytes, as [`Vertex::new`] would encode it: `inputs` (1),
+    /// `platform` (10), then the op kind, the `oneof op` field `tag` (exec 2, file 4, ...) whose
+    /// payload `body` writes (about `size` bytes; `body` is given the inputs).
+    pub(crate) fn write(
+        inputs: Vec<Output>,
+        platform: Option<&pb::Platform>,
+        tag: u32,
+        size: usize,
+        body: impl FnOnce(&mut Vec<u8>, &[Output]),
+        meta: OpMeta,
+        caps: Caps,
+    ) -> Arc<Vertex> {
+        // Written in a buffer kept for the next op, then copied to a block of the exact size: no
+        // growing, no shrinking (which left small free pieces all over the heap).
+        let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        buf.clear();
+        buf.reserve(inputs_len(&inputs) + size + 64);
+        write_inputs(&mut buf, &inputs);
+        if let Some(p) = platform {
+            wire::message(&mut buf, 10, |b| p.encode_raw(b));
+        }
+        // Room for a two-byte length: most op bodies are 128 bytes or more.
+        wire::message_sized(&mut buf, tag, size.max(128), |b| body(b, &inputs));
+        let bytes = buf.to_vec();
+        let _ = SCRATCH.try_with(|scratch| scratch.set(buf));
+        Vertex::finish(bytes, inputs, meta, caps)
+    }
+
+    /// The vertex of the op encoded as `bytes`: its digest, and the caps its metadata needs.
+    fn finish(bytes: Vec<u8>, inputs: Vec<Output>, meta: OpMeta, mut caps: Caps) -> Arc<Vertex> {
         let digest = OpDigest::of(&bytes);
         // When the op's description (custom name included) is not empty.
         if meta.name.is_some() || !meta.description.is_empty() {
@@ -334,6 +367,26 @@ impl Vertex {
             caps.insert(cap!("meta.ignorecache"));
         }
         Arc::new(Vertex { digest, bytes, inputs, meta, caps, raw_meta: None })
+    }
+}
+
+thread_local! {
+    /// The buffer [`Vertex::write`] writes each op in.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// The encoded length of an op's `inputs` field, about.
+fn inputs_len(inputs: &[Output]) -> usize {
+    inputs.iter().map(|o| o.vertex.digest.0.len() + 16).sum()
+}
+
+/// An op's `inputs` (1), straight from the digests.
+fn write_inputs(bytes: &mut Vec<u8>, inputs: &[Output]) {
+    for o in inputs {
+        wire::message(bytes, 1, |b| {
+            wire::string(b, 1, o.vertex.digest.as_bytes());
+            wire::int(b, 2, o.index);
+        });
     }
 }
 
@@ -516,6 +569,12 @@ impl InputSet {
 
     pub(crate) fn len(&self) -> i64 {
         self.outputs.len() as i64
+    }
+
+    /// Index of `state` among `inputs`; -1 for scratch or a state not there.
+    pub(crate) fn position(inputs: &[Output], state: &State) -> i64 {
+        let Some(out) = &state.output else { return -1 };
+        inputs.iter().position(|o| o == out).map_or(-1, |i| i as i64)
     }
 }
 

@@ -169,8 +169,10 @@ pub fn offline(
     values: &std::collections::BTreeMap<String, String>,
 ) -> Result<std::collections::BTreeMap<(String, Platform), NamedContext>, String> {
     let mut out = std::collections::BTreeMap::new();
-    let reads = plan.local_reads();
-    for (name, platform) in plan.named_contexts() {
+    let named = plan.named_contexts();
+    // What the stages read of each named context, looked for only when there is one.
+    let reads = if named.is_empty() { Default::default() } else { plan.local_reads() };
+    for (name, platform) in named {
         let raw = values.get(&name).ok_or_else(|| format!("no value for named context `{name}`"))?;
         let value = ContextValue::parse(raw).map_err(|e| format!("context `{name}`: {e}"))?;
         let opts = ContextOpts { follow_paths: reads.named(&name).follow_paths(), ..Default::default() };

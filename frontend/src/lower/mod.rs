@@ -227,6 +227,9 @@ struct Lowerer<'a> {
     all_args: BTreeMap<String, String>,
     /// How many stages still to lower start from each stage: the last one takes its config.
     base_uses: HashMap<&'a str, usize>,
+    /// The platform of the stage being lowered, as its ops carry it (made once per stage, not
+    /// per op).
+    platform: pb::Platform,
 }
 
 impl<'a> Lowerer<'a> {
@@ -243,7 +246,17 @@ impl<'a> Lowerer<'a> {
                 *base_uses.entry(name.as_str()).or_default() += 1;
             }
         }
-        Lowerer { plan, inputs, file, built: BTreeMap::new(), context: None, diags: Vec::new(), all_args, base_uses }
+        Lowerer {
+            plan,
+            inputs,
+            file,
+            built: BTreeMap::new(),
+            context: None,
+            diags: Vec::new(),
+            all_args,
+            base_uses,
+            platform: pb::Platform::default(),
+        }
     }
 
     /// Op metadata: a progress name, the source location, and the stage's cache policy.
@@ -377,6 +390,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn stage(&mut self, stage: &Stage) -> Result<Built, Diagnostic> {
+        self.platform = pb::Platform::from(&stage.platform);
         let total = stage.steps.len() + 1;
         let from_meta = |l: &Self, what: &str| {
             l.meta(stage, naming::step_name(&stage.name, 1, total, &format!("from {what}")), stage.from_span)

@@ -56,7 +56,7 @@ impl Lowerer<'_> {
             user,
             mounts: mounts.specs,
             secret_env: mounts.secret_env,
-            ..self.container(stage, run)
+            ..self.container(run)
         };
         let meta = self.meta(stage, name, step.span);
         llb::exec(exec, meta).map(|r| r.root).map_err(|e| self.llb_error(step.span, e))
@@ -78,7 +78,7 @@ impl Lowerer<'_> {
                 let meta = self.meta(stage, format!("[{}] script", stage.name), span);
                 let file = llb::FileChain::on(State::scratch())
                     .mkfile("/script", 0o755, script.as_bytes(), None)
-                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
+                    .finish(Some(&self.platform), meta);
                 let kind = llb::MountKind::Bind { source: file, selector: None, readonly: true };
                 (vec!["/dev/pipes/script".to_string()], Some(llb::MountSpec { dest: "/dev/pipes".into(), kind }))
             }
@@ -135,7 +135,7 @@ impl Lowerer<'_> {
 
     /// The container around the process: network, security, host names, platform, and the
     /// build's run options (proxy, limits, cgroup). Everything else is left to the caller.
-    fn container(&self, stage: &Stage, run: &Run) -> llb::Exec {
+    fn container(&self, run: &Run) -> llb::Exec {
         let network = match run.network.or(self.inputs.network) {
             None | Some(Network::Default) => pb::NetMode::Unset,
             Some(Network::None) => pb::NetMode::None,
@@ -151,7 +151,7 @@ impl Lowerer<'_> {
             extra_hosts: self.inputs.extra_hosts.clone(),
             network,
             security,
-            platform: Some(pb::Platform::from(&stage.platform)),
+            platform: Some(self.platform.clone()),
             proxy_env: run_opts.proxy.clone(),
             ulimits: run_opts.ulimits.clone(),
             cgroup_parent: run_opts.cgroup_parent.clone().unwrap_or_default(),
@@ -248,7 +248,7 @@ impl Lowerer<'_> {
         let meta = self.meta(stage, format!("[{}] cache dir {target}", stage.name), span);
         let dir = llb::FileChain::on(State::scratch())
             .mkdir("/cache", mode.unwrap_or(0o755), true, owner)
-            .finish(Some(pb::Platform::from(&stage.platform)), meta);
+            .finish(Some(&self.platform), meta);
         Some((dir, "/cache".into()))
     }
 }

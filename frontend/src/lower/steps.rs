@@ -3,7 +3,7 @@
 use super::config::{expand, push_history, set_envs};
 use super::{Built, Lowerer};
 use crate::diag::Diagnostic;
-use crate::llb::{self, pb, State};
+use crate::llb::{self, State};
 use crate::plan::values::Mode;
 use crate::plan::{Copy, Source, Stage, Step, StepKind};
 
@@ -48,7 +48,7 @@ impl Lowerer<'_> {
                 let owner = llb::Chown::parse(&built.config.config.user);
                 built.state = llb::FileChain::on(built.state.clone())
                     .mkdir(dir, 0o755, true, owner)
-                    .finish(Some(pb::Platform::from(&stage.platform)), meta);
+                    .finish(Some(&self.platform), meta);
                 push_history(&mut built.config, history, false);
             }
             StepKind::File { path, content, mode, chown } => {
@@ -59,7 +59,7 @@ impl Lowerer<'_> {
                     None => None,
                 };
                 let file = path.rsplit_once('/').map_or(path.as_str(), |(_, f)| f);
-                let platform = Some(pb::Platform::from(&stage.platform));
+                let platform = Some(&self.platform);
                 // As Dockerfile's `COPY <<EOF path`: the file is made (0644) in an empty layer, then
                 // copied in with its mode and owner, which the parent directories the copy makes
                 // get too.
@@ -71,7 +71,7 @@ impl Lowerer<'_> {
                 let meta = self.meta(stage, format!("{name}: content"), step.span);
                 let made = llb::FileChain::on(State::scratch())
                     .mkfile(format!("/{file}"), 0o644, content.as_bytes(), None)
-                    .finish(platform.clone(), meta);
+                    .finish(platform, meta);
                 let copy = llb::Copy {
                     src: format!("/{file}"),
                     dest: path.clone(),
@@ -159,7 +159,7 @@ impl Lowerer<'_> {
         }
         let link_name = link.then(|| format!("{name}: link"));
         let meta = self.meta(stage, name, step.span);
-        let copied = chain.finish(Some(pb::Platform::from(&stage.platform)), meta);
+        let copied = chain.finish(Some(&self.platform), meta);
         let Some(link_name) = link_name else {
             return Ok(copied);
         };

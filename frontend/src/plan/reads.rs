@@ -48,6 +48,10 @@ impl LocalPaths {
 /// `path` from the root, with `.`, `..` and repeated slashes folded, without a leading `/`;
 /// `None` for the root itself.
 fn clean(path: &str) -> Option<String> {
+    // Most paths are clean already: no empty, `.` or `..` part.
+    if !path.is_empty() && path.split('/').all(|p| !matches!(p, "" | "." | "..")) {
+        return Some(path.to_string());
+    }
     let mut parts: Vec<&str> = Vec::new();
     for p in path.split('/') {
         match p {
