@@ -214,8 +214,9 @@ fn cli_check_takes_build_args() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
-/// What BuildKit's parser refuses, convert refuses, at the instruction: a name without `=` after
-/// one with it (`ENV A=1 B`, `LABEL a=1 b`), and a Dockerfile without a FROM.
+/// What BuildKit refuses, convert refuses, at the instruction: a name without `=` after one with
+/// it (`ENV A=1 B`, `LABEL a=1 b`), a Dockerfile without a FROM, `ADD --checksum` of several
+/// sources.
 #[test]
 fn refused_as_buildkit_refuses() {
     let err =
@@ -231,4 +232,10 @@ fn refused_as_buildkit_refuses() {
     assert!(message.contains("no FROM"), "{message}");
     // The old form takes the rest as the value; ARG takes names without defaults.
     assert!(err("FROM x\nENV A 1 B\nLABEL a b c\nARG X=1 Y\n").is_none());
+    // BuildKit refuses these when it builds: the checksum is one source's.
+    let sum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let (line, _, message) =
+        err(&format!("FROM x\nADD --checksum={sum} https://a.example/x.tgz https://a.example/y.tgz /d/\n")).unwrap();
+    assert_eq!((line, message.as_str()), (2, "checksum can't be specified for multiple sources"));
+    assert!(err(&format!("FROM x\nADD --checksum={sum} https://a.example/x.tgz /d/\n")).is_none());
 }

@@ -92,6 +92,11 @@ impl Converter<'_> {
         if sources.is_empty() {
             return;
         }
+        // As BuildKit refuses it when it builds (the `checksum` of one source).
+        if options.iter().any(|e| e.key == "checksum") && (sources.len() + heredocs.len() != 1) {
+            self.fail(ins.loc, "checksum can't be specified for multiple sources".to_string());
+            return;
+        }
         // In source order: a git repository is a step of its own; runs of other sources are one
         // step each, so that a later source still lands over an earlier one as in Dockerfile.
         // ADD unpacks a local or stage source that is an archive, whatever its name (BuildKit
