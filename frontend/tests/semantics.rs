@@ -826,6 +826,7 @@ fn onbuild_triggers_decant_cannot_run_fail_at_the_stage() {
         ("COPY --from=builder /out /out", "a trigger reads the image `docker.io/library/builder:latest`"),
         ("MAINTAINER me", "`MAINTAINER me`"),
         ("RUN <<EOF", "`RUN <<EOF`"),
+        ("ARG X=1", "`ARG X=1`: a trigger that declares an arg"),
     ] {
         let err = with_triggers(text, &[trigger]).expect_err(trigger);
         assert!(

@@ -10,7 +10,8 @@
 //!
 //! Only the base images are known after the plan (their configs come from BuildKit), so this
 //! runs between resolving them and lowering. A trigger that reads an image or stage of its own
-//! (`COPY --from=...`), or that `convert` cannot convert, fails the build at the stage's `from:`.
+//! (`COPY --from=...`), that declares an arg, or that `convert` cannot convert, fails the build
+//! at the stage's `from:`.
 
 use std::collections::HashMap;
 
@@ -83,6 +84,13 @@ fn prepend(
             .label("a Dockerfile build runs them here")
             .help("build on an image without them, or write what they do as this stage's steps")
     };
+    // An ARG a trigger declares is in scope for the rest of the stage in a Dockerfile; decant's
+    // args are the spec's, so such a trigger is not run with another meaning.
+    if let Some(arg) =
+        triggers.iter().find(|t| t.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case("ARG")))
+    {
+        return Err(fail(format!("`{}`: a trigger that declares an arg", arg.trim())));
+    }
     let dockerfile: String = std::iter::once("FROM scratch\n".to_string())
         .chain(triggers.iter().map(|t| format!("{}\n", t.trim())))
         .collect();
