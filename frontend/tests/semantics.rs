@@ -869,3 +869,45 @@ stages:
         .unwrap();
     assert_eq!(lower_with_base_env_plan(&base).config.config.on_build.len(), 2);
 }
+
+/// The data of every `mkfile` in `def`.
+fn mkfile_data(def: &decant::llb::pb::Definition) -> Vec<String> {
+    use decant::llb::pb;
+    def.def
+        .iter()
+        .filter_map(|b| <pb::Op as prost::Message>::decode(b.as_slice()).ok())
+        .filter_map(|op| match op.op {
+            Some(pb::op::Op::File(f)) => Some(f.actions),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|a| match a.action {
+            Some(pb::file_action::Action::Mkfile(m)) => Some(String::from_utf8_lossy(&m.data).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_file_step_expands_its_content_only_when_asked() {
+    // As Dockerfile's unquoted `COPY <<EOF`: args, then the environment at the step (the base
+    // image's included), `$$` a `$`; without `expand` the content is as written.
+    let text = r#"# syntax=decant/frontend:dev
+args:
+  VERSION: "1.2"
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - env: { NAME: world }
+      - file: /greeting
+        content: "hello $NAME from ${BASE_VAR}, v${VERSION}, $$5, ${MISSING:-none}\n"
+        expand: true
+      - file: /raw
+        content: "hello $NAME\n"
+"#;
+    let lowered = lower_with_base_env(text, &["PATH=/bin", "BASE_VAR=base"]).unwrap();
+    let data = mkfile_data(&lowered.definition());
+    assert!(data.contains(&"hello world from base, v1.2, $5, none\n".to_string()), "{data:?}");
+    assert!(data.contains(&"hello $NAME\n".to_string()), "{data:?}");
+}

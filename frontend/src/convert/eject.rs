@@ -428,12 +428,40 @@ fn file(out: &mut String, f: &File) {
         line.push_str(&format!(" --chown={}", c.value));
     }
     let name = delimiter(body);
+    // A quoted delimiter keeps the body as written; an expanded one is unquoted, with the
+    // backslashes that Dockerfile's heredoc expansion takes away written twice.
+    let (open, body) = match f.expand.as_ref().is_some_and(|e| e.value) {
+        true => (name.clone(), heredoc_value(body)),
+        false => (format!("'{name}'"), body.to_string()),
+    };
     if content.is_empty() {
-        line.push_str(&format!(" <<'{name}' {}\n{name}\n", f.path.value));
+        line.push_str(&format!(" <<{open} {}\n{name}\n", f.path.value));
     } else {
-        line.push_str(&format!(" <<'{name}' {}\n{body}\n{name}\n", f.path.value));
+        line.push_str(&format!(" <<{open} {}\n{body}\n{name}\n", f.path.value));
     }
     out.push_str(&line);
+}
+
+/// A spec value as the body of an unquoted Dockerfile heredoc that expands to the same text:
+/// references (`$NAME`, `${...}`) stay; every literal `$` (`$$` or `\$` in the value, or one
+/// before anything but a name or `{`, which Dockerfile could read as `$1` or `$$`) is `\$`;
+/// another `\` is `\\`.
+fn heredoc_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('$' | '\\', Some('$')) => {
+                chars.next();
+                out.push_str("\\$");
+            }
+            ('$', Some(&n)) if n == '{' || n == '_' || n.is_ascii_alphabetic() => out.push('$'),
+            ('$', _) => out.push_str("\\$"),
+            ('\\', _) => out.push_str("\\\\"),
+            (c, _) => out.push(c),
+        }
+    }
+    out
 }
 
 fn copy(out: &mut String, spec: &Spec, c: &Copy) {

@@ -51,8 +51,10 @@ impl Lowerer<'_> {
                     .finish(Some(&self.platform), meta);
                 push_history(&mut built.config, history, false);
             }
-            StepKind::File { path, content, mode, chown } => {
+            StepKind::File { path, content, expanded, mode, chown } => {
                 let env = &built.config.config.env;
+                let expanded = expanded.as_ref().map(|w| expand(w, env, step.span)).transpose()?;
+                let content = expanded.as_deref().unwrap_or(content);
                 let path = join_path(&built.config.config.working_dir, &expand(path, env, step.span)?);
                 let owner = match chown {
                     Some(o) => llb::Chown::parse(&expand(o, env, step.span)?),

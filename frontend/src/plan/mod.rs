@@ -207,7 +207,11 @@ pub enum StepKind {
     /// A file written from the spec (`file:` with `content:`).
     File {
         path: Word,
+        /// The content as written.
         content: String,
+        /// With `expand: true`, the content as a value, expanded when the step is lowered.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expanded: Option<Word>,
         /// `chmod:`; without it the file is 0644.
         #[serde(skip_serializing_if = "Option::is_none")]
         mode: Option<values::Mode>,

@@ -33,7 +33,11 @@ impl Resolver {
                 let mode = f.chmod.as_ref().and_then(|m| self.parsed(m, super::values::parse_chmod));
                 let chown = f.chown.as_ref().and_then(|o| self.word(o));
                 let content = f.content.as_ref().map(|c| c.value.clone()).unwrap_or_default();
-                Some(StepKind::File { path, content, mode, chown })
+                let expanded = match (&f.content, f.expand.as_ref().is_some_and(|e| e.value)) {
+                    (Some(c), true) => Some(self.word(c)?),
+                    _ => None,
+                };
+                Some(StepKind::File { path, content, expanded, mode, chown })
             }
             spec::StepKind::User(u) => {
                 let user = self.word(u)?;

@@ -678,11 +678,13 @@ impl Decoder {
                 if content.is_none() && !f.contains_key("content") {
                     self.error(key_span, "a `file` step needs `content:` (use `content: \"\"` for an empty file)");
                 }
+                let expand = f.get("expand").and_then(|n| self.boolean(n.clone(), "`expand`"));
                 let file = File {
                     path: self.string(value, "`file`")?,
                     content,
                     chmod: get(self, "chmod"),
                     chown: get(self, "chown"),
+                    expand,
                 };
                 f.done();
                 StepKind::File(file)

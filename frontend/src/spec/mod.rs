@@ -185,6 +185,8 @@ pub struct File {
     pub content: Option<Sp<String>>,
     pub chmod: Option<Sp<String>>,
     pub chown: Option<Sp<String>>,
+    /// `expand: true`: `$` references in the content expand, as in other values.
+    pub expand: Option<Sp<bool>>,
 }
 
 /// `- run: <command>` and its options.

@@ -409,8 +409,11 @@ shape! {
     struct FileStep {
         /// Write a file at this path (relative to the workdir), like Dockerfile `COPY <<EOF`; parent directories are created.
         file: String,
-        /// The file's content, as written (no `$` expansion).
+        /// The file's content, as written (no `$` expansion unless `expand: true`).
         content: String,
+        /// Expand `$NAME` and `${NAME...}` in the content as in other values (args, then the
+        /// stage's environment; `$$` is a `$`), as Dockerfile does in an unquoted `COPY <<EOF`.
+        expand: Option<bool>,
         /// Mode: octal, e.g. `0755` (default `0644`), or symbolic, e.g. `u+x` (BuildKit 0.17+).
         chmod: Option<String>,
         /// Owner: `user[:group]`, names or ids.

@@ -2,7 +2,7 @@
 //! archives and inline files (heredocs).
 
 use super::Converter;
-use crate::convert::parse::Instruction;
+use crate::convert::parse::{Instruction, Word};
 use crate::convert::yaml::{Entry, Node};
 use crate::convert::NoteKind;
 use crate::remote::{is_git, is_url};
@@ -66,21 +66,17 @@ impl Converter<'_> {
             let path = if many { format!("{}/{}", dest.trim_end_matches('/'), h.name) } else { dest.clone() };
             // A file step's content is taken as written. So is a heredoc with a quoted delimiter;
             // an unquoted one Dockerfile expands: without a `$` to expand, that is only its
-            // backslash escapes, done here; with one, decant cannot say it.
+            // backslash escapes, done here; with one, the step expands its content too.
             let unescaped = if h.quoted { None } else { unescape_heredoc(&h.body) };
-            if !h.quoted && unescaped.is_none() {
-                self.note(
-                    ins.loc,
-                    NoteKind::Differs,
-                    format!(
-                        "{} <<{}: Dockerfile expands $ variables in an unquoted heredoc; the file step's content is \
-                         written as is",
-                        ins.keyword, h.name
-                    ),
-                );
-            }
-            let content = unescaped.unwrap_or_else(|| h.body.clone());
+            let (content, expand) = match unescaped {
+                Some(text) => (text, false),
+                None if h.quoted => (h.body.clone(), false),
+                None => (self.word_value(ins, &heredoc_word(&h.body)), true),
+            };
             let mut e = vec![Entry::str("file", path), Entry::str("content", content)];
+            if expand {
+                e.push(Entry::new("expand", Node::Bool(true)));
+            }
             if let Some(c) = &chmod {
                 e.push(Entry::str("chmod", c.clone()));
             }
@@ -206,6 +202,27 @@ struct CopyRun<'a> {
 /// each backslash escapes the next character (`\\` is `\`, `\$` is `$`, `\n` is `n`, a
 /// backslash before a newline is dropped), whatever the `escape` directive. `None` when the
 /// body has an unescaped `$`, which Dockerfile expands.
+/// An unquoted heredoc's body as Dockerfile expands it (its lexer without quote processing): a
+/// `\` escapes the next character, and an escaped `$` is literal; quotes are characters.
+fn heredoc_word(body: &str) -> Word {
+    let mut w = Word { text: String::with_capacity(body.len()), literal_dollars: Vec::new() };
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    if next == '$' {
+                        w.literal_dollars.push(w.text.len());
+                    }
+                    w.text.push(next);
+                }
+            }
+            c => w.text.push(c),
+        }
+    }
+    w
+}
+
 fn unescape_heredoc(body: &str) -> Option<String> {
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars();

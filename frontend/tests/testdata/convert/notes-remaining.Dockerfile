@@ -6,7 +6,7 @@ COPY --chmod=$MODE a.txt /a.txt
 RUN --mount=type=cache,target=$HOME/.cache true
 # A built-in arg the stage does not declare: empty in the Dockerfile.
 RUN echo $TARGETARCH
-# Dockerfile expands an unquoted heredoc; a file step does not.
+# Dockerfile expands an unquoted heredoc; so does a file step with `expand: true`.
 COPY <<EOF /etc/suffix
 suffix=$SUFFIX
 EOF
