@@ -483,40 +483,26 @@ async fn warn_lints(
             .collect();
         return Err(BuildError::Spec(Diagnostics::new(spec.file.clone(), as_errors)));
     }
-    // (A build arg nothing reads is reported, never an error, as in Dockerfile builds.)
-    let unconsumed = crate::lint::unconsumed_build_args(spec, build_args.keys().map(String::as_str))
-        .filter(|_| config.enabled("unconsumed-build-arg"));
-    send_warnings(client, &spec.file, vertex, lints.into_iter().chain(unconsumed)).await;
-    Ok(())
-}
-
-/// Sends `warnings` (diagnostics in `file`) as build warnings attached to `vertex`, where the
-/// daemon shows them; elsewhere, only writes them to stderr (the daemon's log).
-async fn send_warnings(
-    client: &Client,
-    file: &crate::diag::SourceFile,
-    vertex: &str,
-    warnings: impl IntoIterator<Item = crate::diag::Diagnostic>,
-) {
-    let shown = client.caps().is_some_and(|c| c.has_gateway(cap::WARNINGS));
+    if !client.caps().is_some_and(|c| c.has_gateway(cap::WARNINGS)) {
+        return Ok(());
+    }
     let source = pb::SourceInfo {
-        filename: file.name.clone(),
-        data: file.text.as_bytes().to_vec(),
+        filename: spec.file.name.clone(),
+        data: spec.file.text.as_bytes().to_vec(),
         language: "yaml".into(),
         ..Default::default()
     };
-    for d in warnings {
-        if !shown {
-            eprintln!("decant: warning: {}", crate::lint::short(&d, file));
-            continue;
-        }
+    // (A build arg nothing reads is reported, never an error, as in Dockerfile builds.)
+    let unconsumed = crate::lint::unconsumed_build_args(spec, build_args.keys().map(String::as_str))
+        .filter(|_| config.enabled("unconsumed-build-arg"));
+    for d in lints.into_iter().chain(unconsumed) {
         // Every warning carries a range (a warning about the whole file points at line 1).
-        let range = LineRange::of_or_first_line(file, d.span);
+        let range = LineRange::of_or_first_line(&spec.file, d.span);
         let rule = d.rule.unwrap_or("lint");
         let warning = super::Warning {
             vertex_digest: vertex.to_string(),
             level: 1,
-            short: crate::lint::short(&d, file),
+            short: crate::lint::short(&d, &spec.file),
             detail: d.help.clone().into_iter().collect(),
             url: crate::lint::rule_url(rule),
             source: Some(source.clone()),
@@ -526,6 +512,7 @@ async fn send_warnings(
             eprintln!("decant: sending a warning failed: {e}");
         }
     }
+    Ok(())
 }
 
 /// Resolves the plan's images and gathers what lowering needs from the options and the daemon.

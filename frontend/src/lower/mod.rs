@@ -410,8 +410,8 @@ impl<'a> Lowerer<'a> {
                     .get_mut(name)
                     .ok_or_else(|| Diagnostic::error(stage.span, format!("stage `{name}` was not built")))?;
                 let mut config = if last { built.take_config() } else { built.config.clone() };
-                // A stage's triggers are for the images built on its image (the plan refuses a
-                // stage starting from a stage with triggers).
+                // A stage's triggers are for the stages built on it: the plan has put them first
+                // in this one; its image does not keep them (as the Dockerfile frontend's).
                 config.config.on_build.clear();
                 (built.state.clone(), config)
             }
