@@ -38,6 +38,9 @@ fn semantics_env_extends_base_path_and_builtin_args_reach_runs() {
           #!/bin/sh
           echo "hello from a file step"
         chmod: "0755"
+      - file: /expanded.txt
+        content: "$GREETING in $$PWD, ${{UNSET:-default}}\n"
+        expand: true
       - run: cat a.txt > /bound.txt
         mounts:
           - bind: .
@@ -56,6 +59,8 @@ fn semantics_env_extends_base_path_and_builtin_args_reach_runs() {
     let printed = run(&[&tag, "env"]);
     assert!(printed.lines().any(|l| l == "GREETING=bar-extended"), "{printed}");
     assert!(printed.lines().any(|l| l.starts_with("PATH=/opt/tools/bin:/")), "{printed}");
+    // An expanded file step: the environment at the step (the base image's FOO included).
+    assert_eq!(run(&[&tag, "cat", "/expanded.txt"]), "bar-extended in $PWD, default\n");
     // `to: $FOO/` is relative to the base image's workdir (/srv): /srv/bar/.
     assert_eq!(run(&[&tag, "cat", "/srv/bar/arch.txt"]).trim(), "arch=amd64 os=linux");
     assert_eq!(run(&[&tag, "ls", "/data"]).trim(), "a.txt", "the globs matched nothing");
