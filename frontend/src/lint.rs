@@ -127,7 +127,12 @@ fn undefined_vars(spec: &Spec) -> Vec<Diagnostic> {
                 StepKind::Env(kvs) => env.extend(kvs),
                 StepKind::Workdir(w) | StepKind::User(w) => values.push(w),
                 StepKind::Copy(c) => values.extend(c.sources.iter().chain(&c.to).chain(&c.chown)),
-                StepKind::File(f) => values.extend(std::iter::once(&f.path).chain(&f.chown)),
+                StepKind::File(f) => {
+                    values.extend(std::iter::once(&f.path).chain(&f.chown));
+                    if f.expand.as_ref().is_some_and(|e| e.value) {
+                        values.extend(&f.content);
+                    }
+                }
                 StepKind::Run(r) => {
                     env.extend(&r.env);
                     values.extend(r.workdir.iter().chain(&r.user));

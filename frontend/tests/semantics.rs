@@ -209,13 +209,26 @@ stages:
       PATH: /venv/bin:$PATH
       APP_HOME: /srv/v$VERSION
     workdir: ${APP_HOEM}/${HOME}
+    steps:
+      - file: /expanded
+        content: "${VERSON} ${APP_HOME}\n"
+        expand: true
+      - file: /as-written
+        content: "${APP_HOMME}\n"
 "#;
     let spec = decant::spec::parse_spec("decant.yaml", text).unwrap();
     assert!(compile::plan("decant.yaml", text, &BuildOptions::default()).is_ok(), "not an error");
     let warnings = decant::lint::lint(&spec);
     let undefined: Vec<&str> =
         warnings.iter().filter(|w| w.rule == Some("undefined-var")).map(|w| w.message.as_str()).collect();
-    assert_eq!(undefined, ["`APP_HOEM` is not an arg, and no `env:` in this spec sets it"]);
+    // An expanded file's content is a value; one written as is is not.
+    assert_eq!(
+        undefined,
+        [
+            "`APP_HOEM` is not an arg, and no `env:` in this spec sets it",
+            "`VERSON` is not an arg, and no `env:` in this spec sets it"
+        ]
+    );
     assert!(!warnings.iter().any(|w| w.message.contains("VERSION")), "`$VERSION` uses the arg: {warnings:?}");
 }
 
