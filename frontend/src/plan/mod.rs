@@ -184,7 +184,8 @@ pub struct Step {
     pub line: u32,
     #[serde(skip)]
     pub span: Span,
-    /// One of the base image's `ONBUILD` triggers (see [`onbuild`]), not a step of the spec.
+    /// One of the `ONBUILD` triggers of the stage's base (an image's, a named context's or a
+    /// base stage's `onbuild`; see [`onbuild`]), not a step of the spec.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub trigger: bool,
 }
