@@ -924,3 +924,49 @@ stages:
     assert!(data.contains(&"hello world from base, v1.2, $5, none\n".to_string()), "{data:?}");
     assert!(data.contains(&"hello $NAME\n".to_string()), "{data:?}");
 }
+
+#[test]
+fn a_chown_with_an_empty_user_or_group_is_read_as_dockerfile_reads_it() {
+    // A Dockerfile's `--chown=:staff` is the uid 0 with that group, `--chown=app:` app with the
+    // gid 0 (BuildKit's LLB client writes an empty name as the id 0), `--chown=:` is 0:0.
+    // `a:b:c` stays an error.
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - copy: a.txt
+        to: /group-only
+        chown: ":staff"
+      - copy: a.txt
+        to: /user-only
+        chown: "app:"
+      - copy: a.txt
+        to: /root
+        chown: ":"
+      - copy: a.txt
+        to: /linked
+        chown: ":2000"
+        link: true
+"#;
+    let owners: Vec<pb::ChownOpt> = file_actions(&common::definition(text, &BuildOptions::default()))
+        .into_iter()
+        .filter_map(|(_, a)| match a.action {
+            Some(pb::file_action::Action::Copy(c)) => c.owner,
+            _ => None,
+        })
+        .collect();
+    let by_id = |id| Some(pb::UserOpt { user: Some(pb::user_opt::User::ById(id)) });
+    assert_eq!(
+        owners,
+        [
+            pb::ChownOpt { user: by_id(0), group: by_name("staff", 0) },
+            pb::ChownOpt { user: by_name("app", 0), group: by_id(0) },
+            pb::ChownOpt { user: by_id(0), group: by_id(0) },
+            pb::ChownOpt { user: by_id(0), group: by_id(2000) },
+        ]
+    );
+    let bad = text.replace("\":staff\"", "a:b:c");
+    let err = compile::plan("decant.yaml", &bad, &BuildOptions::default()).unwrap_err().render();
+    assert!(err.contains("`a:b:c` is not an owner"), "{err}");
+}

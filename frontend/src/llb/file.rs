@@ -46,14 +46,18 @@ pub struct Chown {
 
 impl Chown {
     /// Parse `user[:group]`; numeric parts become ids, others names.
-    /// Returns `None` for an empty string.
+    /// Returns `None` for an empty string. As BuildKit's LLB client writes a Dockerfile's
+    /// `--chown`, an empty part beside the colon is the id 0: `:staff` is root with that group,
+    /// `app:` is app with the group 0 (not app's own), `:` is `0:0`.
     pub fn parse(s: &str) -> Option<Chown> {
-        let (u, g) = match s.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (s, None),
-        };
-        let c = Chown { user: UserSpec::parse(u), group: g.and_then(UserSpec::parse) };
-        (c.user.is_some() || c.group.is_some()).then_some(c)
+        let part = |p: &str| UserSpec::parse(p).unwrap_or(UserSpec::Id(0));
+        if s.is_empty() {
+            return None;
+        }
+        Some(match s.split_once(':') {
+            Some((u, g)) => Chown { user: Some(part(u)), group: Some(part(g)) },
+            None => Chown { user: UserSpec::parse(s), group: None },
+        })
     }
 
     /// The `ChownOpt` fields: user (1), group (2).
@@ -509,6 +513,11 @@ mod tests {
             Chown::parse("a:b"),
             Some(Chown { user: Some(UserSpec::Name("a".into())), group: Some(UserSpec::Name("b".into())) })
         );
-        assert_eq!(Chown::parse(":5"), Some(Chown { user: None, group: Some(UserSpec::Id(5)) }));
+        assert_eq!(Chown::parse(":5"), Some(Chown { user: Some(UserSpec::Id(0)), group: Some(UserSpec::Id(5)) }));
+        assert_eq!(
+            Chown::parse("app:"),
+            Some(Chown { user: Some(UserSpec::Name("app".into())), group: Some(UserSpec::Id(0)) })
+        );
+        assert_eq!(Chown::parse(":"), Some(Chown { user: Some(UserSpec::Id(0)), group: Some(UserSpec::Id(0)) }));
     }
 }

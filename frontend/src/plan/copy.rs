@@ -159,9 +159,10 @@ impl Resolver {
         let chown = c.chown.as_ref().and_then(|o| self.word(o));
         let link = c.link.as_ref().is_some_and(|l| l.value);
         if let (Some(o), Some(raw)) = (chown.as_ref().and_then(Word::as_literal), &c.chown) {
-            if o.is_empty() || o.split(':').count() > 2 || o.split(':').any(str::is_empty) {
+            // As a Dockerfile's `--chown`: an empty part beside the colon is the id 0.
+            if o.is_empty() || o.split(':').count() > 2 {
                 self.error(raw.span, format!("`{o}` is not an owner (user, user:group, uid or uid:gid)"));
-            } else if link && o.split(':').any(|p| p.parse::<u32>().is_err()) {
+            } else if link && o.split(':').any(|p| !p.is_empty() && p.parse::<u32>().is_err()) {
                 self.diags.push(
                     Diagnostic::error(
                         raw.span,
