@@ -239,3 +239,24 @@ fn refused_as_buildkit_refuses() {
     assert_eq!((line, message.as_str()), (2, "checksum can't be specified for multiple sources"));
     assert!(err(&format!("FROM x\nADD --checksum={sum} https://a.example/x.tgz /d/\n")).is_none());
 }
+
+#[test]
+fn a_copy_from_with_a_variable_is_refused_as_buildkit_refuses_it() {
+    let err = |text: &str| convert(text, &ConvertOptions::default()).err().map(|e| (e.loc.line, e.message));
+    let refused = "variable expansion is not supported for --from, define a new stage with FROM using ARG from \
+                   global scope as a workaround";
+    for from in ["$STAGE", "${STAGE:-build}", "\"$STAGE\"", "bu\\$X"] {
+        let (line, message) = err(&format!("ARG STAGE=build\nFROM x AS build\nFROM x\nCOPY --from={from} /a /b\n"))
+            .unwrap_or_else(|| panic!("--from={from} converted"));
+        assert_eq!((line, message.as_str()), (4, refused), "--from={from}");
+    }
+    // Quotes and escapes are read away first.
+    for from in ["build", "\"build\"", "bu\\ild"] {
+        assert!(err(&format!("FROM x AS build\nFROM x\nCOPY --from={from} /a /b\n")).is_none(), "--from={from}");
+    }
+    // A mount's `from=` too, in the words of BuildKit's parser.
+    let mount = |from: &str| err(&format!("FROM x AS b\nFROM x\nRUN --mount=from={from},target=/m true\n"));
+    let (line, message) = mount("$STAGE").expect("refused");
+    assert_eq!((line, message.as_str()), (3, "'from' doesn't support variable expansion, define alias stage instead"));
+    assert!(mount("b").is_none());
+}

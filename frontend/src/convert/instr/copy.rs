@@ -23,6 +23,14 @@ impl Converter<'_> {
         for f in &ins.flags {
             let v = f.value.clone().unwrap_or_default();
             match f.name.as_str() {
+                // BuildKit refuses a `--from` that its word expansion would change (quotes and
+                // escapes are gone from a flag's value by then: a `$` is left), before it builds.
+                "from" if v.contains('$') => self.fail(
+                    f.loc,
+                    "variable expansion is not supported for --from, define a new stage with FROM using ARG \
+                     from global scope as a workaround"
+                        .to_string(),
+                ),
                 "from" => {
                     let stage = self.stages.len() - 1;
                     from = Some(self.stage_ref(&v).unwrap_or_else(|| self.image_value(ins, &v, stage, "`from`")))
