@@ -970,3 +970,34 @@ stages:
     let err = compile::plan("decant.yaml", &bad, &BuildOptions::default()).unwrap_err().render();
     assert!(err.contains("`a:b:c` is not an owner"), "{err}");
 }
+
+#[test]
+fn a_readwrite_bind_is_no_output_as_a_dockerfile_rw_mount() {
+    // A Dockerfile's `rw` bind mount is writable with no output (its writes are dropped), so that
+    // BuildKit caches the step by the content of what is mounted; an output would turn that off.
+    let text = r#"# syntax=decant/frontend:dev
+stages:
+  app:
+    from: busybox:local
+    steps:
+      - run: echo x >> /rw/f.txt
+        mounts:
+          - bind: /rw
+            source: f.txt
+            readwrite: true
+          - bind: /ro
+"#;
+    let def = common::definition(text, &BuildOptions::default());
+    let (mounts, caps) = def
+        .def
+        .iter()
+        .zip(common::op_digests(&def))
+        .find_map(|(b, digest)| match pb::Op::decode(b.as_slice()).unwrap().op {
+            Some(pb::op::Op::Exec(e)) => Some((e.mounts, def.metadata[&digest].caps.clone())),
+            _ => None,
+        })
+        .expect("an exec");
+    let shape: Vec<(&str, i64, bool)> = mounts.iter().map(|m| (m.dest.as_str(), m.output, m.readonly)).collect();
+    assert_eq!(shape, [("/", 0, false), ("/rw", -1, false), ("/ro", -1, true)]);
+    assert!(caps.get("exec.mount.bind.readwrite-nooutput") == Some(&true), "{caps:?}");
+}

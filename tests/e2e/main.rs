@@ -635,6 +635,45 @@ fn two_stage_spec(nonce: &str) -> String {
 
 #[test]
 #[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn cache_a_readwrite_bind_of_the_context_is_cached_by_what_it_mounts() {
+    // As a Dockerfile's `RUN --mount=type=bind,rw`: the mount is no output of the step, so
+    // BuildKit keys the step by the content of the mounted path, and an unchanged context is a
+    // cache hit (with the mount an output, every build ran the step again).
+    let mut images = Images::new("cache-rw");
+    let tag = images.tag("img");
+    let ctx = Context::new(&[("sub/f.txt", "F1\n")]);
+    let s = spec(&format!(
+        r#"stages:
+  app:
+    from: busybox:local
+    steps:
+      - run: ": {nonce}; echo more >> /m/f.txt; cat /m/f.txt > /out; echo ran:'rw'"
+        mounts:
+          - bind: /m
+            source: sub
+            readwrite: true
+    cmd: [cat, /out]
+"#,
+        nonce = unique("rw")
+    ));
+    let first = build(&ctx, &s, &tag, &[]);
+    first.expect_ok("first build");
+    assert!(first.ran("rw"), "first build must run the step:\n{}", first.text());
+    assert_eq!(run(&[&tag]), "F1\nmore\n");
+
+    let again = build(&ctx, &s, &tag, &[]);
+    again.expect_ok("unchanged rebuild");
+    assert!(!again.ran("rw"), "unchanged rebuild ran the step with a readwrite bind:\n{}", again.text());
+
+    ctx.write("sub/f.txt", "F2\n");
+    let changed = build(&ctx, &s, &tag, &[]);
+    changed.expect_ok("rebuild after changing the mounted file");
+    assert!(changed.ran("rw"), "the step did not run after its mounted file changed:\n{}", changed.text());
+    assert_eq!(run(&[&tag]), "F2\nmore\n");
+}
+
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
 fn cache_unchanged_rebuild_runs_nothing() {
     let mut images = Images::new("cache");
     let tag = images.tag("img");

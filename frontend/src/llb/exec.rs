@@ -57,14 +57,14 @@ pub struct MountSpec {
 /// The kinds of mount.
 #[derive(Debug, Clone)]
 pub enum MountKind {
-    /// A state. Writable bind mounts are outputs of the exec; readonly ones are not.
+    /// A state.
     Bind {
         /// The mounted filesystem (scratch mounts an empty directory).
         source: State,
         /// Sub-path of `source` to mount.
         selector: Option<String>,
-        /// Mount read-only.
-        readonly: bool,
+        /// Read-only, writable, or writable with its content after the command an output.
+        access: Access,
     },
     /// A persistent cache directory shared between builds.
     Cache {
@@ -112,13 +112,26 @@ pub enum MountKind {
     },
 }
 
+/// How a bind mount may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read-only.
+    ReadOnly,
+    /// Writable, and what the command writes there is dropped with the container: the mount is
+    /// no output (cap `exec.mount.bind.readwrite-nooutput`), as a Dockerfile's `rw` bind mount.
+    /// BuildKit then caches the step by the content of what is mounted, as for a read-only one.
+    Writable,
+    /// Writable, and its content after the command is an output of the exec.
+    Output,
+}
+
 /// The results of an exec.
 #[derive(Debug, Clone)]
 pub struct ExecResult {
     /// The root filesystem after the command (output 0).
     pub root: State,
-    /// One entry per [`Exec::mounts`] entry: `Some` for writable bind mounts (the mount's
-    /// content after the command), `None` for all other mounts.
+    /// One entry per [`Exec::mounts`] entry: `Some` for bind mounts with [`Access::Output`]
+    /// (the mount's content after the command), `None` for all other mounts.
     pub mounts: Vec<Option<State>>,
 }
 
@@ -135,8 +148,8 @@ fn clean_dest(dest: &str) -> Result<&str, LlbError> {
     Ok(trimmed)
 }
 
-/// Build an exec op. Output 0 is the root; writable bind mounts get outputs 1, 2, ... in
-/// mount order; cache, tmpfs, secret, SSH and readonly mounts produce no output.
+/// Build an exec op. Output 0 is the root; bind mounts with [`Access::Output`] get outputs 1,
+/// 2, ... in mount order; other mounts produce no output.
 ///
 /// The op is written straight to its bytes from `e` (no prost message in between).
 pub fn exec(e: Exec, meta: OpMeta) -> Result<ExecResult, LlbError> {
@@ -178,8 +191,11 @@ fn mounts<'a>(specs: &'a [MountSpec], inputs: &mut InputSet, caps: &mut Caps) ->
             return Err(LlbError::DuplicateMountDest(m.dest.clone()));
         }
         let (input, selector) = match &m.kind {
-            MountKind::Bind { source, selector, .. } => {
+            MountKind::Bind { source, selector, access } => {
                 caps.insert(cap!("exec.mount.bind"));
+                if *access == Access::Writable {
+                    caps.insert(cap!("exec.mount.bind.readwrite-nooutput"));
+                }
                 (inputs.index_of(source), selector)
             }
             MountKind::Cache { source, selector, .. } => {
@@ -210,7 +226,7 @@ fn mounts<'a>(specs: &'a [MountSpec], inputs: &mut InputSet, caps: &mut Caps) ->
             caps.insert(cap!("exec.mount.selector"));
         }
         let output = match m.kind {
-            MountKind::Bind { readonly: false, .. } => {
+            MountKind::Bind { access: Access::Output, .. } => {
                 next_output += 1;
                 next_output - 1
             }
@@ -313,7 +329,9 @@ fn write_process(b: &mut Vec<u8>, e: &Exec) {
 /// One mount besides the root (`pb::Mount`, in field order).
 fn write_mount(b: &mut Vec<u8>, spec: &MountSpec, placed: &Placed) {
     let (selector, readonly, kind) = match &spec.kind {
-        MountKind::Bind { selector, readonly, .. } => (selector.as_deref(), *readonly, pb::MountType::Bind),
+        MountKind::Bind { selector, access, .. } => {
+            (selector.as_deref(), *access == Access::ReadOnly, pb::MountType::Bind)
+        }
         MountKind::Cache { selector, readonly, .. } => (selector.as_deref(), *readonly, pb::MountType::Cache),
         MountKind::Tmpfs { .. } => (None, false, pb::MountType::Tmpfs),
         MountKind::Secret { .. } => (None, false, pb::MountType::Secret),
@@ -379,11 +397,11 @@ mod tests {
                 mounts: vec![
                     MountSpec {
                         dest: "/src".into(),
-                        kind: MountKind::Bind { source: img.clone(), selector: None, readonly: true },
+                        kind: MountKind::Bind { source: img.clone(), selector: None, access: Access::ReadOnly },
                     },
                     MountSpec {
                         dest: "/out".into(),
-                        kind: MountKind::Bind { source: State::scratch(), selector: None, readonly: false },
+                        kind: MountKind::Bind { source: State::scratch(), selector: None, access: Access::Output },
                     },
                     MountSpec {
                         dest: "/root/.cache".into(),
@@ -406,7 +424,7 @@ mod tests {
                     },
                     MountSpec {
                         dest: "/other".into(),
-                        kind: MountKind::Bind { source: other, selector: Some("/etc".into()), readonly: false },
+                        kind: MountKind::Bind { source: other, selector: Some("/etc".into()), access: Access::Output },
                     },
                 ],
                 secret_env: vec![("tok".into(), "TOKEN".into(), false)],
@@ -545,10 +563,17 @@ mod tests {
                 ..Default::default()
             }),
             mounts: vec![
-                mount("/a", MountKind::Bind { source: other.clone(), selector: Some("/etc".into()), readonly: false }),
+                mount(
+                    "/a",
+                    MountKind::Bind { source: other.clone(), selector: Some("/etc".into()), access: Access::Output },
+                ),
                 mount(
                     "/b/",
-                    MountKind::Bind { source: State::scratch(), selector: Some(String::new()), readonly: true },
+                    MountKind::Bind {
+                        source: State::scratch(),
+                        selector: Some(String::new()),
+                        access: Access::ReadOnly,
+                    },
                 ),
                 mount("/c", cache(Some(other), Some("/x"))),
                 mount("/d", cache(None, None)),

@@ -488,7 +488,7 @@ fn first_missing<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llb::exec::{exec, Exec, MountKind, MountSpec};
+    use crate::llb::exec::{exec, Access, Exec, MountKind, MountSpec};
     use crate::llb::file::{Copy, FileChain};
     use crate::llb::merge::merge;
     use crate::llb::source::{image, local, ImageOpts, LocalOpts};
@@ -517,7 +517,7 @@ mod tests {
                 platform: Some(plat),
                 mounts: vec![MountSpec {
                     dest: "/ctx".into(),
-                    kind: MountKind::Bind { source: ctx, selector: None, readonly: true },
+                    kind: MountKind::Bind { source: ctx, selector: None, access: Access::ReadOnly },
                 }],
                 ..Default::default()
             },

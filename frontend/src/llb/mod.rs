@@ -17,7 +17,7 @@ pub mod state;
 mod wire;
 
 pub use dump::{decode_definition, dump_json};
-pub use exec::{exec, Exec, ExecResult, MountKind, MountSpec};
+pub use exec::{exec, Access, Exec, ExecResult, MountKind, MountSpec};
 pub use file::{Chown, Copy, FileChain, UserSpec, MODE_STRING_CAP, MODE_STRING_SINCE_CAP};
 pub use marshal::{encode, marshal, marshal_bytes, missing_caps, missing_caps_of, required_caps, MissingCap};
 pub use merge::{diff, merge};

@@ -163,7 +163,7 @@ impl OpMeta {
 }
 
 /// Every LLB cap an op built here can ask for, in byte order: bit `i` of [`Caps`] is the `i`th.
-const CAP_NAMES: [&str; 42] = [
+const CAP_NAMES: [&str; 43] = [
     "diffop",
     "exec.meta.base",
     "exec.meta.cgroup.parent",
@@ -172,6 +172,7 @@ const CAP_NAMES: [&str; 42] = [
     "exec.meta.security",
     "exec.meta.ulimit",
     "exec.mount.bind",
+    "exec.mount.bind.readwrite-nooutput",
     "exec.mount.cache",
     "exec.mount.cache.sharing",
     "exec.mount.secret",

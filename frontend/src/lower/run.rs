@@ -79,7 +79,7 @@ impl Lowerer<'_> {
                 let file = llb::FileChain::on(State::scratch())
                     .mkfile("/script", 0o755, script.as_bytes(), None)
                     .finish(Some(&self.platform), meta);
-                let kind = llb::MountKind::Bind { source: file, selector: None, readonly: true };
+                let kind = llb::MountKind::Bind { source: file, selector: None, access: llb::Access::ReadOnly };
                 (vec!["/dev/pipes/script".to_string()], Some(llb::MountSpec { dest: "/dev/pipes".into(), kind }))
             }
             CommandLine::Shell(cmd) => (shell_command(stage, image, cmd), None),
@@ -211,7 +211,9 @@ impl Lowerer<'_> {
         readwrite: bool,
     ) -> Result<llb::MountKind, Diagnostic> {
         let (state, _) = self.source(stage, from, span)?;
-        Ok(llb::MountKind::Bind { source: state, selector: source.clone(), readonly: !readwrite })
+        // A writable one as a Dockerfile's `rw`: what the command writes there is dropped.
+        let access = if readwrite { llb::Access::Writable } else { llb::Access::ReadOnly };
+        Ok(llb::MountKind::Bind { source: state, selector: source.clone(), access })
     }
 
     /// A cache directory kept between builds, under its id in the build's cache namespace; it

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::image::{ImageConfig, DEFAULT_PATH};
-use crate::llb::{self, pb, Exec, MountKind, MountSpec, OpMeta, State};
+use crate::llb::{self, pb, Access, Exec, MountKind, MountSpec, OpMeta, State};
 use crate::plan::{ImageRef, Platform};
 
 /// The name of the scanned target among the scan's sources (`sbom.core` in the attestation).
@@ -76,16 +76,16 @@ impl Scanner {
         let platform = pb::Platform::from(&self.platform);
         let image_opts = llb::ImageOpts { platform: Some(platform.clone()), resolve_mode: llb::ResolveMode::Default };
         let root = llb::image(&self.reference, image_opts, OpMeta::default())?;
-        let bind = |dest: String, source: &State, readonly: bool| MountSpec {
+        let bind = |dest: String, source: &State, access: Access| MountSpec {
             dest,
-            kind: MountKind::Bind { source: source.clone(), selector: None, readonly },
+            kind: MountKind::Bind { source: source.clone(), selector: None, access },
         };
         let mut mounts = vec![MountSpec { dest: "/tmp".into(), kind: MountKind::Tmpfs { size: None } }];
-        mounts.push(bind(CORE_DIR.into(), &targets.core, true));
+        mounts.push(bind(CORE_DIR.into(), &targets.core, Access::ReadOnly));
         for (name, state) in &targets.extras {
-            mounts.push(bind(format!("{EXTRAS_DIR}/{CORE_NAME}-{name}"), state, true));
+            mounts.push(bind(format!("{EXTRAS_DIR}/{CORE_NAME}-{name}"), state, Access::ReadOnly));
         }
-        mounts.push(bind(OUT_DIR.into(), &State::scratch(), false));
+        mounts.push(bind(OUT_DIR.into(), &State::scratch(), Access::Output));
         let exec = Exec {
             root,
             args,
