@@ -117,7 +117,11 @@ impl Converter<'_> {
         let mut run: Vec<String> = Vec::new();
         let mut run_unpacks = false;
         for s in sources {
-            if add && from.is_none() && is_git(&s) {
+            // A source made of args (`ADD ${URL} /x`) is told apart by what the args give, as
+            // BuildKit tells it apart after expanding it; the step keeps the references.
+            let resolved = if add && s.contains('$') { self.with_arg_defaults(&s) } else { None };
+            let probe = resolved.as_deref().unwrap_or(&s);
+            if add && from.is_none() && is_git(probe) {
                 self.copy_run(&mut comments, std::mem::take(&mut run), run_unpacks, &shared);
                 let mut e = vec![Entry::str("copy", "."), Entry::str("from", s), Entry::str("to", dest.clone())];
                 if keep_git_dir {
@@ -127,8 +131,8 @@ impl Converter<'_> {
                 self.push_step(comments.take().unwrap_or_default(), e);
                 continue;
             }
-            let unpacks = add && unpack.unwrap_or(!is_url(&s));
-            if unpacks && is_url(&s) {
+            let unpacks = add && unpack.unwrap_or(!is_url(probe));
+            if unpacks && is_url(probe) {
                 self.note(
                     ins.loc,
                     NoteKind::NeedsFeature,

@@ -330,6 +330,31 @@ impl<'a> Converter<'a> {
         value
     }
 
+    /// A spec value with its `${NAME}` references replaced by the args' values in the current
+    /// stage (its own default, else the build's; an arg with neither is empty), as the spec
+    /// gives them when nothing overrides them: what a Dockerfile's ADD source is at build time,
+    /// to tell a download or a git repository from a local path. `None` when the value uses
+    /// anything else (an operator, a name that is not an arg, a `$$`).
+    fn with_arg_defaults(&self, v: &str) -> Option<String> {
+        let mut out = v.to_string();
+        // Defaults may name other args; a bounded number of rounds also ends a cycle.
+        for _ in 0..8 {
+            let Some(start) = out.find("${") else { break };
+            let len = out[start..].find('}')?;
+            let name = &out[start + 2..start + len];
+            if !self.args.iter().any(|a| a.name == name) {
+                return None;
+            }
+            let stage_value = self.stages.last().and_then(|st| st.args.iter().find(|(n, _)| n == name));
+            let value = match stage_value {
+                Some((_, v)) => v.clone(),
+                None => self.args.iter().find(|a| a.name == name).and_then(|a| a.default.clone()).unwrap_or_default(),
+            };
+            out.replace_range(start..=start + len, &value);
+        }
+        (!out.contains('$')).then_some(out)
+    }
+
     fn value(&mut self, ins: &Instruction, s: &str) -> String {
         self.word_value(ins, &Word { text: s.to_string(), literal_dollars: Vec::new() })
     }
