@@ -1,7 +1,7 @@
 //! The image config a stage builds: what it starts as, what its steps add (environment,
 //! history), its runtime settings, and its creation time.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Span};
 use crate::image::{Empty, HealthConfig, History, ImageConfig, DEFAULT_PATH};
@@ -59,11 +59,62 @@ fn apply_with_env(stage: &Stage, image: &mut ImageConfig, env: &[String]) -> Res
     };
     let entrypoint = rc.entrypoint.as_ref().map(as_args);
     let cmd = rc.cmd.as_ref().map(as_args);
+    // One history entry per setting, as a Dockerfile has one per instruction (`docker history`
+    // lists them), in this order, each with the value it set.
+    let mut history: Vec<String> = Vec::new();
     let c = &mut image.config;
     if let Some(user) = &rc.user {
         c.user = x(user)?;
+        history.push(format!("user: {}", c.user));
     }
+    if !rc.expose.is_empty() {
+        let mut ports = Vec::new();
+        for p in &rc.expose {
+            let range = checked(p, values::parse_port)?;
+            ports.push(range.clone());
+            for port in values::port_range(&range) {
+                c.exposed_ports.insert(port, Empty {});
+            }
+        }
+        history.push(format!("expose: {}", ports.join(" ")));
+    }
+    if !rc.volumes.is_empty() {
+        let mut added = Vec::new();
+        for v in &rc.volumes {
+            let volume = checked(v, check_volume)?;
+            added.push(volume.clone());
+            c.volumes.insert(volume, Empty {});
+        }
+        history.push(format!("volumes: {}", added.join(" ")));
+    }
+    if !rc.labels.is_empty() {
+        let mut set = Vec::new();
+        for (k, v) in &rc.labels {
+            let value = x(v)?;
+            set.push(format!("{k}={value}"));
+            c.labels.insert(k.clone(), value);
+        }
+        history.push(format!("labels: {}", set.join(" ")));
+    }
+    if let Some(sig) = &rc.stop_signal {
+        c.stop_signal = checked(sig, values::parse_signal)?;
+        history.push(format!("stop_signal: {}", c.stop_signal));
+    }
+    if let Some(h) = &rc.healthcheck {
+        let health = health_config(h);
+        history.push(format!("healthcheck: {}", health.test.join(" ")));
+        c.healthcheck = Some(health);
+    }
+    if let Some(shell) = &stage.shell {
+        c.shell = Some(shell.clone());
+        history.push(format!("shell: {}", json_list(shell)));
+    }
+    for trigger in &rc.onbuild {
+        history.push(format!("onbuild: {trigger}"));
+    }
+    c.on_build.extend(rc.onbuild.iter().cloned());
     if let Some(ep) = entrypoint {
+        history.push(format!("entrypoint: {}", json_list(&ep)));
         // An empty one is no entrypoint, as Docker's config omits an empty list.
         c.entrypoint = (!ep.is_empty()).then_some(ep);
         // As in Dockerfiles, a new entrypoint drops the base image's cmd.
@@ -72,44 +123,13 @@ fn apply_with_env(stage: &Stage, image: &mut ImageConfig, env: &[String]) -> Res
         }
     }
     if let Some(cmd) = cmd {
+        history.push(format!("cmd: {}", json_list(&cmd)));
         c.cmd = (!cmd.is_empty()).then_some(cmd);
         // As the Dockerfile frontend does for every CMD (an ENTRYPOINT leaves it as it was).
         c.args_escaped = true;
     }
-    for p in &rc.expose {
-        for port in values::port_range(&checked(p, values::parse_port)?) {
-            c.exposed_ports.insert(port, Empty {});
-        }
-    }
-    for v in &rc.volumes {
-        c.volumes.insert(checked(v, check_volume)?, Empty {});
-    }
-    for (k, v) in &rc.labels {
-        c.labels.insert(k.clone(), x(v)?);
-    }
-    if let Some(sig) = &rc.stop_signal {
-        c.stop_signal = checked(sig, values::parse_signal)?;
-    }
-    if let Some(h) = &rc.healthcheck {
-        c.healthcheck = Some(health_config(h));
-    }
-    if let Some(shell) = &stage.shell {
-        c.shell = Some(shell.clone());
-    }
-    c.on_build.extend(rc.onbuild.iter().cloned());
-    let mut changed: BTreeSet<&str> = BTreeSet::new();
-    if rc.cmd.is_some() {
-        changed.insert("cmd");
-    }
-    if rc.entrypoint.is_some() {
-        changed.insert("entrypoint");
-    }
-    if !rc.onbuild.is_empty() {
-        changed.insert("onbuild");
-    }
-    if !changed.is_empty() {
-        let what: Vec<&str> = changed.into_iter().collect();
-        push_history(image, format!("config: {}", what.join(", ")), true);
+    for entry in history {
+        push_history(image, entry, true);
     }
     Ok(())
 }
@@ -128,6 +148,11 @@ fn health_config(h: &Healthcheck) -> HealthConfig {
         start_interval: h.start_interval.unwrap_or(0),
         retries: h.retries.unwrap_or(0),
     }
+}
+
+/// `["a", "b"]`: a command or shell as JSON, as history shows it.
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
 }
 
 /// A value expanded against an image config's environment (`K=V` entries); a name that is not
