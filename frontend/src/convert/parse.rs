@@ -104,7 +104,10 @@ const JSON_INSTRUCTIONS: [&str; 7] = ["RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY
 /// Parses a Dockerfile.
 pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    // A heredoc's body keeps a line's `\r` (BuildKit's parser copies those lines as read), the
+    // rest of the file is read without it.
+    let file_lines: Vec<&str> = text.split('\n').collect();
+    let lines: Vec<&str> = file_lines.iter().map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
     // A final newline leaves one empty element that is no line.
     let count = if text.ends_with('\n') { lines.len() - 1 } else { lines.len() };
     let lines = &lines[..count];
@@ -203,12 +206,14 @@ pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, ParseError> {
                             message: format!("the heredoc <<{name} is not closed: no line reads {name}"),
                         });
                     };
+                    let raw = file_lines[i];
                     i += 1;
-                    let l = if strip_tabs { l.trim_start_matches('\t') } else { l };
+                    let (l, raw) =
+                        if strip_tabs { (l.trim_start_matches('\t'), raw.trim_start_matches('\t')) } else { (*l, raw) };
                     if l == name {
                         break;
                     }
-                    body.push_str(l);
+                    body.push_str(raw);
                     body.push('\n');
                 }
                 instr.heredocs.push(Heredoc { name, quoted, strip_tabs, body });
@@ -606,6 +611,11 @@ mod tests {
         assert_eq!(c.heredocs[1].body, "z\n");
         let err = parse_dockerfile("FROM x\nRUN <<EOF\necho\n").unwrap_err();
         assert_eq!(err.loc.line, 2);
+        // With CRLF line ends, a heredoc's body keeps each `\r` (BuildKit copies the lines as
+        // read); its terminator and the instructions are read without it.
+        let d = parse_dockerfile("FROM x\r\nCOPY <<EOF /f\r\na\r\nb\r\nEOF\r\nCMD [\"x\"]\r\n").unwrap();
+        assert_eq!(d.instructions[1].heredocs[0].body, "a\r\nb\r\n");
+        assert_eq!(d.instructions[2].args, Args::Json(vec!["x".into()]));
     }
 
     #[test]

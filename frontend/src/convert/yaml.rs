@@ -81,7 +81,10 @@ fn write_map(out: &mut String, entries: &[Entry], indent: usize, first_inline: b
 /// Writes a value after `key:` (the colon is written); `indent` is the key's indent.
 fn write_value(out: &mut String, v: &Node, indent: usize) {
     match v {
-        Node::Str(s) if s.contains('\n') => write_block(out, s, indent + 2),
+        // A block scalar holds no other control character (a `\r` would read as a line break).
+        Node::Str(s) if s.contains('\n') && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+            write_block(out, s, indent + 2)
+        }
         Node::Str(s) => {
             out.push(' ');
             out.push_str(&scalar(s, false));
@@ -233,6 +236,16 @@ mod tests {
         assert_eq!(scalar("a,b", true), "\"a,b\"");
         assert_eq!(scalar("8080/tcp", false), "8080/tcp");
         assert_eq!(scalar("", false), "\"\"");
+    }
+
+    #[test]
+    fn text_with_a_carriage_return_is_quoted_not_a_block() {
+        let mut out = String::new();
+        write_value(&mut out, &Node::Str("a\r\nb\r\n".into()), 0);
+        assert_eq!(out, " \"a\\r\\nb\\r\\n\"\n");
+        let mut out = String::new();
+        write_value(&mut out, &Node::Str("a\n\tb\n".into()), 0);
+        assert_eq!(out, " |\n  a\n  \tb\n");
     }
 
     #[test]
