@@ -188,7 +188,7 @@ fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
     for step in &st.steps {
         match &step.kind {
             StepKind::Run(r) => run(out, r, user),
-            StepKind::Copy(c) => copy(out, spec, c),
+            StepKind::Copy(c) => copy(out, spec, st, c),
             StepKind::Env(kv) => env(out, kv),
             StepKind::Workdir(w) => out.push_str(&format!("WORKDIR {}\n", w.value)),
             StepKind::User(u) => {
@@ -464,9 +464,33 @@ fn heredoc_value(value: &str) -> String {
     out
 }
 
-fn copy(out: &mut String, spec: &Spec, c: &Copy) {
-    let git = c.from.as_ref().is_some_and(|f| is_git(&f.value));
-    let url = c.sources.iter().any(|s| is_url(&s.value));
+/// What `value` gives with the args' values in stage `st` (its own, else the default; unset is
+/// empty), as the plan expands a `from:` or a source before telling a git repository or a URL
+/// apart: `from: ${REPO}#${REF}` is a repository (ADD), not a stage (`COPY --from` refuses `$`).
+fn with_arg_values(spec: &Spec, st: &Stage, value: &str) -> String {
+    fn lookup(spec: &Spec, st: &Stage, name: &str, depth: usize) -> Option<String> {
+        let raw = match st.args.iter().find(|kv| kv.key.value == name) {
+            Some(kv) => kv.value.value.clone(),
+            None => spec.args.iter().find(|a| a.name.value == name)?.default.as_ref()?.value.clone(),
+        };
+        // A default may name other args; the depth bound also ends a cycle.
+        if depth > 8 {
+            return Some(raw);
+        }
+        let word = crate::plan::word::Word::parse(&raw).ok()?;
+        word.expand(&|n| lookup(spec, st, n, depth + 1)).ok()
+    }
+    if !value.contains('$') {
+        return value.to_string();
+    }
+    crate::plan::word::Word::parse(value)
+        .and_then(|w| w.expand(&|n| lookup(spec, st, n, 0)))
+        .unwrap_or_else(|_| value.to_string())
+}
+
+fn copy(out: &mut String, spec: &Spec, st: &Stage, c: &Copy) {
+    let git = c.from.as_ref().is_some_and(|f| is_git(&with_arg_values(spec, st, &f.value)));
+    let url = c.sources.iter().any(|s| is_url(&with_arg_values(spec, st, &s.value)));
     let unpack = c.unpack.as_ref().is_some_and(|u| u.value);
     if unpack && c.from.is_some() {
         out.push_str("# decant eject: the spec unpacks archives from another stage here; Dockerfile ADD reads only the context\n");
