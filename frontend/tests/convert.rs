@@ -240,6 +240,41 @@ fn refused_as_buildkit_refuses() {
     assert!(err(&format!("FROM x\nADD --checksum={sum} https://a.example/x.tgz /d/\n")).is_none());
 }
 
+/// BuildKit's flag parser refuses a string flag without a value, a boolean that is neither
+/// true nor false, and a flag given twice (found in a real Dockerfile: `COPY --from build /a .`).
+#[test]
+fn flags_are_refused_as_buildkits_flag_parser_refuses_them() {
+    let err =
+        |text: &str| convert(text, &ConvertOptions::default()).err().map(|e| (e.loc.line, e.loc.column, e.message));
+    for (text, message) in [
+        ("COPY --from build /a .", "missing a value on flag: --from"),
+        ("COPY --chown /a .", "missing a value on flag: --chown"),
+        ("RUN --mount true", "missing a value on flag: --mount"),
+        ("RUN --network true", "missing a value on flag: --network"),
+        ("COPY --link= /a .", "missing a value on flag: --link"),
+        ("COPY --link=yes /a .", "expecting boolean value for flag --link, not: yes"),
+        (
+            "ADD --keep-git-dir=1 https://github.com/a/b.git /b",
+            "expecting boolean value for flag --keep-git-dir, not: 1",
+        ),
+        ("COPY --from=b --from=b /a .", "duplicate flag specified: --from"),
+        ("HEALTHCHECK --interval=1s --interval=2s CMD true", "duplicate flag specified: --interval"),
+        ("HEALTHCHECK --retries CMD true", "missing a value on flag: --retries"),
+    ] {
+        let (line, column, m) = err(&format!("FROM x AS b\n{text}\n")).unwrap_or_else(|| panic!("{text} converted"));
+        assert_eq!((line, m.as_str()), (2, message), "{text}");
+        assert!(column > 1, "{text}: the flag's column");
+    }
+    // What BuildKit takes: a boolean in any case, repeated --exclude and --mount.
+    for text in [
+        "COPY --link=TRUE --parents=False /a .",
+        "COPY --exclude=x --exclude=y /a .",
+        "RUN --mount=type=cache,target=/c --mount=type=cache,target=/d true",
+    ] {
+        assert!(err(&format!("FROM x AS b\n{text}\n")).is_none(), "{text}");
+    }
+}
+
 #[test]
 fn a_copy_from_with_a_variable_is_refused_as_buildkit_refuses_it() {
     let err = |text: &str| convert(text, &ConvertOptions::default()).err().map(|e| (e.loc.line, e.message));
