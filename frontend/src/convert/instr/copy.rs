@@ -122,6 +122,9 @@ impl Converter<'_> {
             let resolved = if add && s.contains('$') { self.with_arg_defaults(&s) } else { None };
             let probe = resolved.as_deref().unwrap_or(&s);
             if add && from.is_none() && is_git(probe) {
+                // The repository becomes a `from:`, which expands args only: a note names an
+                // environment variable in it (BuildKit expands the stage's ENV there too).
+                self.arg_value(ins, &s, "a copy's `from:` (the git repository)");
                 self.copy_run(&mut comments, std::mem::take(&mut run), run_unpacks, &shared);
                 let mut e = vec![Entry::str("copy", "."), Entry::str("from", s), Entry::str("to", dest.clone())];
                 if keep_git_dir {
