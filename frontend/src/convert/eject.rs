@@ -134,9 +134,17 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
     }
     let mut body = String::new();
     stage_body(&mut body, spec, st);
-    // A Dockerfile stage sees a built-in arg only when it declares it.
+    // A Dockerfile stage sees a built-in arg only when it declares it: one its text names, or
+    // one a run is handed (`TARGETOS: ${TARGETOS}`, which the RUN does not repeat).
+    let handed: Vec<&str> = (st.steps.iter())
+        .filter_map(|step| match &step.kind {
+            StepKind::Run(r) => Some(r.env.iter().filter(|kv| hands_arg(kv)).map(|kv| kv.key.value.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     for b in crate::plan::BUILTIN_ARGS {
-        if body.contains(&format!("${{{b}}}")) || body.contains(&format!("${b}")) {
+        if body.contains(&format!("${{{b}}}")) || body.contains(&format!("${b}")) || handed.contains(b) {
             out.push_str(&format!("ARG {b}\n"));
         }
     }
@@ -253,6 +261,12 @@ fn env(out: &mut String, kv: &[KeyValue]) {
     out.push_str(&format!("ENV {}\n", pairs.join(" ")));
 }
 
+/// `NAME: ${NAME}` in a run's env hands an arg to the run; in the Dockerfile the stage's ARG
+/// already does (every arg, and each built-in one the stage's runs are handed, is declared).
+fn hands_arg(kv: &KeyValue) -> bool {
+    kv.value.value == format!("${{{}}}", kv.key.value)
+}
+
 fn run(out: &mut String, r: &Run, user: Option<&str>) {
     let mut line = String::from("RUN");
     for m in &r.mounts {
@@ -276,16 +290,17 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
     match &r.command {
         Command::Exec(args, _) => {
             let mut a: Vec<&str> = Vec::new();
-            if !r.env.is_empty() || r.workdir.is_some() {
+            let env: Vec<&KeyValue> = r.env.iter().filter(|kv| !hands_arg(kv)).collect();
+            if !env.is_empty() || r.workdir.is_some() {
                 out.push_str("# decant eject: this run's env and workdir go through sh (or env(1))\n");
             }
             // A Dockerfile expands nothing in an exec-form RUN: env values that refer to the
             // environment (or hold a literal `$`) are set by sh, which expands them as decant does.
-            let needs_sh = r.workdir.is_some() || r.env.iter().any(|kv| kv.value.value.contains('$'));
+            let needs_sh = r.workdir.is_some() || env.iter().any(|kv| kv.value.value.contains('$'));
             let mut prefix = Vec::new();
             if needs_sh {
                 let mut script = String::new();
-                for kv in &r.env {
+                for kv in &env {
                     script.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
                 }
                 if let Some(w) = &r.workdir {
@@ -293,9 +308,9 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
                 }
                 script.push_str("exec \"$@\"");
                 prefix.extend(["/bin/sh".to_string(), "-c".into(), script, "sh".into()]);
-            } else if !r.env.is_empty() {
+            } else if !env.is_empty() {
                 prefix.push("env".into());
-                prefix.extend(r.env.iter().map(|kv| format!("{}={}", kv.key.value, kv.value.value)));
+                prefix.extend(env.iter().map(|kv| format!("{}={}", kv.key.value, kv.value.value)));
             }
             a.extend(prefix.iter().map(String::as_str));
             a.extend(args.iter().map(|s| s.value.as_str()));
@@ -304,8 +319,7 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
         Command::Shell(s) if s.value.starts_with("#!") => shebang(out, &mut line, r, &s.value),
         Command::Shell(s) => {
             let mut script = String::new();
-            // `NAME: ${NAME}` hands an arg to the run; a Dockerfile stage's ARG already does.
-            for kv in r.env.iter().filter(|kv| kv.value.value != format!("${{{}}}", kv.key.value)) {
+            for kv in r.env.iter().filter(|kv| !hands_arg(kv)) {
                 script.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
             }
             if let Some(w) = &r.workdir {
@@ -388,7 +402,7 @@ fn delimiter(text: &str) -> String {
 fn shebang(out: &mut String, line: &mut String, r: &Run, script: &str) {
     let body = script.strip_suffix('\n').unwrap_or(script);
     let name = delimiter(body);
-    let env: Vec<&KeyValue> = r.env.iter().filter(|kv| kv.value.value != format!("${{{}}}", kv.key.value)).collect();
+    let env: Vec<&KeyValue> = r.env.iter().filter(|kv| !hands_arg(kv)).collect();
     if env.is_empty() && r.workdir.is_none() {
         line.push_str(&format!(" <<'{name}'\n{body}\n{name}"));
         return;
