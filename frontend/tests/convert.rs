@@ -265,6 +265,10 @@ fn flags_are_refused_as_buildkits_flag_parser_refuses_them() {
         assert_eq!((line, m.as_str()), (2, message), "{text}");
         assert!(column > 1, "{text}: the flag's column");
     }
+    // A flag the instruction does not take is a note (BuildKit refuses it: `unknown flag`).
+    let c = convert("FROM x AS b\nFROM x\nADD --from=b /a /b\n", &ConvertOptions::default()).unwrap();
+    assert!(c.notes.iter().any(|n| n.message.contains("ADD --from: unknown flag")), "{:?}", c.notes);
+    assert!(!c.yaml.contains("from: b"), "{}", c.yaml);
     // What BuildKit takes: a boolean in any case, repeated --exclude and --mount.
     for text in [
         "COPY --link=TRUE --parents=False /a .",

@@ -25,13 +25,14 @@ impl Converter<'_> {
             match f.name.as_str() {
                 // BuildKit refuses a `--from` that its word expansion would change (quotes and
                 // escapes are gone from a flag's value by then: a `$` is left), before it builds.
-                "from" if v.contains('$') => self.fail(
+                // ADD takes no `--from` (BuildKit: "unknown flag: --from"): left to the last arm.
+                "from" if !add && v.contains('$') => self.fail(
                     f.loc,
                     "variable expansion is not supported for --from, define a new stage with FROM using ARG \
                      from global scope as a workaround"
                         .to_string(),
                 ),
-                "from" => {
+                "from" if !add => {
                     let stage = self.stages.len() - 1;
                     from = Some(self.stage_ref(&v).unwrap_or_else(|| self.image_value(ins, &v, stage, "`from`")))
                 }
