@@ -103,6 +103,25 @@ fn specs_eject_every_step_kind() {
     }
 }
 
+/// A copy's or a mount's `from:` made of args ejects through a stage `FROM ${X} AS alias`, as
+/// BuildKit refuses a variable in `COPY --from` and in a mount's `from=` and advises that stage.
+#[test]
+fn a_from_with_args_ejects_through_an_alias_stage() {
+    let text = "# syntax=decant/frontend:dev\nargs:\n  SRC: builder\nstages:\n  builder:\n    from: busybox:local\n    \
+                steps:\n      - run: touch /x\n  final:\n    from: busybox:local\n    steps:\n      - copy: /x\n        \
+                from: ${SRC}\n        to: /x\n      - run: cat /m/x\n        mounts:\n          - bind: /m\n            \
+                from: ${SRC}\n";
+    check("from-args.yaml", text).unwrap_or_else(|e| panic!("{e}"));
+    let s = spec::parse_spec("from-args.yaml", text).unwrap_or_else(|d| panic!("{}", d.render()));
+    let dockerfile = eject(&s);
+    assert!(dockerfile.contains("FROM ${SRC} AS final-from-1\n"), "{dockerfile}");
+    assert!(dockerfile.contains("COPY --from=final-from-1 /x /x\n"), "{dockerfile}");
+    assert!(dockerfile.contains("--mount=type=bind,target=/m,from=final-from-1 "), "{dockerfile}");
+    let back = convert(&dockerfile, &ConvertOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {}\n{dockerfile}", e.loc, e.message));
+    check("back.yaml", &back.yaml).unwrap_or_else(|e| panic!("{e}\n{}", back.yaml));
+}
+
 #[test]
 fn corpus_specs_are_what_convert_writes() {
     let dir = common::repo_root().join("tests/corpus");

@@ -34,6 +34,13 @@ pub fn eject(spec: &Spec) -> String {
         out.push('\n');
     }
     for st in &spec.stages {
+        // `COPY --from` and a mount's `from=` take no variable: a stage `FROM ${X} AS alias`
+        // stands for each (BuildKit's own advice), before the stage that uses it.
+        for (from, alias) in from_aliases(spec, st) {
+            out.push_str(&format!(
+                "\n# decant eject: `{from}` as a stage, since COPY --from and a mount's from= take no variable\nFROM {from} AS {alias}\n"
+            ));
+        }
         out.push('\n');
         stage(&mut out, spec, st);
     }
@@ -193,10 +200,11 @@ fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
     }
     // The user a `user` step of this stage set, to restore after a run with its own user.
     let mut user: Option<&str> = None;
+    let aliases = from_aliases(spec, st);
     for step in &st.steps {
         match &step.kind {
-            StepKind::Run(r) => run(out, r, user),
-            StepKind::Copy(c) => copy(out, spec, st, c),
+            StepKind::Run(r) => run(out, r, user, &aliases),
+            StepKind::Copy(c) => copy(out, spec, st, c, &aliases),
             StepKind::Env(kv) => env(out, kv),
             StepKind::Workdir(w) => out.push_str(&format!("WORKDIR {}\n", w.value)),
             StepKind::User(u) => {
@@ -267,10 +275,10 @@ fn hands_arg(kv: &KeyValue) -> bool {
     kv.value.value == format!("${{{}}}", kv.key.value)
 }
 
-fn run(out: &mut String, r: &Run, user: Option<&str>) {
+fn run(out: &mut String, r: &Run, user: Option<&str>, aliases: &[(String, String)]) {
     let mut line = String::from("RUN");
     for m in &r.mounts {
-        line.push_str(&format!(" --mount={}", mount(m, r.workdir.as_ref().map(|w| w.value.as_str()))));
+        line.push_str(&format!(" --mount={}", mount(m, r.workdir.as_ref().map(|w| w.value.as_str()), aliases)));
     }
     if let Some(n) = &r.network {
         line.push_str(&format!(" --network={}", n.value));
@@ -351,7 +359,7 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
 /// A `--mount=` value. A relative target resolves against the step's working directory in
 /// the spec, against WORKDIR in a Dockerfile: a run's own `workdir` (done with `cd`) is joined
 /// to it.
-fn mount(m: &Mount, run_workdir: Option<&str>) -> String {
+fn mount(m: &Mount, run_workdir: Option<&str>, aliases: &[(String, String)]) -> String {
     let target = |t: &str| match run_workdir {
         _ if t.starts_with('/') => t.to_string(),
         Some(w) if t.is_empty() || t == "." => w.to_string(),
@@ -378,6 +386,10 @@ fn mount(m: &Mount, run_workdir: Option<&str>) -> String {
             ("readwrite" | "readonly", _) | ("from", "context") => continue,
             ("target", t) => {
                 parts.push(format!("target={}", target(t)));
+                continue;
+            }
+            ("from", f) => {
+                parts.push(format!("from={}", alias_of(aliases, f)));
                 continue;
             }
             (k, _) => k,
@@ -502,7 +514,48 @@ fn with_arg_values(spec: &Spec, st: &Stage, value: &str) -> String {
         .unwrap_or_else(|_| value.to_string())
 }
 
-fn copy(out: &mut String, spec: &Spec, st: &Stage, c: &Copy) {
+/// The `from:` values of a stage's copies and mounts that name args and are neither a git
+/// repository nor a URL, each with the name of the stage that stands for it in the Dockerfile.
+fn from_aliases(spec: &Spec, st: &Stage) -> Vec<(String, String)> {
+    let mut froms: Vec<&str> = Vec::new();
+    for step in &st.steps {
+        match &step.kind {
+            StepKind::Copy(c) => froms.extend(c.from.iter().map(|f| f.value.as_str())),
+            StepKind::Run(r) => froms.extend(
+                r.mounts
+                    .iter()
+                    .flat_map(|m| m.kind.options())
+                    .filter(|(k, _)| *k == "from")
+                    .map(|(_, v)| v.value.as_str()),
+            ),
+            _ => {}
+        }
+    }
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    for from in froms {
+        if !from.contains('$') || aliases.iter().any(|(f, _)| f == from) {
+            continue;
+        }
+        let resolved = with_arg_values(spec, st, from);
+        if is_git(&resolved) || is_url(&resolved) {
+            continue;
+        }
+        let taken = |name: &str| spec.stages.iter().any(|s| s.name.value == name);
+        let mut n = aliases.len() + 1;
+        while taken(&format!("{}-from-{n}", st.name.value)) {
+            n += 1;
+        }
+        aliases.push((from.to_string(), format!("{}-from-{n}", st.name.value)));
+    }
+    aliases
+}
+
+/// `from` as the Dockerfile names it: its alias stage when it names args.
+fn alias_of<'a>(aliases: &'a [(String, String)], from: &'a str) -> &'a str {
+    aliases.iter().find(|(f, _)| f == from).map_or(from, |(_, a)| a.as_str())
+}
+
+fn copy(out: &mut String, spec: &Spec, st: &Stage, c: &Copy, aliases: &[(String, String)]) {
     let git = c.from.as_ref().is_some_and(|f| is_git(&with_arg_values(spec, st, &f.value)));
     let url = c.sources.iter().any(|s| is_url(&with_arg_values(spec, st, &s.value)));
     let unpack = c.unpack.as_ref().is_some_and(|u| u.value);
@@ -513,7 +566,7 @@ fn copy(out: &mut String, spec: &Spec, st: &Stage, c: &Copy) {
     let mut line = String::from(if add { "ADD" } else { "COPY" });
     if let Some(f) = &c.from {
         if !git {
-            line.push_str(&format!(" --from={}", f.value));
+            line.push_str(&format!(" --from={}", alias_of(aliases, &f.value)));
         }
     }
     for (flag, v) in [("chown", &c.chown), ("chmod", &c.chmod), ("checksum", &c.checksum)] {
