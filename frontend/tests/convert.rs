@@ -103,6 +103,25 @@ fn specs_eject_every_step_kind() {
     }
 }
 
+/// A copy's or a mount's `from:` made of args ejects through a stage `FROM ${X} AS alias`, as
+/// BuildKit refuses a variable in `COPY --from` and in a mount's `from=` and advises that stage.
+#[test]
+fn a_from_with_args_ejects_through_an_alias_stage() {
+    let text = "# syntax=decant/frontend:dev\nargs:\n  SRC: builder\nstages:\n  builder:\n    from: busybox:local\n    \
+                steps:\n      - run: touch /x\n  final:\n    from: busybox:local\n    steps:\n      - copy: /x\n        \
+                from: ${SRC}\n        to: /x\n      - run: cat /m/x\n        mounts:\n          - bind: /m\n            \
+                from: ${SRC}\n";
+    check("from-args.yaml", text).unwrap_or_else(|e| panic!("{e}"));
+    let s = spec::parse_spec("from-args.yaml", text).unwrap_or_else(|d| panic!("{}", d.render()));
+    let dockerfile = eject(&s);
+    assert!(dockerfile.contains("FROM ${SRC} AS final-from-1\n"), "{dockerfile}");
+    assert!(dockerfile.contains("COPY --from=final-from-1 /x /x\n"), "{dockerfile}");
+    assert!(dockerfile.contains("--mount=type=bind,target=/m,from=final-from-1 "), "{dockerfile}");
+    let back = convert(&dockerfile, &ConvertOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {}\n{dockerfile}", e.loc, e.message));
+    check("back.yaml", &back.yaml).unwrap_or_else(|e| panic!("{e}\n{}", back.yaml));
+}
+
 #[test]
 fn corpus_specs_are_what_convert_writes() {
     let dir = common::repo_root().join("tests/corpus");
@@ -238,6 +257,45 @@ fn refused_as_buildkit_refuses() {
         err(&format!("FROM x\nADD --checksum={sum} https://a.example/x.tgz https://a.example/y.tgz /d/\n")).unwrap();
     assert_eq!((line, message.as_str()), (2, "checksum can't be specified for multiple sources"));
     assert!(err(&format!("FROM x\nADD --checksum={sum} https://a.example/x.tgz /d/\n")).is_none());
+}
+
+/// BuildKit's flag parser refuses a string flag without a value, a boolean that is neither
+/// true nor false, and a flag given twice (found in a real Dockerfile: `COPY --from build /a .`).
+#[test]
+fn flags_are_refused_as_buildkits_flag_parser_refuses_them() {
+    let err =
+        |text: &str| convert(text, &ConvertOptions::default()).err().map(|e| (e.loc.line, e.loc.column, e.message));
+    for (text, message) in [
+        ("COPY --from build /a .", "missing a value on flag: --from"),
+        ("COPY --chown /a .", "missing a value on flag: --chown"),
+        ("RUN --mount true", "missing a value on flag: --mount"),
+        ("RUN --network true", "missing a value on flag: --network"),
+        ("COPY --link= /a .", "missing a value on flag: --link"),
+        ("COPY --link=yes /a .", "expecting boolean value for flag --link, not: yes"),
+        (
+            "ADD --keep-git-dir=1 https://github.com/a/b.git /b",
+            "expecting boolean value for flag --keep-git-dir, not: 1",
+        ),
+        ("COPY --from=b --from=b /a .", "duplicate flag specified: --from"),
+        ("HEALTHCHECK --interval=1s --interval=2s CMD true", "duplicate flag specified: --interval"),
+        ("HEALTHCHECK --retries CMD true", "missing a value on flag: --retries"),
+    ] {
+        let (line, column, m) = err(&format!("FROM x AS b\n{text}\n")).unwrap_or_else(|| panic!("{text} converted"));
+        assert_eq!((line, m.as_str()), (2, message), "{text}");
+        assert!(column > 1, "{text}: the flag's column");
+    }
+    // A flag the instruction does not take is a note (BuildKit refuses it: `unknown flag`).
+    let c = convert("FROM x AS b\nFROM x\nADD --from=b /a /b\n", &ConvertOptions::default()).unwrap();
+    assert!(c.notes.iter().any(|n| n.message.contains("ADD --from: unknown flag")), "{:?}", c.notes);
+    assert!(!c.yaml.contains("from: b"), "{}", c.yaml);
+    // What BuildKit takes: a boolean in any case, repeated --exclude and --mount.
+    for text in [
+        "COPY --link=TRUE --parents=False /a .",
+        "COPY --exclude=x --exclude=y /a .",
+        "RUN --mount=type=cache,target=/c --mount=type=cache,target=/d true",
+    ] {
+        assert!(err(&format!("FROM x AS b\n{text}\n")).is_none(), "{text}");
+    }
 }
 
 #[test]

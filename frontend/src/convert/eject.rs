@@ -34,6 +34,13 @@ pub fn eject(spec: &Spec) -> String {
         out.push('\n');
     }
     for st in &spec.stages {
+        // `COPY --from` and a mount's `from=` take no variable: a stage `FROM ${X} AS alias`
+        // stands for each (BuildKit's own advice), before the stage that uses it.
+        for (from, alias) in from_aliases(spec, st) {
+            out.push_str(&format!(
+                "\n# decant eject: `{from}` as a stage, since COPY --from and a mount's from= take no variable\nFROM {from} AS {alias}\n"
+            ));
+        }
         out.push('\n');
         stage(&mut out, spec, st);
     }
@@ -134,9 +141,17 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
     }
     let mut body = String::new();
     stage_body(&mut body, spec, st);
-    // A Dockerfile stage sees a built-in arg only when it declares it.
+    // A Dockerfile stage sees a built-in arg only when it declares it: one its text names, or
+    // one a run is handed (`TARGETOS: ${TARGETOS}`, which the RUN does not repeat).
+    let handed: Vec<&str> = (st.steps.iter())
+        .filter_map(|step| match &step.kind {
+            StepKind::Run(r) => Some(r.env.iter().filter(|kv| hands_arg(kv)).map(|kv| kv.key.value.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     for b in crate::plan::BUILTIN_ARGS {
-        if body.contains(&format!("${{{b}}}")) || body.contains(&format!("${b}")) {
+        if body.contains(&format!("${{{b}}}")) || body.contains(&format!("${b}")) || handed.contains(b) {
             out.push_str(&format!("ARG {b}\n"));
         }
     }
@@ -185,10 +200,11 @@ fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
     }
     // The user a `user` step of this stage set, to restore after a run with its own user.
     let mut user: Option<&str> = None;
+    let aliases = from_aliases(spec, st);
     for step in &st.steps {
         match &step.kind {
-            StepKind::Run(r) => run(out, r, user),
-            StepKind::Copy(c) => copy(out, spec, c),
+            StepKind::Run(r) => run(out, r, user, &aliases),
+            StepKind::Copy(c) => copy(out, spec, st, c, &aliases),
             StepKind::Env(kv) => env(out, kv),
             StepKind::Workdir(w) => out.push_str(&format!("WORKDIR {}\n", w.value)),
             StepKind::User(u) => {
@@ -253,10 +269,16 @@ fn env(out: &mut String, kv: &[KeyValue]) {
     out.push_str(&format!("ENV {}\n", pairs.join(" ")));
 }
 
-fn run(out: &mut String, r: &Run, user: Option<&str>) {
+/// `NAME: ${NAME}` in a run's env hands an arg to the run; in the Dockerfile the stage's ARG
+/// already does (every arg, and each built-in one the stage's runs are handed, is declared).
+fn hands_arg(kv: &KeyValue) -> bool {
+    kv.value.value == format!("${{{}}}", kv.key.value)
+}
+
+fn run(out: &mut String, r: &Run, user: Option<&str>, aliases: &[(String, String)]) {
     let mut line = String::from("RUN");
     for m in &r.mounts {
-        line.push_str(&format!(" --mount={}", mount(m, r.workdir.as_ref().map(|w| w.value.as_str()))));
+        line.push_str(&format!(" --mount={}", mount(m, r.workdir.as_ref().map(|w| w.value.as_str()), aliases)));
     }
     if let Some(n) = &r.network {
         line.push_str(&format!(" --network={}", n.value));
@@ -276,16 +298,17 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
     match &r.command {
         Command::Exec(args, _) => {
             let mut a: Vec<&str> = Vec::new();
-            if !r.env.is_empty() || r.workdir.is_some() {
+            let env: Vec<&KeyValue> = r.env.iter().filter(|kv| !hands_arg(kv)).collect();
+            if !env.is_empty() || r.workdir.is_some() {
                 out.push_str("# decant eject: this run's env and workdir go through sh (or env(1))\n");
             }
             // A Dockerfile expands nothing in an exec-form RUN: env values that refer to the
             // environment (or hold a literal `$`) are set by sh, which expands them as decant does.
-            let needs_sh = r.workdir.is_some() || r.env.iter().any(|kv| kv.value.value.contains('$'));
+            let needs_sh = r.workdir.is_some() || env.iter().any(|kv| kv.value.value.contains('$'));
             let mut prefix = Vec::new();
             if needs_sh {
                 let mut script = String::new();
-                for kv in &r.env {
+                for kv in &env {
                     script.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
                 }
                 if let Some(w) = &r.workdir {
@@ -293,9 +316,9 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
                 }
                 script.push_str("exec \"$@\"");
                 prefix.extend(["/bin/sh".to_string(), "-c".into(), script, "sh".into()]);
-            } else if !r.env.is_empty() {
+            } else if !env.is_empty() {
                 prefix.push("env".into());
-                prefix.extend(r.env.iter().map(|kv| format!("{}={}", kv.key.value, kv.value.value)));
+                prefix.extend(env.iter().map(|kv| format!("{}={}", kv.key.value, kv.value.value)));
             }
             a.extend(prefix.iter().map(String::as_str));
             a.extend(args.iter().map(|s| s.value.as_str()));
@@ -304,8 +327,7 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
         Command::Shell(s) if s.value.starts_with("#!") => shebang(out, &mut line, r, &s.value),
         Command::Shell(s) => {
             let mut script = String::new();
-            // `NAME: ${NAME}` hands an arg to the run; a Dockerfile stage's ARG already does.
-            for kv in r.env.iter().filter(|kv| kv.value.value != format!("${{{}}}", kv.key.value)) {
+            for kv in r.env.iter().filter(|kv| !hands_arg(kv)) {
                 script.push_str(&format!("export {}={}; ", kv.key.value, shell_quote(&kv.value.value)));
             }
             if let Some(w) = &r.workdir {
@@ -337,7 +359,7 @@ fn run(out: &mut String, r: &Run, user: Option<&str>) {
 /// A `--mount=` value. A relative target resolves against the step's working directory in
 /// the spec, against WORKDIR in a Dockerfile: a run's own `workdir` (done with `cd`) is joined
 /// to it.
-fn mount(m: &Mount, run_workdir: Option<&str>) -> String {
+fn mount(m: &Mount, run_workdir: Option<&str>, aliases: &[(String, String)]) -> String {
     let target = |t: &str| match run_workdir {
         _ if t.starts_with('/') => t.to_string(),
         Some(w) if t.is_empty() || t == "." => w.to_string(),
@@ -366,6 +388,10 @@ fn mount(m: &Mount, run_workdir: Option<&str>) -> String {
                 parts.push(format!("target={}", target(t)));
                 continue;
             }
+            ("from", f) => {
+                parts.push(format!("from={}", alias_of(aliases, f)));
+                continue;
+            }
             (k, _) => k,
         };
         parts.push(format!("{k}={}", value.value));
@@ -388,7 +414,7 @@ fn delimiter(text: &str) -> String {
 fn shebang(out: &mut String, line: &mut String, r: &Run, script: &str) {
     let body = script.strip_suffix('\n').unwrap_or(script);
     let name = delimiter(body);
-    let env: Vec<&KeyValue> = r.env.iter().filter(|kv| kv.value.value != format!("${{{}}}", kv.key.value)).collect();
+    let env: Vec<&KeyValue> = r.env.iter().filter(|kv| !hands_arg(kv)).collect();
     if env.is_empty() && r.workdir.is_none() {
         line.push_str(&format!(" <<'{name}'\n{body}\n{name}"));
         return;
@@ -464,9 +490,74 @@ fn heredoc_value(value: &str) -> String {
     out
 }
 
-fn copy(out: &mut String, spec: &Spec, c: &Copy) {
-    let git = c.from.as_ref().is_some_and(|f| is_git(&f.value));
-    let url = c.sources.iter().any(|s| is_url(&s.value));
+/// What `value` gives with the args' values in stage `st` (its own, else the default; unset is
+/// empty), as the plan expands a `from:` or a source before telling a git repository or a URL
+/// apart: `from: ${REPO}#${REF}` is a repository (ADD), not a stage (`COPY --from` refuses `$`).
+fn with_arg_values(spec: &Spec, st: &Stage, value: &str) -> String {
+    fn lookup(spec: &Spec, st: &Stage, name: &str, depth: usize) -> Option<String> {
+        let raw = match st.args.iter().find(|kv| kv.key.value == name) {
+            Some(kv) => kv.value.value.clone(),
+            None => spec.args.iter().find(|a| a.name.value == name)?.default.as_ref()?.value.clone(),
+        };
+        // A default may name other args; the depth bound also ends a cycle.
+        if depth > 8 {
+            return Some(raw);
+        }
+        let word = crate::plan::word::Word::parse(&raw).ok()?;
+        word.expand(&|n| lookup(spec, st, n, depth + 1)).ok()
+    }
+    if !value.contains('$') {
+        return value.to_string();
+    }
+    crate::plan::word::Word::parse(value)
+        .and_then(|w| w.expand(&|n| lookup(spec, st, n, 0)))
+        .unwrap_or_else(|_| value.to_string())
+}
+
+/// The `from:` values of a stage's copies and mounts that name args and are neither a git
+/// repository nor a URL, each with the name of the stage that stands for it in the Dockerfile.
+fn from_aliases(spec: &Spec, st: &Stage) -> Vec<(String, String)> {
+    let mut froms: Vec<&str> = Vec::new();
+    for step in &st.steps {
+        match &step.kind {
+            StepKind::Copy(c) => froms.extend(c.from.iter().map(|f| f.value.as_str())),
+            StepKind::Run(r) => froms.extend(
+                r.mounts
+                    .iter()
+                    .flat_map(|m| m.kind.options())
+                    .filter(|(k, _)| *k == "from")
+                    .map(|(_, v)| v.value.as_str()),
+            ),
+            _ => {}
+        }
+    }
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    for from in froms {
+        if !from.contains('$') || aliases.iter().any(|(f, _)| f == from) {
+            continue;
+        }
+        let resolved = with_arg_values(spec, st, from);
+        if is_git(&resolved) || is_url(&resolved) {
+            continue;
+        }
+        let taken = |name: &str| spec.stages.iter().any(|s| s.name.value == name);
+        let mut n = aliases.len() + 1;
+        while taken(&format!("{}-from-{n}", st.name.value)) {
+            n += 1;
+        }
+        aliases.push((from.to_string(), format!("{}-from-{n}", st.name.value)));
+    }
+    aliases
+}
+
+/// `from` as the Dockerfile names it: its alias stage when it names args.
+fn alias_of<'a>(aliases: &'a [(String, String)], from: &'a str) -> &'a str {
+    aliases.iter().find(|(f, _)| f == from).map_or(from, |(_, a)| a.as_str())
+}
+
+fn copy(out: &mut String, spec: &Spec, st: &Stage, c: &Copy, aliases: &[(String, String)]) {
+    let git = c.from.as_ref().is_some_and(|f| is_git(&with_arg_values(spec, st, &f.value)));
+    let url = c.sources.iter().any(|s| is_url(&with_arg_values(spec, st, &s.value)));
     let unpack = c.unpack.as_ref().is_some_and(|u| u.value);
     if unpack && c.from.is_some() {
         out.push_str("# decant eject: the spec unpacks archives from another stage here; Dockerfile ADD reads only the context\n");
@@ -475,7 +566,7 @@ fn copy(out: &mut String, spec: &Spec, c: &Copy) {
     let mut line = String::from(if add { "ADD" } else { "COPY" });
     if let Some(f) = &c.from {
         if !git {
-            line.push_str(&format!(" --from={}", f.value));
+            line.push_str(&format!(" --from={}", alias_of(aliases, &f.value)));
         }
     }
     for (flag, v) in [("chown", &c.chown), ("chmod", &c.chmod), ("checksum", &c.checksum)] {

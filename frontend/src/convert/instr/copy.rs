@@ -25,13 +25,14 @@ impl Converter<'_> {
             match f.name.as_str() {
                 // BuildKit refuses a `--from` that its word expansion would change (quotes and
                 // escapes are gone from a flag's value by then: a `$` is left), before it builds.
-                "from" if v.contains('$') => self.fail(
+                // ADD takes no `--from` (BuildKit: "unknown flag: --from"): left to the last arm.
+                "from" if !add && v.contains('$') => self.fail(
                     f.loc,
                     "variable expansion is not supported for --from, define a new stage with FROM using ARG \
                      from global scope as a workaround"
                         .to_string(),
                 ),
-                "from" => {
+                "from" if !add => {
                     let stage = self.stages.len() - 1;
                     from = Some(self.stage_ref(&v).unwrap_or_else(|| self.image_value(ins, &v, stage, "`from`")))
                 }
@@ -122,6 +123,9 @@ impl Converter<'_> {
             let resolved = if add && s.contains('$') { self.with_arg_defaults(&s) } else { None };
             let probe = resolved.as_deref().unwrap_or(&s);
             if add && from.is_none() && is_git(probe) {
+                // The repository becomes a `from:`, which expands args only: a note names an
+                // environment variable in it (BuildKit expands the stage's ENV there too).
+                self.arg_value(ins, &s, "a copy's `from:` (the git repository)");
                 self.copy_run(&mut comments, std::mem::take(&mut run), run_unpacks, &shared);
                 let mut e = vec![Entry::str("copy", "."), Entry::str("from", s), Entry::str("to", dest.clone())];
                 if keep_git_dir {

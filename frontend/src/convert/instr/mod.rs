@@ -125,6 +125,7 @@ impl<'a> Converter<'a> {
                 }
                 continue;
             }
+            self.check_flags(ins);
             match ins.keyword.as_str() {
                 "FROM" => {
                     let mut c = std::mem::take(&mut global_comments);
@@ -439,14 +440,58 @@ impl<'a> Converter<'a> {
         }
     }
 
+    /// A boolean flag's value (`--link`, `--link=true`, `--link=FALSE`); [`Self::check_flags`]
+    /// has refused any other.
     fn flag_bool(&mut self, f: &Flag) -> bool {
-        match f.value.as_deref() {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(v) => {
-                self.note(f.loc, NoteKind::NotConverted, format!("--{}={v}: not a boolean", f.name));
-                false
+        !f.value.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("false"))
+    }
+
+    /// Refuses, in BuildKit's words, what its flag parser refuses in the flags an instruction
+    /// takes: a string flag without `=` (`COPY --from stage`), a boolean that is neither `true`
+    /// nor `false`, a flag given twice (but those that repeat: `--exclude`, `--mount`,
+    /// `--device`). Unknown flags are left to the instruction (a note).
+    fn check_flags(&mut self, ins: &Instruction) {
+        // BuildKit's flags per instruction: (name, is boolean, repeats).
+        const STR: (bool, bool) = (false, false);
+        const BOOL: (bool, bool) = (true, false);
+        const MANY: (bool, bool) = (false, true);
+        let table: &[(&str, (bool, bool))] = match ins.keyword.as_str() {
+            "FROM" => &[("platform", STR)],
+            "RUN" => &[("mount", MANY), ("device", MANY), ("network", STR), ("security", STR)],
+            "COPY" => {
+                &[("chown", STR), ("from", STR), ("chmod", STR), ("link", BOOL), ("exclude", MANY), ("parents", BOOL)]
             }
+            "ADD" => &[
+                ("chown", STR),
+                ("chmod", STR),
+                ("link", BOOL),
+                ("keep-git-dir", BOOL),
+                ("checksum", STR),
+                ("unpack", BOOL),
+                ("exclude", MANY),
+            ],
+            "HEALTHCHECK" => {
+                &[("interval", STR), ("timeout", STR), ("start-period", STR), ("start-interval", STR), ("retries", STR)]
+            }
+            _ => return,
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        for f in &ins.flags {
+            let Some(&(_, (boolean, repeats))) = table.iter().find(|(n, _)| *n == f.name) else { continue };
+            let message = if !repeats && seen.contains(&f.name.as_str()) {
+                format!("duplicate flag specified: --{}", f.name)
+            } else {
+                seen.push(&f.name);
+                match (boolean, f.value.as_deref()) {
+                    (false, None) | (true, Some("")) => format!("missing a value on flag: --{}", f.name),
+                    (true, Some(v)) if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") => {
+                        format!("expecting boolean value for flag --{}, not: {v}", f.name)
+                    }
+                    _ => continue,
+                }
+            };
+            self.fail(f.loc, message);
+            return;
         }
     }
 

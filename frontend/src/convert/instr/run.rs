@@ -176,8 +176,10 @@ impl Converter<'_> {
         for (_, v) in opts.iter_mut() {
             *v = self.arg_value(ins, v, "mount options");
         }
-        // A relative or empty target resolves against the workdir in both.
+        // A relative or empty target resolves against the workdir in both; a bind or tmpfs mount
+        // without one says `.` (BuildKit joins the workdir and the empty target).
         let target = target.map(|t| self.arg_value(ins, &t, "mount options"));
+        let here = || target.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| ".".to_string());
         let id = id.map(|t| self.arg_value(ins, &t, "mount options"));
         let mut entries = Vec::new();
         match kind.as_str() {
@@ -191,12 +193,12 @@ impl Converter<'_> {
                 }
             }
             "bind" => {
-                entries.push(Entry::str("bind", target.unwrap_or_default()));
+                entries.push(Entry::str("bind", here()));
                 if readonly == Some(false) {
                     entries.push(Entry::new("readwrite", Node::Bool(true)));
                 }
             }
-            "tmpfs" => entries.push(Entry::str("tmpfs", target.unwrap_or_default())),
+            "tmpfs" => entries.push(Entry::str("tmpfs", here())),
             "secret" | "ssh" => {
                 let id = id.or_else(|| {
                     if kind == "ssh" {
