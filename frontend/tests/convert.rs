@@ -308,6 +308,9 @@ fn a_copy_from_with_a_variable_is_refused_as_buildkit_refuses_it() {
             .unwrap_or_else(|| panic!("--from={from} converted"));
         assert_eq!((line, message.as_str()), (4, refused), "--from={from}");
     }
+    // An empty one is the context, as no --from.
+    let c = convert("FROM x\nCOPY --from= a.txt /a\n", &ConvertOptions::default()).unwrap();
+    assert!(c.yaml.contains("- copy: a.txt\n        to: /a\n") && !c.yaml.contains("from: \"\""), "{}", c.yaml);
     // Quotes and escapes are read away first.
     for from in ["build", "\"build\"", "bu\\ild"] {
         assert!(err(&format!("FROM x AS build\nFROM x\nCOPY --from={from} /a /b\n")).is_none(), "--from={from}");
@@ -317,4 +320,6 @@ fn a_copy_from_with_a_variable_is_refused_as_buildkit_refuses_it() {
     let (line, message) = mount("$STAGE").expect("refused");
     assert_eq!((line, message.as_str()), (3, "'from' doesn't support variable expansion, define alias stage instead"));
     assert!(mount("b").is_none());
+    let c = convert("FROM x\nRUN --mount=from=,target=/m true\n", &ConvertOptions::default()).unwrap();
+    assert!(!c.yaml.contains("from: \"\""), "{}", c.yaml);
 }

@@ -32,6 +32,8 @@ impl Converter<'_> {
                      from global scope as a workaround"
                         .to_string(),
                 ),
+                // An empty one is none: dockerfile2llb's dispatchCopy copies from the context.
+                "from" if !add && v.is_empty() => {}
                 "from" if !add => {
                     let stage = self.stages.len() - 1;
                     from = Some(self.stage_ref(&v).unwrap_or_else(|| self.image_value(ins, &v, stage, "`from`")))

@@ -154,6 +154,8 @@ impl Converter<'_> {
                 "ro" | "readonly" => readonly = Some(v != "false"),
                 "rw" | "readwrite" => readonly = Some(v == "false"),
                 "source" | "src" => opts.push(("source".into(), v)),
+                // An empty one is none: the mount reads the context, as in BuildKit.
+                "from" if v.is_empty() => {}
                 // As BuildKit's parser refuses it: a `$` anywhere but last.
                 "from" if v.find('$').is_some_and(|i| i + 1 < v.len()) => {
                     self.fail(f.loc, "'from' doesn't support variable expansion, define alias stage instead".into());
