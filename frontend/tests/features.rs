@@ -115,7 +115,8 @@ fn mounts_lower_to_exec_mounts_without_secret_values() {
     assert!(kinds.contains(&("/scratch".into(), pb::MountType::Tmpfs as i32)), "{kinds:?}");
     let cache = exec.mounts.iter().find(|m| m.dest == "/root/.cache").unwrap();
     let opt = cache.cache_opt.as_ref().unwrap();
-    assert_eq!((opt.id.as_str(), opt.sharing), ("tools", pb::CacheSharingOpt::Locked as i32));
+    // Named as the Dockerfile frontend names it: `<BUILDKIT_CACHE_MOUNT_NS>/<id>`.
+    assert_eq!((opt.id.as_str(), opt.sharing), ("/tools", pb::CacheSharingOpt::Locked as i32));
     assert_eq!(cache.output, -1, "a cache mount is not an output");
     let caps = llb::required_caps(&def);
     for cap in [

@@ -39,12 +39,11 @@ impl RunOptions {
         }
     }
 
-    /// The id a cache mount gets: `NS/id` with a namespace, else `id`.
+    /// The id a cache mount gets: `NS/id`, with an empty namespace when none is set (`/id`), as
+    /// the Dockerfile frontend names it, so that a decant build and a Dockerfile build of one
+    /// project share their cache mounts.
     pub fn cache_id(&self, id: &str) -> String {
-        match &self.cache_namespace {
-            Some(ns) => format!("{ns}/{id}"),
-            None => id.to_string(),
-        }
+        format!("{}/{id}", self.cache_namespace.as_deref().unwrap_or_default())
     }
 
     /// `shm-size`: a tmpfs of that size on /dev/shm, unless the step mounts something there.
@@ -109,7 +108,8 @@ mod tests {
     fn cache_namespace() {
         let o = RunOptions::from_build_args(&args(&[(CACHE_MOUNT_NS_ARG, "team-a")]));
         assert_eq!(o.cache_id("gocache"), "team-a/gocache");
-        assert_eq!(RunOptions::default().cache_id("gocache"), "gocache");
+        assert_eq!(RunOptions::default().cache_id("gocache"), "/gocache");
+        assert_eq!(RunOptions::default().cache_id("/root/.cache"), "//root/.cache");
         assert_eq!(RunOptions::from_build_args(&args(&[(CACHE_MOUNT_NS_ARG, "")])).cache_namespace, None);
     }
 }
