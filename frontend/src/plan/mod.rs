@@ -340,8 +340,8 @@ impl Resolver {
         check: impl FnOnce(&str) -> Result<String, String>,
     ) -> Option<Word> {
         let w = self.word(s)?;
-        let Some(text) = w.as_literal() else { return Some(w) };
-        match check(&text) {
+        let Some(text) = w.as_literal_str() else { return Some(w) };
+        match check(text) {
             Ok(v) => Some(Word::literal(v)),
             Err(msg) => {
                 self.error(s.span, msg);
