@@ -1,6 +1,7 @@
 //! The image config a stage builds: what it starts as, what its steps add (environment,
 //! history), its runtime settings, and its creation time.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::diag::{Diagnostic, Span};
@@ -49,7 +50,7 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Re
 /// [`apply_runtime_config`] with the config's environment `env` (not in `image` meanwhile).
 fn apply_with_env(stage: &Stage, image: &mut ImageConfig, env: &[String]) -> Result<(), Diagnostic> {
     let rc = &stage.config;
-    let x = |w: &Word| expand(w, env, stage.span);
+    let x = |w: &Word| expand(w, env, stage.span).map(Cow::into_owned);
     let checked = |w: &Word, check: fn(&str) -> Result<String, String>| {
         check(&x(w)?).map_err(|msg| Diagnostic::error(stage.span, format!("in stage `{}`: {msg}", stage.name)))
     };
@@ -131,13 +132,13 @@ fn health_config(h: &Healthcheck) -> HealthConfig {
 }
 
 /// A value expanded against an image config's environment (`K=V` entries); a name that is not
-/// there is unset.
-pub(super) fn expand(w: &Word, env: &[String], span: Span) -> Result<String, Diagnostic> {
-    if let Some(text) = w.as_literal() {
-        return Ok(text);
+/// there is unset. A literal (most values) is its own text, not copied.
+pub(super) fn expand<'a>(w: &'a Word, env: &[String], span: Span) -> Result<Cow<'a, str>, Diagnostic> {
+    if let Some(text) = w.as_literal_str() {
+        return Ok(Cow::Borrowed(text));
     }
     let lookup = |name: &str| env.iter().rev().find_map(|kv| value_of(kv, name).map(str::to_string));
-    w.expand(&lookup).map_err(|e| Diagnostic::error(span, format!("`{w}`: {}", e.message)))
+    w.expand(&lookup).map(Cow::Owned).map_err(|e| Diagnostic::error(span, format!("`{w}`: {}", e.message)))
 }
 
 /// A shell-form command under the shell: the stage's `shell:`, the base image's, or
