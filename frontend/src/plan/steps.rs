@@ -57,7 +57,7 @@ impl Resolver {
         let value = self.text(raw)?;
         if remote::is_git(&value) {
             return match remote::GitSource::parse(&value) {
-                Ok(g) => Some(Source::Git(g)),
+                Ok(g) => Some(Source::Git(Box::new(g))),
                 Err(msg) => {
                     self.error(raw.span, format!("invalid git URL `{value}`: {msg}"));
                     None
