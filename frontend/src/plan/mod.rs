@@ -881,7 +881,12 @@ fn inherit_platforms(spec: &Spec, stages: &mut [Stage], base: &[Option<usize>]) 
         }
         let platform = stages[at].platform.clone();
         for i in chain {
-            if !explicit.contains(stages[i].name.as_str()) && matches!(stages[i].base, Source::Stage { .. }) {
+            // Compared first: a stage mostly has its base's platform already (the target's),
+            // and the copy would cost its strings.
+            if !explicit.contains(stages[i].name.as_str())
+                && matches!(stages[i].base, Source::Stage { .. })
+                && stages[i].platform != platform
+            {
                 stages[i].platform = platform.clone();
             }
         }
