@@ -37,8 +37,11 @@ pub struct AliasUse {
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<Self> {
         let text = text.into();
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        // A plain pass over the bytes: lines are short, and a search per line (`match_indices`)
+        // costs more in setting up each search than in scanning.
+        let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
+        line_starts.push(0);
+        line_starts.extend(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1));
         let mut wide = Vec::new();
         if !text.is_ascii() {
             let mut extra = 0;
@@ -158,10 +161,34 @@ impl SourceFile {
     /// The 1-based line and column (in characters) of a byte offset.
     pub fn position(&self, offset: usize) -> Pos {
         let offset = offset.min(self.text.len());
-        let line = match self.line_starts.binary_search(&offset) {
+        self.position_on(self.line_of(offset), offset)
+    }
+
+    /// The 0-based line of a byte offset (at most the text's length).
+    fn line_of(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i - 1,
+        }
+    }
+
+    /// The positions of a span's start and end (an end before the start counts as the start),
+    /// as [`Self::position`] gives them. The end's line is looked for from the start's: most
+    /// spans end a few lines further, so one search of the whole index is saved.
+    pub fn positions(&self, span: Span) -> (Pos, Pos) {
+        let start = span.start.min(self.text.len());
+        let end = span.end.max(span.start).min(self.text.len());
+        let first = self.line_of(start);
+        let later = &self.line_starts[first + 1..];
+        let more = match later.iter().take(8).position(|&s| s > end) {
+            Some(n) => n,
+            None => later.partition_point(|&s| s <= end),
         };
+        (self.position_on(first, start), self.position_on(first + more, end))
+    }
+
+    /// [`Self::position`] of an offset on the 0-based line `line`.
+    fn position_on(&self, line: usize, offset: usize) -> Pos {
         let start = self.line_starts[line];
         let column = if self.text.is_char_boundary(offset) {
             (offset - start) - (self.extra_before(offset) - self.extra_before(start)) + 1
@@ -468,6 +495,22 @@ mod tests {
         "😀😀😀",
         "a: b\r\n  - [c, d]\n\nlast  ",
     ];
+
+    /// A span's two positions are those of its ends, however many lines apart.
+    #[test]
+    fn span_positions_are_those_of_the_ends() {
+        let long = "a\n".repeat(40) + "é\nxyz";
+        for text in TRICKY.iter().copied().chain([long.as_str()]) {
+            let f = SourceFile::new("t", text);
+            for start in 0..=text.len() + 1 {
+                for end in 0..=text.len() + 1 {
+                    let span = Span { start, end };
+                    let ends = (f.position(start), f.position(end.max(start)));
+                    assert_eq!(f.positions(span), ends, "{text:?} {start}..{end}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn positions_match_a_plain_scan() {

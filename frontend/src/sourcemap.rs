@@ -14,7 +14,8 @@ pub struct LineRange {
 impl LineRange {
     /// The range of `span` in `file` (an end before the start counts as the start).
     pub fn of(file: &SourceFile, span: Span) -> LineRange {
-        LineRange { start: file.position(span.start), end: file.position(span.end.max(span.start)) }
+        let (start, end) = file.positions(span);
+        LineRange { start, end }
     }
 
     /// The range of `span`, or line 1 column 1 when there is none (a finding about the whole

@@ -1,6 +1,7 @@
 //! The image config a stage builds: what it starts as, what its steps add (environment,
 //! history), its runtime settings, and its creation time.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Span};
@@ -49,7 +50,7 @@ pub(super) fn apply_runtime_config(stage: &Stage, image: &mut ImageConfig) -> Re
 /// [`apply_runtime_config`] with the config's environment `env` (not in `image` meanwhile).
 fn apply_with_env(stage: &Stage, image: &mut ImageConfig, env: &[String]) -> Result<(), Diagnostic> {
     let rc = &stage.config;
-    let x = |w: &Word| expand(w, env, stage.span);
+    let x = |w: &Word| expand(w, env, stage.span).map(Cow::into_owned);
     let checked = |w: &Word, check: fn(&str) -> Result<String, String>| {
         check(&x(w)?).map_err(|msg| Diagnostic::error(stage.span, format!("in stage `{}`: {msg}", stage.name)))
     };
@@ -156,15 +157,13 @@ fn json_list(items: &[String]) -> String {
 }
 
 /// A value expanded against an image config's environment (`K=V` entries); a name that is not
-/// there is unset.
-pub(super) fn expand(w: &Word, env: &[String], span: Span) -> Result<String, Diagnostic> {
-    if let Some(text) = w.as_literal() {
-        return Ok(text);
+/// there is unset. A literal (most values) is its own text, not copied.
+pub(super) fn expand<'a>(w: &'a Word, env: &[String], span: Span) -> Result<Cow<'a, str>, Diagnostic> {
+    if let Some(text) = w.as_literal_str() {
+        return Ok(Cow::Borrowed(text));
     }
-    let lookup = |name: &str| {
-        env.iter().rev().find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
-    };
-    w.expand(&lookup).map_err(|e| Diagnostic::error(span, format!("`{w}`: {}", e.message)))
+    let lookup = |name: &str| env.iter().rev().find_map(|kv| value_of(kv, name).map(str::to_string));
+    w.expand(&lookup).map(Cow::Owned).map_err(|e| Diagnostic::error(span, format!("`{w}`: {}", e.message)))
 }
 
 /// A shell-form command under the shell: the stage's `shell:`, the base image's, or
@@ -218,10 +217,16 @@ pub(super) fn push_history(image: &mut ImageConfig, created_by: String, empty_la
 /// Sets `key=value` in a `K=V` list, replacing an earlier value in place.
 pub(super) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
     let entry = env_entry(key, value);
-    match env.iter_mut().find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(key)) {
+    match env.iter_mut().find(|kv| value_of(kv, key).is_some()) {
         Some(slot) => *slot = entry,
         None => env.push(entry),
     }
+}
+
+/// The value of a `K=V` entry whose name is `key`: what `kv.split_once('=')` would pair with
+/// `key`, without searching the entry for its `=` (the name is compared first).
+fn value_of<'a>(kv: &'a str, key: &str) -> Option<&'a str> {
+    kv.strip_prefix(key)?.strip_prefix('=').filter(|_| !key.contains('='))
 }
 
 /// `key=value`, in one allocation of its size (`format!` grows its buffer two or three times).
@@ -272,6 +277,19 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    /// [`value_of`] reads an entry as `split_once('=')` does.
+    #[test]
+    fn entry_values_match_split_once() {
+        let entries = ["A=1", "A=", "A", "AB=2", "A=B=3", "=x", "", "A==", "é=ü"];
+        let keys = ["A", "AB", "", "A=B", "B", "é"];
+        for kv in entries {
+            for key in keys {
+                let split = kv.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v);
+                assert_eq!(value_of(kv, key), split, "{kv:?} {key:?}");
+            }
+        }
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub fn lower(plan: &Plan, inputs: &Inputs) -> Result<Lowered, Diagnostics> {
                 } else if !based_on {
                     built.take_config();
                 }
-                l.built.insert(stage.name.clone(), built);
+                l.built.insert(stage.name.as_str(), built);
             }
             Err(d) => l.diags.push(d),
         }
@@ -220,7 +220,8 @@ struct Lowerer<'a> {
     plan: &'a Plan,
     inputs: &'a Inputs,
     file: Arc<llb::SourceFile>,
-    built: BTreeMap<String, Built>,
+    /// The stages lowered so far, by name.
+    built: HashMap<&'a str, Built>,
     context: Option<State>,
     diags: Vec<Diagnostic>,
     /// Every arg a `run` can see, built-ins included ([`Plan::all_args`]), computed once.
@@ -250,7 +251,7 @@ impl<'a> Lowerer<'a> {
             plan,
             inputs,
             file,
-            built: BTreeMap::new(),
+            built: HashMap::new(),
             context: None,
             diags: Vec::new(),
             all_args,
@@ -316,7 +317,7 @@ impl<'a> Lowerer<'a> {
         }
         for name in wanted.stages {
             ignore_cache |= self.inputs.no_cache.applies(&name);
-            if let Some(built) = self.built.get(&name) {
+            if let Some(built) = self.built.get(name.as_str()) {
                 extras.insert(name, built.state.clone());
             }
         }
@@ -372,7 +373,7 @@ impl<'a> Lowerer<'a> {
             Source::Stage { name } => {
                 let built = self
                     .built
-                    .get(name)
+                    .get(name.as_str())
                     .ok_or_else(|| Diagnostic::error(span, format!("stage `{name}` was not built")))?;
                 (built.state.clone(), workdir_of(Some(&built.config)))
             }
@@ -407,7 +408,7 @@ impl<'a> Lowerer<'a> {
                 };
                 let built = self
                     .built
-                    .get_mut(name)
+                    .get_mut(name.as_str())
                     .ok_or_else(|| Diagnostic::error(stage.span, format!("stage `{name}` was not built")))?;
                 let mut config = if last { built.take_config() } else { built.config.clone() };
                 // A stage's triggers are for the stages built on it: the plan has put them first

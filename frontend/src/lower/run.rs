@@ -1,6 +1,8 @@
 //! Lowering a `run` step: its process (command, environment, user, directory, container
 //! settings) and its mounts, one function per kind of mount.
 
+use std::borrow::Cow;
+
 use super::config::{expand, set_env, set_envs, shell_command};
 use super::steps::{join_path, non_empty};
 use super::{Built, Lowerer};
@@ -37,7 +39,7 @@ impl Lowerer<'_> {
             None => non_empty(&config.working_dir, "/"),
         };
         let user = match &run.user {
-            Some(u) => expand(u, &config.env, step.span)?,
+            Some(u) => expand(u, &config.env, step.span)?.into_owned(),
             None => config.user.clone(),
         };
         let mut mounts = self.mounts(stage, step.span, &run.mounts, &cwd)?;
@@ -96,13 +98,13 @@ impl Lowerer<'_> {
         config: &ContainerConfig,
     ) -> Result<Vec<String>, Diagnostic> {
         let mut env = self.build_args_seen(stage, &run.command);
-        let run_env: Vec<(&str, String)> = run
+        let run_env: Vec<(&str, Cow<str>)> = run
             .env
             .iter()
             .map(|(k, v)| Ok((k.as_str(), expand(v, &config.env, span)?)))
             .collect::<Result<_, Diagnostic>>()?;
         let image_env = config.env.iter().filter_map(|kv| kv.split_once('='));
-        set_envs(&mut env, image_env.chain(run_env.iter().map(|(k, v)| (*k, v.as_str()))));
+        set_envs(&mut env, image_env.chain(run_env.iter().map(|(k, v)| (*k, v.as_ref()))));
         Ok(env)
     }
 

@@ -1,5 +1,7 @@
 //! Lowering each kind of step (a `run` step in `run.rs`), and the path helpers they share.
 
+use std::borrow::Cow;
+
 use super::config::{expand, push_history, set_envs};
 use super::{Built, Lowerer};
 use crate::diag::Diagnostic;
@@ -20,14 +22,14 @@ impl Lowerer<'_> {
             StepKind::Env { vars } => {
                 // Every value expands against the environment before this step, as in one ENV.
                 let env = &built.config.config.env;
-                let values: Vec<String> =
+                let values: Vec<Cow<str>> =
                     vars.iter().map(|(_, v)| expand(v, env, step.span)).collect::<Result<_, _>>()?;
-                let pairs = vars.iter().zip(&values).map(|((k, _), v)| (k.as_str(), v.as_str()));
+                let pairs = vars.iter().zip(&values).map(|((k, _), v)| (k.as_str(), v.as_ref()));
                 set_envs(&mut built.config.config.env, pairs);
                 push_history(&mut built.config, history, true);
             }
             StepKind::User { user } => {
-                built.config.config.user = expand(user, &built.config.config.env, step.span)?;
+                built.config.config.user = expand(user, &built.config.config.env, step.span)?.into_owned();
                 push_history(&mut built.config, history, true);
             }
             StepKind::Workdir { path } => {
@@ -35,7 +37,7 @@ impl Lowerer<'_> {
                 let dir = join_path(&built.config.config.working_dir, &path);
                 // The config keeps an absolute path as written (`/app/` stays `/app/`), a relative
                 // one joined and cleaned, as Dockerfile's WORKDIR does; the ops use the clean one.
-                built.config.config.working_dir = if path.starts_with('/') { path } else { dir.clone() };
+                built.config.config.working_dir = if path.starts_with('/') { path.into_owned() } else { dir.clone() };
                 if built.config.config.working_dir == "/" {
                     // As Dockerfile's `WORKDIR /`: nothing to make, no layer.
                     push_history(&mut built.config, history, true);
@@ -109,7 +111,8 @@ impl Lowerer<'_> {
         built: &Built,
     ) -> Result<State, Diagnostic> {
         let env = &built.config.config.env;
-        let sources: Vec<String> = copy.sources.iter().map(|s| expand(s, env, step.span)).collect::<Result<_, _>>()?;
+        let sources: Vec<String> =
+            copy.sources.iter().map(|s| expand(s, env, step.span).map(Cow::into_owned)).collect::<Result<_, _>>()?;
         let to = copy.to.as_ref().map(|t| expand(t, env, step.span)).transpose()?;
         let chown = copy.chown.as_ref().map(|o| expand(o, env, step.span)).transpose()?;
         let (src_state, src_dir) = self.copy_source(stage, step, copy, &sources)?;

@@ -107,7 +107,7 @@ impl Args {
     pub fn substitute(&self, file: &SourceFile, s: &Sp<String>) -> Result<String, Diagnostic> {
         let w = self.word(file, s)?;
         match w.first_ref() {
-            None => Ok(w.as_literal().unwrap_or_default()),
+            None => Ok(w.into_literal().unwrap_or_default()),
             Some((name, at, len)) => {
                 let span = value_span(file, s, at, len);
                 Err(Diagnostic::error(span, format!("arg `{name}` is used but never declared"))

@@ -67,8 +67,8 @@ impl Resolver {
             .filter_map(|s| {
                 let w = self.word(s)?;
                 // URLs as BuildKit recognises them: the scheme in lowercase.
-                let w = match w.as_literal() {
-                    Some(t) if remote::is_url(&t) => Word::literal(remote::lowercase_scheme(&t)),
+                let w = match w.as_literal_str() {
+                    Some(t) if remote::is_url(t) => Word::literal(remote::lowercase_scheme(t)),
                     _ => w,
                 };
                 Some((w, s))
@@ -77,8 +77,7 @@ impl Resolver {
         let mut urls = 0;
         for (w, raw) in &sources {
             // Sources that refer to the environment are paths, checked when they expand.
-            let Some(s) = w.as_literal() else { continue };
-            let s = &s;
+            let Some(s) = w.as_literal_str() else { continue };
             if s.is_empty() {
                 self.error(raw.span, "a copy source cannot be empty");
             } else if remote::is_git(s) {

@@ -16,7 +16,7 @@ mod steps;
 pub mod values;
 pub mod word;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -340,8 +340,8 @@ impl Resolver {
         check: impl FnOnce(&str) -> Result<String, String>,
     ) -> Option<Word> {
         let w = self.word(s)?;
-        let Some(text) = w.as_literal() else { return Some(w) };
-        match check(&text) {
+        let Some(text) = w.as_literal_str() else { return Some(w) };
+        match check(text) {
             Ok(v) => Some(Word::literal(v)),
             Err(msg) => {
                 self.error(s.span, msg);
@@ -386,11 +386,12 @@ impl Resolver {
         if !self.diags.is_empty() {
             return None;
         }
-        self.check_cycles(&stages);
+        let links = Links::of(&stages);
+        self.check_cycles(&stages, &links.deps);
         if !self.diags.is_empty() {
             return None;
         }
-        inherit_platforms(spec, &mut stages);
+        inherit_platforms(spec, &mut stages, &links.base);
         let target = match &opts.target {
             // Stage names are lowercase; a target in any case names the same stage, as in Dockerfile.
             Some(t) => match stages.iter().find(|s| s.name.eq_ignore_ascii_case(t)) {
@@ -408,7 +409,7 @@ impl Resolver {
             },
             None => stages.last()?.name.clone(),
         };
-        let stages = order_needed(stages, &target, opts.all_stages);
+        let stages = order_needed(stages, &links.deps, &target, opts.all_stages);
         let source_date_epoch = match opts.build_args.get("SOURCE_DATE_EPOCH").map(|v| v.trim()) {
             None | Some("") => None,
             Some(v) => match v.parse::<i64>() {
@@ -795,12 +796,7 @@ impl Resolver {
         Some(Healthcheck { cmd, interval, timeout, start_period, start_interval, retries })
     }
 
-    fn check_cycles(&mut self, stages: &[Stage]) {
-        let index: BTreeMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
-        let deps: Vec<Vec<usize>> = stages
-            .iter()
-            .map(|s| s.depends_on.iter().filter_map(|d| index.get(d.as_str()).copied()).collect())
-            .collect();
+    fn check_cycles(&mut self, stages: &[Stage], deps: &[Vec<usize>]) {
         // Iterative depth-first search with colours (0 new, 1 on the path, 2 done), so deep
         // chains cannot overflow the stack. The first cycle found is reported at its first stage.
         let mut colour = vec![0u8; stages.len()];
@@ -867,10 +863,9 @@ pub fn check_volume(path: &str) -> Result<String, String> {
 
 /// A stage `from:` another stage without a `platform:` of its own runs on that stage's platform,
 /// as a Dockerfile `FROM build` stage does. Stages have no cycles here.
-fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
+fn inherit_platforms(spec: &Spec, stages: &mut [Stage], base: &[Option<usize>]) {
     let explicit: BTreeSet<&str> =
         spec.stages.iter().filter(|s| s.platform.is_some()).map(|s| s.name.value.as_str()).collect();
-    let index: BTreeMap<String, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
     let mut done = vec![false; stages.len()];
     for start in 0..stages.len() {
         // The chain of stage bases up to one that is settled (or has its own platform).
@@ -879,30 +874,60 @@ fn inherit_platforms(spec: &Spec, stages: &mut [Stage]) {
         while !done[at] {
             done[at] = true;
             chain.push(at);
-            match &stages[at].base {
-                Source::Stage { name } if !explicit.contains(stages[at].name.as_str()) => match index.get(name) {
-                    Some(&parent) => at = parent,
-                    None => break,
-                },
+            match base[at] {
+                Some(parent) if !explicit.contains(stages[at].name.as_str()) => at = parent,
                 _ => break,
             }
         }
         let platform = stages[at].platform.clone();
         for i in chain {
-            if !explicit.contains(stages[i].name.as_str()) && matches!(stages[i].base, Source::Stage { .. }) {
+            // Compared first: a stage mostly has its base's platform already (the target's),
+            // and the copy would cost its strings.
+            if !explicit.contains(stages[i].name.as_str())
+                && matches!(stages[i].base, Source::Stage { .. })
+                && stages[i].platform != platform
+            {
                 stages[i].platform = platform.clone();
             }
         }
     }
 }
 
+/// How the stages of a plan refer to each other, by index (looked up by name once, for the
+/// cycle check, the platforms stages inherit and the build order).
+struct Links {
+    /// The stages each one reads (its `depends_on` that are stages), in that order.
+    deps: Vec<Vec<usize>>,
+    /// The stage each one starts from, if it starts from a stage.
+    base: Vec<Option<usize>>,
+}
+
+impl Links {
+    fn of(stages: &[Stage]) -> Links {
+        // A later stage of the same name wins, as in a map built stage by stage.
+        let index: HashMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+        let deps = stages
+            .iter()
+            .map(|s| s.depends_on.iter().filter_map(|d| index.get(d.as_str()).copied()).collect())
+            .collect();
+        let base = stages
+            .iter()
+            .map(|s| match &s.base {
+                Source::Stage { name } => index.get(name.as_str()).copied(),
+                _ => None,
+            })
+            .collect();
+        Links { deps, base }
+    }
+}
+
 /// Keeps the target and the stages it needs (every stage with `all`), dependencies first,
 /// otherwise in document order.
-fn order_needed(stages: Vec<Stage>, target: &str, all: bool) -> Vec<Stage> {
-    let index: BTreeMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
-    let deps = |i: usize| stages[i].depends_on.iter().filter_map(|d| index.get(d.as_str()).copied());
+fn order_needed(stages: Vec<Stage>, deps: &[Vec<usize>], target: &str, all: bool) -> Vec<Stage> {
+    let deps = |i: usize| deps[i].iter().copied();
     let mut needed = vec![all; stages.len()];
-    let mut todo: Vec<usize> = index.get(target).copied().into_iter().collect();
+    // Of two stages with one name, the last (as a map from names would keep it).
+    let mut todo: Vec<usize> = stages.iter().rposition(|s| s.name == target).into_iter().collect();
     while let Some(i) = todo.pop() {
         if !std::mem::replace(&mut needed[i], true) {
             todo.extend(deps(i));

@@ -100,9 +100,9 @@ impl Plan {
                 Reader::Base => *paths = LocalPaths::All,
                 Reader::Copy(copy) => {
                     for src in &copy.sources {
-                        match src.as_literal() {
-                            Some(s) if super::Copy::is_url(&s) => {}
-                            Some(s) => paths.add(&s),
+                        match src.as_literal_str() {
+                            Some(s) if super::Copy::is_url(s) => {}
+                            Some(s) => paths.add(s),
                             // A path that expands from the stage's environment is only known
                             // at build time: the whole context.
                             None => paths.add("/"),

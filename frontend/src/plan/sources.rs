@@ -23,8 +23,9 @@ pub enum Source {
         reference: ImageRef,
     },
     Scratch,
-    /// A git repository (`from: https://host/repo.git#ref:dir`).
-    Git(GitSource),
+    /// A git repository (`from: https://host/repo.git#ref:dir`). Boxed: it is rare, and twice
+    /// the size of the other kinds (every copy step and mount holds a source).
+    Git(Box<GitSource>),
     /// A named context given with the build (`context:<name>`).
     Named {
         name: String,

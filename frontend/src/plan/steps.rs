@@ -19,14 +19,14 @@ impl Resolver {
             }
             spec::StepKind::Workdir(w) => {
                 let path = self.word(w)?;
-                if path.as_literal().is_some_and(|p| p.is_empty()) {
+                if path.as_literal_str().is_some_and(str::is_empty) {
                     self.error(w.span, "`workdir` cannot be empty");
                 }
                 Some(StepKind::Workdir { path })
             }
             spec::StepKind::File(f) => {
                 let path = self.word(&f.path)?;
-                if path.as_literal().is_some_and(|p| p.is_empty() || p.ends_with('/')) {
+                if path.as_literal_str().is_some_and(|p| p.is_empty() || p.ends_with('/')) {
                     self.error(f.path.span, "`file` needs a file path (not empty, no trailing `/`)");
                 }
                 // None: the file is 0644 and new parent directories keep their default mode.
@@ -41,7 +41,7 @@ impl Resolver {
             }
             spec::StepKind::User(u) => {
                 let user = self.word(u)?;
-                if user.as_literal().is_some_and(|u| u.is_empty()) {
+                if user.as_literal_str().is_some_and(str::is_empty) {
                     self.error(u.span, "`user` cannot be empty");
                 }
                 Some(StepKind::User { user })
@@ -57,7 +57,7 @@ impl Resolver {
         let value = self.text(raw)?;
         if remote::is_git(&value) {
             return match remote::GitSource::parse(&value) {
-                Ok(g) => Some(Source::Git(g)),
+                Ok(g) => Some(Source::Git(Box::new(g))),
                 Err(msg) => {
                     self.error(raw.span, format!("invalid git URL `{value}`: {msg}"));
                     None

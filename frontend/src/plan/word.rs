@@ -165,6 +165,14 @@ impl Word {
         self.as_literal_str().map(str::to_string)
     }
 
+    /// The text, moved out of the word, when nothing is left to expand.
+    pub fn into_literal(self) -> Option<String> {
+        match self.repr {
+            Repr::Literal(t) => Some(t),
+            Repr::Parts(_) => None,
+        }
+    }
+
     /// The text without copying it, when the word is one piece of text (or empty).
     pub fn as_literal_str(&self) -> Option<&str> {
         match &self.repr {
@@ -272,7 +280,7 @@ impl Word {
     /// Expands every reference: `lookup` gives a name's value, `None` when it is unset.
     pub fn expand(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, WordError> {
         let w = self.bind(&|name| Some(lookup(name)))?;
-        Ok(w.as_literal().unwrap_or_default())
+        Ok(w.into_literal().unwrap_or_default())
     }
 }
 
@@ -299,7 +307,7 @@ impl Ref {
             let literal = |w: &Word, what: &str| -> Result<String, WordError> {
                 let bound = w.bind_in(lookup, budget)?;
                 match bound.first_ref() {
-                    None => Ok(bound.as_literal().unwrap_or_default()),
+                    None => Ok(bound.into_literal().unwrap_or_default()),
                     Some((name, _, _)) => Err(err(format!(
                         "the {what} of `${{{}...}}` uses `{name}`, which is not an arg: the pattern and replacement of an arg can use only args",
                         self.name
