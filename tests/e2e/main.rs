@@ -674,6 +674,40 @@ fn cache_a_readwrite_bind_of_the_context_is_cached_by_what_it_mounts() {
 
 #[test]
 #[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn cache_a_cache_mount_is_shared_with_a_dockerfile_build_by_id() {
+    // The ids are the Dockerfile frontend's (`<namespace>/<id>`, the default id the target):
+    // what a Dockerfile build leaves in a cache mount, a decant build reads, and back.
+    let mut images = Images::new("cache-share");
+    let (df_tag, decant_tag) = (images.tag("df"), images.tag("decant"));
+    let n = unique("share");
+    let ctx = Context::new(&[(
+        "Dockerfile",
+        &format!(
+            "FROM busybox:local\nRUN --mount=type=cache,id=ids-{n},target=/c echo df-{n} > /c/by-id\n\
+             RUN --mount=type=cache,target=/var/cache/share-{n} echo df-{n} > /var/cache/share-{n}/by-target\n"
+        ),
+    )]);
+    let out = docker(&["build", "--progress=plain", "-t", &df_tag, "."], Some(&ctx.dir), BUILD_TIMEOUT);
+    assert!(out.ok(), "Dockerfile build failed:\n{}", out.all());
+    let s = spec(&format!(
+        r#"stages:
+  app:
+    from: busybox:local
+    steps:
+      - run: "cat /c/by-id /var/cache/share-{n}/by-target > /seen; echo read-{n}"
+        mounts:
+          - cache: /c
+            id: ids-{n}
+          - cache: /var/cache/share-{n}
+    cmd: [cat, /seen]
+"#
+    ));
+    build(&ctx, &s, &decant_tag, &[]).expect_ok("decant build reading the caches");
+    assert_eq!(run(&[&decant_tag]), format!("df-{n}\ndf-{n}\n"));
+}
+
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
 fn cache_unchanged_rebuild_runs_nothing() {
     let mut images = Images::new("cache");
     let tag = images.tag("img");
