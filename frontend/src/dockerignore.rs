@@ -34,8 +34,10 @@ pub fn parse(text: &str) -> Vec<String> {
 }
 
 /// Go's `filepath.Clean` on a Unix path: folds `.`, `..` and repeated slashes; `..` cannot
-/// climb above `/`; an empty result is `.` (or `/` for an absolute path).
-fn clean(p: &str) -> String {
+/// climb above `/`; an empty result is `.` (or `/` for an absolute path). Also a cache mount's
+/// default id, which the Dockerfile frontend cleans the same way (`node_modules/` is
+/// `node_modules`, an empty target `.`).
+pub(crate) fn clean(p: &str) -> String {
     let abs = p.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {
@@ -67,6 +69,23 @@ mod tests {
     fn parsed_like_docker() {
         let text = "\u{feff}# comment\n\n  *.log \n/target/\n!target/keep\n./a/../b//c\n#x\n";
         assert_eq!(parse(text), ["*.log", "target", "!target/keep", "b/c"]);
+    }
+
+    #[test]
+    fn clean_is_go_path_clean() {
+        for (path, cleaned) in [
+            ("", "."),
+            (".", "."),
+            ("/", "/"),
+            ("/root/.cache/", "/root/.cache"),
+            ("//a//b/./c/..", "/a/b"),
+            ("node_modules/", "node_modules"),
+            ("../x", "../x"),
+            ("a/../../b", "../b"),
+            ("/../a", "/a"),
+        ] {
+            assert_eq!(clean(path), cleaned, "{path:?}");
+        }
     }
 
     /// The lines where decant and Docker's reader used to differ.

@@ -242,8 +242,8 @@ impl Resolver {
                     None => None,
                 };
                 Mount::Cache {
-                    // Dockerfile's default: the target as written, cleaned (`path.Clean`).
-                    id: text(self, &c.id).unwrap_or_else(|| clean(&value)),
+                    // Dockerfile's default: the target as written, cleaned (Go's `path.Clean`).
+                    id: text(self, &c.id).unwrap_or_else(|| crate::dockerignore::clean(&value)),
                     target: value,
                     sharing,
                     from,
@@ -330,46 +330,4 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .and_then(|n| n.checked_mul(scale))
         .filter(|&n| i64::try_from(n).is_ok())
         .ok_or_else(|| format!("`{s}` is not a size (e.g. 64m, 1g)"))
-}
-
-/// Go's `path.Clean`: the Dockerfile frontend makes a cache mount's default id with it from the
-/// target as written (`node_modules/` is `node_modules`, an empty target `.`).
-fn clean(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." if parts.last().is_some_and(|last| *last != "..") => {
-                parts.pop();
-            }
-            ".." if rooted => {}
-            part => parts.push(part),
-        }
-    }
-    match (rooted, parts.join("/")) {
-        (true, body) => format!("/{body}"),
-        (false, body) if body.is_empty() => ".".to_string(),
-        (false, body) => body,
-    }
-}
-
-#[cfg(test)]
-mod clean_tests {
-    #[test]
-    fn clean_is_go_path_clean() {
-        for (path, clean) in [
-            ("", "."),
-            (".", "."),
-            ("/", "/"),
-            ("/root/.cache/", "/root/.cache"),
-            ("//a//b/./c/..", "/a/b"),
-            ("node_modules/", "node_modules"),
-            ("../x", "../x"),
-            ("a/../../b", "../b"),
-            ("/../a", "/a"),
-        ] {
-            assert_eq!(super::clean(path), clean, "{path:?}");
-        }
-    }
 }
