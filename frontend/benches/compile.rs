@@ -6,6 +6,7 @@
 //! Each generated stage starts from an image or an earlier stage, runs a few commands, copies
 //! from the context and from earlier stages; every stage is reachable from the last (each one
 //! starts from or copies from its predecessor), so the whole graph is lowered and marshalled.
+//! It runs with the binary's allocator (mimalloc), as the CLI and the frontend do.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -14,6 +15,11 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use decant::plan::BuildOptions;
 use decant::{compile, lower};
+
+/// The allocator the `decant` binary uses (src/main.rs), so that the benchmark measures what the
+/// CLI and the frontend image run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const IMAGES: &[&str] = &["alpine:3.20", "debian:12-slim", "golang:1.23-alpine", "rust:1.83-alpine", "busybox:1.36"];
 

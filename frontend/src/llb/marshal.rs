@@ -8,7 +8,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use prost::encoding::{encode_key, encode_varint, WireType};
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
 
 use super::pb;
@@ -41,8 +41,19 @@ pub fn marshal_bytes(state: &State) -> Vec<u8> {
         return Vec::new();
     };
     let Graph { entries, files } = graph(out);
-    // Generous, so that the buffer is never moved: the pages it does not use are never touched.
-    let size: usize = entries.iter().map(|e| e.bytes.len() + 2 * e.digest.len() + 1024).sum::<usize>()
+    // The entries of the maps metadata (2) and source locations, written in def order (the
+    // order the vertices were walked in, close to their order in memory), then copied out in
+    // digest order: that pass reads one buffer from start to end, not every vertex again.
+    let Maps { side, spans } = map_entries(&entries);
+    // The ops and the metadata at their exact size, the source file's with room to spare: the
+    // buffer is never moved, and shrinking it at the end leaves it in place (a buffer several
+    // times too large was copied whole by the allocator's shrink at 10,000 stages).
+    let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
+    let size: usize = entries.iter().map(|e| field(e.bytes.len())).sum::<usize>()
+        + spans
+            .iter()
+            .map(|(meta, location)| field(meta.len()) + location.as_ref().map_or(0, |r| r.len() + 8))
+            .sum::<usize>()
         + files.iter().map(|f| f.data.len() + f.filename.len() + 64).sum::<usize>();
     let mut buf = Vec::with_capacity(size);
     // Definition.def (1)
@@ -51,10 +62,6 @@ pub fn marshal_bytes(state: &State) -> Vec<u8> {
         encode_varint(e.bytes.len() as u64, &mut buf);
         buf.extend_from_slice(&e.bytes);
     }
-    // The entries of the maps metadata (2) and source locations, written in def order (the
-    // order the vertices were walked in, close to their order in memory), then copied out in
-    // digest order: that pass reads one buffer from start to end, not every vertex again.
-    let Maps { side, spans } = map_entries(&entries);
     // Definition.metadata (2): map<digest, OpMetadata>; of equal digests the last one is kept,
     // as a map built entry by entry would keep it.
     let sorted = by_digest(&entries);
@@ -84,7 +91,7 @@ pub fn marshal_bytes(state: &State) -> Vec<u8> {
             }
         });
     }
-    // Cheap: the slack is at the end, and a buffer this large is mapped on its own.
+    debug_assert!(buf.len() <= size, "the Definition outgrew its estimate: {} > {size}", buf.len());
     buf.shrink_to_fit();
     buf
 }
