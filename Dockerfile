@@ -18,22 +18,33 @@ ARG RUST_IMAGE=rust:1-bookworm
 # ---- release: builder -------------------------------------------------------------------------
 FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS builder
 ARG TARGETARCH
+ARG BUILDARCH
 WORKDIR /src
-# musl targets are self-contained (crt objects and libc.a ship with rust-std), so rust-lld links
-# them for any architecture without a cross C toolchain. The crate graph has no C code.
-RUN case "$TARGETARCH" in \
-      amd64) echo x86_64-unknown-linux-musl ;; \
-      arm64) echo aarch64-unknown-linux-musl ;; \
+# A static glibc binary (crt-static), the same target `local` and the tests build. The allocator,
+# mimalloc, is C: for a platform other than the build machine's, Debian's cross gcc compiles it
+# and links the binary against that platform's static C library.
+RUN set -eu; \
+    case "$TARGETARCH" in \
+      amd64) t=x86_64-unknown-linux-gnu; gnu=x86_64-linux-gnu; pkgs="gcc-x86-64-linux-gnu libc6-dev-amd64-cross" ;; \
+      arm64) t=aarch64-unknown-linux-gnu; gnu=aarch64-linux-gnu; pkgs="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;; \
       *) echo "unsupported TARGETARCH=$TARGETARCH" >&2; exit 1 ;; \
-    esac > /rust-target \
- && rustup target add "$(cat /rust-target)"
+    esac; \
+    if [ "$TARGETARCH" = "$BUILDARCH" ]; then cc=gcc; else \
+      cc="$gnu-gcc"; \
+      apt-get update; \
+      apt-get install -y --no-install-recommends $pkgs; \
+      rm -rf /var/lib/apt/lists/*; \
+    fi; \
+    printf '%s %s\n' "$t" "$cc" > /rust-target; \
+    rustup target add "$t"
 COPY Cargo.toml Cargo.lock ./
 COPY frontend ./frontend
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    set -eu; t="$(cat /rust-target)"; \
-    RUSTFLAGS='-C linker=rust-lld -C linker-flavor=ld.lld -C target-feature=+crt-static' \
-      cargo build --release --locked --target "$t" -p decant; \
+    set -eu; read -r t cc < /rust-target; \
+    T="$(echo "$t" | tr 'a-z-' 'A-Z_')"; \
+    export "CARGO_TARGET_${T}_LINKER=$cc" "CC_$(echo "$t" | tr - _)=$cc"; \
+    RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --target "$t" -p decant; \
     cp "target/$t/release/decant" /decant
 
 # ---- the image: shared by both targets ----------------------------------------------------------
