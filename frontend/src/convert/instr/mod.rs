@@ -572,6 +572,7 @@ impl<'a> Converter<'a> {
             };
             // Dockerfile keeps the SBOM scan args out of a stage's environment.
             let scan_arg = [crate::plan::SBOM_SCAN_CONTEXT, crate::plan::SBOM_SCAN_STAGE].contains(&name.as_str());
+            let declared_in_stage = !global && self.stage().scope_args.contains(&name);
             if !global && !scan_arg {
                 self.stage().scope_args.push(name.clone());
             }
@@ -658,7 +659,14 @@ impl<'a> Converter<'a> {
                 }
                 (false, Some(_)) => {}
                 (false, None) if top_default.as_ref() == Some(&d) => {}
-                (false, None) => self.stage().args.push((name, d)),
+                (false, None) => {
+                    // `ARG X` then, later in the stage, `ARG X=v`: Dockerfile's uses in between
+                    // see the build's value, decant's stage value holds from the stage's start.
+                    if declared_in_stage {
+                        self.redeclared_with_default(ins, &name, &d, top_default.as_deref());
+                    }
+                    self.stage().args.push((name, d))
+                }
             }
         }
         if !global && !comments.is_empty() {
@@ -691,6 +699,21 @@ impl<'a> Converter<'a> {
             format!(
                 "ARG {name} has the default {d:?} here and {old:?} at line {first_line}: decant args have one \
                  default for the whole build and one value per stage (the first is kept)"
+            ),
+        );
+    }
+
+    fn redeclared_with_default(&mut self, ins: &Instruction, name: &str, d: &str, build: Option<&str>) {
+        let before = match build {
+            Some(v) => format!("the build's default {v:?}"),
+            None => "no value".to_string(),
+        };
+        self.note(
+            ins.loc,
+            NoteKind::Differs,
+            format!(
+                "ARG {name} was declared earlier in this stage and gets the default {d:?} here: Dockerfile's \
+                 uses in between see {before}, decant's stage value {d:?} holds from the stage's start"
             ),
         );
     }

@@ -26,3 +26,10 @@ RUN echo "${NOVAL-unset}" > /noval
 # An ARG the stage does not declare: Dockerfile reads the environment there (a note).
 FROM busybox:local AS undeclared
 LABEL v=x$VERSION
+
+# Declared without a default, used, then declared again with one: the uses in between see the
+# build's value in a Dockerfile (a note).
+FROM busybox:local AS later-default
+ARG V
+ENV W=w-$V
+ARG V=2
