@@ -686,6 +686,21 @@ mod tests {
         assert!(marshal_bytes(&State::scratch()).is_empty());
     }
 
+    /// The buffer is reserved at the size it will have (a debug assertion checks it): a source
+    /// file with a long language name (a spliced input's, any string) and large content too.
+    #[test]
+    fn the_reserved_size_holds_every_source_file() {
+        for (language, data) in [(None, 0), (Some("y".repeat(5_000)), 100_000), (Some(String::new()), 1)] {
+            let file = Arc::new(SourceFile { filename: "f".repeat(300), data: vec![b'a'; data], language });
+            let meta = OpMeta {
+                location: Some(SourceLocation { file, ranges: Range::new(1, 1, 9, 9).into() }),
+                ..OpMeta::named("located")
+            };
+            let st = local("context", LocalOpts::default(), meta).unwrap();
+            assert_eq!(marshal_bytes(&st), reference(&st).encode_to_vec());
+        }
+    }
+
     #[test]
     fn a_wrong_length_guess_still_writes_the_minimal_prefix() {
         for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
