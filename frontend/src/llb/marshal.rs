@@ -54,7 +54,10 @@ pub fn marshal_bytes(state: &State) -> Vec<u8> {
             .iter()
             .map(|(meta, location)| field(meta.len()) + location.as_ref().map_or(0, |r| r.len() + 8))
             .sum::<usize>()
-        + files.iter().map(|f| f.data.len() + f.filename.len() + 64).sum::<usize>();
+        + files
+            .iter()
+            .map(|f| f.data.len() + f.filename.len() + f.language.as_ref().map_or(0, String::len) + 64)
+            .sum::<usize>();
     let mut buf = Vec::with_capacity(size);
     // Definition.def (1)
     for e in &entries {
