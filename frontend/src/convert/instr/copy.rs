@@ -243,13 +243,20 @@ fn heredoc_word(body: &str) -> Word {
 
 fn unescape_heredoc(body: &str) -> Option<String> {
     let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars();
+    let mut chars = body.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' => out.extend(chars.next()),
-            '$' => return None,
+            '$' if starts_reference(chars.peek().copied()) => return None,
             c => out.push(c),
         }
     }
     Some(out)
+}
+
+/// Whether a `$` followed by `next` is a reference in BuildKit's lexer: `${`, a name (letters,
+/// digits, `_`) or a special parameter (`$@ $* $# $? $- $$ $! $0`). Any other `$`, as in
+/// `$(date)` or at the end, is written as it is.
+fn starts_reference(next: Option<char>) -> bool {
+    next.is_some_and(|c| c == '{' || c == '_' || c.is_alphanumeric() || "@*#?-$!0".contains(c))
 }

@@ -15,3 +15,12 @@ EOF
 COPY <<"EOF" /etc/raw
 printf "a\n" \\
 EOF
+# A `$` that starts no reference (`$(`, `$` before a space) is written as it is:
+# the content needs no expansion.
+COPY <<EOF /usr/local/bin/stamp
+echo "built $(date)" costs 5$ or $ 6
+EOF
+# `$$` and `$1` are references (to the environment): the step expands.
+COPY <<EOF /etc/pids
+pid $$ arg $1
+EOF
