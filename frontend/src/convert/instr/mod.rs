@@ -578,11 +578,16 @@ impl<'a> Converter<'a> {
             }
             if BUILTIN_ARGS.contains(&name.as_str()) || PROXY_ARGS.contains(&name.as_str()) {
                 if default.is_some() {
-                    self.note(
-                        ins.loc,
-                        NoteKind::NotConverted,
-                        format!("ARG {name} with a default: decant's built-in {name} cannot be given a default"),
-                    );
+                    let why = if BUILTIN_ARGS.contains(&name.as_str()) {
+                        format!(
+                            "{name} has a default: Dockerfile uses the default instead of the build's platform \
+                             (unless a --build-arg gives {name}); decant's built-in {name} is always the \
+                             platform's and cannot be given a default"
+                        )
+                    } else {
+                        format!("{name} has a default: decant's built-in {name} cannot be given a default")
+                    };
+                    self.not_converted(ins, Vec::new(), &why);
                 }
                 continue;
             }

@@ -10,3 +10,5 @@ RUN echo $TARGETARCH
 COPY <<EOF /etc/suffix
 suffix=$SUFFIX
 EOF
+# A platform arg with a default: Dockerfile keeps the default, whatever the platform.
+ARG TARGETARCH=amd64
