@@ -1,7 +1,7 @@
 //! COPY and ADD: local sources, stage and image sources, downloads, git repositories, unpacked
 //! archives and inline files (heredocs).
 
-use super::Converter;
+use super::{Converter, SPECIAL_PARAMS};
 use crate::convert::parse::{Instruction, Word};
 use crate::convert::yaml::{Entry, Node};
 use crate::convert::NoteKind;
@@ -255,8 +255,8 @@ fn unescape_heredoc(body: &str) -> Option<String> {
 }
 
 /// Whether a `$` followed by `next` is a reference in BuildKit's lexer: `${`, a name (letters,
-/// digits, `_`) or a special parameter (`$@ $* $# $? $- $$ $! $0`). Any other `$`, as in
-/// `$(date)` or at the end, is written as it is.
+/// digits, `_`) or a special parameter ([`SPECIAL_PARAMS`]). Any other `$`, as in `$(date)` or
+/// at the end, is written as it is.
 fn starts_reference(next: Option<char>) -> bool {
-    next.is_some_and(|c| c == '{' || c == '_' || c.is_alphanumeric() || "@*#?-$!0".contains(c))
+    next.is_some_and(|c| c == '{' || c == '_' || c.is_alphanumeric() || SPECIAL_PARAMS.contains(&c))
 }
