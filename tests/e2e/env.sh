@@ -49,6 +49,8 @@ e2e_install_packages() {
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v ssh-agent >/dev/null 2>&1 || missing+=(openssh-client)   # the ssh mount test
+    # The frontend binary links glibc statically (libc.a) and builds mimalloc's C.
+    { command -v cc >/dev/null 2>&1 && [ -e "$(cc -print-file-name=libc.a)" ]; } || missing+=(gcc libc6-dev)
     if [ "${#missing[@]}" -gt 0 ]; then
         e2e_log "installing: ${missing[*]}"
         [ "$(id -u)" = 0 ] || e2e_die "need root to apt-get install ${missing[*]}" || return 1
