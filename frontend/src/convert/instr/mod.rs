@@ -32,6 +32,31 @@ struct RunOut {
     scope: Vec<String>,
     /// The args of `scope` named in the step's env (the command does not mention them).
     passed: Vec<String>,
+    /// Names the step's env sets over an ENV of the same name (see [`Shadow::Arg`]): kept there
+    /// whatever the arg's `env: true`, which the image's env would win over.
+    overrides: Vec<String>,
+}
+
+/// Which came last of an ARG and an ENV of one name in a stage, for the values after it:
+/// Dockerfile reads the last one, a spec reads the arg in its values and the env in its runs.
+#[derive(Clone)]
+enum Shadow {
+    /// The ENV came last: values see its value, this spec expression.
+    Env(String),
+    /// The ARG came last: values and runs see the arg when it has a value; an ARG without a
+    /// default has one only when the build gives it, else the ENV's value (`env`) shows.
+    Arg { default: bool, env: String },
+}
+
+impl Shadow {
+    /// The spec expression a plain `${name}` after it stands for, if not the arg itself.
+    fn value(&self, name: &str) -> Option<String> {
+        match self {
+            Shadow::Env(expr) => Some(expr.clone()),
+            Shadow::Arg { default: true, .. } => None,
+            Shadow::Arg { default: false, env } => Some(format!("${{{name}-{env}}}")),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -59,8 +84,10 @@ struct StageOut {
     scope_args: Vec<String>,
     /// ARGs of this stage with another default than the spec's: the stage's `args:`.
     args: Vec<(String, String)>,
-    /// Names this stage's ENVs set.
-    env_names: Vec<String>,
+    /// Names this stage's ENVs set, with the spec expression of the last value of each.
+    env_values: Vec<(String, String)>,
+    /// Names that are both an ARG and an ENV of this stage: which came last.
+    shadow: Vec<(String, Shadow)>,
     /// YAML comments for the next item (notes of instructions that made no item).
     pending: Vec<String>,
 }
@@ -326,6 +353,42 @@ impl<'a> Converter<'a> {
                         ins.keyword
                     ),
                 ),
+            }
+        }
+        self.shadowed(ins, value, args_only)
+    }
+
+    /// `value` with each plain `${X}` of a name that is both an ARG and an ENV of the stage made
+    /// to what Dockerfile reads there (see [`Shadow`]); a note where that cannot be written.
+    fn shadowed(&mut self, ins: &Instruction, mut value: String, args_only: Option<&str>) -> String {
+        let shadows = match self.stages.last() {
+            Some(st) if !st.shadow.is_empty() => st.shadow.clone(),
+            _ => return value,
+        };
+        for (name, shadow) in shadows {
+            let Some(to) = shadow.value(&name) else { continue };
+            if !mentions(&value, &name) {
+                continue;
+            }
+            let (replaced, other_forms) = replace_plain_refs(&value, &name, &to);
+            if other_forms || args_only.is_some() {
+                let what = match shadow {
+                    Shadow::Env(_) => format!("the ENV {name} that came after the ARG"),
+                    Shadow::Arg { .. } => format!("the ARG {name}, or the ENV before it when the build gives none"),
+                };
+                self.note(
+                    ins.args_loc,
+                    NoteKind::Differs,
+                    format!(
+                        "{} uses ${{{name}}}, both an ARG and an ENV of this stage: Dockerfile reads {what}, decant \
+                         the arg{}",
+                        ins.keyword,
+                        args_only.map(|f| format!(" (decant expands only args in {f})")).unwrap_or_default()
+                    ),
+                );
+            }
+            if args_only.is_none() {
+                value = replaced;
             }
         }
         value
@@ -603,8 +666,41 @@ impl<'a> Converter<'a> {
                 true => None,
                 false => self.stage().args.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()),
             };
-            if !global && self.stage().env_names.contains(&name) {
-                self.note_arg_over_env(ins, &name);
+            if !global {
+                let env = self.stage().env_values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+                if let Some(env) = env {
+                    // `ENV X=..` then `ARG X`: a value after it sees the arg if it has one. A
+                    // stage's own default from an earlier `ARG X=d` is not one in Dockerfile.
+                    if default.is_none() && in_stage.is_some() {
+                        self.note(
+                            ins.loc,
+                            NoteKind::Differs,
+                            format!(
+                                "ARG {name} after ENV {name}, without a default: Dockerfile's later values \
+                                 see the build's {name} or else the ENV's, decant's see the stage's default"
+                            ),
+                        );
+                    }
+                    // Without a default the ENV's value is the fallback, written as the word of
+                    // `${X-word}`: a `}` of its own would end the reference early.
+                    let nests = env.matches('}').count() == env.matches("${").count();
+                    if default.is_none() && !nests {
+                        self.note(
+                            ins.loc,
+                            NoteKind::Differs,
+                            format!(
+                                "ARG {name} after ENV {name}: Dockerfile's later values see a {name} the build \
+                                 gives, decant's the ENV's value (which has a `}}`, so it cannot be the fallback)"
+                            ),
+                        );
+                    }
+                    // (Then, as when the build gives none, the ENV's value.)
+                    let shadow = match default.is_some() || nests {
+                        true => Shadow::Arg { default: default.is_some(), env },
+                        false => Shadow::Env(env),
+                    };
+                    self.set_shadow(&name, shadow);
+                }
             }
             let top = match self.args.iter().position(|a| a.name == name) {
                 Some(i) => i,
@@ -723,29 +819,25 @@ impl<'a> Converter<'a> {
         );
     }
 
-    /// ARG and ENV of one name in a stage: Dockerfile's later one wins everywhere; decant
-    /// gives the arg's value in the spec's values and the env's in runs.
-    fn note_arg_over_env(&mut self, ins: &Instruction, name: &str) {
-        self.note(
-            ins.loc,
-            NoteKind::Differs,
-            format!(
-                "{name} is both an ARG and an ENV of this stage: Dockerfile uses whichever came last; decant \
-                 expands ${{{name}}} in spec values to the arg and gives runs the env"
-            ),
-        );
+    fn set_shadow(&mut self, name: &str, shadow: Shadow) {
+        let st = self.stage();
+        match st.shadow.iter_mut().find(|(n, _)| n == name) {
+            Some((_, s)) => *s = shadow,
+            None => st.shadow.push((name.to_string(), shadow)),
+        }
     }
 
     fn env(&mut self, ins: &Instruction, comments: Vec<String>) {
         let pairs = self.pairs(ins);
         for (k, v) in &pairs {
-            // `ARG X` then `ENV X=$X` (a common way to keep an arg in the image): both have
-            // the arg's value, so which one wins makes no difference.
-            if self.stage().scope_args.contains(k) && *v != format!("${{{k}}}") {
-                self.note_arg_over_env(ins, k);
+            let st = self.stage();
+            match st.env_values.iter_mut().find(|(n, _)| n == k) {
+                Some((_, last)) => last.clone_from(v),
+                None => st.env_values.push((k.clone(), v.clone())),
             }
-            if !self.stage().env_names.contains(k) {
-                self.stage().env_names.push(k.clone());
+            // Of an ARG and an ENV of one name, the values after this see the ENV's.
+            if st.scope_args.contains(k) {
+                self.set_shadow(k, Shadow::Env(v.clone()));
             }
         }
         let entries = pairs.into_iter().map(|(k, v)| Entry::str(&k, v)).collect();
@@ -863,7 +955,7 @@ impl<'a> Converter<'a> {
                 continue;
             }
             a.env = true;
-            for r in &self.runs {
+            for r in self.runs.iter().filter(|r| !r.overrides.contains(name)) {
                 let Node::Map(step) = &mut self.stages[r.stage].steps[r.step].value else { continue };
                 if let Some(i) = step.iter().position(|e| e.key == "env") {
                     if let Node::Map(env) = &mut step[i].value {
@@ -1220,6 +1312,34 @@ fn rename_refs(v: &str, from: &str, to: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// `v` with each plain `${name}` made `to`, in one pass (what `to` says is not read again), and
+/// whether `v` names `name` in another form too (`${name:-x}`, `${name#p}`). A `$` escaped by
+/// `$$` starts no reference.
+fn replace_plain_refs(v: &str, name: &str, to: &str) -> (String, bool) {
+    let plain = format!("${{{name}}}");
+    let head = format!("${{{name}");
+    let (mut out, mut other) = (String::with_capacity(v.len()), false);
+    let mut i = 0;
+    while let Some(at) = v[i..].find('$').map(|k| i + k) {
+        out.push_str(&v[i..at]);
+        let rest = &v[at..];
+        if rest.starts_with("$$") {
+            out.push_str("$$");
+            i = at + 2;
+        } else if rest.starts_with(&plain) {
+            out.push_str(to);
+            i = at + plain.len();
+        } else {
+            other |= rest.starts_with(&head)
+                && !rest[head.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+            out.push('$');
+            i = at + 1;
+        }
+    }
+    out.push_str(&v[i..]);
+    (out, other)
 }
 
 /// The special parameters of the shell that Dockerfile's lexer reads as names (`$@`, `${#}`, ...).

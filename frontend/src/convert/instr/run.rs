@@ -1,7 +1,7 @@
 //! RUN: the command (shell form, exec form, heredocs), its mounts, network and security, and
 //! the args a Dockerfile would hand it.
 
-use super::{heredoc_word, mentions, Converter, RunOut, BUILTIN_ARGS};
+use super::{heredoc_word, mentions, Converter, RunOut, Shadow, BUILTIN_ARGS};
 use crate::convert::parse::{Args, Flag, Instruction};
 use crate::convert::yaml::{Entry, Item, Node};
 use crate::convert::NoteKind;
@@ -40,6 +40,17 @@ impl Converter<'_> {
             }
         }
         let passed = env.iter().map(|e| e.key.clone()).collect();
+        // An ARG declared after an ENV of its name: Dockerfile's RUN sees the arg (when it has a
+        // value), a spec's run the image's env, unless the step's env says otherwise.
+        let mut overrides = Vec::new();
+        for (name, shadow) in &st.shadow {
+            if let Shadow::Arg { .. } = shadow {
+                let value = shadow.value(name).unwrap_or_else(|| format!("${{{name}}}"));
+                env.retain(|e| &e.key != name);
+                env.push(Entry::str(name, value));
+                overrides.push(name.clone());
+            }
+        }
         let unscoped: Vec<String> = self
             .args
             .iter()
@@ -67,7 +78,7 @@ impl Converter<'_> {
         let st = self.stage();
         st.saw_command = true;
         let (step, scope) = (st.steps.len(), st.scope_args.clone());
-        self.runs.push(RunOut { stage, step, scope, passed });
+        self.runs.push(RunOut { stage, step, scope, passed, overrides });
         self.push_step(comments, entries);
     }
 
