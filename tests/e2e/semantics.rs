@@ -129,3 +129,55 @@ fn semantics_onbuild_triggers_reach_the_image_and_run_in_builds_on_it() {
     assert_eq!(cat(&on), cat(&child), "the same files as the Dockerfile build on the image");
     assert!(config(&on).get("OnBuild").is_none_or(Value::is_null), "{}", config(&on));
 }
+
+/// An ARG and an ENV of one name in a stage: the Dockerfile reads whichever came last, in values
+/// and in RUN, and the spec `decant convert` writes for it must read the same. Each stage is
+/// built from the Dockerfile by Docker's frontend and from the converted spec by decant, with
+/// and without a `--build-arg`, and the label and the run's output compared.
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn semantics_convert_arg_and_env_of_one_name_read_what_the_dockerfile_reads() {
+    if mock() {
+        return;
+    }
+    let nonce = unique("n");
+    let dockerfile = format!(
+        "FROM busybox:local AS env-last\nARG V=a\nENV V=e-$V\nLABEL l=$V\nRUN echo \"{nonce} run=$V\" > /o\n\
+         CMD [\"cat\", \"/o\"]\n\n\
+         FROM busybox:local AS arg-last\nENV V=e\nARG V=a\nLABEL l=$V\nRUN echo \"{nonce} run=$V\" > /o\n\
+         CMD [\"cat\", \"/o\"]\n\n\
+         FROM busybox:local AS arg-last-no-default\nENV V=e\nARG V\nLABEL l=$V\n\
+         RUN echo \"{nonce} run=$V\" > /o\nCMD [\"cat\", \"/o\"]\n"
+    );
+    let conversion = decant::convert::convert(&dockerfile, &decant::convert::ConvertOptions::default())
+        .unwrap_or_else(|e| panic!("convert: {}", e.message));
+    assert!(conversion.notes.is_empty(), "{}", conversion.render_notes("Dockerfile"));
+    let body = conversion.yaml.split_once('\n').map_or("", |(_, rest)| rest);
+    let ctx = Context::new(&[("Dockerfile", &dockerfile)]);
+    let mut images = Images::new("convert-arg-env");
+    for target in ["env-last", "arg-last", "arg-last-no-default"] {
+        for (i, arg) in [None, Some("V=b")].into_iter().enumerate() {
+            let mut extra = vec!["--target", target];
+            if let Some(a) = arg {
+                extra.extend(["--build-arg", a]);
+            }
+            let (df_tag, decant_tag) =
+                (images.tag(&format!("{target}-{i}-df")), images.tag(&format!("{target}-{i}-decant")));
+            let mut args = vec!["build", "--progress=plain", "-t", &df_tag];
+            args.extend(&extra);
+            args.push(".");
+            let out = docker(&args, Some(&ctx.dir), BUILD_TIMEOUT);
+            assert!(out.ok(), "Dockerfile build failed:\n{}", out.all());
+            build(&ctx, &spec(body), &decant_tag, &extra).expect_ok("the converted spec");
+            let label = |tag: &str| config(tag)["Labels"]["l"].clone();
+            assert_eq!(label(&decant_tag), label(&df_tag), "{target} {arg:?}: the label");
+            assert_eq!(run(&[&decant_tag]), run(&[&df_tag]), "{target} {arg:?}: what the run saw");
+        }
+    }
+    // What the Dockerfile read, for the record (tags in build order, a Dockerfile's first): the
+    // ENV after the ARG, the ARG after the ENV, an ARG without a value only when the build gives
+    // one.
+    let seen: Vec<String> = images.tags.iter().step_by(2).map(|t| run(&[t])).collect();
+    let want: Vec<String> = ["e-a", "e-b", "a", "b", "e", "b"].iter().map(|v| format!("{nonce} run={v}\n")).collect();
+    assert_eq!(seen, want);
+}
