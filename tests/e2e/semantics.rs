@@ -1,6 +1,7 @@
 //! Dockerfile semantics on Docker 20.10 (issue 8): the environment extended by `env`, built-in
 //! args in a run, globs that match nothing, a shebang script, a `file` step and a relative
-//! mount target. The LLB they produce is covered by `frontend/tests/semantics.rs`.
+//! mount target. The LLB they produce is covered by `frontend/tests/semantics.rs`. Also: an ARG
+//! and an ENV of one name, built from a Dockerfile and from what `decant convert` makes of it.
 
 use super::*;
 
