@@ -5,7 +5,7 @@
 //! or user) is written with the nearest equivalent and a `# decant eject:` comment.
 
 use crate::remote::{is_git, is_url};
-use crate::spec::{Command, Copy, File, KeyValue, Mount, MountKind, Run, Spec, Stage, StepKind};
+use crate::spec::{Command, Copy, File, KeyValue, Mount, MountKind, Run, Sp, Spec, Stage, StepKind};
 
 /// The Dockerfile for a parsed spec.
 pub fn eject(spec: &Spec) -> String {
@@ -131,6 +131,8 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
             None => out.push_str(&format!("ARG {}\n", a.name.value)),
         }
     }
+    let (unshadowed, copies) = unshadow(spec, st);
+    let st = &unshadowed;
     // The SBOM scan args a stage sets without a top-level declaration.
     let declared = |name: &str| spec.args.iter().any(|a| a.name.value == name);
     for kv in st.args.iter().filter(|kv| {
@@ -151,11 +153,138 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
         .flatten()
         .collect();
     for b in crate::plan::BUILTIN_ARGS {
-        if body.contains(&format!("${{{b}}}")) || body.contains(&format!("${b}")) || handed.contains(b) {
+        let named = body.contains(&format!("${{{b}}}")) || body.contains(&format!("${b}"));
+        if named || handed.contains(b) || copies.iter().any(|(n, _)| n == b) {
             out.push_str(&format!("ARG {b}\n"));
         }
     }
+    for (name, copy) in &copies {
+        out.push_str(&format!(
+            "# decant eject: after this stage's ENV {name}, a Dockerfile's ${name} is the env's value and the spec's the arg's\nARG {copy}=${{{name}}}\n"
+        ));
+    }
     out.push_str(&body);
+}
+
+/// Stage `st` with each reference to an arg that its own `env` (stage or step) set earlier
+/// renamed to a copy of the arg, and those copies (arg, copy). After `ENV X=...` a Dockerfile's
+/// `${X}` is the env's value; the spec's is still the arg's, everywhere but in commands (which
+/// the shell expands from the env in both). `from:` values are left alone: a Dockerfile's
+/// `--from` and `FROM` read only the global args, which the copies are not.
+fn unshadow(spec: &Spec, st: &Stage) -> (Stage, Vec<(String, String)>) {
+    let is_arg =
+        |name: &str| spec.args.iter().any(|a| a.name.value == name) || crate::plan::BUILTIN_ARGS.contains(&name);
+    let taken =
+        |name: &str| spec.args.iter().any(|a| a.name.value == name) || st.args.iter().any(|kv| kv.key.value == name);
+    let mut st = st.clone();
+    let mut shadowed: Vec<(String, String)> = Vec::new();
+    let mut used: Vec<(String, String)> = Vec::new();
+    let shadow = |env: &[KeyValue], shadowed: &mut Vec<(String, String)>| {
+        for kv in env.iter().filter(|kv| is_arg(&kv.key.value)) {
+            if shadowed.iter().all(|(n, _)| *n != kv.key.value) {
+                let mut copy = format!("decant_arg_{}", kv.key.value);
+                while taken(&copy) {
+                    copy.push('_');
+                }
+                shadowed.push((kv.key.value.clone(), copy));
+            }
+        }
+    };
+    let mut rename = |v: &mut Sp<String>, shadowed: &[(String, String)]| {
+        for (name, copy) in shadowed {
+            if let Some(renamed) = rename_var(&v.value, name, copy) {
+                v.value = renamed;
+                if used.iter().all(|(n, _)| n != name) {
+                    used.push((name.clone(), copy.clone()));
+                }
+            }
+        }
+    };
+    // The stage's env expands before any of it is set, then comes its workdir, then the steps.
+    shadow(&st.env, &mut shadowed);
+    if let Some(w) = st.workdir.as_mut() {
+        rename(w, &shadowed);
+    }
+    for step in &mut st.steps {
+        match &mut step.kind {
+            StepKind::Run(r) => {
+                for kv in &mut r.env {
+                    rename(&mut kv.value, &shadowed);
+                }
+                for v in r.workdir.iter_mut().chain(r.user.iter_mut()) {
+                    rename(v, &shadowed);
+                }
+            }
+            StepKind::Copy(c) => {
+                for v in
+                    c.sources.iter_mut().chain(&mut c.exclude).chain(&mut c.to).chain(&mut c.chown).chain(&mut c.chmod)
+                {
+                    rename(v, &shadowed);
+                }
+            }
+            StepKind::Env(kv) => {
+                for kv in kv.iter_mut() {
+                    rename(&mut kv.value, &shadowed);
+                }
+                shadow(kv, &mut shadowed);
+            }
+            StepKind::Workdir(v) | StepKind::User(v) => rename(v, &shadowed),
+            StepKind::File(f) => {
+                for v in std::iter::once(&mut f.path).chain(&mut f.chown).chain(&mut f.chmod) {
+                    rename(v, &shadowed);
+                }
+                if f.expand.as_ref().is_some_and(|e| e.value) {
+                    if let Some(c) = f.content.as_mut() {
+                        rename(c, &shadowed);
+                    }
+                }
+            }
+        }
+    }
+    // The image's config sees the stage's final environment.
+    for v in (st.user.iter_mut()).chain(&mut st.expose).chain(&mut st.volumes).chain(&mut st.stop_signal) {
+        rename(v, &shadowed);
+    }
+    for kv in &mut st.labels {
+        rename(&mut kv.value, &shadowed);
+    }
+    (st, used)
+}
+
+/// `v` with every reference to `name` (`$name`, `${name}`, `${name:-w}`, ...) made one to `to`,
+/// or `None` when it has none. A `$` escaped as `$$` or `\$` starts no reference.
+fn rename_var(v: &str, name: &str, to: &str) -> Option<String> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let (mut out, mut changed, mut i) = (String::with_capacity(v.len()), false, 0);
+    while let Some(at) = v[i..].find(['$', '\\']).map(|k| i + k) {
+        out.push_str(&v[i..at]);
+        let rest = &v[at..];
+        if rest.starts_with("$$") || rest.starts_with("\\$") {
+            out.push_str(&rest[..2]);
+            i = at + 2;
+            continue;
+        }
+        if rest.starts_with('\\') {
+            out.push('\\');
+            i = at + 1;
+            continue;
+        }
+        let (braced, after) = match rest[1..].strip_prefix('{') {
+            Some(after) => (true, after),
+            None => (false, &rest[1..]),
+        };
+        if after.starts_with(name) && !after[name.len()..].starts_with(is_name) {
+            out.push_str(if braced { "${" } else { "$" });
+            out.push_str(to);
+            changed = true;
+            i = v.len() - after.len() + name.len();
+        } else {
+            out.push('$');
+            i = at + 1;
+        }
+    }
+    out.push_str(&v[i..]);
+    changed.then_some(out)
 }
 
 /// The working directory stage `name` of `spec` ends with, when the spec alone says it (its
@@ -676,4 +805,20 @@ fn double_quoted(s: &str, sh: bool) -> String {
     }
     q.push('"');
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rename_var;
+
+    #[test]
+    fn rename_var_renames_every_form_of_one_name_and_nothing_else() {
+        let r = |v: &str| rename_var(v, "V", "C");
+        assert_eq!(r("$V ${V} ${V:-x} ${V#p} ${W:-$V}/").as_deref(), Some("$C ${C} ${C:-x} ${C#p} ${W:-$C}/"));
+        assert_eq!(r("$VV ${VV} $W $$V \\$V ${X}"), None);
+        assert_eq!(r("$$$V").as_deref(), Some("$$$C"));
+        assert_eq!(r("a\\b$V").as_deref(), Some("a\\b$C"));
+        assert_eq!(r("$V"), Some("$C".to_string()));
+        assert_eq!(r("$"), None);
+    }
 }
