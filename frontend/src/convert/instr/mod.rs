@@ -306,7 +306,18 @@ impl<'a> Converter<'a> {
     }
 
     fn spec_value(&mut self, ins: &Instruction, w: &Word, args_only: Option<&str>) -> String {
-        let (value, refs) = expand(w);
+        self.spec_value_unset(ins, w, args_only, &|_| false)
+    }
+
+    /// [`Self::spec_value`], with the names `unset` picks known to have no value.
+    fn spec_value_unset(
+        &mut self,
+        ins: &Instruction,
+        w: &Word,
+        args_only: Option<&str>,
+        unset: &dyn Fn(&str) -> bool,
+    ) -> String {
+        let (value, refs) = expand_unset(w, unset);
         for r in refs {
             match (r, args_only) {
                 (Ref::Name(name), Some(field)) if !self.is_arg(&name) => self.note(
@@ -624,12 +635,17 @@ impl<'a> Converter<'a> {
 
     fn arg(&mut self, ins: &Instruction, comments: Vec<String>, global: bool) {
         let words = self.words(ins);
+        let mut attached = false;
         for w in words {
             let (name, default) = match w.text.split_once('=') {
                 Some((n, _)) => {
                     let cut = n.len() + 1;
                     let val = w.slice(cut, w.text.len());
-                    (n.to_string(), Some(self.arg_word(ins, &val, "arg defaults")))
+                    // Before the first FROM only the ARGs above and the built-in ones have
+                    // values: any other name is unset, whatever the base image.
+                    let known: Vec<String> = self.args.iter().map(|a| a.name.clone()).collect();
+                    let unset = |n: &str| global && !BUILTIN_ARGS.contains(&n) && !known.iter().any(|k| k == n);
+                    (n.to_string(), Some(self.spec_value_unset(ins, &val, Some("arg defaults"), &unset)))
                 }
                 None => (w.text.clone(), None),
             };
@@ -708,6 +724,7 @@ impl<'a> Converter<'a> {
                     // A default given in a stage is that stage's value, not the build's: other
                     // stages that declare the arg without one leave it unset.
                     let top_default = if global { default.clone() } else { None };
+                    attached = true;
                     self.args.push(ArgOut {
                         comments: comments.clone(),
                         name: name.clone(),
@@ -770,7 +787,8 @@ impl<'a> Converter<'a> {
                 }
             }
         }
-        if !global && !comments.is_empty() {
+        // The comments stay with the stage unless they went up with an arg it declared first.
+        if !global && !attached && !comments.is_empty() {
             self.stage().pending.extend(comments);
         }
     }
@@ -1198,7 +1216,15 @@ enum Ref {
 const MODIFIERS: [&str; 6] = [":-", ":+", ":?", "-", "+", "?"];
 
 /// Dockerfile value syntax to spec value syntax (see [`Converter::word_value`]).
+#[cfg(test)]
 fn expand(w: &Word) -> (String, Vec<Ref>) {
+    expand_unset(w, &|_| false)
+}
+
+/// [`expand`], where the names `unset` picks are known to have no value (a global ARG's default
+/// naming no earlier ARG): each is written as what Dockerfile expands it to, as a positional
+/// parameter is.
+fn expand_unset(w: &Word, unset: &dyn Fn(&str) -> bool) -> (String, Vec<Ref>) {
     let s = &w.text;
     let mut out = String::new();
     let mut refs = Vec::new();
@@ -1224,7 +1250,7 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
         if rest.starts_with('{') {
             if let Some(end) = closing_brace(w, i + 2) {
                 let expr = &s[i + 2..end];
-                if let Some(value) = positional(w, i + 2, end) {
+                if let Some(value) = positional(w, i + 2, end, unset) {
                     match value {
                         Some((v, r)) => {
                             out.push_str(&v);
@@ -1253,7 +1279,7 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
                         // The word after the modifier is a value too (`${A:-$B}`).
                         let at = i + 2 + name_len + m.len();
                         let inner = w.slice(at, end);
-                        let (word, inner_refs) = expand(&inner);
+                        let (word, inner_refs) = expand_unset(&inner, unset);
                         refs.push(Ref::Name(name.to_string()));
                         refs.extend(inner_refs);
                         out.push_str(&format!("${{{name}{m}{word}}}"));
@@ -1287,8 +1313,10 @@ fn expand(w: &Word) -> (String, Vec<Ref>) {
             continue;
         }
         let name = &rest[..name_len];
-        refs.push(Ref::Name(name.to_string()));
-        out.push_str(&format!("${{{name}}}"));
+        if !unset(name) {
+            refs.push(Ref::Name(name.to_string()));
+            out.push_str(&format!("${{{name}}}"));
+        }
         i += 1 + name_len;
     }
     (out, refs)
@@ -1355,23 +1383,29 @@ fn parameter_len(s: &str) -> usize {
 }
 
 /// `${...}` (body `w.text[from..end]`) when it names a positional or special parameter (`${0}`,
-/// `${12}`, `${@}`, `${1:-d}`), which no build sets: `Some(Some(value))` with what Dockerfile
-/// expands it to (nothing, or the default word of `-` and `:-`, expanded), `Some(None)` for a
-/// form that has no such value (`${1:?msg}` fails the Dockerfile build, the pattern forms), and
-/// `None` for any other expression.
-fn positional(w: &Word, from: usize, end: usize) -> Option<Option<(String, Vec<Ref>)>> {
+/// `${12}`, `${@}`, `${1:-d}`), which no build sets, or a name `unset` picks: `Some(Some(value))`
+/// with what Dockerfile expands it to (nothing, or the default word of `-` and `:-`, expanded;
+/// nothing for a name's pattern forms), `Some(None)` for a form that has no such value
+/// (`${1:?msg}` fails the Dockerfile build, a parameter's pattern forms), and `None` for any
+/// other expression.
+fn positional(w: &Word, from: usize, end: usize, unset: &dyn Fn(&str) -> bool) -> Option<Option<(String, Vec<Ref>)>> {
     let body = &w.text[from..end];
-    let name_len = parameter_len(body);
+    let mut name_len = parameter_len(body);
+    let mut named = false;
     if name_len == 0 {
-        return None;
+        let len = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
+        if len == 0 || !unset(&body[..len]) {
+            return None;
+        }
+        (name_len, named) = (len, true);
     }
     let op = &body[name_len..];
-    if op.is_empty() || op.starts_with(":+") || op.starts_with('+') {
+    if op.is_empty() || op.starts_with(":+") || op.starts_with('+') || (named && op.starts_with(['#', '%', '/'])) {
         return Some(Some((String::new(), Vec::new())));
     }
     let Some(m) = [":-", "-"].into_iter().find(|m| op.starts_with(m)) else { return Some(None) };
     let at = from + name_len + m.len();
-    Some(Some(expand(&w.slice(at, end))))
+    Some(Some(expand_unset(&w.slice(at, end), unset)))
 }
 
 /// The `}` that closes the `${` whose body starts at `from`, counting nested `${...}`.
@@ -1429,6 +1463,18 @@ mod tests {
         assert_eq!(names("${A#*/} ${B/$X/y} ${C:=x}"), ["A", "B", "X", "op:C:=x"]);
         assert_eq!(expand(&w("${A##*/}${B%$C}${D//$E/${F:-x}}", &[])).0, "${A##*/}${B%${C}}${D//${E}/${F:-x}}");
         assert_eq!(names("C:\\$A"), ["backslash", "A"]);
+    }
+
+    #[test]
+    fn unset_names_expand_as_dockerfile_expands_them() {
+        let w = |t: &str| Word { text: t.into(), literal_dollars: Vec::new() };
+        let unset = |n: &str| n.starts_with('U');
+        let e = |t: &str| expand_unset(&w(t), &unset).0;
+        assert_eq!(e("a$U1.b${U2}c${U3:-d$X}e${U4:+x}f${U5-y}g${U6#p}h${U7%%p}i${U8/a/b}j"), "a.bcd${X}efyghij");
+        assert_eq!(e("${X:-${U1:-in}}/$X"), "${X:-in}/${X}");
+        let (v, refs) = expand_unset(&w("${U1:?need it}"), &unset);
+        assert_eq!((v.as_str(), refs.len()), ("${U1:?need it}", 1), "Dockerfile fails: kept, with a note");
+        assert_eq!(expand_unset(&w("$UX ${UX}"), &|_| false).0, "${UX} ${UX}");
     }
 
     #[test]
