@@ -195,7 +195,7 @@ impl SourceFile {
         } else {
             1
         };
-        Pos { line: crate::sourcemap::to_u32(line + 1), column: crate::sourcemap::to_u32(column) }
+        Pos { line: to_u32(line + 1), column: to_u32(column) }
     }
 
     /// A span from byte offsets.
@@ -214,6 +214,11 @@ impl SourceFile {
 pub struct Pos {
     pub line: u32,
     pub column: u32,
+}
+
+/// A count as a line or column (`u32`), saturating.
+pub fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A byte range in the spec file. Line and column come from [`SourceFile::position`].

@@ -24,6 +24,11 @@ pub const MAX_STRING_BYTES: usize = 1024 * 1024;
 /// level: this bounds what a few lines can expand to.
 pub const MAX_ALIAS_NODES: usize = 100_000;
 
+/// The longest a value may get by expanding args (1 MiB).
+pub const MAX_EXPANDED_LEN: usize = 1 << 20;
+/// The most that arg expansions may add up to in one build (64 MiB).
+pub const MAX_EXPANDED_TOTAL: usize = 64 << 20;
+
 /// The error for a spec longer than [`MAX_SPEC_BYTES`], at the first byte past the limit, or
 /// `None` when it is not too long. The error's file is the text up to that byte: neither it nor
 /// the work to locate the error grows with what lies beyond.

@@ -49,11 +49,6 @@ pub fn to_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// A count as a line or column (`u32`), saturating.
-pub fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
 impl From<LineRange> for crate::llb::Range {
     fn from(r: LineRange) -> Self {
         crate::llb::Range::new(r.start.line, r.start.column, r.end.line, r.end.column)
@@ -79,7 +74,7 @@ mod tests {
         assert_eq!(to_i32(7), 7);
         assert_eq!(to_i32(u32::MAX), i32::MAX);
         assert_eq!(to_i32(i32::MAX as u32 + 1), i32::MAX);
-        assert_eq!(to_u32(usize::MAX), u32::MAX);
+        assert_eq!(crate::diag::to_u32(usize::MAX), u32::MAX);
         let r = LineRange::new((u32::MAX, 1), (3, u32::MAX));
         assert_eq!(r.start_i32(), (i32::MAX, 1));
         assert_eq!(r.end_i32(), (3, i32::MAX));

@@ -136,7 +136,7 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
     // The SBOM scan args a stage sets without a top-level declaration.
     let declared = |name: &str| spec.args.iter().any(|a| a.name.value == name);
     for kv in st.args.iter().filter(|kv| {
-        [crate::plan::SBOM_SCAN_CONTEXT, crate::plan::SBOM_SCAN_STAGE].contains(&kv.key.value.as_str())
+        [crate::spec::SBOM_SCAN_CONTEXT, crate::spec::SBOM_SCAN_STAGE].contains(&kv.key.value.as_str())
             && !declared(&kv.key.value)
     }) {
         out.push_str(&format!("ARG {}={}\n", kv.key.value, quote(&kv.value.value)));
@@ -152,7 +152,7 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
         })
         .flatten()
         .collect();
-    for b in crate::plan::BUILTIN_ARGS {
+    for b in crate::spec::BUILTIN_ARGS {
         let named = body.contains(&format!("${{{b}}}")) || body.contains(&format!("${b}"));
         if named || handed.contains(b) || copies.iter().any(|(n, _)| n == b) {
             out.push_str(&format!("ARG {b}\n"));
@@ -173,7 +173,7 @@ fn stage(out: &mut String, spec: &Spec, st: &Stage) {
 /// `--from` and `FROM` read only the global args, which the copies are not.
 fn unshadow(spec: &Spec, st: &Stage) -> (Stage, Vec<(String, String)>) {
     let is_arg =
-        |name: &str| spec.args.iter().any(|a| a.name.value == name) || crate::plan::BUILTIN_ARGS.contains(&name);
+        |name: &str| spec.args.iter().any(|a| a.name.value == name) || crate::spec::BUILTIN_ARGS.contains(&name);
     let taken =
         |name: &str| spec.args.iter().any(|a| a.name.value == name) || st.args.iter().any(|kv| kv.key.value == name);
     let mut st = st.clone();

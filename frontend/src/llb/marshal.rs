@@ -330,7 +330,7 @@ fn description(meta: &super::OpMeta) -> impl Iterator<Item = (&str, &str)> {
 
 /// A Location message's fields: source_index (1), ranges (2).
 fn location(buf: &mut Vec<u8>, index: usize, ranges: &[Range]) {
-    int(buf, 1, i64::from(to_i32(crate::sourcemap::to_u32(index))));
+    int(buf, 1, i64::from(to_i32(crate::diag::to_u32(index))));
     for r in ranges {
         message(buf, 2, |b| {
             for (tag, p) in [(1, r.start), (2, r.end)] {

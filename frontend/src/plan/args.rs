@@ -8,23 +8,9 @@ use crate::spec::Sp;
 
 use super::values::Platform;
 use super::word::{Word, WordError};
+use crate::limits::{MAX_EXPANDED_LEN, MAX_EXPANDED_TOTAL};
 
-/// Args every build has, as in Dockerfiles, for cross-compiling.
-pub const BUILTIN_ARGS: &[&str] = &[
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDARCH",
-    "BUILDVARIANT",
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETARCH",
-    "TARGETVARIANT",
-];
-
-/// `BUILDKIT_SBOM_SCAN_CONTEXT`: with an SBOM asked for, scan the build context too.
-pub const SBOM_SCAN_CONTEXT: &str = "BUILDKIT_SBOM_SCAN_CONTEXT";
-/// `BUILDKIT_SBOM_SCAN_STAGE`: with an SBOM asked for, scan this stage too.
-pub const SBOM_SCAN_STAGE: &str = "BUILDKIT_SBOM_SCAN_STAGE";
+pub use crate::spec::{BUILTIN_ARGS, SBOM_SCAN_CONTEXT, SBOM_SCAN_STAGE};
 
 /// Whether a scan arg's `value` turns the scan on for `stage`, as the Dockerfile frontend
 /// reads it: a boolean (Go's `1`, `t`, `true`, `0`, `f`, `false`, ...) for every stage, else
@@ -196,11 +182,6 @@ pub(crate) fn value_span(file: &SourceFile, s: &Sp<String>, at: usize, len: usiz
     let end = last.map_or(start, |j| crate::spec::value_range(file, s.span, &s.value, j).end);
     Span { start, end: end.max(start) }
 }
-
-/// The longest a value may get by expanding args (1 MiB).
-pub const MAX_EXPANDED_LEN: usize = 1 << 20;
-/// The most that arg expansions may add up to in one build (64 MiB).
-pub const MAX_EXPANDED_TOTAL: usize = 64 << 20;
 
 /// Whether shell text refers to the variable `name` (`$NAME` or `${NAME...}`), as a `run`
 /// command that should see the build arg `name` does.

@@ -20,8 +20,8 @@ use serde::{Serialize, Serializer};
 use super::pattern;
 
 /// The most that pattern replacements (`${NAME//a/b}`) may write for one value (1 MiB, as
-/// [`super::args::MAX_EXPANDED_LEN`]).
-pub const MAX_REPLACED_LEN: usize = super::args::MAX_EXPANDED_LEN;
+/// [`crate::limits::MAX_EXPANDED_LEN`]).
+pub const MAX_REPLACED_LEN: usize = crate::limits::MAX_EXPANDED_LEN;
 
 /// A parsed value: text and references.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -8,6 +8,7 @@ mod decode;
 mod depth;
 pub mod directives;
 mod load;
+mod names;
 mod scalar;
 mod schema;
 mod text;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 pub use decode::{parse_spec, parse_spec_partial};
 pub use depth::MAX_NESTING;
+pub use names::{BUILTIN_ARGS, SBOM_SCAN_CONTEXT, SBOM_SCAN_STAGE};
 pub use scalar::value_range;
 pub use schema::json_schema;
 pub use text::{decode_text, nul_in_value};

@@ -1,7 +1,8 @@
 //! COPY and ADD: local sources, stage and image sources, downloads, git repositories, unpacked
 //! archives and inline files (heredocs).
 
-use super::{Converter, SPECIAL_PARAMS};
+use super::value::SPECIAL_PARAMS;
+use super::Converter;
 use crate::convert::parse::{Instruction, Word};
 use crate::convert::yaml::{Entry, Node};
 use crate::convert::NoteKind;

@@ -1,7 +1,8 @@
 //! RUN: the command (shell form, exec form, heredocs), its mounts, network and security, and
 //! the args a Dockerfile would hand it.
 
-use super::{heredoc_word, mentions, Converter, RunOut, Shadow, BUILTIN_ARGS};
+use super::value::mentions;
+use super::{heredoc_word, Converter, RunOut, Shadow, BUILTIN_ARGS};
 use crate::convert::parse::{Args, Flag, Instruction};
 use crate::convert::yaml::{Entry, Item, Node};
 use crate::convert::NoteKind;
