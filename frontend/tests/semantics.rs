@@ -787,7 +787,10 @@ stages:
 
 /// The plan of `text` with the triggers `triggers` on every image base, run.
 fn with_triggers(text: &str, triggers: &[&str]) -> Result<decant::plan::Plan, String> {
-    let opts = BuildOptions::default();
+    with_triggers_and(text, triggers, BuildOptions::default())
+}
+
+fn with_triggers_and(text: &str, triggers: &[&str], opts: BuildOptions) -> Result<decant::plan::Plan, String> {
     let plan = compile::plan("decant.yaml", text, &opts).map_err(|d| d.render())?;
     let triggers: Vec<String> = triggers.iter().map(|t| t.to_string()).collect();
     decant::plan::onbuild::run_triggers(plan, &opts, |stage| match &stage.base {
@@ -839,7 +842,6 @@ fn onbuild_triggers_decant_cannot_run_fail_at_the_stage() {
         ("COPY --from=builder /out /out", "a trigger reads the image `docker.io/library/builder:latest`"),
         ("MAINTAINER me", "`MAINTAINER me`"),
         ("RUN <<EOF", "`RUN <<EOF`"),
-        ("ARG X=1", "`ARG X=1`: a trigger that declares an arg"),
     ] {
         let err = with_triggers(text, &[trigger]).expect_err(trigger);
         assert!(
@@ -849,6 +851,41 @@ fn onbuild_triggers_decant_cannot_run_fail_at_the_stage() {
         assert!(err.contains(says), "{trigger}: {err}");
         assert!(err.contains("decant.yaml:4:11"), "at the `from:`: {err}");
     }
+}
+
+/// A trigger's ARG has a Dockerfile's value in the triggers: the build's, else the trigger's
+/// default, else the spec's value of that name (node's old `ONBUILD ARG NODE_ENV` and
+/// `ONBUILD ENV NODE_ENV $NODE_ENV`). A stage that reads the arg itself is refused, unless a
+/// trigger's ENV set it (then both read the env).
+#[test]
+fn onbuild_arg_triggers_take_the_dockerfile_value_and_stay_in_the_triggers() {
+    let spec = |args: &str, run: &str| {
+        format!("# syntax=decant/frontend:dev\n{args}stages:\n  app:\n    from: busybox:local\n    steps:\n      - run: {run}\n")
+    };
+    let triggers = ["ARG NODE_ENV", "ARG LEVEL=3", "ENV NODE_ENV $NODE_ENV", "RUN echo $LEVEL > /level"];
+    let seen = |args: &str, build: &[(&str, &str)]| {
+        let opts = BuildOptions {
+            build_args: build.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..BuildOptions::default()
+        };
+        let plan = with_triggers_and(&spec(args, "npm run build"), &triggers, opts).unwrap();
+        let steps = serde_json::to_value(&plan.stages[0].steps).unwrap();
+        (steps[0]["vars"][0].as_str().map(String::from), steps[1]["env"].to_string())
+    };
+    let (env, run) = seen("", &[]);
+    assert_eq!(env.as_deref(), Some("NODE_ENV="), "no value: the ENV is empty, as in a Dockerfile");
+    assert_eq!(run, r#"["LEVEL=3"]"#, "the trigger's default");
+    let (env, run) = seen("", &[("NODE_ENV", "production"), ("LEVEL", "9")]);
+    assert_eq!(env.as_deref(), Some("NODE_ENV=production"));
+    assert_eq!(run, r#"["LEVEL=9"]"#, "the build's value wins");
+    let (env, run) = seen("args:\n  NODE_ENV: test\n  LEVEL: \"5\"\n", &[]);
+    assert_eq!(env.as_deref(), Some("NODE_ENV=test"), "the spec's value fills an ARG without a default");
+    assert_eq!(run, r#"["LEVEL=3"]"#, "but not one with a default");
+    // The stage's own run reads NODE_ENV (set by the triggers' ENV): fine. LEVEL: refused.
+    assert!(with_triggers(&spec("", "echo $NODE_ENV"), &triggers).is_ok());
+    let err = with_triggers(&spec("", "echo ${LEVEL}"), &triggers).unwrap_err();
+    assert!(err.contains("`ARG LEVEL`: this stage reads `LEVEL`"), "{err}");
+    assert!(err.contains("decant.yaml:4:11"), "at the `from:`: {err}");
 }
 
 /// Lowers an already planned `plan` with no base image configs.

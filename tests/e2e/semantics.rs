@@ -229,3 +229,51 @@ fn semantics_eject_arg_and_env_of_one_name_read_what_the_spec_reads() {
     assert!(first.starts_with(&format!("{nonce} run=e-a\nrenv=r-a v=a\nrun2=again-a w-a\n")), "{first}");
     assert!(first.contains("\nx-a\n") && first.contains("\nw-a\n"), "{first}");
 }
+
+/// The old `node:onbuild` shape: an image whose triggers declare args (`ONBUILD ARG NODE_ENV`,
+/// one with a default) and set the env from one. A Dockerfile build on it and a decant build
+/// on it, with and without `--build-arg`, give the same files and env (decant used to refuse
+/// such triggers).
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn semantics_onbuild_arg_triggers_read_the_build_args_as_a_dockerfile_does() {
+    if mock() {
+        return;
+    }
+    let mut images = Images::new("onbuild-arg");
+    let base = images.tag("base");
+    let nonce = unique("n");
+    let ctx = Context::new(&[("package.json", "{}\n")]);
+    let onbuild = format!(
+        "FROM busybox:local\nRUN : {nonce}\nWORKDIR /usr/src/app\nONBUILD ARG NODE_ENV\nONBUILD ARG LEVEL=3\n\
+         ONBUILD ENV NODE_ENV $NODE_ENV\nONBUILD COPY package.json /usr/src/app/\n\
+         ONBUILD RUN echo \"install [$NODE_ENV] [$LEVEL]\" > /installed\n"
+    );
+    ctx.write("Dockerfile.onbuild", &onbuild);
+    let out = docker(&["build", "-f", "Dockerfile.onbuild", "-t", &base, "."], Some(&ctx.dir), BUILD_TIMEOUT);
+    assert!(out.ok(), "the image with triggers:\n{}", out.all());
+    ctx.write("Dockerfile", &format!("FROM {base}\nRUN echo \"env=$NODE_ENV\" > /app-env\n"));
+    let s = spec(&format!(
+        "stages:\n  app:\n    from: {base}\n    steps:\n      - run: echo \"env=$NODE_ENV\" > /app-env\n"
+    ));
+    let mut seen = Vec::new();
+    for (i, args) in
+        [vec![], vec!["--build-arg", "NODE_ENV=production", "--build-arg", "LEVEL=7"]].into_iter().enumerate()
+    {
+        let (df, dc) = (images.tag(&format!("{i}-df")), images.tag(&format!("{i}-decant")));
+        let mut a = vec!["build", "-t", &df];
+        a.extend(&args);
+        a.push(".");
+        let out = docker(&a, Some(&ctx.dir), BUILD_TIMEOUT);
+        assert!(out.ok(), "Dockerfile build on the image:\n{}", out.all());
+        build(&ctx, &s, &dc, &args).expect_ok("decant on the image with ARG triggers");
+        let files = |tag: &str| run(&["--entrypoint", "sh", tag, "-c", "cat /installed /app-env; ls /usr/src/app"]);
+        assert_eq!(files(&dc), files(&df), "{args:?}");
+        assert_eq!(env_list(&config(&dc)), env_list(&config(&df)), "{args:?}");
+        seen.push(files(&dc));
+    }
+    assert_eq!(
+        seen,
+        ["install [] [3]\nenv=\npackage.json\n", "install [production] [7]\nenv=production\npackage.json\n"]
+    );
+}

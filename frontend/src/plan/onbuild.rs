@@ -8,14 +8,20 @@
 //! spec; the Dockerfile frontend points them at the `FROM` line too). The image settings they
 //! make (`CMD`, `EXPOSE`, `LABEL`, ...) apply unless the stage sets its own.
 //!
+//! An `ARG` a trigger declares has the value a Dockerfile gives it: the build's `--build-arg`,
+//! else the trigger's default, else (without one) the spec's value of an arg of that name. It is
+//! in scope for the triggers only: a stage whose own steps or settings name it (and no trigger's
+//! `ENV` sets it) is refused, as a Dockerfile would give them the arg.
+//!
 //! Only the base images are known after the plan (their configs come from BuildKit), so this
 //! runs between resolving them and lowering. A trigger that reads an image or stage of its own
-//! (`COPY --from=...`), that declares an arg, or that `convert` cannot convert, fails the build
-//! at the stage's `from:`.
+//! (`COPY --from=...`), or that `convert` cannot convert, fails the build at the stage's `from:`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::{BuildOptions, Plan, RuntimeConfig, Source, Stage};
+use super::{
+    mentioned_vars, mentions_var, BuildOptions, CommandLine, Plan, RuntimeConfig, Source, Stage, StepKind, Word,
+};
 use crate::convert::{self, ConvertOptions, NoteKind};
 use crate::diag::{Diagnostic, Diagnostics};
 
@@ -60,7 +66,7 @@ fn run(
     for stage in &mut plan.stages {
         let Some((base, list)) = triggers(stage).filter(|(_, t)| !t.is_empty()) else { continue };
         let line = file.position(stage.from_span.start).line;
-        if let Err(d) = prepend(stage, line, &base, &list, opts) {
+        if let Err(d) = prepend(stage, line, &base, &list, opts, &plan.args) {
             diags.push(d);
         }
     }
@@ -77,6 +83,7 @@ fn prepend(
     base: &str,
     triggers: &[String],
     opts: &BuildOptions,
+    spec_args: &BTreeMap<String, String>,
 ) -> Result<(), Diagnostic> {
     let at = stage.from_span;
     let fail = |what: String| {
@@ -84,13 +91,6 @@ fn prepend(
             .label("a Dockerfile build runs them here")
             .help("build on an image without them, or write what they do as this stage's steps")
     };
-    // An ARG a trigger declares is in scope for the rest of the stage in a Dockerfile; decant's
-    // args are the spec's, so such a trigger is not run with another meaning.
-    if let Some(arg) =
-        triggers.iter().find(|t| t.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case("ARG")))
-    {
-        return Err(fail(format!("`{}`: a trigger that declares an arg", arg.trim())));
-    }
     let dockerfile: String = std::iter::once("FROM scratch\n".to_string())
         .chain(triggers.iter().map(|t| format!("{}\n", t.trim())))
         .collect();
@@ -104,9 +104,21 @@ fn prepend(
     }
     let spec = crate::spec::parse_spec(&copts.file_name, &converted.yaml)
         .map_err(|d| fail(d.items.first().map_or_else(String::new, |d| d.message.clone())))?;
+    // The triggers' args: the build's value, else the trigger's default, else the spec's value.
+    let build_args = (spec.args.iter())
+        .filter_map(|a| {
+            let name = &a.name.value;
+            let value = match (opts.build_args.get(name), &a.default) {
+                (Some(v), _) => v,
+                (None, Some(_)) => return None,
+                (None, None) => spec_args.get(name)?,
+            };
+            Some((name.clone(), value.clone()))
+        })
+        .collect();
     let trigger_opts = BuildOptions {
         target: None,
-        build_args: Default::default(),
+        build_args,
         build_platform: opts.build_platform.clone(),
         target_platform: Some(stage.platform.clone()),
         all_stages: false,
@@ -121,7 +133,40 @@ fn prepend(
     if let Some(other) = triggered.depends_on.first() {
         return Err(fail(format!("a trigger reads the stage `{other}`")));
     }
+    // A Dockerfile's later instructions see a trigger's ARG, unless a trigger's ENV set it.
+    let env_set: Vec<String> = (triggered.steps.iter())
+        .filter_map(|s| match &s.kind {
+            StepKind::Env { vars } => Some(vars.iter().map(|(k, _)| k.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let set_by_env = |name: &str| env_set.iter().any(|k| k == name);
+    let own = serde_json::to_string(&(&stage.steps, &stage.config)).unwrap_or_default();
+    if let Some(a) = spec.args.iter().find(|a| !set_by_env(&a.name.value) && mentions_var(&own, &a.name.value)) {
+        let name = &a.name.value;
+        return Err(fail(format!(
+            "`ARG {name}`: this stage reads `{name}`, which a Dockerfile gives the trigger's arg and decant \
+             keeps to the triggers"
+        )));
+    }
     let mut steps = triggered.steps;
+    // A trigger's run sees the triggers' args it mentions (and those every run gets), which the
+    // spec's plan does not know: each is written in its env, unless a trigger's ENV set it.
+    for s in &mut steps {
+        let StepKind::Run(run) = &mut s.kind else { continue };
+        let mentioned: Vec<&str> = match &run.command {
+            CommandLine::Shell(cmd) => mentioned_vars(cmd).collect(),
+            CommandLine::Exec(args) => args.iter().flat_map(|a| mentioned_vars(a)).collect(),
+        };
+        for (name, value) in &planned.args {
+            let seen = mentioned.contains(&name.as_str()) || planned.env_args.contains(name);
+            if seen && !planned.unset_args.contains(name) && !set_by_env(name) && run.env.iter().all(|(k, _)| k != name)
+            {
+                run.env.push((name.clone(), Word::literal(value.clone())));
+            }
+        }
+    }
     for s in &mut steps {
         s.span = at;
         s.line = from_line;
