@@ -277,3 +277,34 @@ fn semantics_onbuild_arg_triggers_read_the_build_args_as_a_dockerfile_does() {
         ["install [] [3]\nenv=\npackage.json\n", "install [production] [7]\nenv=production\npackage.json\n"]
     );
 }
+
+/// `decant eject` of a spec with literal `$` (`$$`) in its paths and plain words: the ejected
+/// Dockerfile writes them `\$`, and builds to the same files and config as the spec (the
+/// previous eject wrote `$$`, which a Dockerfile reads otherwise, and its COPY found no file).
+#[test]
+#[ignore = "needs the private BuildKit daemon: run tests/run"]
+fn semantics_eject_literal_dollars_stay_literal() {
+    if mock() {
+        return;
+    }
+    let nonce = unique("n");
+    let body = format!(
+        "stages:\n  app:\n    from: busybox:local\n    workdir: /w$$x\n    steps:\n      - copy: $${{V}}\n\
+         \x20       to: /lit-$${{V}}/\n      - copy: [\"a b$$c\"]\n        to: /sp dir/\n      - workdir: /second\\$y\n\
+         \x20     - run: echo {nonce} > /o; ls /lit-* \"/sp dir\" >> /o; pwd >> /o\n    volumes: [\"/data$$x\"]\n\
+         \x20   cmd: [cat, /o]\n"
+    );
+    let parsed = decant::spec::parse_spec("decant.yaml", &spec(&body)).unwrap_or_else(|d| panic!("{}", d.render()));
+    let dockerfile = decant::convert::eject(&parsed);
+    let ctx = Context::new(&[("Dockerfile", &dockerfile), ("${V}", "lit\n"), ("a b$c", "sp\n")]);
+    let mut images = Images::new("eject-dollars");
+    let (df, dc) = (images.tag("df"), images.tag("decant"));
+    let out = docker(&["build", "-t", &df, "."], Some(&ctx.dir), BUILD_TIMEOUT);
+    assert!(out.ok(), "ejected Dockerfile build failed:\n{}\n{dockerfile}", out.all());
+    build(&ctx, &spec(&body), &dc, &[]).expect_ok("the spec");
+    assert_eq!(run(&[&dc]), format!("{nonce}\n/lit-${{V}}:\n${{V}}\n\n/sp dir:\na b$c\n/second$y\n"));
+    assert_eq!(run(&[&df]), run(&[&dc]), "{dockerfile}");
+    for key in ["WorkingDir", "Volumes"] {
+        assert_eq!(config(&df)[key], config(&dc)[key], "{key}\n{dockerfile}");
+    }
+}

@@ -325,7 +325,7 @@ fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
     // The stage's env comes before its workdir, which may refer to it (as in the spec).
     env(out, &st.env);
     if let Some(w) = &st.workdir {
-        out.push_str(&format!("WORKDIR {}\n", w.value));
+        out.push_str(&format!("WORKDIR {}\n", word(&w.value)));
     }
     // The user a `user` step of this stage set, to restore after a run with its own user.
     let mut user: Option<&str> = None;
@@ -335,16 +335,16 @@ fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
             StepKind::Run(r) => run(out, r, user, &aliases),
             StepKind::Copy(c) => copy(out, spec, st, c, &aliases),
             StepKind::Env(kv) => env(out, kv),
-            StepKind::Workdir(w) => out.push_str(&format!("WORKDIR {}\n", w.value)),
+            StepKind::Workdir(w) => out.push_str(&format!("WORKDIR {}\n", word(&w.value))),
             StepKind::User(u) => {
                 user = Some(u.value.as_str());
-                out.push_str(&format!("USER {}\n", u.value));
+                out.push_str(&format!("USER {}\n", word(&u.value)));
             }
             StepKind::File(f) => file(out, f),
         }
     }
     if let Some(u) = &st.user {
-        out.push_str(&format!("USER {}\n", u.value));
+        out.push_str(&format!("USER {}\n", word(&u.value)));
     }
     if let Some(e) = &st.entrypoint {
         out.push_str(&format!("ENTRYPOINT {}\n", command(e)));
@@ -353,7 +353,7 @@ fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
         out.push_str(&format!("CMD {}\n", command(c)));
     }
     if !st.expose.is_empty() {
-        out.push_str(&format!("EXPOSE {}\n", st.expose.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(" ")));
+        out.push_str(&format!("EXPOSE {}\n", st.expose.iter().map(|p| word(&p.value)).collect::<Vec<_>>().join(" ")));
     }
     if let Some(h) = &st.healthcheck {
         match &h.cmd {
@@ -380,10 +380,11 @@ fn stage_body(out: &mut String, spec: &Spec, st: &Stage) {
         out.push_str(&format!("LABEL {}={}\n", quote(&kv.key.value), quote(&kv.value.value)));
     }
     if !st.volumes.is_empty() {
-        out.push_str(&format!("VOLUME {}\n", json(st.volumes.iter().map(|v| v.value.as_str()))));
+        let volumes: Vec<String> = st.volumes.iter().map(|v| word(&v.value)).collect();
+        out.push_str(&format!("VOLUME {}\n", json(volumes.iter().map(String::as_str))));
     }
     if let Some(s) = &st.stop_signal {
-        out.push_str(&format!("STOPSIGNAL {}\n", s.value));
+        out.push_str(&format!("STOPSIGNAL {}\n", word(&s.value)));
     }
     for t in &st.onbuild {
         out.push_str(&format!("ONBUILD {}\n", t.value.trim()));
@@ -422,7 +423,7 @@ fn run(out: &mut String, r: &Run, user: Option<&str>, aliases: &[(String, String
                 u.value
             ));
         }
-        out.push_str(&format!("USER {}\n", u.value));
+        out.push_str(&format!("USER {}\n", word(&u.value)));
     }
     match &r.command {
         Command::Exec(args, _) => {
@@ -481,7 +482,7 @@ fn run(out: &mut String, r: &Run, user: Option<&str>, aliases: &[(String, String
     out.push_str(&line);
     out.push('\n');
     if let (Some(_), Some(previous)) = (&r.user, user) {
-        out.push_str(&format!("USER {previous}\n"));
+        out.push_str(&format!("USER {}\n", word(previous)));
     }
 }
 
@@ -577,31 +578,32 @@ fn file(out: &mut String, f: &File) {
     // would give the parents its mode too.
     let mut line = String::from("COPY");
     if let Some(m) = &f.chmod {
-        line.push_str(&format!(" --chmod={}", m.value));
+        line.push_str(&format!(" --chmod={}", word(&m.value)));
     }
     if let Some(c) = &f.chown {
-        line.push_str(&format!(" --chown={}", c.value));
+        line.push_str(&format!(" --chown={}", word(&c.value)));
     }
     let name = delimiter(body);
     // A quoted delimiter keeps the body as written; an expanded one is unquoted, with the
     // backslashes that Dockerfile's heredoc expansion takes away written twice.
     let (open, body) = match f.expand.as_ref().is_some_and(|e| e.value) {
-        true => (name.clone(), heredoc_value(body)),
+        true => (name.clone(), word(body)),
         false => (format!("'{name}'"), body.to_string()),
     };
     if content.is_empty() {
-        line.push_str(&format!(" <<{open} {}\n{name}\n", f.path.value));
+        line.push_str(&format!(" <<{open} {}\n{name}\n", word(&f.path.value)));
     } else {
-        line.push_str(&format!(" <<{open} {}\n{body}\n{name}\n", f.path.value));
+        line.push_str(&format!(" <<{open} {}\n{body}\n{name}\n", word(&f.path.value)));
     }
     out.push_str(&line);
 }
 
-/// A spec value as the body of an unquoted Dockerfile heredoc that expands to the same text:
-/// references (`$NAME`, `${...}`) stay; every literal `$` (`$$` or `\$` in the value, or one
-/// before anything but a name or `{`, which Dockerfile could read as `$1` or `$$`) is `\$`;
-/// another `\` is `\\`.
-fn heredoc_value(value: &str) -> String {
+/// A spec value as Dockerfile text that expands to the same, for the body of an unquoted
+/// heredoc and for a plain word (`WORKDIR`, `USER`, `COPY`'s paths and flags, `EXPOSE`,
+/// `VOLUME`, ...): references (`$NAME`, `${...}`) stay; every literal `$` (`$$` or `\$` in the
+/// value, or one before anything but a name or `{`, which Dockerfile could read as `$1` or
+/// `$$`) is `\$`; another `\`, which Dockerfile would take as an escape, is `\\`.
+fn word(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
@@ -700,11 +702,11 @@ fn copy(out: &mut String, spec: &Spec, st: &Stage, c: &Copy, aliases: &[(String,
     }
     for (flag, v) in [("chown", &c.chown), ("chmod", &c.chmod), ("checksum", &c.checksum)] {
         if let Some(v) = v {
-            line.push_str(&format!(" --{flag}={}", v.value));
+            line.push_str(&format!(" --{flag}={}", word(&v.value)));
         }
     }
     for e in &c.exclude {
-        line.push_str(&format!(" --exclude={}", e.value));
+        line.push_str(&format!(" --exclude={}", word(&e.value)));
     }
     for (flag, v) in [("link", &c.link), ("parents", &c.parents), ("keep-git-dir", &c.keep_git_dir)] {
         if v.as_ref().is_some_and(|b| b.value) {
@@ -740,6 +742,7 @@ fn copy(out: &mut String, spec: &Spec, st: &Stage, c: &Copy, aliases: &[(String,
         out.push_str("# decant eject: only a whole repository can be added; the spec copies part of it\n");
     }
     words.push(to);
+    let words: Vec<String> = words.iter().map(|w| word(w)).collect();
     if words.iter().any(|w| w.contains(char::is_whitespace)) {
         line.push_str(&format!(" {}", json(words.iter().map(String::as_str))));
     } else {
