@@ -69,6 +69,8 @@ struct StageOut {
     name: String,
     /// The name as the Dockerfile wrote it (lower case), for `FROM`/`--from` references.
     df_name: Option<String>,
+    /// The line of its `FROM`.
+    line: usize,
     from: String,
     platform: Option<String>,
     shell: Option<Vec<String>>,
@@ -611,6 +613,9 @@ impl<'a> Converter<'a> {
             None => format!("stage-{index}"),
         };
         let parent = self.stage_ref(&image).filter(|_| !image.chars().all(|c| c.is_ascii_digit()));
+        if let Some(n) = &df_name {
+            self.rename_earlier_stage(ins, n, &name);
+        }
         let from = match &parent {
             Some(s) => s.clone(),
             None => self.image_value(ins, &image, index, "`from`"),
@@ -629,12 +634,48 @@ impl<'a> Converter<'a> {
             comments: c,
             name,
             df_name,
+            line: ins.loc.line,
             from,
             platform,
             scope_args,
             args,
             ..Default::default()
         });
+    }
+
+    /// A stage name the Dockerfile uses again (BuildKit lints it, and builds it): the later
+    /// stage has it from here on (what `FROM`, `--from` and `--target` name after this line), so
+    /// the earlier one, and what named it so far, take another name.
+    fn rename_earlier_stage(&mut self, ins: &Instruction, df_name: &str, name: &str) {
+        let Some(i) = self.stages.iter().position(|st| st.df_name.as_deref() == Some(df_name)) else { return };
+        let old = self.stages[i].name.clone();
+        let taken = |n: &str| n == name || self.stages.iter().any(|st| st.name == n);
+        let mut k = 1;
+        while taken(&format!("{old}-{k}")) {
+            k += 1;
+        }
+        let new = format!("{old}-{k}");
+        let line = self.stages[i].line;
+        self.note(
+            ins.loc,
+            NoteKind::Differs,
+            format!(
+                "stage `{df_name}` is named again here: the stage of line {line} is `{new}` (a `COPY --from={df_name}` \
+                 before this line reads it in decant, the stage of this line in Dockerfile)"
+            ),
+        );
+        self.stages[i].df_name = None;
+        for st in &mut self.stages {
+            if st.from == old {
+                st.from = new.clone();
+            }
+            if st.name == old {
+                st.name = new.clone();
+            }
+            for item in &mut st.steps {
+                retag(&mut item.value, &old, &new);
+            }
+        }
     }
 
     fn env(&mut self, ins: &Instruction, comments: Vec<String>) {
