@@ -1,7 +1,7 @@
 //! ARG: the build's args and each stage's own values, the scope a stage declares, and an ARG
 //! and an ENV of one name (which a Dockerfile reads as whichever came last).
 
-use super::value::{mentions, rename_refs};
+use super::value::{mentions, rename_refs, Known};
 use super::{ArgOut, Converter, Shadow, StageOut, BUILTIN_ARGS, PROXY_ARGS};
 use crate::convert::parse::Instruction;
 use crate::convert::NoteKind;
@@ -16,10 +16,22 @@ impl Converter<'_> {
                     let cut = n.len() + 1;
                     let val = w.slice(cut, w.text.len());
                     // Before the first FROM only the ARGs above and the built-in ones have
-                    // values: any other name is unset, whatever the base image.
-                    let known: Vec<String> = self.args.iter().map(|a| a.name.clone()).collect();
-                    let unset = |n: &str| global && !BUILTIN_ARGS.contains(&n) && !known.iter().any(|k| k == n);
-                    (n.to_string(), Some(self.spec_value_unset(ins, &val, Some("arg defaults"), &unset)))
+                    // values: any other name is unset, whatever the base image. In a stage, a
+                    // name of no arg is the environment's: what an ENV of the stage (or of the
+                    // stages it is built on) set, or nothing on scratch.
+                    let args: Vec<String> = self.args.iter().map(|a| a.name.clone()).collect();
+                    let (env, on_scratch) = if global { (Vec::new(), true) } else { self.env_chain() };
+                    let known = |n: &str| {
+                        if BUILTIN_ARGS.contains(&n) || args.iter().any(|k| k == n) {
+                            return None;
+                        }
+                        match env.iter().find(|(k, _)| k == n) {
+                            Some((_, v)) if !v.contains('$') => Some(Known::Value(v.clone())),
+                            Some(_) => None,
+                            None => on_scratch.then_some(Known::Unset),
+                        }
+                    };
+                    (n.to_string(), Some(self.spec_value_known(ins, &val, Some("arg defaults"), &known)))
                 }
                 None => (w.text.clone(), None),
             };
@@ -209,6 +221,27 @@ impl Converter<'_> {
                  uses in between see {before}, decant's stage value {d:?} holds from the stage's start"
             ),
         );
+    }
+
+    /// The environment an instruction of the current stage sees, as far as the Dockerfile says
+    /// it: the last value of each name its `ENV`s and those of the stages it is built on set,
+    /// and whether that chain starts from `scratch` (so that nothing else is set).
+    fn env_chain(&self) -> (Vec<(String, String)>, bool) {
+        let mut env: Vec<(String, String)> = Vec::new();
+        let mut at = self.stages.last();
+        for _ in 0..self.stages.len() {
+            let Some(st) = at else { break };
+            for (k, v) in &st.env_values {
+                if env.iter().all(|(n, _)| n != k) {
+                    env.push((k.clone(), v.clone()));
+                }
+            }
+            if st.from == "scratch" {
+                return (env, true);
+            }
+            at = self.stages.iter().find(|s| s.name == st.from);
+        }
+        (env, false)
     }
 
     pub(super) fn set_shadow(&mut self, name: &str, shadow: Shadow) {

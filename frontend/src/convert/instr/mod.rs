@@ -11,7 +11,7 @@ mod value;
 use super::parse::{one_word, split_words, Args, Dockerfile, Flag, Instruction, Loc, ParseError, Word};
 use super::yaml::{render, Entry, Item, Node};
 use super::{Conversion, ConvertOptions, Note, NoteKind};
-use value::{expand_unset, mentions, replace_plain_refs, Ref};
+use value::{expand_known, mentions, replace_plain_refs, Lookup, Ref};
 
 /// Names every Dockerfile build has without declaring them (the same set as the spec's).
 pub(super) use crate::spec::BUILTIN_ARGS;
@@ -312,18 +312,12 @@ impl<'a> Converter<'a> {
     }
 
     fn spec_value(&mut self, ins: &Instruction, w: &Word, args_only: Option<&str>) -> String {
-        self.spec_value_unset(ins, w, args_only, &|_| false)
+        self.spec_value_known(ins, w, args_only, &|_| None)
     }
 
-    /// [`Self::spec_value`], with the names `unset` picks known to have no value.
-    fn spec_value_unset(
-        &mut self,
-        ins: &Instruction,
-        w: &Word,
-        args_only: Option<&str>,
-        unset: &dyn Fn(&str) -> bool,
-    ) -> String {
-        let (value, refs) = expand_unset(w, unset);
+    /// [`Self::spec_value`], with the names `known` knows written as what they expand to.
+    fn spec_value_known(&mut self, ins: &Instruction, w: &Word, args_only: Option<&str>, known: Lookup) -> String {
+        let (value, refs) = expand_known(w, known);
         for r in refs {
             match (r, args_only) {
                 (Ref::Name(name), Some(field)) if !self.is_arg(&name) => self.note(

@@ -37,16 +37,26 @@ pub(super) enum Ref {
 /// The modifiers decant has, as Dockerfile writes them: `${NAME:-word}`, `${NAME-word}`, ...
 pub(super) const MODIFIERS: [&str; 6] = [":-", ":+", ":?", "-", "+", "?"];
 
+/// What a value is known to read for a name that no arg has.
+pub(super) enum Known {
+    /// Nothing sets it (a global ARG's default naming no earlier ARG).
+    Unset,
+    /// An `ENV` of the stage (or of a stage it is built on) set it to this literal text.
+    Value(String),
+}
+
+/// Names of no arg whose value is known where a value is read (`None`: not known).
+pub(super) type Lookup<'a> = &'a dyn Fn(&str) -> Option<Known>;
+
 /// Dockerfile value syntax to spec value syntax (see [`Converter::word_value`]).
 #[cfg(test)]
 fn expand(w: &Word) -> (String, Vec<Ref>) {
-    expand_unset(w, &|_| false)
+    expand_known(w, &|_| None)
 }
 
-/// [`expand`], where the names `unset` picks are known to have no value (a global ARG's default
-/// naming no earlier ARG): each is written as what Dockerfile expands it to, as a positional
-/// parameter is.
-pub(super) fn expand_unset(w: &Word, unset: &dyn Fn(&str) -> bool) -> (String, Vec<Ref>) {
+/// [`expand`], where the names `known` knows are written as what Dockerfile expands them to
+/// (as a positional parameter is, which no build sets).
+pub(super) fn expand_known(w: &Word, known: Lookup) -> (String, Vec<Ref>) {
     let s = &w.text;
     let mut out = String::new();
     let mut refs = Vec::new();
@@ -72,7 +82,7 @@ pub(super) fn expand_unset(w: &Word, unset: &dyn Fn(&str) -> bool) -> (String, V
         if rest.starts_with('{') {
             if let Some(end) = closing_brace(w, i + 2) {
                 let expr = &s[i + 2..end];
-                if let Some(value) = positional(w, i + 2, end, unset) {
+                if let Some(value) = positional(w, i + 2, end, known) {
                     match value {
                         Some((v, r)) => {
                             out.push_str(&v);
@@ -101,7 +111,7 @@ pub(super) fn expand_unset(w: &Word, unset: &dyn Fn(&str) -> bool) -> (String, V
                         // The word after the modifier is a value too (`${A:-$B}`).
                         let at = i + 2 + name_len + m.len();
                         let inner = w.slice(at, end);
-                        let (word, inner_refs) = expand_unset(&inner, unset);
+                        let (word, inner_refs) = expand_known(&inner, known);
                         refs.push(Ref::Name(name.to_string()));
                         refs.extend(inner_refs);
                         out.push_str(&format!("${{{name}{m}{word}}}"));
@@ -135,9 +145,13 @@ pub(super) fn expand_unset(w: &Word, unset: &dyn Fn(&str) -> bool) -> (String, V
             continue;
         }
         let name = &rest[..name_len];
-        if !unset(name) {
-            refs.push(Ref::Name(name.to_string()));
-            out.push_str(&format!("${{{name}}}"));
+        match known(name) {
+            None => {
+                refs.push(Ref::Name(name.to_string()));
+                out.push_str(&format!("${{{name}}}"));
+            }
+            Some(Known::Unset) => {}
+            Some(Known::Value(v)) => out.push_str(&v),
         }
         i += 1 + name_len;
     }
@@ -205,34 +219,46 @@ pub(super) fn parameter_len(s: &str) -> usize {
 }
 
 /// `${...}` (body `w.text[from..end]`) when it names a positional or special parameter (`${0}`,
-/// `${12}`, `${@}`, `${1:-d}`), which no build sets, or a name `unset` picks: `Some(Some(value))`
-/// with what Dockerfile expands it to (nothing, or the default word of `-` and `:-`, expanded;
-/// nothing for a name's pattern forms), `Some(None)` for a form that has no such value
-/// (`${1:?msg}` fails the Dockerfile build, a parameter's pattern forms), and `None` for any
-/// other expression.
-pub(super) fn positional(
-    w: &Word,
-    from: usize,
-    end: usize,
-    unset: &dyn Fn(&str) -> bool,
-) -> Option<Option<(String, Vec<Ref>)>> {
+/// `${12}`, `${@}`, `${1:-d}`), which no build sets, or a name `known` knows: `Some(Some(value))`
+/// with what Dockerfile expands it to (the value or nothing, or the word of a modifier,
+/// expanded), `Some(None)` for a form that has no such value here (`${1:?msg}` fails the
+/// Dockerfile build; the pattern forms of a parameter, or of a name with a value), and `None`
+/// for any other expression.
+pub(super) fn positional(w: &Word, from: usize, end: usize, known: Lookup) -> Option<Option<(String, Vec<Ref>)>> {
     let body = &w.text[from..end];
     let mut name_len = parameter_len(body);
+    let mut value: Option<String> = None;
     let mut named = false;
     if name_len == 0 {
         let len = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
-        if len == 0 || !unset(&body[..len]) {
-            return None;
+        match (len, known(&body[..len.min(body.len())])) {
+            (0, _) | (_, None) => return None,
+            (_, Some(Known::Unset)) => {}
+            (_, Some(Known::Value(v))) => value = Some(v),
         }
         (name_len, named) = (len, true);
     }
     let op = &body[name_len..];
-    if op.is_empty() || op.starts_with(":+") || op.starts_with('+') || (named && op.starts_with(['#', '%', '/'])) {
-        return Some(Some((String::new(), Vec::new())));
+    let word = |m: &str| Some(Some(expand_known(&w.slice(from + name_len + m.len(), end), known)));
+    let Some(v) = value else {
+        // Unset: nothing, or the word of `-` and `:-`.
+        if op.is_empty() || op.starts_with(":+") || op.starts_with('+') || (named && op.starts_with(['#', '%', '/'])) {
+            return Some(Some((String::new(), Vec::new())));
+        }
+        let m = [":-", "-"].into_iter().find(|m| op.starts_with(m))?;
+        return word(m);
+    };
+    // Set to `v`: the value, or the word of `+` (and of `:+` and `:-` as `v` is empty or not).
+    let m = [":-", ":+", ":?", "-", "+", "?"].into_iter().find(|m| op.starts_with(m));
+    match m {
+        _ if op.is_empty() => Some(Some((v, Vec::new()))),
+        Some(":-") if v.is_empty() => word(":-"),
+        Some(":+") if v.is_empty() => Some(Some((String::new(), Vec::new()))),
+        Some(":?") if v.is_empty() => Some(None),
+        Some(m @ (":+" | "+")) => word(m),
+        Some(_) => Some(Some((v, Vec::new()))),
+        None => Some(None),
     }
-    let Some(m) = [":-", "-"].into_iter().find(|m| op.starts_with(m)) else { return Some(None) };
-    let at = from + name_len + m.len();
-    Some(Some(expand_unset(&w.slice(at, end), unset)))
 }
 
 /// The `}` that closes the `${` whose body starts at `from`, counting nested `${...}`.
@@ -295,13 +321,28 @@ mod tests {
     #[test]
     fn unset_names_expand_as_dockerfile_expands_them() {
         let w = |t: &str| Word { text: t.into(), literal_dollars: Vec::new() };
-        let unset = |n: &str| n.starts_with('U');
-        let e = |t: &str| expand_unset(&w(t), &unset).0;
+        let unset = |n: &str| n.starts_with('U').then_some(Known::Unset);
+        let e = |t: &str| expand_known(&w(t), &unset).0;
         assert_eq!(e("a$U1.b${U2}c${U3:-d$X}e${U4:+x}f${U5-y}g${U6#p}h${U7%%p}i${U8/a/b}j"), "a.bcd${X}efyghij");
         assert_eq!(e("${X:-${U1:-in}}/$X"), "${X:-in}/${X}");
-        let (v, refs) = expand_unset(&w("${U1:?need it}"), &unset);
+        let (v, refs) = expand_known(&w("${U1:?need it}"), &unset);
         assert_eq!((v.as_str(), refs.len()), ("${U1:?need it}", 1), "Dockerfile fails: kept, with a note");
-        assert_eq!(expand_unset(&w("$UX ${UX}"), &|_| false).0, "${UX} ${UX}");
+        assert_eq!(expand_known(&w("$UX ${UX}"), &|_| None).0, "${UX} ${UX}");
+    }
+
+    #[test]
+    fn known_values_expand_as_dockerfile_expands_them() {
+        let w = |t: &str| Word { text: t.into(), literal_dollars: Vec::new() };
+        let known = |n: &str| match n {
+            "V" => Some(Known::Value("1.2".into())),
+            "E" => Some(Known::Value(String::new())),
+            _ => None,
+        };
+        let e = |t: &str| expand_known(&w(t), &known).0;
+        assert_eq!(e("a/$V/${V}-${V:-d}${V-d}${V:+p}${V+q}${V:?m}/$X"), "a/1.2/1.2-1.21.2pq1.2/${X}");
+        assert_eq!(e("[${E:-d}][${E-d}][${E:+p}][${E+q}][$E]"), "[d][][][q][]");
+        let (v, refs) = expand_known(&w("${V#1}${E:?m}"), &known);
+        assert_eq!((v.as_str(), refs.len()), ("${V#1}${E:?m}", 2), "kept, with notes");
     }
 
     #[test]
