@@ -18,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 secs="${1:-30}"
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(bytes spec opts dockerignore gateway_reply)
+[ "${#targets[@]}" -gt 0 ] || targets=(bytes spec opts dockerignore gateway_reply convert)
 
 triple=x86_64-unknown-linux-gnu
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
@@ -30,6 +30,12 @@ cargo build --release --locked --target "$triple" --bins
 mkdir -p corpus/bytes
 for f in ../examples/*/decant.yaml ../frontend/tests/testdata/*/*.yaml; do
     [ -f "$f" ] && cp "$f" "corpus/bytes/seed-$(echo "$f" | tr '/.' '__')"
+done
+
+# The convert target: the tests' Dockerfiles.
+mkdir -p corpus/convert
+for f in ../frontend/tests/testdata/convert/*.Dockerfile ../tests/corpus/*/Dockerfile; do
+    [ -f "$f" ] && cp "$f" "corpus/convert/seed-$(echo "$f" | tr '/.' '__')"
 done
 
 failed=()

@@ -43,6 +43,10 @@ fn dockerfiles_convert_to_specs() {
             check(&name, &c.yaml)
                 .unwrap_or_else(|e| panic!("{name}: the conversion has no notes but fails check:\n{e}"));
         }
+        // With notes or not, what convert writes reads back as a spec.
+        if let Err(d) = spec::parse_spec(&name, &c.yaml) {
+            panic!("{name}: the conversion does not parse:\n{}\n{}", c.yaml, d.render());
+        }
         // Whatever was not converted is in the YAML as a comment, with its line.
         for n in c.notes.iter().filter(|n| n.kind == NoteKind::NotConverted && n.loc.line > 2) {
             assert!(
@@ -257,6 +261,36 @@ fn refused_as_buildkit_refuses() {
         err(&format!("FROM x\nADD --checksum={sum} https://a.example/x.tgz https://a.example/y.tgz /d/\n")).unwrap();
     assert_eq!((line, message.as_str()), (2, "checksum can't be specified for multiple sources"));
     assert!(err(&format!("FROM x\nADD --checksum={sum} https://a.example/x.tgz /d/\n")).is_none());
+}
+
+/// A mount option its kind does not take: refused where BuildKit's parser refuses it (in its
+/// words), else left out with a note; a secret's `source` is its id; an option given twice
+/// keeps its last value. (The `convert` fuzz target found the duplicate.)
+#[test]
+fn mount_options_are_taken_as_buildkits_parser_takes_them() {
+    let err = |m: &str| {
+        convert(&format!("FROM x\nRUN --mount={m} true\n"), &ConvertOptions::default()).err().map(|e| e.message)
+    };
+    for (m, refused) in [
+        ("type=bind,target=/x,sharing=locked", "invalid cache sharing set for bind mount"),
+        ("type=tmpfs,target=/x,mode=0700", "mode not allowed for \"tmpfs\" type mounts"),
+        ("type=bind,target=/x,uid=1", "uid not allowed for \"bind\" type mounts"),
+        ("type=cache,target=/x,size=1m", "unexpected key 'size' for mount type 'cache'"),
+        ("type=cache,target=/x,required", "unexpected key 'required' for mount type 'cache'"),
+        ("type=secret,id=a,from=b", "secret mount should not have a from"),
+        ("type=secret,id=a,source=b", "both source and id can't be set"),
+    ] {
+        assert_eq!(err(m).as_deref(), Some(refused), "{m}");
+    }
+    let c = |m: &str| convert(&format!("FROM x\nRUN --mount={m} true\n"), &ConvertOptions::default()).unwrap();
+    let secret = c("type=secret,source=tok,target=/s");
+    assert!(secret.yaml.contains("- secret: tok\n            target: /s\n"), "{}", secret.yaml);
+    let cache = c("type=cache,target=/c,env=X");
+    assert!(!cache.yaml.contains("env"), "{}", cache.yaml);
+    assert!(cache.render_notes("D").contains("--mount option `env` on a cache mount"));
+    let twice = c("type=bind,source=a,source=b,target=/m");
+    assert!(twice.yaml.contains("source: b") && !twice.yaml.contains("source: a"), "{}", twice.yaml);
+    assert!(decant::spec::parse_spec("decant.yaml", &twice.yaml).is_ok());
 }
 
 /// BuildKit's flag parser refuses a string flag without a value, a boolean that is neither

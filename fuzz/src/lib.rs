@@ -62,3 +62,27 @@ fn relative_mount_target(plan: &decant::plan::Plan) -> bool {
         _ => false,
     })
 }
+
+/// Converts `dockerfile` as `decant convert` does. A refusal must name a line of it; a spec it
+/// writes must parse (its values may still fail `decant check`, as the notes say), eject, and
+/// the ejected Dockerfile convert again without a panic.
+pub fn convert_checked(dockerfile: &str) {
+    use decant::convert::{convert, eject, ConvertOptions};
+    let opts = ConvertOptions::default();
+    let conversion = match convert(dockerfile, &opts) {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(e.loc.line >= 1, "a refusal without a line: {}", e.message);
+            return;
+        }
+    };
+    let _ = conversion.render_notes("Dockerfile");
+    let spec = match decant::spec::parse_spec("decant.yaml", &conversion.yaml) {
+        Ok(spec) => spec,
+        Err(d) => {
+            panic!("convert wrote a spec that does not parse:\n{dockerfile}\n---\n{}\n{}", conversion.yaml, d.render())
+        }
+    };
+    let ejected = eject(&spec);
+    let _ = convert(&ejected, &opts);
+}

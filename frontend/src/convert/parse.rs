@@ -112,6 +112,14 @@ pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, ParseError> {
     let count = if text.ends_with('\n') { lines.len() - 1 } else { lines.len() };
     let lines = &lines[..count];
 
+    // A spec value cannot hold a NUL (nor can a Dockerfile's text reach a process with one).
+    if let Some((n, line)) = lines.iter().enumerate().find(|(_, l)| l.contains('\0')) {
+        let column = line[..line.find('\0').unwrap_or(0)].chars().count() + 1;
+        return Err(ParseError {
+            loc: Loc { line: n + 1, column },
+            message: "a NUL character: a Dockerfile is text (and a spec value cannot hold one)".to_string(),
+        });
+    }
     let (directives, mut i) = parse_directives(lines);
     let mut escape = '\\';
     for d in &directives {
@@ -580,6 +588,13 @@ mod tests {
         assert_eq!(run.args, Args::Shell("echo a    && echo b".into()));
         assert_eq!(run.comments, ["inside"]);
         assert!(run.raw_lines.is_empty(), "a comment inside the continuation drops the layout");
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_where_it_is() {
+        let e = parse_dockerfile("FROM x\nCMD [\"a\", \"\u{e9}\0\"]\n").unwrap_err();
+        assert_eq!(e.loc, Loc { line: 2, column: 13 });
+        assert!(e.message.starts_with("a NUL character"), "{}", e.message);
     }
 
     #[test]

@@ -57,11 +57,26 @@ fn write_comments(out: &mut String, comments: &[String], indent: usize) {
         if c.is_empty() {
             out.push_str("#\n");
         } else {
-            out.push_str("# ");
-            out.push_str(c);
-            out.push('\n');
+            out.push_str(&comment(c));
         }
     }
+}
+
+/// `text` as one YAML comment line (`# text` and a newline). What would end the line early or
+/// that YAML does not allow in a comment (a control character but the tab, a Unicode line or
+/// paragraph separator, a non-character) is a space: a Dockerfile's text can hold any of them.
+pub fn comment(text: &str) -> String {
+    let clean = |c: char| match c {
+        '\t' => c,
+        '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => ' ',
+        c if c.is_control() => ' ',
+        c => c,
+    };
+    let mut line = String::with_capacity(text.len() + 3);
+    line.push_str("# ");
+    line.extend(text.chars().map(clean));
+    line.push('\n');
+    line
 }
 
 /// `first_inline`: the first key follows a `- ` already written.
@@ -72,7 +87,17 @@ fn write_map(out: &mut String, entries: &[Entry], indent: usize, first_inline: b
             write_comments(out, &e.comments, indent);
             pad(out, indent);
         }
-        out.push_str(&key(&e.key));
+        let k = key(&e.key);
+        // YAML reads an implicit key of at most 1024 characters: a longer one is explicit
+        // (`? key`, then `: value` on the next line).
+        if k.chars().count() > 1000 {
+            out.push_str("? ");
+            out.push_str(&k);
+            out.push('\n');
+            pad(out, indent);
+        } else {
+            out.push_str(&k);
+        }
         out.push(':');
         write_value(out, &e.value, indent);
     }
@@ -208,10 +233,14 @@ fn is_plain(s: &str, in_flow: bool) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(|c| c.is_control()) {
         return false;
     }
-    if in_flow && s.contains([',', '[', ']', '{', '}']) {
+    // In a flow list a `-` last before the `,` or `]` reads as an indicator.
+    if in_flow && (s.contains([',', '[', ']', '{', '}']) || s.ends_with('-')) {
         return false;
     }
-    // Values YAML would read as something other than text.
+    // Values YAML would read as something other than text (`<<` as a key merges a mapping).
+    if s == "<<" {
+        return false;
+    }
     let lower = s.to_ascii_lowercase();
     if ["true", "false", "yes", "no", "on", "off", "null", "y", "n", "~", ".inf", ".nan"].contains(&lower.as_str()) {
         return false;
@@ -224,6 +253,19 @@ fn is_plain(s: &str, in_flow: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the `convert` fuzz target found YAML reads otherwise, written so that it reads back.
+    #[test]
+    fn keys_comments_and_flow_items_that_yaml_reads_otherwise() {
+        assert_eq!(scalar("<<", false), "\"<<\"", "a merge key");
+        assert_eq!(scalar("a -", true), "\"a -\"", "a `-` before the `]`");
+        assert_eq!(scalar("ls -la", true), "ls -la");
+        assert_eq!(comment("a\u{2028}b\rc\u{85}d\te"), "# a b c d\te\n");
+        let long = "k".repeat(1100);
+        let entries = vec![Entry::str(&long, "v")];
+        let text = render(&[Entry::new("labels", Node::Map(entries))]);
+        assert!(text.contains(&format!("  ? {long}\n  : v\n")), "{text}");
+    }
 
     #[test]
     fn quotes_only_what_needs_it() {

@@ -60,7 +60,12 @@ impl Converter<'_> {
             // declaration (and, as in Dockerfiles, never in a run's environment).
             if scan_arg && !global && !self.args.iter().any(|a| a.name == name) {
                 if let Some(d) = default {
-                    self.stage().args.push((name, d));
+                    // Declared again: the later default.
+                    let args = &mut self.stage().args;
+                    match args.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, v)) => *v = d,
+                        None => args.push((name, d)),
+                    }
                 }
                 continue;
             }

@@ -9,7 +9,7 @@ mod run;
 mod value;
 
 use super::parse::{one_word, split_words, Args, Dockerfile, Flag, Instruction, Loc, ParseError, Word};
-use super::yaml::{render, Entry, Item, Node};
+use super::yaml::{comment, render, Entry, Item, Node};
 use super::{Conversion, ConvertOptions, Note, NoteKind};
 use value::{expand_known, mentions, replace_plain_refs, Lookup, Ref};
 
@@ -461,7 +461,12 @@ impl<'a> Converter<'a> {
             let cut = k.len() + 1;
             let val = w.slice(cut, w.text.len());
             let v = self.word_value(ins, &val);
-            out.push((k, v));
+            // A name given twice in one instruction: the last value, where the first was (as
+            // the image's env keeps a name where it first had it).
+            match out.iter_mut().find(|(n, _)| *n == k) {
+                Some((_, last)) => *last = v,
+                None => out.push((k, v)),
+            }
         }
         out
     }
@@ -594,7 +599,17 @@ impl<'a> Converter<'a> {
         };
         let name = match &df_name {
             Some(n) => {
-                let clean = stage_name(n);
+                let mut clean = stage_name(n);
+                // Another stage's name made the same (`d)x` and `d-x`) takes a number; the same
+                // name again is the later stage's (see `rename_earlier_stage`).
+                let taken = |c: &str| self.stages.iter().any(|st| st.name == c && st.df_name.as_ref() != Some(n));
+                if taken(&clean) {
+                    let mut k = 2;
+                    while taken(&format!("{clean}-{k}")) {
+                        k += 1;
+                    }
+                    clean = format!("{clean}-{k}");
+                }
                 if &clean != n {
                     self.note(
                         ins.loc,
@@ -850,14 +865,14 @@ impl<'a> Converter<'a> {
             stages.push(stage_entry(st));
         }
         doc.push(Entry::new("stages", Node::Map(stages)));
-        let mut out = format!("# syntax={}\n", self.opts.syntax);
-        out.push_str(&format!("# Converted from {} by `decant convert`.\n", self.opts.file_name));
+        let mut out = comment(&format!("syntax={}", self.opts.syntax));
+        out.push_str(&comment(&format!("Converted from {} by `decant convert`.", self.opts.file_name)));
         for c in &self.header {
-            out.push_str(&format!("# {c}\n"));
+            out.push_str(&comment(c));
         }
         out.push_str(&render(&doc));
-        for c in trailing {
-            out.push_str(&format!("# {c}\n"));
+        for c in &trailing {
+            out.push_str(&comment(c));
         }
         self.notes.sort_by_key(|n| n.loc);
         Conversion { yaml: out, notes: self.notes }

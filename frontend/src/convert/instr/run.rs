@@ -187,6 +187,49 @@ impl Converter<'_> {
             }
         }
         let kind = kind.to_ascii_lowercase();
+        // What BuildKit's parser refuses for the kind, refused here too; an option it takes and
+        // ignores for the kind, left out with a note; a secret's `source` is its id.
+        let allowed: &[&str] = match kind.as_str() {
+            "cache" => &["sharing", "from", "source", "mode", "uid", "gid"],
+            "secret" => &["env", "required", "mode", "uid", "gid"],
+            "ssh" => &["required", "mode", "uid", "gid"],
+            "tmpfs" => &["size"],
+            _ => &["from", "source"],
+        };
+        let mut kept = Vec::new();
+        for (k, v) in opts {
+            let refused = match k.as_str() {
+                "mode" | "uid" | "gid" if ["bind", "tmpfs"].contains(&kind.as_str()) => {
+                    Some(format!("{k} not allowed for \"{kind}\" type mounts"))
+                }
+                "sharing" if kind != "cache" => Some(format!("invalid cache sharing set for {kind} mount")),
+                "size" if kind != "tmpfs" => Some(format!("unexpected key 'size' for mount type '{kind}'")),
+                "required" if !["secret", "ssh"].contains(&kind.as_str()) => {
+                    Some(format!("unexpected key 'required' for mount type '{kind}'"))
+                }
+                "from" if kind == "secret" => Some("secret mount should not have a from".to_string()),
+                "source" if kind == "secret" && id.is_some() => Some("both source and id can't be set".to_string()),
+                _ => None,
+            };
+            match refused {
+                Some(why) => self.fail(f.loc, why),
+                None if k == "source" && kind == "secret" => id = Some(v),
+                None if allowed.contains(&k.as_str()) => kept.push((k, v)),
+                None => self.note(
+                    f.loc,
+                    NoteKind::NotConverted,
+                    format!("--mount option `{k}` on a {kind} mount: it means nothing there, left out"),
+                ),
+            }
+        }
+        // An option given twice: the last value, as BuildKit's parser keeps it.
+        let mut opts: Vec<(String, String)> = Vec::new();
+        for (k, v) in kept {
+            match opts.iter_mut().find(|(n, _)| *n == k) {
+                Some((_, last)) => *last = v,
+                None => opts.push((k, v)),
+            }
+        }
         for (_, v) in opts.iter_mut() {
             *v = self.arg_value(ins, v, "mount options");
         }
